@@ -1,0 +1,92 @@
+// A small HTTP/1.1 server on Boost.Beast: the `tresse-webhook listen` sink, the dispatcher's
+// admin and management API, and the HTTP endpoints of delivery tests all run on it.
+//
+// Each connection is one C++20 coroutine on the server's own io_context thread(s): read a
+// request, co_await the handler, write the response, repeat while the client keeps the
+// connection alive. Requests on one connection are answered strictly in order, so pipelining
+// clients are safe. Every read and write has a deadline (enforced to within a quarter of the
+// shortest timeout, by one sweeper timer); a request body over `body_limit` is answered 413,
+// oversized headers 431, a malformed request 400, and those connections are closed. `stop()` closes
+// the listening socket and idle connections, lets requests already being handled finish (up to
+// `drain_timeout`), then joins the threads.
+//
+//   tresse::http::server_options options{.port = 0};
+//   auto srv = tresse::http::server::start(options, [](tresse::http::request& req)
+//       -> boost::asio::awaitable<tresse::http::response> {
+//     tresse::http::response res{boost::beast::http::status::ok, req.version()};
+//     res.set(boost::beast::http::field::content_type, "text/plain");
+//     res.body() = "hello";
+//     co_return res;
+//   });
+//   if (!srv) { /* srv.error().message, e.g. "bind 127.0.0.1:80: Permission denied" */ }
+//   std::uint16_t port = srv->port();
+//   ...
+//   srv->stop();
+//
+// The server fills in the response's version, keep-alive and Content-Length; the handler only
+// sets status, headers and body. A handler that throws gets a 500 (handlers should not throw).
+#pragma once
+
+#include <boost/asio/awaitable.hpp>
+#include <boost/beast/http/message.hpp>
+#include <boost/beast/http/string_body.hpp>
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+
+#include "tresse/common/result.hpp"
+
+namespace tresse::http {
+
+using request = boost::beast::http::request<boost::beast::http::string_body>;
+using response = boost::beast::http::response<boost::beast::http::string_body>;
+
+// Called once per request, on one of the server's threads; may co_await (timers, clients).
+// Several connections call it concurrently when `threads` > 1.
+using handler = std::function<boost::asio::awaitable<response>(request&)>;
+
+struct server_options {
+  std::string host = "127.0.0.1";        // address to bind; "0.0.0.0" or "::" for every interface
+  std::uint16_t port = 0;                // 0: an ephemeral port, see server::port()
+  std::size_t threads = 1;               // io_context threads
+  std::size_t body_limit = 1024 * 1024;  // larger request bodies are answered 413
+  std::size_t header_limit = 16 * 1024;  // larger request headers are answered 431
+  // Between requests on a keep-alive connection, before the first byte of the next one.
+  std::chrono::milliseconds idle_timeout{std::chrono::seconds(60)};
+  // Reading one whole request once it started, and writing one response.
+  std::chrono::milliseconds read_timeout{std::chrono::seconds(30)};
+  std::chrono::milliseconds write_timeout{std::chrono::seconds(30)};
+  // How long stop() waits for requests in progress before cutting them off.
+  std::chrono::milliseconds drain_timeout{std::chrono::seconds(5)};
+};
+
+class server {
+ public:
+  // Binds, listens and starts the threads. Fails (permanent) when the address does not resolve
+  // or cannot be bound. An empty handler is an error too.
+  static result<server> start(server_options options, handler h);
+
+  server(server&&) noexcept;
+  server& operator=(server&&) noexcept;
+  ~server();  // stop()
+
+  // The bound port (the ephemeral one when options.port was 0).
+  std::uint16_t port() const noexcept;
+
+  // Graceful stop, idempotent; blocks until the threads have ended. Must not be called from a
+  // handler (it would wait for itself).
+  void stop();
+
+  // Requests answered so far (all statuses), for tests and metrics.
+  std::uint64_t requests_served() const noexcept;
+
+ private:
+  struct impl;
+  explicit server(std::unique_ptr<impl> p);
+  std::unique_ptr<impl> impl_;
+};
+
+}  // namespace tresse::http

@@ -1,0 +1,256 @@
+// tresse-dispatcher: consume events from Kafka, fan out, sign, POST, retry, dead-letter.
+//
+//   tresse-dispatcher run [--config FILE] [--set key=value ...]
+//   tresse-dispatcher dev-broker --bootstrap-file FILE
+//   tresse-dispatcher endpoints create|list|get|update|delete|rotate-secret ...
+//   tresse-dispatcher deliveries list --endpoint ID ...
+#include <csignal>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <future>
+#include <iostream>
+#include <memory>
+#include <string>
+#include <string_view>
+
+#include "admin/admin_server.hpp"
+#include "admin/metrics.hpp"
+#include "config/config.hpp"
+#include "delivery/engine.hpp"
+#include "kafka/consumer.hpp"
+#include "kafka/dead_letter.hpp"
+#include "kafka/dev_broker.hpp"
+#include "redis/client.hpp"
+#include "registry/cache.hpp"
+#include "registry/cli.hpp"
+#include "registry/store.hpp"
+#include "retry/cli.hpp"
+#include "retry/schedule.hpp"
+#include "retry/store.hpp"
+#include "tresse/common/kafka.hpp"
+#include "tresse/common/kafka_mock_cluster.hpp"
+#include "tresse/common/log.hpp"
+
+namespace td = tresse::dispatcher;
+using namespace std::chrono_literals;
+
+namespace {
+
+constexpr std::string_view usage = R"(usage: tresse-dispatcher <command> [options]
+
+commands:
+  run [--config FILE] [--set key=value ...]   run the dispatcher (see `run --help` for every key)
+  dev-broker --bootstrap-file FILE            run librdkafka's mock Kafka cluster on its own
+  endpoints <create|list|get|update|delete|rotate-secret> ...   manage endpoints in Redis
+  deliveries list --endpoint ID ...           read an endpoint's attempt log
+  --version
+)";
+
+// Writes atomically, so a reader never sees half an address.
+void write_file(const std::string& path, const std::string& text) {
+  std::string tmp = path + ".tmp";
+  {
+    std::ofstream out(tmp, std::ios::trunc);
+    out << text << "\n";
+  }
+  std::filesystem::rename(tmp, path);
+}
+
+bool kafka_reachable(rd_kafka_t* rk) {
+  const rd_kafka_metadata_t* md = nullptr;
+  if (rd_kafka_metadata(rk, 0, nullptr, &md, 1000) != RD_KAFKA_RESP_ERR_NO_ERROR) return false;
+  bool ok = md->broker_cnt > 0;
+  rd_kafka_metadata_destroy(md);
+  return ok;
+}
+
+int run(int argc, char** argv) {
+  // Signals are taken by sigwait in this thread only; every thread created later inherits
+  // the mask, so SIGTERM never interrupts a delivery thread.
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGINT);
+  sigaddset(&signals, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+  std::signal(SIGPIPE, SIG_IGN);
+
+  td::config cfg;
+  try {
+    auto cli = td::parse_command_line(argc, argv);
+    if (cli.help) {
+      std::cout << td::help_text();
+      return 0;
+    }
+    cfg = td::load_config({.file = cli.config_file,
+                           .environment = td::process_environment(),
+                           .overrides = cli.overrides});
+  } catch (const td::config_error& e) {
+    std::cerr << "tresse-dispatcher: " << e.what() << "\n";
+    return 2;
+  }
+  tresse::log::set_level(cfg.log.level);
+
+  std::unique_ptr<tresse::kafka::mock_cluster> embedded;
+  std::string brokers = cfg.kafka.brokers;
+  if (brokers == "embedded") {
+    auto cluster = tresse::kafka::mock_cluster::start(
+        {.partitions = 4,
+         .topics = {cfg.kafka.topic, cfg.kafka.dead_letter_topic, cfg.kafka.ops_topic}});
+    if (!cluster) {
+      tresse::log::error("embedded Kafka failed to start", {{"error", cluster.error().message}});
+      return 1;
+    }
+    embedded = std::move(*cluster);
+    brokers = embedded->bootstrap();
+    tresse::log::info("embedded Kafka mock cluster started", {{"bootstrap", brokers}});
+    if (!cfg.kafka.embedded_bootstrap_file.empty()) {
+      write_file(cfg.kafka.embedded_bootstrap_file, brokers);
+    }
+  }
+  tresse::kafka::config_map kafka_extra(cfg.kafka.librdkafka.begin(), cfg.kafka.librdkafka.end());
+
+  auto redis_opts = td::redis::parse_url(cfg.redis.url);
+  if (!redis_opts) {
+    tresse::log::error("bad redis.url", {{"error", redis_opts.error().message}});
+    return 2;
+  }
+  auto redis = std::make_shared<td::redis::client>(*redis_opts);
+
+  td::registry::store_options store_opts;
+  if (!cfg.registry.encryption_key.empty()) {
+    auto box = td::registry::secret_box::from_bytes(cfg.registry.encryption_key);
+    if (!box) {
+      tresse::log::error("bad registry.encryption_key", {{"error", box.error().message}});
+      return 2;
+    }
+    store_opts.encryption = std::move(*box);
+  }
+  td::registry::store registry(redis, std::move(store_opts));
+  td::registry::cache endpoints(registry, {.refresh_interval = cfg.registry.refresh_interval});
+  if (auto st = endpoints.start(); !st) {
+    // Keep going: the cache retries in the background, and Kafka offsets wait for it.
+    tresse::log::warn("endpoint registry not loaded yet", {{"error", st.error().message}});
+  }
+  td::retry::store retries(redis);
+  td::retry::schedule schedule(cfg.delivery.retry_schedule, cfg.delivery.retry_jitter);
+
+  auto producer = tresse::kafka::producer::create({.brokers = brokers, .extra = kafka_extra});
+  if (!producer) {
+    tresse::log::error("Kafka producer failed", {{"error", producer.error().message}});
+    return 1;
+  }
+  std::shared_ptr<tresse::kafka::producer> shared_producer = std::move(*producer);
+  td::kafka::dead_letter_producer dead_letters(shared_producer,
+                                               {.topic = cfg.kafka.dead_letter_topic});
+
+  td::metrics stats;
+  td::engine_options eopts;
+  eopts.http.connect_timeout = cfg.delivery.connect_timeout;
+  eopts.http.total_timeout = cfg.delivery.timeout;
+  eopts.http.max_response_body = cfg.delivery.max_response_body;
+  eopts.http.allow_private_networks = cfg.delivery.allow_private_networks;
+  eopts.http.allow_list = cfg.delivery.allow_list;
+  eopts.http.ca_file = cfg.delivery.ca_file;
+  eopts.max_in_flight = cfg.delivery.max_in_flight;
+  eopts.endpoint_concurrency = cfg.delivery.endpoint_concurrency;
+  eopts.max_event_bytes = cfg.kafka.max_event_bytes;
+  eopts.retry_lease = cfg.delivery.retry_lease;
+  std::unique_ptr<td::engine> engine;
+  try {
+    engine = std::make_unique<td::engine>(
+        td::engine_deps{endpoints, registry, retries, schedule, dead_letters, stats}, eopts);
+  } catch (const std::exception& e) {  // bad allow-list entry or CA file
+    tresse::log::error("delivery setup failed", {{"error", e.what()}});
+    return 2;
+  }
+  engine->start();
+
+  // The handler can run before create() returns, so it waits for the pointer.
+  std::promise<td::kafka::consumer*> consumer_ready;
+  std::shared_future<td::kafka::consumer*> consumer_ptr = consumer_ready.get_future().share();
+  auto consumer = td::kafka::consumer::create(
+      {.brokers = brokers,
+       .group_id = cfg.kafka.group,
+       .topic = cfg.kafka.topic,
+       .max_in_flight = 10000,
+       .extra = kafka_extra},
+      [&engine, consumer_ptr](td::kafka::message m) {
+        auto p = m.partition;
+        auto o = m.offset;
+        engine->submit(std::move(m), [consumer_ptr, p, o] { consumer_ptr.get()->done(p, o); });
+      });
+  if (!consumer) {
+    tresse::log::error("Kafka consumer failed", {{"error", consumer.error().message}});
+    return 1;
+  }
+  consumer_ready.set_value(consumer->get());
+
+  stats.make_callback_gauge("tresse_retry_backlog", "Deliveries waiting in the retry schedule",
+                            [&retries] {
+                              auto n = retries.backlog();
+                              return n ? static_cast<double>(n->scheduled + n->claimed) : -1.0;
+                            });
+  stats.make_callback_gauge("tresse_consumer_lag", "Messages behind the partitions' ends",
+                            [c = consumer->get()] {
+                              double total = 0;
+                              for (const auto& p : c->lag()) total += p.lag > 0 ? p.lag : 0;
+                              return total;
+                            });
+  stats.make_callback_gauge("tresse_consumer_in_flight", "Kafka messages not yet handed off",
+                            [c = consumer->get()] { return static_cast<double>(c->in_flight()); });
+
+  auto admin = td::start_admin_server(
+      {.host = cfg.admin.listen.host, .port = cfg.admin.listen.port}, stats,
+      {.kafka = [&] { return kafka_reachable(shared_producer->handle()); },
+       .redis = [&] { return static_cast<bool>(redis->ping()); }});
+  if (!admin) {
+    tresse::log::error("admin listener failed", {{"error", admin.error().message}});
+    return 1;
+  }
+  tresse::log::info("dispatcher running", {{"brokers", brokers},
+                                           {"topic", cfg.kafka.topic},
+                                           {"group", cfg.kafka.group},
+                                           {"admin", cfg.admin.listen.host + ":" +
+                                                         std::to_string(admin->port())}});
+
+  int sig = 0;
+  sigwait(&signals, &sig);
+  tresse::log::info("stopping", {{"signal", sig == SIGTERM ? "SIGTERM" : "SIGINT"},
+                                 {"drain_timeout_ms", cfg.delivery.drain_timeout.count()}});
+  // The consumer stops fetching and waits for in-flight records while the engine finishes
+  // them; then it commits. Whatever is left is abandoned uncommitted (Kafka redelivers it).
+  if (auto st = (*consumer)->stop(cfg.delivery.drain_timeout); !st) {
+    tresse::log::warn("stopped with unfinished records", {{"detail", st.error().message}});
+  }
+  engine->stop(1s);
+  endpoints.stop();
+  admin->stop();
+  (void)shared_producer->flush(5s);
+  tresse::log::info("stopped");
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (argc < 2) {
+    std::cerr << usage;
+    return 2;
+  }
+  std::string_view cmd = argv[1];
+  if (cmd == "run") return run(argc - 1, argv + 1);
+  if (cmd == "dev-broker") return td::kafka::run_dev_broker(argc - 1, argv + 1);
+  if (cmd == "endpoints") return td::registry::run_endpoints_command(argc - 1, argv + 1);
+  if (cmd == "deliveries") return td::retry::run_deliveries_command(argc - 1, argv + 1);
+  if (cmd == "--version" || cmd == "version") {
+    std::cout << "tresse-dispatcher " TRESSE_VERSION "\n";
+    return 0;
+  }
+  if (cmd == "--help" || cmd == "-h" || cmd == "help") {
+    std::cout << usage;
+    return 0;
+  }
+  std::cerr << "tresse-dispatcher: unknown command '" << cmd << "'\n" << usage;
+  return 2;
+}

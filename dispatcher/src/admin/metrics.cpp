@@ -1,0 +1,141 @@
+#include "admin/metrics.hpp"
+
+#include <cstdio>
+#include <stdexcept>
+
+namespace tresse::dispatcher {
+namespace {
+
+std::string escape_label(const std::string& v) {
+  std::string out;
+  out.reserve(v.size());
+  for (char c : v) {
+    if (c == '\\' || c == '"') out.push_back('\\');
+    if (c == '\n') {
+      out += "\\n";
+      continue;
+    }
+    out.push_back(c);
+  }
+  return out;
+}
+
+std::string format_labels(const metric_labels& labels, const std::string& extra = {}) {
+  if (labels.empty() && extra.empty()) return {};
+  std::string out = "{";
+  for (const auto& [k, v] : labels) {
+    if (out.size() > 1) out.push_back(',');
+    out += k + "=\"" + escape_label(v) + "\"";
+  }
+  if (!extra.empty()) {
+    if (out.size() > 1) out.push_back(',');
+    out += extra;
+  }
+  out.push_back('}');
+  return out;
+}
+
+std::string format_number(double v) {
+  char buf[64];
+  std::snprintf(buf, sizeof buf, "%.17g", v);
+  return buf;
+}
+
+void atomic_add(std::atomic<double>& a, double v) {
+  double old = a.load(std::memory_order_relaxed);
+  while (!a.compare_exchange_weak(old, old + v, std::memory_order_relaxed)) {
+  }
+}
+
+}  // namespace
+
+void gauge::add(double v) { atomic_add(value_, v); }
+
+histogram::histogram(std::vector<double> bounds) : bounds_(std::move(bounds)) {
+  buckets_.resize(bounds_.size());
+}
+
+void histogram::observe(double v) {
+  for (std::size_t i = 0; i < bounds_.size(); ++i) {
+    if (v <= bounds_[i]) {
+      buckets_[i].fetch_add(1, std::memory_order_relaxed);
+      break;
+    }
+  }
+  count_.fetch_add(1, std::memory_order_relaxed);
+  atomic_add(sum_, v);
+}
+
+metrics::family& metrics::family_for(const std::string& name, const std::string& help,
+                                     const char* type) {
+  for (auto& f : families_) {
+    if (f.name == name) {
+      if (f.type != type) throw std::logic_error("metric " + name + " registered twice");
+      return f;
+    }
+  }
+  return families_.emplace_back(family{name, help, type, {}});
+}
+
+counter& metrics::make_counter(std::string name, std::string help, metric_labels labels) {
+  std::lock_guard lock(mutex_);
+  counter& c = counters_.emplace_back();
+  family_for(name, help, "counter").members.push_back(series{std::move(labels), &c, nullptr, nullptr, {}});
+  return c;
+}
+
+gauge& metrics::make_gauge(std::string name, std::string help, metric_labels labels) {
+  std::lock_guard lock(mutex_);
+  gauge& g = gauges_.emplace_back();
+  family_for(name, help, "gauge").members.push_back(series{std::move(labels), nullptr, &g, nullptr, {}});
+  return g;
+}
+
+histogram& metrics::make_histogram(std::string name, std::string help, std::vector<double> bounds,
+                                   metric_labels labels) {
+  std::lock_guard lock(mutex_);
+  histogram& h = histograms_.emplace_back(std::move(bounds));
+  family_for(name, help, "histogram")
+      .members.push_back(series{std::move(labels), nullptr, nullptr, &h, {}});
+  return h;
+}
+
+void metrics::make_callback_gauge(std::string name, std::string help, std::function<double()> read,
+                                  metric_labels labels) {
+  std::lock_guard lock(mutex_);
+  family_for(name, help, "gauge")
+      .members.push_back(series{std::move(labels), nullptr, nullptr, nullptr, std::move(read)});
+}
+
+std::string metrics::render() const {
+  std::lock_guard lock(mutex_);
+  std::string out;
+  for (const auto& f : families_) {
+    out += "# HELP " + f.name + " " + f.help + "\n# TYPE " + f.name + " " + f.type + "\n";
+    for (const auto& s : f.members) {
+      if (s.c != nullptr) {
+        out += f.name + format_labels(s.labels) + " " + std::to_string(s.c->value()) + "\n";
+      } else if (s.g != nullptr) {
+        out += f.name + format_labels(s.labels) + " " + format_number(s.g->value()) + "\n";
+      } else if (s.read) {
+        out += f.name + format_labels(s.labels) + " " + format_number(s.read()) + "\n";
+      } else if (s.h != nullptr) {
+        std::uint64_t cumulative = 0;
+        for (std::size_t i = 0; i < s.h->bounds().size(); ++i) {
+          cumulative += s.h->bucket(i);
+          out += f.name + "_bucket" +
+                 format_labels(s.labels, "le=\"" + format_number(s.h->bounds()[i]) + "\"") + " " +
+                 std::to_string(cumulative) + "\n";
+        }
+        out += f.name + "_bucket" + format_labels(s.labels, "le=\"+Inf\"") + " " +
+               std::to_string(s.h->count()) + "\n";
+        out += f.name + "_sum" + format_labels(s.labels) + " " + format_number(s.h->sum()) + "\n";
+        out += f.name + "_count" + format_labels(s.labels) + " " + std::to_string(s.h->count()) +
+               "\n";
+      }
+    }
+  }
+  return out;
+}
+
+}  // namespace tresse::dispatcher

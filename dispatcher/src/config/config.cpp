@@ -1,0 +1,618 @@
+#include "config/config.hpp"
+
+#include <arpa/inet.h>
+#include <openssl/evp.h>
+
+#include <algorithm>
+#include <array>
+#include <cctype>
+#include <charconv>
+#include <fstream>
+#include <functional>
+#include <limits>
+#include <sstream>
+#include <utility>
+
+extern char** environ;  // NOLINT: POSIX
+
+namespace tresse::dispatcher {
+namespace {
+
+using std::chrono::milliseconds;
+
+constexpr std::string_view librdkafka_prefix = "kafka.librdkafka.";
+
+// Thrown by value parsers with the reason only; set_value adds the key.
+struct bad_value {
+  std::string reason;
+};
+
+std::string_view trim(std::string_view s) {
+  const auto* ws = " \t\r\n";
+  const auto b = s.find_first_not_of(ws);
+  if (b == std::string_view::npos) return {};
+  return s.substr(b, s.find_last_not_of(ws) - b + 1);
+}
+
+std::vector<std::string_view> split_list(std::string_view v) {
+  std::vector<std::string_view> items;
+  if (trim(v).empty()) return items;
+  while (true) {
+    const auto comma = v.find(',');
+    const auto item = trim(v.substr(0, comma));
+    if (item.empty()) throw bad_value{"empty list item"};
+    items.push_back(item);
+    if (comma == std::string_view::npos) return items;
+    v.remove_prefix(comma + 1);
+  }
+}
+
+template <class T>
+std::string join(const std::vector<T>& items, std::string (*format)(const T&)) {
+  std::string out;
+  for (const auto& i : items) {
+    if (!out.empty()) out += ',';
+    out += format(i);
+  }
+  return out;
+}
+
+// --- value parsers and formatters -------------------------------------------------------
+
+std::string parse_text(std::string_view v) { return std::string(v); }
+std::string format_text(const std::string& s) { return s; }
+
+std::string parse_name(std::string_view v) {
+  if (v.empty()) throw bad_value{"must not be empty"};
+  return std::string(v);
+}
+
+std::uint64_t parse_u64(std::string_view v) {
+  std::uint64_t n = 0;
+  const auto [end, ec] = std::from_chars(v.data(), v.data() + v.size(), n);
+  if (v.empty() || ec != std::errc() || end != v.data() + v.size()) {
+    throw bad_value{"not a non-negative integer"};
+  }
+  return n;
+}
+
+template <class T, std::uint64_t Min = 1>
+T parse_count(std::string_view v) {
+  const auto n = parse_u64(v);
+  if (n < Min) throw bad_value{"must be at least " + std::to_string(Min)};
+  if (n > std::numeric_limits<T>::max()) throw bad_value{"too large"};
+  return static_cast<T>(n);
+}
+
+template <class T>
+std::string format_count(const T& n) {
+  return std::to_string(n);
+}
+
+bool parse_bool(std::string_view v) {
+  std::string s(v);
+  std::transform(s.begin(), s.end(), s.begin(), [](unsigned char c) { return std::tolower(c); });
+  if (s == "true" || s == "yes" || s == "on" || s == "1") return true;
+  if (s == "false" || s == "no" || s == "off" || s == "0") return false;
+  throw bad_value{"not a boolean (true/false, yes/no, on/off, 1/0)"};
+}
+std::string format_bool(const bool& b) { return b ? "true" : "false"; }
+
+double parse_fraction(std::string_view v) {
+  double d = 0;
+  const auto [end, ec] = std::from_chars(v.data(), v.data() + v.size(), d);
+  if (v.empty() || ec != std::errc() || end != v.data() + v.size()) {
+    throw bad_value{"not a number"};
+  }
+  if (!(d >= 0.0 && d <= 1.0)) throw bad_value{"must be between 0 and 1"};
+  return d;
+}
+std::string format_fraction(const double& d) {
+  std::array<char, 32> buf{};
+  const auto [end, ec] = std::to_chars(buf.data(), buf.data() + buf.size(), d);
+  return std::string(buf.data(), end);
+}
+
+struct duration_unit {
+  std::string_view suffix;
+  std::int64_t ms;
+};
+// Longest suffix first so "5ms" is not read as 5 minutes + "s".
+constexpr std::array<duration_unit, 5> duration_units{
+    {{"ms", 1}, {"s", 1000}, {"m", 60'000}, {"h", 3'600'000}, {"d", 86'400'000}}};
+
+milliseconds parse_duration(std::string_view v) {
+  const auto digits = v.find_first_not_of("0123456789");
+  const auto unit = digits == std::string_view::npos ? std::string_view{} : v.substr(digits);
+  for (const auto& u : duration_units) {
+    if (unit != u.suffix) continue;
+    std::uint64_t n = 0;
+    try {
+      n = parse_u64(v.substr(0, digits));
+    } catch (const bad_value&) {
+      break;
+    }
+    if (n > static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max() / u.ms)) {
+      throw bad_value{"duration too large"};
+    }
+    return milliseconds(static_cast<std::int64_t>(n) * u.ms);
+  }
+  throw bad_value{"not a duration (an integer with a unit: ms, s, m, h or d, e.g. 500ms, 5m)"};
+}
+
+milliseconds parse_positive_duration(std::string_view v) {
+  const auto d = parse_duration(v);
+  if (d.count() == 0) throw bad_value{"must be longer than 0"};
+  return d;
+}
+
+std::string format_duration(const milliseconds& d) {
+  // The largest unit that divides it exactly: 300000ms → "5m".
+  for (auto u = duration_units.rbegin(); u != duration_units.rend(); ++u) {
+    if (d.count() != 0 && d.count() % u->ms == 0) {
+      return std::to_string(d.count() / u->ms) + std::string(u->suffix);
+    }
+  }
+  return std::to_string(d.count()) + "ms";
+}
+
+std::vector<milliseconds> parse_duration_list(std::string_view v) {
+  std::vector<milliseconds> out;
+  for (const auto item : split_list(v)) out.push_back(parse_positive_duration(item));
+  if (out.empty()) throw bad_value{"must list at least one duration"};
+  return out;
+}
+std::string format_duration_list(const std::vector<milliseconds>& v) {
+  return join(v, &format_duration);
+}
+
+listen_address parse_listen(std::string_view v) {
+  try {
+    return parse_listen_address(v);
+  } catch (const config_error& e) {
+    throw bad_value{e.what()};
+  }
+}
+std::string format_listen(const listen_address& a) { return to_string(a); }
+
+std::optional<listen_address> parse_optional_listen(std::string_view v) {
+  if (v.empty()) return std::nullopt;
+  return parse_listen(v);
+}
+std::string format_optional_listen(const std::optional<listen_address>& a) {
+  return a ? to_string(*a) : std::string();
+}
+
+// "10.1.2.3/8" → "10.0.0.0/8"; a bare address is a /32 or /128.
+std::string parse_cidr(std::string_view v) {
+  const auto slash = v.find('/');
+  const std::string host(v.substr(0, slash));
+  std::array<unsigned char, 16> bytes{};
+  const bool v6 = host.find(':') != std::string::npos;
+  const int family = v6 ? AF_INET6 : AF_INET;
+  const unsigned width = v6 ? 128 : 32;
+  if (inet_pton(family, host.c_str(), bytes.data()) != 1) {
+    throw bad_value{"not a CIDR block: \"" + std::string(v) + "\""};
+  }
+  unsigned prefix = width;
+  if (slash != std::string_view::npos) {
+    try {
+      prefix = static_cast<unsigned>(parse_u64(v.substr(slash + 1)));
+    } catch (const bad_value&) {
+      prefix = width + 1;
+    }
+    if (prefix > width) throw bad_value{"bad prefix length in \"" + std::string(v) + "\""};
+  }
+  for (unsigned bit = prefix; bit < width; ++bit) {
+    bytes[bit / 8] &= static_cast<unsigned char>(~(0x80u >> (bit % 8)));
+  }
+  std::array<char, INET6_ADDRSTRLEN> text{};
+  inet_ntop(family, bytes.data(), text.data(), text.size());
+  return std::string(text.data()) + "/" + std::to_string(prefix);
+}
+
+std::vector<std::string> parse_cidr_list(std::string_view v) {
+  std::vector<std::string> out;
+  for (const auto item : split_list(v)) out.push_back(parse_cidr(item));
+  return out;
+}
+std::string format_cidr_list(const std::vector<std::string>& v) { return join(v, &format_text); }
+
+std::string parse_encryption_key(std::string_view v) {
+  if (v.empty()) return {};
+  constexpr std::size_t key_bytes = 32;
+  if (v.size() != 44 || v.back() != '=' || v[42] == '=') {
+    throw bad_value{"must be base64 of exactly 32 bytes"};
+  }
+  std::string out(48, '\0');
+  const int n =
+      EVP_DecodeBlock(reinterpret_cast<unsigned char*>(out.data()),
+                      reinterpret_cast<const unsigned char*>(v.data()), static_cast<int>(v.size()));
+  if (n != 33) throw bad_value{"must be base64 of exactly 32 bytes"};
+  out.resize(key_bytes);  // EVP_DecodeBlock counts the padding as a zero byte
+  return out;
+}
+std::string format_secret(const std::string& s) { return s.empty() ? std::string() : "(set)"; }
+
+std::string parse_redis_url(std::string_view v) {
+  if (!v.starts_with("redis://") && !v.starts_with("unix://")) {
+    throw bad_value{"must start with redis:// or unix://"};
+  }
+  return std::string(v);
+}
+
+constexpr std::array<std::pair<std::string_view, tresse::log::level>, 4> log_levels{
+    {{"debug", tresse::log::level::debug},
+     {"info", tresse::log::level::info},
+     {"warn", tresse::log::level::warn},
+     {"error", tresse::log::level::error}}};
+
+tresse::log::level parse_log_level(std::string_view v) {
+  for (const auto& [name, l] : log_levels) {
+    if (v == name) return l;
+  }
+  throw bad_value{"must be one of debug, info, warn, error"};
+}
+std::string format_log_level(const tresse::log::level& l) {
+  for (const auto& [name, value] : log_levels) {
+    if (l == value) return std::string(name);
+  }
+  return "info";
+}
+
+// --- the key list: the one source of truth for the parser, the environment and --help ----
+
+struct key_spec {
+  std::string_view name;
+  std::string_view meaning;
+  bool secret;  // its value never appears in messages or help
+  std::function<void(config&, std::string_view)> set;
+  std::function<std::string(const config&)> show;
+};
+
+// `get` is a generic lambda returning a reference to the field for config& and const config&.
+template <class Get, class Parse, class Format>
+key_spec field(std::string_view name, std::string_view meaning, Get get, Parse parse, Format format,
+               bool secret = false) {
+  return key_spec{name, meaning, secret,
+                  [get, parse](config& c, std::string_view v) { get(c) = parse(v); },
+                  [get, format](const config& c) { return format(get(c)); }};
+}
+
+const std::vector<key_spec>& keys() {
+  static const std::vector<key_spec> specs = {
+      field(
+          "kafka.brokers",
+          "bootstrap brokers host:port,...; \"embedded\" = librdkafka mock cluster",
+          [](auto& c) -> auto& { return c.kafka.brokers; }, parse_name, format_text),
+      field(
+          "kafka.topic", "topic the platform publishes events to",
+          [](auto& c) -> auto& { return c.kafka.topic; }, parse_name, format_text),
+      field(
+          "kafka.group", "consumer group shared by all dispatcher instances",
+          [](auto& c) -> auto& { return c.kafka.group; }, parse_name, format_text),
+      field(
+          "kafka.dead_letter_topic", "topic for undeliverable events and bad messages",
+          [](auto& c) -> auto& { return c.kafka.dead_letter_topic; }, parse_name, format_text),
+      field(
+          "kafka.ops_topic", "topic for management actions (manual retry, replay, test ping)",
+          [](auto& c) -> auto& { return c.kafka.ops_topic; }, parse_name, format_text),
+      field(
+          "kafka.max_event_bytes", "larger event messages are dead-lettered",
+          [](auto& c) -> auto& { return c.kafka.max_event_bytes; }, parse_count<std::size_t>,
+          format_count<std::size_t>),
+      field(
+          "kafka.embedded_bootstrap_file",
+          "with embedded brokers: file to write their bootstrap list to (\"\" = none)",
+          [](auto& c) -> auto& { return c.kafka.embedded_bootstrap_file; }, parse_text,
+          format_text),
+      field(
+          "redis.url", "Redis holding retry state and endpoints (redis:// or unix://)",
+          [](auto& c) -> auto& { return c.redis.url; }, parse_redis_url, format_text),
+      field(
+          "admin.listen", "host:port of /metrics and /healthz",
+          [](auto& c) -> auto& { return c.admin.listen; }, parse_listen, format_listen),
+      field(
+          "api.listen", "host:port of the management API (\"\" = off)",
+          [](auto& c) -> auto& { return c.api.listen; }, parse_optional_listen,
+          format_optional_listen),
+      field(
+          "api.rate_limit_per_minute", "management API requests per business per minute",
+          [](auto& c) -> auto& { return c.api.rate_limit_per_minute; }, parse_count<std::uint32_t>,
+          format_count<std::uint32_t>),
+      field(
+          "delivery.allow_private_networks",
+          "deliver to loopback, private and link-local addresses (tests, try-out)",
+          [](auto& c) -> auto& { return c.delivery.allow_private_networks; }, parse_bool,
+          format_bool),
+      field(
+          "delivery.allow_list", "CIDR blocks allowed even though internal, comma-separated",
+          [](auto& c) -> auto& { return c.delivery.allow_list; }, parse_cidr_list,
+          format_cidr_list),
+      field(
+          "delivery.retry_schedule", "delays between attempts; after the last, dead-letter",
+          [](auto& c) -> auto& { return c.delivery.retry_schedule; }, parse_duration_list,
+          format_duration_list),
+      field(
+          "delivery.retry_jitter", "± fraction applied to each retry delay (0..1)",
+          [](auto& c) -> auto& { return c.delivery.retry_jitter; }, parse_fraction,
+          format_fraction),
+      field(
+          "delivery.timeout", "whole attempt: connect, TLS, request, response",
+          [](auto& c) -> auto& { return c.delivery.timeout; }, parse_positive_duration,
+          format_duration),
+      field(
+          "delivery.connect_timeout", "TCP connect of one attempt",
+          [](auto& c) -> auto& { return c.delivery.connect_timeout; }, parse_positive_duration,
+          format_duration),
+      field(
+          "delivery.max_in_flight", "attempts in progress at once, all endpoints",
+          [](auto& c) -> auto& { return c.delivery.max_in_flight; }, parse_count<std::size_t>,
+          format_count<std::size_t>),
+      field(
+          "delivery.endpoint_concurrency", "attempts in progress at once per endpoint",
+          [](auto& c) -> auto& { return c.delivery.endpoint_concurrency; },
+          parse_count<std::size_t>, format_count<std::size_t>),
+      field(
+          "delivery.max_response_body", "bytes of response body kept for the attempt log",
+          [](auto& c) -> auto& { return c.delivery.max_response_body; },
+          parse_count<std::size_t, 0>, format_count<std::size_t>),
+      field(
+          "delivery.ca_file", "PEM CA bundle for endpoint TLS (\"\" = system store)",
+          [](auto& c) -> auto& { return c.delivery.ca_file; }, parse_text, format_text),
+      field(
+          "delivery.retry_lease", "how long an instance owns a due retry before others take it",
+          [](auto& c) -> auto& { return c.delivery.retry_lease; }, parse_positive_duration,
+          format_duration),
+      field(
+          "delivery.drain_timeout", "on SIGTERM, time to finish attempts in progress",
+          [](auto& c) -> auto& { return c.delivery.drain_timeout; }, parse_duration,
+          format_duration),
+      field(
+          "registry.refresh_interval", "how often endpoints are reloaded from Redis",
+          [](auto& c) -> auto& { return c.registry.refresh_interval; }, parse_positive_duration,
+          format_duration),
+      field(
+          "registry.encryption_key",
+          "base64 of 32 bytes encrypting endpoint secrets at rest (\"\" = stored plain)",
+          [](auto& c) -> auto& { return c.registry.encryption_key; }, parse_encryption_key,
+          format_secret, /*secret=*/true),
+      field(
+          "log.level", "debug, info, warn or error", [](auto& c) -> auto& { return c.log.level; },
+          parse_log_level, format_log_level),
+  };
+  return specs;
+}
+
+std::string env_name(std::string_view key) {
+  std::string out = "TRESSE_";
+  for (const char c : key) {
+    out += c == '.' ? '_' : static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+  }
+  return out;
+}
+
+// Sets a key; `origin` (e.g. "config.conf:3: " or "TRESSE_X: ") prefixes error messages.
+void apply(config& cfg, std::string_view key, std::string_view value, std::string_view origin) {
+  const auto fail = [&](std::string_view why) {
+    throw config_error(std::string(origin) + std::string(key) + ": " + std::string(why));
+  };
+  if (key.starts_with(librdkafka_prefix)) {
+    const auto property = key.substr(librdkafka_prefix.size());
+    if (property.empty()) fail("missing librdkafka property name");
+    cfg.kafka.librdkafka[std::string(property)] = std::string(value);
+    return;
+  }
+  const auto& specs = keys();
+  const auto spec =
+      std::find_if(specs.begin(), specs.end(), [&](const key_spec& s) { return s.name == key; });
+  if (spec == specs.end()) {
+    throw config_error(std::string(origin) + "unknown configuration key \"" + std::string(key) +
+                       "\" (see --help)");
+  }
+  try {
+    spec->set(cfg, value);
+  } catch (const bad_value& e) {
+    if (spec->secret) fail(e.reason);
+    fail(e.reason + " (got \"" + std::string(value) + "\")");
+  }
+}
+
+// Removes the quotes and a trailing comment of a file value.
+std::string_view file_value(std::string_view raw, const std::string& where, std::string_view key) {
+  raw = trim(raw);
+  if (!raw.empty() && (raw.front() == '"' || raw.front() == '\'')) {
+    const auto close = raw.find(raw.front(), 1);
+    if (close == std::string_view::npos) {
+      throw config_error(where + std::string(key) + ": unterminated quote");
+    }
+    const auto rest = trim(raw.substr(close + 1));
+    if (!rest.empty() && rest.front() != '#') {
+      throw config_error(where + std::string(key) + ": text after the closing quote");
+    }
+    return raw.substr(1, close - 1);
+  }
+  // A comment starts at a '#' after whitespace, so values like "a#b" stay whole.
+  if (!raw.empty() && raw.front() == '#') return {};
+  for (std::size_t i = 1; i < raw.size(); ++i) {
+    if (raw[i] == '#' && (raw[i - 1] == ' ' || raw[i - 1] == '\t')) return trim(raw.substr(0, i));
+  }
+  return raw;
+}
+
+void apply_file(config& cfg, const std::string& path) {
+  std::ifstream in(path);
+  if (!in) throw config_error("cannot read config file " + path);
+  std::string line;
+  for (int number = 1; std::getline(in, line); ++number) {
+    const auto text = trim(line);
+    if (text.empty() || text.front() == '#') continue;
+    const std::string where = path + ":" + std::to_string(number) + ": ";
+    const auto eq = text.find('=');
+    if (eq == std::string_view::npos) throw config_error(where + "expected key = value");
+    const auto key = trim(text.substr(0, eq));
+    if (key.empty()) throw config_error(where + "missing key before '='");
+    apply(cfg, key, file_value(text.substr(eq + 1), where, key), where);
+  }
+}
+
+void apply_environment(config& cfg, const std::map<std::string, std::string>& env) {
+  for (const auto& spec : keys()) {
+    const auto name = env_name(spec.name);
+    if (const auto it = env.find(name); it != env.end()) {
+      apply(cfg, spec.name, it->second, name + ": ");
+    }
+  }
+  // kafka.librdkafka.<property>: property names are dotted, so `_` reads back as `.`.
+  const std::string prefix = env_name(librdkafka_prefix);
+  for (auto it = env.lower_bound(prefix); it != env.end() && it->first.starts_with(prefix); ++it) {
+    std::string property = it->first.substr(prefix.size());
+    for (auto& c : property) {
+      c = c == '_' ? '.' : static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    }
+    apply(cfg, std::string(librdkafka_prefix) + property, it->second, it->first + ": ");
+  }
+}
+
+}  // namespace
+
+listen_address parse_listen_address(std::string_view text) {
+  const auto bad = [&](std::string_view why) -> config_error {
+    return config_error("bad listen address \"" + std::string(text) + "\": " + std::string(why));
+  };
+  std::string_view host;
+  std::string_view port;
+  if (text.starts_with('[')) {
+    const auto close = text.find(']');
+    if (close == std::string_view::npos || text.substr(close + 1, 1) != ":") {
+      throw bad("expected [v6-address]:port");
+    }
+    host = text.substr(1, close - 1);
+    port = text.substr(close + 2);
+  } else {
+    const auto colon = text.rfind(':');
+    if (colon == std::string_view::npos) throw bad("expected host:port");
+    host = text.substr(0, colon);
+    port = text.substr(colon + 1);
+    if (host.find(':') != std::string_view::npos) throw bad("put IPv6 addresses in brackets");
+  }
+  if (host.empty()) throw bad("missing host (use 0.0.0.0 for every interface)");
+  std::uint16_t p = 0;
+  try {
+    p = parse_count<std::uint16_t, 0>(port);
+  } catch (const bad_value&) {
+    throw bad("port must be 0..65535");
+  }
+  return listen_address{std::string(host), p};
+}
+
+std::string to_string(const listen_address& a) {
+  const bool v6 = a.host.find(':') != std::string::npos;
+  return (v6 ? "[" + a.host + "]" : a.host) + ":" + std::to_string(a.port);
+}
+
+void set_value(config& cfg, std::string_view key, std::string_view value) {
+  apply(cfg, key, value, "");
+}
+
+config load_config(const config_sources& sources) {
+  config cfg;
+  if (sources.file) apply_file(cfg, *sources.file);
+  apply_environment(cfg, sources.environment);
+  for (const auto& o : sources.overrides) {
+    const auto eq = o.find('=');
+    if (eq == std::string::npos) {
+      throw config_error("--set " + o + ": expected key=value");
+    }
+    apply(cfg, trim(std::string_view(o).substr(0, eq)), std::string_view(o).substr(eq + 1),
+          "--set ");
+  }
+  return cfg;
+}
+
+std::map<std::string, std::string> process_environment() {
+  std::map<std::string, std::string> env;
+  for (char** e = environ; e != nullptr && *e != nullptr; ++e) {
+    const std::string_view entry(*e);
+    const auto eq = entry.find('=');
+    if (eq != std::string_view::npos) env.emplace(entry.substr(0, eq), entry.substr(eq + 1));
+  }
+  return env;
+}
+
+command_line parse_command_line(int argc, const char* const* argv) {
+  command_line out;
+  for (int i = 1; i < argc; ++i) {
+    const std::string_view arg(argv[i]);
+    // Both "--opt value" and "--opt=value".
+    const auto value_of = [&](std::string_view opt) -> std::optional<std::string> {
+      if (arg == opt) {
+        if (i + 1 >= argc) throw config_error(std::string(opt) + " needs a value");
+        return std::string(argv[++i]);
+      }
+      if (arg.starts_with(opt) && arg.substr(opt.size(), 1) == "=") {
+        return std::string(arg.substr(opt.size() + 1));
+      }
+      return std::nullopt;
+    };
+    if (arg == "--help" || arg == "-h") {
+      out.help = true;
+    } else if (auto file = value_of("--config")) {
+      out.config_file = std::move(*file);
+    } else if (auto file_short = value_of("-c")) {
+      out.config_file = std::move(*file_short);
+    } else if (auto set = value_of("--set")) {
+      if (set->find('=') == std::string::npos) {
+        throw config_error("--set " + *set + ": expected key=value");
+      }
+      out.overrides.push_back(std::move(*set));
+    } else {
+      throw config_error("unknown argument \"" + std::string(arg) + "\" (see --help)");
+    }
+  }
+  return out;
+}
+
+std::vector<std::string> config_keys() {
+  std::vector<std::string> out;
+  for (const auto& spec : keys()) out.emplace_back(spec.name);
+  out.emplace_back(std::string(librdkafka_prefix) + "<property>");
+  return out;
+}
+
+std::string help_text() {
+  struct row {
+    std::string key, def, meaning;
+  };
+  const config defaults;
+  std::vector<row> rows;
+  for (const auto& spec : keys()) {
+    auto def = spec.show(defaults);
+    rows.push_back({std::string(spec.name), def.empty() ? "\"\"" : def, std::string(spec.meaning)});
+  }
+  rows.push_back({std::string(librdkafka_prefix) + "<property>", "",
+                  "passed to librdkafka as-is (e.g. kafka.librdkafka.security.protocol)"});
+  std::size_t key_width = 3;
+  std::size_t def_width = 7;
+  for (const auto& r : rows) {
+    key_width = std::max(key_width, r.key.size());
+    def_width = std::max(def_width, r.def.size());
+  }
+  std::ostringstream out;
+  out << "Usage: tresse-dispatcher [--config FILE] [--set key=value]... [--help]\n\n"
+         "Settings apply in this order, later winning: defaults, the --config file\n"
+         "(`key = value` lines, # comments, values may be quoted, lists comma-separated),\n"
+         "the environment (TRESSE_ + key upper-cased, '.' -> '_', e.g. TRESSE_KAFKA_BROKERS),\n"
+         "then --set. Durations take a unit: ms, s, m, h or d (500ms, 5m).\n"
+         "kafka.librdkafka.<property> comes from TRESSE_KAFKA_LIBRDKAFKA_<PROPERTY> with '_' read\n"
+         "as '.' (TRESSE_KAFKA_LIBRDKAFKA_SASL_USERNAME -> sasl.username).\n\n";
+  const auto print = [&](const row& r) {
+    out << r.key << std::string(key_width - r.key.size() + 2, ' ') << r.def
+        << std::string(def_width - r.def.size() + 2, ' ') << r.meaning << '\n';
+  };
+  print({"key", "default", "meaning"});
+  for (const auto& r : rows) print(r);
+  return out.str();
+}
+
+}  // namespace tresse::dispatcher

@@ -1,0 +1,140 @@
+// The dispatcher's configuration: one typed struct, filled from (later wins)
+//
+//   1. defaults (the member initialisers below, which DESIGN.md fixes),
+//   2. a file of `key = value` lines (`#` comments, values optionally quoted, lists
+//      comma-separated),
+//   3. the environment: `TRESSE_` + the key upper-cased with `.` → `_`
+//      (delivery.timeout → TRESSE_DELIVERY_TIMEOUT; kafka.librdkafka.<property> →
+//      TRESSE_KAFKA_LIBRDKAFKA_<PROPERTY> with `_` read back as `.`),
+//   4. `--set key=value` on the command line.
+//
+// Unknown keys and bad values throw config_error naming the key (exceptions are for start-up
+// only). Durations take a unit: ms, s, m, h or d ("500ms", "5m"). Values of secret keys never
+// appear in messages.
+//
+//   auto cli = tresse::dispatcher::parse_command_line(argc, argv);
+//   if (cli.help) { std::cout << tresse::dispatcher::help_text(); return 0; }
+//   tresse::dispatcher::config cfg = tresse::dispatcher::load_config(
+//       {.file = cli.config_file, .environment = tresse::dispatcher::process_environment(),
+//        .overrides = cli.overrides});
+//   std::chrono::milliseconds t = cfg.delivery.timeout;
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "tresse/common/log.hpp"
+
+namespace tresse::dispatcher {
+
+class config_error : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+// A `host:port` to listen on; IPv6 hosts in brackets ("[::1]:9464"). Port 0 picks a free one.
+struct listen_address {
+  std::string host;
+  std::uint16_t port = 0;
+
+  friend bool operator==(const listen_address&, const listen_address&) = default;
+};
+
+// Parses "host:port" / "[v6]:port"; throws config_error (without a key name) when malformed.
+listen_address parse_listen_address(std::string_view text);
+std::string to_string(const listen_address& a);
+
+struct config {
+  struct kafka_section {
+    std::string brokers = "embedded";  // "embedded" = start librdkafka's mock cluster
+    std::string topic = "tresse.events";
+    std::string group = "tresse-dispatcher";
+    std::string dead_letter_topic = "tresse.webhooks.dead";
+    std::string ops_topic = "tresse.webhooks.ops";
+    std::size_t max_event_bytes = 1048576;
+    std::string embedded_bootstrap_file;  // where to write the embedded cluster's bootstrap list
+    std::map<std::string, std::string> librdkafka;  // kafka.librdkafka.<property>, as given
+  } kafka;
+
+  struct redis_section {
+    std::string url = "redis://127.0.0.1:6379/0";
+  } redis;
+
+  struct admin_section {
+    listen_address listen{"127.0.0.1", 9464};
+  } admin;
+
+  struct api_section {
+    std::optional<listen_address> listen;  // empty = management API off
+    std::uint32_t rate_limit_per_minute = 600;
+  } api;
+
+  struct delivery_section {
+    bool allow_private_networks = false;
+    std::vector<std::string> allow_list;  // canonical CIDRs ("10.0.0.0/8", "::1/128")
+    std::vector<std::chrono::milliseconds> retry_schedule = {
+        std::chrono::seconds(5), std::chrono::minutes(5), std::chrono::minutes(30),
+        std::chrono::hours(2),   std::chrono::hours(5),   std::chrono::hours(10),
+        std::chrono::hours(10)};
+    double retry_jitter = 0.2;  // ± fraction of each retry delay
+    std::chrono::milliseconds timeout = std::chrono::seconds(15);
+    std::chrono::milliseconds connect_timeout = std::chrono::seconds(5);
+    std::size_t max_in_flight = 1000;
+    std::size_t endpoint_concurrency = 10;
+    std::size_t max_response_body = 4096;
+    std::string ca_file;  // empty = the system trust store
+    std::chrono::milliseconds retry_lease = std::chrono::seconds(60);
+    std::chrono::milliseconds drain_timeout = std::chrono::seconds(10);
+  } delivery;
+
+  struct registry_section {
+    std::chrono::milliseconds refresh_interval = std::chrono::milliseconds(500);
+    std::string encryption_key;  // the 32 decoded bytes; empty = secrets stored plain
+  } registry;
+
+  struct log_section {
+    tresse::log::level level = tresse::log::level::info;
+  } log;
+};
+
+struct config_sources {
+  std::optional<std::string> file{};                 // path of a `key = value` file
+  std::map<std::string, std::string> environment{};  // only TRESSE_<KEY> entries are read
+  std::vector<std::string> overrides{};              // "key=value", from --set
+};
+
+// Defaults < file < environment < overrides. Throws config_error naming the offending key
+// (and the file line) for unknown keys, bad values, and an unreadable file.
+config load_config(const config_sources& sources);
+
+// Sets one key from its text form, as a file line or --set would. Throws config_error.
+void set_value(config& cfg, std::string_view key, std::string_view value);
+
+// The environment of this process, for config_sources::environment.
+std::map<std::string, std::string> process_environment();
+
+struct command_line {
+  std::optional<std::string> config_file;  // --config FILE
+  std::vector<std::string> overrides;      // --set key=value (repeatable)
+  bool help = false;                       // --help / -h
+};
+
+// Parses the dispatcher's arguments (argv[0] skipped). Throws config_error on anything else.
+command_line parse_command_line(int argc, const char* const* argv);
+
+// The --help text: usage, then one table of every key with its default and meaning, generated
+// from the key list the parser uses.
+std::string help_text();
+
+// Every key the parser knows, in help order ("kafka.librdkafka.<property>" stands for the
+// passthrough family).
+std::vector<std::string> config_keys();
+
+}  // namespace tresse::dispatcher

@@ -1,0 +1,456 @@
+#include "delivery/engine.hpp"
+
+#include <algorithm>
+#include <utility>
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <nlohmann/json.hpp>
+
+#include "tresse/common/log.hpp"
+#include "tresse/receiver/sign.hpp"
+
+namespace tresse::dispatcher {
+namespace asio = boost::asio;
+using namespace std::chrono_literals;
+using clock = std::chrono::system_clock;
+
+// What every attempt of one event needs; shared by the fan-out's deliveries.
+struct engine::event_meta {
+  std::string id;
+  std::string type;
+  std::string business_id;
+  std::shared_ptr<const std::string> body;  // the exact bytes, serialized once
+  kafka::dead_letter::source_ref source;     // where it came from, for dead letters
+};
+
+// Counts a record's deliveries down to its hand-off.
+struct engine::fanout {
+  std::size_t remaining = 0;
+  std::function<void()> done;
+  void one_done() {
+    if (--remaining == 0 && done) std::exchange(done, nullptr)();
+  }
+};
+
+struct engine::attempt_result {
+  bool ran = false;  // false: cancelled by shutdown before or during the attempt
+  outcome result;
+  unsigned status = 0;
+  std::string error;
+};
+
+namespace {
+
+// Keeps `active` up while a coroutine may still hand something off, for stop()'s drain.
+class active_guard {
+ public:
+  explicit active_guard(std::atomic<std::size_t>& n) : n_(n) { n_.fetch_add(1); }
+  ~active_guard() { n_.fetch_sub(1); }
+  active_guard(const active_guard&) = delete;
+  active_guard& operator=(const active_guard&) = delete;
+
+ private:
+  std::atomic<std::size_t>& n_;
+};
+
+}  // namespace
+
+engine::engine(engine_deps deps, engine_options options)
+    : deps_(deps),
+      options_(std::move(options)),
+      blocking_(options_.blocking_threads),
+      client_(io_, options_.http),
+      global_(io_.get_executor(), options_.max_in_flight) {
+  auto& m = deps_.stats;
+  const char* help = "Deliveries by how they were handed off";
+  delivered_ = &m.make_counter("tresse_deliveries_total", help, {{"outcome", "delivered"}});
+  scheduled_ = &m.make_counter("tresse_deliveries_total", help, {{"outcome", "retry_scheduled"}});
+  dead_lettered_ = &m.make_counter("tresse_deliveries_total", help, {{"outcome", "dead_lettered"}});
+  disabled_ = &m.make_counter("tresse_deliveries_total", help, {{"outcome", "endpoint_disabled"}});
+  poison_ = &m.make_counter("tresse_poison_messages_total",
+                            "Kafka records that were not valid events (dead-lettered)");
+  unmatched_ = &m.make_counter("tresse_events_unmatched_total",
+                               "Events no endpoint subscribes to");
+  latency_ = &m.make_histogram("tresse_attempt_duration_seconds", "Duration of delivery attempts",
+                               {0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 15});
+  in_flight_ = &m.make_gauge("tresse_attempts_in_flight", "Delivery attempts in flight");
+  m.make_callback_gauge("tresse_records_pending", "Kafka records not yet handed off",
+                        [this] { return static_cast<double>(pending_.load()); });
+}
+
+engine::~engine() { stop(0ms); }
+
+void engine::start() {
+  work_.emplace(io_.get_executor());
+  io_thread_ = std::thread([this] { io_.run(); });
+  asio::co_spawn(io_, poll_retries(), asio::detached);
+}
+
+void engine::submit(kafka::message record, std::function<void()> handed_off) {
+  pending_.fetch_add(1);
+  active_.fetch_add(1);  // counted until handle_record takes over
+  asio::post(io_, [this, record = std::move(record), done = std::move(handed_off)]() mutable {
+    asio::co_spawn(io_, handle_record(std::move(record), std::move(done)), asio::detached);
+    active_.fetch_sub(1);
+  });
+}
+
+void engine::stop(std::chrono::milliseconds drain) {
+  if (stopped_.exchange(true)) return;
+  stopping_ = true;
+  if (!io_thread_.joinable()) return;
+  auto deadline = std::chrono::steady_clock::now() + drain;
+  while (active_.load() > 0 && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(10ms);
+  }
+  if (active_.load() > 0) {
+    log::warn("drain deadline passed; abandoning deliveries in flight (Kafka redelivers them)",
+              {{"in_flight", active_.load()}});
+  }
+  asio::post(io_, [this] { global_.cancel_all(); });
+  work_.reset();
+  io_.stop();
+  io_thread_.join();
+  blocking_.join();
+}
+
+template <class F>
+asio::awaitable<std::invoke_result_t<F&>> engine::offload(F& f) {
+  using R = std::invoke_result_t<F&>;
+  // Only a reference is captured: nothing with a destructor lives in the co_await expression.
+  auto run = [&f]() -> asio::awaitable<R> { co_return f(); };
+  co_return co_await asio::co_spawn(blocking_, run, asio::use_awaitable);
+}
+
+asio::awaitable<void> engine::sleep(std::chrono::milliseconds d) {
+  asio::steady_timer t(io_, d);
+  co_await t.async_wait(asio::as_tuple(asio::use_awaitable));
+}
+
+asio::awaitable<bool> engine::durably(const char* what, std::function<status()>& f) {
+  auto backoff = 100ms;
+  for (;;) {
+    status st = co_await offload(f);
+    if (st) co_return true;
+    if (stopping_) co_return false;
+    log::warn("retrying a hand-off", {{"what", what}, {"error", st.error().message}});
+    co_await sleep(backoff);
+    backoff = std::min<std::chrono::milliseconds>(backoff * 2, 5s);
+  }
+}
+
+async_semaphore& engine::lane(const std::string& endpoint_id) {
+  auto& slot = lanes_[endpoint_id];
+  if (!slot) slot = std::make_unique<async_semaphore>(io_.get_executor(), options_.endpoint_concurrency);
+  return *slot;
+}
+
+asio::awaitable<void> engine::handle_record(kafka::message record, std::function<void()> done) {
+  active_guard active(active_);
+  auto finish = [&] {
+    pending_.fetch_sub(1);
+    done();
+  };
+  auto ev = events::parse_event(record.value, options_.max_event_bytes);
+  kafka::dead_letter::source_ref source{record.topic, record.partition, record.offset, record.key};
+  if (!ev) {
+    poison_->inc();
+    log::warn("poison record dead-lettered",
+              {{"topic", record.topic}, {"partition", record.partition},
+               {"offset", record.offset}, {"reason", ev.error().message}});
+    kafka::dead_letter dl;
+    dl.reason = "invalid_event: " + ev.error().message;
+    dl.original = record.value;
+    dl.source = source;
+    std::function<status()> produce = [this, &dl] { return deps_.dead_letters.produce_and_wait(dl); };
+    bool ok = co_await durably("dead-letter poison record", produce);
+    if (ok) finish();  // else: shutdown; the offset stays uncommitted
+    co_return;
+  }
+  auto eps = deps_.endpoints.matching(ev->business_id, ev->type, ev->livemode);
+  if (eps.empty()) {
+    unmatched_->inc();
+    finish();
+    co_return;
+  }
+  auto meta = std::make_shared<event_meta>();
+  meta->id = ev->id;
+  meta->type = ev->type;
+  meta->business_id = ev->business_id;
+  meta->body = std::make_shared<const std::string>(std::move(ev->raw));
+  meta->source = std::move(source);
+  auto fan = std::make_shared<fanout>();
+  fan->remaining = eps.size();
+  fan->done = [this, done = std::move(done)] {
+    pending_.fetch_sub(1);
+    done();
+  };
+  for (auto& ep : eps) asio::co_spawn(io_, first_delivery(meta, ep, fan), asio::detached);
+}
+
+asio::awaitable<engine::attempt_result> engine::attempt(const event_meta& meta,
+                                                        const registry::endpoint& ep, int number) {
+  attempt_result out;
+  async_semaphore& endpoint_lane = lane(ep.id);
+  if (!co_await endpoint_lane.acquire()) co_return out;
+  semaphore_permit lane_permit(&endpoint_lane);
+  if (!co_await global_.acquire()) co_return out;
+  semaphore_permit global_permit(&global_);
+  if (stopping_) co_return out;
+
+  auto now = clock::now();
+  std::int64_t ts = std::chrono::duration_cast<std::chrono::seconds>(now.time_since_epoch()).count();
+  std::vector<receiver::key> keys;
+  for (const auto& s : ep.live_secrets(now)) {
+    std::error_code ec;
+    auto k = receiver::key::parse(s, ec);
+    if (!ec) keys.push_back(std::move(k));
+  }
+  std::error_code ec;
+  std::string signature = receiver::sign_all(keys, meta.id, ts, *meta.body, ec);
+  if (keys.empty() || ec) {
+    // A broken stored secret is the operator's to fix; retrying lets them.
+    out.ran = true;
+    out.result = outcome{outcome::action::retry, std::nullopt, "invalid_secret", false};
+    out.error = "endpoint has no usable signing secret";
+    co_return out;
+  }
+
+  http::request req;
+  req.url = ep.url;
+  req.body = meta.body;
+  req.headers = {{"content-type", "application/json"},
+                 {std::string(receiver::header_id), meta.id},
+                 {std::string(receiver::header_timestamp), std::to_string(ts)},
+                 {std::string(receiver::header_signature), std::move(signature)},
+                 {"tresse-event-type", meta.type}};
+  in_flight_->add(1);
+  auto r = co_await client_.post(std::move(req));
+  in_flight_->add(-1);
+  if (!r && r.error().kind == http::failure_kind::cancelled) co_return out;
+
+  out.ran = true;
+  out.result = classify_attempt(r);
+  std::chrono::milliseconds latency{};
+  std::string snippet;
+  if (r) {
+    out.status = r->status;
+    latency = std::chrono::duration_cast<std::chrono::milliseconds>(r->latency);
+    latency_->observe(std::chrono::duration<double>(r->latency).count());
+    snippet = r->body_snippet;
+  } else {
+    out.error = r.error().message;
+  }
+  log::debug("attempt", {{"event", meta.id},
+                         {"endpoint", ep.id},
+                         {"attempt", number},
+                         {"status", out.status},
+                         {"outcome", out.result.reason}});
+
+  retry::attempt_record rec;
+  rec.event_id = meta.id;
+  rec.event_type = meta.type;
+  rec.endpoint_id = ep.id;
+  rec.attempt = number;
+  rec.at = now;
+  rec.status = static_cast<int>(out.status);
+  rec.error = out.error.empty() ? out.result.reason : out.result.reason + ": " + out.error;
+  rec.latency = latency;
+  rec.response_snippet = std::move(snippet);
+  // A delivered attempt's log entry is written in the background: losing it when Redis is
+  // down must not hold up delivery. A failed one is awaited, so that the retry or dead letter
+  // that follows reads a history that includes it.
+  if (out.result.next == outcome::action::delivered) {
+    asio::post(blocking_, [this, rec = std::move(rec)] {
+      if (auto st = deps_.retries.log_attempt(rec); !st) {
+        log::warn("attempt log write failed", {{"endpoint", rec.endpoint_id}, {"error", st.error().message}});
+      }
+    });
+  } else {
+    auto write = [this, &rec] { return deps_.retries.log_attempt(rec); };
+    if (auto st = co_await offload(write); !st) {
+      log::warn("attempt log write failed", {{"endpoint", rec.endpoint_id}, {"error", st.error().message}});
+    }
+  }
+  co_return out;
+}
+
+asio::awaitable<bool> engine::disable_endpoint(const registry::endpoint& ep, const outcome& o) {
+  disabled_->inc();
+  log::warn("endpoint disabled", {{"endpoint", ep.id}, {"business", ep.business_id}, {"reason", o.reason}});
+  std::function<status()> disable = [this, &ep, &o]() -> status {
+    auto r = deps_.registry.disable(ep.id, o.reason);
+    if (!r) return std::unexpected(r.error());
+    return {};
+  };
+  co_return co_await durably("disable endpoint", disable);
+}
+
+asio::awaitable<void> engine::first_delivery(std::shared_ptr<const event_meta> meta,
+                                             std::shared_ptr<const registry::endpoint> ep,
+                                             std::shared_ptr<fanout> fan) {
+  active_guard active(active_);
+  auto res = co_await attempt(*meta, *ep, 1);
+  if (!res.ran) co_return;  // shutdown: no hand-off, Kafka redelivers
+  bool handed_off = false;
+  switch (res.result.next) {
+    case outcome::action::delivered:
+      delivered_->inc();
+      asio::post(blocking_, [this, id = ep->id] { (void)deps_.registry.record_success(id); });
+      handed_off = true;
+      break;
+    case outcome::action::disable_endpoint:
+      handed_off = co_await disable_endpoint(*ep, res.result);
+      break;
+    case outcome::action::retry: {
+      retry::task task;
+      task.event_id = meta->id;
+      task.endpoint_id = ep->id;
+      task.business_id = meta->business_id;
+      task.event_type = meta->type;
+      task.body = *meta->body;
+      task.attempts = 1;
+      task.first_attempt_at = clock::now();
+      task.last_error = res.error.empty() ? res.result.reason : res.result.reason + ": " + res.error;
+      task.source = meta->source;
+      handed_off = co_await retry_or_dead_letter(std::move(task), res.result, false) !=
+                   handoff::interrupted;
+      break;
+    }
+  }
+  if (handed_off) fan->one_done();
+}
+
+asio::awaitable<engine::handoff> engine::retry_or_dead_letter(retry::task task,
+                                                               const outcome& o, bool claimed) {
+  asio::post(blocking_, [this, id = task.endpoint_id] { (void)deps_.registry.record_failure(id); });
+  std::optional<std::chrono::milliseconds> hint;
+  if (o.retry_after) hint = *o.retry_after;
+  auto delay = deps_.schedule.next_delay(task.attempts, hint);
+  if (delay) {
+    auto due = clock::now() + *delay;
+    bool gone = false;
+    std::function<status()> store = [this, &task, due, claimed, &gone]() -> status {
+      if (!claimed) return deps_.retries.schedule(task, due);
+      auto r = deps_.retries.reschedule(task, due);
+      if (!r) return std::unexpected(r.error());
+      gone = !*r;
+      return {};
+    };
+    bool ok = co_await durably("schedule retry", store);
+    if (!ok) co_return handoff::interrupted;
+    if (gone) co_return handoff::gone;  // another instance finished it after our lease ran out
+    scheduled_->inc();
+    co_return handoff::scheduled;
+  }
+  event_meta meta;
+  meta.id = task.event_id;
+  meta.type = task.event_type;
+  meta.business_id = task.business_id;
+  meta.body = std::make_shared<const std::string>(task.body);
+  meta.source = task.source;
+  bool ok = co_await dead_letter("retries_exhausted", meta, task.endpoint_id, task.attempts,
+                                 task.last_error);
+  co_return ok ? handoff::dead_lettered : handoff::interrupted;
+}
+
+asio::awaitable<bool> engine::dead_letter(std::string reason, const event_meta& meta,
+                                          const std::string& endpoint_id, int attempts,
+                                          std::string last_error) {
+  auto read_history = [this, &meta, &endpoint_id] {
+    return deps_.retries.attempts_for_event(endpoint_id, meta.id);
+  };
+  auto history = co_await offload(read_history);
+  kafka::dead_letter dl;
+  dl.reason = reason + (last_error.empty() ? "" : " (last: " + last_error + ")");
+  dl.original = *meta.body;
+  dl.business_id = meta.business_id;
+  dl.endpoint_id = endpoint_id;
+  dl.source = meta.source;
+  if (history) {
+    for (const auto& a : *history) dl.attempts.push_back(retry::to_json(a));
+  }
+  std::function<status()> produce = [this, &dl] { return deps_.dead_letters.produce_and_wait(dl); };
+  bool ok = co_await durably("dead-letter delivery", produce);
+  if (ok) {
+    dead_lettered_->inc();
+    asio::post(blocking_, [this, endpoint_id] { (void)deps_.retries.record_exhausted(endpoint_id); });
+    log::warn("delivery dead-lettered",
+              {{"event", meta.id}, {"endpoint", endpoint_id}, {"attempts", attempts}, {"reason", reason}});
+  }
+  co_return ok;
+}
+
+asio::awaitable<void> engine::poll_retries() {
+  while (!stopping_) {
+    std::size_t room = std::min(options_.retry_batch, global_.available());
+    if (room > 0) {
+      auto claim = [this, room] {
+        return deps_.retries.claim_due(clock::now(), room, options_.retry_lease);
+      };
+      auto claimed = co_await offload(claim);
+      if (!claimed) {
+        log::warn("claiming due retries failed", {{"error", claimed.error().message}});
+      } else {
+        for (auto& t : *claimed) asio::co_spawn(io_, retry_delivery(std::move(t)), asio::detached);
+        if (claimed->size() == room) continue;  // more may be due: no pause
+      }
+    }
+    co_await sleep(options_.retry_poll_interval);
+  }
+}
+
+asio::awaitable<void> engine::retry_delivery(retry::task task) {
+  active_guard active(active_);
+  auto ep = deps_.endpoints.find(task.endpoint_id);
+  const std::string task_id = task.id();
+  std::function<status()> complete = [this, &task_id] { return deps_.retries.complete(task_id); };
+  event_meta meta;
+  meta.id = task.event_id;
+  meta.type = task.event_type;
+  meta.business_id = task.business_id;
+  meta.body = std::make_shared<const std::string>(task.body);
+  meta.source = task.source;
+  if (!ep) {
+    log::info("retry dropped: endpoint deleted", {{"event", task.event_id}, {"endpoint", task.endpoint_id}});
+    co_await durably("complete retry", complete);
+    co_return;
+  }
+  if (!ep->enabled) {
+    if (co_await dead_letter(std::string("endpoint_disabled"), meta, task.endpoint_id,
+                             task.attempts, ep->disabled_reason)) {
+      co_await durably("complete retry", complete);
+    }
+    co_return;
+  }
+  int number = task.attempts + 1;
+  auto res = co_await attempt(meta, *ep, number);
+  if (!res.ran) co_return;  // shutdown: the claim's lease runs out and someone retries
+  bool handed_off = false;
+  switch (res.result.next) {
+    case outcome::action::delivered:
+      delivered_->inc();
+      asio::post(blocking_, [this, id = ep->id] { (void)deps_.registry.record_success(id); });
+      handed_off = true;
+      break;
+    case outcome::action::disable_endpoint:
+      handed_off = co_await disable_endpoint(*ep, res.result);
+      break;
+    case outcome::action::retry:
+      task.attempts = number;
+      task.last_error = res.error.empty() ? res.result.reason : res.result.reason + ": " + res.error;
+      // Rescheduling replaces the claim; a dead letter still has to complete it.
+      if (co_await retry_or_dead_letter(task, res.result, true) == handoff::dead_lettered) {
+        co_await durably("complete retry", complete);
+      }
+      co_return;
+  }
+  if (handed_off) co_await durably("complete retry", complete);
+}
+
+}  // namespace tresse::dispatcher

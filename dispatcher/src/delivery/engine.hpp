@@ -1,0 +1,154 @@
+// The delivery engine: takes each Kafka record, fans the event out to the business's
+// matching endpoints, signs and POSTs it, and hands every delivery off to exactly one of
+// delivered / the retry schedule in Redis / the dead-letter topic / endpoint disabled.
+//
+// Delivery semantics (DESIGN.md): `submit`'s `handed_off` callback runs only once every
+// delivery the record fans out to is handed off durably; the consumer commits a Kafka offset
+// only after that. Work still in flight at stop() never calls it, so Kafka redelivers that
+// record to whoever consumes the partition next (at least once; receivers dedupe by
+// webhook-id). Retries are claimed from Redis with a lease, so any instance carries on
+// another's retries and a crashed instance's claims come back when the lease runs out.
+//
+// Threads: one io thread runs every delivery coroutine (HTTP client, semaphores, fan-out
+// counters are all touched only there); blocking Redis and Kafka calls run on a small pool
+// and resume on the io thread. Endpoints are isolated by a per-endpoint concurrency limit,
+// taken before a global in-flight permit, so a slow endpoint holds only its own slots.
+//
+//   engine e(deps, options);
+//   e.start();
+//   consumer.on_message = [&](kafka::message r, auto done) { e.submit(std::move(r), done); };
+//   ...
+//   e.stop(std::chrono::seconds(10));
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <thread>
+#include <unordered_map>
+#include <vector>
+
+#include <boost/asio/awaitable.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/thread_pool.hpp>
+
+#include "admin/metrics.hpp"
+#include "delivery/async_semaphore.hpp"
+#include "delivery/outcome.hpp"
+#include "http/client.hpp"
+#include "registry/cache.hpp"
+#include "registry/store.hpp"
+#include "retry/schedule.hpp"
+#include "retry/store.hpp"
+#include "tresse/common/event.hpp"
+#include "kafka/consumer.hpp"
+#include "kafka/dead_letter.hpp"
+
+namespace tresse::dispatcher {
+
+struct engine_options {
+  http::client_options http;
+  std::size_t max_in_flight = 1000;        // attempts in flight, all endpoints together
+  std::size_t endpoint_concurrency = 10;   // attempts in flight per endpoint
+  std::size_t max_event_bytes = events::default_max_bytes;
+  std::chrono::milliseconds retry_lease = std::chrono::seconds(60);
+  std::chrono::milliseconds retry_poll_interval = std::chrono::milliseconds(200);
+  std::size_t retry_batch = 100;  // due retries claimed per poll, at most
+  std::size_t blocking_threads = 4;
+};
+
+struct engine_deps {
+  registry::cache& endpoints;
+  registry::store& registry;
+  retry::store& retries;
+  const retry::schedule& schedule;
+  kafka::dead_letter_producer& dead_letters;
+  metrics& stats;
+};
+
+class engine {
+ public:
+  engine(engine_deps deps, engine_options options);
+  ~engine();
+  engine(const engine&) = delete;
+  engine& operator=(const engine&) = delete;
+
+  void start();
+
+  // Thread-safe. `handed_off` runs at most once, on the engine's io thread.
+  void submit(kafka::message record, std::function<void()> handed_off);
+
+  // Stops claiming retries and accepting records, waits up to `drain` for deliveries in
+  // flight to be handed off, then abandons the rest (their offsets stay uncommitted, their
+  // retry claims expire) and joins the threads. Idempotent.
+  void stop(std::chrono::milliseconds drain);
+
+  // Records submitted and not yet handed off (or abandoned).
+  std::size_t pending() const { return pending_.load(); }
+
+ private:
+  struct event_meta;
+  struct fanout;
+  struct attempt_result;
+
+  boost::asio::awaitable<void> handle_record(kafka::message record, std::function<void()> done);
+  boost::asio::awaitable<void> first_delivery(std::shared_ptr<const event_meta> meta,
+                                              std::shared_ptr<const registry::endpoint> ep,
+                                              std::shared_ptr<fanout> fan);
+  boost::asio::awaitable<void> retry_delivery(retry::task task);
+  boost::asio::awaitable<void> poll_retries();
+  boost::asio::awaitable<attempt_result> attempt(const event_meta& meta,
+                                                 const registry::endpoint& ep, int number);
+  // After a retryable attempt: schedule the next try, or dead-letter when the schedule is
+  // exhausted. Returns false only when shutdown interrupted it (nothing durable happened).
+  // `claimed`: the task came from the retry schedule (rescheduled) rather than a first attempt.
+  enum class handoff { interrupted, scheduled, dead_lettered, gone };
+  boost::asio::awaitable<handoff> retry_or_dead_letter(retry::task task, const outcome& o,
+                                                       bool claimed);
+  boost::asio::awaitable<bool> dead_letter(std::string reason, const event_meta& meta,
+                                           const std::string& endpoint_id, int attempts,
+                                           std::string last_error);
+  boost::asio::awaitable<bool> disable_endpoint(const registry::endpoint& ep,
+                                                const outcome& o);
+  // Runs `f` on the blocking pool until it succeeds; false if stopping first. `f` is a named
+  // local of the caller (see offload).
+  boost::asio::awaitable<bool> durably(const char* what, std::function<status()>& f);
+  // `f` must outlive the co_await (pass a named local: GCC 12 destroys lambda temporaries
+  // inside a co_await expression twice).
+  template <class F>
+  boost::asio::awaitable<std::invoke_result_t<F&>> offload(F& f);
+  boost::asio::awaitable<void> sleep(std::chrono::milliseconds d);
+  async_semaphore& lane(const std::string& endpoint_id);
+  void count_outcome(const char* outcome_name);
+
+  engine_deps deps_;
+  engine_options options_;
+  boost::asio::io_context io_;
+  boost::asio::thread_pool blocking_;
+  http::client client_;
+  async_semaphore global_;
+  std::unordered_map<std::string, std::unique_ptr<async_semaphore>> lanes_;
+  std::thread io_thread_;
+  std::optional<boost::asio::executor_work_guard<boost::asio::io_context::executor_type>> work_;
+  std::atomic<bool> stopping_{false};
+  std::atomic<bool> stopped_{false};
+  std::atomic<std::size_t> pending_{0};
+  std::atomic<std::size_t> active_{0};  // coroutines that may still hand something off
+
+  // Metrics, registered once.
+  counter* delivered_;
+  counter* scheduled_;
+  counter* dead_lettered_;
+  counter* disabled_;
+  counter* poison_;
+  counter* unmatched_;
+  histogram* latency_;
+  gauge* in_flight_;
+};
+
+}  // namespace tresse::dispatcher

@@ -1,0 +1,64 @@
+#include "delivery/outcome.hpp"
+
+#include <algorithm>
+#include <boost/asio/error.hpp>
+#include <cctype>
+#include <string_view>
+
+namespace tresse::dispatcher {
+namespace {
+
+bool asks_to_disable(std::string_view v) {
+  while (!v.empty() && std::isspace(static_cast<unsigned char>(v.front()))) v.remove_prefix(1);
+  while (!v.empty() && std::isspace(static_cast<unsigned char>(v.back()))) v.remove_suffix(1);
+  constexpr std::string_view kDisable = "disable";
+  return v.size() == kDisable.size() &&
+         std::equal(v.begin(), v.end(), kDisable.begin(), [](char a, char b) {
+           return std::tolower(static_cast<unsigned char>(a)) == b;
+         });
+}
+
+outcome of_response(const http::response& r) {
+  using action = outcome::action;
+  const unsigned s = r.status;
+  const bool throttle = s == 429 || s == 502 || s == 503 || s == 504;
+  if (asks_to_disable(r.header("webhook-delivery"))) {
+    return {action::disable_endpoint, std::nullopt, "disable_requested", throttle};
+  }
+  const std::string reason = "http_" + std::to_string(s);
+  if (s == 410) return {action::disable_endpoint, std::nullopt, reason, false};
+  if (s >= 200 && s < 300) return {action::delivered, std::nullopt, reason, false};
+  if (s >= 300 && s < 400) return {action::retry, std::nullopt, "redirect_3xx", false};
+  if (s == 429 || s == 503) return {action::retry, r.retry_after, reason, true};
+  return {action::retry, std::nullopt, reason, throttle};
+}
+
+outcome of_failure(const http::failure& f) {
+  using kind = http::failure_kind;
+  outcome o{outcome::action::retry, std::nullopt, http::to_string(f.kind), false};
+  if (f.kind == kind::timeout) o.throttle_signal = true;
+  if (f.kind == kind::connect && f.code == boost::asio::error::connection_refused) {
+    o.reason = "connect_refused";
+  }
+  return o;
+}
+
+}  // namespace
+
+const char* to_string(outcome::action a) {
+  switch (a) {
+    case outcome::action::delivered:
+      return "delivered";
+    case outcome::action::retry:
+      return "retry";
+    case outcome::action::disable_endpoint:
+      return "disable_endpoint";
+  }
+  return "unknown";
+}
+
+outcome classify_attempt(const std::expected<http::response, http::failure>& result) {
+  return result ? of_response(*result) : of_failure(result.error());
+}
+
+}  // namespace tresse::dispatcher

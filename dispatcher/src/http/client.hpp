@@ -1,0 +1,153 @@
+// The dispatcher's outgoing HTTP client: POSTs a webhook to a business endpoint.
+//
+// One `post` is one delivery attempt, an awaitable that never throws: it resolves the host,
+// checks every address with the SSRF guard (address_guard.hpp) before connecting to exactly
+// that address, verifies TLS (system trust store + optional CA file, peer verification,
+// host-name check, SNI), writes the request and reads the status, headers and at most
+// `max_response_body` bytes of the body. Redirects are not followed: a 3xx is a response.
+// What a result means for the delivery (delivered / retry / disable) is decided in one place,
+// delivery/outcome.hpp, not here.
+//
+// Connections are kept alive and pooled per origin (scheme, host, port). A connection goes
+// back to the pool only after a complete response whose body fitted the cap. A pooled
+// connection the peer closed is detected before use, or, if the close races with our request,
+// the request is sent once more on a fresh connection, but only when not one byte of a
+// response was received (so the endpoint cannot have answered it).
+//
+//   http::client c(ioc, {.connect_timeout = 5s, .total_timeout = 15s});
+//   auto body = std::make_shared<const std::string>(event_json);
+//   auto r = co_await c.post({.url = ep.url, .headers = signed_headers, .body = body});
+//   if (r) log(r->status, r->body_snippet); else log(to_string(r.error().kind), r.error().message);
+//
+// `post` may run concurrently from many coroutines (also on several threads of the
+// io_context); the client must outlive every `post` in flight.
+#pragma once
+
+#include <atomic>
+#include <boost/asio/awaitable.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ssl/context.hpp>
+#include <boost/system/error_code.hpp>
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <expected>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "http/address_guard.hpp"
+#include "http/url.hpp"
+
+#ifndef TRESSE_VERSION
+#define TRESSE_VERSION "0.1.0"
+#endif
+
+namespace tresse::dispatcher::http {
+
+struct client_options {
+  // Per candidate address; the total below bounds all of them together.
+  std::chrono::milliseconds connect_timeout = std::chrono::seconds(5);
+  // The whole attempt: DNS + connect + TLS + write + read.
+  std::chrono::milliseconds total_timeout = std::chrono::seconds(15);
+  // Body bytes kept for the attempt log; the rest is never read.
+  std::size_t max_response_body = 4096;
+  std::size_t max_response_header = 16 * 1024;  // status line and all fields
+  std::size_t max_url_length = default_max_url_length;
+  std::size_t max_idle_per_origin = 16;
+  std::chrono::milliseconds idle_timeout = std::chrono::seconds(30);
+  // SSRF guard: true disables it (tests, the local try-out); allow_list holds CIDR ranges
+  // permitted despite it.
+  bool allow_private_networks = false;
+  std::vector<std::string> allow_list;
+  std::string ca_file;     // PEM CAs trusted besides the system store
+  bool verify_tls = true;  // false only in tests; never a default
+  std::string user_agent = "Tresse-Webhooks/" TRESSE_VERSION;
+};
+
+struct request {
+  std::string url;
+  // Host, Content-Length, Transfer-Encoding, Connection and User-Agent are set by the
+  // client; the same names given here are ignored.
+  std::vector<std::pair<std::string, std::string>> headers;
+  std::shared_ptr<const std::string> body;  // shared by every endpoint and attempt, not copied
+};
+
+// Response headers worth keeping for the outcome and the attempt log (lower-case names).
+inline constexpr std::string_view kept_response_headers[] = {"content-type", "location",
+                                                             "retry-after", "webhook-delivery"};
+
+struct response {
+  unsigned status = 0;
+  std::optional<std::chrono::seconds> retry_after;           // parsed Retry-After, when valid
+  std::vector<std::pair<std::string, std::string>> headers;  // kept_response_headers only
+  std::string body_snippet;                                  // the first max_response_body bytes
+  bool body_truncated = false;  // the body was longer (or ended early); the rest unread
+  std::chrono::steady_clock::duration latency{};  // from post() to the end of the snippet
+
+  // The value of a kept header ("" when absent); `name` in lower case.
+  std::string_view header(std::string_view name) const;
+};
+
+enum class failure_kind {
+  invalid_url,      // parse_url rejected it
+  invalid_request,  // a header name or value with CR, LF or NUL
+  dns,              // the host did not resolve
+  blocked_address,  // every address is internal (SSRF guard)
+  connect,          // refused, unreachable, reset during connect
+  tls,              // handshake or certificate verification failed
+  timeout,          // connect_timeout or total_timeout elapsed
+  protocol,         // closed without a response, malformed or oversized response header
+  cancelled,        // the caller cancelled the awaitable (shutdown)
+};
+const char* to_string(failure_kind k);
+
+struct failure {
+  failure_kind kind = failure_kind::protocol;
+  std::string message;             // for logs; names the address for blocked_address
+  boost::system::error_code code;  // the underlying error, when there is one
+};
+
+struct client_stats {
+  std::uint64_t connections_opened = 0;
+  std::uint64_t connections_reused = 0;
+  std::uint64_t stale_retries = 0;  // requests re-sent after a pooled connection died
+  std::size_t idle_connections = 0;
+};
+
+class client {
+ public:
+  // Throws std::invalid_argument (start-up only) when an allow-list entry is not a CIDR or
+  // the CA file cannot be loaded.
+  client(boost::asio::io_context& ioc, client_options options);
+  ~client();
+  client(const client&) = delete;
+  client& operator=(const client&) = delete;
+
+  // One attempt. Never throws; see failure_kind for the errors.
+  boost::asio::awaitable<std::expected<response, failure>> post(request req);
+
+  client_stats stats() const;
+  const client_options& options() const { return options_; }
+
+ private:
+  struct connection;
+  struct pool;
+
+  boost::asio::awaitable<std::expected<std::unique_ptr<connection>, failure>> connect(
+      const url& u, std::chrono::steady_clock::time_point deadline);
+
+  boost::asio::io_context& ioc_;
+  client_options options_;
+  address_guard guard_;
+  boost::asio::ssl::context tls_;
+  std::shared_ptr<pool> pool_;
+  std::atomic<std::uint64_t> opened_{0};
+  std::atomic<std::uint64_t> reused_{0};
+  std::atomic<std::uint64_t> stale_retries_{0};
+};
+
+}  // namespace tresse::dispatcher::http

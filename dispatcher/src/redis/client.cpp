@@ -1,0 +1,320 @@
+#include "redis/client.hpp"
+
+#include <hiredis/hiredis.h>
+#include <openssl/evp.h>
+#include <sys/time.h>
+
+#include <charconv>
+#include <utility>
+
+namespace tresse::dispatcher::redis {
+namespace {
+
+timeval to_timeval(std::chrono::milliseconds ms) {
+  timeval tv{};
+  tv.tv_sec = static_cast<time_t>(ms.count() / 1000);
+  tv.tv_usec = static_cast<suseconds_t>((ms.count() % 1000) * 1000);
+  return tv;
+}
+
+struct reply_deleter {
+  void operator()(redisReply* r) const { freeReplyObject(r); }
+};
+using reply_ptr = std::unique_ptr<redisReply, reply_deleter>;
+
+reply copy_reply(const redisReply* r) {
+  reply out;
+  switch (r->type) {
+    case REDIS_REPLY_STRING:
+      out.type = reply::kind::string;
+      out.str.assign(r->str, r->len);
+      break;
+    case REDIS_REPLY_STATUS:
+      out.type = reply::kind::status;
+      out.str.assign(r->str, r->len);
+      break;
+    case REDIS_REPLY_ERROR:
+      out.type = reply::kind::error;
+      out.str.assign(r->str, r->len);
+      break;
+    case REDIS_REPLY_INTEGER:
+      out.type = reply::kind::integer;
+      out.integer = r->integer;
+      break;
+    case REDIS_REPLY_ARRAY:
+      out.type = reply::kind::array;
+      out.elements.reserve(r->elements);
+      for (size_t i = 0; i < r->elements; ++i) out.elements.push_back(copy_reply(r->element[i]));
+      break;
+    default:
+      out.type = reply::kind::nil;
+  }
+  return out;
+}
+
+// Every hiredis failure is translated here. Context errors mean the connection is unusable
+// (I/O, EOF, timeout, protocol): transient, and the caller drops the connection. Error
+// replies are Redis refusing the command: permanent unless Redis says "not now".
+error translate(const redisContext* c, std::string_view during) {
+  std::string what = c && c->err ? std::string(c->errstr) : std::string("no connection");
+  return error{error_kind::transient, "redis " + std::string(during) + ": " + what};
+}
+
+error translate(const reply& r) {
+  static constexpr std::string_view transient_prefixes[] = {
+      "LOADING", "BUSY", "TRYAGAIN", "MASTERDOWN", "READONLY", "CLUSTERDOWN", "NOREPLICAS"};
+  for (auto p : transient_prefixes) {
+    if (r.str.starts_with(p)) return error{error_kind::transient, "redis: " + r.str};
+  }
+  return error{error_kind::permanent, "redis: " + r.str};
+}
+
+std::string hex_sha1(std::string_view data) {
+  unsigned char md[EVP_MAX_MD_SIZE];
+  unsigned int len = 0;
+  EVP_Digest(data.data(), data.size(), md, &len, EVP_sha1(), nullptr);
+  static constexpr char digits[] = "0123456789abcdef";
+  std::string out;
+  for (unsigned i = 0; i < len; ++i) {
+    out.push_back(digits[md[i] >> 4]);
+    out.push_back(digits[md[i] & 0xf]);
+  }
+  return out;
+}
+
+std::vector<std::string_view> script_argv(std::string_view verb, std::string_view body,
+                                          std::string& numkeys,
+                                          std::span<const std::string_view> keys,
+                                          std::span<const std::string_view> args) {
+  numkeys = std::to_string(keys.size());
+  std::vector<std::string_view> argv{verb, body, numkeys};
+  argv.insert(argv.end(), keys.begin(), keys.end());
+  argv.insert(argv.end(), args.begin(), args.end());
+  return argv;
+}
+
+}  // namespace
+
+result<options> parse_url(std::string_view url) {
+  constexpr std::string_view scheme = "redis://";
+  if (!url.starts_with(scheme)) {
+    return fail(error_kind::permanent, "redis url must start with redis://");
+  }
+  options o;
+  std::string_view rest = url.substr(scheme.size());
+  if (auto at = rest.rfind('@'); at != std::string_view::npos) {
+    std::string_view auth = rest.substr(0, at);
+    // redis://:password@ or redis://user:password@ (the user part is ignored: AUTH <password>).
+    auto colon = auth.find(':');
+    o.password = std::string(colon == std::string_view::npos ? auth : auth.substr(colon + 1));
+    rest = rest.substr(at + 1);
+  }
+  std::string_view hostport = rest;
+  if (auto slash = rest.find('/'); slash != std::string_view::npos) {
+    hostport = rest.substr(0, slash);
+    std::string_view db = rest.substr(slash + 1);
+    if (!db.empty()) {
+      auto [p, ec] = std::from_chars(db.data(), db.data() + db.size(), o.db);
+      if (ec != std::errc() || p != db.data() + db.size() || o.db < 0) {
+        return fail(error_kind::permanent, "redis url: bad database number");
+      }
+    }
+  }
+  if (auto colon = hostport.rfind(':'); colon != std::string_view::npos) {
+    std::string_view port = hostport.substr(colon + 1);
+    auto [p, ec] = std::from_chars(port.data(), port.data() + port.size(), o.port);
+    if (ec != std::errc() || p != port.data() + port.size() || o.port <= 0 || o.port > 65535) {
+      return fail(error_kind::permanent, "redis url: bad port");
+    }
+    hostport = hostport.substr(0, colon);
+  }
+  if (hostport.empty()) return fail(error_kind::permanent, "redis url: missing host");
+  o.host = std::string(hostport);
+  return o;
+}
+
+std::vector<std::string_view> views(const std::vector<std::string>& v) {
+  return {v.begin(), v.end()};
+}
+
+script::script(std::string source) : source_(std::move(source)), sha1_(hex_sha1(source_)) {}
+
+void connection::context_deleter::operator()(redisContext* c) const { redisFree(c); }
+
+connection::connection(options opts) : opts_(std::move(opts)) {}
+connection::~connection() = default;
+
+status connection::ensure_connected() {
+  if (ctx_) return {};
+  context_ptr c(
+      redisConnectWithTimeout(opts_.host.c_str(), opts_.port, to_timeval(opts_.connect_timeout)));
+  if (!c) return std::unexpected(error{error_kind::transient, "redis connect: out of memory"});
+  if (c->err) return std::unexpected(translate(c.get(), "connect"));
+  if (redisSetTimeout(c.get(), to_timeval(opts_.command_timeout)) != REDIS_OK) {
+    return std::unexpected(translate(c.get(), "connect"));
+  }
+  redisEnableKeepAlive(c.get());
+  ctx_ = std::move(c);
+  auto setup = [&](std::initializer_list<std::string_view> argv) -> status {
+    auto r = round_trip(std::span<const std::string_view>(argv.begin(), argv.size()));
+    if (!r) return std::unexpected(r.error());
+    if (r->type == reply::kind::error) {
+      ctx_.reset();
+      // A wrong password or db is configuration, not something a retry fixes.
+      return std::unexpected(error{error_kind::fatal, "redis connect: " + r->str});
+    }
+    return {};
+  };
+  if (!opts_.password.empty()) {
+    if (auto s = setup({"AUTH", opts_.password}); !s) return s;
+  }
+  if (opts_.db != 0) {
+    std::string db = std::to_string(opts_.db);
+    if (auto s = setup({"SELECT", db}); !s) return s;
+  }
+  return {};
+}
+
+result<reply> connection::round_trip(std::span<const std::string_view> argv) {
+  std::vector<const char*> ptrs;
+  std::vector<size_t> lens;
+  ptrs.reserve(argv.size());
+  lens.reserve(argv.size());
+  for (auto a : argv) {
+    ptrs.push_back(a.data());
+    lens.push_back(a.size());
+  }
+  reply_ptr r(static_cast<redisReply*>(
+      redisCommandArgv(ctx_.get(), static_cast<int>(argv.size()), ptrs.data(), lens.data())));
+  if (!r) {
+    error e = translate(ctx_.get(), "command");
+    ctx_.reset();  // hiredis contexts are unusable after an error; reconnect next time
+    return std::unexpected(std::move(e));
+  }
+  return copy_reply(r.get());
+}
+
+result<reply> connection::command(std::span<const std::string_view> argv) {
+  if (auto s = ensure_connected(); !s) return std::unexpected(s.error());
+  auto r = round_trip(argv);
+  if (r && r->type == reply::kind::error) return std::unexpected(translate(*r));
+  return r;
+}
+
+result<std::vector<reply>> connection::pipeline(
+    const std::vector<std::vector<std::string>>& commands) {
+  if (auto s = ensure_connected(); !s) return std::unexpected(s.error());
+  for (const auto& cmd : commands) {
+    std::vector<const char*> ptrs;
+    std::vector<size_t> lens;
+    for (const auto& a : cmd) {
+      ptrs.push_back(a.data());
+      lens.push_back(a.size());
+    }
+    if (redisAppendCommandArgv(ctx_.get(), static_cast<int>(cmd.size()), ptrs.data(),
+                               lens.data()) != REDIS_OK) {
+      error e = translate(ctx_.get(), "pipeline");
+      ctx_.reset();
+      return std::unexpected(std::move(e));
+    }
+  }
+  std::vector<reply> out;
+  out.reserve(commands.size());
+  for (size_t i = 0; i < commands.size(); ++i) {
+    void* raw = nullptr;
+    if (redisGetReply(ctx_.get(), &raw) != REDIS_OK || raw == nullptr) {
+      error e = translate(ctx_.get(), "pipeline");
+      ctx_.reset();
+      return std::unexpected(std::move(e));
+    }
+    reply_ptr r(static_cast<redisReply*>(raw));
+    out.push_back(copy_reply(r.get()));
+  }
+  return out;
+}
+
+result<reply> connection::eval(const script& s, std::span<const std::string_view> keys,
+                               std::span<const std::string_view> args) {
+  if (auto c = ensure_connected(); !c) return std::unexpected(c.error());
+  std::string numkeys;
+  auto r = round_trip(script_argv("EVALSHA", s.sha1(), numkeys, keys, args));
+  if (r && r->type == reply::kind::error && r->str.starts_with("NOSCRIPT")) {
+    r = round_trip(script_argv("EVAL", s.source(), numkeys, keys, args));
+  }
+  if (r && r->type == reply::kind::error) return std::unexpected(translate(*r));
+  return r;
+}
+
+// Borrows one connection for the lifetime of the lease and gives it back after.
+class client::lease {
+ public:
+  lease(client* owner, std::unique_ptr<connection> c) : owner_(owner), conn_(std::move(c)) {}
+  lease(lease&&) = default;
+  ~lease() {
+    if (!conn_) return;
+    {
+      std::lock_guard lock(owner_->mu_);
+      owner_->idle_.push_back(std::move(conn_));
+    }
+    owner_->cv_.notify_one();
+  }
+  connection* operator->() { return conn_.get(); }
+
+ private:
+  client* owner_;
+  std::unique_ptr<connection> conn_;
+};
+
+client::client(options opts) : opts_(std::move(opts)) {
+  std::size_t n = opts_.pool_size == 0 ? 1 : opts_.pool_size;
+  for (std::size_t i = 0; i < n; ++i) idle_.push_back(std::make_unique<connection>(opts_));
+}
+
+client::~client() = default;
+
+client::lease client::borrow() {
+  std::unique_lock lock(mu_);
+  cv_.wait(lock, [&] { return !idle_.empty(); });
+  auto c = std::move(idle_.back());
+  idle_.pop_back();
+  return lease(this, std::move(c));
+}
+
+result<reply> client::command(std::initializer_list<std::string_view> argv) {
+  return command(std::span<const std::string_view>(argv.begin(), argv.size()));
+}
+
+result<reply> client::command(std::span<const std::string_view> argv) {
+  return borrow()->command(argv);
+}
+
+result<reply> client::command(const std::vector<std::string>& argv) {
+  auto v = views(argv);
+  return command(std::span<const std::string_view>(v));
+}
+
+result<std::vector<reply>> client::pipeline(const std::vector<std::vector<std::string>>& commands) {
+  return borrow()->pipeline(commands);
+}
+
+result<reply> client::eval(const script& s, std::initializer_list<std::string_view> keys,
+                           std::initializer_list<std::string_view> args) {
+  return borrow()->eval(s, std::span<const std::string_view>(keys.begin(), keys.size()),
+                        std::span<const std::string_view>(args.begin(), args.size()));
+}
+
+result<reply> client::eval(const script& s, const std::vector<std::string>& keys,
+                           const std::vector<std::string>& args) {
+  auto k = views(keys);
+  auto a = views(args);
+  return borrow()->eval(s, k, a);
+}
+
+status client::ping() {
+  auto r = command({"PING"});
+  if (!r) return std::unexpected(r.error());
+  if (r->str != "PONG") return fail(error_kind::transient, "redis ping: unexpected reply");
+  return {};
+}
+
+}  // namespace tresse::dispatcher::redis

@@ -1,0 +1,139 @@
+// A synchronous Redis client over hiredis: a small pool of connections that several threads
+// share, binary-safe commands, pipelines and Lua scripts. Calls block, so the dispatcher makes
+// them off its io threads.
+//
+//   auto opts = tresse::dispatcher::redis::parse_url("redis://:pw@127.0.0.1:6379/0");
+//   tresse::dispatcher::redis::client redis(*opts);
+//   auto r = redis.command({"SET", "k", std::string_view("\0binary", 7)});
+//   if (!r) { /* r.error().kind == transient: Redis unreachable, try again later */ }
+//   auto v = redis.command({"GET", "k"});  // v->str == "\0binary"
+//
+// Failures: a lost connection, a timeout or a refused connect is transient (the connection is
+// dropped and the next call reconnects); an error reply from Redis (WRONGTYPE, a script error)
+// is permanent, except the few that mean "not now" (LOADING, BUSY, TRYAGAIN, MASTERDOWN, ...).
+#pragma once
+
+#include <chrono>
+#include <condition_variable>
+#include <cstddef>
+#include <cstdint>
+#include <initializer_list>
+#include <memory>
+#include <mutex>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "tresse/common/result.hpp"
+
+struct redisContext;
+
+namespace tresse::dispatcher::redis {
+
+struct options {
+  std::string host = "127.0.0.1";
+  int port = 6379;
+  std::string password;  // empty: no AUTH
+  int db = 0;
+  std::chrono::milliseconds connect_timeout{2000};
+  std::chrono::milliseconds command_timeout{2000};
+  std::size_t pool_size = 4;
+};
+
+// Parses redis://[:password@]host[:port][/db]. Other fields keep their defaults.
+// Returns a permanent error for anything else (another scheme, a bad port or db).
+result<options> parse_url(std::string_view url);
+
+// A reply copied out of hiredis' redisReply, so it outlives the connection and nests freely.
+struct reply {
+  enum class kind { string, status, integer, array, nil, error };
+  kind type = kind::nil;
+  std::string str;  // string, status and error replies (binary-safe)
+  std::int64_t integer = 0;
+  std::vector<reply> elements;
+
+  bool is_nil() const { return type == kind::nil; }
+};
+
+// A Lua script run by EVALSHA, falling back to EVAL (which also loads it) on NOSCRIPT, so a
+// restarted or flushed Redis needs no separate SCRIPT LOAD step.
+class script {
+ public:
+  explicit script(std::string source);
+  const std::string& source() const { return source_; }
+  const std::string& sha1() const { return sha1_; }
+
+ private:
+  std::string source_;
+  std::string sha1_;  // lowercase hex
+};
+
+// One connection. Not thread-safe; the pool hands each to one thread at a time.
+class connection {
+ public:
+  explicit connection(options opts);
+  ~connection();
+  connection(const connection&) = delete;
+  connection& operator=(const connection&) = delete;
+
+  // Sends one command. An error reply is returned as an error (see the file comment).
+  result<reply> command(std::span<const std::string_view> argv);
+
+  // Sends all commands in one round trip and returns one reply per command; error replies
+  // stay in the vector as kind::error (a pipeline is not a transaction).
+  result<std::vector<reply>> pipeline(const std::vector<std::vector<std::string>>& commands);
+
+  result<reply> eval(const script& s, std::span<const std::string_view> keys,
+                     std::span<const std::string_view> args);
+
+ private:
+  struct context_deleter {
+    void operator()(redisContext* c) const;
+  };
+  using context_ptr = std::unique_ptr<redisContext, context_deleter>;
+
+  status ensure_connected();
+  result<reply> round_trip(std::span<const std::string_view> argv);  // error replies kept
+
+  options opts_;
+  context_ptr ctx_;
+};
+
+// A pool of `options::pool_size` connections, connected lazily. Thread-safe: each call borrows
+// a connection for its duration (waiting if all are busy).
+class client {
+ public:
+  explicit client(options opts);
+  ~client();
+  client(const client&) = delete;
+  client& operator=(const client&) = delete;
+
+  const options& config() const { return opts_; }
+
+  result<reply> command(std::initializer_list<std::string_view> argv);
+  result<reply> command(std::span<const std::string_view> argv);
+  result<reply> command(const std::vector<std::string>& argv);
+  result<std::vector<reply>> pipeline(const std::vector<std::vector<std::string>>& commands);
+  result<reply> eval(const script& s, std::initializer_list<std::string_view> keys,
+                     std::initializer_list<std::string_view> args);
+  result<reply> eval(const script& s, const std::vector<std::string>& keys,
+                     const std::vector<std::string>& args);
+
+  // PING; ok when Redis answered PONG.
+  status ping();
+
+ private:
+  class lease;
+  lease borrow();
+
+  options opts_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::vector<std::unique_ptr<connection>> idle_;
+};
+
+// Views of each string, for the span overloads.
+std::vector<std::string_view> views(const std::vector<std::string>& v);
+
+}  // namespace tresse::dispatcher::redis

@@ -1,0 +1,53 @@
+// Every Redis key the dispatcher uses, in one place, so the layout can be read (and changed)
+// at a glance. All keys start with "tresse:".
+//
+//   tresse:endpoints:version                 string  counter, INCR on every endpoint change
+//                                                    (starts at a random value)
+//   tresse:endpoints:all                     zset    every endpoint id (score 0, lex order)
+//   tresse:business:{business}:endpoints     zset    a business's endpoint ids (score 0, lex)
+//   tresse:endpoint:{id}                     string  the endpoint as JSON (secrets encrypted)
+//   tresse:endpoint:{id}:stats               hash    failure_count, consecutive_failures,
+//                                                    dead_lettered (hot counters, kept out of
+//                                                    the JSON so they need no version bump)
+//   tresse:retry:due                         zset    task id -> due time (unix ms)
+//   tresse:retry:claimed                     zset    task id -> lease expiry (unix ms)
+//   tresse:retry:task:{task}                 hash    one delivery task, with a TTL
+//   tresse:attempts:endpoint:{id}            list    newest-first attempt records (capped)
+//   tresse:attempts:event:{event}            list    every attempt of one event (capped, TTL)
+#pragma once
+
+#include <string>
+#include <string_view>
+
+namespace tresse::dispatcher::redis::keys {
+
+inline std::string join(std::string_view a, std::string_view b, std::string_view c = {}) {
+  std::string out;
+  out.reserve(a.size() + b.size() + c.size());
+  out.append(a).append(b).append(c);
+  return out;
+}
+
+inline constexpr std::string_view endpoints_version = "tresse:endpoints:version";
+inline constexpr std::string_view endpoints_all = "tresse:endpoints:all";
+inline std::string business_endpoints(std::string_view business) {
+  return join("tresse:business:", business, ":endpoints");
+}
+inline std::string endpoint(std::string_view id) { return join("tresse:endpoint:", id); }
+inline std::string endpoint_stats(std::string_view id) {
+  return join("tresse:endpoint:", id, ":stats");
+}
+
+inline constexpr std::string_view retry_due = "tresse:retry:due";
+inline constexpr std::string_view retry_claimed = "tresse:retry:claimed";
+inline constexpr std::string_view retry_task_prefix = "tresse:retry:task:";
+inline std::string retry_task(std::string_view task_id) { return join(retry_task_prefix, task_id); }
+
+inline std::string endpoint_attempts(std::string_view id) {
+  return join("tresse:attempts:endpoint:", id);
+}
+inline std::string event_attempts(std::string_view event_id) {
+  return join("tresse:attempts:event:", event_id);
+}
+
+}  // namespace tresse::dispatcher::redis::keys

@@ -1,0 +1,200 @@
+#include "registry/cli.hpp"
+
+#include <charconv>
+#include <cstdlib>
+#include <iostream>
+#include <map>
+#include <memory>
+#include <optional>
+#include <set>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "redis/client.hpp"
+#include "registry/store.hpp"
+
+namespace tresse::dispatcher::registry {
+namespace {
+
+using json = nlohmann::json;
+
+constexpr std::string_view usage =
+    "usage: tresse-dispatcher endpoints <create|list|get|update|delete|rotate-secret> [flags]\n"
+    "  create --business ID --url URL --events a,b [--description TEXT] [--test-mode]\n"
+    "  list --business ID [--limit N] [--cursor ID]\n"
+    "  get --id ID\n"
+    "  update --id ID [--url URL] [--events a,b] [--description TEXT] [--enabled true|false]\n"
+    "  delete --id ID\n"
+    "  rotate-secret --id ID [--expires-in SECONDS]\n"
+    "  common: --redis URL (or $TRESSE_REDIS_URL)\n"
+    "          --encryption-key KEY (or $TRESSE_REGISTRY_ENCRYPTION_KEY)\n";
+
+const std::set<std::string_view> value_flags = {
+    "--redis", "--business", "--url",    "--events",     "--description",   "--enabled",
+    "--id",    "--limit",    "--cursor", "--expires-in", "--encryption-key"};
+const std::set<std::string_view> switch_flags = {"--test-mode"};
+
+int print_error(int code, std::string_view kind, std::string_view message) {
+  std::cerr << json{{"error", {{"code", kind}, {"message", message}}}}.dump() << "\n";
+  return code;
+}
+
+int usage_error(std::string_view message) {
+  std::cerr << usage;
+  return print_error(2, "usage", message);
+}
+
+int action_error(const error& e) {
+  return print_error(1, e.kind == error_kind::transient ? "unavailable" : "invalid_request",
+                     e.message);
+}
+
+int not_found(std::string_view id) {
+  return print_error(1, "not_found", "no endpoint " + std::string(id));
+}
+
+int print(const json& j) {
+  std::cout << j.dump(2) << "\n";
+  return 0;
+}
+
+std::vector<std::string> split_list(std::string_view s) {
+  std::vector<std::string> out;
+  while (!s.empty()) {
+    auto comma = s.find(',');
+    std::string_view item = s.substr(0, comma);
+    if (!item.empty()) out.emplace_back(item);
+    if (comma == std::string_view::npos) break;
+    s.remove_prefix(comma + 1);
+  }
+  return out;
+}
+
+template <class Int>
+std::optional<Int> parse_int(std::string_view s) {
+  Int v{};
+  auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
+  if (ec != std::errc() || p != s.data() + s.size()) return std::nullopt;
+  return v;
+}
+
+std::string env_or(const char* name, std::string fallback) {
+  const char* v = std::getenv(name);
+  return v && *v ? std::string(v) : fallback;
+}
+
+}  // namespace
+
+int run_endpoints_command(int argc, char** argv) {
+  if (argc < 2) return usage_error("missing action");
+  std::string_view action = argv[1];
+  std::map<std::string, std::string, std::less<>> flags;
+  for (int i = 2; i < argc; ++i) {
+    std::string_view f = argv[i];
+    if (switch_flags.contains(f)) {
+      flags[std::string(f)] = "true";
+    } else if (value_flags.contains(f)) {
+      if (i + 1 >= argc) return usage_error(std::string(f) + " needs a value");
+      flags[std::string(f)] = argv[++i];
+    } else {
+      return usage_error("unknown flag " + std::string(f));
+    }
+  }
+  auto flag = [&](std::string_view name) -> std::optional<std::string> {
+    auto it = flags.find(name);
+    return it == flags.end() ? std::nullopt : std::optional<std::string>(it->second);
+  };
+  auto require = [&](std::string_view name) { return flag(name).value_or(""); };
+
+  static const std::set<std::string_view> actions = {"create", "list",   "get",
+                                                     "update", "delete", "rotate-secret"};
+  if (!actions.contains(action)) return usage_error("unknown action " + std::string(action));
+  bool needs_id = action != "create" && action != "list";
+  if (needs_id && require("--id").empty()) return usage_error("--id is required");
+  if (!needs_id && require("--business").empty()) return usage_error("--business is required");
+
+  auto redis_opts = redis::parse_url(
+      flag("--redis").value_or(env_or("TRESSE_REDIS_URL", "redis://127.0.0.1:6379/0")));
+  if (!redis_opts) return usage_error(redis_opts.error().message);
+  redis_opts->pool_size = 1;
+  store_options opts;
+  std::string key_text =
+      flag("--encryption-key").value_or(env_or("TRESSE_REGISTRY_ENCRYPTION_KEY", ""));
+  if (!key_text.empty()) {
+    auto box = secret_box::from_text(key_text);
+    if (!box) return usage_error(box.error().message);
+    opts.encryption = std::move(*box);
+  }
+  store endpoints(std::make_shared<redis::client>(*redis_opts), std::move(opts));
+  std::string id = require("--id");
+
+  if (action == "create") {
+    endpoint_spec spec;
+    spec.business_id = require("--business");
+    spec.url = require("--url");
+    spec.events = split_list(require("--events"));
+    spec.description = require("--description");
+    spec.livemode = !flag("--test-mode").has_value();
+    if (spec.url.empty()) return usage_error("--url is required");
+    if (spec.events.empty()) return usage_error("--events is required");
+    auto ep = endpoints.create(spec);
+    if (!ep) return action_error(ep.error());
+    return print(to_json(*ep, /*include_secret=*/true));
+  }
+  if (action == "list") {
+    page_request req;
+    if (auto l = flag("--limit")) {
+      auto n = parse_int<std::size_t>(*l);
+      if (!n) return usage_error("--limit must be a number");
+      req.limit = *n;
+    }
+    req.cursor = require("--cursor");
+    auto page = endpoints.list(require("--business"), req);
+    if (!page) return action_error(page.error());
+    json data = json::array();
+    for (const auto& ep : page->data) data.push_back(to_json(ep));
+    return print({{"data", data},
+                  {"has_more", page->has_more},
+                  {"next_cursor", page->has_more ? json(page->next_cursor) : json(nullptr)}});
+  }
+  if (action == "get") {
+    auto ep = endpoints.get(id);
+    if (!ep) return action_error(ep.error());
+    if (!*ep) return not_found(id);
+    return print(to_json(**ep));
+  }
+  if (action == "update") {
+    endpoint_update changes;
+    changes.url = flag("--url");
+    changes.description = flag("--description");
+    if (auto e = flag("--events")) changes.events = split_list(*e);
+    if (auto e = flag("--enabled")) {
+      if (*e != "true" && *e != "false") return usage_error("--enabled must be true or false");
+      changes.enabled = *e == "true";
+    }
+    auto ep = endpoints.update(id, changes);
+    if (!ep) return action_error(ep.error());
+    if (!*ep) return not_found(id);
+    return print(to_json(**ep));
+  }
+  if (action == "delete") {
+    auto removed = endpoints.remove(id);
+    if (!removed) return action_error(removed.error());
+    if (!*removed) return not_found(id);
+    return print({{"id", id}, {"deleted", true}});
+  }
+  // rotate-secret
+  std::chrono::seconds expires_in = std::chrono::hours(24);
+  if (auto e = flag("--expires-in")) {
+    auto n = parse_int<std::int64_t>(*e);
+    if (!n || *n < 0) return usage_error("--expires-in must be a number of seconds");
+    expires_in = std::chrono::seconds(*n);
+  }
+  auto ep = endpoints.rotate_secret(id, expires_in);
+  if (!ep) return action_error(ep.error());
+  if (!*ep) return not_found(id);
+  return print(to_json(**ep, /*include_secret=*/true));
+}
+
+}  // namespace tresse::dispatcher::registry

@@ -1,0 +1,65 @@
+// A business's webhook endpoint: where to deliver, which events, and the secrets that sign.
+//
+//   registry::endpoint ep = ...;
+//   if (ep.subscribes_to("appointment.created", /*livemode=*/true)) {
+//     auto secrets = ep.live_secrets(std::chrono::system_clock::now());  // current first
+//   }
+//
+// Rotation keeps the old secret signing beside the new one until it expires (DESIGN.md).
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace tresse::dispatcher::registry {
+
+using clock = std::chrono::system_clock;
+
+struct previous_secret {
+  std::string secret;  // whsec_...
+  clock::time_point expires_at;
+};
+
+struct endpoint {
+  std::string id;  // "we_" + time-ordered random, so id order is creation order
+  std::string business_id;
+  std::string url;
+  std::vector<std::string> events;  // exact names, "prefix.*", or "*"
+  bool livemode = true;             // false: a test-mode endpoint, gets livemode:false events
+  std::string secret;               // current, whsec_...
+  std::vector<previous_secret> previous_secrets;
+  bool enabled = true;
+  std::string disabled_reason;
+  std::string description;
+  std::uint32_t rate_limit_per_second = 0;  // 0: no limit
+  clock::time_point created_at;
+  clock::time_point updated_at;
+  // Counters kept apart from the record (redis/keys.hpp); read by store::get and list.
+  std::int64_t failure_count = 0;
+  std::int64_t consecutive_failures = 0;
+  std::int64_t dead_lettered = 0;
+
+  // The current secret and every previous one that has not expired at `now`: each signs.
+  std::vector<std::string> live_secrets(clock::time_point now) const;
+
+  // Enabled, same mode as the event, and one of `events` matches `event_type`
+  // (tresse::events::event_type_matches).
+  bool subscribes_to(std::string_view event_type, bool event_livemode) const;
+};
+
+// A new endpoint id: "we_" + 8 base62 chars of the creation time in ms + 14 random ones.
+std::string new_endpoint_id(clock::time_point now = clock::now());
+
+// Unix-ms timestamps, as the record stores times.
+std::int64_t to_unix_ms(clock::time_point t);
+clock::time_point from_unix_ms(std::int64_t ms);
+
+// The endpoint as the API and CLI show it. Secrets are included only when asked (on create
+// and rotate), never otherwise.
+nlohmann::json to_json(const endpoint& ep, bool include_secret = false);
+
+}  // namespace tresse::dispatcher::registry

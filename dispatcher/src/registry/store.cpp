@@ -1,0 +1,461 @@
+#include "registry/store.hpp"
+
+#include <openssl/crypto.h>
+#include <openssl/rand.h>
+
+#include <algorithm>
+#include <cstdlib>
+#include <utility>
+
+#include "redis/keys.hpp"
+#include "tresse/common/event.hpp"
+#include "tresse/common/log.hpp"
+#include "tresse/receiver/key.hpp"
+
+namespace tresse::dispatcher::registry {
+namespace {
+
+using json = nlohmann::json;
+namespace keys = redis::keys;
+
+constexpr std::size_t max_url_length = 2048;
+constexpr std::size_t max_description_length = 512;
+constexpr std::size_t max_events = 64;
+constexpr std::size_t mget_batch = 256;
+
+// Every write bumps the version (KEYS[1]). A missing counter starts from a random value
+// (ARGV[1]), not 0, so a cache holding version N from a Redis that has since restarted empty
+// cannot mistake the new Redis's N for its own.
+constexpr std::string_view bump_version_lua =
+    "if redis.call('EXISTS', KEYS[1]) == 0 then redis.call('SET', KEYS[1], ARGV[1]) end\n"
+    "redis.call('INCR', KEYS[1])\n"
+    "return 1\n";
+
+redis::script with_version_bump(std::string_view body) {
+  return redis::script(std::string(body) + std::string(bump_version_lua));
+}
+
+// KEYS: version, record, business index, global index. ARGV: seed, record, id.
+const redis::script& create_script() {
+  static const redis::script s = with_version_bump(R"lua(
+if not redis.call('SET', KEYS[2], ARGV[2], 'NX') then return 0 end
+redis.call('ZADD', KEYS[3], 0, ARGV[3])
+redis.call('ZADD', KEYS[4], 0, ARGV[3])
+)lua");
+  return s;
+}
+
+// KEYS: version, record. ARGV: seed, expected record, new record.
+// Writes only if the record still holds what we read: optimistic concurrency without WATCH
+// (which would pin a pooled connection across calls).
+const redis::script& compare_and_set_script() {
+  static const redis::script s = with_version_bump(R"lua(
+if redis.call('GET', KEYS[2]) ~= ARGV[2] then return 0 end
+redis.call('SET', KEYS[2], ARGV[3])
+)lua");
+  return s;
+}
+
+// KEYS: version, record, business index, global index, stats. ARGV: seed, id.
+const redis::script& remove_script() {
+  static const redis::script s = with_version_bump(R"lua(
+if redis.call('DEL', KEYS[2]) == 0 then return 0 end
+redis.call('ZREM', KEYS[3], ARGV[2])
+redis.call('ZREM', KEYS[4], ARGV[2])
+redis.call('DEL', KEYS[5])
+)lua");
+  return s;
+}
+
+std::string version_seed() {
+  std::uint64_t r = 0;
+  RAND_bytes(reinterpret_cast<unsigned char*>(&r), sizeof r);
+  return std::to_string((r >> 24) + 1);  // 40 bits: far from overflowing INCR
+}
+
+// Counters only for endpoints that exist, so a late failure report cannot resurrect the
+// counters of a deleted endpoint.
+const redis::script& record_failure_script() {
+  static const redis::script s(R"lua(
+if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
+redis.call('HINCRBY', KEYS[2], 'failure_count', 1)
+return redis.call('HINCRBY', KEYS[2], 'consecutive_failures', 1)
+)lua");
+  return s;
+}
+
+// Only writes when there is something to reset, so the common case (no recent failures) is a
+// read, and a deleted endpoint's counters are not recreated.
+const redis::script& record_success_script() {
+  static const redis::script s(R"lua(
+local v = redis.call('HGET', KEYS[1], 'consecutive_failures')
+if v and v ~= '0' then redis.call('HSET', KEYS[1], 'consecutive_failures', 0) end
+return 0
+)lua");
+  return s;
+}
+
+status validate_url(std::string_view url) {
+  std::string_view rest;
+  if (url.starts_with("https://")) {
+    rest = url.substr(8);
+  } else if (url.starts_with("http://")) {
+    rest = url.substr(7);
+  } else {
+    return fail(error_kind::permanent, "url must start with https:// or http://");
+  }
+  if (url.size() > max_url_length) return fail(error_kind::permanent, "url is too long");
+  if (rest.empty() || rest.front() == '/' || rest.front() == '?' || rest.front() == '#') {
+    return fail(error_kind::permanent, "url has no host");
+  }
+  for (unsigned char c : url) {
+    if (c <= 0x20 || c >= 0x7f) {
+      return fail(error_kind::permanent, "url contains spaces or non-ASCII characters");
+    }
+  }
+  return {};
+}
+
+status validate_events(const std::vector<std::string>& events) {
+  if (events.empty()) return fail(error_kind::permanent, "events must not be empty");
+  if (events.size() > max_events) return fail(error_kind::permanent, "too many events");
+  for (const auto& e : events) {
+    if (!tresse::events::is_valid_subscription(e)) {
+      return fail(error_kind::permanent, "unknown event type '" + e + "'");
+    }
+  }
+  return {};
+}
+
+status validate_description(std::string_view d) {
+  if (d.size() > max_description_length) {
+    return fail(error_kind::permanent, "description is longer than 512 bytes");
+  }
+  return {};
+}
+
+template <class T>
+std::unexpected<error> propagate(const result<T>& r) {
+  return std::unexpected(r.error());
+}
+
+}  // namespace
+
+store::store(std::shared_ptr<redis::client> redis, store_options opts)
+    : redis_(std::move(redis)), opts_(std::move(opts)) {
+  if (!opts_.now) opts_.now = [] { return clock::now(); };
+  if (!opts_.encryption) {
+    log::warn("endpoint secrets are stored unencrypted; set an encryption key");
+  }
+}
+
+result<std::string> store::serialize(const endpoint& ep) const {
+  json secrets = {{"current", ep.secret}, {"previous", json::array()}};
+  for (const auto& p : ep.previous_secrets) {
+    secrets["previous"].push_back({{"secret", p.secret}, {"expires_at", to_unix_ms(p.expires_at)}});
+  }
+  json j = {
+      {"id", ep.id},
+      {"business_id", ep.business_id},
+      {"url", ep.url},
+      {"events", ep.events},
+      {"livemode", ep.livemode},
+      {"enabled", ep.enabled},
+      {"disabled_reason", ep.disabled_reason},
+      {"description", ep.description},
+      {"rate_limit_per_second", ep.rate_limit_per_second},
+      {"created_at", to_unix_ms(ep.created_at)},
+      {"updated_at", to_unix_ms(ep.updated_at)},
+  };
+  if (opts_.encryption) {
+    std::string plain = secrets.dump();
+    auto sealed = opts_.encryption->seal(plain, ep.id);
+    OPENSSL_cleanse(plain.data(), plain.size());
+    if (!sealed) return propagate(sealed);
+    j["secrets_sealed"] = *sealed;
+  } else {
+    j["secrets"] = std::move(secrets);
+  }
+  return j.dump(-1, ' ', false, json::error_handler_t::replace);
+}
+
+result<endpoint> store::parse(std::string_view id, std::string_view raw) const {
+  json j = json::parse(raw, nullptr, /*allow_exceptions=*/false);
+  if (!j.is_object()) {
+    return fail(error_kind::permanent, "endpoint " + std::string(id) + ": corrupt record");
+  }
+  try {
+    endpoint ep;
+    ep.id = j.at("id").get<std::string>();
+    ep.business_id = j.at("business_id").get<std::string>();
+    ep.url = j.at("url").get<std::string>();
+    ep.events = j.at("events").get<std::vector<std::string>>();
+    ep.livemode = j.at("livemode").get<bool>();
+    ep.enabled = j.at("enabled").get<bool>();
+    ep.disabled_reason = j.value("disabled_reason", "");
+    ep.description = j.value("description", "");
+    ep.rate_limit_per_second = j.value("rate_limit_per_second", 0u);
+    ep.created_at = from_unix_ms(j.at("created_at").get<std::int64_t>());
+    ep.updated_at = from_unix_ms(j.at("updated_at").get<std::int64_t>());
+    json secrets;
+    if (j.contains("secrets_sealed")) {
+      if (!opts_.encryption) {
+        return fail(error_kind::permanent, "endpoint " + ep.id +
+                                               ": secrets are encrypted and no encryption key "
+                                               "is configured");
+      }
+      auto plain = opts_.encryption->open(j.at("secrets_sealed").get<std::string>(), ep.id);
+      if (!plain) {
+        return fail(error_kind::permanent, "endpoint " + ep.id + ": " + plain.error().message);
+      }
+      secrets = json::parse(*plain, nullptr, false);
+      OPENSSL_cleanse(plain->data(), plain->size());
+    } else {
+      // Records written before an encryption key was configured stay readable.
+      secrets = j.at("secrets");
+    }
+    ep.secret = secrets.at("current").get<std::string>();
+    for (const auto& p : secrets.at("previous")) {
+      ep.previous_secrets.push_back({p.at("secret").get<std::string>(),
+                                     from_unix_ms(p.at("expires_at").get<std::int64_t>())});
+    }
+    return ep;
+  } catch (const json::exception& e) {
+    return fail(error_kind::permanent,
+                "endpoint " + std::string(id) + ": corrupt record (" + e.what() + ")");
+  }
+}
+
+result<std::optional<std::pair<endpoint, std::string>>> store::load(std::string_view id) {
+  auto r = redis_->command({"GET", keys::endpoint(id)});
+  if (!r) return propagate(r);
+  if (r->is_nil()) return std::nullopt;
+  auto ep = parse(id, r->str);
+  if (!ep) return propagate(ep);
+  return std::make_pair(std::move(*ep), std::move(r->str));
+}
+
+status store::load_counters(std::vector<endpoint>& eps) {
+  if (eps.empty()) return {};
+  std::vector<std::vector<std::string>> cmds;
+  for (const auto& ep : eps) {
+    cmds.push_back({"HMGET", keys::endpoint_stats(ep.id), "failure_count", "consecutive_failures",
+                    "dead_lettered"});
+  }
+  auto r = redis_->pipeline(cmds);
+  if (!r) return propagate(r);
+  auto num = [](const redis::reply& x) -> std::int64_t {
+    return x.type == redis::reply::kind::string ? std::strtoll(x.str.c_str(), nullptr, 10) : 0;
+  };
+  for (std::size_t i = 0; i < eps.size(); ++i) {
+    const auto& f = (*r)[i].elements;
+    if (f.size() != 3) continue;
+    eps[i].failure_count = num(f[0]);
+    eps[i].consecutive_failures = num(f[1]);
+    eps[i].dead_lettered = num(f[2]);
+  }
+  return {};
+}
+
+result<endpoint> store::create(const endpoint_spec& spec) {
+  if (!tresse::events::is_valid_id(spec.business_id)) {
+    return fail(error_kind::permanent, "business id must match [A-Za-z0-9_-]{1,128}");
+  }
+  if (auto s = validate_url(spec.url); !s) return std::unexpected(s.error());
+  if (auto s = validate_events(spec.events); !s) return std::unexpected(s.error());
+  if (auto s = validate_description(spec.description); !s) return std::unexpected(s.error());
+
+  auto now = opts_.now();
+  endpoint ep;
+  ep.id = new_endpoint_id(now);
+  ep.business_id = spec.business_id;
+  ep.url = spec.url;
+  ep.events = spec.events;
+  ep.livemode = spec.livemode;
+  ep.description = spec.description;
+  ep.rate_limit_per_second = spec.rate_limit_per_second;
+  ep.enabled = spec.enabled;
+  ep.secret = tresse::receiver::generate_hmac_secret();
+  ep.created_at = ep.updated_at = now;
+  auto raw = serialize(ep);
+  if (!raw) return propagate(raw);
+  auto r =
+      redis_->eval(create_script(),
+                   {std::string(keys::endpoints_version), keys::endpoint(ep.id),
+                    keys::business_endpoints(ep.business_id), std::string(keys::endpoints_all)},
+                   {version_seed(), *raw, ep.id});
+  if (!r) return propagate(r);
+  if (r->integer != 1) return fail(error_kind::transient, "endpoint id collision; try again");
+  return ep;
+}
+
+result<std::optional<endpoint>> store::get(std::string_view id) {
+  auto loaded = load(id);
+  if (!loaded) return propagate(loaded);
+  if (!*loaded) return std::nullopt;
+  std::vector<endpoint> one{std::move((*loaded)->first)};
+  if (auto s = load_counters(one); !s) return std::unexpected(s.error());
+  return std::move(one.front());
+}
+
+result<std::optional<endpoint>> store::modify(std::string_view id,
+                                              const std::function<status(endpoint&)>& change) {
+  // A handful of attempts: each retry means another writer changed the record meanwhile.
+  for (int attempt = 0; attempt < 16; ++attempt) {
+    auto loaded = load(id);
+    if (!loaded) return propagate(loaded);
+    if (!*loaded) return std::nullopt;
+    auto& [ep, old_raw] = **loaded;
+    if (auto s = change(ep); !s) return std::unexpected(s.error());
+    ep.updated_at = opts_.now();
+    auto raw = serialize(ep);
+    if (!raw) return propagate(raw);
+    auto r = redis_->eval(compare_and_set_script(),
+                          {std::string(keys::endpoints_version), keys::endpoint(id)},
+                          {version_seed(), old_raw, *raw});
+    if (!r) return propagate(r);
+    if (r->integer == 1) {
+      std::vector<endpoint> one{std::move(ep)};
+      if (auto s = load_counters(one); !s) return std::unexpected(s.error());
+      return std::move(one.front());
+    }
+  }
+  return fail(error_kind::transient, "endpoint " + std::string(id) + " is changing too fast");
+}
+
+result<std::optional<endpoint>> store::update(std::string_view id, const endpoint_update& changes) {
+  if (changes.url) {
+    if (auto s = validate_url(*changes.url); !s) return std::unexpected(s.error());
+  }
+  if (changes.events) {
+    if (auto s = validate_events(*changes.events); !s) return std::unexpected(s.error());
+  }
+  if (changes.description) {
+    if (auto s = validate_description(*changes.description); !s) {
+      return std::unexpected(s.error());
+    }
+  }
+  return modify(id, [&](endpoint& ep) -> status {
+    if (changes.url) ep.url = *changes.url;
+    if (changes.events) ep.events = *changes.events;
+    if (changes.description) ep.description = *changes.description;
+    if (changes.rate_limit_per_second) ep.rate_limit_per_second = *changes.rate_limit_per_second;
+    if (changes.enabled) {
+      ep.enabled = *changes.enabled;
+      if (ep.enabled) ep.disabled_reason.clear();
+    }
+    return {};
+  });
+}
+
+result<bool> store::remove(std::string_view id) {
+  auto loaded = load(id);
+  if (!loaded) return propagate(loaded);
+  if (!*loaded) return false;
+  const endpoint& ep = (*loaded)->first;
+  auto r = redis_->eval(remove_script(),
+                        {std::string(keys::endpoints_version), keys::endpoint(id),
+                         keys::business_endpoints(ep.business_id), std::string(keys::endpoints_all),
+                         keys::endpoint_stats(id)},
+                        {version_seed(), std::string(id)});
+  if (!r) return propagate(r);
+  return r->integer == 1;
+}
+
+result<std::optional<endpoint>> store::rotate_secret(std::string_view id,
+                                                     std::chrono::seconds expires_in) {
+  return modify(id, [&](endpoint& ep) -> status {
+    auto now = opts_.now();
+    std::erase_if(ep.previous_secrets,
+                  [&](const previous_secret& p) { return p.expires_at <= now; });
+    if (expires_in.count() > 0) ep.previous_secrets.push_back({ep.secret, now + expires_in});
+    ep.secret = tresse::receiver::generate_hmac_secret();
+    return {};
+  });
+}
+
+result<bool> store::disable(std::string_view id, std::string_view reason) {
+  auto r = modify(id, [&](endpoint& ep) -> status {
+    ep.enabled = false;
+    ep.disabled_reason = std::string(reason);
+    return {};
+  });
+  if (!r) return propagate(r);
+  return r->has_value();
+}
+
+result<endpoint_page> store::list(std::string_view business_id, const page_request& req) {
+  std::size_t limit = std::clamp<std::size_t>(req.limit, 1, 100);
+  std::string start = req.cursor.empty() ? "-" : "(" + req.cursor;
+  auto ids = redis_->command({"ZRANGEBYLEX", keys::business_endpoints(business_id), start, "+",
+                              "LIMIT", "0", std::to_string(limit + 1)});
+  if (!ids) return propagate(ids);
+  endpoint_page page;
+  auto& members = ids->elements;
+  page.has_more = members.size() > limit;
+  if (page.has_more) members.resize(limit);
+  if (page.has_more) page.next_cursor = members.back().str;
+  if (members.empty()) return page;
+
+  std::vector<std::string> mget{"MGET"};
+  for (const auto& m : members) mget.push_back(keys::endpoint(m.str));
+  auto values = redis_->command(mget);
+  if (!values) return propagate(values);
+  for (std::size_t i = 0; i < members.size() && i < values->elements.size(); ++i) {
+    const auto& v = values->elements[i];
+    if (v.is_nil()) continue;  // deleted between the two reads
+    auto ep = parse(members[i].str, v.str);
+    if (!ep) return propagate(ep);
+    page.data.push_back(std::move(*ep));
+  }
+  if (auto s = load_counters(page.data); !s) return std::unexpected(s.error());
+  return page;
+}
+
+result<std::vector<endpoint>> store::list_all() {
+  auto ids = redis_->command({"ZRANGE", keys::endpoints_all, "0", "-1"});
+  if (!ids) return propagate(ids);
+  std::vector<endpoint> out;
+  const auto& members = ids->elements;
+  for (std::size_t begin = 0; begin < members.size(); begin += mget_batch) {
+    std::size_t end = std::min(members.size(), begin + mget_batch);
+    std::vector<std::string> mget{"MGET"};
+    for (std::size_t i = begin; i < end; ++i) mget.push_back(keys::endpoint(members[i].str));
+    auto values = redis_->command(mget);
+    if (!values) return propagate(values);
+    for (std::size_t i = begin; i < end && i - begin < values->elements.size(); ++i) {
+      const auto& v = values->elements[i - begin];
+      if (v.is_nil()) continue;
+      auto ep = parse(members[i].str, v.str);
+      if (!ep) {
+        log::error("skipping unreadable endpoint",
+                   {{"endpoint", members[i].str}, {"error", ep.error().message}});
+        continue;
+      }
+      out.push_back(std::move(*ep));
+    }
+  }
+  return out;
+}
+
+result<std::int64_t> store::version() {
+  auto r = redis_->command({"GET", keys::endpoints_version});
+  if (!r) return propagate(r);
+  if (r->is_nil()) return 0;
+  return std::strtoll(r->str.c_str(), nullptr, 10);
+}
+
+result<std::int64_t> store::record_failure(std::string_view id) {
+  auto r =
+      redis_->eval(record_failure_script(), {keys::endpoint(id), keys::endpoint_stats(id)}, {});
+  if (!r) return propagate(r);
+  return r->integer;
+}
+
+status store::record_success(std::string_view id) {
+  auto r = redis_->eval(record_success_script(), {keys::endpoint_stats(id)}, {});
+  if (!r) return propagate(r);
+  return {};
+}
+
+}  // namespace tresse::dispatcher::registry

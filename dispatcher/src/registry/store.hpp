@@ -1,0 +1,121 @@
+// Endpoints in Redis: create, read, update, delete, rotate secrets, list by business with
+// cursor pagination, and the failure counters. Every change bumps a global version counter,
+// which is how registry::cache notices changes cheaply. Key layout: redis/keys.hpp.
+//
+//   registry::store endpoints(redis, registry::secret_box::from_text(key).value());
+//   auto ep = endpoints.create({.business_id = "biz_1", .url = "https://example.com/hook",
+//                               .events = {"appointment.*"}});
+//   // ep->secret is shown to the user once; reads return it too (the dispatcher signs with it)
+//   auto page = endpoints.list("biz_1", {.limit = 20, .cursor = ""});
+//
+// Secrets are AES-256-GCM encrypted at rest when a secret_box is given. Writes are
+// compare-and-set Lua scripts on the stored record, so two concurrent updates never lose one
+// another's change. All methods are thread-safe. Errors: transient when Redis is unreachable;
+// permanent for invalid input (message says which field) or an undecryptable record.
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "redis/client.hpp"
+#include "registry/endpoint.hpp"
+#include "registry/secret_box.hpp"
+#include "tresse/common/result.hpp"
+
+namespace tresse::dispatcher::registry {
+
+struct endpoint_spec {
+  std::string business_id;
+  std::string url;
+  std::vector<std::string> events;
+  bool livemode = true;
+  std::string description;
+  std::uint32_t rate_limit_per_second = 0;
+  bool enabled = true;
+};
+
+// Fields left empty are unchanged.
+struct endpoint_update {
+  std::optional<std::string> url;
+  std::optional<std::vector<std::string>> events;
+  std::optional<std::string> description;
+  std::optional<std::uint32_t> rate_limit_per_second;
+  std::optional<bool> enabled;  // enabling clears disabled_reason
+};
+
+struct page_request {
+  std::size_t limit = 20;  // clamped to 1..100
+  std::string cursor;      // "" for the first page, else the previous page's next_cursor
+};
+
+struct endpoint_page {
+  std::vector<endpoint> data;  // ascending id, i.e. creation order
+  bool has_more = false;
+  std::string next_cursor;  // the last id of this page; "" when !has_more
+};
+
+struct store_options {
+  std::optional<secret_box> encryption;  // none: secrets stored in clear (a warning is logged)
+  std::function<clock::time_point()> now = [] { return clock::now(); };
+};
+
+class store {
+ public:
+  store(std::shared_ptr<redis::client> redis, store_options opts = {});
+
+  // Validates the spec (business id, http(s) url, known event patterns), generates the id and
+  // a whsec_ secret, and stores it. The returned endpoint carries the secret.
+  result<endpoint> create(const endpoint_spec& spec);
+
+  // nullopt when no such endpoint.
+  result<std::optional<endpoint>> get(std::string_view id);
+  result<std::optional<endpoint>> update(std::string_view id, const endpoint_update& changes);
+  // false when no such endpoint. Also drops its counters.
+  result<bool> remove(std::string_view id);
+
+  // The current secret becomes a previous one, still signing until now + expires_in; a new
+  // current secret is generated. Expired previous secrets are dropped.
+  result<std::optional<endpoint>> rotate_secret(
+      std::string_view id, std::chrono::seconds expires_in = std::chrono::hours(24));
+
+  // Disables the endpoint with a reason (e.g. "410 Gone"). false when no such endpoint.
+  result<bool> disable(std::string_view id, std::string_view reason);
+
+  // A business's endpoints, in id order. Stable under concurrent deletes and inserts: the
+  // cursor is the last id seen, and the next page starts strictly after it.
+  result<endpoint_page> list(std::string_view business_id, const page_request& req = {});
+
+  // Every endpoint (for registry::cache), without the counters. A record that cannot be read
+  // (e.g. encrypted with another key) is skipped and logged, so one bad record does not stop
+  // delivery to all the others.
+  result<std::vector<endpoint>> list_all();
+
+  // The version counter: changes on every create/update/remove/rotate/disable.
+  result<std::int64_t> version();
+
+  // Failure bookkeeping: a failed delivery attempt bumps failure_count and
+  // consecutive_failures (returned); a success resets consecutive_failures. No version bump.
+  result<std::int64_t> record_failure(std::string_view id);
+  status record_success(std::string_view id);
+
+ private:
+  result<std::string> serialize(const endpoint& ep) const;
+  result<endpoint> parse(std::string_view id, std::string_view raw) const;
+  result<std::optional<std::pair<endpoint, std::string>>> load(std::string_view id);
+  status load_counters(std::vector<endpoint>& eps);
+  // Compare-and-set: read, modify with `change`, write back only if unchanged meanwhile.
+  result<std::optional<endpoint>> modify(std::string_view id,
+                                         const std::function<status(endpoint&)>& change);
+
+  std::shared_ptr<redis::client> redis_;
+  store_options opts_;
+};
+
+}  // namespace tresse::dispatcher::registry

@@ -1,0 +1,323 @@
+#include "retry/store.hpp"
+
+#include <cstdlib>
+#include <optional>
+#include <utility>
+
+#include "redis/keys.hpp"
+#include "tresse/common/event.hpp"
+
+namespace tresse::dispatcher::retry {
+namespace {
+
+namespace keys = redis::keys;
+using json = nlohmann::json;
+
+std::int64_t unix_ms(clock::time_point t) {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(t.time_since_epoch()).count();
+}
+
+clock::time_point from_unix_ms(std::int64_t ms) {
+  return clock::time_point(
+      std::chrono::duration_cast<clock::duration>(std::chrono::milliseconds(ms)));
+}
+
+// KEYS: task hash, due zset, claimed zset. ARGV: task id, due ms, ttl ms, field/value pairs.
+const redis::script& schedule_script() {
+  static const redis::script s(R"lua(
+if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
+redis.call('HSET', KEYS[1], unpack(ARGV, 4))
+redis.call('PEXPIRE', KEYS[1], ARGV[3])
+redis.call('ZREM', KEYS[3], ARGV[1])
+redis.call('ZADD', KEYS[2], ARGV[2], ARGV[1])
+return 1
+)lua");
+  return s;
+}
+
+// Same arguments; only for a task that still exists.
+const redis::script& reschedule_script() {
+  static const redis::script s(R"lua(
+if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
+redis.call('HSET', KEYS[1], unpack(ARGV, 4))
+redis.call('PEXPIRE', KEYS[1], ARGV[3])
+redis.call('ZREM', KEYS[3], ARGV[1])
+redis.call('ZADD', KEYS[2], ARGV[2], ARGV[1])
+return 1
+)lua");
+  return s;
+}
+
+// KEYS: due zset, claimed zset. ARGV: now ms, limit, lease-until ms, task key prefix.
+// Expired leases first go back to the due set (at their lease expiry, so they are due now);
+// then the earliest due tasks move to the claimed set. Members whose record expired are
+// dropped. Returns {id, {field, value, ...}, id, {...}, ...}.
+const redis::script& claim_script() {
+  static const redis::script s(R"lua(
+local expired = redis.call('ZRANGEBYSCORE', KEYS[2], '-inf', ARGV[1], 'WITHSCORES')
+for i = 1, #expired, 2 do
+  redis.call('ZADD', KEYS[1], expired[i + 1], expired[i])
+  redis.call('ZREM', KEYS[2], expired[i])
+end
+local ids = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'LIMIT', 0, ARGV[2])
+local out = {}
+for _, id in ipairs(ids) do
+  redis.call('ZREM', KEYS[1], id)
+  local fields = redis.call('HGETALL', ARGV[4] .. id)
+  if #fields > 0 then
+    redis.call('ZADD', KEYS[2], ARGV[3], id)
+    out[#out + 1] = id
+    out[#out + 1] = fields
+  end
+end
+return out
+)lua");
+  return s;
+}
+
+// KEYS: endpoint record, endpoint stats.
+const redis::script& exhausted_script() {
+  static const redis::script s(R"lua(
+if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
+return redis.call('HINCRBY', KEYS[2], 'dead_lettered', 1)
+)lua");
+  return s;
+}
+
+std::vector<std::string> task_argv(const task& t, clock::time_point due,
+                                   std::chrono::milliseconds ttl) {
+  return {t.id(),
+          std::to_string(unix_ms(due)),
+          std::to_string(ttl.count()),
+          "event_id",
+          t.event_id,
+          "endpoint_id",
+          t.endpoint_id,
+          "business_id",
+          t.business_id,
+          "event_type",
+          t.event_type,
+          "body",
+          t.body,
+          "attempts",
+          std::to_string(t.attempts),
+          "first_attempt_at",
+          std::to_string(unix_ms(t.first_attempt_at)),
+          "last_error",
+          t.last_error,
+          "source_topic",
+          t.source.topic,
+          "source_partition",
+          std::to_string(t.source.partition),
+          "source_offset",
+          std::to_string(t.source.offset),
+          "source_key",
+          t.source.key};
+}
+
+task task_from_fields(const std::vector<redis::reply>& fields) {
+  task t;
+  for (std::size_t i = 0; i + 1 < fields.size(); i += 2) {
+    const std::string& k = fields[i].str;
+    const std::string& v = fields[i + 1].str;
+    if (k == "event_id")
+      t.event_id = v;
+    else if (k == "endpoint_id")
+      t.endpoint_id = v;
+    else if (k == "business_id")
+      t.business_id = v;
+    else if (k == "event_type")
+      t.event_type = v;
+    else if (k == "body")
+      t.body = v;
+    else if (k == "attempts")
+      t.attempts = std::atoi(v.c_str());
+    else if (k == "first_attempt_at")
+      t.first_attempt_at = from_unix_ms(std::atoll(v.c_str()));
+    else if (k == "last_error")
+      t.last_error = v;
+    else if (k == "source_topic")
+      t.source.topic = v;
+    else if (k == "source_partition")
+      t.source.partition = std::atoi(v.c_str());
+    else if (k == "source_offset")
+      t.source.offset = std::atoll(v.c_str());
+    else if (k == "source_key")
+      t.source.key = v;
+  }
+  return t;
+}
+
+std::string encode(const attempt_record& a, std::size_t snippet_limit) {
+  json j = {
+      {"event_id", a.event_id},
+      {"event_type", a.event_type},
+      {"endpoint_id", a.endpoint_id},
+      {"attempt", a.attempt},
+      {"at", unix_ms(a.at)},
+      {"status", a.status},
+      {"error", a.error},
+      {"latency_ms", a.latency.count()},
+      {"response", a.response_snippet.substr(0, snippet_limit)},
+  };
+  // The snippet is whatever the endpoint sent: invalid UTF-8 becomes U+FFFD, never an exception.
+  return j.dump(-1, ' ', false, json::error_handler_t::replace);
+}
+
+std::vector<attempt_record> decode_attempts(const redis::reply& r,
+                                            std::string_view only_endpoint = {}) {
+  std::vector<attempt_record> out;
+  for (const auto& e : r.elements) {
+    json j = json::parse(e.str, nullptr, /*allow_exceptions=*/false);
+    if (!j.is_object()) continue;  // not written by us; skip rather than fail the listing
+    attempt_record a;
+    a.endpoint_id = j.value("endpoint_id", "");
+    if (!only_endpoint.empty() && a.endpoint_id != only_endpoint) continue;
+    a.event_id = j.value("event_id", "");
+    a.event_type = j.value("event_type", "");
+    a.attempt = j.value("attempt", 0);
+    a.at = from_unix_ms(j.value("at", std::int64_t{0}));
+    a.status = j.value("status", 0);
+    a.error = j.value("error", "");
+    a.latency = std::chrono::milliseconds(j.value("latency_ms", std::int64_t{0}));
+    a.response_snippet = j.value("response", "");
+    out.push_back(std::move(a));
+  }
+  return out;
+}
+
+}  // namespace
+
+std::string task_id(std::string_view event_id, std::string_view endpoint_id) {
+  std::string id(event_id);
+  id.push_back(':');
+  id.append(endpoint_id);
+  return id;
+}
+
+std::string task::id() const { return task_id(event_id, endpoint_id); }
+
+store::store(std::shared_ptr<redis::client> redis, store_options opts)
+    : redis_(std::move(redis)), opts_(opts) {
+  if (opts_.attempts_per_endpoint == 0) opts_.attempts_per_endpoint = 1;
+  if (opts_.attempts_per_event == 0) opts_.attempts_per_event = 1;
+}
+
+status store::schedule(const task& t, clock::time_point due) {
+  auto r = redis_->eval(
+      schedule_script(),
+      {keys::retry_task(t.id()), std::string(keys::retry_due), std::string(keys::retry_claimed)},
+      task_argv(t, due, opts_.task_ttl));
+  if (!r) return std::unexpected(r.error());
+  return {};
+}
+
+result<bool> store::reschedule(const task& t, clock::time_point due) {
+  auto r = redis_->eval(
+      reschedule_script(),
+      {keys::retry_task(t.id()), std::string(keys::retry_due), std::string(keys::retry_claimed)},
+      task_argv(t, due, opts_.task_ttl));
+  if (!r) return std::unexpected(r.error());
+  return r->integer == 1;
+}
+
+result<std::vector<task>> store::claim_due(clock::time_point now, std::size_t limit,
+                                           std::chrono::milliseconds lease) {
+  std::vector<task> out;
+  if (limit == 0) return out;
+  auto r = redis_->eval(claim_script(), {keys::retry_due, keys::retry_claimed},
+                        {std::to_string(unix_ms(now)), std::to_string(limit),
+                         std::to_string(unix_ms(now + lease)), keys::retry_task_prefix});
+  if (!r) return std::unexpected(r.error());
+  const auto& e = r->elements;
+  for (std::size_t i = 0; i + 1 < e.size(); i += 2) {
+    out.push_back(task_from_fields(e[i + 1].elements));
+  }
+  return out;
+}
+
+status store::complete(std::string_view id) {
+  auto r = redis_->pipeline({{"MULTI"},
+                             {"DEL", keys::retry_task(id)},
+                             {"ZREM", std::string(keys::retry_due), std::string(id)},
+                             {"ZREM", std::string(keys::retry_claimed), std::string(id)},
+                             {"EXEC"}});
+  if (!r) return std::unexpected(r.error());
+  if (r->back().type != redis::reply::kind::array) {
+    return fail(error_kind::transient, "redis: complete transaction failed: " + r->back().str);
+  }
+  return {};
+}
+
+result<std::optional<task>> store::get(std::string_view id) {
+  auto r = redis_->command({"HGETALL", keys::retry_task(id)});
+  if (!r) return std::unexpected(r.error());
+  if (r->elements.empty()) return std::nullopt;
+  return task_from_fields(r->elements);
+}
+
+result<backlog_size> store::backlog() {
+  auto r = redis_->pipeline(
+      {{"ZCARD", std::string(keys::retry_due)}, {"ZCARD", std::string(keys::retry_claimed)}});
+  if (!r) return std::unexpected(r.error());
+  return backlog_size{(*r)[0].integer, (*r)[1].integer};
+}
+
+status store::record_exhausted(std::string_view endpoint_id) {
+  auto r = redis_->eval(exhausted_script(),
+                        {keys::endpoint(endpoint_id), keys::endpoint_stats(endpoint_id)}, {});
+  if (!r) return std::unexpected(r.error());
+  return {};
+}
+
+status store::log_attempt(const attempt_record& a) {
+  std::string record = encode(a, opts_.snippet_limit);
+  std::string by_endpoint = keys::endpoint_attempts(a.endpoint_id);
+  std::string by_event = keys::event_attempts(a.event_id);
+  auto r = redis_->pipeline({
+      {"LPUSH", by_endpoint, record},
+      {"LTRIM", by_endpoint, "0", std::to_string(opts_.attempts_per_endpoint - 1)},
+      {"LPUSH", by_event, record},
+      {"LTRIM", by_event, "0", std::to_string(opts_.attempts_per_event - 1)},
+      {"PEXPIRE", by_event, std::to_string(opts_.event_attempts_ttl.count())},
+  });
+  if (!r) return std::unexpected(r.error());
+  for (const auto& reply : *r) {
+    if (reply.type == redis::reply::kind::error) {
+      return fail(error_kind::permanent, "redis: " + reply.str);
+    }
+  }
+  return {};
+}
+
+result<std::vector<attempt_record>> store::list_attempts(std::string_view endpoint_id,
+                                                         std::size_t limit) {
+  if (limit == 0) return std::vector<attempt_record>{};
+  auto r = redis_->command(
+      {"LRANGE", keys::endpoint_attempts(endpoint_id), "0", std::to_string(limit - 1)});
+  if (!r) return std::unexpected(r.error());
+  return decode_attempts(*r);
+}
+
+result<std::vector<attempt_record>> store::attempts_for_event(std::string_view endpoint_id,
+                                                              std::string_view event_id) {
+  auto r = redis_->command({"LRANGE", keys::event_attempts(event_id), "0", "-1"});
+  if (!r) return std::unexpected(r.error());
+  return decode_attempts(*r, endpoint_id);
+}
+
+json to_json(const attempt_record& a) {
+  return {
+      {"event_id", a.event_id},
+      {"event_type", a.event_type},
+      {"endpoint_id", a.endpoint_id},
+      {"attempt", a.attempt},
+      {"at", tresse::events::format_rfc3339(a.at)},
+      {"status", a.status == 0 ? json(nullptr) : json(a.status)},
+      {"error", a.error.empty() ? json(nullptr) : json(a.error)},
+      {"latency_ms", a.latency.count()},
+      {"response", a.response_snippet},
+  };
+}
+
+}  // namespace tresse::dispatcher::retry

@@ -1,0 +1,135 @@
+// Retry state and the attempt log, in Redis, shared by every dispatcher instance.
+//
+// A task is one (event, endpoint) delivery waiting for its next attempt. Its record is a hash
+// with a TTL; its due time is its score in a sorted set. claim_due() moves due tasks
+// atomically (one Lua script) into a "claimed" set scored by lease expiry, so two instances
+// never claim the same task at once, and a crashed instance's claims become due again when
+// their lease runs out. A claim ends with complete() (delivered, dead-lettered, dropped) or
+// reschedule() (failed again).
+//
+// The attempt log keeps every attempt's outcome, newest first, per endpoint (for the API and
+// `tresse-dispatcher deliveries list`) and per event (its whole history, for dead letters);
+// both lists are capped, per-event lists also expire.
+//
+//   retry::store retries(redis);
+//   retries.schedule(task, now + *policy.next_delay(1));  // durable before the offset commit
+//   for (auto& t : *retries.claim_due(now, 50, std::chrono::minutes(2))) {
+//     ... deliver ...; ok ? retries.complete(t.id()) : retries.reschedule(t, now + delay);
+//   }
+//
+// Keys: redis/keys.hpp. The claim script reads task hashes by prefix, so this needs one Redis
+// (or a primary), not a Redis Cluster. All methods are thread-safe. Errors: transient when
+// Redis is unreachable.
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "kafka/dead_letter.hpp"
+#include "redis/client.hpp"
+#include "tresse/common/result.hpp"
+
+namespace tresse::dispatcher::retry {
+
+using clock = std::chrono::system_clock;
+
+struct task {
+  std::string event_id;
+  std::string endpoint_id;
+  std::string business_id;
+  std::string event_type;
+  std::string body;  // the event bytes, exactly as every attempt sends them
+  int attempts = 0;  // attempts made so far
+  clock::time_point first_attempt_at;
+  std::string last_error;
+  kafka::dead_letter::source_ref source;  // where the event came from, for its dead letter
+
+  // event_id + ":" + endpoint_id: one task per delivery, whoever schedules it.
+  std::string id() const;
+};
+
+std::string task_id(std::string_view event_id, std::string_view endpoint_id);
+
+struct attempt_record {
+  std::string event_id;
+  std::string event_type;
+  std::string endpoint_id;
+  int attempt = 1;  // 1 for the first attempt
+  clock::time_point at;
+  int status = 0;     // HTTP status; 0 when there was no response (connect error, timeout, ...)
+  std::string error;  // empty on success, else why it failed
+  std::chrono::milliseconds latency{0};
+  std::string response_snippet;  // the start of the response body (truncated when stored)
+};
+
+// As the API, CLI and dead letters show it: "at" in RFC 3339, "status"/"error" null when
+// absent.
+nlohmann::json to_json(const attempt_record& a);
+
+struct store_options {
+  // How long a task record lives after its last (re)schedule; longer than the whole schedule.
+  std::chrono::milliseconds task_ttl = std::chrono::hours(24 * 7);
+  std::size_t attempts_per_endpoint = 1000;
+  std::size_t attempts_per_event = 100;
+  std::chrono::milliseconds event_attempts_ttl = std::chrono::hours(24 * 7);
+  std::size_t snippet_limit = 1024;  // bytes of response body kept per attempt
+};
+
+struct backlog_size {
+  std::int64_t scheduled = 0;  // waiting for their due time (or due and not yet claimed)
+  std::int64_t claimed = 0;    // leased by an instance right now
+};
+
+class store {
+ public:
+  explicit store(std::shared_ptr<redis::client> redis, store_options opts = {});
+
+  // Stores the task due at `due`, atomically. Idempotent per task id: when the task already
+  // exists (scheduled or claimed), it is left as it is and this still succeeds.
+  status schedule(const task& t, clock::time_point due);
+
+  // Atomically claims up to `limit` tasks due at `now` (including tasks whose earlier lease ran
+  // out), leasing them until now + lease. Claimed tasks come back with their records.
+  result<std::vector<task>> claim_due(clock::time_point now, std::size_t limit,
+                                      std::chrono::milliseconds lease);
+
+  // The delivery ended (delivered, dead-lettered or dropped): the task is gone.
+  status complete(std::string_view task_id);
+
+  // The attempt failed again: stores t's new attempts/last_error and makes it due at `due`.
+  // Returns false when the task no longer exists (another instance completed it after our
+  // lease ran out): then there is nothing left to retry.
+  result<bool> reschedule(const task& t, clock::time_point due);
+
+  // nullopt when absent.
+  result<std::optional<task>> get(std::string_view task_id);
+
+  // For metrics.
+  result<backlog_size> backlog();
+
+  // Dead-letter bookkeeping: bumps the endpoint's dead_lettered counter (see registry).
+  status record_exhausted(std::string_view endpoint_id);
+
+  // Appends to both the endpoint's and the event's attempt lists (capped).
+  status log_attempt(const attempt_record& a);
+  // The endpoint's attempts, newest first, at most `limit`.
+  result<std::vector<attempt_record>> list_attempts(std::string_view endpoint_id,
+                                                    std::size_t limit);
+  // Every logged attempt of one event, newest first; only those to `endpoint_id` unless it is
+  // empty.
+  result<std::vector<attempt_record>> attempts_for_event(std::string_view endpoint_id,
+                                                         std::string_view event_id);
+
+ private:
+  std::shared_ptr<redis::client> redis_;
+  store_options opts_;
+};
+
+}  // namespace tresse::dispatcher::retry

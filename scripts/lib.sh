@@ -1,0 +1,40 @@
+# Shared by scripts/try, scripts/test and .ci/run: install what is missing, build.
+# Sourced, not run.
+
+TRESSE_PACKAGES=(
+  build-essential cmake ninja-build pkg-config ccache clang libclang-rt-14-dev
+  libssl-dev libboost1.81-dev librdkafka-dev libhiredis-dev nlohmann-json3-dev
+  libgtest-dev libgmock-dev libbenchmark-dev redis-server wrk curl
+)
+
+# Installs the Debian packages that are not installed yet (apt-get update only when needed).
+ensure_packages() {
+  local missing=()
+  for p in "${TRESSE_PACKAGES[@]}"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+  done
+  # Node.js may come from elsewhere (with its own npm); Debian's nodejs+npm only when absent.
+  command -v node >/dev/null 2>&1 || missing+=(nodejs)
+  command -v npm >/dev/null 2>&1 || missing+=(npm)
+  [ ${#missing[@]} -eq 0 ] && return 0
+  echo "==> installing: ${missing[*]}"
+  local sudo=""
+  [ "$(id -u)" -ne 0 ] && sudo="sudo"
+  $sudo apt-get update -q
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -q --no-install-recommends "${missing[@]}"
+}
+
+# The npm package used as an independent Standard Webhooks implementation in the interop tests.
+ensure_interop_peer() {
+  if [ -f tests/interop/package.json ] && [ ! -d tests/interop/node_modules/standardwebhooks ]; then
+    echo "==> installing the standardwebhooks npm package (interop peer)"
+    (cd tests/interop && npm ci --no-audit --no-fund --loglevel=error)
+  fi
+}
+
+# Configures and builds a preset (default: dev) with two jobs.
+build_preset() {
+  local preset="${1:-dev}"
+  cmake --preset "$preset" >/dev/null
+  cmake --build --preset "$preset" -j2
+}

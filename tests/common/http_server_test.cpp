@@ -1,0 +1,207 @@
+// tresse::http::server over real sockets: keep-alive, limits, timeouts, errors, graceful stop.
+#include "tresse/common/http_server.hpp"
+
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <chrono>
+#include <future>
+#include <stdexcept>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/this_coro.hpp>
+#include <boost/asio/use_awaitable.hpp>
+
+#include "support/http_client.hpp"
+
+namespace tresse::http {
+namespace {
+
+using namespace std::chrono_literals;
+namespace bhttp = boost::beast::http;
+using test::http_client;
+
+// Echoes method, target and body; "/slow" waits 1.5 s first (long enough for a loaded machine), "/throw" throws.
+boost::asio::awaitable<response> echo(request& req) {
+  if (req.target() == "/slow") {
+    boost::asio::steady_timer t(co_await boost::asio::this_coro::executor, 1500ms);
+    co_await t.async_wait(boost::asio::use_awaitable);
+  }
+  if (req.target() == "/throw") throw std::runtime_error("handler bug");
+  response res{bhttp::status::ok, req.version()};
+  res.set(bhttp::field::content_type, "text/plain");
+  res.body() = std::string(req.method_string()) + " " + std::string(req.target()) + " " + req.body();
+  co_return res;
+}
+
+server start(server_options options = {}) {
+  auto s = server::start(std::move(options), echo);
+  if (!s) throw std::runtime_error(s.error().message);
+  return std::move(*s);
+}
+
+TEST(HttpServerTest, ServesOnAnEphemeralPort) {
+  auto s = start();
+  ASSERT_NE(s.port(), 0);
+  http_client client("127.0.0.1", s.port());
+  auto reply = client.post("/hello", {}, "world");
+  EXPECT_EQ(reply.status, 200);
+  EXPECT_EQ(reply.body, "POST /hello world");
+  EXPECT_EQ(reply.header("content-length"), "17");
+}
+
+TEST(HttpServerTest, KeepsTheConnectionAlive) {
+  auto s = start();
+  http_client client("127.0.0.1", s.port());
+  for (int i = 0; i < 10; ++i) {
+    auto reply = client.request("GET", "/" + std::to_string(i), {}, "");
+    EXPECT_EQ(reply.body, "GET /" + std::to_string(i) + " ");
+    EXPECT_TRUE(reply.keep_alive);
+  }
+  EXPECT_EQ(s.requests_served(), 10u);
+}
+
+TEST(HttpServerTest, ClosesWhenTheClientAsksTo) {
+  auto s = start();
+  http_client client("127.0.0.1", s.port());
+  auto reply = client.request("GET", "/", {{"connection", "close"}}, "");
+  EXPECT_EQ(reply.status, 200);
+  EXPECT_FALSE(reply.keep_alive);
+  EXPECT_TRUE(client.closed_by_peer());
+}
+
+TEST(HttpServerTest, AnswersPipelinedRequestsInOrder) {
+  auto s = start();
+  http_client client("127.0.0.1", s.port());
+  client.write_raw(
+      "GET /slow HTTP/1.1\r\nHost: x\r\n\r\n"
+      "POST /b HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\n\r\nabc"
+      "GET /c HTTP/1.1\r\nHost: x\r\n\r\n");
+  EXPECT_EQ(client.read_reply().body, "GET /slow ");
+  EXPECT_EQ(client.read_reply().body, "POST /b abc");
+  EXPECT_EQ(client.read_reply().body, "GET /c ");
+}
+
+TEST(HttpServerTest, AnswersHeadWithoutABody) {
+  auto s = start();
+  http_client client("127.0.0.1", s.port());
+  auto reply = client.request("HEAD", "/x", {}, "");
+  EXPECT_EQ(reply.status, 200);
+  EXPECT_EQ(reply.header("content-length"), "8");  // as "HEAD /x "
+  EXPECT_EQ(client.request("GET", "/y", {}, "").body, "GET /y ");  // framing intact
+}
+
+TEST(HttpServerTest, AnswersAnOversizedBodyWith413AndCloses) {
+  auto s = start({.body_limit = 1000});
+  http_client client("127.0.0.1", s.port());
+  EXPECT_EQ(client.post("/", {}, std::string(1000, 'x')).status, 200);
+  auto reply = client.post("/", {}, std::string(1001, 'x'));
+  EXPECT_EQ(reply.status, 413);
+  EXPECT_NE(reply.body.find("payload_too_large"), std::string::npos) << reply.body;
+  EXPECT_TRUE(client.closed_by_peer());
+}
+
+TEST(HttpServerTest, AnswersOversizedHeadersWith431) {
+  auto s = start({.header_limit = 1024});
+  http_client client("127.0.0.1", s.port());
+  EXPECT_EQ(client.post("/", {{"x-big", std::string(2000, 'a')}}, "").status, 431);
+}
+
+TEST(HttpServerTest, AnswersGarbageWith400) {
+  auto s = start();
+  http_client client("127.0.0.1", s.port());
+  client.write_raw("NOT HTTP AT ALL\r\n\r\n");
+  EXPECT_EQ(client.read_reply().status, 400);
+}
+
+TEST(HttpServerTest, AnswersAThrowingHandlerWith500) {
+  auto s = start();
+  http_client client("127.0.0.1", s.port());
+  EXPECT_EQ(client.request("GET", "/throw", {}, "").status, 500);
+}
+
+TEST(HttpServerTest, ClosesIdleConnectionsAfterTheIdleTimeout) {
+  auto s = start({.idle_timeout = 200ms});
+  http_client client("127.0.0.1", s.port());
+  EXPECT_EQ(client.request("GET", "/", {}, "").status, 200);
+  auto begin = std::chrono::steady_clock::now();
+  EXPECT_TRUE(client.closed_by_peer(10s));
+  EXPECT_GE(std::chrono::steady_clock::now() - begin, 150ms);
+}
+
+TEST(HttpServerTest, ClosesARequestThatStallsHalfway) {
+  auto s = start({.read_timeout = 200ms});
+  http_client client("127.0.0.1", s.port());
+  client.write_raw("POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\n\r\nabc");
+  EXPECT_TRUE(client.closed_by_peer(10s));
+}
+
+TEST(HttpServerTest, ReportsAPortInUse) {
+  auto first = start();
+  auto second = server::start({.port = first.port()}, echo);
+  ASSERT_FALSE(second);
+  EXPECT_NE(second.error().message.find(std::to_string(first.port())), std::string::npos)
+      << second.error().message;
+}
+
+TEST(HttpServerTest, RejectsAnEmptyHandler) { EXPECT_FALSE(server::start({}, handler{})); }
+
+TEST(HttpServerTest, ServesManyConnectionsOnSeveralThreads) {
+  auto s = start({.threads = 2});
+  std::vector<std::future<int>> done;
+  for (int c = 0; c < 8; ++c) {
+    done.push_back(std::async(std::launch::async, [&s, c] {
+      http_client client("127.0.0.1", s.port());
+      int ok = 0;
+      for (int i = 0; i < 50; ++i) {
+        std::string body = std::to_string(c) + "-" + std::to_string(i);
+        ok += client.post("/", {}, body).body == "POST / " + body;
+      }
+      return ok;
+    }));
+  }
+  int total = 0;
+  for (auto& f : done) total += f.get();
+  EXPECT_EQ(total, 400);
+}
+
+TEST(HttpServerTest, StopFinishesRequestsInProgressAndClosesIdleOnes) {
+  auto s = start();
+  http_client idle("127.0.0.1", s.port());
+  EXPECT_EQ(idle.request("GET", "/", {}, "").status, 200);
+  std::atomic<bool> sent{false};
+  auto slow = std::async(std::launch::async, [&] {
+    http_client client("127.0.0.1", s.port());
+    client.write_raw("GET /slow HTTP/1.1\r\nHost: x\r\n\r\n");
+    sent = true;
+    return client.read_reply();
+  });
+  while (!sent) std::this_thread::sleep_for(1ms);
+  std::this_thread::sleep_for(100ms);  // let the server read it (the handler waits 1.5 s)
+  auto begin = std::chrono::steady_clock::now();
+  s.stop();
+  EXPECT_LT(std::chrono::steady_clock::now() - begin, 4s);  // not the 5 s drain deadline
+  auto reply = slow.get();
+  EXPECT_EQ(reply.status, 200);
+  EXPECT_FALSE(reply.keep_alive);
+  EXPECT_TRUE(idle.closed_by_peer());
+  s.stop();  // idempotent
+}
+
+TEST(HttpServerTest, StopCutsOffHandlersPastTheDrainTimeout) {
+  auto s = start({.drain_timeout = 50ms});
+  auto slow = std::async(std::launch::async, [&] {
+    http_client client("127.0.0.1", s.port());
+    client.write_raw("GET /slow HTTP/1.1\r\nHost: x\r\n\r\n");
+    return client.closed_by_peer(10s);
+  });
+  std::this_thread::sleep_for(100ms);
+  s.stop();
+  EXPECT_TRUE(slow.get());
+}
+
+}  // namespace
+}  // namespace tresse::http

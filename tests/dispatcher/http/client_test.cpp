@@ -1,0 +1,782 @@
+#include "http/client.hpp"
+
+#include <gtest/gtest.h>
+#include <openssl/pem.h>
+#include <openssl/x509v3.h>
+#include <stdlib.h>
+
+#include <atomic>
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/bind_cancellation_slot.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/ssl.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+#include <boost/beast/ssl.hpp>
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <functional>
+#include <map>
+#include <mutex>
+#include <stdexcept>
+#include <thread>
+
+namespace tresse::dispatcher::http {
+namespace {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace bhttp = boost::beast::http;
+namespace ssl = boost::asio::ssl;
+using tcp = asio::ip::tcp;
+using namespace std::chrono_literals;
+
+constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
+
+// Polls `done` until it holds or `timeout` passes; generous for a loaded machine.
+template <class F>
+bool eventually(F done, std::chrono::milliseconds timeout = 10s) {
+  const auto until = std::chrono::steady_clock::now() + timeout;
+  while (!done()) {
+    if (std::chrono::steady_clock::now() > until) return false;
+    std::this_thread::sleep_for(5ms);
+  }
+  return true;
+}
+
+// A small HTTP/1.1 server (optionally TLS) on 127.0.0.1, port 0, on its own thread. It
+// records every request and answers as the handler says, including the misbehaviours the
+// client must survive: closing, hanging, dropping a request unanswered.
+class local_server {
+ public:
+  struct received {
+    std::string method;
+    std::string target;
+    std::map<std::string, std::string> headers;  // lower-case names
+    std::string body;
+    int connection = 0;     // 1-based, in accept order
+    int index_on_conn = 0;  // 1-based request number on that connection
+  };
+  struct reply {
+    enum class then { keep_alive, close, hang, drop };
+    unsigned status = 200;
+    std::vector<std::pair<std::string, std::string>> headers;
+    std::string body = "ok";
+    then mode = then::keep_alive;  // close: answer, then close without "Connection: close"
+  };
+  using handler = std::function<reply(const received&)>;
+
+  explicit local_server(handler h = {}, std::shared_ptr<ssl::context> tls = nullptr)
+      : handler_(h ? std::move(h) : [](const received&) { return reply{}; }),
+        tls_(std::move(tls)),
+        acceptor_(ioc_, {asio::ip::make_address("127.0.0.1"), 0}) {
+    asio::co_spawn(ioc_, accept_loop(), asio::detached);
+    thread_ = std::thread([this] { ioc_.run(); });
+  }
+  ~local_server() {
+    ioc_.stop();
+    thread_.join();
+  }
+
+  unsigned short port() const { return acceptor_.local_endpoint().port(); }
+  std::string url(const std::string& path = "/hook", const std::string& host = "127.0.0.1") const {
+    return std::string(tls_ ? "https://" : "http://") + host + ":" + std::to_string(port()) + path;
+  }
+  int connections() const { return connections_.load(); }
+  int open_connections() const { return open_.load(); }
+  std::vector<received> requests() const {
+    std::lock_guard lock(mu_);
+    return requests_;
+  }
+  std::vector<std::string> server_names() const {
+    std::lock_guard lock(mu_);
+    return server_names_;
+  }
+
+ private:
+  asio::awaitable<void> accept_loop() {
+    for (;;) {
+      auto [ec, socket] = co_await acceptor_.async_accept(use_tuple);
+      if (ec) co_return;
+      const int id = ++connections_;
+      ++open_;
+      asio::co_spawn(ioc_, session(std::move(socket), id), asio::detached);
+    }
+  }
+
+  asio::awaitable<void> session(tcp::socket socket, int id) {
+    {
+      beast::tcp_stream plain(std::move(socket));
+      if (tls_) {
+        beast::ssl_stream<beast::tcp_stream> stream(std::move(plain), *tls_);
+        auto [ec] = co_await stream.async_handshake(ssl::stream_base::server, use_tuple);
+        if (!ec) {
+          const char* sni = SSL_get_servername(stream.native_handle(), TLSEXT_NAMETYPE_host_name);
+          {
+            std::lock_guard lock(mu_);
+            server_names_.push_back(sni ? sni : "");
+          }
+          co_await serve(stream, id);
+        }
+      } else {
+        co_await serve(plain, id);
+      }
+    }
+    --open_;
+  }
+
+  template <class Stream>
+  asio::awaitable<void> serve(Stream& stream, int id) {
+    beast::flat_buffer buffer;
+    for (int n = 1;; ++n) {
+      bhttp::request<bhttp::string_body> req;
+      auto [ec, bytes] = co_await bhttp::async_read(stream, buffer, req, use_tuple);
+      if (ec) co_return;
+      received r{
+          std::string(req.method_string()), std::string(req.target()), {}, req.body(), id, n};
+      for (const auto& f : req) {
+        std::string name(f.name_string());
+        for (auto& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+        r.headers[name] = std::string(f.value());
+      }
+      {
+        std::lock_guard lock(mu_);
+        requests_.push_back(r);
+      }
+      const reply rep = handler_(r);
+      if (rep.mode == reply::then::drop) co_return;
+      if (rep.mode == reply::then::hang) {
+        char c;
+        for (;;) {  // until the client gives up and closes
+          auto [rec, got] = co_await stream.async_read_some(asio::buffer(&c, 1), use_tuple);
+          if (rec) co_return;
+        }
+      }
+      bhttp::response<bhttp::string_body> res{static_cast<bhttp::status>(rep.status), 11};
+      for (const auto& [name, value] : rep.headers) res.set(name, value);
+      res.body() = rep.body;
+      res.keep_alive(req.keep_alive());
+      res.prepare_payload();
+      auto [wec, written] = co_await bhttp::async_write(stream, res, use_tuple);
+      if (wec || rep.mode == reply::then::close || !res.keep_alive()) co_return;
+    }
+  }
+
+  handler handler_;
+  std::shared_ptr<ssl::context> tls_;
+  asio::io_context ioc_;
+  tcp::acceptor acceptor_;
+  std::thread thread_;
+  std::atomic<int> connections_{0};
+  std::atomic<int> open_{0};
+  mutable std::mutex mu_;
+  std::vector<received> requests_;
+  std::vector<std::string> server_names_;
+};
+
+using reply = local_server::reply;
+using then = local_server::reply::then;
+
+// ---- a throwaway PKI, made with OpenSSL in the test --------------------------------------
+
+using x509_ptr = std::unique_ptr<X509, decltype(&X509_free)>;
+using pkey_ptr = std::unique_ptr<EVP_PKEY, decltype(&EVP_PKEY_free)>;
+using bio_ptr = std::unique_ptr<BIO, decltype(&BIO_free)>;
+
+pkey_ptr new_key() { return pkey_ptr(EVP_EC_gen("P-256"), EVP_PKEY_free); }
+
+void add_ext(X509* cert, X509V3_CTX* ctx, int nid, const char* value) {
+  X509_EXTENSION* ext = X509V3_EXT_conf_nid(nullptr, ctx, nid, value);
+  if (ext == nullptr) throw std::runtime_error("bad extension");
+  X509_add_ext(cert, ext, -1);
+  X509_EXTENSION_free(ext);
+}
+
+// A CA certificate when `issuer` is null (self-signed), else a leaf signed by it.
+x509_ptr new_cert(EVP_PKEY* key, const char* cn, X509* issuer, EVP_PKEY* issuer_key,
+                  const char* san) {
+  static long serial = 1;
+  x509_ptr cert(X509_new(), X509_free);
+  X509_set_version(cert.get(), 2);
+  ASN1_INTEGER_set(X509_get_serialNumber(cert.get()), serial++);
+  X509_gmtime_adj(X509_getm_notBefore(cert.get()), -3600);
+  X509_gmtime_adj(X509_getm_notAfter(cert.get()), 24 * 3600);
+  X509_set_pubkey(cert.get(), key);
+  X509_NAME* name = X509_get_subject_name(cert.get());
+  X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_ASC, reinterpret_cast<const unsigned char*>(cn),
+                             -1, -1, 0);
+  X509_set_issuer_name(cert.get(), issuer ? X509_get_subject_name(issuer) : name);
+  X509V3_CTX ctx;
+  X509V3_set_ctx_nodb(&ctx);
+  X509V3_set_ctx(&ctx, issuer ? issuer : cert.get(), cert.get(), nullptr, nullptr, 0);
+  if (issuer == nullptr) {
+    add_ext(cert.get(), &ctx, NID_basic_constraints, "critical,CA:TRUE");
+    add_ext(cert.get(), &ctx, NID_key_usage, "critical,keyCertSign,cRLSign");
+    add_ext(cert.get(), &ctx, NID_subject_key_identifier, "hash");
+  } else {
+    add_ext(cert.get(), &ctx, NID_basic_constraints, "CA:FALSE");
+    add_ext(cert.get(), &ctx, NID_ext_key_usage, "serverAuth");
+    add_ext(cert.get(), &ctx, NID_subject_alt_name, san);
+  }
+  X509_sign(cert.get(), issuer_key ? issuer_key : key, EVP_sha256());
+  return cert;
+}
+
+template <class F>
+std::string to_pem(F write) {
+  bio_ptr bio(BIO_new(BIO_s_mem()), BIO_free);
+  write(bio.get());
+  char* data = nullptr;
+  const long n = BIO_get_mem_data(bio.get(), &data);
+  return std::string(data, static_cast<std::size_t>(n));
+}
+
+// A CA in a temp file (for client_options::ca_file) and server contexts whose leaf
+// certificates it signed.
+class test_pki {
+ public:
+  test_pki()
+      : ca_key_(new_key()),
+        ca_(new_cert(ca_key_.get(), "Tresse Test CA", nullptr, nullptr, nullptr)) {
+    char dir_template[] = "/tmp/tresse-h5-tls-XXXXXX";
+    if (mkdtemp(dir_template) == nullptr) throw std::runtime_error("mkdtemp");
+    dir_ = dir_template;
+    std::ofstream(ca_file()) << to_pem([&](BIO* b) { PEM_write_bio_X509(b, ca_.get()); });
+  }
+  ~test_pki() { std::filesystem::remove_all(dir_); }
+
+  std::string ca_file() const { return (dir_ / "ca.pem").string(); }
+
+  // A server context presenting a leaf for `san` ("DNS:localhost,IP:127.0.0.1").
+  std::shared_ptr<ssl::context> server_context(const char* san) const {
+    auto key = new_key();
+    auto leaf = new_cert(key.get(), "tresse test server", ca_.get(), ca_key_.get(), san);
+    auto ctx = std::make_shared<ssl::context>(ssl::context::tls_server);
+    const auto cert_pem = to_pem([&](BIO* b) { PEM_write_bio_X509(b, leaf.get()); });
+    const auto key_pem = to_pem([&](BIO* b) {
+      PEM_write_bio_PrivateKey(b, key.get(), nullptr, nullptr, 0, nullptr, nullptr);
+    });
+    ctx->use_certificate_chain(asio::buffer(cert_pem));
+    ctx->use_private_key(asio::buffer(key_pem), ssl::context::pem);
+    return ctx;
+  }
+
+ private:
+  pkey_ptr ca_key_;
+  x509_ptr ca_;
+  std::filesystem::path dir_;
+};
+
+// ---- the tests ---------------------------------------------------------------------------
+
+class ClientTest : public ::testing::Test {
+ protected:
+  // Private networks allowed: every server here is on 127.0.0.1.
+  static client_options local_options() {
+    client_options o;
+    o.allow_private_networks = true;
+    o.connect_timeout = 5s;
+    o.total_timeout = 10s;
+    return o;
+  }
+
+  static request make_request(std::string url, std::string body = R"({"id":"evt_1"})") {
+    return {std::move(url),
+            {{"content-type", "application/json"}, {"webhook-id", "evt_1"}},
+            std::make_shared<const std::string>(std::move(body))};
+  }
+
+  // Runs one post to completion on ioc_ (run_one: the pool's sweep timer may stay armed).
+  std::expected<response, failure> post(client& c, request r) {
+    std::optional<std::expected<response, failure>> out;
+    ioc_.restart();  // a previous run may have run out of work, which stops the context
+    asio::co_spawn(ioc_, c.post(std::move(r)),
+                   [&](std::exception_ptr e, std::expected<response, failure> result) {
+                     if (e) std::rethrow_exception(e);
+                     out = std::move(result);
+                   });
+    while (!out) {
+      if (ioc_.run_one() == 0) {
+        ADD_FAILURE() << "post never completed";
+        return std::unexpected(failure{});
+      }
+    }
+    return *std::move(out);
+  }
+
+  // Keeps ioc_ turning until `done` (timers of the client need it).
+  template <class F>
+  bool run_until(F done, std::chrono::milliseconds timeout = 10s) {
+    const auto until = std::chrono::steady_clock::now() + timeout;
+    while (!done()) {
+      if (std::chrono::steady_clock::now() > until) return false;
+      ioc_.restart();
+      ioc_.run_for(5ms);
+    }
+    return true;
+  }
+
+  asio::io_context ioc_;
+  test_pki pki_;
+};
+
+TEST_F(ClientTest, PostsHeadersAndBodyExactlyAndReadsTheResponse) {
+  local_server server([](const local_server::received&) {
+    return reply{202, {{"content-type", "text/plain"}, {"x-ignored", "1"}}, "accepted!"};
+  });
+  client c(ioc_, local_options());
+  const std::string body = R"({"id":"evt_2Hq9x7LmQ","type":"appointment.created","data":{}})";
+  request req = make_request(server.url("/hooks/a?x=1"), body);
+  req.headers.emplace_back("webhook-signature", "v1,abc=");
+  req.headers.emplace_back("Host", "evil.example");    // the client's own
+  req.headers.emplace_back("User-Agent", "curl/8.0");  // the client's own
+
+  auto r = post(c, req);
+
+  ASSERT_TRUE(r) << r.error().message;
+  EXPECT_EQ(r->status, 202u);
+  EXPECT_EQ(r->body_snippet, "accepted!");
+  EXPECT_FALSE(r->body_truncated);
+  EXPECT_EQ(r->header("content-type"), "text/plain");
+  EXPECT_EQ(r->header("x-ignored"), "");
+  EXPECT_GT(r->latency.count(), 0);
+  const auto seen = server.requests();
+  ASSERT_EQ(seen.size(), 1u);
+  EXPECT_EQ(seen[0].method, "POST");
+  EXPECT_EQ(seen[0].target, "/hooks/a?x=1");
+  EXPECT_EQ(seen[0].body, body);
+  EXPECT_EQ(seen[0].headers.at("content-type"), "application/json");
+  EXPECT_EQ(seen[0].headers.at("webhook-id"), "evt_1");
+  EXPECT_EQ(seen[0].headers.at("webhook-signature"), "v1,abc=");
+  EXPECT_EQ(seen[0].headers.at("content-length"), std::to_string(body.size()));
+  EXPECT_EQ(seen[0].headers.at("host"), "127.0.0.1:" + std::to_string(server.port()));
+  EXPECT_EQ(seen[0].headers.at("user-agent"), "Tresse-Webhooks/" TRESSE_VERSION);
+  EXPECT_EQ(seen[0].headers.count("transfer-encoding"), 0u);
+}
+
+TEST_F(ClientTest, SendsAnEmptyBodyWhenNoneIsGiven) {
+  local_server server;
+  client c(ioc_, local_options());
+  auto r = post(c, {server.url(), {}, nullptr});
+  ASSERT_TRUE(r) << r.error().message;
+  ASSERT_EQ(server.requests().size(), 1u);
+  EXPECT_EQ(server.requests()[0].headers.at("content-length"), "0");
+}
+
+TEST_F(ClientTest, ReusesOneKeepAliveConnectionForSequentialPosts) {
+  local_server server;
+  client c(ioc_, local_options());
+  for (int i = 0; i < 5; ++i) {
+    auto r = post(c, make_request(server.url()));
+    ASSERT_TRUE(r) << r.error().message;
+    EXPECT_EQ(r->status, 200u);
+  }
+  EXPECT_EQ(server.connections(), 1);
+  EXPECT_EQ(server.requests().back().index_on_conn, 5);
+  EXPECT_EQ(c.stats().connections_opened, 1u);
+  EXPECT_EQ(c.stats().connections_reused, 4u);
+  EXPECT_EQ(c.stats().idle_connections, 1u);
+}
+
+TEST_F(ClientTest, ReconnectsWhenTheServerClosedAnIdleConnection) {
+  local_server server([](const local_server::received&) {
+    return reply{200, {}, "ok", then::close};
+  });
+  client c(ioc_, local_options());
+  ASSERT_TRUE(post(c, make_request(server.url())));
+  ASSERT_TRUE(eventually([&] { return server.open_connections() == 0; }));
+
+  auto r = post(c, make_request(server.url()));
+
+  ASSERT_TRUE(r) << r.error().message;
+  EXPECT_EQ(r->status, 200u);
+  EXPECT_EQ(server.connections(), 2);
+  EXPECT_EQ(server.requests().size(), 2u);  // the closed connection was never written to
+}
+
+TEST_F(ClientTest, ResendsOnceWhenAPooledConnectionDiesUnderTheRequest) {
+  // The second request on a connection is read and dropped unanswered: the close raced it.
+  local_server server([](const local_server::received& r) {
+    return r.index_on_conn == 2 ? reply{200, {}, "", then::drop} : reply{};
+  });
+  client c(ioc_, local_options());
+  ASSERT_TRUE(post(c, make_request(server.url())));
+
+  auto r = post(c, make_request(server.url()));
+
+  ASSERT_TRUE(r) << r.error().message;
+  EXPECT_EQ(r->status, 200u);
+  EXPECT_EQ(c.stats().stale_retries, 1u);
+  EXPECT_EQ(server.connections(), 2);
+  EXPECT_EQ(server.requests().size(), 3u);
+}
+
+TEST_F(ClientTest, DoesNotResendWhenAFreshConnectionCloses) {
+  local_server server([](const local_server::received&) { return reply{200, {}, "", then::drop}; });
+  client c(ioc_, local_options());
+
+  auto r = post(c, make_request(server.url()));
+
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().kind, failure_kind::protocol);
+  EXPECT_EQ(c.stats().stale_retries, 0u);
+  EXPECT_EQ(server.requests().size(), 1u);
+}
+
+TEST_F(ClientTest, ConnectionRefusedIsAConnectFailure) {
+  unsigned short port;
+  {
+    tcp::acceptor probe(ioc_, {asio::ip::make_address("127.0.0.1"), 0});
+    port = probe.local_endpoint().port();
+  }
+  client c(ioc_, local_options());
+
+  auto r = post(c, make_request("http://127.0.0.1:" + std::to_string(port) + "/"));
+
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().kind, failure_kind::connect);
+  EXPECT_EQ(r.error().code, asio::error::connection_refused);
+  EXPECT_NE(r.error().message.find("127.0.0.1"), std::string::npos);
+}
+
+TEST_F(ClientTest, SilentServerTimesOutWithinTheTotalTimeout) {
+  local_server server([](const local_server::received&) { return reply{200, {}, "", then::hang}; });
+  auto o = local_options();
+  o.total_timeout = 300ms;
+  client c(ioc_, o);
+
+  const auto start = std::chrono::steady_clock::now();
+  auto r = post(c, make_request(server.url()));
+  const auto elapsed = std::chrono::steady_clock::now() - start;
+
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().kind, failure_kind::timeout);
+  EXPECT_GE(elapsed, 250ms);
+  EXPECT_LT(elapsed, 5s);
+  EXPECT_TRUE(eventually([&] { return server.open_connections() == 0; }));  // we hung up
+}
+
+TEST_F(ClientTest, ConnectTimeoutAppliesWhenTheListenQueueIsFull) {
+  // A listener that never accepts, with its queue filled: further SYNs are dropped, so a
+  // connect hangs, all on 127.0.0.1.
+  tcp::acceptor full(ioc_);
+  full.open(tcp::v4());
+  full.bind({asio::ip::make_address("127.0.0.1"), 0});
+  full.listen(0);
+  std::vector<std::unique_ptr<tcp::socket>> fillers;
+  for (int i = 0; i < 4; ++i) {
+    auto s = std::make_unique<tcp::socket>(ioc_);
+    s->async_connect(full.local_endpoint(), [](boost::system::error_code) {});
+    fillers.push_back(std::move(s));
+  }
+  ioc_.run_for(100ms);
+  auto o = local_options();
+  o.connect_timeout = 200ms;
+  o.total_timeout = 10s;
+  client c(ioc_, o);
+
+  const auto start = std::chrono::steady_clock::now();
+  auto r = post(
+      c, make_request("http://127.0.0.1:" + std::to_string(full.local_endpoint().port()) + "/"));
+  const auto elapsed = std::chrono::steady_clock::now() - start;
+
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().kind, failure_kind::timeout) << r.error().message;
+  EXPECT_LT(elapsed, 5s);
+}
+
+TEST_F(ClientTest, DoesNotFollowRedirects) {
+  local_server server([&](const local_server::received&) {
+    return reply{302, {{"location", "/elsewhere"}}, ""};
+  });
+  client c(ioc_, local_options());
+
+  auto r = post(c, make_request(server.url("/hook")));
+
+  ASSERT_TRUE(r) << r.error().message;
+  EXPECT_EQ(r->status, 302u);
+  EXPECT_EQ(r->header("location"), "/elsewhere");
+  ASSERT_EQ(server.requests().size(), 1u);
+  EXPECT_EQ(server.requests()[0].target, "/hook");
+}
+
+TEST_F(ClientTest, CapsTheResponseBodyAndDropsThatConnection) {
+  local_server server([](const local_server::received&) {
+    return reply{200, {}, std::string(1 << 20, 'x')};
+  });
+  client c(ioc_, local_options());
+
+  auto r = post(c, make_request(server.url()));
+
+  ASSERT_TRUE(r) << r.error().message;
+  EXPECT_EQ(r->status, 200u);
+  EXPECT_EQ(r->body_snippet, std::string(4096, 'x'));
+  EXPECT_TRUE(r->body_truncated);
+  EXPECT_EQ(c.stats().idle_connections, 0u);
+  ASSERT_TRUE(post(c, make_request(server.url())));
+  EXPECT_EQ(server.connections(), 2);
+}
+
+TEST_F(ClientTest, KeepsTheConnectionWhenTheBodyFitsTheCap) {
+  local_server server([](const local_server::received&) {
+    return reply{200, {}, std::string(4096, 'y')};
+  });
+  client c(ioc_, local_options());
+  auto r = post(c, make_request(server.url()));
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->body_snippet.size(), 4096u);
+  EXPECT_FALSE(r->body_truncated);
+  ASSERT_TRUE(post(c, make_request(server.url())));
+  EXPECT_EQ(server.connections(), 1);
+}
+
+TEST_F(ClientTest, ParsesRetryAfterAndTheDisableHeader) {
+  local_server server([](const local_server::received&) {
+    return reply{503, {{"retry-after", "7"}, {"webhook-delivery", "disable"}}, "busy"};
+  });
+  client c(ioc_, local_options());
+  auto r = post(c, make_request(server.url()));
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 503u);
+  EXPECT_EQ(r->retry_after, std::chrono::seconds(7));
+  EXPECT_EQ(r->header("webhook-delivery"), "disable");
+}
+
+TEST_F(ClientTest, RejectsAnOversizedResponseHeader) {
+  local_server server([](const local_server::received&) {
+    return reply{200, {{"x-padding", std::string(20000, 'p')}}, "ok"};
+  });
+  client c(ioc_, local_options());
+  auto r = post(c, make_request(server.url()));
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().kind, failure_kind::protocol);
+  EXPECT_NE(r.error().message.find("larger than"), std::string::npos);
+}
+
+TEST_F(ClientTest, RejectsInvalidUrlsWithoutConnecting) {
+  client c(ioc_, local_options());
+  for (const char* bad : {"ftp://127.0.0.1/", "http://user@127.0.0.1/", "not a url"}) {
+    auto r = post(c, make_request(bad));
+    ASSERT_FALSE(r) << bad;
+    EXPECT_EQ(r.error().kind, failure_kind::invalid_url);
+  }
+  auto o = local_options();
+  o.max_url_length = 30;
+  client short_urls(ioc_, o);
+  auto r = post(short_urls, make_request("http://127.0.0.1/" + std::string(20, 'a')));
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().kind, failure_kind::invalid_url);
+  EXPECT_EQ(c.stats().connections_opened, 0u);
+}
+
+TEST_F(ClientTest, RejectsHeaderInjection) {
+  local_server server;
+  client c(ioc_, local_options());
+  for (auto [name, value] : std::vector<std::pair<std::string, std::string>>{
+           {"x-a", "1\r\nx-injected: 2"}, {"x-a\r\nx-b", "1"}, {"", "1"}, {"x a", "1"}}) {
+    request req = make_request(server.url());
+    req.headers.emplace_back(name, value);
+    auto r = post(c, req);
+    ASSERT_FALSE(r);
+    EXPECT_EQ(r.error().kind, failure_kind::invalid_request);
+  }
+  EXPECT_EQ(server.connections(), 0);
+}
+
+TEST_F(ClientTest, RefusesLoopbackByDefaultNamingTheAddress) {
+  local_server server;
+  client c(ioc_, client_options{});
+
+  auto r = post(c, make_request(server.url()));
+
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().kind, failure_kind::blocked_address);
+  EXPECT_NE(r.error().message.find("127.0.0.1"), std::string::npos) << r.error().message;
+  EXPECT_NE(r.error().message.find("loopback"), std::string::npos);
+  EXPECT_EQ(server.connections(), 0);
+}
+
+TEST_F(ClientTest, RefusesNamesAndMappedFormsThatLeadToLoopback) {
+  local_server server;
+  client c(ioc_, client_options{});
+  auto by_name = post(c, make_request(server.url("/hook", "localhost")));
+  ASSERT_FALSE(by_name);
+  EXPECT_EQ(by_name.error().kind, failure_kind::blocked_address) << by_name.error().message;
+  auto mapped = post(c, make_request(server.url("/hook", "[::ffff:127.0.0.1]")));
+  ASSERT_FALSE(mapped);
+  EXPECT_EQ(mapped.error().kind, failure_kind::blocked_address);
+  EXPECT_EQ(server.connections(), 0);
+}
+
+TEST_F(ClientTest, AllowListAdmitsLoopback) {
+  local_server server;
+  client_options o;
+  o.allow_list = {"127.0.0.0/8"};
+  client c(ioc_, o);
+  auto r = post(c, make_request(server.url()));
+  ASSERT_TRUE(r) << r.error().message;
+  EXPECT_EQ(r->status, 200u);
+}
+
+TEST_F(ClientTest, AllowPrivateNetworksAdmitsLoopbackByName) {
+  local_server server;
+  client c(ioc_, local_options());
+  auto r = post(c, make_request(server.url("/hook", "localhost")));
+  ASSERT_TRUE(r) << r.error().message;
+  EXPECT_EQ(r->status, 200u);
+  EXPECT_EQ(server.requests().at(0).headers.at("host"),
+            "localhost:" + std::to_string(server.port()));
+}
+
+TEST_F(ClientTest, UnknownHostIsADnsFailure) {
+  client c(ioc_, local_options());
+  // A 64-octet label cannot be encoded in DNS: the resolver fails without sending a query,
+  // so the test stays on this machine.
+  auto r = post(c, make_request("http://" + std::string(64, 'a') + ".example/"));
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().kind, failure_kind::dns) << r.error().message;
+}
+
+TEST_F(ClientTest, RejectsAMalformedAllowListAtConstruction) {
+  client_options o;
+  o.allow_list = {"10.0.0.0/99"};
+  EXPECT_THROW((client{ioc_, o}), std::invalid_argument);
+}
+
+TEST_F(ClientTest, ManyConcurrentPostsToOneOriginAllSucceed) {
+  local_server server;
+  auto o = local_options();
+  o.total_timeout = 60s;
+  client c(ioc_, o);
+  constexpr int kPosts = 200;
+  int ok = 0;
+  int done = 0;
+  auto body = std::make_shared<const std::string>("{}");
+  for (int i = 0; i < kPosts; ++i) {
+    asio::co_spawn(ioc_, c.post({server.url(), {}, body}),
+                   [&](std::exception_ptr, std::expected<response, failure> r) {
+                     ++done;
+                     if (r && r->status == 200) ++ok;
+                   });
+  }
+  ASSERT_TRUE(run_until([&] { return done == kPosts; }, 60s));
+  EXPECT_EQ(ok, kPosts);
+  EXPECT_EQ(server.requests().size(), static_cast<std::size_t>(kPosts));
+  EXPECT_LE(c.stats().idle_connections, 16u);  // max_idle_per_origin
+  EXPECT_GE(c.stats().idle_connections, 1u);
+}
+
+TEST_F(ClientTest, ClosesConnectionsIdleLongerThanTheIdleTimeout) {
+  local_server server;
+  auto o = local_options();
+  o.idle_timeout = 100ms;
+  client c(ioc_, o);
+  ASSERT_TRUE(post(c, make_request(server.url())));
+  EXPECT_EQ(c.stats().idle_connections, 1u);
+
+  ASSERT_TRUE(run_until([&] { return c.stats().idle_connections == 0; }));
+  EXPECT_TRUE(eventually([&] { return server.open_connections() == 0; }));
+}
+
+TEST_F(ClientTest, CancellationEndsThePostWithoutThrowing) {
+  local_server server([](const local_server::received&) { return reply{200, {}, "", then::hang}; });
+  client c(ioc_, local_options());
+  asio::cancellation_signal cancel;
+  std::optional<std::expected<response, failure>> out;
+  asio::co_spawn(ioc_, c.post(make_request(server.url())),
+                 asio::bind_cancellation_slot(
+                     cancel.slot(), [&](std::exception_ptr e, std::expected<response, failure> r) {
+                       EXPECT_FALSE(e);
+                       out = std::move(r);
+                     }));
+  ASSERT_TRUE(run_until([&] { return server.requests().size() == 1; }));
+  cancel.emit(asio::cancellation_type::terminal);
+  ASSERT_TRUE(run_until([&] { return out.has_value(); }));
+  ASSERT_FALSE(*out);
+  EXPECT_EQ(out->error().kind, failure_kind::cancelled) << out->error().message;
+}
+
+// ---- TLS ---------------------------------------------------------------------------------
+
+TEST_F(ClientTest, VerifiesAServerSignedByTheConfiguredCaAndSendsSni) {
+  local_server server({}, pki_.server_context("DNS:localhost,IP:127.0.0.1"));
+  auto o = local_options();
+  o.ca_file = pki_.ca_file();
+  client c(ioc_, o);
+
+  for (int i = 0; i < 3; ++i) {
+    auto r = post(c, make_request(server.url("/hook", "localhost")));
+    ASSERT_TRUE(r) << r.error().message;
+    EXPECT_EQ(r->status, 200u);
+  }
+  EXPECT_EQ(server.connections(), 1);  // keep-alive over TLS too
+  EXPECT_EQ(server.server_names(), std::vector<std::string>{"localhost"});
+}
+
+TEST_F(ClientTest, VerifiesAnIpLiteralAgainstTheIpSubjectAltName) {
+  local_server server({}, pki_.server_context("DNS:localhost,IP:127.0.0.1"));
+  auto o = local_options();
+  o.ca_file = pki_.ca_file();
+  client c(ioc_, o);
+  auto r = post(c, make_request(server.url()));
+  ASSERT_TRUE(r) << r.error().message;
+  EXPECT_EQ(server.server_names(), std::vector<std::string>{""});  // no SNI for IP literals
+}
+
+TEST_F(ClientTest, RejectsACertificateFromAnUnknownCa) {
+  local_server server({}, pki_.server_context("DNS:localhost,IP:127.0.0.1"));
+  client c(ioc_, local_options());  // system store only
+  auto r = post(c, make_request(server.url("/hook", "localhost")));
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().kind, failure_kind::tls) << r.error().message;
+  EXPECT_TRUE(server.requests().empty());
+}
+
+TEST_F(ClientTest, RejectsAHostNameMismatch) {
+  local_server server({}, pki_.server_context("DNS:other.example"));
+  auto o = local_options();
+  o.ca_file = pki_.ca_file();
+  client c(ioc_, o);
+  for (const char* host : {"localhost", "127.0.0.1"}) {
+    auto r = post(c, make_request(server.url("/hook", host)));
+    ASSERT_FALSE(r) << host;
+    EXPECT_EQ(r.error().kind, failure_kind::tls) << r.error().message;
+  }
+  EXPECT_TRUE(server.requests().empty());
+}
+
+TEST_F(ClientTest, VerificationCanBeSwitchedOffForTestsOnly) {
+  local_server server({}, pki_.server_context("DNS:other.example"));
+  auto o = local_options();
+  EXPECT_TRUE(o.verify_tls);
+  o.verify_tls = false;
+  client c(ioc_, o);
+  auto r = post(c, make_request(server.url()));
+  ASSERT_TRUE(r) << r.error().message;
+  EXPECT_EQ(r->status, 200u);
+}
+
+TEST_F(ClientTest, RejectsAnUnreadableCaFileAtConstruction) {
+  auto o = local_options();
+  o.ca_file = "/nonexistent/ca.pem";
+  EXPECT_THROW((client{ioc_, o}), std::invalid_argument);
+}
+
+TEST_F(ClientTest, PlainHttpToATlsServerIsAProtocolFailure) {
+  local_server server({}, pki_.server_context("DNS:localhost"));
+  auto o = local_options();
+  o.total_timeout = 2s;
+  client c(ioc_, o);
+  auto r = post(c, make_request("http://127.0.0.1:" + std::to_string(server.port()) + "/"));
+  ASSERT_FALSE(r);
+  EXPECT_TRUE(r.error().kind == failure_kind::protocol || r.error().kind == failure_kind::timeout)
+      << r.error().message;
+}
+
+}  // namespace
+}  // namespace tresse::dispatcher::http

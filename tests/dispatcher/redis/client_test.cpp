@@ -1,0 +1,181 @@
+#include "redis/client.hpp"
+
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "support/redis_server.hpp"
+
+namespace tresse::dispatcher::redis {
+namespace {
+
+using namespace std::chrono_literals;
+
+options options_for(const test::redis_server& server) {
+  auto o = parse_url(server.url());
+  EXPECT_TRUE(o.has_value());
+  return *o;
+}
+
+TEST(RedisClientTest, ParsesUrlWithPasswordPortAndDb) {
+  auto o = parse_url("redis://:s3cret@redis.internal:6390/4");
+  ASSERT_TRUE(o.has_value());
+  EXPECT_EQ(o->host, "redis.internal");
+  EXPECT_EQ(o->port, 6390);
+  EXPECT_EQ(o->password, "s3cret");
+  EXPECT_EQ(o->db, 4);
+
+  auto plain = parse_url("redis://localhost");
+  ASSERT_TRUE(plain.has_value());
+  EXPECT_EQ(plain->host, "localhost");
+  EXPECT_EQ(plain->port, 6379);
+  EXPECT_EQ(plain->db, 0);
+  EXPECT_TRUE(plain->password.empty());
+}
+
+TEST(RedisClientTest, RejectsBadUrls) {
+  for (const char* url : {"http://localhost:6379", "redis://", "redis://host:0",
+                          "redis://host:99999", "redis://host:12ab", "redis://host:6379/x"}) {
+    auto o = parse_url(url);
+    ASSERT_FALSE(o.has_value()) << url;
+    EXPECT_EQ(o.error().kind, error_kind::permanent) << url;
+  }
+}
+
+TEST(RedisClientTest, CommandsAreBinarySafe) {
+  test::redis_server server;
+  client redis(options_for(server));
+  const std::string value("a\0b\r\nc\xff", 7);
+  const std::string key("k\0\n", 3);
+  ASSERT_TRUE(redis.command({"SET", key, value}).has_value());
+  auto got = redis.command({"GET", key});
+  ASSERT_TRUE(got.has_value());
+  EXPECT_EQ(got->type, reply::kind::string);
+  EXPECT_EQ(got->str, value);
+  auto missing = redis.command({"GET", "absent"});
+  ASSERT_TRUE(missing.has_value());
+  EXPECT_TRUE(missing->is_nil());
+}
+
+TEST(RedisClientTest, ErrorReplyIsPermanentError) {
+  test::redis_server server;
+  client redis(options_for(server));
+  ASSERT_TRUE(redis.command({"SET", "s", "x"}).has_value());
+  auto r = redis.command({"LPUSH", "s", "y"});
+  ASSERT_FALSE(r.has_value());
+  EXPECT_EQ(r.error().kind, error_kind::permanent);
+  EXPECT_NE(r.error().message.find("WRONGTYPE"), std::string::npos);
+  // The connection is still usable after an error reply.
+  EXPECT_TRUE(redis.ping().has_value());
+}
+
+TEST(RedisClientTest, PipelineReturnsOneReplyPerCommandInOrder) {
+  test::redis_server server;
+  client redis(options_for(server));
+  auto r = redis.pipeline({{"SET", "a", "1"}, {"INCR", "a"}, {"LPUSH", "a", "x"}, {"GET", "a"}});
+  ASSERT_TRUE(r.has_value());
+  ASSERT_EQ(r->size(), 4u);
+  EXPECT_EQ((*r)[0].str, "OK");
+  EXPECT_EQ((*r)[1].integer, 2);
+  EXPECT_EQ((*r)[2].type, reply::kind::error);  // stays in place, not a failure of the batch
+  EXPECT_EQ((*r)[3].str, "2");
+}
+
+TEST(RedisClientTest, EvalLoadsScriptAfterNoScript) {
+  test::redis_server server;
+  client redis(options_for(server));
+  script add("return redis.call('INCRBY', KEYS[1], ARGV[1])");
+  auto first = redis.eval(add, {"n"}, {"5"});
+  ASSERT_TRUE(first.has_value()) << first.error().message;
+  EXPECT_EQ(first->integer, 5);
+  ASSERT_TRUE(redis.command({"SCRIPT", "FLUSH"}).has_value());
+  auto second = redis.eval(add, {"n"}, {"2"});
+  ASSERT_TRUE(second.has_value()) << second.error().message;
+  EXPECT_EQ(second->integer, 7);
+  auto loaded = redis.command({"SCRIPT", "EXISTS", add.sha1()});
+  ASSERT_TRUE(loaded.has_value());
+  EXPECT_EQ(loaded->elements.at(0).integer, 1);
+}
+
+TEST(RedisClientTest, ScriptErrorIsPermanent) {
+  test::redis_server server;
+  client redis(options_for(server));
+  script bad("return redis.call('NOSUCHCOMMAND')");
+  auto r = redis.eval(bad, {}, {});
+  ASSERT_FALSE(r.has_value());
+  EXPECT_EQ(r.error().kind, error_kind::permanent);
+}
+
+TEST(RedisClientTest, ReconnectsAfterRedisRestart) {
+  test::redis_server server;
+  client redis(options_for(server));
+  ASSERT_TRUE(redis.command({"SET", "k", "v"}).has_value());
+
+  server.stop();
+  auto down = redis.command({"GET", "k"});
+  ASSERT_FALSE(down.has_value());
+  EXPECT_EQ(down.error().kind, error_kind::transient);
+  auto still_down = redis.ping();
+  ASSERT_FALSE(still_down.has_value());
+  EXPECT_EQ(still_down.error().kind, error_kind::transient);
+
+  server.start();
+  auto back = redis.command({"SET", "k", "again"});
+  ASSERT_TRUE(back.has_value()) << back.error().message;
+  EXPECT_EQ(redis.command({"GET", "k"})->str, "again");
+}
+
+TEST(RedisClientTest, UnreachableRedisIsTransient) {
+  test::redis_server server;
+  auto opts = options_for(server);
+  server.stop();
+  opts.connect_timeout = 500ms;
+  client redis(opts);
+  auto r = redis.command({"PING"});
+  ASSERT_FALSE(r.has_value());
+  EXPECT_EQ(r.error().kind, error_kind::transient);
+}
+
+TEST(RedisClientTest, AuthenticatesAndSelectsDatabase) {
+  test::redis_server server({.extra = {"--requirepass", "pw"}});
+  auto opts = parse_url("redis://:pw@127.0.0.1:" + std::to_string(server.port()) + "/3");
+  ASSERT_TRUE(opts.has_value());
+  client redis(*opts);
+  ASSERT_TRUE(redis.command({"SET", "in3", "yes"}).has_value());
+  // The key went to db 3, not db 0.
+  auto db0 = parse_url("redis://:pw@127.0.0.1:" + std::to_string(server.port()) + "/0");
+  client other(*db0);
+  EXPECT_TRUE(other.command({"GET", "in3"})->is_nil());
+
+  auto wrong = parse_url("redis://:nope@127.0.0.1:" + std::to_string(server.port()));
+  client denied(*wrong);
+  auto r = denied.command({"PING"});
+  ASSERT_FALSE(r.has_value());
+  EXPECT_EQ(r.error().kind, error_kind::fatal);
+}
+
+TEST(RedisClientTest, PoolServesManyThreads) {
+  test::redis_server server;
+  auto opts = options_for(server);
+  opts.pool_size = 3;
+  client redis(opts);
+  std::atomic<int> failures{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 8; ++t) {
+    threads.emplace_back([&] {
+      for (int i = 0; i < 100; ++i) {
+        if (!redis.command({"INCR", "counter"})) ++failures;
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(failures.load(), 0);
+  EXPECT_EQ(redis.command({"GET", "counter"})->str, "800");
+}
+
+}  // namespace
+}  // namespace tresse::dispatcher::redis

@@ -1,0 +1,349 @@
+#include "registry/store.hpp"
+
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <memory>
+#include <set>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "redis/client.hpp"
+#include "support/redis_server.hpp"
+
+namespace tresse::dispatcher::registry {
+namespace {
+
+using namespace std::chrono_literals;
+
+// One redis-server for the suite, emptied before each test.
+class RegistryStoreTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() { server_ = new test::redis_server(); }
+  static void TearDownTestSuite() {
+    delete server_;
+    server_ = nullptr;
+  }
+  void SetUp() override {
+    redis_ = std::make_shared<redis::client>(*redis::parse_url(server_->url()));
+    ASSERT_TRUE(redis_->command({"FLUSHALL"}).has_value());
+  }
+
+  store make_store(std::optional<secret_box> box = std::nullopt) {
+    store_options o;
+    o.encryption = std::move(box);
+    o.now = [this] { return now_; };
+    return store(redis_, std::move(o));
+  }
+
+  static endpoint_spec spec(std::string business = "biz_1") {
+    return {.business_id = std::move(business),
+            .url = "https://hooks.example.com/tresse",
+            .events = {"appointment.*", "client.created"}};
+  }
+
+  static secret_box key(char fill) {
+    return *secret_box::from_bytes(std::string(secret_box::key_size, fill));
+  }
+
+  static test::redis_server* server_;
+  std::shared_ptr<redis::client> redis_;
+  clock::time_point now_ = clock::time_point(std::chrono::seconds(1776594720));
+};
+
+test::redis_server* RegistryStoreTest::server_ = nullptr;
+
+TEST_F(RegistryStoreTest, CreateReturnsSecretAndGetReadsItBack) {
+  auto s = make_store();
+  auto created = s.create(spec());
+  ASSERT_TRUE(created.has_value()) << created.error().message;
+  EXPECT_TRUE(created->id.starts_with("we_"));
+  EXPECT_TRUE(created->secret.starts_with("whsec_"));
+  EXPECT_EQ(created->created_at, now_);
+
+  auto got = s.get(created->id);
+  ASSERT_TRUE(got.has_value());
+  ASSERT_TRUE(got->has_value());
+  const endpoint& ep = **got;
+  EXPECT_EQ(ep.business_id, "biz_1");
+  EXPECT_EQ(ep.url, "https://hooks.example.com/tresse");
+  EXPECT_EQ(ep.events, (std::vector<std::string>{"appointment.*", "client.created"}));
+  EXPECT_TRUE(ep.livemode);
+  EXPECT_TRUE(ep.enabled);
+  EXPECT_EQ(ep.secret, created->secret);
+  EXPECT_EQ(ep.created_at, now_);
+}
+
+TEST_F(RegistryStoreTest, GetUnknownIdIsNullopt) {
+  auto s = make_store();
+  auto got = s.get("we_nope");
+  ASSERT_TRUE(got.has_value());
+  EXPECT_FALSE(got->has_value());
+}
+
+TEST_F(RegistryStoreTest, CreateRejectsInvalidInput) {
+  auto s = make_store();
+  auto bad_url = spec();
+  bad_url.url = "ftp://example.com";
+  auto bad_event = spec();
+  bad_event.events = {"appointment.exploded"};
+  auto no_events = spec();
+  no_events.events = {};
+  auto bad_business = spec("biz 1");
+  for (const auto& sp : {bad_url, bad_event, no_events, bad_business}) {
+    auto r = s.create(sp);
+    ASSERT_FALSE(r.has_value());
+    EXPECT_EQ(r.error().kind, error_kind::permanent);
+  }
+  EXPECT_EQ(*s.version(), 0);
+}
+
+TEST_F(RegistryStoreTest, EveryChangeBumpsTheVersion) {
+  auto s = make_store();
+  EXPECT_EQ(*s.version(), 0);
+  auto ep = s.create(spec());
+  ASSERT_TRUE(ep.has_value());
+  auto v1 = *s.version();
+  EXPECT_GT(v1, 0);
+  ASSERT_TRUE(s.update(ep->id, {.description = "new"}).has_value());
+  auto v2 = *s.version();
+  EXPECT_GT(v2, v1);
+  ASSERT_TRUE(s.rotate_secret(ep->id).has_value());
+  auto v3 = *s.version();
+  EXPECT_GT(v3, v2);
+  ASSERT_TRUE(s.disable(ep->id, "410 Gone").has_value());
+  auto v4 = *s.version();
+  EXPECT_GT(v4, v3);
+  ASSERT_TRUE(*s.remove(ep->id));
+  EXPECT_GT(*s.version(), v4);
+}
+
+TEST_F(RegistryStoreTest, UpdateChangesOnlyGivenFields) {
+  auto s = make_store();
+  auto ep = s.create(spec());
+  now_ += 10s;
+  auto updated = s.update(
+      ep->id, {.url = "https://other.example.com/h", .events = std::vector<std::string>{"*"}});
+  ASSERT_TRUE(updated.has_value()) << updated.error().message;
+  ASSERT_TRUE(updated->has_value());
+  EXPECT_EQ((*updated)->url, "https://other.example.com/h");
+  EXPECT_EQ((*updated)->events, std::vector<std::string>{"*"});
+  EXPECT_EQ((*updated)->secret, ep->secret);
+  EXPECT_EQ((*updated)->created_at, ep->created_at);
+  EXPECT_EQ((*updated)->updated_at, now_);
+
+  auto bad = s.update(ep->id, {.url = "not a url"});
+  ASSERT_FALSE(bad.has_value());
+  EXPECT_EQ((*s.get(ep->id))->url, "https://other.example.com/h");
+  EXPECT_FALSE(s.update("we_missing", {.description = "x"})->has_value());
+}
+
+TEST_F(RegistryStoreTest, DisableRecordsReasonAndEnableClearsIt) {
+  auto s = make_store();
+  auto ep = s.create(spec());
+  ASSERT_TRUE(*s.disable(ep->id, "410 Gone"));
+  auto got = **s.get(ep->id);
+  EXPECT_FALSE(got.enabled);
+  EXPECT_EQ(got.disabled_reason, "410 Gone");
+  auto enabled = s.update(ep->id, {.enabled = true});
+  EXPECT_TRUE((*enabled)->enabled);
+  EXPECT_TRUE((*enabled)->disabled_reason.empty());
+  EXPECT_FALSE(*s.disable("we_missing", "x"));
+}
+
+TEST_F(RegistryStoreTest, RemoveDeletesRecordIndexAndCounters) {
+  auto s = make_store();
+  auto ep = s.create(spec());
+  ASSERT_TRUE(s.record_failure(ep->id).has_value());
+  ASSERT_TRUE(*s.remove(ep->id));
+  EXPECT_FALSE(s.get(ep->id)->has_value());
+  EXPECT_TRUE(s.list("biz_1")->data.empty());
+  EXPECT_TRUE(s.list_all()->empty());
+  EXPECT_EQ(redis_->command({"KEYS", "tresse:endpoint:*"})->elements.size(), 0u);
+  EXPECT_FALSE(*s.remove(ep->id));
+}
+
+TEST_F(RegistryStoreTest, EncryptsSecretsAtRest) {
+  auto s = make_store(key('k'));
+  auto ep = s.create(spec());
+  ASSERT_TRUE(ep.has_value()) << ep.error().message;
+  auto raw = redis_->command({"GET", "tresse:endpoint:" + ep->id});
+  ASSERT_TRUE(raw.has_value());
+  EXPECT_EQ(raw->str.find(ep->secret), std::string::npos);
+  // Nor its base64 body without the prefix.
+  EXPECT_EQ(raw->str.find(ep->secret.substr(6)), std::string::npos);
+  EXPECT_NE(raw->str.find("secrets_sealed"), std::string::npos);
+  EXPECT_EQ((**s.get(ep->id)).secret, ep->secret);
+
+  // A fresh nonce per write: rewriting the same secrets gives another ciphertext.
+  ASSERT_TRUE(s.update(ep->id, {.description = "again"}).has_value());
+  auto raw2 = redis_->command({"GET", "tresse:endpoint:" + ep->id});
+  auto sealed = [](const std::string& json) {
+    return nlohmann::json::parse(json)["secrets_sealed"].get<std::string>();
+  };
+  EXPECT_NE(sealed(raw->str), sealed(raw2->str));
+}
+
+TEST_F(RegistryStoreTest, WrongEncryptionKeyFailsCleanly) {
+  auto writer = make_store(key('a'));
+  auto ep = writer.create(spec());
+  ASSERT_TRUE(ep.has_value());
+
+  auto wrong = make_store(key('b'));
+  auto got = wrong.get(ep->id);
+  ASSERT_FALSE(got.has_value());
+  EXPECT_EQ(got.error().kind, error_kind::permanent);
+  EXPECT_NE(got.error().message.find("decrypt"), std::string::npos);
+  EXPECT_EQ(got.error().message.find(ep->secret), std::string::npos);
+  // The cache's bulk load skips what it cannot read instead of failing everything.
+  auto all = wrong.list_all();
+  ASSERT_TRUE(all.has_value());
+  EXPECT_TRUE(all->empty());
+
+  auto keyless = make_store();
+  auto no_key = keyless.get(ep->id);
+  ASSERT_FALSE(no_key.has_value());
+  EXPECT_EQ(no_key.error().kind, error_kind::permanent);
+}
+
+TEST_F(RegistryStoreTest, EncryptionKeyParsesHexAndBase64Only) {
+  EXPECT_TRUE(secret_box::from_text(std::string(64, 'a')).has_value());
+  EXPECT_TRUE(secret_box::from_text(secret_box::generate_key_text()).has_value());
+  EXPECT_FALSE(secret_box::from_text("short").has_value());
+  EXPECT_FALSE(secret_box::from_text(std::string(64, 'z')).has_value());
+}
+
+TEST_F(RegistryStoreTest, RotationKeepsPreviousSecretLiveUntilItExpires) {
+  auto s = make_store(key('r'));
+  auto ep = s.create(spec());
+  auto rotated = s.rotate_secret(ep->id, 24h);
+  ASSERT_TRUE(rotated.has_value());
+  ASSERT_TRUE(rotated->has_value());
+  const endpoint& r = **rotated;
+  EXPECT_NE(r.secret, ep->secret);
+  ASSERT_EQ(r.previous_secrets.size(), 1u);
+  EXPECT_EQ(r.previous_secrets[0].secret, ep->secret);
+  EXPECT_EQ(r.previous_secrets[0].expires_at, now_ + 24h);
+
+  auto stored = **s.get(ep->id);
+  EXPECT_EQ(stored.live_secrets(now_ + 1h), (std::vector<std::string>{r.secret, ep->secret}));
+  EXPECT_EQ(stored.live_secrets(now_ + 24h), std::vector<std::string>{r.secret});
+
+  // Rotating after the old one expired drops it.
+  now_ += 25h;
+  auto again = **s.rotate_secret(ep->id, 1h);
+  ASSERT_EQ(again.previous_secrets.size(), 1u);
+  EXPECT_EQ(again.previous_secrets[0].secret, r.secret);
+}
+
+TEST_F(RegistryStoreTest, ListPaginatesInCreationOrder) {
+  auto s = make_store();
+  std::vector<std::string> ids;
+  for (int i = 0; i < 7; ++i) {
+    now_ += 1ms;
+    ids.push_back(s.create(spec())->id);
+  }
+  ASSERT_TRUE(s.create(spec("biz_other")).has_value());
+  std::vector<std::string> seen;
+  std::string cursor;
+  int pages = 0;
+  do {
+    auto page = s.list("biz_1", {.limit = 3, .cursor = cursor});
+    ASSERT_TRUE(page.has_value());
+    for (const auto& ep : page->data) {
+      seen.push_back(ep.id);
+      EXPECT_EQ(ep.business_id, "biz_1");
+    }
+    cursor = page->next_cursor;
+    EXPECT_EQ(page->has_more, !cursor.empty());
+    ++pages;
+  } while (!cursor.empty());
+  EXPECT_EQ(pages, 3);
+  EXPECT_EQ(seen, ids);
+}
+
+TEST_F(RegistryStoreTest, PaginationIsStableUnderConcurrentDeletes) {
+  auto s = make_store();
+  std::vector<std::string> ids;
+  for (int i = 0; i < 60; ++i) {
+    now_ += 1ms;
+    ids.push_back(s.create(spec())->id);
+  }
+  // Another client deletes every third endpoint while we page through.
+  std::set<std::string> deleted;
+  for (std::size_t i = 0; i < ids.size(); i += 3) deleted.insert(ids[i]);
+  std::thread deleter([&] {
+    auto other = make_store();
+    for (const auto& id : deleted) ASSERT_TRUE(other.remove(id).has_value());
+  });
+  std::vector<std::string> seen;
+  std::string cursor;
+  do {
+    auto page = s.list("biz_1", {.limit = 4, .cursor = cursor});
+    ASSERT_TRUE(page.has_value());
+    for (const auto& ep : page->data) seen.push_back(ep.id);
+    cursor = page->next_cursor;
+  } while (!cursor.empty());
+  deleter.join();
+
+  // Strictly ascending (no duplicates, nothing out of order), and every endpoint that was
+  // never deleted was seen.
+  EXPECT_TRUE(std::is_sorted(seen.begin(), seen.end()));
+  EXPECT_EQ(std::set<std::string>(seen.begin(), seen.end()).size(), seen.size());
+  for (const auto& id : ids) {
+    if (!deleted.contains(id)) {
+      EXPECT_NE(std::find(seen.begin(), seen.end(), id), seen.end()) << id;
+    }
+  }
+}
+
+TEST_F(RegistryStoreTest, ConcurrentWritersDoNotLoseChanges) {
+  auto s = make_store(key('c'));
+  auto ep = s.create(spec());
+  std::string last_secret;
+  std::thread rotator([&] {
+    auto other = make_store(key('c'));
+    for (int i = 0; i < 15; ++i) {
+      auto r = other.rotate_secret(ep->id, 1h);
+      ASSERT_TRUE(r.has_value() && r->has_value());
+      last_secret = (*r)->secret;
+    }
+  });
+  for (int i = 0; i < 15; ++i) {
+    ASSERT_TRUE(s.update(ep->id, {.description = "d" + std::to_string(i)}).has_value());
+  }
+  rotator.join();
+  auto final_state = **s.get(ep->id);
+  EXPECT_EQ(final_state.description, "d14");
+  EXPECT_EQ(final_state.secret, last_secret);
+}
+
+TEST_F(RegistryStoreTest, CountsConsecutiveFailuresUntilSuccess) {
+  auto s = make_store();
+  auto ep = s.create(spec());
+  EXPECT_EQ(*s.record_failure(ep->id), 1);
+  EXPECT_EQ(*s.record_failure(ep->id), 2);
+  ASSERT_TRUE(s.record_success(ep->id).has_value());
+  EXPECT_EQ(*s.record_failure(ep->id), 1);
+  auto got = **s.get(ep->id);
+  EXPECT_EQ(got.failure_count, 3);
+  EXPECT_EQ(got.consecutive_failures, 1);
+  // Counters never appear for unknown endpoints.
+  EXPECT_EQ(*s.record_failure("we_gone"), 0);
+  ASSERT_TRUE(s.record_success("we_gone").has_value());
+  EXPECT_TRUE(redis_->command({"EXISTS", "tresse:endpoint:we_gone:stats"})->integer == 0);
+}
+
+TEST_F(RegistryStoreTest, IdsSortByCreationTime) {
+  auto a = new_endpoint_id(clock::time_point(std::chrono::milliseconds(1000)));
+  auto b = new_endpoint_id(clock::time_point(std::chrono::milliseconds(1001)));
+  auto c = new_endpoint_id(clock::time_point(std::chrono::milliseconds(999999999999)));
+  EXPECT_LT(a, b);
+  EXPECT_LT(b, c);
+  EXPECT_EQ(a.size(), 3u + 8u + 14u);
+  EXPECT_NE(new_endpoint_id(), new_endpoint_id());
+}
+
+}  // namespace
+}  // namespace tresse::dispatcher::registry

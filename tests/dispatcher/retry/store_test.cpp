@@ -1,0 +1,291 @@
+#include "retry/store.hpp"
+
+#include <gtest/gtest.h>
+
+#include <memory>
+#include <mutex>
+#include <set>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "redis/client.hpp"
+#include "registry/store.hpp"
+#include "support/redis_server.hpp"
+
+namespace tresse::dispatcher::retry {
+namespace {
+
+using namespace std::chrono_literals;
+
+class RetryStoreTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() { server_ = new test::redis_server(); }
+  static void TearDownTestSuite() {
+    delete server_;
+    server_ = nullptr;
+  }
+  void SetUp() override {
+    redis_ = std::make_shared<redis::client>(*redis::parse_url(server_->url()));
+    ASSERT_TRUE(redis_->command({"FLUSHALL"}).has_value());
+  }
+
+  static task make_task(std::string event, std::string endpoint = "we_1") {
+    task t;
+    t.event_id = std::move(event);
+    t.endpoint_id = std::move(endpoint);
+    t.business_id = "biz_1";
+    t.event_type = "appointment.created";
+    t.body = std::string("{\"bin\":\"") + '\0' + "\xff" + "\"}";  // binary-safe
+    t.attempts = 1;
+    t.first_attempt_at = clock::time_point(1776594720s);
+    t.last_error = "HTTP 503";
+    t.source = {"tresse.events", 3, 1234, "biz_1"};
+    return t;
+  }
+
+  static test::redis_server* server_;
+  std::shared_ptr<redis::client> redis_;
+  clock::time_point now_ = clock::time_point(1776594720s);
+};
+
+test::redis_server* RetryStoreTest::server_ = nullptr;
+
+TEST_F(RetryStoreTest, ScheduledTaskRoundTrips) {
+  store s(redis_);
+  auto t = make_task("evt_1");
+  ASSERT_TRUE(s.schedule(t, now_ + 5s).has_value());
+  auto got = s.get(t.id());
+  ASSERT_TRUE(got.has_value());
+  ASSERT_TRUE(got->has_value());
+  const task& g = **got;
+  EXPECT_EQ(g.id(), "evt_1:we_1");
+  EXPECT_EQ(g.body, t.body);
+  EXPECT_EQ(g.attempts, 1);
+  EXPECT_EQ(g.first_attempt_at, t.first_attempt_at);
+  EXPECT_EQ(g.last_error, "HTTP 503");
+  EXPECT_EQ(g.event_type, "appointment.created");
+  EXPECT_EQ(g.business_id, "biz_1");
+  EXPECT_EQ(g.source.topic, "tresse.events");
+  EXPECT_EQ(g.source.partition, 3);
+  EXPECT_EQ(g.source.offset, 1234);
+  EXPECT_EQ(g.source.key, "biz_1");
+  // The record expires on its own eventually.
+  auto ttl = redis_->command({"PTTL", "tresse:retry:task:evt_1:we_1"});
+  EXPECT_GT(ttl->integer, 0);
+}
+
+TEST_F(RetryStoreTest, SchedulingTheSameTaskTwiceKeepsOne) {
+  store s(redis_);
+  auto t = make_task("evt_1");
+  ASSERT_TRUE(s.schedule(t, now_ + 5s).has_value());
+  auto again = t;
+  again.attempts = 1;
+  again.last_error = "connect timeout";
+  ASSERT_TRUE(s.schedule(again, now_ + 1s).has_value());
+  EXPECT_EQ(s.backlog()->scheduled, 1);
+  EXPECT_EQ((**s.get(t.id())).last_error, "HTTP 503");
+  // The first schedule's due time holds.
+  EXPECT_TRUE(s.claim_due(now_ + 2s, 10, 1min)->empty());
+  EXPECT_EQ(s.claim_due(now_ + 5s, 10, 1min)->size(), 1u);
+  // Also while it is claimed.
+  ASSERT_TRUE(s.schedule(t, now_).has_value());
+  EXPECT_EQ(s.backlog()->scheduled, 0);
+  EXPECT_EQ(s.backlog()->claimed, 1);
+}
+
+TEST_F(RetryStoreTest, ClaimDueTakesOnlyDueTasksEarliestFirst) {
+  store s(redis_);
+  ASSERT_TRUE(s.schedule(make_task("evt_late"), now_ + 10s).has_value());
+  ASSERT_TRUE(s.schedule(make_task("evt_b"), now_ + 2s).has_value());
+  ASSERT_TRUE(s.schedule(make_task("evt_a"), now_ + 1s).has_value());
+  ASSERT_TRUE(s.schedule(make_task("evt_c"), now_ + 3s).has_value());
+
+  auto first = s.claim_due(now_ + 5s, 2, 1min);
+  ASSERT_TRUE(first.has_value());
+  ASSERT_EQ(first->size(), 2u);
+  EXPECT_EQ((*first)[0].event_id, "evt_a");
+  EXPECT_EQ((*first)[1].event_id, "evt_b");
+  auto second = s.claim_due(now_ + 5s, 10, 1min);
+  ASSERT_EQ(second->size(), 1u);
+  EXPECT_EQ((*second)[0].event_id, "evt_c");
+  EXPECT_TRUE(s.claim_due(now_ + 5s, 10, 1min)->empty());
+  auto b = s.backlog();
+  EXPECT_EQ(b->scheduled, 1);
+  EXPECT_EQ(b->claimed, 3);
+}
+
+TEST_F(RetryStoreTest, NoTaskIsClaimedTwiceAcrossClients) {
+  store s(redis_);
+  constexpr int tasks = 300;
+  for (int i = 0; i < tasks; ++i) {
+    ASSERT_TRUE(s.schedule(make_task("evt_" + std::to_string(i)), now_).has_value());
+  }
+  std::mutex mu;
+  std::vector<std::string> claimed;
+  std::vector<std::thread> workers;
+  for (int w = 0; w < 4; ++w) {
+    workers.emplace_back([&] {
+      // Each worker is its own client, like separate dispatcher instances.
+      store mine(std::make_shared<redis::client>(*redis::parse_url(server_->url())));
+      for (;;) {
+        auto batch = mine.claim_due(now_ + 1s, 7, 1min);
+        ASSERT_TRUE(batch.has_value());
+        if (batch->empty()) return;
+        std::lock_guard lock(mu);
+        for (const auto& t : *batch) claimed.push_back(t.id());
+      }
+    });
+  }
+  for (auto& w : workers) w.join();
+  EXPECT_EQ(claimed.size(), static_cast<std::size_t>(tasks));
+  EXPECT_EQ(std::set<std::string>(claimed.begin(), claimed.end()).size(),
+            static_cast<std::size_t>(tasks));
+}
+
+TEST_F(RetryStoreTest, ExpiredLeaseReturnsTheTask) {
+  store s(redis_);
+  auto t = make_task("evt_1");
+  ASSERT_TRUE(s.schedule(t, now_).has_value());
+  ASSERT_EQ(s.claim_due(now_, 10, 30s)->size(), 1u);
+  // Within the lease nobody else gets it.
+  EXPECT_TRUE(s.claim_due(now_ + 29s, 10, 30s)->empty());
+  // The claimer crashed; after the lease the task is due again, for anyone.
+  auto again = s.claim_due(now_ + 31s, 10, 30s);
+  ASSERT_EQ(again->size(), 1u);
+  EXPECT_EQ((*again)[0].id(), t.id());
+  EXPECT_EQ((*again)[0].body, t.body);
+}
+
+TEST_F(RetryStoreTest, CompleteRemovesTheTask) {
+  store s(redis_);
+  auto t = make_task("evt_1");
+  ASSERT_TRUE(s.schedule(t, now_).has_value());
+  ASSERT_EQ(s.claim_due(now_, 10, 1s)->size(), 1u);
+  ASSERT_TRUE(s.complete(t.id()).has_value());
+  EXPECT_FALSE(s.get(t.id())->has_value());
+  EXPECT_TRUE(s.claim_due(now_ + 1h, 10, 1s)->empty());
+  auto b = s.backlog();
+  EXPECT_EQ(b->scheduled, 0);
+  EXPECT_EQ(b->claimed, 0);
+  // Completing an unknown task is fine (another instance may have done it).
+  EXPECT_TRUE(s.complete("evt_x:we_y").has_value());
+}
+
+TEST_F(RetryStoreTest, RescheduleUpdatesTheTaskOnlyWhileItExists) {
+  store s(redis_);
+  auto t = make_task("evt_1");
+  ASSERT_TRUE(s.schedule(t, now_).has_value());
+  auto claimed = s.claim_due(now_, 10, 1min);
+  ASSERT_EQ(claimed->size(), 1u);
+  task next = (*claimed)[0];
+  next.attempts = 2;
+  next.last_error = "timeout";
+  ASSERT_TRUE(*s.reschedule(next, now_ + 5min));
+  EXPECT_EQ(s.backlog()->claimed, 0);
+  EXPECT_TRUE(s.claim_due(now_ + 4min, 10, 1min)->empty());
+  auto due = s.claim_due(now_ + 5min, 10, 1min);
+  ASSERT_EQ(due->size(), 1u);
+  EXPECT_EQ((*due)[0].attempts, 2);
+  EXPECT_EQ((*due)[0].last_error, "timeout");
+
+  ASSERT_TRUE(s.complete(t.id()).has_value());
+  EXPECT_FALSE(*s.reschedule(next, now_ + 1h));
+  EXPECT_FALSE(s.get(t.id())->has_value());
+}
+
+TEST_F(RetryStoreTest, FailsTransientlyWhileRedisIsDown) {
+  test::redis_server own;
+  auto opts = *redis::parse_url(own.url());
+  opts.connect_timeout = 500ms;
+  store s(std::make_shared<redis::client>(opts));
+  own.stop();
+  auto r = s.schedule(make_task("evt_1"), now_);
+  ASSERT_FALSE(r.has_value());
+  EXPECT_EQ(r.error().kind, error_kind::transient);
+  own.start();
+  EXPECT_TRUE(s.schedule(make_task("evt_1"), now_).has_value());
+}
+
+attempt_record attempt_for(std::string event, std::string endpoint, int n) {
+  return {.event_id = std::move(event),
+          .event_type = "appointment.created",
+          .endpoint_id = std::move(endpoint),
+          .attempt = n,
+          .at = clock::time_point(1776594720s) + std::chrono::seconds(n),
+          .status = 500 + n,
+          .error = "HTTP " + std::to_string(500 + n),
+          .latency = std::chrono::milliseconds(10 * n),
+          .response_snippet = "oops"};
+}
+
+TEST_F(RetryStoreTest, AttemptLogIsNewestFirstAndCappedPerEndpoint) {
+  store s(redis_, {.attempts_per_endpoint = 5});
+  for (int i = 1; i <= 8; ++i) {
+    ASSERT_TRUE(s.log_attempt(attempt_for("evt_" + std::to_string(i), "we_1", i)).has_value());
+  }
+  auto all = s.list_attempts("we_1", 100);
+  ASSERT_TRUE(all.has_value());
+  ASSERT_EQ(all->size(), 5u);
+  EXPECT_EQ(all->front().event_id, "evt_8");
+  EXPECT_EQ(all->back().event_id, "evt_4");
+  const auto& a = all->front();
+  EXPECT_EQ(a.attempt, 8);
+  EXPECT_EQ(a.status, 508);
+  EXPECT_EQ(a.error, "HTTP 508");
+  EXPECT_EQ(a.latency, 80ms);
+  EXPECT_EQ(a.at, clock::time_point(1776594728s));
+  EXPECT_EQ(a.endpoint_id, "we_1");
+  EXPECT_EQ(s.list_attempts("we_1", 2)->size(), 2u);
+  EXPECT_TRUE(s.list_attempts("we_other", 10)->empty());
+}
+
+TEST_F(RetryStoreTest, AttemptsForEventCoverEveryAttemptOfOneEvent) {
+  store s(redis_);
+  ASSERT_TRUE(s.log_attempt(attempt_for("evt_1", "we_1", 1)).has_value());
+  ASSERT_TRUE(s.log_attempt(attempt_for("evt_1", "we_2", 1)).has_value());
+  ASSERT_TRUE(s.log_attempt(attempt_for("evt_1", "we_1", 2)).has_value());
+  ASSERT_TRUE(s.log_attempt(attempt_for("evt_2", "we_1", 1)).has_value());
+  auto to_we1 = s.attempts_for_event("we_1", "evt_1");
+  ASSERT_EQ(to_we1->size(), 2u);
+  EXPECT_EQ((*to_we1)[0].attempt, 2);
+  EXPECT_EQ((*to_we1)[1].attempt, 1);
+  EXPECT_EQ(s.attempts_for_event("", "evt_1")->size(), 3u);
+  EXPECT_GT(redis_->command({"PTTL", "tresse:attempts:event:evt_1"})->integer, 0);
+}
+
+TEST_F(RetryStoreTest, ResponseSnippetIsBoundedAndAnyBytesAreSafe) {
+  store s(redis_, {.snippet_limit = 16});
+  auto a = attempt_for("evt_1", "we_1", 1);
+  a.response_snippet = std::string("\xff\xfe not utf-8 ") + '\0' + " and much longer than sixteen";
+  ASSERT_TRUE(s.log_attempt(a).has_value());
+  auto got = s.list_attempts("we_1", 1);
+  ASSERT_EQ(got->size(), 1u);
+  EXPECT_LE(got->front().response_snippet.size(), 16u + 6u);  // U+FFFD is 3 bytes
+  EXPECT_NE(got->front().response_snippet.find("not utf"), std::string::npos);
+  EXPECT_EQ(got->front().response_snippet.find("sixteen"), std::string::npos);
+
+  auto j = to_json(got->front());
+  EXPECT_EQ(j["status"], 501);
+  EXPECT_EQ(j["at"], "2026-04-19T10:32:01Z");
+  a.status = 0;
+  a.error.clear();
+  EXPECT_TRUE(to_json(a)["status"].is_null());
+  EXPECT_TRUE(to_json(a)["error"].is_null());
+}
+
+TEST_F(RetryStoreTest, RecordExhaustedCountsDeadLettersOfExistingEndpoints) {
+  registry::store endpoints(redis_);
+  auto ep = endpoints.create(
+      {.business_id = "biz_1", .url = "https://example.com/hook", .events = {"*"}});
+  ASSERT_TRUE(ep.has_value());
+  store s(redis_);
+  ASSERT_TRUE(s.record_exhausted(ep->id).has_value());
+  ASSERT_TRUE(s.record_exhausted(ep->id).has_value());
+  EXPECT_EQ((**endpoints.get(ep->id)).dead_lettered, 2);
+  ASSERT_TRUE(s.record_exhausted("we_gone").has_value());
+  EXPECT_EQ(redis_->command({"EXISTS", "tresse:endpoint:we_gone:stats"})->integer, 0);
+}
+
+}  // namespace
+}  // namespace tresse::dispatcher::retry
