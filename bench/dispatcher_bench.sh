@@ -5,7 +5,7 @@
 #
 #   bench/dispatcher_bench.sh [BUILD_DIR]         (default build/release)
 #   env: N=20000 CONC=10 WRK_SECS=10 LAT_SECS=10 BACKLOG=100000 (0 skips) MAX_SECS=900
-#        SETS="key=value ..." extra dispatcher settings (e.g. kafka.librdkafka.fetch.wait.max.ms=10)
+#        KEEP=1 keeps the temp dir (logs); SETS="key=value ..." extra dispatcher settings (e.g. kafka.librdkafka.fetch.wait.max.ms=10)
 #
 # Kafka is librdkafka's mock cluster run by `tresse-dispatcher dev-broker` in its own process,
 # so the dispatcher's RSS does not include the broker's copy of the events.
@@ -42,7 +42,7 @@ cleanup() {
   sleep 0.5
   for p in "${PIDS[@]}"; do kill -KILL "$p" 2>/dev/null || true; done
   wait 2>/dev/null || true
-  rm -rf "$TMP"
+  [ -n "${KEEP:-}" ] && echo "kept $TMP" >&2 || rm -rf "$TMP"
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
@@ -133,7 +133,7 @@ t0=$(now)
 "$PUBLISH" --brokers "$BROKERS" --count "$N" --business "$BUSINESS" --timeout 120 \
   >/dev/null 2>"$TMP/publish.log" &
 PIDS+=($!)
-t1=$(wait_delivered $((base + N)) 300)
+t1=$(wait_delivered $((base + N)) 120)
 RATE=$(python3 -c "print(round($N / ($t1 - $t0)))")
 HWM_RATE_KB=$(kb VmHWM)
 CPU_S=$(awk '{ printf "%.1f", ($14 + $15) / 100 }' "/proc/$DISPATCHER_PID/stat")  # utime+stime

@@ -173,7 +173,7 @@ int run(int argc, char** argv) {
       {.brokers = brokers,
        .group_id = cfg.kafka.group,
        .topic = cfg.kafka.topic,
-       .max_in_flight = 10000,
+       .max_in_flight = cfg.kafka.max_pending,
        .extra = kafka_extra},
       [&engine, consumer_ptr](td::kafka::message m) {
         auto p = m.partition;

@@ -302,6 +302,11 @@ const std::vector<key_spec>& keys() {
           [](auto& c) -> auto& { return c.kafka.max_event_bytes; }, parse_count<std::size_t>,
           format_count<std::size_t>),
       field(
+          "kafka.max_pending",
+          "records consumed but not yet handed off before partitions are paused (backpressure)",
+          [](auto& c) -> auto& { return c.kafka.max_pending; }, parse_count<std::size_t>,
+          format_count<std::size_t>),
+      field(
           "kafka.embedded_bootstrap_file",
           "with embedded brokers: file to write their bootstrap list to (\"\" = none)",
           [](auto& c) -> auto& { return c.kafka.embedded_bootstrap_file; }, parse_text,
@@ -599,7 +604,7 @@ std::string help_text() {
     def_width = std::max(def_width, r.def.size());
   }
   std::ostringstream out;
-  out << "Usage: tresse-dispatcher [--config FILE] [--set key=value]... [--help]\n\n"
+  out << "Usage: tresse-dispatcher run [--config FILE] [--set key=value]... [--help]\n\n"
          "Settings apply in this order, later winning: defaults, the --config file\n"
          "(`key = value` lines, # comments, values may be quoted, lists comma-separated),\n"
          "the environment (TRESSE_ + key upper-cased, '.' -> '_', e.g. TRESSE_KAFKA_BROKERS),\n"

@@ -59,6 +59,7 @@ struct config {
     std::string dead_letter_topic = "tresse.webhooks.dead";
     std::string ops_topic = "tresse.webhooks.ops";
     std::size_t max_event_bytes = 1048576;
+    std::size_t max_pending = 10000;  // records not yet handed off before partitions pause
     std::string embedded_bootstrap_file;  // where to write the embedded cluster's bootstrap list
     std::map<std::string, std::string> librdkafka;  // kafka.librdkafka.<property>, as given
   } kafka;

@@ -387,6 +387,7 @@ asio::awaitable<bool> engine::dead_letter(std::string reason, const event_meta& 
 }
 
 asio::awaitable<void> engine::poll_retries() {
+  bool failing = false;  // log an outage once, not every poll
   while (!stopping_) {
     std::size_t room = std::min(options_.retry_batch, global_.available());
     if (room > 0) {
@@ -395,8 +396,11 @@ asio::awaitable<void> engine::poll_retries() {
       };
       auto claimed = co_await offload(claim);
       if (!claimed) {
-        log::warn("claiming due retries failed", {{"error", claimed.error().message}});
+        if (!std::exchange(failing, true)) {
+          log::warn("claiming due retries failed; retrying", {{"error", claimed.error().message}});
+        }
       } else {
+        if (std::exchange(failing, false)) log::info("claiming due retries works again");
         for (auto& t : *claimed) asio::co_spawn(io_, retry_delivery(std::move(t)), asio::detached);
         if (claimed->size() == room) continue;  // more may be due: no pause
       }

@@ -61,6 +61,7 @@ TEST_F(ConfigTest, DefaultsMatchDesign) {
   EXPECT_EQ(c.kafka.dead_letter_topic, "tresse.webhooks.dead");
   EXPECT_EQ(c.kafka.ops_topic, "tresse.webhooks.ops");
   EXPECT_EQ(c.kafka.max_event_bytes, 1048576u);
+  EXPECT_EQ(c.kafka.max_pending, 10000u);
   EXPECT_EQ(c.kafka.embedded_bootstrap_file, "");
   EXPECT_TRUE(c.kafka.librdkafka.empty());
   EXPECT_EQ(c.redis.url, "redis://127.0.0.1:6379/0");
