@@ -150,6 +150,24 @@ async_semaphore& engine::lane(const std::string& endpoint_id) {
   return *slot;
 }
 
+std::vector<receiver::key> engine::signing_keys(const registry::endpoint& ep,
+                                               clock::time_point now) {
+  // Parsing a key sets up its HMAC contexts; do it when the live secrets change, not per
+  // attempt. Runs on the io thread only, like every other use of keys_.
+  auto secrets = ep.live_secrets(now);
+  signing_keys_entry& entry = keys_[ep.id];
+  if (entry.secrets != secrets) {
+    entry.keys.clear();
+    for (const auto& text : secrets) {
+      std::error_code ec;
+      auto k = receiver::key::parse(text, ec);
+      if (!ec) entry.keys.push_back(std::move(k));
+    }
+    entry.secrets = std::move(secrets);
+  }
+  return entry.keys;
+}
+
 asio::awaitable<void> engine::handle_record(kafka::message record, std::function<void()> done) {
   active_guard active(active_);
   auto finish = [&] {
@@ -205,12 +223,7 @@ asio::awaitable<engine::attempt_result> engine::attempt(const event_meta& meta,
 
   auto now = clock::now();
   std::int64_t ts = std::chrono::duration_cast<std::chrono::seconds>(now.time_since_epoch()).count();
-  std::vector<receiver::key> keys;
-  for (const auto& s : ep.live_secrets(now)) {
-    std::error_code ec;
-    auto k = receiver::key::parse(s, ec);
-    if (!ec) keys.push_back(std::move(k));
-  }
+  const std::vector<receiver::key> keys = signing_keys(ep, now);
   std::error_code ec;
   std::string signature = receiver::sign_all(keys, meta.id, ts, *meta.body, ec);
   if (keys.empty() || ec) {

@@ -41,13 +41,14 @@
 #include "delivery/async_semaphore.hpp"
 #include "delivery/outcome.hpp"
 #include "http/client.hpp"
+#include "kafka/consumer.hpp"
+#include "kafka/dead_letter.hpp"
 #include "registry/cache.hpp"
 #include "registry/store.hpp"
 #include "retry/schedule.hpp"
 #include "retry/store.hpp"
 #include "tresse/common/event.hpp"
-#include "kafka/consumer.hpp"
-#include "kafka/dead_letter.hpp"
+#include "tresse/receiver/key.hpp"
 
 namespace tresse::dispatcher {
 
@@ -124,6 +125,9 @@ class engine {
   boost::asio::awaitable<std::invoke_result_t<F&>> offload(F& f);
   boost::asio::awaitable<void> sleep(std::chrono::milliseconds d);
   async_semaphore& lane(const std::string& endpoint_id);
+  // The endpoint's live secrets, parsed once per change (cached per endpoint).
+  std::vector<receiver::key> signing_keys(const registry::endpoint& ep,
+                                          std::chrono::system_clock::time_point now);
   void count_outcome(const char* outcome_name);
 
   engine_deps deps_;
@@ -133,6 +137,11 @@ class engine {
   http::client client_;
   async_semaphore global_;
   std::unordered_map<std::string, std::unique_ptr<async_semaphore>> lanes_;
+  struct signing_keys_entry {
+    std::vector<std::string> secrets;
+    std::vector<receiver::key> keys;
+  };
+  std::unordered_map<std::string, signing_keys_entry> keys_;
   std::thread io_thread_;
   std::optional<boost::asio::executor_work_guard<boost::asio::io_context::executor_type>> work_;
   std::atomic<bool> stopping_{false};
