@@ -272,7 +272,7 @@ asio::awaitable<engine::attempt_result> engine::attempt(const event_meta& meta,
   rec.attempt = number;
   rec.at = now;
   rec.status = static_cast<int>(out.status);
-  rec.error = out.error.empty() ? out.result.reason : out.result.reason + ": " + out.error;
+  rec.error = describe(out);
   rec.latency = latency;
   rec.response_snippet = std::move(snippet);
   // A delivered attempt's log entry is written in the background: losing it when Redis is
@@ -304,6 +304,27 @@ asio::awaitable<bool> engine::disable_endpoint(const registry::endpoint& ep, con
   co_return co_await durably("disable endpoint", disable);
 }
 
+std::string engine::describe(const attempt_result& r) {
+  return r.error.empty() ? r.result.reason : r.result.reason + ": " + r.error;
+}
+
+engine::event_meta engine::meta_of(const retry::task& t) {
+  event_meta meta;
+  meta.id = t.event_id;
+  meta.type = t.event_type;
+  meta.business_id = t.business_id;
+  meta.body = std::make_shared<const std::string>(t.body);
+  meta.source = t.source;
+  return meta;
+}
+
+asio::awaitable<bool> engine::settle(const registry::endpoint& ep, const outcome& o) {
+  if (o.next == outcome::action::disable_endpoint) co_return co_await disable_endpoint(ep, o);
+  delivered_->inc();
+  asio::post(blocking_, [this, id = ep.id] { (void)deps_.registry.record_success(id); });
+  co_return true;
+}
+
 asio::awaitable<void> engine::first_delivery(std::shared_ptr<const event_meta> meta,
                                              std::shared_ptr<const registry::endpoint> ep,
                                              std::shared_ptr<fanout> fan) {
@@ -311,30 +332,21 @@ asio::awaitable<void> engine::first_delivery(std::shared_ptr<const event_meta> m
   auto res = co_await attempt(*meta, *ep, 1);
   if (!res.ran) co_return;  // shutdown: no hand-off, Kafka redelivers
   bool handed_off = false;
-  switch (res.result.next) {
-    case outcome::action::delivered:
-      delivered_->inc();
-      asio::post(blocking_, [this, id = ep->id] { (void)deps_.registry.record_success(id); });
-      handed_off = true;
-      break;
-    case outcome::action::disable_endpoint:
-      handed_off = co_await disable_endpoint(*ep, res.result);
-      break;
-    case outcome::action::retry: {
-      retry::task task;
-      task.event_id = meta->id;
-      task.endpoint_id = ep->id;
-      task.business_id = meta->business_id;
-      task.event_type = meta->type;
-      task.body = *meta->body;
-      task.attempts = 1;
-      task.first_attempt_at = clock::now();
-      task.last_error = res.error.empty() ? res.result.reason : res.result.reason + ": " + res.error;
-      task.source = meta->source;
-      handed_off = co_await retry_or_dead_letter(std::move(task), res.result, false) !=
-                   handoff::interrupted;
-      break;
-    }
+  if (res.result.next != outcome::action::retry) {
+    handed_off = co_await settle(*ep, res.result);
+  } else {
+    retry::task task;
+    task.event_id = meta->id;
+    task.endpoint_id = ep->id;
+    task.business_id = meta->business_id;
+    task.event_type = meta->type;
+    task.body = *meta->body;
+    task.attempts = 1;
+    task.first_attempt_at = clock::now();
+    task.last_error = describe(res);
+    task.source = meta->source;
+    handed_off = co_await retry_or_dead_letter(std::move(task), res.result, false) !=
+                 handoff::interrupted;
   }
   if (handed_off) fan->one_done();
 }
@@ -361,26 +373,22 @@ asio::awaitable<engine::handoff> engine::retry_or_dead_letter(retry::task task,
     scheduled_->inc();
     co_return handoff::scheduled;
   }
-  event_meta meta;
-  meta.id = task.event_id;
-  meta.type = task.event_type;
-  meta.business_id = task.business_id;
-  meta.body = std::make_shared<const std::string>(task.body);
-  meta.source = task.source;
+  const event_meta meta = meta_of(task);
   bool ok = co_await dead_letter("retries_exhausted", meta, task.endpoint_id, task.attempts,
                                  task.last_error);
   co_return ok ? handoff::dead_lettered : handoff::interrupted;
 }
 
-asio::awaitable<bool> engine::dead_letter(std::string reason, const event_meta& meta,
+asio::awaitable<bool> engine::dead_letter(std::string_view reason, const event_meta& meta,
                                           const std::string& endpoint_id, int attempts,
-                                          std::string last_error) {
+                                          const std::string& last_error) {
   auto read_history = [this, &meta, &endpoint_id] {
     return deps_.retries.attempts_for_event(endpoint_id, meta.id);
   };
   auto history = co_await offload(read_history);
   kafka::dead_letter dl;
-  dl.reason = reason + (last_error.empty() ? "" : " (last: " + last_error + ")");
+  dl.reason = std::string(reason);
+  if (!last_error.empty()) dl.reason += " (last: " + last_error + ")";
   dl.original = *meta.body;
   dl.business_id = meta.business_id;
   dl.endpoint_id = endpoint_id;
@@ -427,19 +435,14 @@ asio::awaitable<void> engine::retry_delivery(retry::task task) {
   auto ep = deps_.endpoints.find(task.endpoint_id);
   const std::string task_id = task.id();
   std::function<status()> complete = [this, &task_id] { return deps_.retries.complete(task_id); };
-  event_meta meta;
-  meta.id = task.event_id;
-  meta.type = task.event_type;
-  meta.business_id = task.business_id;
-  meta.body = std::make_shared<const std::string>(task.body);
-  meta.source = task.source;
+  const event_meta meta = meta_of(task);
   if (!ep) {
     log::info("retry dropped: endpoint deleted", {{"event", task.event_id}, {"endpoint", task.endpoint_id}});
     co_await durably("complete retry", complete);
     co_return;
   }
   if (!ep->enabled) {
-    if (co_await dead_letter(std::string("endpoint_disabled"), meta, task.endpoint_id,
+    if (co_await dead_letter("endpoint_disabled", meta, task.endpoint_id,
                              task.attempts, ep->disabled_reason)) {
       co_await durably("complete retry", complete);
     }
@@ -448,26 +451,16 @@ asio::awaitable<void> engine::retry_delivery(retry::task task) {
   int number = task.attempts + 1;
   auto res = co_await attempt(meta, *ep, number);
   if (!res.ran) co_return;  // shutdown: the claim's lease runs out and someone retries
-  bool handed_off = false;
-  switch (res.result.next) {
-    case outcome::action::delivered:
-      delivered_->inc();
-      asio::post(blocking_, [this, id = ep->id] { (void)deps_.registry.record_success(id); });
-      handed_off = true;
-      break;
-    case outcome::action::disable_endpoint:
-      handed_off = co_await disable_endpoint(*ep, res.result);
-      break;
-    case outcome::action::retry:
-      task.attempts = number;
-      task.last_error = res.error.empty() ? res.result.reason : res.result.reason + ": " + res.error;
-      // Rescheduling replaces the claim; a dead letter still has to complete it.
-      if (co_await retry_or_dead_letter(task, res.result, true) == handoff::dead_lettered) {
-        co_await durably("complete retry", complete);
-      }
-      co_return;
+  if (res.result.next != outcome::action::retry) {
+    if (co_await settle(*ep, res.result)) co_await durably("complete retry", complete);
+    co_return;
   }
-  if (handed_off) co_await durably("complete retry", complete);
+  task.attempts = number;
+  task.last_error = describe(res);
+  // Rescheduling replaces the claim; a dead letter still has to complete it.
+  if (co_await retry_or_dead_letter(task, res.result, true) == handoff::dead_lettered) {
+    co_await durably("complete retry", complete);
+  }
 }
 
 }  // namespace tresse::dispatcher

@@ -111,11 +111,15 @@ class engine {
   enum class handoff { interrupted, scheduled, dead_lettered, gone };
   boost::asio::awaitable<handoff> retry_or_dead_letter(retry::task task, const outcome& o,
                                                        bool claimed);
-  boost::asio::awaitable<bool> dead_letter(std::string reason, const event_meta& meta,
+  boost::asio::awaitable<bool> dead_letter(std::string_view reason, const event_meta& meta,
                                            const std::string& endpoint_id, int attempts,
-                                           std::string last_error);
+                                           const std::string& last_error);
   boost::asio::awaitable<bool> disable_endpoint(const registry::endpoint& ep,
                                                 const outcome& o);
+  // Hands off a delivered or disable_endpoint outcome; false only if shutdown interrupted it.
+  boost::asio::awaitable<bool> settle(const registry::endpoint& ep, const outcome& o);
+  static std::string describe(const attempt_result& r);  // "reason: error" for logs
+  static event_meta meta_of(const retry::task& t);
   // Runs `f` on the blocking pool until it succeeds; false if stopping first. `f` is a named
   // local of the caller (see offload).
   boost::asio::awaitable<bool> durably(const char* what, std::function<status()>& f);
