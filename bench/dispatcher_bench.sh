@@ -4,7 +4,7 @@
 # Builds nothing; see README.md ("Dispatcher") for the build command and recorded figures.
 #
 #   bench/dispatcher_bench.sh [BUILD_DIR]         (default build/release)
-#   env: N=20000 CONC=10 WRK_SECS=10 LAT_SECS=10 BACKLOG=100000 (0 skips) MAX_SECS=900
+#   env: N=8000 CONC=10 WRK_SECS=10 LAT_SECS=10 BACKLOG=100000 (0 skips) MAX_SECS=900
 #        KEEP=1 keeps the temp dir (logs); SETS="key=value ..." extra dispatcher settings (e.g. kafka.librdkafka.fetch.wait.max.ms=10)
 #
 # Kafka is librdkafka's mock cluster run by `tresse-dispatcher dev-broker` in its own process,
@@ -18,7 +18,7 @@ if [ -z "${TRESSE_BENCH_TIMED:-}" ]; then
 fi
 
 BUILD=${1:-build/release}
-N=${N:-20000}
+N=${N:-8000}  # one partition; the mock broker trims a partition past ~5 MB
 CONC=${CONC:-10}
 WRK_SECS=${WRK_SECS:-10}
 LAT_SECS=${LAT_SECS:-10}
