@@ -132,7 +132,6 @@ class engine {
   // The endpoint's live secrets, parsed once per change (cached per endpoint).
   std::vector<receiver::key> signing_keys(const registry::endpoint& ep,
                                           std::chrono::system_clock::time_point now);
-  void count_outcome(const char* outcome_name);
 
   engine_deps deps_;
   engine_options options_;
