@@ -24,11 +24,17 @@ ensure_packages() {
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -q --no-install-recommends "${missing[@]}"
 }
 
-# The npm package used as an independent Standard Webhooks implementation in the interop tests.
+# The npm packages the node-driven tests use: standardwebhooks, an independent Standard Webhooks
+# implementation (tests/interop), and ajv + ajv-formats, which check Management API responses
+# against dispatcher/api/openapi.json (tests/api).
 ensure_interop_peer() {
   if [ -f tests/interop/package.json ] && [ ! -d tests/interop/node_modules/standardwebhooks ]; then
     echo "==> installing the standardwebhooks npm package (interop peer)"
     (cd tests/interop && npm ci --no-audit --no-fund --loglevel=error)
+  fi
+  if [ -f tests/api/package.json ] && [ ! -d tests/api/node_modules/ajv-formats ]; then
+    echo "==> installing ajv and ajv-formats (API contract validator)"
+    (cd tests/api && npm ci --no-audit --no-fund --loglevel=error)
   fi
 }
 
