@@ -102,6 +102,15 @@ try {
   );
   check(!r.lines.some((l) => l.startsWith("GET ") || l.startsWith("POST ")), "broken spec: no exchange checked");
 
+  const badSchema = structuredClone(doc);
+  badSchema.components.schemas.Replay.properties.scanned.type = "integr";
+  writeFileSync(join(dir, "bad-schema.json"), JSON.stringify(badSchema));
+  const bs = run(join(dir, "bad-schema.json"), join(here, "fixtures/good.json"));
+  check(
+    bs.status === 1 && bs.lines.some((l) => l.startsWith("spec: components/schemas/Replay/properties/scanned/type ")),
+    "spec with an invalid JSON Schema: exit 1 naming the schema",
+  );
+
   writeFileSync(join(dir, "notjson.json"), "{");
   const nj = run(join(dir, "notjson.json"), join(here, "fixtures/good.json"));
   check(nj.status === 1 && nj.lines[0].startsWith("spec: spec "), "unparsable spec: exit 1 with the reason");

@@ -14,7 +14,8 @@
 // not have, is checked against components.responses.NotFound / MethodNotAllowed.
 //
 // The spec itself is checked first: it parses, `openapi` is 3.1.x, every $ref resolves (local
-// refs only), every schema compiles.
+// refs only), every component schema is valid JSON Schema 2020-12, every response and header
+// schema compiles.
 //
 // Prints one line per problem ("METHOD path status: what is wrong") and a summary.
 // Exit 0: everything conforms; 1: at least one problem; 2: usage or unreadable input.
@@ -190,7 +191,15 @@ function main() {
     return validators.get(key);
   };
 
-  // Compile every response and header schema up front: a broken schema is a spec problem.
+  // Every component schema must be a valid JSON Schema 2020-12, and every response and header
+  // schema must compile: a broken schema is a spec problem.
+  for (const [name, schema] of Object.entries(spec.components?.schemas || {})) {
+    if (!ajv.validateSchema(schema)) {
+      for (const e of ajv.errors) {
+        specProblems.push(`spec: components/schemas/${name}${e.instancePath} ${e.message}`);
+      }
+    }
+  }
   const templates = compileTemplates(spec);
   for (const { template, item } of templates) {
     for (const method of METHODS) {
