@@ -4,6 +4,7 @@
 //   tresse-dispatcher dev-broker --bootstrap-file FILE
 //   tresse-dispatcher endpoints create|list|get|update|delete|rotate-secret ...
 //   tresse-dispatcher deliveries list --endpoint ID ...
+//   tresse-dispatcher keys create|list|revoke ...
 #include <csignal>
 #include <cstdio>
 #include <filesystem>
@@ -11,10 +12,16 @@
 #include <future>
 #include <iostream>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 
 #include "admin/admin_server.hpp"
+#include "api/keys.hpp"
+#include "api/openapi_document.hpp"
+#include "api/replays.hpp"
+#include "api/server.hpp"
+#include "api/service.hpp"
 #include "admin/metrics.hpp"
 #include "config/config.hpp"
 #include "delivery/engine.hpp"
@@ -44,6 +51,7 @@ commands:
   dev-broker --bootstrap-file FILE            run librdkafka's mock Kafka cluster on its own
   endpoints <create|list|get|update|delete|rotate-secret> ...   manage endpoints in Redis
   deliveries list --endpoint ID ...           read an endpoint's attempt log
+  keys <create|list|revoke> ...               business API keys for the management API
   --version
 )";
 
@@ -208,6 +216,36 @@ int run(int argc, char** argv) {
     tresse::log::error("admin listener failed", {{"error", admin.error().message}});
     return 1;
   }
+  // The management API: its own threads and Redis connections, since its handlers block.
+  std::unique_ptr<td::api::replays> replays;
+  std::unique_ptr<td::api::service> api_service;
+  std::optional<tresse::http::server> api_server;
+  if (cfg.api.listen) {
+    auto api_redis_opts = *redis_opts;
+    api_redis_opts.pool_size = cfg.api.threads + 2;  // + the replay workers
+    auto api_redis = std::make_shared<td::redis::client>(api_redis_opts);
+    replays = std::make_unique<td::api::replays>(
+        api_redis, retries,
+        td::api::replay_options{
+            .scan = {.brokers = brokers, .topic = cfg.kafka.topic, .extra = kafka_extra}});
+    api_service = std::make_unique<td::api::service>(
+        td::api::service_deps{api_redis, registry, retries, *replays, *shared_producer},
+        td::api::service_options{.rate_limit_per_minute = cfg.api.rate_limit_per_minute,
+                                 .allow_http_live = cfg.api.allow_http,
+                                 .events_topic = cfg.kafka.topic,
+                                 .openapi_document = std::string(td::api::openapi_document())});
+    auto srv = td::api::start_server(
+        {.host = cfg.api.listen->host, .port = cfg.api.listen->port, .threads = cfg.api.threads},
+        *api_service, "x-tresse-peer");
+    if (!srv) {
+      tresse::log::error("management API listener failed", {{"error", srv.error().message}});
+      return 1;
+    }
+    api_server.emplace(std::move(*srv));
+    tresse::log::info("management API listening",
+                      {{"api", cfg.api.listen->host + ":" + std::to_string(api_server->port())}});
+  }
+
   tresse::log::info("dispatcher running", {{"brokers", brokers},
                                            {"topic", cfg.kafka.topic},
                                            {"group", cfg.kafka.group},
@@ -216,6 +254,8 @@ int run(int argc, char** argv) {
 
   int sig = 0;
   sigwait(&signals, &sig);
+  if (api_server) api_server->stop();
+  if (replays) replays->stop();
   tresse::log::info("stopping", {{"signal", sig == SIGTERM ? "SIGTERM" : "SIGINT"},
                                  {"drain_timeout_ms", cfg.delivery.drain_timeout.count()}});
   // The consumer stops fetching and waits for in-flight records while the engine finishes
@@ -243,6 +283,7 @@ int main(int argc, char** argv) {
   if (cmd == "dev-broker") return td::kafka::run_dev_broker(argc - 1, argv + 1);
   if (cmd == "endpoints") return td::registry::run_endpoints_command(argc - 1, argv + 1);
   if (cmd == "deliveries") return td::retry::run_deliveries_command(argc - 1, argv + 1);
+  if (cmd == "keys") return td::api::run_keys_command(argc - 1, argv + 1);
   if (cmd == "--version" || cmd == "version") {
     std::cout << "tresse-dispatcher " TRESSE_VERSION "\n";
     return 0;

@@ -1,12 +1,12 @@
 #include "tresse/common/event.hpp"
 
-#include <openssl/rand.h>
-
 #include <algorithm>
 #include <ctime>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <unordered_set>
+
+#include "tresse/common/ids.hpp"
 
 namespace tresse::events {
 namespace {
@@ -197,6 +197,38 @@ bool is_rfc3339(std::string_view s) {
          digits(s, pos + 4, 2, off_minute) && off_hour <= 23 && off_minute <= 59;
 }
 
+std::optional<std::chrono::system_clock::time_point> parse_rfc3339(std::string_view s) {
+  if (!is_rfc3339(s)) return std::nullopt;
+  int year, month, day, hour, minute, second;
+  digits(s, 0, 4, year);
+  digits(s, 5, 2, month);
+  digits(s, 8, 2, day);
+  digits(s, 11, 2, hour);
+  digits(s, 14, 2, minute);
+  digits(s, 17, 2, second);
+  std::chrono::year_month_day ymd{std::chrono::year(year),
+                                  std::chrono::month(static_cast<unsigned>(month)),
+                                  std::chrono::day(static_cast<unsigned>(day))};
+  auto t = std::chrono::sys_days(ymd) + std::chrono::hours(hour) + std::chrono::minutes(minute) +
+           std::chrono::seconds(second);
+  std::chrono::milliseconds fraction{0};
+  std::size_t pos = 19;
+  if (s[pos] == '.') {
+    int scale = 100;
+    for (++pos; pos < s.size() && s[pos] >= '0' && s[pos] <= '9'; ++pos, scale /= 10) {
+      fraction += std::chrono::milliseconds((s[pos] - '0') * scale);
+    }
+  }
+  if (s[pos] == '+' || s[pos] == '-') {
+    int off_hour, off_minute;
+    digits(s, pos + 1, 2, off_hour);
+    digits(s, pos + 4, 2, off_minute);
+    auto offset = std::chrono::hours(off_hour) + std::chrono::minutes(off_minute);
+    t = s[pos] == '+' ? t - offset : t + offset;
+  }
+  return std::chrono::time_point_cast<std::chrono::system_clock::duration>(t + fraction);
+}
+
 result<event> parse_event(std::string_view bytes, std::size_t max_bytes) {
   using k = envelope_reader::kind;
   if (bytes.size() > max_bytes) {
@@ -269,22 +301,6 @@ std::string format_rfc3339(std::chrono::system_clock::time_point t) {
   return buf;
 }
 
-std::string new_event_id() {
-  static constexpr std::string_view alphabet =
-      "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
-  std::string id = "evt_";
-  while (id.size() < 4 + 22) {
-    unsigned char buf[32];
-    if (RAND_bytes(buf, sizeof buf) != 1) {
-      // The CSPRNG failing is not recoverable; ids must not collide.
-      std::abort();
-    }
-    for (unsigned char b : buf) {
-      // 248 = 4 * 62: rejection sampling keeps the characters uniform.
-      if (b < 248 && id.size() < 4 + 22) id.push_back(alphabet[b % 62]);
-    }
-  }
-  return id;
-}
+std::string new_event_id() { return "evt_" + ids::random_base62(22); }
 
 }  // namespace tresse::events

@@ -123,6 +123,13 @@ struct server::impl {
     return ioc.get_executor();
   }
 
+  void set_peer(request& req, const tcp::socket& socket) const {
+    if (options.peer_header.empty()) return;
+    beast::error_code ec;
+    auto peer = socket.remote_endpoint(ec);
+    req.set(options.peer_header, ec ? std::string("unknown") : peer.address().to_string());
+  }
+
   asio::awaitable<void> accept_loop();
   asio::awaitable<void> serve(tcp::socket socket);
   asio::awaitable<void> lingering_close(connection& conn);
@@ -221,8 +228,15 @@ asio::awaitable<void> server::impl::serve(tcp::socket socket) {
       if (!answer) break;
       res = std::move(*answer);
       keep_going = false;
+      if (ec == bhttp::error::body_limit && options.on_rejected) {
+        request head = parser.release();
+        head.body().clear();
+        set_peer(head, stream);
+        co_await options.on_rejected(head, res);
+      }
     } else {
       request req = parser.release();
+      set_peer(req, stream);
       is_head = req.method() == bhttp::verb::head;
       bool failed = false;
       try {

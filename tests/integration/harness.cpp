@@ -239,13 +239,21 @@ std::optional<json> dispatcher_process::wait_for_log(std::string_view msg,
   return found;
 }
 
+std::uint16_t dispatcher_process::logged_port(std::string_view msg, const char* field) const {
+  auto line = wait_for_log(msg);
+  if (!line) throw std::runtime_error("dispatcher never logged '" + std::string(msg) + "'");
+  std::string address = line->value(field, "");
+  auto colon = address.rfind(':');
+  if (colon == std::string::npos) throw std::runtime_error("no address in " + line->dump());
+  return static_cast<std::uint16_t>(std::stoi(address.substr(colon + 1)));
+}
+
 std::uint16_t dispatcher_process::admin_port() const {
-  auto line = wait_for_log("dispatcher running");
-  if (!line) throw std::runtime_error("dispatcher never logged 'dispatcher running'");
-  std::string admin = line->value("admin", "");
-  auto colon = admin.rfind(':');
-  if (colon == std::string::npos) throw std::runtime_error("no admin address in " + line->dump());
-  return static_cast<std::uint16_t>(std::stoi(admin.substr(colon + 1)));
+  return logged_port("dispatcher running", "admin");
+}
+
+std::uint16_t dispatcher_process::api_port() const {
+  return logged_port("management API listening", "api");
 }
 
 void dispatcher_process::kill() {

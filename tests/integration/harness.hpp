@@ -136,12 +136,16 @@ class dispatcher_process {
 
   // The admin listener's port, from the "dispatcher running" line. Throws if it never came.
   std::uint16_t admin_port() const;
+  // The management API's port, from the "management API listening" line. Throws if none.
+  std::uint16_t api_port() const;
 
   void kill();                                                      // SIGKILL, then reap
   std::optional<int> terminate(std::chrono::milliseconds timeout);  // SIGTERM; exit code
   bool running();
 
  private:
+  std::uint16_t logged_port(std::string_view msg, const char* field) const;
+
   std::filesystem::path log_file_;
   child_process process_;
   bool exited_ = false;

@@ -322,9 +322,17 @@ const std::vector<key_spec>& keys() {
           [](auto& c) -> auto& { return c.api.listen; }, parse_optional_listen,
           format_optional_listen),
       field(
-          "api.rate_limit_per_minute", "management API requests per business per minute",
+          "api.rate_limit_per_minute",
+          "management API requests per API key (or client address, without a key) per minute",
           [](auto& c) -> auto& { return c.api.rate_limit_per_minute; }, parse_count<std::uint32_t>,
           format_count<std::uint32_t>),
+      field(
+          "api.threads", "management API threads (each blocks on Redis for its request)",
+          [](auto& c) -> auto& { return c.api.threads; }, parse_count<std::size_t>,
+          format_count<std::size_t>),
+      field(
+          "api.allow_http", "live endpoints may use http:// URLs (else https:// only)",
+          [](auto& c) -> auto& { return c.api.allow_http; }, parse_bool, format_bool),
       field(
           "delivery.allow_private_networks",
           "deliver to loopback, private and link-local addresses (tests, try-out)",

@@ -75,6 +75,8 @@ struct config {
   struct api_section {
     std::optional<listen_address> listen;  // empty = management API off
     std::uint32_t rate_limit_per_minute = 600;
+    std::size_t threads = 4;
+    bool allow_http = false;
   } api;
 
   struct delivery_section {

@@ -11,6 +11,7 @@
 #include <boost/asio/use_awaitable.hpp>
 #include <nlohmann/json.hpp>
 
+#include "tresse/common/ids.hpp"
 #include "tresse/common/log.hpp"
 #include "tresse/receiver/sign.hpp"
 
@@ -168,6 +169,29 @@ std::vector<receiver::key> engine::signing_keys(const registry::endpoint& ep,
   return entry.keys;
 }
 
+std::vector<std::shared_ptr<const registry::endpoint>> engine::recipients(
+    const events::event& ev) const {
+  if (ev.type != "webhook.test") return deps_.endpoints.matching(ev.business_id, ev.type, ev.livemode);
+  // A test ping (POST /v1/webhooks/{id}/test) names its one endpoint in data.endpoint_id;
+  // subscriptions do not apply, the business and mode must.
+  auto doc = nlohmann::json::parse(ev.raw, nullptr, /*allow_exceptions=*/false);
+  std::string target;
+  if (doc.is_object()) {
+    auto data = doc.find("data");
+    if (data != doc.end() && data->is_object()) {
+      auto id = data->find("endpoint_id");
+      if (id != data->end() && id->is_string()) target = id->get<std::string>();
+    }
+  }
+  std::vector<std::shared_ptr<const registry::endpoint>> out;
+  if (target.empty()) return out;
+  auto ep = deps_.endpoints.find(target);
+  if (ep && ep->enabled && ep->business_id == ev.business_id && ep->livemode == ev.livemode) {
+    out.push_back(std::move(ep));
+  }
+  return out;
+}
+
 asio::awaitable<void> engine::handle_record(kafka::message record, std::function<void()> done) {
   active_guard active(active_);
   auto finish = [&] {
@@ -190,7 +214,7 @@ asio::awaitable<void> engine::handle_record(kafka::message record, std::function
     if (ok) finish();  // else: shutdown; the offset stays uncommitted
     co_return;
   }
-  auto eps = deps_.endpoints.matching(ev->business_id, ev->type, ev->livemode);
+  auto eps = recipients(*ev);
   if (eps.empty()) {
     unmatched_->inc();
     finish();
@@ -266,26 +290,32 @@ asio::awaitable<engine::attempt_result> engine::attempt(const event_meta& meta,
                          {"outcome", out.result.reason}});
 
   retry::attempt_record rec;
+  rec.id = ids::time_ordered("att_", now);
   rec.event_id = meta.id;
   rec.event_type = meta.type;
   rec.endpoint_id = ep.id;
   rec.attempt = number;
   rec.at = now;
   rec.status = static_cast<int>(out.status);
+  rec.succeeded = out.result.next == outcome::action::delivered;
   rec.error = describe(out);
   rec.latency = latency;
   rec.response_snippet = std::move(snippet);
   // A delivered attempt's log entry is written in the background: losing it when Redis is
   // down must not hold up delivery. A failed one is awaited, so that the retry or dead letter
   // that follows reads a history that includes it.
-  if (out.result.next == outcome::action::delivered) {
-    asio::post(blocking_, [this, rec = std::move(rec)] {
-      if (auto st = deps_.retries.log_attempt(rec); !st) {
+  // The first attempt also keeps the event's bytes, for a later manual retry.
+  std::shared_ptr<const std::string> body = number == 1 ? meta.body : nullptr;
+  if (rec.succeeded) {
+    asio::post(blocking_, [this, rec = std::move(rec), body] {
+      if (auto st = deps_.retries.log_attempt(rec, body ? *body : std::string_view{}); !st) {
         log::warn("attempt log write failed", {{"endpoint", rec.endpoint_id}, {"error", st.error().message}});
       }
     });
   } else {
-    auto write = [this, &rec] { return deps_.retries.log_attempt(rec); };
+    auto write = [this, &rec, &body] {
+      return deps_.retries.log_attempt(rec, body ? *body : std::string_view{});
+    };
     if (auto st = co_await offload(write); !st) {
       log::warn("attempt log write failed", {{"endpoint", rec.endpoint_id}, {"error", st.error().message}});
     }

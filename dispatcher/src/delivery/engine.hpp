@@ -97,6 +97,9 @@ class engine {
   struct fanout;
   struct attempt_result;
 
+  // The endpoints an event goes to: the subscribed ones, or for webhook.test only the one
+  // its data.endpoint_id names.
+  std::vector<std::shared_ptr<const registry::endpoint>> recipients(const events::event& ev) const;
   boost::asio::awaitable<void> handle_record(kafka::message record, std::function<void()> done);
   boost::asio::awaitable<void> first_delivery(std::shared_ptr<const event_meta> meta,
                                               std::shared_ptr<const registry::endpoint> ep,

@@ -14,8 +14,17 @@
 //   tresse:retry:task:{task}                 hash    one delivery task, with a TTL
 //   tresse:attempts:endpoint:{id}            list    newest-first attempt records (capped)
 //   tresse:attempts:event:{event}            list    every attempt of one event (capped, TTL)
+//   tresse:event:{event}                     string  the event's bytes, for manual retries (TTL)
+//   tresse:apikey:{sha256}                   hash    a business API key (id, business_id,
+//                                                    mode, last4, created_at, revoked)
+//   tresse:apikey_id:{id}                    string  the key's sha256, by key id
+//   tresse:apikeys                           zset    every key id (score 0, lex order)
+//   tresse:ratelimit:{bucket}:{minute}       string  requests in that minute (TTL 2 min)
+//   tresse:idempotency:{key id}:{sha256}     hash    a POST's first response (TTL 24 h)
+//   tresse:replay:{id}                       hash    a replay's progress (TTL 7 d)
 #pragma once
 
+#include <cstdint>
 #include <string>
 #include <string_view>
 
@@ -49,5 +58,17 @@ inline std::string endpoint_attempts(std::string_view id) {
 inline std::string event_attempts(std::string_view event_id) {
   return join("tresse:attempts:event:", event_id);
 }
+inline std::string event_body(std::string_view event_id) { return join("tresse:event:", event_id); }
+
+inline std::string api_key(std::string_view sha256) { return join("tresse:apikey:", sha256); }
+inline std::string api_key_id(std::string_view id) { return join("tresse:apikey_id:", id); }
+inline constexpr std::string_view api_keys_all = "tresse:apikeys";
+inline std::string rate_limit(std::string_view bucket, std::int64_t minute) {
+  return join("tresse:ratelimit:", bucket, ":" + std::to_string(minute));
+}
+inline std::string idempotency(std::string_view key_id, std::string_view sha256) {
+  return join("tresse:idempotency:", key_id, ":" + std::string(sha256));
+}
+inline std::string replay(std::string_view id) { return join("tresse:replay:", id); }
 
 }  // namespace tresse::dispatcher::redis::keys

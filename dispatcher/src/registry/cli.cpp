@@ -1,16 +1,14 @@
 #include "registry/cli.hpp"
 
 #include <charconv>
-#include <cstdlib>
 #include <iostream>
-#include <map>
 #include <memory>
 #include <optional>
-#include <set>
 #include <string>
 #include <string_view>
 #include <vector>
 
+#include "cli/args.hpp"
 #include "redis/client.hpp"
 #include "registry/store.hpp"
 
@@ -30,33 +28,17 @@ constexpr std::string_view usage =
     "  common: --redis URL (or $TRESSE_REDIS_URL)\n"
     "          --encryption-key KEY (or $TRESSE_REGISTRY_ENCRYPTION_KEY)\n";
 
-const std::set<std::string_view> value_flags = {
-    "--redis", "--business", "--url",    "--events",     "--description",   "--enabled",
-    "--id",    "--limit",    "--cursor", "--expires-in", "--encryption-key"};
-const std::set<std::string_view> switch_flags = {"--test-mode"};
+const cli::flag_spec flags_spec = {
+    .values = {"--redis", "--business", "--url", "--events", "--description", "--enabled", "--id",
+               "--limit", "--cursor", "--expires-in", "--encryption-key"},
+    .switches = {"--test-mode"}};
 
-int print_error(int code, std::string_view kind, std::string_view message) {
-  std::cerr << json{{"error", {{"code", kind}, {"message", message}}}}.dump() << "\n";
-  return code;
-}
-
-int usage_error(std::string_view message) {
-  std::cerr << usage;
-  return print_error(2, "usage", message);
-}
-
-int action_error(const error& e) {
-  return print_error(1, e.kind == error_kind::transient ? "unavailable" : "invalid_request",
-                     e.message);
-}
+int usage_error(std::string_view message) { return cli::usage_error(usage, message); }
+using cli::action_error;
+using cli::print;
 
 int not_found(std::string_view id) {
-  return print_error(1, "not_found", "no endpoint " + std::string(id));
-}
-
-int print(const json& j) {
-  std::cout << j.dump(2) << "\n";
-  return 0;
+  return cli::print_error(1, "not_found", "no endpoint " + std::string(id));
 }
 
 std::vector<std::string> split_list(std::string_view s) {
@@ -79,33 +61,16 @@ std::optional<Int> parse_int(std::string_view s) {
   return v;
 }
 
-std::string env_or(const char* name, std::string fallback) {
-  const char* v = std::getenv(name);
-  return v && *v ? std::string(v) : fallback;
-}
 
 }  // namespace
 
 int run_endpoints_command(int argc, char** argv) {
   if (argc < 2) return usage_error("missing action");
   std::string_view action = argv[1];
-  std::map<std::string, std::string, std::less<>> flags;
-  for (int i = 2; i < argc; ++i) {
-    std::string_view f = argv[i];
-    if (switch_flags.contains(f)) {
-      flags[std::string(f)] = "true";
-    } else if (value_flags.contains(f)) {
-      if (i + 1 >= argc) return usage_error(std::string(f) + " needs a value");
-      flags[std::string(f)] = argv[++i];
-    } else {
-      return usage_error("unknown flag " + std::string(f));
-    }
-  }
-  auto flag = [&](std::string_view name) -> std::optional<std::string> {
-    auto it = flags.find(name);
-    return it == flags.end() ? std::nullopt : std::optional<std::string>(it->second);
-  };
-  auto require = [&](std::string_view name) { return flag(name).value_or(""); };
+  auto parsed = cli::args::parse(argc, argv, 2, flags_spec);
+  if (!parsed) return usage_error(parsed.error().message);
+  auto flag = [&](std::string_view name) { return parsed->get(name); };
+  auto require = [&](std::string_view name) { return parsed->value(name); };
 
   static const std::set<std::string_view> actions = {"create", "list",   "get",
                                                      "update", "delete", "rotate-secret"};
@@ -114,19 +79,17 @@ int run_endpoints_command(int argc, char** argv) {
   if (needs_id && require("--id").empty()) return usage_error("--id is required");
   if (!needs_id && require("--business").empty()) return usage_error("--business is required");
 
-  auto redis_opts = redis::parse_url(
-      flag("--redis").value_or(env_or("TRESSE_REDIS_URL", "redis://127.0.0.1:6379/0")));
-  if (!redis_opts) return usage_error(redis_opts.error().message);
-  redis_opts->pool_size = 1;
+  auto redis = cli::redis_client(*parsed);
+  if (!redis) return usage_error(redis.error().message);
   store_options opts;
   std::string key_text =
-      flag("--encryption-key").value_or(env_or("TRESSE_REGISTRY_ENCRYPTION_KEY", ""));
+      flag("--encryption-key").value_or(cli::env_or("TRESSE_REGISTRY_ENCRYPTION_KEY", ""));
   if (!key_text.empty()) {
     auto box = secret_box::from_text(key_text);
     if (!box) return usage_error(box.error().message);
     opts.encryption = std::move(*box);
   }
-  store endpoints(std::make_shared<redis::client>(*redis_opts), std::move(opts));
+  store endpoints(*redis, std::move(opts));
   std::string id = require("--id");
 
   if (action == "create") {

@@ -1,20 +1,12 @@
 #include "registry/endpoint.hpp"
 
-#include <openssl/rand.h>
-
 #include <algorithm>
 #include <array>
 
 #include "tresse/common/event.hpp"
+#include "tresse/common/ids.hpp"
 
 namespace tresse::dispatcher::registry {
-namespace {
-
-// ASCII order, so fixed-width base62 strings sort like the numbers they encode.
-constexpr std::string_view base62 =
-    "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
-
-}  // namespace
 
 std::vector<std::string> endpoint::live_secrets(clock::time_point now) const {
   std::vector<std::string> out;
@@ -32,25 +24,7 @@ bool endpoint::subscribes_to(std::string_view event_type, bool event_livemode) c
   });
 }
 
-std::string new_endpoint_id(clock::time_point now) {
-  auto ms = static_cast<std::uint64_t>(std::max<std::int64_t>(0, to_unix_ms(now)));
-  std::string id = "we_";
-  std::array<char, 8> time_part{};
-  for (int i = 7; i >= 0; --i) {
-    time_part[static_cast<std::size_t>(i)] = base62[ms % 62];
-    ms /= 62;
-  }
-  id.append(time_part.data(), time_part.size());
-  // Rejection sampling (248 = 4 * 62) keeps the 14 random characters unbiased.
-  while (id.size() < 3 + 8 + 14) {
-    std::array<unsigned char, 16> random{};
-    RAND_bytes(random.data(), static_cast<int>(random.size()));
-    for (unsigned char b : random) {
-      if (b < 248 && id.size() < 3 + 8 + 14) id.push_back(base62[b % 62]);
-    }
-  }
-  return id;
-}
+std::string new_endpoint_id(clock::time_point now) { return ids::time_ordered("we_", now); }
 
 std::int64_t to_unix_ms(clock::time_point t) {
   return std::chrono::duration_cast<std::chrono::milliseconds>(t.time_since_epoch()).count();

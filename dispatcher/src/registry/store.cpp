@@ -118,10 +118,10 @@ status validate_url(std::string_view url) {
 
 status validate_events(const std::vector<std::string>& events) {
   if (events.empty()) return fail(error_kind::permanent, "events must not be empty");
-  if (events.size() > max_events) return fail(error_kind::permanent, "too many events");
+  if (events.size() > max_events) return fail(error_kind::permanent, "events: more than 64 entries");
   for (const auto& e : events) {
     if (!tresse::events::is_valid_subscription(e)) {
-      return fail(error_kind::permanent, "unknown event type '" + e + "'");
+      return fail(error_kind::permanent, "events: unknown event type '" + e + "'");
     }
   }
   return {};

@@ -6,6 +6,7 @@
 
 #include "redis/keys.hpp"
 #include "tresse/common/event.hpp"
+#include "tresse/common/ids.hpp"
 
 namespace tresse::dispatcher::retry {
 namespace {
@@ -42,6 +43,23 @@ if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
 redis.call('HSET', KEYS[1], unpack(ARGV, 4))
 redis.call('PEXPIRE', KEYS[1], ARGV[3])
 redis.call('ZREM', KEYS[3], ARGV[1])
+redis.call('ZADD', KEYS[2], ARGV[2], ARGV[1])
+return 1
+)lua");
+  return s;
+}
+
+// Same arguments, due = now: an existing task that is not claimed just becomes due now.
+// Returns 0 when the task is claimed (in flight), else 1.
+const redis::script& schedule_now_script() {
+  static const redis::script s(R"lua(
+if redis.call('EXISTS', KEYS[1]) == 1 then
+  if redis.call('ZSCORE', KEYS[3], ARGV[1]) then return 0 end
+  redis.call('ZADD', KEYS[2], ARGV[2], ARGV[1])
+  return 1
+end
+redis.call('HSET', KEYS[1], unpack(ARGV, 4))
+redis.call('PEXPIRE', KEYS[1], ARGV[3])
 redis.call('ZADD', KEYS[2], ARGV[2], ARGV[1])
 return 1
 )lua");
@@ -150,12 +168,14 @@ task task_from_fields(const std::vector<redis::reply>& fields) {
 
 std::string encode(const attempt_record& a, std::size_t snippet_limit) {
   json j = {
+      {"id", a.id.empty() ? tresse::ids::time_ordered("att_", a.at) : a.id},
       {"event_id", a.event_id},
       {"event_type", a.event_type},
       {"endpoint_id", a.endpoint_id},
       {"attempt", a.attempt},
       {"at", unix_ms(a.at)},
       {"status", a.status},
+      {"succeeded", a.succeeded},
       {"error", a.error},
       {"latency_ms", a.latency.count()},
       {"response", a.response_snippet.substr(0, snippet_limit)},
@@ -173,11 +193,13 @@ std::vector<attempt_record> decode_attempts(const redis::reply& r,
     attempt_record a;
     a.endpoint_id = j.value("endpoint_id", "");
     if (!only_endpoint.empty() && a.endpoint_id != only_endpoint) continue;
+    a.id = j.value("id", "");
     a.event_id = j.value("event_id", "");
     a.event_type = j.value("event_type", "");
     a.attempt = j.value("attempt", 0);
     a.at = from_unix_ms(j.value("at", std::int64_t{0}));
     a.status = j.value("status", 0);
+    a.succeeded = j.value("succeeded", false);
     a.error = j.value("error", "");
     a.latency = std::chrono::milliseconds(j.value("latency_ms", std::int64_t{0}));
     a.response_snippet = j.value("response", "");
@@ -210,6 +232,15 @@ status store::schedule(const task& t, clock::time_point due) {
       task_argv(t, due, opts_.task_ttl));
   if (!r) return std::unexpected(r.error());
   return {};
+}
+
+result<bool> store::schedule_now(const task& t, clock::time_point now) {
+  auto r = redis_->eval(
+      schedule_now_script(),
+      {keys::retry_task(t.id()), std::string(keys::retry_due), std::string(keys::retry_claimed)},
+      task_argv(t, now, opts_.task_ttl));
+  if (!r) return std::unexpected(r.error());
+  return r->integer == 1;
 }
 
 result<bool> store::reschedule(const task& t, clock::time_point due) {
@@ -270,17 +301,23 @@ status store::record_exhausted(std::string_view endpoint_id) {
   return {};
 }
 
-status store::log_attempt(const attempt_record& a) {
+status store::log_attempt(const attempt_record& a, std::string_view event_body) {
   std::string record = encode(a, opts_.snippet_limit);
   std::string by_endpoint = keys::endpoint_attempts(a.endpoint_id);
   std::string by_event = keys::event_attempts(a.event_id);
-  auto r = redis_->pipeline({
+  std::string ttl = std::to_string(opts_.event_attempts_ttl.count());
+  std::vector<std::vector<std::string>> commands = {
       {"LPUSH", by_endpoint, record},
       {"LTRIM", by_endpoint, "0", std::to_string(opts_.attempts_per_endpoint - 1)},
       {"LPUSH", by_event, record},
       {"LTRIM", by_event, "0", std::to_string(opts_.attempts_per_event - 1)},
-      {"PEXPIRE", by_event, std::to_string(opts_.event_attempts_ttl.count())},
-  });
+      {"PEXPIRE", by_event, ttl},
+  };
+  if (!event_body.empty()) {
+    commands.push_back(
+        {"SET", keys::event_body(a.event_id), std::string(event_body), "PX", ttl, "NX"});
+  }
+  auto r = redis_->pipeline(commands);
   if (!r) return std::unexpected(r.error());
   for (const auto& reply : *r) {
     if (reply.type == redis::reply::kind::error) {
@@ -288,6 +325,13 @@ status store::log_attempt(const attempt_record& a) {
     }
   }
   return {};
+}
+
+result<std::optional<std::string>> store::event_body(std::string_view event_id) {
+  auto r = redis_->command({"GET", keys::event_body(event_id)});
+  if (!r) return std::unexpected(r.error());
+  if (r->is_nil()) return std::nullopt;
+  return std::move(r->str);
 }
 
 result<std::vector<attempt_record>> store::list_attempts(std::string_view endpoint_id,
@@ -308,12 +352,15 @@ result<std::vector<attempt_record>> store::attempts_for_event(std::string_view e
 
 json to_json(const attempt_record& a) {
   return {
+      {"id", a.id},
+      {"object", "delivery_attempt"},
       {"event_id", a.event_id},
       {"event_type", a.event_type},
       {"endpoint_id", a.endpoint_id},
       {"attempt", a.attempt},
       {"at", tresse::events::format_rfc3339(a.at)},
       {"status", a.status == 0 ? json(nullptr) : json(a.status)},
+      {"succeeded", a.succeeded},
       {"error", a.error.empty() ? json(nullptr) : json(a.error)},
       {"latency_ms", a.latency.count()},
       {"response", a.response_snippet},

@@ -58,19 +58,21 @@ struct task {
 std::string task_id(std::string_view event_id, std::string_view endpoint_id);
 
 struct attempt_record {
+  std::string id;  // "att_" + time-ordered; empty: log_attempt derives one from `at`
   std::string event_id;
   std::string event_type;
   std::string endpoint_id;
   int attempt = 1;  // 1 for the first attempt
   clock::time_point at;
   int status = 0;     // HTTP status; 0 when there was no response (connect error, timeout, ...)
+  bool succeeded = false;
   std::string error;  // empty on success, else why it failed
   std::chrono::milliseconds latency{0};
   std::string response_snippet;  // the start of the response body (truncated when stored)
 };
 
-// As the API, CLI and dead letters show it: "at" in RFC 3339, "status"/"error" null when
-// absent.
+// As the API, CLI and dead letters show it (object "delivery_attempt"): "at" in RFC 3339,
+// "status"/"error" null when absent.
 nlohmann::json to_json(const attempt_record& a);
 
 struct store_options {
@@ -103,6 +105,10 @@ class store {
   // The delivery ended (delivered, dead-lettered or dropped): the task is gone.
   status complete(std::string_view task_id);
 
+  // A manual redelivery: makes the task due at `now`, creating it when absent. Returns false
+  // when the task is claimed right now (an attempt is in flight): nothing is changed then.
+  result<bool> schedule_now(const task& t, clock::time_point now);
+
   // The attempt failed again: stores t's new attempts/last_error and makes it due at `due`.
   // Returns false when the task no longer exists (another instance completed it after our
   // lease ran out): then there is nothing left to retry.
@@ -117,8 +123,12 @@ class store {
   // Dead-letter bookkeeping: bumps the endpoint's dead_lettered counter (see registry).
   status record_exhausted(std::string_view endpoint_id);
 
-  // Appends to both the endpoint's and the event's attempt lists (capped).
-  status log_attempt(const attempt_record& a);
+  // Appends to both the endpoint's and the event's attempt lists (capped). A non-empty
+  // `event_body` is also kept (once per event, for `event_attempts_ttl`) so that a manual
+  // retry can resend the event after its task is gone.
+  status log_attempt(const attempt_record& a, std::string_view event_body = {});
+  // The event's bytes as kept by log_attempt; nullopt when unknown or expired.
+  result<std::optional<std::string>> event_body(std::string_view event_id);
   // The endpoint's attempts, newest first, at most `limit`.
   result<std::vector<attempt_record>> list_attempts(std::string_view endpoint_id,
                                                     std::size_t limit);

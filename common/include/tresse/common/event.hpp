@@ -14,6 +14,7 @@
 #include <array>
 #include <chrono>
 #include <cstddef>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -68,6 +69,10 @@ bool is_valid_id(std::string_view id);
 // Strict RFC 3339 date-time (section 5.6): "2026-04-19T10:32:00Z", "…00.123+02:00", with
 // calendar checks (month, day in month, leap years). At most 64 characters.
 bool is_rfc3339(std::string_view text);
+
+// The instant an RFC 3339 date-time names (fractions kept to the millisecond, offsets
+// applied); nullopt when !is_rfc3339(text).
+std::optional<std::chrono::system_clock::time_point> parse_rfc3339(std::string_view text);
 
 // "2026-04-19T10:32:00Z" (UTC, whole seconds).
 std::string format_rfc3339(std::chrono::system_clock::time_point t);

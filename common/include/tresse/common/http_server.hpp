@@ -48,6 +48,11 @@ using response = boost::beast::http::response<boost::beast::http::string_body>;
 // Several connections call it concurrently when `threads` > 1.
 using handler = std::function<boost::asio::awaitable<response>(request&)>;
 
+// Called when a request's headers were read but its body was refused (413, body over
+// `body_limit`), with those headers and the standard answer, which it may amend (add headers);
+// the connection still closes after it.
+using rejection_handler = std::function<boost::asio::awaitable<void>(const request&, response&)>;
+
 struct server_options {
   std::string host = "127.0.0.1";        // address to bind; "0.0.0.0" or "::" for every interface
   std::uint16_t port = 0;                // 0: an ephemeral port, see server::port()
@@ -61,6 +66,10 @@ struct server_options {
   std::chrono::milliseconds write_timeout{std::chrono::seconds(30)};
   // How long stop() waits for requests in progress before cutting them off.
   std::chrono::milliseconds drain_timeout{std::chrono::seconds(5)};
+  // When set, every request carries this header with the peer's IP address (a copy sent by the
+  // client is replaced), so a handler can tell clients apart.
+  std::string peer_header;
+  rejection_handler on_rejected;  // optional
 };
 
 class server {

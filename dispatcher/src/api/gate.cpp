@@ -1,0 +1,91 @@
+#include "api/gate.hpp"
+
+#include <algorithm>
+
+#include "redis/keys.hpp"
+
+namespace tresse::dispatcher::api {
+namespace {
+
+namespace keys = redis::keys;
+
+// KEYS: key record (may not exist), the key's counter, the peer's counter.
+// ARGV: "1" when a key was presented, counter TTL seconds.
+// Returns {count} or {count, id, business_id, mode} for a valid, unrevoked key.
+const redis::script& admit_script() {
+  static const redis::script s(R"lua(
+local rec = nil
+if ARGV[1] == '1' then
+  local f = redis.call('HMGET', KEYS[1], 'id', 'business_id', 'mode', 'revoked')
+  if f[1] and f[4] ~= '1' then rec = f end
+end
+local counter = rec and KEYS[2] or KEYS[3]
+local n = redis.call('INCR', counter)
+if n == 1 then redis.call('EXPIRE', counter, ARGV[2]) end
+if rec then return {n, rec[1], rec[2], rec[3]} end
+return {n}
+)lua");
+  return s;
+}
+
+}  // namespace
+
+credentials read_credentials(std::string_view authorization, std::string_view x_api_key) {
+  credentials c;
+  if (authorization.empty()) {
+    if (x_api_key.empty()) return c;
+    c.type = x_api_key.starts_with("dk_") ? credentials::kind::developer_key
+                                          : credentials::kind::malformed;
+    return c;
+  }
+  // RFC 7235: the scheme is case-insensitive.
+  constexpr std::string_view scheme = "bearer ";
+  if (authorization.size() <= scheme.size() ||
+      !std::equal(scheme.begin(), scheme.end(), authorization.begin(),
+                  [](char a, char b) { return a == (b | 0x20); })) {
+    c.type = credentials::kind::malformed;
+    return c;
+  }
+  std::string_view token = authorization.substr(scheme.size());
+  while (!token.empty() && token.front() == ' ') token.remove_prefix(1);
+  while (!token.empty() && token.back() == ' ') token.remove_suffix(1);
+  if (token.starts_with("dk_")) {
+    c.type = credentials::kind::developer_key;
+  } else if (looks_like_business_key(token)) {
+    c.type = credentials::kind::business_key;
+    c.token = token;
+  } else {
+    c.type = credentials::kind::malformed;
+  }
+  return c;
+}
+
+result<admission> gate::admit(const credentials& c, std::string_view peer,
+                              std::chrono::system_clock::time_point now) {
+  std::int64_t unix_s =
+      std::chrono::duration_cast<std::chrono::seconds>(now.time_since_epoch()).count();
+  std::int64_t minute = unix_s / 60;
+  bool presented = c.type == credentials::kind::business_key;
+  std::string hash = presented ? key_hash(c.token) : std::string();
+  auto r = redis_->eval(admit_script(),
+                        {keys::api_key(hash), keys::rate_limit("key:" + hash, minute),
+                         keys::rate_limit("ip:" + std::string(peer), minute)},
+                        {presented ? "1" : "0", "120"});
+  if (!r) return std::unexpected(r.error());
+  const auto& e = r->elements;
+  if (e.empty() || e[0].type != redis::reply::kind::integer) {
+    return fail(error_kind::transient, "redis: unexpected reply to the rate-limit script");
+  }
+  admission a;
+  a.limit = opts_.limit_per_minute;
+  auto count = static_cast<std::uint64_t>(std::max<std::int64_t>(0, e[0].integer));
+  a.remaining = count >= a.limit ? 0 : static_cast<std::uint32_t>(a.limit - count);
+  a.reset = (minute + 1) * 60;
+  if (count > a.limit) a.retry_after = std::max<std::int64_t>(1, a.reset - unix_s);
+  if (e.size() == 4) {
+    a.who = caller{e[1].str, e[2].str, e[3].str == "test" ? key_mode::test : key_mode::live};
+  }
+  return a;
+}
+
+}  // namespace tresse::dispatcher::api

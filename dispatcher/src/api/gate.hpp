@@ -1,0 +1,74 @@
+// The door every Management API request passes: who is calling, and may they call now.
+//
+// One Lua script per request looks the presented key up by its hash and counts the request in
+// a fixed one-minute window, shared by every dispatcher instance through Redis: per key when
+// the key is valid, else per client address (so unauthenticated traffic is limited too and
+// still gets rate-limit headers).
+//
+//   api::gate g(redis, {.limit_per_minute = 600});
+//   auto v = g.admit(credentials_from(req), peer_ip);  // one round trip
+//   if (!v) -> 503;  v->allowed(), v->caller, v->headers...
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "api/keys.hpp"
+#include "redis/client.hpp"
+#include "tresse/common/result.hpp"
+
+namespace tresse::dispatcher::api {
+
+// What the request presented, read from its headers.
+struct credentials {
+  enum class kind {
+    none,          // no Authorization, no X-API-Key
+    business_key,  // Bearer sk_live_… / sk_test_… (well-formed)
+    developer_key, // dk_… as Bearer or X-API-Key: the Public API's key, refused here
+    malformed,     // anything else
+  };
+  kind type = kind::none;
+  std::string token;  // the bearer token, when business_key
+};
+
+credentials read_credentials(std::string_view authorization, std::string_view x_api_key);
+
+struct caller {
+  std::string key_id;
+  std::string business_id;
+  key_mode mode = key_mode::live;
+  bool livemode() const { return mode == key_mode::live; }
+};
+
+struct admission {
+  std::optional<caller> who;  // set when the key is valid and not revoked
+  std::uint32_t limit = 0;
+  std::uint32_t remaining = 0;
+  std::int64_t reset = 0;        // unix seconds when the window ends
+  std::int64_t retry_after = 0;  // seconds; > 0 only when over the limit
+  bool allowed() const { return retry_after == 0; }
+};
+
+struct gate_options {
+  std::uint32_t limit_per_minute = 600;
+};
+
+class gate {
+ public:
+  gate(std::shared_ptr<redis::client> redis, gate_options opts)
+      : redis_(std::move(redis)), opts_(opts) {}
+
+  // Transient error when Redis is unreachable.
+  result<admission> admit(const credentials& c, std::string_view peer,
+                          std::chrono::system_clock::time_point now);
+
+ private:
+  std::shared_ptr<redis::client> redis_;
+  gate_options opts_;
+};
+
+}  // namespace tresse::dispatcher::api

@@ -1,0 +1,76 @@
+#include "api/idempotency.hpp"
+
+#include <charconv>
+
+#include "api/keys.hpp"
+#include "redis/keys.hpp"
+
+namespace tresse::dispatcher::api {
+namespace {
+
+namespace keys = redis::keys;
+
+// KEYS: the record. ARGV: fingerprint, ttl seconds.
+// Returns {"fresh"} after claiming, {"pending", fp} or {"done", fp, status, body}.
+const redis::script& begin_script() {
+  static const redis::script s(R"lua(
+local f = redis.call('HMGET', KEYS[1], 'state', 'fingerprint', 'status', 'body')
+if not f[1] then
+  redis.call('HSET', KEYS[1], 'state', 'pending', 'fingerprint', ARGV[1])
+  redis.call('EXPIRE', KEYS[1], ARGV[2])
+  return {'fresh'}
+end
+if f[1] == 'pending' then return {'pending', f[2]} end
+return {'done', f[2], f[3], f[4]}
+)lua");
+  return s;
+}
+
+}  // namespace
+
+bool valid_idempotency_key(std::string_view k) {
+  if (k.empty() || k.size() > 255) return false;
+  for (char c : k) {
+    if (c < 0x21 || c > 0x7e) return false;
+  }
+  return true;
+}
+
+result<idempotent_start> idempotency::begin(std::string_view key_id,
+                                            std::string_view idempotency_key,
+                                            std::string_view fingerprint) {
+  auto r = redis_->eval(begin_script(), {keys::idempotency(key_id, key_hash(idempotency_key))},
+                        {std::string(fingerprint), std::to_string(ttl_.count())});
+  if (!r) return std::unexpected(r.error());
+  const auto& e = r->elements;
+  idempotent_start out;
+  if (e.empty() || e[0].str == "fresh") return out;
+  if (e.size() < 2 || e[1].str != fingerprint) {
+    out.what = idempotent_start::state::mismatch;
+  } else if (e[0].str == "pending") {
+    out.what = idempotent_start::state::in_progress;
+  } else {
+    out.what = idempotent_start::state::replay;
+    if (e.size() >= 4) {
+      std::from_chars(e[2].str.data(), e[2].str.data() + e[2].str.size(), out.status);
+      out.body = e[3].str;
+    }
+  }
+  return out;
+}
+
+status idempotency::finish(std::string_view key_id, std::string_view idempotency_key,
+                           unsigned status, std::string_view body) {
+  std::string key = keys::idempotency(key_id, key_hash(idempotency_key));
+  result<redis::reply> r;
+  if (status == 429 || status >= 500) {
+    r = redis_->command({"DEL", key});
+  } else {
+    r = redis_->command({"HSET", key, "state", "done", "status", std::to_string(status), "body",
+                         std::string(body)});
+  }
+  if (!r) return std::unexpected(r.error());
+  return {};
+}
+
+}  // namespace tresse::dispatcher::api

@@ -1,0 +1,52 @@
+// Idempotency-Key on POST: the same key (per API key) within 24 h gets the first response
+// again, so a client may retry a POST whose answer it lost without creating twice.
+//
+//   api::idempotency idem(redis);
+//   auto b = idem.begin(caller.key_id, header, fingerprint_of(req));
+//   switch (b->state) { case fresh: ... handle ...; idem.finish(..., response); break;
+//                       case replay: return b->status, b->body;  case conflict: 409; }
+//
+// The first request claims the key (SET NX, state "pending"); a concurrent duplicate or a
+// different request under the same key is a conflict. Responses that say "try again" (429,
+// 5xx) are not kept: the claim is released so that the client's retry runs for real.
+#pragma once
+
+#include <chrono>
+#include <memory>
+#include <string>
+#include <string_view>
+
+#include "redis/client.hpp"
+#include "tresse/common/result.hpp"
+
+namespace tresse::dispatcher::api {
+
+struct idempotent_start {
+  enum class state { fresh, replay, in_progress, mismatch };
+  state what = state::fresh;
+  unsigned status = 0;  // replay: the first response
+  std::string body;
+};
+
+class idempotency {
+ public:
+  explicit idempotency(std::shared_ptr<redis::client> redis,
+                       std::chrono::seconds ttl = std::chrono::hours(24))
+      : redis_(std::move(redis)), ttl_(ttl) {}
+
+  // `fingerprint`: what makes two requests "the same" (method, path, body hash).
+  result<idempotent_start> begin(std::string_view key_id, std::string_view idempotency_key,
+                                 std::string_view fingerprint);
+  // Stores the response of a fresh request (or releases the claim, see above).
+  status finish(std::string_view key_id, std::string_view idempotency_key, unsigned status,
+                std::string_view body);
+
+ private:
+  std::shared_ptr<redis::client> redis_;
+  std::chrono::seconds ttl_;
+};
+
+// A valid Idempotency-Key: 1-255 printable ASCII characters.
+bool valid_idempotency_key(std::string_view k);
+
+}  // namespace tresse::dispatcher::api

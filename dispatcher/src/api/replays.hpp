@@ -1,0 +1,67 @@
+// Replays: re-deliver to one endpoint every event Kafka still holds in a time window.
+//
+// start() records the replay in Redis (status "running") and scans the window on a worker
+// thread of this instance (kafka/window_reader.hpp: its own consumer, so live delivery's group
+// and offsets are untouched). Every event of the endpoint's business and mode that the
+// endpoint subscribes to becomes a delivery task due now in the retry schedule, which any
+// instance then delivers like a retry; webhook.test pings are not replayed. Progress
+// (scanned / matched / scheduled) is written to the record as it goes; GET /v1/replays/{id}
+// reads it from any instance.
+//
+// If the instance stops mid-replay, the record says "failed" with the reason when it could
+// still write it; a crashed instance leaves it "running" (the tasks already scheduled are
+// delivered; call replay again for the rest: deliveries are deduplicated by webhook-id).
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <cstddef>
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include <boost/asio/thread_pool.hpp>
+
+#include "kafka/window_reader.hpp"
+#include "redis/client.hpp"
+#include "registry/endpoint.hpp"
+#include "retry/store.hpp"
+#include "tresse/common/result.hpp"
+
+namespace tresse::dispatcher::api {
+
+struct replay_options {
+  kafka::window_scan scan;
+  std::size_t workers = 2;  // replays scanning at once on this instance; more wait their turn
+  std::chrono::hours record_ttl{24 * 7};
+};
+
+class replays {
+ public:
+  replays(std::shared_ptr<redis::client> redis, retry::store& retries, replay_options opts);
+  ~replays();  // stop()
+
+  // Records a new replay and queues its scan. Returns the replay object (status "running").
+  result<nlohmann::json> start(const registry::endpoint& ep, registry::clock::time_point since,
+                               registry::clock::time_point until);
+
+  // The replay object as last written; nullopt when unknown or expired. `business_id` scopes
+  // it: another business's replay is nullopt.
+  result<std::optional<nlohmann::json>> get(std::string_view id, std::string_view business_id);
+
+  // Cancels running scans (their records end "failed": "dispatcher stopped") and waits.
+  void stop();
+
+ private:
+  void run(std::string id, registry::endpoint ep, std::int64_t since_ms, std::int64_t until_ms);
+
+  std::shared_ptr<redis::client> redis_;
+  retry::store& retries_;
+  replay_options opts_;
+  std::atomic<bool> stopping_{false};
+  boost::asio::thread_pool pool_;
+};
+
+}  // namespace tresse::dispatcher::api

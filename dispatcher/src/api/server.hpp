@@ -1,0 +1,17 @@
+// The Management API's HTTP listener: the shared Beast server (tresse/common/http_server.hpp)
+// running api::service on threads of its own. Its handler blocks on Redis, which is why it
+// never shares threads with delivery.
+#pragma once
+
+#include "api/service.hpp"
+#include "tresse/common/http_server.hpp"
+#include "tresse/common/result.hpp"
+
+namespace tresse::dispatcher::api {
+
+// Request bodies over options.body_limit (1 MiB by default) are answered 413
+// payload_too_large, with the rate-limit headers like every other answer.
+result<http::server> start_server(http::server_options options, service& svc,
+                                  std::string_view peer_header);
+
+}  // namespace tresse::dispatcher::api

@@ -1,0 +1,671 @@
+#include "api/service.hpp"
+
+#include <boost/beast/http/field.hpp>
+#include <boost/beast/http/status.hpp>
+#include <boost/beast/http/verb.hpp>
+#include <algorithm>
+#include <cctype>
+#include <charconv>
+#include <functional>
+#include <map>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <set>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "tresse/common/event.hpp"
+#include "tresse/common/log.hpp"
+#include "tresse/common/publisher.hpp"
+
+namespace tresse::dispatcher::api {
+namespace {
+
+using json = nlohmann::json;
+using verb = boost::beast::http::verb;
+using registry::clock;
+
+constexpr std::size_t default_limit = 25;
+constexpr std::size_t max_limit = 100;
+constexpr std::int64_t max_previous_expiry_s = 7 * 24 * 3600;
+constexpr std::uint32_t max_rate_limit_per_second = 10000;
+constexpr auto max_replay_window = std::chrono::hours(24 * 30);
+
+const std::map<std::string_view, std::string_view> event_descriptions = {
+    {"appointment.created", "An appointment was booked."},
+    {"appointment.updated", "An appointment's details changed (notes, service, staff, price)."},
+    {"appointment.rescheduled", "An appointment moved to another time."},
+    {"appointment.canceled", "An appointment was canceled by the client or the business."},
+    {"appointment.completed", "An appointment took place and was marked completed."},
+    {"appointment.no_show", "The client did not come to an appointment."},
+    {"client.created", "A client was added to the business."},
+    {"client.updated", "A client's details changed."},
+    {"client.deleted", "A client was deleted."},
+    {"webhook.test", "A test ping, sent on request (POST /v1/webhooks/{id}/test)."},
+};
+
+http::response json_response(unsigned status, const json& body) {
+  http::response res{static_cast<boost::beast::http::status>(status), 11};
+  res.set(boost::beast::http::field::content_type, "application/json");
+  res.body() = body.dump(-1, ' ', false, json::error_handler_t::replace);
+  return res;
+}
+
+http::response error_response(unsigned status, std::string_view code, std::string_view message) {
+  return json_response(status, {{"error", {{"code", code}, {"message", message}, {"status", status}}}});
+}
+
+http::response invalid(std::string_view message) {
+  return error_response(400, "invalid_request", message);
+}
+
+http::response not_found(std::string_view what) {
+  return error_response(404, "not_found", what);
+}
+
+http::response method_not_allowed(std::string_view allow) {
+  auto res = error_response(405, "method_not_allowed", "this path accepts " + std::string(allow));
+  res.set(boost::beast::http::field::allow, allow);
+  return res;
+}
+
+// Redis down is the client's cue to retry; anything else unexpected is ours.
+http::response store_failure(const error& e, std::string_view what) {
+  if (e.kind == error_kind::transient) {
+    return error_response(503, "service_unavailable",
+                          "the webhook store is unreachable; try again shortly");
+  }
+  log::error("management API failure", {{"operation", what}, {"error", e.message}});
+  return error_response(500, "internal_error", "an internal error occurred");
+}
+
+std::optional<std::string> percent_decode(std::string_view s) {
+  std::string out;
+  out.reserve(s.size());
+  for (std::size_t i = 0; i < s.size(); ++i) {
+    char c = s[i];
+    if (c == '+') {
+      out.push_back(' ');
+    } else if (c == '%') {
+      if (i + 2 >= s.size()) return std::nullopt;
+      int v = 0;
+      auto [p, ec] = std::from_chars(s.data() + i + 1, s.data() + i + 3, v, 16);
+      if (ec != std::errc() || p != s.data() + i + 3) return std::nullopt;
+      out.push_back(static_cast<char>(v));
+      i += 2;
+    } else {
+      out.push_back(c);
+    }
+  }
+  return out;
+}
+
+std::optional<clock::time_point> parse_time(const json& v) {
+  if (!v.is_string()) return std::nullopt;
+  return tresse::events::parse_rfc3339(v.get<std::string>());
+}
+
+struct page_params {
+  std::size_t limit = default_limit;
+  std::string after;  // the decoded cursor: the last id of the previous page
+};
+
+json page_json(json data, bool has_more, const std::string& last_id) {
+  return {{"data", std::move(data)},
+          {"has_more", has_more},
+          {"next_cursor", has_more ? json("cur_" + last_id) : json(nullptr)}};
+}
+
+// One page of attempts, newest first by id (time-ordered), so that a cursor stays valid while
+// attempts are added.
+json attempts_page(std::vector<retry::attempt_record>& all, const page_params& page,
+                   const std::function<bool(const retry::attempt_record&)>& keep) {
+  std::sort(all.begin(), all.end(), [](const auto& x, const auto& y) { return x.id > y.id; });
+  json data = json::array();
+  bool more = false;
+  std::string last;
+  for (const auto& at : all) {
+    if ((!page.after.empty() && at.id >= page.after) || !keep(at)) continue;
+    if (data.size() == page.limit) {
+      more = true;
+      break;
+    }
+    data.push_back(retry::to_json(at));
+    last = at.id;
+  }
+  return page_json(std::move(data), more, last);
+}
+
+}  // namespace
+
+struct service::context {
+  const http::request& req;
+  std::vector<std::string> path;  // the segments after "/v1"
+  std::map<std::string, std::string> query;
+  caller who;
+  clock::time_point now;
+
+  verb method() const { return req.method(); }
+
+  // Unknown query parameters are refused, so a typo is never silently ignored.
+  std::optional<http::response> allow_query(std::initializer_list<std::string_view> names) const {
+    for (const auto& [k, v] : query) {
+      bool known = false;
+      for (auto n : names) known = known || n == k;
+      if (!known) return invalid("unknown query parameter '" + k + "'");
+    }
+    return std::nullopt;
+  }
+
+  std::optional<http::response> read_page(page_params& p) const {
+    if (auto it = query.find("limit"); it != query.end()) {
+      const std::string& v = it->second;
+      std::size_t n = 0;
+      auto [ptr, ec] = std::from_chars(v.data(), v.data() + v.size(), n);
+      if (ec != std::errc() || ptr != v.data() + v.size() || n < 1 || n > max_limit) {
+        return invalid("limit must be an integer from 1 to 100");
+      }
+      p.limit = n;
+    }
+    if (auto it = query.find("cursor"); it != query.end()) {
+      const std::string& v = it->second;
+      // Cursors carry an id or an event type name.
+      std::string_view rest = std::string_view(v).substr(std::min<std::size_t>(4, v.size()));
+      bool ok = v.starts_with("cur_") && !rest.empty() && rest.size() <= 128 &&
+                std::all_of(rest.begin(), rest.end(), [](char ch) {
+                  return std::isalnum(static_cast<unsigned char>(ch)) || ch == '_' || ch == '-' ||
+                         ch == '.';
+                });
+      if (!ok) {
+        return invalid("cursor is not a cursor this API returned");
+      }
+      p.after = v.substr(4);
+    }
+    return std::nullopt;
+  }
+
+  // The body as a JSON object with only `allowed` fields; an empty body is {} when
+  // `empty_ok`.
+  std::optional<http::response> read_body(json& out, std::initializer_list<std::string_view> allowed,
+                                          bool empty_ok) const {
+    const std::string& b = req.body();
+    bool blank = b.find_first_not_of(" \t\r\n") == std::string::npos;
+    if (blank) {
+      if (!empty_ok) return invalid("the request body must be a JSON object");
+      out = json::object();
+      return std::nullopt;
+    }
+    out = json::parse(b, nullptr, /*allow_exceptions=*/false);
+    if (out.is_discarded()) return invalid("the request body is not valid JSON");
+    if (!out.is_object()) return invalid("the request body must be a JSON object");
+    for (const auto& [k, v] : out.items()) {
+      bool known = false;
+      for (auto n : allowed) known = known || n == k;
+      if (!known) return invalid("unknown field '" + k + "'");
+    }
+    return std::nullopt;
+  }
+};
+
+service::service(service_deps deps, service_options opts)
+    : deps_(std::move(deps)),
+      opts_(std::move(opts)),
+      gate_(deps_.redis, {.limit_per_minute = opts_.rate_limit_per_minute}),
+      idempotency_(deps_.redis) {}
+
+namespace {
+
+void set_rate_headers(http::response& res, const admission& a) {
+  res.set("X-RateLimit-Limit", std::to_string(a.limit));
+  res.set("X-RateLimit-Remaining", std::to_string(a.remaining));
+  res.set("X-RateLimit-Reset", std::to_string(a.reset));
+  if (!a.allowed()) res.set(boost::beast::http::field::retry_after, std::to_string(a.retry_after));
+}
+
+// The endpoint fields a POST or PATCH may carry, checked for type and range; `spec_out`
+// receives what was given.
+std::optional<http::response> read_endpoint_fields(const json& body, registry::endpoint_update& u) {
+  if (auto it = body.find("url"); it != body.end()) {
+    if (!it->is_string()) return invalid("field 'url' must be a string");
+    u.url = it->get<std::string>();
+  }
+  if (auto it = body.find("events"); it != body.end()) {
+    if (!it->is_array()) return invalid("field 'events' must be an array of strings");
+    std::vector<std::string> events;
+    for (const auto& e : *it) {
+      if (!e.is_string()) return invalid("field 'events' must be an array of strings");
+      events.push_back(e.get<std::string>());
+    }
+    if (events.empty()) return invalid("field 'events' must not be empty");
+    u.events = std::move(events);
+  }
+  if (auto it = body.find("description"); it != body.end()) {
+    if (!it->is_string()) return invalid("field 'description' must be a string");
+    u.description = it->get<std::string>();
+  }
+  if (auto it = body.find("enabled"); it != body.end()) {
+    if (!it->is_boolean()) return invalid("field 'enabled' must be a boolean");
+    u.enabled = it->get<bool>();
+  }
+  if (auto it = body.find("rate_limit_per_second"); it != body.end()) {
+    if (!it->is_number_integer() || it->get<std::int64_t>() < 0 ||
+        it->get<std::int64_t>() > max_rate_limit_per_second) {
+      return invalid("field 'rate_limit_per_second' must be an integer from 0 to 10000");
+    }
+    u.rate_limit_per_second = static_cast<std::uint32_t>(it->get<std::int64_t>());
+  }
+  return std::nullopt;
+}
+
+std::optional<http::response> check_url_scheme(const std::string& url, bool livemode,
+                                               bool allow_http_live) {
+  if (url.starts_with("https://")) return std::nullopt;
+  if (url.starts_with("http://")) {
+    if (!livemode || allow_http_live) return std::nullopt;
+    return invalid("field 'url' must use https:// for a live endpoint");
+  }
+  return invalid("field 'url' must be an absolute http(s) URL");
+}
+
+// A registry write's failure: bad input is the client's (400, naming the field), the rest is
+// ours.
+http::response write_failure(const error& e, std::string_view what) {
+  if (e.kind == error_kind::permanent) return invalid(e.message);
+  return store_failure(e, what);
+}
+
+}  // namespace
+
+void service::decorate_rejection(const http::request& head, http::response& res) {
+  auto creds = read_credentials(head[boost::beast::http::field::authorization],
+                                head["X-API-Key"]);
+  auto a = gate_.admit(creds, head[opts_.peer_header], opts_.now());
+  if (a) set_rate_headers(res, *a);
+}
+
+http::response service::handle(const http::request& req) {
+  std::string_view target = req.target();
+  std::string_view path = target.substr(0, target.find('?'));
+  std::string_view query =
+      target.find('?') == std::string_view::npos ? "" : target.substr(target.find('?') + 1);
+
+  context ctx{req, {}, {}, {}, opts_.now()};
+  auto creds = read_credentials(req[boost::beast::http::field::authorization], req["X-API-Key"]);
+  auto admitted = gate_.admit(creds, req[opts_.peer_header], ctx.now);
+  if (!admitted) return store_failure(admitted.error(), "rate limit");
+  const admission& a = *admitted;
+
+  auto answer = [&]() -> http::response {
+    if (!a.allowed()) {
+      return error_response(429, "rate_limited",
+                            "too many requests; retry after " + std::to_string(a.retry_after) +
+                                " seconds");
+    }
+    if (path == "/v1/openapi.json") {
+      if (req.method() != verb::get && req.method() != verb::head) return method_not_allowed("GET");
+      auto res = json_response(200, json::object());
+      res.body() = opts_.openapi_document;
+      return res;
+    }
+    switch (creds.type) {
+      case credentials::kind::none:
+        return error_response(401, "authentication_required",
+                              "send a business API key as 'Authorization: Bearer sk_live_…'");
+      case credentials::kind::developer_key:
+        return error_response(403, "forbidden",
+                              "developer keys (dk_) are for the Public API; the Webhooks "
+                              "endpoints need a business key (sk_live_ or sk_test_) as "
+                              "'Authorization: Bearer'");
+      case credentials::kind::malformed:
+      case credentials::kind::business_key:
+        if (!a.who) {
+          return error_response(401, "invalid_api_key", "the API key is unknown or revoked");
+        }
+    }
+    ctx.who = *a.who;
+
+    if (!path.starts_with("/v1/")) return not_found("no such path");
+    std::string_view rest = path.substr(4);
+    while (!rest.empty()) {
+      auto slash = rest.find('/');
+      auto seg = percent_decode(rest.substr(0, slash));
+      if (!seg || seg->empty()) return not_found("no such path");
+      ctx.path.push_back(std::move(*seg));
+      if (slash == std::string_view::npos) break;
+      rest.remove_prefix(slash + 1);
+    }
+    while (!query.empty()) {
+      auto amp = query.find('&');
+      std::string_view pair = query.substr(0, amp);
+      auto eq = pair.find('=');
+      auto k = percent_decode(pair.substr(0, eq));
+      auto v = percent_decode(eq == std::string_view::npos ? "" : pair.substr(eq + 1));
+      if (!k || !v) return invalid("the query string is not valid percent-encoding");
+      if (!k->empty()) ctx.query[*k] = *v;
+      if (amp == std::string_view::npos) break;
+      query.remove_prefix(amp + 1);
+    }
+
+    bool idempotent = req.method() == verb::post && req.count("Idempotency-Key") > 0;
+    if (!idempotent) return route(ctx);
+    std::string idem_key(req["Idempotency-Key"]);
+    if (!valid_idempotency_key(idem_key)) {
+      return invalid("Idempotency-Key must be 1 to 255 printable ASCII characters");
+    }
+    std::string fingerprint = std::string(req.method_string()) + " " + std::string(path) + " " +
+                              key_hash(req.body());
+    auto start = idempotency_.begin(ctx.who.key_id, idem_key, fingerprint);
+    if (!start) return store_failure(start.error(), "idempotency");
+    switch (start->what) {
+      case idempotent_start::state::mismatch:
+        return error_response(409, "idempotency_conflict",
+                              "this Idempotency-Key was used with a different request");
+      case idempotent_start::state::in_progress:
+        return error_response(409, "idempotency_conflict",
+                              "a request with this Idempotency-Key is still in progress");
+      case idempotent_start::state::replay: {
+        auto res = json_response(start->status, json::object());
+        res.body() = start->body;
+        res.set("Idempotent-Replayed", "true");
+        return res;
+      }
+      case idempotent_start::state::fresh:
+        break;
+    }
+    auto res = route(ctx);
+    if (auto st = idempotency_.finish(ctx.who.key_id, idem_key, res.result_int(), res.body());
+        !st) {
+      log::warn("idempotency record not saved", {{"error", st.error().message}});
+    }
+    return res;
+  };
+  http::response res = answer();
+  set_rate_headers(res, a);
+  return res;
+}
+
+http::response service::route(context& c) {
+  const auto& p = c.path;
+  const verb m = c.method();
+  const caller& who = c.who;
+
+  if (p.size() == 1 && p[0] == "event_types") {
+    if (m != verb::get) return method_not_allowed("GET");
+    if (auto e = c.allow_query({"limit", "cursor"})) return *e;
+    page_params page;
+    if (auto e = c.read_page(page)) return *e;
+    json data = json::array();
+    bool more = false;
+    std::string last;
+    // In the documented order; the cursor is the last name shown.
+    const auto& types = tresse::events::known_types;
+    auto from = types.begin();
+    if (!page.after.empty()) {
+      from = std::find(types.begin(), types.end(), page.after);
+      if (from == types.end()) return invalid("cursor is not a cursor this API returned");
+      ++from;
+    }
+    for (auto it = from; it != types.end(); ++it) {
+      std::string_view type = *it;
+      if (data.size() == page.limit) {
+        more = true;
+        break;
+      }
+      auto d = event_descriptions.find(type);
+      data.push_back({{"object", "event_type"},
+                      {"name", type},
+                      {"description", d == event_descriptions.end() ? "" : d->second}});
+      last = type;
+    }
+    return json_response(200, page_json(std::move(data), more, last));
+  }
+
+  if (p.size() == 1 && p[0] == "webhooks") {
+    if (m == verb::get) {
+      if (auto e = c.allow_query({"limit", "cursor"})) return *e;
+      page_params page;
+      if (auto e = c.read_page(page)) return *e;
+      // The registry lists a business's endpoints of both modes; keep this key's mode,
+      // reading on until the page is full.
+      json data = json::array();
+      bool more = false;
+      std::string after = page.after, last;
+      for (;;) {
+        auto pg = deps_.endpoints.list(who.business_id, {.limit = max_limit, .cursor = after});
+        if (!pg) return store_failure(pg.error(), "list endpoints");
+        for (const auto& ep : pg->data) {
+          if (ep.livemode != who.livemode()) continue;
+          if (data.size() == page.limit) {
+            more = true;
+            break;
+          }
+          data.push_back(registry::to_json(ep));
+          last = ep.id;
+        }
+        if (more || !pg->has_more) break;
+        after = pg->next_cursor;
+      }
+      return json_response(200, page_json(std::move(data), more, last));
+    }
+    if (m == verb::post) {
+      if (auto e = c.allow_query({})) return *e;
+      json body;
+      if (auto e = c.read_body(body, {"url", "events", "description", "enabled",
+                                      "rate_limit_per_second"},
+                               false)) {
+        return *e;
+      }
+      if (!body.contains("url")) return invalid("field 'url' is required");
+      if (!body.contains("events")) return invalid("field 'events' is required");
+      registry::endpoint_update fields;
+      if (auto e = read_endpoint_fields(body, fields)) return *e;
+      if (auto e = check_url_scheme(*fields.url, who.livemode(), opts_.allow_http_live)) return *e;
+      registry::endpoint_spec spec;
+      spec.business_id = who.business_id;
+      spec.url = *fields.url;
+      spec.events = *fields.events;
+      spec.livemode = who.livemode();
+      spec.description = fields.description.value_or("");
+      spec.rate_limit_per_second = fields.rate_limit_per_second.value_or(0);
+      spec.enabled = fields.enabled.value_or(true);
+      auto ep = deps_.endpoints.create(spec);
+      if (!ep) return write_failure(ep.error(), "create endpoint");
+      return json_response(201, registry::to_json(*ep, /*include_secret=*/true));
+    }
+    return method_not_allowed("GET, POST");
+  }
+
+  if (p.size() == 2 && p[0] == "replays") {
+    if (m != verb::get) return method_not_allowed("GET");
+    if (auto e = c.allow_query({})) return *e;
+    if (!tresse::events::is_valid_id(p[1])) return not_found("no replay '" + p[1] + "'");
+    auto r = deps_.replay_runner.get(p[1], who.business_id);
+    if (!r) return store_failure(r.error(), "get replay");
+    if (!*r) return not_found("no replay '" + p[1] + "'");
+    return json_response(200, **r);
+  }
+
+  if (p.size() < 2 || p.size() > 5 || p[0] != "webhooks") return not_found("no such path");
+
+  // Everything below is about one endpoint the caller owns, in the caller's mode; any other
+  // endpoint is indistinguishable from a missing one.
+  const std::string& id = p[1];
+  std::string missing = "no webhook endpoint '" + id + "'";
+  if (!tresse::events::is_valid_id(id)) return not_found(missing);
+  auto loaded = deps_.endpoints.get(id);
+  if (!loaded) return store_failure(loaded.error(), "get endpoint");
+  if (!*loaded || (*loaded)->business_id != who.business_id ||
+      (*loaded)->livemode != who.livemode()) {
+    return not_found(missing);
+  }
+  const registry::endpoint& ep = **loaded;
+
+  if (p.size() == 2) {
+    if (auto e = c.allow_query({})) return *e;
+    if (m == verb::get) return json_response(200, registry::to_json(ep));
+    if (m == verb::delete_) {
+      auto removed = deps_.endpoints.remove(id);
+      if (!removed) return store_failure(removed.error(), "delete endpoint");
+      if (!*removed) return not_found(missing);
+      return json_response(200, {{"id", id}, {"object", "webhook_endpoint"}, {"deleted", true}});
+    }
+    if (m == verb::patch) {
+      json body;
+      if (auto e = c.read_body(body, {"url", "events", "description", "enabled",
+                                      "rate_limit_per_second"},
+                               false)) {
+        return *e;
+      }
+      if (body.empty()) return invalid("give at least one field to change");
+      registry::endpoint_update changes;
+      if (auto e = read_endpoint_fields(body, changes)) return *e;
+      if (changes.url) {
+        if (auto e = check_url_scheme(*changes.url, ep.livemode, opts_.allow_http_live)) return *e;
+      }
+      auto updated = deps_.endpoints.update(id, changes);
+      if (!updated) return write_failure(updated.error(), "update endpoint");
+      if (!*updated) return not_found(missing);
+      return json_response(200, registry::to_json(**updated));
+    }
+    return method_not_allowed("GET, PATCH, DELETE");
+  }
+
+  const std::string& action = p[2];
+  if (p.size() == 3 && action == "rotate_secret") {
+    if (m != verb::post) return method_not_allowed("POST");
+    if (auto e = c.allow_query({})) return *e;
+    json body;
+    if (auto e = c.read_body(body, {"previous_expires_in"}, true)) return *e;
+    std::int64_t expires_in = 24 * 3600;
+    if (auto it = body.find("previous_expires_in"); it != body.end()) {
+      if (!it->is_number_integer() || it->get<std::int64_t>() < 0 ||
+          it->get<std::int64_t>() > max_previous_expiry_s) {
+        return invalid("field 'previous_expires_in' must be an integer from 0 to 604800 seconds");
+      }
+      expires_in = it->get<std::int64_t>();
+    }
+    auto rotated = deps_.endpoints.rotate_secret(id, std::chrono::seconds(expires_in));
+    if (!rotated) return store_failure(rotated.error(), "rotate secret");
+    if (!*rotated) return not_found(missing);
+    return json_response(200, registry::to_json(**rotated, /*include_secret=*/true));
+  }
+
+  if (p.size() == 3 && action == "test") {
+    if (m != verb::post) return method_not_allowed("POST");
+    if (auto e = c.allow_query({})) return *e;
+    json body;
+    if (auto e = c.read_body(body, {}, true)) return *e;
+    if (!ep.enabled) return invalid("the endpoint is disabled; enable it before testing");
+    auto ev = tresse::events::make_event({.type = "webhook.test",
+                                          .business_id = ep.business_id,
+                                          .data_json = json{{"endpoint_id", ep.id}}.dump(),
+                                          .livemode = ep.livemode,
+                                          .timestamp = c.now});
+    if (!ev) return store_failure(ev.error(), "build test event");
+    auto st = deps_.producer.produce_and_wait(opts_.events_topic, ev->business_id, ev->raw,
+                                              opts_.publish_timeout);
+    if (!st) {
+      log::warn("test ping not published", {{"endpoint", ep.id}, {"error", st.error().message}});
+      return error_response(503, "service_unavailable",
+                            "the event stream is unreachable; try again shortly");
+    }
+    return json_response(202, {{"object", "webhook_test"},
+                               {"event_id", ev->id},
+                               {"endpoint_id", ep.id}});
+  }
+
+  if (p.size() == 3 && action == "replay") {
+    if (m != verb::post) return method_not_allowed("POST");
+    if (auto e = c.allow_query({})) return *e;
+    json body;
+    if (auto e = c.read_body(body, {"since", "until"}, false)) return *e;
+    if (!body.contains("since")) return invalid("field 'since' is required");
+    if (!body.contains("until")) return invalid("field 'until' is required");
+    auto since = parse_time(body["since"]);
+    if (!since) return invalid("field 'since' must be an RFC 3339 date-time");
+    auto until = parse_time(body["until"]);
+    if (!until) return invalid("field 'until' must be an RFC 3339 date-time");
+    if (*since >= *until) return invalid("field 'since' must be before 'until'");
+    if (*until - *since > max_replay_window) {
+      return invalid("field 'until' must be at most 30 days after 'since'");
+    }
+    auto started = deps_.replay_runner.start(ep, *since, *until);
+    if (!started) return store_failure(started.error(), "start replay");
+    return json_response(202, *started);
+  }
+
+  if (action != "deliveries") return not_found("no such path");
+
+  if (p.size() == 3) {
+    if (m != verb::get) return method_not_allowed("GET");
+    if (auto e = c.allow_query({"limit", "cursor", "status", "event_type"})) return *e;
+    page_params page;
+    if (auto e = c.read_page(page)) return *e;
+    std::optional<bool> want_success;
+    if (auto it = c.query.find("status"); it != c.query.end()) {
+      if (it->second != "succeeded" && it->second != "failed") {
+        return invalid("status must be 'succeeded' or 'failed'");
+      }
+      want_success = it->second == "succeeded";
+    }
+    std::string type_filter;
+    if (auto it = c.query.find("event_type"); it != c.query.end()) {
+      if (!tresse::events::is_known_type(it->second)) {
+        return invalid("event_type '" + it->second + "' is not a known event type");
+      }
+      type_filter = it->second;
+    }
+    auto attempts = deps_.retries.list_attempts(id, 1000);
+    if (!attempts) return store_failure(attempts.error(), "list attempts");
+    return json_response(200, attempts_page(*attempts, page, [&](const retry::attempt_record& at) {
+      return (!want_success || at.succeeded == *want_success) &&
+             (type_filter.empty() || at.event_type == type_filter);
+    }));
+  }
+
+  const std::string& event_id = p[3];
+  std::string no_event = "no deliveries of event '" + event_id + "' to this endpoint";
+  if (!tresse::events::is_valid_id(event_id)) return not_found(no_event);
+  auto attempts = deps_.retries.attempts_for_event(id, event_id);
+  if (!attempts) return store_failure(attempts.error(), "event attempts");
+  if (attempts->empty()) return not_found(no_event);
+
+  if (p.size() == 4) {
+    if (m != verb::get) return method_not_allowed("GET");
+    if (auto e = c.allow_query({"limit", "cursor"})) return *e;
+    page_params page;
+    if (auto e = c.read_page(page)) return *e;
+    return json_response(200, attempts_page(*attempts, page, [](const auto&) { return true; }));
+  }
+
+  if (p[4] != "retry") return not_found("no such path");
+  if (m != verb::post) return method_not_allowed("POST");
+  if (auto e = c.allow_query({})) return *e;
+  json body;
+  if (auto e = c.read_body(body, {}, true)) return *e;
+  auto bytes = deps_.retries.event_body(event_id);
+  if (!bytes) return store_failure(bytes.error(), "event body");
+  if (!*bytes) return not_found("event '" + event_id + "' is no longer kept for redelivery");
+  auto ev = tresse::events::parse_event(**bytes);
+  if (!ev || ev->business_id != who.business_id) return not_found(no_event);
+  retry::task t;
+  t.event_id = ev->id;
+  t.endpoint_id = id;
+  t.business_id = ev->business_id;
+  t.event_type = ev->type;
+  t.body = std::move(ev->raw);
+  t.first_attempt_at = c.now;
+  auto scheduled = deps_.retries.schedule_now(t, c.now);
+  if (!scheduled) return store_failure(scheduled.error(), "schedule retry");
+  if (!*scheduled) {
+    return error_response(409, "delivery_in_progress",
+                          "an attempt to deliver this event is in progress; retry when it ends");
+  }
+  return json_response(202, {{"object", "delivery_retry"},
+                             {"event_id", event_id},
+                             {"endpoint_id", id},
+                             {"scheduled_at", tresse::events::format_rfc3339(c.now)}});
+}
+
+}  // namespace tresse::dispatcher::api

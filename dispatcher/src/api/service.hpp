@@ -1,0 +1,71 @@
+// The Management API: the Business API's Webhooks endpoints (README "Management API",
+// dispatcher/api/openapi.json), with the seed's conventions: business keys as Bearer tokens,
+// scoped to one business and one mode; cursor pagination; rate-limit headers on every
+// response; errors as {"error": {"code", "message", "status"}}; Idempotency-Key on POST.
+//
+// Stateless: every request reads and writes Redis (and Kafka for test pings), so any number
+// of instances serve it. handle() blocks on those calls; the API's HTTP server runs it on
+// threads of its own, never on the delivery threads.
+//
+//   api::service svc(deps, {.rate_limit_per_minute = 600});
+//   http::response res = svc.handle(req);
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+
+#include "api/gate.hpp"
+#include "api/idempotency.hpp"
+#include "api/replays.hpp"
+#include "redis/client.hpp"
+#include "registry/store.hpp"
+#include "retry/store.hpp"
+#include "tresse/common/http_server.hpp"
+#include "tresse/common/kafka.hpp"
+
+namespace tresse::dispatcher::api {
+
+struct service_options {
+  std::uint32_t rate_limit_per_minute = 600;
+  bool allow_http_live = false;  // live endpoints may use http:// (else https only)
+  std::string events_topic = "tresse.events";
+  std::chrono::milliseconds publish_timeout = std::chrono::seconds(5);
+  std::string openapi_document;  // served at GET /v1/openapi.json
+  std::string peer_header = "x-tresse-peer";  // set by the HTTP server (server_options)
+  std::function<std::chrono::system_clock::time_point()> now = [] {
+    return std::chrono::system_clock::now();
+  };
+};
+
+struct service_deps {
+  std::shared_ptr<redis::client> redis;
+  registry::store& endpoints;
+  retry::store& retries;
+  replays& replay_runner;
+  tresse::kafka::producer& producer;  // test pings go through the normal pipeline
+};
+
+class service {
+ public:
+  service(service_deps deps, service_options opts);
+
+  http::response handle(const http::request& req);
+
+  // Adds the rate-limit headers to a 413 the HTTP server answered before reading the body
+  // (server_options::on_rejected).
+  void decorate_rejection(const http::request& head, http::response& res);
+
+ private:
+  struct context;
+  http::response route(context& ctx);
+
+  service_deps deps_;
+  service_options opts_;
+  gate gate_;
+  idempotency idempotency_;
+};
+
+}  // namespace tresse::dispatcher::api

@@ -1,0 +1,660 @@
+// The Management API end to end: a running dispatcher with real Redis and the Kafka mock
+// cluster, called over HTTP. Every response a test sees is also checked against the OpenAPI
+// document (dispatcher/api/openapi.json) by tests/api/validate.mjs when the test ends.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cstdio>
+#include <ctime>
+#include <chrono>
+#include <fstream>
+#include <map>
+#include <nlohmann/json.hpp>
+#include <set>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "harness.hpp"
+#include "support/http_client.hpp"
+#include "support/process.hpp"
+
+namespace tresse::test {
+namespace {
+
+using json = nlohmann::json;
+
+struct api_reply {
+  unsigned status = 0;
+  json body;  // null when the body is not JSON
+  http_reply raw;
+  std::string header(std::string_view name) const { return raw.header(name); }
+};
+
+std::string rfc3339_ms(std::chrono::system_clock::time_point t) {
+  auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(t.time_since_epoch()).count();
+  std::time_t secs = static_cast<std::time_t>(ms / 1000);
+  std::tm tm{};
+  gmtime_r(&secs, &tm);
+  char buf[40];
+  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%S", &tm);
+  char out[48];
+  std::snprintf(out, sizeof out, "%s.%03dZ", buf, static_cast<int>(ms % 1000));
+  return out;
+}
+
+class ApiTest : public integration_test {
+ protected:
+  // A dispatcher serving the API on a free port.
+  dispatcher_process& start_api(std::vector<std::string> extra = {}) {
+    extra.push_back("api.listen=127.0.0.1:0");
+    auto& d = start_dispatcher(extra);
+    api_port_ = d.api_port();
+    return d;
+  }
+
+  std::string create_key(const std::string& business, const std::string& mode) {
+    auto j = cli({"keys", "create", "--business", business, "--mode", mode});
+    std::string secret = j.value("secret", "");
+    EXPECT_TRUE(secret.starts_with("sk_" + mode + "_")) << j.dump();
+    return secret;
+  }
+
+  // One request on a fresh connection, recorded for the OpenAPI check.
+  api_reply call(const std::string& method, const std::string& target, const std::string& key,
+                 const std::string& body = "", http_headers headers = {},
+                 std::uint16_t port = 0) {
+    if (!key.empty()) headers.emplace_back("Authorization", "Bearer " + key);
+    http_client client("127.0.0.1", port ? port : api_port_);
+    api_reply r;
+    r.raw = client.request(method, target, headers, body);
+    r.status = r.raw.status;
+    r.body = json::parse(r.raw.body, nullptr, /*allow_exceptions=*/false);
+    if (r.body.is_discarded()) r.body = nullptr;
+    json recorded_headers = json::object();
+    for (const auto& [k, v] : r.raw.headers) {
+      std::string lower = k;
+      std::transform(lower.begin(), lower.end(), lower.begin(), ::tolower);
+      recorded_headers[lower] = v;
+    }
+    exchanges_.push_back({{"method", method},
+                          {"path", target},
+                          {"status", r.status},
+                          {"headers", recorded_headers},
+                          {"body", r.body}});
+    return r;
+  }
+
+  // The exact error shape of the seed: {"error": {"code", "message", "status"}} and nothing
+  // else, with the rate-limit headers every response carries.
+  static void expect_error(const api_reply& r, unsigned status, const std::string& code,
+                           const std::string& message_part = "") {
+    SCOPED_TRACE(r.raw.body);
+    EXPECT_EQ(r.status, status);
+    ASSERT_TRUE(r.body.is_object());
+    ASSERT_EQ(r.body.size(), 1u);
+    const auto& e = r.body["error"];
+    ASSERT_TRUE(e.is_object());
+    EXPECT_EQ(e.size(), 3u);
+    EXPECT_EQ(e.value("code", ""), code);
+    EXPECT_EQ(e.value("status", 0u), status);
+    EXPECT_FALSE(e.value("message", "").empty());
+    if (!message_part.empty()) {
+      EXPECT_NE(e.value("message", "").find(message_part), std::string::npos);
+    }
+    EXPECT_FALSE(r.header("X-RateLimit-Limit").empty());
+    EXPECT_FALSE(r.header("X-RateLimit-Remaining").empty());
+    EXPECT_FALSE(r.header("X-RateLimit-Reset").empty());
+  }
+
+  json create_webhook(const std::string& key, const std::string& url,
+                      const json& events = json::array({"*"})) {
+    auto r = call("POST", "/v1/webhooks", key, json{{"url", url}, {"events", events}}.dump());
+    EXPECT_EQ(r.status, 201u) << r.raw.body;
+    return r.body;
+  }
+
+  // Every page of a list, following next_cursor.
+  std::vector<json> list_all(const std::string& target, const std::string& key, int limit) {
+    std::vector<json> out;
+    std::string cursor;
+    for (int guard = 0; guard < 1000; ++guard) {
+      std::string sep = target.find('?') == std::string::npos ? "?" : "&";
+      auto r = call("GET", target + sep + "limit=" + std::to_string(limit) +
+                               (cursor.empty() ? "" : "&cursor=" + cursor),
+                    key);
+      EXPECT_EQ(r.status, 200u) << r.raw.body;
+      if (r.status != 200) break;
+      for (auto& item : r.body["data"]) out.push_back(item);
+      if (!r.body["has_more"].get<bool>()) {
+        EXPECT_TRUE(r.body["next_cursor"].is_null());
+        break;
+      }
+      cursor = r.body["next_cursor"].get<std::string>();
+    }
+    return out;
+  }
+
+  void TearDown() override {
+    // Every response seen must match the OpenAPI document.
+    if (!exchanges_.empty()) {
+      auto file = dir_ / "exchanges.json";
+      std::ofstream(file) << json(exchanges_).dump(2);
+      auto r = run_process({TRESSE_NODE_BIN, TRESSE_SOURCE_DIR "/tests/api/validate.mjs",
+                            TRESSE_SOURCE_DIR "/dispatcher/api/openapi.json", file.string()},
+                           {}, std::chrono::seconds(60));
+      EXPECT_EQ(r.exit_code, 0) << "responses do not match the OpenAPI document:\n"
+                                << r.out << r.err;
+    }
+    integration_test::TearDown();
+  }
+
+  std::uint16_t api_port_ = 0;
+  std::vector<json> exchanges_;
+};
+
+TEST_F(ApiTest, AuthenticationMatrix) {
+  start_api({"api.allow_http=true"});
+  std::string live = create_key("biz_a", "live");
+  std::string test = create_key("biz_a", "test");
+  std::string other = create_key("biz_b", "live");
+  auto ep = create_webhook(live, "http://127.0.0.1:9/a");
+  std::string path = "/v1/webhooks/" + ep["id"].get<std::string>();
+
+  expect_error(call("GET", "/v1/webhooks", ""), 401, "authentication_required");
+  expect_error(call("GET", "/v1/webhooks", "", "", {{"X-API-Key", "dk_live_abc123"}}), 403,
+               "forbidden", "business key");
+  expect_error(call("GET", "/v1/webhooks", "dk_test_abc123"), 403, "forbidden");
+  expect_error(call("GET", "/v1/webhooks", "", "", {{"Authorization", "Basic dXNlcjpwdw=="}}), 401,
+               "invalid_api_key");
+  expect_error(call("GET", "/v1/webhooks", "sk_live_nottherightlength"), 401, "invalid_api_key");
+  expect_error(call("GET", "/v1/webhooks", "sk_live_" + std::string(32, 'A')), 401,
+               "invalid_api_key");
+
+  // Another business's endpoint, and the other mode's, is a 404 whatever the method, and
+  // nothing changes.
+  for (const auto& key : {other, test}) {
+    expect_error(call("GET", path, key), 404, "not_found");
+    expect_error(call("PATCH", path, key, R"({"description":"x"})"), 404, "not_found");
+    expect_error(call("DELETE", path, key), 404, "not_found");
+    expect_error(call("POST", path + "/rotate_secret", key), 404, "not_found");
+    expect_error(call("GET", path + "/deliveries", key), 404, "not_found");
+  }
+  auto still = call("GET", path, live);
+  EXPECT_EQ(still.status, 200u);
+  EXPECT_EQ(still.body["description"], "");
+  EXPECT_FALSE(still.body.contains("secret")) << "a read never shows the secret";
+
+  // Test keys see and create only test-mode endpoints.
+  auto test_ep = create_webhook(test, "http://127.0.0.1:9/t");
+  EXPECT_EQ(test_ep["livemode"], false);
+  auto live_list = list_all("/v1/webhooks", live, 10);
+  auto test_list = list_all("/v1/webhooks", test, 10);
+  ASSERT_EQ(live_list.size(), 1u);
+  ASSERT_EQ(test_list.size(), 1u);
+  EXPECT_EQ(live_list[0]["id"], ep["id"]);
+  EXPECT_EQ(test_list[0]["id"], test_ep["id"]);
+  EXPECT_TRUE(list_all("/v1/webhooks", other, 10).empty());
+
+  // A revoked key stops working at once.
+  auto keys = cli({"keys", "list", "--business", "biz_b"});
+  ASSERT_EQ(keys["data"].size(), 1u);
+  EXPECT_FALSE(keys["data"][0].contains("secret"));
+  cli({"keys", "revoke", "--id", keys["data"][0]["id"].get<std::string>()});
+  expect_error(call("GET", "/v1/webhooks", other), 401, "invalid_api_key");
+}
+
+TEST_F(ApiTest, LiveEndpointsNeedHttpsUnlessAllowed) {
+  start_api();
+  std::string live = create_key("biz_a", "live");
+  std::string test = create_key("biz_a", "test");
+  expect_error(call("POST", "/v1/webhooks", live, R"({"url":"http://example.com/h","events":["*"]})"),
+               400, "invalid_request", "https");
+  EXPECT_EQ(call("POST", "/v1/webhooks", live,
+                 R"({"url":"https://example.com/h","events":["appointment.*"]})")
+                .status,
+            201u);
+  EXPECT_EQ(call("POST", "/v1/webhooks", test, R"({"url":"http://example.com/h","events":["*"]})")
+                .status,
+            201u);
+}
+
+TEST_F(ApiTest, TestModeEndpointsReceiveOnlySandboxEvents) {
+  recording_sink live_sink, test_sink;
+  start_api({"api.allow_http=true"});
+  std::string live = create_key("biz_m", "live");
+  std::string test = create_key("biz_m", "test");
+  create_webhook(live, live_sink.url());
+  create_webhook(test, test_sink.url());
+  auto sandbox = events::make_event(
+      {.type = "client.created", .business_id = "biz_m", .livemode = false});
+  auto real = events::make_event({.type = "client.created", .business_id = "biz_m"});
+  ASSERT_TRUE(sandbox && real);
+  publish({*sandbox, *real});
+  ASSERT_TRUE(live_sink.wait_for_count(1));
+  ASSERT_TRUE(test_sink.wait_for_count(1));
+  std::this_thread::sleep_for(std::chrono::milliseconds(500));  // nothing else arrives
+  ASSERT_EQ(live_sink.count(), 1u);
+  ASSERT_EQ(test_sink.count(), 1u);
+  EXPECT_EQ(live_sink.requests()[0].header("webhook-id"), real->id);
+  EXPECT_EQ(test_sink.requests()[0].header("webhook-id"), sandbox->id);
+}
+
+TEST_F(ApiTest, CrudRoundTrip) {
+  start_api({"api.allow_http=true"});
+  std::string key = create_key("biz_c", "live");
+  auto created = call("POST", "/v1/webhooks", key,
+                      R"({"url":"https://example.com/h","events":["appointment.*","client.created"],
+                          "description":"front desk","enabled":false,"rate_limit_per_second":5})");
+  ASSERT_EQ(created.status, 201u) << created.raw.body;
+  EXPECT_TRUE(created.body["secret"].get<std::string>().starts_with("whsec_"));
+  EXPECT_TRUE(created.body["id"].get<std::string>().starts_with("we_"));
+  EXPECT_EQ(created.body["object"], "webhook_endpoint");
+  EXPECT_EQ(created.body["description"], "front desk");
+  EXPECT_EQ(created.body["enabled"], false);
+  EXPECT_EQ(created.body["rate_limit_per_second"], 5);
+  EXPECT_EQ(created.body["business_id"], "biz_c");
+  std::string path = "/v1/webhooks/" + created.body["id"].get<std::string>();
+
+  auto patched = call("PATCH", path, key,
+                      R"({"url":"https://example.org/x","events":["client.*"],"enabled":true})");
+  ASSERT_EQ(patched.status, 200u) << patched.raw.body;
+  EXPECT_EQ(patched.body["url"], "https://example.org/x");
+  EXPECT_EQ(patched.body["events"], json::array({"client.*"}));
+  EXPECT_EQ(patched.body["enabled"], true);
+  EXPECT_EQ(patched.body["description"], "front desk");
+  EXPECT_FALSE(patched.body.contains("secret"));
+  EXPECT_EQ(call("GET", path, key).body, patched.body);
+
+  auto deleted = call("DELETE", path, key);
+  ASSERT_EQ(deleted.status, 200u);
+  EXPECT_EQ(deleted.body, (json{{"id", created.body["id"]}, {"object", "webhook_endpoint"},
+                                {"deleted", true}}));
+  expect_error(call("GET", path, key), 404, "not_found");
+  expect_error(call("DELETE", path, key), 404, "not_found");
+
+  auto types = list_all("/v1/event_types", key, 4);
+  std::vector<std::string> names;
+  for (const auto& t : types) names.push_back(t["name"]);
+  EXPECT_EQ(names, (std::vector<std::string>(events::known_types.begin(),
+                                             events::known_types.end())));
+
+  // The document served is the checked-in one.
+  auto doc = call("GET", "/v1/openapi.json", "");
+  ASSERT_EQ(doc.status, 200u);
+  std::ifstream in(TRESSE_SOURCE_DIR "/dispatcher/api/openapi.json");
+  EXPECT_EQ(doc.body, json::parse(in));
+}
+
+TEST_F(ApiTest, PaginationIsStableUnderConcurrentInsertsAndDeletes) {
+  start_api({"api.allow_http=true"});
+  std::string key = create_key("biz_p", "live");
+  std::vector<std::string> ids;
+  for (int i = 0; i < 60; ++i) {
+    ids.push_back(create_webhook(key, "https://example.com/" + std::to_string(i))["id"]);
+  }
+  // Page through 7 at a time while, between pages, another client deletes endpoints both
+  // already seen and not yet seen, and creates new ones.
+  std::set<std::string> deleted_unseen, deleted_seen, created_during;
+  std::vector<std::string> seen;
+  std::string cursor;
+  int page = 0;
+  for (;; ++page) {
+    auto r = call("GET", "/v1/webhooks?limit=7" + (cursor.empty() ? "" : "&cursor=" + cursor), key);
+    ASSERT_EQ(r.status, 200u) << r.raw.body;
+    ASSERT_LE(r.body["data"].size(), 7u);
+    for (const auto& ep : r.body["data"]) seen.push_back(ep["id"]);
+    if (!r.body["has_more"].get<bool>()) break;
+    cursor = r.body["next_cursor"];
+    // Delete one not yet seen (the last of the original ones still there), one already seen,
+    // and add one.
+    for (auto it = ids.rbegin(); it != ids.rend(); ++it) {
+      bool gone = deleted_unseen.contains(*it) || deleted_seen.contains(*it);
+      bool was_seen = std::find(seen.begin(), seen.end(), *it) != seen.end();
+      if (!gone && !was_seen) {
+        ASSERT_EQ(call("DELETE", "/v1/webhooks/" + *it, key).status, 200u);
+        deleted_unseen.insert(*it);
+        break;
+      }
+    }
+    std::string old = seen[seen.size() / 2];
+    if (!deleted_seen.contains(old)) {
+      ASSERT_EQ(call("DELETE", "/v1/webhooks/" + old, key).status, 200u);
+      deleted_seen.insert(old);
+    }
+    created_during.insert(create_webhook(key, "https://example.com/new")["id"]);
+  }
+  EXPECT_GT(page, 5);
+  std::set<std::string> unique(seen.begin(), seen.end());
+  EXPECT_EQ(unique.size(), seen.size()) << "an endpoint was listed twice";
+  for (const auto& id : ids) {
+    if (deleted_unseen.contains(id)) {
+      EXPECT_FALSE(unique.contains(id)) << id << " was deleted before its page";
+    } else {
+      EXPECT_TRUE(unique.contains(id)) << id << " existed throughout and was skipped";
+    }
+  }
+  // Ids are time-ordered, so endpoints created during the walk come after the cursor.
+  for (const auto& id : created_during) EXPECT_TRUE(unique.contains(id)) << id;
+  EXPECT_TRUE(std::is_sorted(seen.begin(), seen.end()));
+}
+
+TEST_F(ApiTest, RateLimitIsPerKeySharedAcrossInstancesWithHeaders) {
+  // Two instances share one limit through Redis.
+  auto& first = start_api({"api.rate_limit_per_minute=6"});
+  std::uint16_t port_a = api_port_;
+  start_api({"api.rate_limit_per_minute=6"});
+  std::uint16_t port_b = api_port_;
+  ASSERT_NE(first.api_port(), port_b);
+  std::string key = create_key("biz_r", "live");
+  std::string other = create_key("biz_r", "live");
+
+  // A window boundary in the middle would reset the count: then try again in the new window.
+  for (int round = 0; round < 2; ++round) {
+    std::vector<api_reply> replies;
+    for (int i = 0; i < 6; ++i) {
+      replies.push_back(call("GET", "/v1/event_types", key, "", {}, i % 2 ? port_b : port_a));
+    }
+    auto over = call("GET", "/v1/event_types", key, "", {}, port_b);
+    std::string reset = replies.front().header("X-RateLimit-Reset");
+    if (over.header("X-RateLimit-Reset") != reset) continue;
+    for (int i = 0; i < 6; ++i) {
+      EXPECT_EQ(replies[i].status, 200u);
+      EXPECT_EQ(replies[i].header("X-RateLimit-Limit"), "6");
+      EXPECT_EQ(replies[i].header("X-RateLimit-Remaining"), std::to_string(5 - i));
+    }
+    expect_error(over, 429, "rate_limited");
+    EXPECT_EQ(over.header("X-RateLimit-Remaining"), "0");
+    int retry_after = std::stoi(over.header("Retry-After"));
+    EXPECT_GE(retry_after, 1);
+    EXPECT_LE(retry_after, 60);
+    auto now_s = std::chrono::duration_cast<std::chrono::seconds>(
+                     std::chrono::system_clock::now().time_since_epoch())
+                     .count();
+    EXPECT_NEAR(std::stoll(reset), now_s + retry_after, 2);
+    // Another key has its own budget.
+    auto fresh = call("GET", "/v1/event_types", other, "", {}, port_a);
+    EXPECT_EQ(fresh.status, 200u);
+    EXPECT_EQ(fresh.header("X-RateLimit-Remaining"), "5");
+    return;
+  }
+  FAIL() << "two window boundaries in a row";
+}
+
+TEST_F(ApiTest, BadInputGetsTheRightErrorAndChangesNothing) {
+  start_api({"api.allow_http=true"});
+  std::string key = create_key("biz_e", "live");
+  auto ep = create_webhook(key, "https://example.com/h", json::array({"client.*"}));
+  std::string path = "/v1/webhooks/" + ep["id"].get<std::string>();
+  auto before = call("GET", path, key).body;
+
+  struct bad {
+    std::string method, target, body, code, names;
+    unsigned status;
+  };
+  std::vector<bad> cases = {
+      {"POST", "/v1/webhooks", "{", "invalid_request", "JSON", 400},
+      {"POST", "/v1/webhooks", "[1,2]", "invalid_request", "object", 400},
+      {"POST", "/v1/webhooks", "", "invalid_request", "object", 400},
+      {"POST", "/v1/webhooks", R"({"url":"https://e.com","events":["*"],"colour":"red"})",
+       "invalid_request", "colour", 400},
+      {"POST", "/v1/webhooks", R"({"events":["*"]})", "invalid_request", "url", 400},
+      {"POST", "/v1/webhooks", R"({"url":"https://e.com"})", "invalid_request", "events", 400},
+      {"POST", "/v1/webhooks", R"({"url":42,"events":["*"]})", "invalid_request", "url", 400},
+      {"POST", "/v1/webhooks", R"({"url":"ftp://e.com","events":["*"]})", "invalid_request", "url",
+       400},
+      {"POST", "/v1/webhooks", R"({"url":"https://e.com","events":"*"})", "invalid_request",
+       "events", 400},
+      {"POST", "/v1/webhooks", R"({"url":"https://e.com","events":[]})", "invalid_request",
+       "events", 400},
+      {"POST", "/v1/webhooks", R"({"url":"https://e.com","events":["appointment.exploded"]})",
+       "invalid_request", "events", 400},
+      {"POST", "/v1/webhooks", R"({"url":"https://e.com","events":["*"],"enabled":"yes"})",
+       "invalid_request", "enabled", 400},
+      {"POST", "/v1/webhooks",
+       R"({"url":"https://e.com","events":["*"],"rate_limit_per_second":-1})", "invalid_request",
+       "rate_limit_per_second", 400},
+      {"POST", "/v1/webhooks", R"({"url":"https://e.com","events":["*"],"description":7})",
+       "invalid_request", "description", 400},
+      {"PATCH", path, "{}", "invalid_request", "at least one", 400},
+      {"PATCH", path, R"({"events":[1]})", "invalid_request", "events", 400},
+      {"PATCH", path, R"({"secret":"whsec_x"})", "invalid_request", "secret", 400},
+      {"PATCH", path, R"({"url":"notaurl"})", "invalid_request", "url", 400},
+      {"POST", path + "/rotate_secret", R"({"previous_expires_in":"1h"})", "invalid_request",
+       "previous_expires_in", 400},
+      {"POST", path + "/rotate_secret", R"({"previous_expires_in":9999999})", "invalid_request",
+       "previous_expires_in", 400},
+      {"POST", path + "/replay", R"({"since":"yesterday","until":"2026-01-01T00:00:00Z"})",
+       "invalid_request", "since", 400},
+      {"POST", path + "/replay", R"({"since":"2026-01-02T00:00:00Z","until":"2026-01-01T00:00:00Z"})",
+       "invalid_request", "since", 400},
+      {"POST", path + "/replay", R"({"since":"2026-01-01T00:00:00Z"})", "invalid_request", "until",
+       400},
+      {"GET", "/v1/webhooks?limit=0", "", "invalid_request", "limit", 400},
+      {"GET", "/v1/webhooks?limit=101", "", "invalid_request", "limit", 400},
+      {"GET", "/v1/webhooks?limit=ten", "", "invalid_request", "limit", 400},
+      {"GET", "/v1/webhooks?cursor=garbage", "", "invalid_request", "cursor", 400},
+      {"GET", "/v1/webhooks?colour=red", "", "invalid_request", "colour", 400},
+      {"GET", path + "/deliveries?status=maybe", "", "invalid_request", "status", 400},
+      {"GET", path + "/deliveries?event_type=nope", "", "invalid_request", "event_type", 400},
+      {"GET", "/v1/webhooks/we_doesnotexist", "", "not_found", "", 404},
+      {"GET", "/v1/webhooks/bad%20id", "", "not_found", "", 404},
+      {"GET", "/v1/nothing", "", "not_found", "", 404},
+      {"GET", "/v1/replays/rpl_unknown", "", "not_found", "", 404},
+      {"GET", path + "/deliveries/evt_unknown", "", "not_found", "", 404},
+      {"POST", path + "/deliveries/evt_unknown/retry", "", "not_found", "", 404},
+      {"PUT", "/v1/webhooks", "{}", "method_not_allowed", "", 405},
+      {"POST", path, "{}", "method_not_allowed", "", 405},
+      {"DELETE", "/v1/event_types", "", "method_not_allowed", "", 405},
+  };
+  for (const auto& c : cases) {
+    SCOPED_TRACE(c.method + " " + c.target + " " + c.body);
+    expect_error(call(c.method, c.target, key, c.body), c.status, c.code, c.names);
+  }
+  // Over 1 MiB: 413, read no further, with the rate-limit headers.
+  std::string huge = R"({"url":"https://e.com","events":["*"],"description":")" +
+                     std::string(1024 * 1024, 'x') + "\"}";
+  expect_error(call("POST", "/v1/webhooks", key, huge), 413, "payload_too_large");
+
+  EXPECT_EQ(call("GET", path, key).body, before);
+  EXPECT_EQ(list_all("/v1/webhooks", key, 100).size(), 1u) << "a bad request created something";
+}
+
+TEST_F(ApiTest, IdempotencyKeyReturnsTheFirstResponse) {
+  start_api({"api.allow_http=true"});
+  std::string key = create_key("biz_i", "live");
+  std::string body = R"({"url":"https://example.com/h","events":["*"]})";
+  auto first = call("POST", "/v1/webhooks", key, body, {{"Idempotency-Key", "create-1"}});
+  ASSERT_EQ(first.status, 201u);
+  auto again = call("POST", "/v1/webhooks", key, body, {{"Idempotency-Key", "create-1"}});
+  EXPECT_EQ(again.status, 201u);
+  EXPECT_EQ(again.body, first.body);
+  EXPECT_EQ(again.header("Idempotent-Replayed"), "true");
+  EXPECT_EQ(list_all("/v1/webhooks", key, 10).size(), 1u);
+  // The same key with another request is refused; another key creates anew.
+  expect_error(call("POST", "/v1/webhooks", key, R"({"url":"https://example.com/other","events":["*"]})",
+                    {{"Idempotency-Key", "create-1"}}),
+               409, "idempotency_conflict");
+  auto second = call("POST", "/v1/webhooks", key, body, {{"Idempotency-Key", "create-2"}});
+  EXPECT_EQ(second.status, 201u);
+  EXPECT_NE(second.body["id"], first.body["id"]);
+  // Keys are per API key: another key's identical Idempotency-Key is a different request.
+  std::string key2 = create_key("biz_i", "live");
+  auto third = call("POST", "/v1/webhooks", key2, body, {{"Idempotency-Key", "create-1"}});
+  EXPECT_EQ(third.status, 201u);
+  EXPECT_NE(third.body["id"], first.body["id"]);
+  expect_error(call("POST", "/v1/webhooks", key, body, {{"Idempotency-Key", std::string(300, 'k')}}),
+               400, "invalid_request", "Idempotency-Key");
+}
+
+TEST_F(ApiTest, RotationSignsWithBothSecretsUntilTheOldExpires) {
+  recording_sink sink;
+  start_api({"api.allow_http=true"});
+  std::string key = create_key("biz_s", "live");
+  auto ep = create_webhook(key, sink.url());
+  std::string old_secret = ep["secret"];
+  auto rotated = call("POST", "/v1/webhooks/" + ep["id"].get<std::string>() + "/rotate_secret",
+                      key, R"({"previous_expires_in":3600})");
+  ASSERT_EQ(rotated.status, 200u) << rotated.raw.body;
+  std::string new_secret = rotated.body["secret"];
+  EXPECT_NE(new_secret, old_secret);
+  ASSERT_EQ(rotated.body["previous_secrets"].size(), 1u);
+  EXPECT_EQ(rotated.body["previous_secrets"][0]["secret"], old_secret);
+
+  // The registry refresh (100 ms here) carries the rotation to delivery.
+  std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  auto ev = make_event("appointment.created", "biz_s");
+  publish({ev});
+  ASSERT_TRUE(sink.wait_for_count(1));
+  auto r = sink.requests()[0];
+  auto entries = signature_entries(r.header("webhook-signature"));
+  ASSERT_EQ(entries.size(), 2u) << r.header("webhook-signature");
+  EXPECT_TRUE(verify(r, {new_secret}));
+  EXPECT_TRUE(verify(r, {old_secret}));
+  EXPECT_FALSE(verify(r, {"whsec_" + std::string("AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA")}));
+}
+
+TEST_F(ApiTest, TestPingReachesOnlyThatEndpoint) {
+  recording_sink target, bystander;
+  start_api({"api.allow_http=true"});
+  std::string key = create_key("biz_t", "live");
+  auto ep = create_webhook(key, target.url(), json::array({"client.created"}));
+  create_webhook(key, bystander.url(), json::array({"*"}));
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  auto r = call("POST", "/v1/webhooks/" + ep["id"].get<std::string>() + "/test", key);
+  ASSERT_EQ(r.status, 202u) << r.raw.body;
+  std::string event_id = r.body["event_id"];
+  ASSERT_TRUE(target.wait_for_count(1));
+  auto got = target.requests()[0];
+  EXPECT_EQ(got.header("webhook-id"), event_id);
+  EXPECT_EQ(got.header("tresse-event-type"), "webhook.test");
+  EXPECT_TRUE(verify(got, {ep["secret"].get<std::string>()}));
+  auto body = json::parse(got.body);
+  EXPECT_EQ(body["data"]["endpoint_id"], ep["id"]);
+  EXPECT_EQ(body["business_id"], "biz_t");
+  std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  EXPECT_EQ(bystander.count(), 0u) << "a test ping went to another endpoint";
+  EXPECT_EQ(target.count(), 1u);
+
+  // Disabled endpoints are not pinged.
+  ASSERT_EQ(call("PATCH", "/v1/webhooks/" + ep["id"].get<std::string>(), key, R"({"enabled":false})")
+                .status,
+            200u);
+  expect_error(call("POST", "/v1/webhooks/" + ep["id"].get<std::string>() + "/test", key), 400,
+               "invalid_request", "disabled");
+}
+
+TEST_F(ApiTest, DeliveriesListsAttemptsAndManualRetryRedelivers) {
+  std::atomic<bool> healthy{false};
+  recording_sink sink([&](const received_request&) {
+    return sink_reply{.status = healthy ? 200u : 500u};
+  });
+  start_api({"api.allow_http=true"});
+  std::string key = create_key("biz_d", "live");
+  auto ep = create_webhook(key, sink.url());
+  std::string base = "/v1/webhooks/" + ep["id"].get<std::string>();
+  auto ev = make_event("appointment.canceled", "biz_d");
+  publish({ev});
+  // The first attempt and three retries (200 ms apart here) all fail: dead-lettered.
+  ASSERT_TRUE(sink.wait_for_count(4));
+  ASSERT_TRUE(eventually_true([&] {
+    auto r = call("GET", base + "/deliveries/" + ev.id, key);
+    return r.status == 200 && r.body["data"].size() == 4;
+  }));
+  auto failed = list_all(base + "/deliveries?status=failed", key, 3);
+  ASSERT_EQ(failed.size(), 4u);
+  EXPECT_EQ(failed[0]["attempt"], 4);  // newest first
+  EXPECT_EQ(failed[3]["attempt"], 1);
+  for (const auto& a : failed) {
+    EXPECT_EQ(a["succeeded"], false);
+    EXPECT_EQ(a["status"], 500);
+    EXPECT_EQ(a["event_id"], ev.id);
+    EXPECT_TRUE(a["id"].get<std::string>().starts_with("att_"));
+  }
+  EXPECT_TRUE(list_all(base + "/deliveries?status=succeeded", key, 10).empty());
+  EXPECT_TRUE(list_all(base + "/deliveries?event_type=client.created", key, 10).empty());
+  EXPECT_EQ(list_all(base + "/deliveries?event_type=appointment.canceled", key, 10).size(), 4u);
+
+  // The endpoint is fixed; a manual retry delivers now.
+  // While the last attempt is still being dead-lettered the retry is refused (409), never
+  // silently dropped.
+  healthy = true;
+  api_reply retry;
+  ASSERT_TRUE(eventually_true([&] {
+    retry = call("POST", base + "/deliveries/" + ev.id + "/retry", key);
+    if (retry.status == 409) expect_error(retry, 409, "delivery_in_progress");
+    return retry.status != 409;
+  }));
+  ASSERT_EQ(retry.status, 202u) << retry.raw.body;
+  EXPECT_EQ(retry.body["event_id"], ev.id);
+  ASSERT_TRUE(sink.wait_for_delivered(1));
+  auto last = sink.requests().back();
+  EXPECT_EQ(last.header("webhook-id"), ev.id);
+  EXPECT_EQ(last.body, ev.raw);
+  EXPECT_TRUE(verify(last, {ep["secret"].get<std::string>()}));
+  ASSERT_TRUE(eventually_true([&] {
+    return list_all(base + "/deliveries?status=succeeded", key, 10).size() == 1;
+  }));
+  auto history = list_all(base + "/deliveries/" + ev.id, key, 2);
+  EXPECT_EQ(history.size(), 5u);
+  EXPECT_EQ(history[0]["succeeded"], true);
+}
+
+TEST_F(ApiTest, ReplayRedeliversExactlyTheWindow) {
+  recording_sink sink;
+  start_api({"api.allow_http=true"});
+  std::string key = create_key("biz_w", "live");
+  auto ep = create_webhook(key, sink.url(), json::array({"appointment.*"}));
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+
+  auto batch = [&](int n) {
+    std::vector<events::event> evs;
+    for (int i = 0; i < n; ++i) evs.push_back(make_event("appointment.created", "biz_w"));
+    return evs;
+  };
+  auto before = batch(3);
+  publish(before);
+  std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  auto since = std::chrono::system_clock::now();
+  std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  auto inside = batch(4);
+  publish(inside);
+  // In the window but not for this endpoint: another business, an unsubscribed type.
+  publish({make_event("appointment.created", "biz_other"), make_event("client.created", "biz_w")});
+  std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  auto until = std::chrono::system_clock::now();
+  std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  auto after = batch(3);
+  publish(after);
+  ASSERT_TRUE(sink.wait_for_delivered(10));
+
+  auto r = call("POST", "/v1/webhooks/" + ep["id"].get<std::string>() + "/replay", key,
+                json{{"since", rfc3339_ms(since)}, {"until", rfc3339_ms(until)}}.dump());
+  ASSERT_EQ(r.status, 202u) << r.raw.body;
+  std::string replay = r.body["id"];
+  EXPECT_TRUE(replay.starts_with("rpl_"));
+  json progress;
+  ASSERT_TRUE(eventually_true([&] {
+    progress = call("GET", "/v1/replays/" + replay, key).body;
+    return progress.value("status", "") != "running";
+  })) << progress.dump();
+  EXPECT_EQ(progress["status"], "completed") << progress.dump();
+  EXPECT_EQ(progress["matched"], 4);
+  EXPECT_EQ(progress["scheduled"], 4);
+  EXPECT_GE(progress["scanned"].get<int>(), 6);
+  ASSERT_TRUE(sink.wait_for_count(14)) << sink.count();
+  std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  std::map<std::string, int> times;
+  for (const auto& req : sink.requests()) ++times[req.header("webhook-id")];
+  for (const auto& ev : before) EXPECT_EQ(times[ev.id], 1) << "before the window: " << ev.id;
+  for (const auto& ev : inside) EXPECT_EQ(times[ev.id], 2) << "in the window: " << ev.id;
+  for (const auto& ev : after) EXPECT_EQ(times[ev.id], 1) << "after the window: " << ev.id;
+  EXPECT_EQ(sink.count(), 14u);
+  // Another business cannot read this replay.
+  expect_error(call("GET", "/v1/replays/" + replay, create_key("biz_x", "live")), 404,
+               "not_found");
+}
+
+}  // namespace
+}  // namespace tresse::test
