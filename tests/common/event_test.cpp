@@ -2,8 +2,12 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <cctype>
 #include <chrono>
 #include <string>
+
+#include "tresse/common/ids.hpp"
 
 namespace tresse::events {
 namespace {
@@ -202,6 +206,38 @@ TEST(EventTest, FormatsUtcTimestamps) {
            std::chrono::milliseconds(999);
   EXPECT_EQ(format_rfc3339(t), "2026-04-19T10:32:00Z");
   EXPECT_TRUE(is_rfc3339(format_rfc3339(std::chrono::system_clock::now())));
+}
+
+TEST(EventTest, ParsesRfc3339WithFractionsAndOffsets) {
+  using namespace std::chrono;
+  const system_clock::time_point base{seconds(1776594720)};  // 2026-04-19T10:32:00Z
+  EXPECT_EQ(parse_rfc3339("2026-04-19T10:32:00Z"), base);
+  EXPECT_EQ(parse_rfc3339("2026-04-19t10:32:00z"), base);
+  EXPECT_EQ(parse_rfc3339("2026-04-19T10:32:00.5Z"), base + milliseconds(500));
+  EXPECT_EQ(parse_rfc3339("2026-04-19T10:32:00.123456Z"), base + milliseconds(123));
+  EXPECT_EQ(parse_rfc3339("2026-04-19T12:32:00+02:00"), base);
+  EXPECT_EQ(parse_rfc3339("2026-04-19T06:02:00-04:30"), base);
+  EXPECT_EQ(parse_rfc3339("2024-02-29T00:00:00Z"), system_clock::time_point{seconds(1709164800)});
+  EXPECT_EQ(parse_rfc3339(format_rfc3339(base)), base);
+  EXPECT_FALSE(parse_rfc3339("2026-04-19 10:32:00Z"));
+  EXPECT_FALSE(parse_rfc3339("2025-02-29T00:00:00Z"));
+  EXPECT_FALSE(parse_rfc3339("yesterday"));
+}
+
+TEST(IdsTest, TimeOrderedIdsSortByCreationTime) {
+  using namespace std::chrono;
+  auto a = ids::time_ordered("att_", system_clock::time_point(milliseconds(1000)));
+  auto b = ids::time_ordered("att_", system_clock::time_point(milliseconds(1001)));
+  auto c = ids::time_ordered("att_", system_clock::time_point(milliseconds(99999999999999)));
+  EXPECT_LT(a, b);
+  EXPECT_LT(b, c);
+  EXPECT_EQ(a.size(), 4u + 8 + 14);
+  EXPECT_TRUE(a.starts_with("att_"));
+  EXPECT_TRUE(is_valid_id(a));
+  EXPECT_NE(ids::time_ordered("x_"), ids::time_ordered("x_"));
+  auto r = ids::random_base62(32);
+  EXPECT_EQ(r.size(), 32u);
+  EXPECT_TRUE(std::all_of(r.begin(), r.end(), [](char ch) { return std::isalnum(ch); }));
 }
 
 }  // namespace

@@ -461,6 +461,25 @@ TEST_F(ApiTest, BadInputGetsTheRightErrorAndChangesNothing) {
   EXPECT_EQ(list_all("/v1/webhooks", key, 100).size(), 1u) << "a bad request created something";
 }
 
+TEST_F(ApiTest, RedisGoingAwayIsA503AndThenServiceResumes) {
+  start_api({"api.allow_http=true"});
+  std::string key = create_key("biz_g", "live");
+  create_webhook(key, "https://example.com/h");
+  redis_.stop();
+  auto down = call("GET", "/v1/webhooks", key);
+  EXPECT_EQ(down.status, 503u);
+  ASSERT_TRUE(down.body.is_object()) << down.raw.body;
+  EXPECT_EQ(down.body["error"]["code"], "service_unavailable");
+  EXPECT_EQ(down.body["error"]["status"], 503);
+  redis_.start();
+  // Whether the data survived depends on Redis persistence, not on us; serving again does.
+  ASSERT_TRUE(eventually_true([&] { return call("GET", "/v1/webhooks", key).status == 200; }));
+  auto again = create_webhook(key, "https://example.com/after");
+  auto listed = list_all("/v1/webhooks", key, 10);
+  EXPECT_TRUE(std::any_of(listed.begin(), listed.end(),
+                          [&](const json& ep) { return ep["id"] == again["id"]; }));
+}
+
 TEST_F(ApiTest, IdempotencyKeyReturnsTheFirstResponse) {
   start_api({"api.allow_http=true"});
   std::string key = create_key("biz_i", "live");

@@ -60,10 +60,27 @@ credentials read_credentials(std::string_view authorization, std::string_view x_
   return c;
 }
 
+namespace {
+
+std::int64_t unix_seconds(std::chrono::system_clock::time_point t) {
+  return std::chrono::duration_cast<std::chrono::seconds>(t.time_since_epoch()).count();
+}
+
+std::int64_t window_end(std::int64_t unix_s) { return (unix_s / 60 + 1) * 60; }
+
+}  // namespace
+
+admission gate::uncounted(std::chrono::system_clock::time_point now) const {
+  admission a;
+  a.limit = opts_.limit_per_minute;
+  a.remaining = a.limit;
+  a.reset = window_end(unix_seconds(now));
+  return a;
+}
+
 result<admission> gate::admit(const credentials& c, std::string_view peer,
                               std::chrono::system_clock::time_point now) {
-  std::int64_t unix_s =
-      std::chrono::duration_cast<std::chrono::seconds>(now.time_since_epoch()).count();
+  std::int64_t unix_s = unix_seconds(now);
   std::int64_t minute = unix_s / 60;
   bool presented = c.type == credentials::kind::business_key;
   std::string hash = presented ? key_hash(c.token) : std::string();
@@ -80,7 +97,7 @@ result<admission> gate::admit(const credentials& c, std::string_view peer,
   a.limit = opts_.limit_per_minute;
   auto count = static_cast<std::uint64_t>(std::max<std::int64_t>(0, e[0].integer));
   a.remaining = count >= a.limit ? 0 : static_cast<std::uint32_t>(a.limit - count);
-  a.reset = (minute + 1) * 60;
+  a.reset = window_end(unix_s);
   if (count > a.limit) a.retry_after = std::max<std::int64_t>(1, a.reset - unix_s);
   if (e.size() == 4) {
     a.who = caller{e[1].str, e[2].str, e[3].str == "test" ? key_mode::test : key_mode::live};

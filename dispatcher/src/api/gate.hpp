@@ -66,6 +66,10 @@ class gate {
   result<admission> admit(const credentials& c, std::string_view peer,
                           std::chrono::system_clock::time_point now);
 
+  // What a request that could not be counted (Redis unreachable) reports: the limit, nothing
+  // used, the current window's end.
+  admission uncounted(std::chrono::system_clock::time_point now) const;
+
  private:
   std::shared_ptr<redis::client> redis_;
   gate_options opts_;

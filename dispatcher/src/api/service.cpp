@@ -280,8 +280,9 @@ http::response write_failure(const error& e, std::string_view what) {
 void service::decorate_rejection(const http::request& head, http::response& res) {
   auto creds = read_credentials(head[boost::beast::http::field::authorization],
                                 head["X-API-Key"]);
-  auto a = gate_.admit(creds, head[opts_.peer_header], opts_.now());
-  if (a) set_rate_headers(res, *a);
+  auto now = opts_.now();
+  auto a = gate_.admit(creds, head[opts_.peer_header], now);
+  set_rate_headers(res, a ? *a : gate_.uncounted(now));
 }
 
 http::response service::handle(const http::request& req) {
@@ -293,7 +294,12 @@ http::response service::handle(const http::request& req) {
   context ctx{req, {}, {}, {}, opts_.now()};
   auto creds = read_credentials(req[boost::beast::http::field::authorization], req["X-API-Key"]);
   auto admitted = gate_.admit(creds, req[opts_.peer_header], ctx.now);
-  if (!admitted) return store_failure(admitted.error(), "rate limit");
+  if (!admitted) {
+    // Redis is where requests are counted: this one could not be, and is not served either.
+    auto res = store_failure(admitted.error(), "rate limit");
+    set_rate_headers(res, gate_.uncounted(ctx.now));
+    return res;
+  }
   const admission& a = *admitted;
 
   auto answer = [&]() -> http::response {
@@ -432,7 +438,8 @@ http::response service::route(context& c) {
       bool more = false;
       std::string after = page.after, last;
       for (;;) {
-        auto pg = deps_.endpoints.list(who.business_id, {.limit = max_limit, .cursor = after});
+        auto pg = deps_.endpoints.list(who.business_id,
+                                       {.limit = std::min(max_limit, page.limit + 1), .cursor = after});
         if (!pg) return store_failure(pg.error(), "list endpoints");
         for (const auto& ep : pg->data) {
           if (ep.livemode != who.livemode()) continue;

@@ -75,6 +75,24 @@ std::string version_seed() {
 
 // Counters only for endpoints that exist, so a late failure report cannot resurrect the
 // counters of a deleted endpoint.
+// One page of a business's endpoints in one round trip. KEYS: the business's id set.
+// ARGV: range start, count, record key prefix. Returns {id, record or nil, {counters}, ...}.
+// Reads records by prefix, hence one Redis (not Cluster), like the retry claim.
+const redis::script& list_page_script() {
+  static const redis::script s(R"lua(
+local ids = redis.call('ZRANGEBYLEX', KEYS[1], ARGV[1], '+', 'LIMIT', 0, ARGV[2])
+local out = {}
+for _, id in ipairs(ids) do
+  out[#out + 1] = id
+  out[#out + 1] = redis.call('GET', ARGV[3] .. id)
+  out[#out + 1] = redis.call('HMGET', ARGV[3] .. id .. ':stats', 'failure_count',
+                             'consecutive_failures', 'dead_lettered')
+end
+return out
+)lua");
+  return s;
+}
+
 const redis::script& record_failure_script() {
   static const redis::script s(R"lua(
 if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
@@ -235,6 +253,22 @@ result<std::optional<std::pair<endpoint, std::string>>> store::load(std::string_
   return std::make_pair(std::move(*ep), std::move(r->str));
 }
 
+namespace {
+
+// An HMGET of failure_count, consecutive_failures, dead_lettered (absent fields are 0).
+void apply_counters(endpoint& ep, const redis::reply& hmget) {
+  auto num = [](const redis::reply& x) -> std::int64_t {
+    return x.type == redis::reply::kind::string ? std::strtoll(x.str.c_str(), nullptr, 10) : 0;
+  };
+  const auto& f = hmget.elements;
+  if (f.size() != 3) return;
+  ep.failure_count = num(f[0]);
+  ep.consecutive_failures = num(f[1]);
+  ep.dead_lettered = num(f[2]);
+}
+
+}  // namespace
+
 status store::load_counters(std::vector<endpoint>& eps) {
   if (eps.empty()) return {};
   std::vector<std::vector<std::string>> cmds;
@@ -244,16 +278,7 @@ status store::load_counters(std::vector<endpoint>& eps) {
   }
   auto r = redis_->pipeline(cmds);
   if (!r) return propagate(r);
-  auto num = [](const redis::reply& x) -> std::int64_t {
-    return x.type == redis::reply::kind::string ? std::strtoll(x.str.c_str(), nullptr, 10) : 0;
-  };
-  for (std::size_t i = 0; i < eps.size(); ++i) {
-    const auto& f = (*r)[i].elements;
-    if (f.size() != 3) continue;
-    eps[i].failure_count = num(f[0]);
-    eps[i].consecutive_failures = num(f[1]);
-    eps[i].dead_lettered = num(f[2]);
-  }
+  for (std::size_t i = 0; i < eps.size(); ++i) apply_counters(eps[i], (*r)[i]);
   return {};
 }
 
@@ -387,28 +412,23 @@ result<bool> store::disable(std::string_view id, std::string_view reason) {
 result<endpoint_page> store::list(std::string_view business_id, const page_request& req) {
   std::size_t limit = std::clamp<std::size_t>(req.limit, 1, 100);
   std::string start = req.cursor.empty() ? "-" : "(" + req.cursor;
-  auto ids = redis_->command({"ZRANGEBYLEX", keys::business_endpoints(business_id), start, "+",
-                              "LIMIT", "0", std::to_string(limit + 1)});
-  if (!ids) return propagate(ids);
+  auto r = redis_->eval(list_page_script(), {keys::business_endpoints(business_id)},
+                        {start, std::to_string(limit + 1), keys::endpoint("")});
+  if (!r) return propagate(r);
   endpoint_page page;
-  auto& members = ids->elements;
-  page.has_more = members.size() > limit;
-  if (page.has_more) members.resize(limit);
-  if (page.has_more) page.next_cursor = members.back().str;
-  if (members.empty()) return page;
-
-  std::vector<std::string> mget{"MGET"};
-  for (const auto& m : members) mget.push_back(keys::endpoint(m.str));
-  auto values = redis_->command(mget);
-  if (!values) return propagate(values);
-  for (std::size_t i = 0; i < members.size() && i < values->elements.size(); ++i) {
-    const auto& v = values->elements[i];
-    if (v.is_nil()) continue;  // deleted between the two reads
-    auto ep = parse(members[i].str, v.str);
+  const auto& e = r->elements;
+  std::size_t found = e.size() / 3;
+  page.has_more = found > limit;
+  std::size_t n = std::min(found, limit);
+  if (page.has_more) page.next_cursor = e[3 * (n - 1)].str;
+  for (std::size_t i = 0; i < n; ++i) {
+    const auto& record = e[3 * i + 1];
+    if (record.is_nil()) continue;  // deleted after the id was listed
+    auto ep = parse(e[3 * i].str, record.str);
     if (!ep) return propagate(ep);
+    apply_counters(*ep, e[3 * i + 2]);
     page.data.push_back(std::move(*ep));
   }
-  if (auto s = load_counters(page.data); !s) return std::unexpected(s.error());
   return page;
 }
 

@@ -10,7 +10,7 @@
 #include <vector>
 
 #include "redis/client.hpp"
-#include "support/redis_server.hpp"
+#include "dispatcher/redis_test.hpp"
 
 namespace tresse::dispatcher::registry {
 namespace {
@@ -18,17 +18,8 @@ namespace {
 using namespace std::chrono_literals;
 
 // One redis-server for the suite, emptied before each test.
-class RegistryStoreTest : public ::testing::Test {
+class RegistryStoreTest : public test_support::redis_test {
  protected:
-  static void SetUpTestSuite() { server_ = new test::redis_server(); }
-  static void TearDownTestSuite() {
-    delete server_;
-    server_ = nullptr;
-  }
-  void SetUp() override {
-    redis_ = std::make_shared<redis::client>(*redis::parse_url(server_->url()));
-    ASSERT_TRUE(redis_->command({"FLUSHALL"}).has_value());
-  }
 
   store make_store(std::optional<secret_box> box = std::nullopt) {
     store_options o;
@@ -47,12 +38,9 @@ class RegistryStoreTest : public ::testing::Test {
     return *secret_box::from_bytes(std::string(secret_box::key_size, fill));
   }
 
-  static test::redis_server* server_;
-  std::shared_ptr<redis::client> redis_;
   clock::time_point now_ = clock::time_point(std::chrono::seconds(1776594720));
 };
 
-test::redis_server* RegistryStoreTest::server_ = nullptr;
 
 TEST_F(RegistryStoreTest, CreateReturnsSecretAndGetReadsItBack) {
   auto s = make_store();

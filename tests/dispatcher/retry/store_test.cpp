@@ -11,24 +11,15 @@
 
 #include "redis/client.hpp"
 #include "registry/store.hpp"
-#include "support/redis_server.hpp"
+#include "dispatcher/redis_test.hpp"
 
 namespace tresse::dispatcher::retry {
 namespace {
 
 using namespace std::chrono_literals;
 
-class RetryStoreTest : public ::testing::Test {
+class RetryStoreTest : public test_support::redis_test {
  protected:
-  static void SetUpTestSuite() { server_ = new test::redis_server(); }
-  static void TearDownTestSuite() {
-    delete server_;
-    server_ = nullptr;
-  }
-  void SetUp() override {
-    redis_ = std::make_shared<redis::client>(*redis::parse_url(server_->url()));
-    ASSERT_TRUE(redis_->command({"FLUSHALL"}).has_value());
-  }
 
   static task make_task(std::string event, std::string endpoint = "we_1") {
     task t;
@@ -44,12 +35,9 @@ class RetryStoreTest : public ::testing::Test {
     return t;
   }
 
-  static test::redis_server* server_;
-  std::shared_ptr<redis::client> redis_;
   clock::time_point now_ = clock::time_point(1776594720s);
 };
 
-test::redis_server* RetryStoreTest::server_ = nullptr;
 
 TEST_F(RetryStoreTest, ScheduledTaskRoundTrips) {
   store s(redis_);

@@ -1,0 +1,107 @@
+#include "api/gate.hpp"
+
+#include <gtest/gtest.h>
+
+#include <memory>
+#include <string>
+
+#include "api/keys.hpp"
+#include "redis/client.hpp"
+#include "dispatcher/redis_test.hpp"
+
+namespace tresse::dispatcher::api {
+namespace {
+
+using namespace std::chrono_literals;
+using kind = credentials::kind;
+
+TEST(CredentialsTest, ReadsBearerBusinessKeys) {
+  std::string key = "sk_live_" + std::string(32, 'a');
+  auto c = read_credentials("Bearer " + key, "");
+  EXPECT_EQ(c.type, kind::business_key);
+  EXPECT_EQ(c.token, key);
+  EXPECT_EQ(read_credentials("bearer  " + key + " ", "").token, key);  // scheme case, spaces
+  EXPECT_EQ(read_credentials("Bearer sk_test_" + std::string(32, 'Z'), "").type,
+            kind::business_key);
+}
+
+TEST(CredentialsTest, TellsDeveloperKeysMalformedAndMissingApart) {
+  EXPECT_EQ(read_credentials("", "").type, kind::none);
+  EXPECT_EQ(read_credentials("", "dk_live_abc").type, kind::developer_key);
+  EXPECT_EQ(read_credentials("Bearer dk_test_abc", "").type, kind::developer_key);
+  EXPECT_EQ(read_credentials("", "sk_live_abc").type, kind::malformed);
+  EXPECT_EQ(read_credentials("Basic dXNlcjpwdw==", "").type, kind::malformed);
+  EXPECT_EQ(read_credentials("Bearer", "").type, kind::malformed);
+  EXPECT_EQ(read_credentials("Bearer sk_live_short", "").type, kind::malformed);
+  EXPECT_EQ(read_credentials("Bearer sk_prod_" + std::string(32, 'a'), "").type, kind::malformed);
+  EXPECT_EQ(read_credentials("Bearer sk_live_" + std::string(31, 'a') + "!", "").type,
+            kind::malformed);
+}
+
+class GateTest : public test_support::redis_test {};
+
+// A fixed instant in the middle of a minute.
+const std::chrono::system_clock::time_point at{std::chrono::seconds(1800000000 + 20)};
+
+TEST_F(GateTest, AdmitsValidKeysAndCountsPerKeyWithinTheMinute) {
+  key_store keys(redis_);
+  auto k = keys.create("biz_1", key_mode::test);
+  ASSERT_TRUE(k) << k.error().message;
+  gate g(redis_, {.limit_per_minute = 3});
+  auto creds = read_credentials("Bearer " + k->secret, "");
+  for (std::uint32_t i = 1; i <= 3; ++i) {
+    auto a = g.admit(creds, "10.0.0.1", at);
+    ASSERT_TRUE(a) << a.error().message;
+    ASSERT_TRUE(a->who);
+    EXPECT_EQ(a->who->business_id, "biz_1");
+    EXPECT_EQ(a->who->key_id, k->key.id);
+    EXPECT_FALSE(a->who->livemode());
+    EXPECT_TRUE(a->allowed());
+    EXPECT_EQ(a->remaining, 3 - i);
+    EXPECT_EQ(a->limit, 3u);
+    EXPECT_EQ(a->reset, 1800000000 + 60);
+  }
+  auto over = g.admit(creds, "10.0.0.1", at);
+  ASSERT_TRUE(over);
+  EXPECT_FALSE(over->allowed());
+  EXPECT_EQ(over->retry_after, 40);
+  EXPECT_EQ(over->remaining, 0u);
+  // The next minute starts afresh.
+  auto next = g.admit(creds, "10.0.0.1", at + 40s);
+  ASSERT_TRUE(next);
+  EXPECT_TRUE(next->allowed());
+  EXPECT_EQ(next->remaining, 2u);
+}
+
+TEST_F(GateTest, UnknownAndRevokedKeysCountAgainstTheClientAddress) {
+  key_store keys(redis_);
+  auto k = keys.create("biz_1", key_mode::live);
+  ASSERT_TRUE(k);
+  ASSERT_TRUE(keys.revoke(k->key.id).value());
+  gate g(redis_, {.limit_per_minute = 2});
+  auto revoked = g.admit(read_credentials("Bearer " + k->secret, ""), "10.0.0.9", at);
+  ASSERT_TRUE(revoked);
+  EXPECT_FALSE(revoked->who);
+  EXPECT_EQ(revoked->remaining, 1u);
+  auto anonymous = g.admit(read_credentials("", ""), "10.0.0.9", at);
+  ASSERT_TRUE(anonymous);
+  EXPECT_EQ(anonymous->remaining, 0u);
+  EXPECT_FALSE(g.admit(read_credentials("", ""), "10.0.0.9", at)->allowed());
+  EXPECT_TRUE(g.admit(read_credentials("", ""), "10.0.0.10", at)->allowed()) << "per address";
+}
+
+TEST_F(GateTest, RedisDownIsATransientError) {
+  gate g(std::make_shared<redis::client>(redis::options{.port = 1}), {});
+  auto a = g.admit(read_credentials("", ""), "10.0.0.1", at);
+  ASSERT_FALSE(a);
+  EXPECT_EQ(a.error().kind, error_kind::transient);
+  // The 503 that follows still carries the headers: nothing counted, the window's end.
+  auto u = g.uncounted(at);
+  EXPECT_EQ(u.limit, 600u);
+  EXPECT_EQ(u.remaining, 600u);
+  EXPECT_EQ(u.reset, 1800000000 + 60);
+  EXPECT_TRUE(u.allowed());
+}
+
+}  // namespace
+}  // namespace tresse::dispatcher::api

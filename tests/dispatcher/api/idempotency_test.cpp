@@ -1,0 +1,64 @@
+#include "api/idempotency.hpp"
+
+#include <gtest/gtest.h>
+
+#include <memory>
+#include <string>
+
+#include "redis/client.hpp"
+#include "dispatcher/redis_test.hpp"
+
+namespace tresse::dispatcher::api {
+namespace {
+
+using state = idempotent_start::state;
+
+class IdempotencyTest : public test_support::redis_test {};
+
+TEST_F(IdempotencyTest, ReplaysTheFirstResponseOfTheSameRequest) {
+  idempotency idem(redis_);
+  EXPECT_EQ(idem.begin("key_1", "k", "POST /v1/webhooks abc")->what, state::fresh);
+  EXPECT_EQ(idem.begin("key_1", "k", "POST /v1/webhooks abc")->what, state::in_progress);
+  ASSERT_TRUE(idem.finish("key_1", "k", 201, R"({"id":"we_1"})"));
+  auto again = idem.begin("key_1", "k", "POST /v1/webhooks abc");
+  ASSERT_TRUE(again);
+  EXPECT_EQ(again->what, state::replay);
+  EXPECT_EQ(again->status, 201u);
+  EXPECT_EQ(again->body, R"({"id":"we_1"})");
+  EXPECT_EQ(idem.begin("key_1", "k", "POST /v1/webhooks other")->what, state::mismatch);
+  EXPECT_EQ(idem.begin("key_2", "k", "POST /v1/webhooks other")->what, state::fresh)
+      << "scoped per API key";
+}
+
+TEST_F(IdempotencyTest, TryAgainAnswersAreNotKept) {
+  idempotency idem(redis_);
+  for (unsigned status : {429u, 500u, 503u}) {
+    ASSERT_EQ(idem.begin("key_1", "k", "fp")->what, state::fresh) << status;
+    ASSERT_TRUE(idem.finish("key_1", "k", status, "{}"));
+  }
+  EXPECT_EQ(idem.begin("key_1", "k", "fp")->what, state::fresh);
+}
+
+TEST_F(IdempotencyTest, RecordsExpire) {
+  idempotency idem(redis_, std::chrono::seconds(1));
+  ASSERT_EQ(idem.begin("key_1", "k", "fp")->what, state::fresh);
+  ASSERT_TRUE(idem.finish("key_1", "k", 200, "{}"));
+  auto keys = redis_->command({"KEYS", "tresse:idempotency:*"});
+  ASSERT_EQ(keys->elements.size(), 1u);
+  auto ttl = redis_->command({"TTL", keys->elements[0].str});
+  EXPECT_GE(ttl->integer, 0);
+  EXPECT_LE(ttl->integer, 1);
+}
+
+TEST(IdempotencyKeyTest, AcceptsPrintableAsciiUpTo255) {
+  EXPECT_TRUE(valid_idempotency_key("a"));
+  EXPECT_TRUE(valid_idempotency_key(std::string(255, 'x')));
+  EXPECT_FALSE(valid_idempotency_key(""));
+  EXPECT_FALSE(valid_idempotency_key(std::string(256, 'x')));
+  EXPECT_FALSE(valid_idempotency_key("has space"));
+  EXPECT_FALSE(valid_idempotency_key("tab\t"));
+  EXPECT_FALSE(valid_idempotency_key("caf\xc3\xa9"));
+}
+
+}  // namespace
+}  // namespace tresse::dispatcher::api
