@@ -78,20 +78,21 @@ admission gate::uncounted(std::chrono::system_clock::time_point now) const {
   return a;
 }
 
-result<admission> gate::admit(const credentials& c, std::string_view peer,
-                              std::chrono::system_clock::time_point now) {
+boost::asio::awaitable<result<admission>> gate::admit(const credentials& c, std::string peer,
+                                                     std::chrono::system_clock::time_point now) {
   std::int64_t unix_s = unix_seconds(now);
   std::int64_t minute = unix_s / 60;
   bool presented = c.type == credentials::kind::business_key;
   std::string hash = presented ? key_hash(c.token) : std::string();
-  auto r = redis_->eval(admit_script(),
-                        {keys::api_key(hash), keys::rate_limit("key:" + hash, minute),
-                         keys::rate_limit("ip:" + std::string(peer), minute)},
-                        {presented ? "1" : "0", "120"});
-  if (!r) return std::unexpected(r.error());
+  const std::vector<std::string> script_keys{keys::api_key(hash),
+                                             keys::rate_limit("key:" + hash, minute),
+                                             keys::rate_limit("ip:" + peer, minute)};
+  const std::vector<std::string> args{presented ? "1" : "0", "120"};
+  auto r = co_await redis_.eval(admit_script(), script_keys, args);
+  if (!r) co_return std::unexpected(r.error());
   const auto& e = r->elements;
   if (e.empty() || e[0].type != redis::reply::kind::integer) {
-    return fail(error_kind::transient, "redis: unexpected reply to the rate-limit script");
+    co_return fail(error_kind::transient, "redis: unexpected reply to the rate-limit script");
   }
   admission a;
   a.limit = opts_.limit_per_minute;
@@ -102,7 +103,7 @@ result<admission> gate::admit(const credentials& c, std::string_view peer,
   if (e.size() == 4) {
     a.who = caller{e[1].str, e[2].str, e[3].str == "test" ? key_mode::test : key_mode::live};
   }
-  return a;
+  co_return a;
 }
 
 }  // namespace tresse::dispatcher::api

@@ -5,9 +5,9 @@
 // the key is valid, else per client address (so unauthenticated traffic is limited too and
 // still gets rate-limit headers).
 //
-//   api::gate g(redis, {.limit_per_minute = 600});
-//   auto v = g.admit(credentials_from(req), peer_ip);  // one round trip
-//   if (!v) -> 503;  v->allowed(), v->caller, v->headers...
+//   api::gate g(redis, {.limit_per_minute = 600});            // redis: an async_client
+//   auto v = co_await g.admit(read_credentials(...), peer_ip, now);  // one pipelined call
+//   if (!v) -> 503;  v->allowed(), v->who, ...
 #pragma once
 
 #include <chrono>
@@ -18,7 +18,9 @@
 #include <string_view>
 
 #include "api/keys.hpp"
-#include "redis/client.hpp"
+#include <boost/asio/awaitable.hpp>
+
+#include "redis/async_client.hpp"
 #include "tresse/common/result.hpp"
 
 namespace tresse::dispatcher::api {
@@ -59,19 +61,18 @@ struct gate_options {
 
 class gate {
  public:
-  gate(std::shared_ptr<redis::client> redis, gate_options opts)
-      : redis_(std::move(redis)), opts_(opts) {}
+  gate(redis::async_client& redis, gate_options opts) : redis_(redis), opts_(opts) {}
 
   // Transient error when Redis is unreachable.
-  result<admission> admit(const credentials& c, std::string_view peer,
-                          std::chrono::system_clock::time_point now);
+  boost::asio::awaitable<result<admission>> admit(const credentials& c, std::string peer,
+                                                  std::chrono::system_clock::time_point now);
 
   // What a request that could not be counted (Redis unreachable) reports: the limit, nothing
   // used, the current window's end.
   admission uncounted(std::chrono::system_clock::time_point now) const;
 
  private:
-  std::shared_ptr<redis::client> redis_;
+  redis::async_client& redis_;
   gate_options opts_;
 };
 

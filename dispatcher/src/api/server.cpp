@@ -7,11 +7,10 @@ result<http::server> start_server(http::server_options options, service& svc,
   options.peer_header = peer_header;
   options.on_rejected = [&svc](const http::request& head,
                                http::response& res) -> boost::asio::awaitable<void> {
-    svc.decorate_rejection(head, res);
-    co_return;
+    co_await svc.decorate_rejection(head, res);
   };
   auto handle = [&svc](http::request& req) -> boost::asio::awaitable<http::response> {
-    co_return svc.handle(req);
+    co_return co_await svc.handle(req);
   };
   return http::server::start(std::move(options), std::move(handle));
 }

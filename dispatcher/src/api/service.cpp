@@ -22,6 +22,7 @@
 namespace tresse::dispatcher::api {
 namespace {
 
+namespace asio = boost::asio;
 using json = nlohmann::json;
 using verb = boost::beast::http::verb;
 using registry::clock;
@@ -211,7 +212,8 @@ struct service::context {
 service::service(service_deps deps, service_options opts)
     : deps_(std::move(deps)),
       opts_(std::move(opts)),
-      gate_(deps_.redis, {.limit_per_minute = opts_.rate_limit_per_minute}),
+      async_redis_(deps_.redis->config()),
+      gate_(async_redis_, {.limit_per_minute = opts_.rate_limit_per_minute}),
       idempotency_(deps_.redis) {}
 
 namespace {
@@ -277,30 +279,35 @@ http::response write_failure(const error& e, std::string_view what) {
 
 }  // namespace
 
-void service::decorate_rejection(const http::request& head, http::response& res) {
-  auto creds = read_credentials(head[boost::beast::http::field::authorization],
-                                head["X-API-Key"]);
-  auto now = opts_.now();
-  auto a = gate_.admit(creds, head[opts_.peer_header], now);
+asio::awaitable<void> service::decorate_rejection(const http::request& head,
+                                                  http::response& res) {
+  const auto creds =
+      read_credentials(head[boost::beast::http::field::authorization], head["X-API-Key"]);
+  const std::string peer(head[opts_.peer_header]);
+  const auto now = opts_.now();
+  const auto a = co_await gate_.admit(creds, peer, now);
   set_rate_headers(res, a ? *a : gate_.uncounted(now));
 }
 
-http::response service::handle(const http::request& req) {
+asio::awaitable<http::response> service::handle(const http::request& req) {
   std::string_view target = req.target();
   std::string_view path = target.substr(0, target.find('?'));
   std::string_view query =
       target.find('?') == std::string_view::npos ? "" : target.substr(target.find('?') + 1);
 
   context ctx{req, {}, {}, {}, opts_.now()};
-  auto creds = read_credentials(req[boost::beast::http::field::authorization], req["X-API-Key"]);
-  auto admitted = gate_.admit(creds, req[opts_.peer_header], ctx.now);
+  const auto creds =
+      read_credentials(req[boost::beast::http::field::authorization], req["X-API-Key"]);
+  const std::string peer(req[opts_.peer_header]);
+  const auto admitted = co_await gate_.admit(creds, peer, ctx.now);
   if (!admitted) {
     // Redis is where requests are counted: this one could not be, and is not served either.
     auto res = store_failure(admitted.error(), "rate limit");
     set_rate_headers(res, gate_.uncounted(ctx.now));
-    return res;
+    co_return res;
   }
   const admission& a = *admitted;
+  bool list_wanted = false;  // GET /v1/webhooks, the one route served without blocking
 
   auto answer = [&]() -> http::response {
     if (!a.allowed()) {
@@ -353,6 +360,10 @@ http::response service::handle(const http::request& req) {
       query.remove_prefix(amp + 1);
     }
 
+    if (req.method() == verb::get && ctx.path.size() == 1 && ctx.path[0] == "webhooks") {
+      list_wanted = true;
+      return {};
+    }
     bool idempotent = req.method() == verb::post && req.count("Idempotency-Key") > 0;
     if (!idempotent) return route(ctx);
     std::string idem_key(req["Idempotency-Key"]);
@@ -387,8 +398,47 @@ http::response service::handle(const http::request& req) {
     return res;
   };
   http::response res = answer();
+  if (list_wanted) {
+    http::response listed = co_await list_webhooks(ctx);
+    set_rate_headers(listed, a);
+    co_return listed;
+  }
   set_rate_headers(res, a);
-  return res;
+  co_return res;
+}
+
+asio::awaitable<http::response> service::list_webhooks(context& c) {
+  if (auto e = c.allow_query({"limit", "cursor"})) co_return *e;
+  page_params page;
+  if (auto e = c.read_page(page)) co_return *e;
+  // The registry lists a business's endpoints of both modes; keep this key's mode, reading on
+  // until the page is full.
+  json data = json::array();
+  bool more = false;
+  std::string after = page.after, last;
+  result<redis::reply> fetched;
+  for (;;) {
+    auto q = registry::store::list_query(
+        c.who.business_id, {.limit = std::min(max_limit, page.limit + 1), .cursor = after});
+    // Assigned, not declared, in the loop: g++ 12 mishandles loop-scoped locals initialised
+    // from co_await (see delivery/engine.hpp).
+    fetched = co_await async_redis_.eval(*q.script, q.keys, q.args);
+    if (!fetched) co_return store_failure(fetched.error(), "list endpoints");
+    auto pg = deps_.endpoints.list_from_reply(*fetched, q.limit);
+    if (!pg) co_return store_failure(pg.error(), "list endpoints");
+    for (const auto& ep : pg->data) {
+      if (ep.livemode != c.who.livemode()) continue;
+      if (data.size() == page.limit) {
+        more = true;
+        break;
+      }
+      data.push_back(registry::to_json(ep));
+      last = ep.id;
+    }
+    if (more || !pg->has_more) break;
+    after = pg->next_cursor;
+  }
+  co_return json_response(200, page_json(std::move(data), more, last));
 }
 
 http::response service::route(context& c) {
@@ -428,33 +478,6 @@ http::response service::route(context& c) {
   }
 
   if (p.size() == 1 && p[0] == "webhooks") {
-    if (m == verb::get) {
-      if (auto e = c.allow_query({"limit", "cursor"})) return *e;
-      page_params page;
-      if (auto e = c.read_page(page)) return *e;
-      // The registry lists a business's endpoints of both modes; keep this key's mode,
-      // reading on until the page is full.
-      json data = json::array();
-      bool more = false;
-      std::string after = page.after, last;
-      for (;;) {
-        auto pg = deps_.endpoints.list(who.business_id,
-                                       {.limit = std::min(max_limit, page.limit + 1), .cursor = after});
-        if (!pg) return store_failure(pg.error(), "list endpoints");
-        for (const auto& ep : pg->data) {
-          if (ep.livemode != who.livemode()) continue;
-          if (data.size() == page.limit) {
-            more = true;
-            break;
-          }
-          data.push_back(registry::to_json(ep));
-          last = ep.id;
-        }
-        if (more || !pg->has_more) break;
-        after = pg->next_cursor;
-      }
-      return json_response(200, page_json(std::move(data), more, last));
-    }
     if (m == verb::post) {
       if (auto e = c.allow_query({})) return *e;
       json body;

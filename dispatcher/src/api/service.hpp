@@ -4,15 +4,18 @@
 // response; errors as {"error": {"code", "message", "status"}}; Idempotency-Key on POST.
 //
 // Stateless: every request reads and writes Redis (and Kafka for test pings), so any number
-// of instances serve it. handle() blocks on those calls; the API's HTTP server runs it on
-// threads of its own, never on the delivery threads.
+// of instances serve it. The hot path (the rate-limit check every request makes, and
+// GET /v1/webhooks) goes through a pipelined non-blocking Redis client; the other routes block
+// on Redis, which is why the API's HTTP server has threads of its own, never the delivery
+// threads.
 //
 //   api::service svc(deps, {.rate_limit_per_minute = 600});
-//   http::response res = svc.handle(req);
+//   http::response res = co_await svc.handle(req);
 #pragma once
 
 #include <chrono>
 #include <cstdint>
+#include <boost/asio/awaitable.hpp>
 #include <functional>
 #include <memory>
 #include <string>
@@ -20,6 +23,7 @@
 #include "api/gate.hpp"
 #include "api/idempotency.hpp"
 #include "api/replays.hpp"
+#include "redis/async_client.hpp"
 #include "redis/client.hpp"
 #include "registry/store.hpp"
 #include "retry/store.hpp"
@@ -52,18 +56,20 @@ class service {
  public:
   service(service_deps deps, service_options opts);
 
-  http::response handle(const http::request& req);
+  boost::asio::awaitable<http::response> handle(const http::request& req);
 
   // Adds the rate-limit headers to a 413 the HTTP server answered before reading the body
   // (server_options::on_rejected).
-  void decorate_rejection(const http::request& head, http::response& res);
+  boost::asio::awaitable<void> decorate_rejection(const http::request& head, http::response& res);
 
  private:
   struct context;
   http::response route(context& ctx);
+  boost::asio::awaitable<http::response> list_webhooks(context& ctx);
 
   service_deps deps_;
   service_options opts_;
+  redis::async_client async_redis_;
   gate gate_;
   idempotency idempotency_;
 };

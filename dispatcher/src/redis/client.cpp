@@ -22,6 +22,40 @@ struct reply_deleter {
 };
 using reply_ptr = std::unique_ptr<redisReply, reply_deleter>;
 
+// Every hiredis failure is translated here. Context errors mean the connection is unusable
+// (I/O, EOF, timeout, protocol): transient, and the caller drops the connection. Error
+// replies are Redis refusing the command: permanent unless Redis says "not now".
+error translate(const redisContext* c, std::string_view during) {
+  std::string what = c && c->err ? std::string(c->errstr) : std::string("no connection");
+  return error{error_kind::transient, "redis " + std::string(during) + ": " + what};
+}
+
+std::string hex_sha1(std::string_view data) {
+  unsigned char md[EVP_MAX_MD_SIZE];
+  unsigned int len = 0;
+  EVP_Digest(data.data(), data.size(), md, &len, EVP_sha1(), nullptr);
+  static constexpr char digits[] = "0123456789abcdef";
+  std::string out;
+  for (unsigned i = 0; i < len; ++i) {
+    out.push_back(digits[md[i] >> 4]);
+    out.push_back(digits[md[i] & 0xf]);
+  }
+  return out;
+}
+
+std::vector<std::string_view> script_argv(std::string_view verb, std::string_view body,
+                                          std::string& numkeys,
+                                          std::span<const std::string_view> keys,
+                                          std::span<const std::string_view> args) {
+  numkeys = std::to_string(keys.size());
+  std::vector<std::string_view> argv{verb, body, numkeys};
+  argv.insert(argv.end(), keys.begin(), keys.end());
+  argv.insert(argv.end(), args.begin(), args.end());
+  return argv;
+}
+
+}  // namespace
+
 reply copy_reply(const redisReply* r) {
   reply out;
   switch (r->type) {
@@ -52,15 +86,7 @@ reply copy_reply(const redisReply* r) {
   return out;
 }
 
-// Every hiredis failure is translated here. Context errors mean the connection is unusable
-// (I/O, EOF, timeout, protocol): transient, and the caller drops the connection. Error
-// replies are Redis refusing the command: permanent unless Redis says "not now".
-error translate(const redisContext* c, std::string_view during) {
-  std::string what = c && c->err ? std::string(c->errstr) : std::string("no connection");
-  return error{error_kind::transient, "redis " + std::string(during) + ": " + what};
-}
-
-error translate(const reply& r) {
+error error_of(const reply& r) {
   static constexpr std::string_view transient_prefixes[] = {
       "LOADING", "BUSY", "TRYAGAIN", "MASTERDOWN", "READONLY", "CLUSTERDOWN", "NOREPLICAS"};
   for (auto p : transient_prefixes) {
@@ -68,32 +94,6 @@ error translate(const reply& r) {
   }
   return error{error_kind::permanent, "redis: " + r.str};
 }
-
-std::string hex_sha1(std::string_view data) {
-  unsigned char md[EVP_MAX_MD_SIZE];
-  unsigned int len = 0;
-  EVP_Digest(data.data(), data.size(), md, &len, EVP_sha1(), nullptr);
-  static constexpr char digits[] = "0123456789abcdef";
-  std::string out;
-  for (unsigned i = 0; i < len; ++i) {
-    out.push_back(digits[md[i] >> 4]);
-    out.push_back(digits[md[i] & 0xf]);
-  }
-  return out;
-}
-
-std::vector<std::string_view> script_argv(std::string_view verb, std::string_view body,
-                                          std::string& numkeys,
-                                          std::span<const std::string_view> keys,
-                                          std::span<const std::string_view> args) {
-  numkeys = std::to_string(keys.size());
-  std::vector<std::string_view> argv{verb, body, numkeys};
-  argv.insert(argv.end(), keys.begin(), keys.end());
-  argv.insert(argv.end(), args.begin(), args.end());
-  return argv;
-}
-
-}  // namespace
 
 result<options> parse_url(std::string_view url) {
   constexpr std::string_view scheme = "redis://";
@@ -197,7 +197,7 @@ result<reply> connection::round_trip(std::span<const std::string_view> argv) {
 result<reply> connection::command(std::span<const std::string_view> argv) {
   if (auto s = ensure_connected(); !s) return std::unexpected(s.error());
   auto r = round_trip(argv);
-  if (r && r->type == reply::kind::error) return std::unexpected(translate(*r));
+  if (r && r->type == reply::kind::error) return std::unexpected(error_of(*r));
   return r;
 }
 
@@ -241,7 +241,7 @@ result<reply> connection::eval(const script& s, std::span<const std::string_view
   if (r && r->type == reply::kind::error && r->str.starts_with("NOSCRIPT")) {
     r = round_trip(script_argv("EVAL", s.source(), numkeys, keys, args));
   }
-  if (r && r->type == reply::kind::error) return std::unexpected(translate(*r));
+  if (r && r->type == reply::kind::error) return std::unexpected(error_of(*r));
   return r;
 }
 

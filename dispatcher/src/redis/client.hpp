@@ -28,6 +28,7 @@
 #include "tresse/common/result.hpp"
 
 struct redisContext;
+struct redisReply;
 
 namespace tresse::dispatcher::redis {
 
@@ -132,6 +133,11 @@ class client {
   std::condition_variable cv_;
   std::vector<std::unique_ptr<connection>> idle_;
 };
+
+// For client implementations (this one and async_client): hiredis' reply copied out, and an
+// error reply as an error (permanent, unless Redis says "not now": LOADING, BUSY, ...).
+reply copy_reply(const redisReply* r);
+error error_of(const reply& r);
 
 // Views of each string, for the span overloads.
 std::vector<std::string_view> views(const std::vector<std::string>& v);

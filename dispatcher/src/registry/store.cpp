@@ -409,14 +409,18 @@ result<bool> store::disable(std::string_view id, std::string_view reason) {
   return r->has_value();
 }
 
-result<endpoint_page> store::list(std::string_view business_id, const page_request& req) {
+store::page_query store::list_query(std::string_view business_id, const page_request& req) {
   std::size_t limit = std::clamp<std::size_t>(req.limit, 1, 100);
   std::string start = req.cursor.empty() ? "-" : "(" + req.cursor;
-  auto r = redis_->eval(list_page_script(), {keys::business_endpoints(business_id)},
-                        {start, std::to_string(limit + 1), keys::endpoint("")});
-  if (!r) return propagate(r);
+  return {&list_page_script(),
+          {keys::business_endpoints(business_id)},
+          {start, std::to_string(limit + 1), keys::endpoint("")},
+          limit};
+}
+
+result<endpoint_page> store::list_from_reply(const redis::reply& r, std::size_t limit) const {
   endpoint_page page;
-  const auto& e = r->elements;
+  const auto& e = r.elements;
   std::size_t found = e.size() / 3;
   page.has_more = found > limit;
   std::size_t n = std::min(found, limit);
@@ -430,6 +434,13 @@ result<endpoint_page> store::list(std::string_view business_id, const page_reque
     page.data.push_back(std::move(*ep));
   }
   return page;
+}
+
+result<endpoint_page> store::list(std::string_view business_id, const page_request& req) {
+  auto q = list_query(business_id, req);
+  auto r = redis_->eval(*q.script, q.keys, q.args);
+  if (!r) return propagate(r);
+  return list_from_reply(*r, q.limit);
 }
 
 result<std::vector<endpoint>> store::list_all() {

@@ -92,6 +92,17 @@ class store {
   // cursor is the last id seen, and the next page starts strictly after it.
   result<endpoint_page> list(std::string_view business_id, const page_request& req = {});
 
+  // What list() sends, for a caller with its own (non-blocking) client: one script call.
+  struct page_query {
+    const redis::script* script;
+    std::vector<std::string> keys;
+    std::vector<std::string> args;
+    std::size_t limit;  // after clamping
+  };
+  static page_query list_query(std::string_view business_id, const page_request& req);
+  // The page in the script's reply to list_query().
+  result<endpoint_page> list_from_reply(const redis::reply& r, std::size_t limit) const;
+
   // Every endpoint (for registry::cache), without the counters. A record that cannot be read
   // (e.g. encrypted with another key) is skipped and logged, so one bad record does not stop
   // delivery to all the others.

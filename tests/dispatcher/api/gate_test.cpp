@@ -2,7 +2,11 @@
 
 #include <gtest/gtest.h>
 
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/io_context.hpp>
+#include <exception>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "api/keys.hpp"
@@ -38,7 +42,28 @@ TEST(CredentialsTest, TellsDeveloperKeysMalformedAndMissingApart) {
             kind::malformed);
 }
 
-class GateTest : public test_support::redis_test {};
+class GateTest : public test_support::redis_test {
+ protected:
+  void SetUp() override {
+    test_support::redis_test::SetUp();
+    async_ = std::make_unique<redis::async_client>(redis_->config());
+  }
+  // Runs one admit() to completion.
+  result<admission> admit(gate& g, const std::string& authorization, const std::string& peer,
+                          std::chrono::system_clock::time_point now) {
+    boost::asio::io_context io;
+    const credentials creds = read_credentials(authorization, "");
+    std::optional<result<admission>> out;
+    boost::asio::co_spawn(io, g.admit(creds, peer, now),
+                          [&](std::exception_ptr e, result<admission> r) {
+                            if (e) std::rethrow_exception(e);
+                            out = std::move(r);
+                          });
+    io.run();
+    return std::move(*out);
+  }
+  std::unique_ptr<redis::async_client> async_;
+};
 
 // A fixed instant in the middle of a minute.
 const std::chrono::system_clock::time_point at{std::chrono::seconds(1800000000 + 20)};
@@ -47,10 +72,10 @@ TEST_F(GateTest, AdmitsValidKeysAndCountsPerKeyWithinTheMinute) {
   key_store keys(redis_);
   auto k = keys.create("biz_1", key_mode::test);
   ASSERT_TRUE(k) << k.error().message;
-  gate g(redis_, {.limit_per_minute = 3});
-  auto creds = read_credentials("Bearer " + k->secret, "");
+  gate g(*async_, {.limit_per_minute = 3});
+  std::string creds = "Bearer " + k->secret;
   for (std::uint32_t i = 1; i <= 3; ++i) {
-    auto a = g.admit(creds, "10.0.0.1", at);
+    auto a = admit(g, creds, "10.0.0.1", at);
     ASSERT_TRUE(a) << a.error().message;
     ASSERT_TRUE(a->who);
     EXPECT_EQ(a->who->business_id, "biz_1");
@@ -61,13 +86,13 @@ TEST_F(GateTest, AdmitsValidKeysAndCountsPerKeyWithinTheMinute) {
     EXPECT_EQ(a->limit, 3u);
     EXPECT_EQ(a->reset, 1800000000 + 60);
   }
-  auto over = g.admit(creds, "10.0.0.1", at);
+  auto over = admit(g, creds, "10.0.0.1", at);
   ASSERT_TRUE(over);
   EXPECT_FALSE(over->allowed());
   EXPECT_EQ(over->retry_after, 40);
   EXPECT_EQ(over->remaining, 0u);
   // The next minute starts afresh.
-  auto next = g.admit(creds, "10.0.0.1", at + 40s);
+  auto next = admit(g, creds, "10.0.0.1", at + 40s);
   ASSERT_TRUE(next);
   EXPECT_TRUE(next->allowed());
   EXPECT_EQ(next->remaining, 2u);
@@ -78,21 +103,22 @@ TEST_F(GateTest, UnknownAndRevokedKeysCountAgainstTheClientAddress) {
   auto k = keys.create("biz_1", key_mode::live);
   ASSERT_TRUE(k);
   ASSERT_TRUE(keys.revoke(k->key.id).value());
-  gate g(redis_, {.limit_per_minute = 2});
-  auto revoked = g.admit(read_credentials("Bearer " + k->secret, ""), "10.0.0.9", at);
+  gate g(*async_, {.limit_per_minute = 2});
+  auto revoked = admit(g, "Bearer " + k->secret, "10.0.0.9", at);
   ASSERT_TRUE(revoked);
   EXPECT_FALSE(revoked->who);
   EXPECT_EQ(revoked->remaining, 1u);
-  auto anonymous = g.admit(read_credentials("", ""), "10.0.0.9", at);
+  auto anonymous = admit(g, "", "10.0.0.9", at);
   ASSERT_TRUE(anonymous);
   EXPECT_EQ(anonymous->remaining, 0u);
-  EXPECT_FALSE(g.admit(read_credentials("", ""), "10.0.0.9", at)->allowed());
-  EXPECT_TRUE(g.admit(read_credentials("", ""), "10.0.0.10", at)->allowed()) << "per address";
+  EXPECT_FALSE(admit(g, "", "10.0.0.9", at)->allowed());
+  EXPECT_TRUE(admit(g, "", "10.0.0.10", at)->allowed()) << "per address";
 }
 
 TEST_F(GateTest, RedisDownIsATransientError) {
-  gate g(std::make_shared<redis::client>(redis::options{.port = 1}), {});
-  auto a = g.admit(read_credentials("", ""), "10.0.0.1", at);
+  redis::async_client nowhere(redis::options{.port = 1});
+  gate g(nowhere, {});
+  auto a = admit(g, "", "10.0.0.1", at);
   ASSERT_FALSE(a);
   EXPECT_EQ(a.error().kind, error_kind::transient);
   // The 503 that follows still carries the headers: nothing counted, the window's end.

@@ -1,0 +1,109 @@
+#include "redis/async_client.hpp"
+
+#include <gtest/gtest.h>
+
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/io_context.hpp>
+#include <exception>
+#include <optional>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "dispatcher/redis_test.hpp"
+
+namespace tresse::dispatcher::redis {
+namespace {
+
+namespace asio = boost::asio;
+
+class AsyncClientTest : public test_support::redis_test {
+ protected:
+  // Runs `work` to completion on a fresh io_context with `threads` threads.
+  static void run(const std::function<asio::awaitable<void>()>& work, int coroutines = 1,
+                  int threads = 1) {
+    asio::io_context io;
+    std::exception_ptr failure;
+    for (int i = 0; i < coroutines; ++i) {
+      asio::co_spawn(io, work(), [&](std::exception_ptr e) {
+        if (e) failure = e;
+      });
+    }
+    std::vector<std::thread> pool;
+    for (int i = 1; i < threads; ++i) pool.emplace_back([&] { io.run(); });
+    io.run();
+    for (auto& t : pool) t.join();
+    if (failure) std::rethrow_exception(failure);
+  }
+};
+
+TEST_F(AsyncClientTest, PipelinedRepliesReachTheirOwnCallers) {
+  async_client client(redis_->config());
+  std::atomic<int> next{0}, ok{0};
+  run(
+      [&]() -> asio::awaitable<void> {
+        int n = next++;
+        const std::vector<std::string> set{"SET", "k" + std::to_string(n), "v" + std::to_string(n)};
+        const std::vector<std::string> get{"GET", "k" + std::to_string(n)};
+        const std::vector<std::string> incr{"INCR", "counter"};
+        auto a = co_await client.command(set);
+        auto b = co_await client.command(get);
+        auto c = co_await client.command(incr);
+        if (a && b && c && b->str == "v" + std::to_string(n)) ++ok;
+      },
+      300, 2);
+  EXPECT_EQ(ok, 300);
+  EXPECT_EQ(redis_->command({"GET", "counter"})->str, "300");
+}
+
+TEST_F(AsyncClientTest, ErrorRepliesArePermanentAndScriptsSurviveAFlush) {
+  async_client client(redis_->config());
+  const script s("return tonumber(ARGV[1]) + 1");
+  run([&]() -> asio::awaitable<void> {
+    const std::vector<std::string> bad{"INCR"};
+    auto r = co_await client.command(bad);
+    EXPECT_FALSE(r);
+    if (!r) {
+      EXPECT_EQ(r.error().kind, error_kind::permanent);
+    }
+    const std::vector<std::string> no_keys, args{"41"};
+    auto first = co_await client.eval(s, no_keys, args);  // NOSCRIPT -> EVAL
+    EXPECT_TRUE(first && first->integer == 42);
+    const std::vector<std::string> flush{"SCRIPT", "FLUSH"};
+    co_await client.command(flush);
+    auto again = co_await client.eval(s, no_keys, args);
+    EXPECT_TRUE(again && again->integer == 42);
+  });
+}
+
+TEST_F(AsyncClientTest, ReconnectsAfterRedisRestarts) {
+  async_client client(redis_->config());
+  const std::vector<std::string> ping{"PING"};
+  auto once = [&] {
+    std::optional<result<reply>> out;
+    run([&]() -> asio::awaitable<void> { out = co_await client.command(ping); });
+    return std::move(*out);
+  };
+  ASSERT_TRUE(once());
+  server_->stop();
+  auto down = once();
+  ASSERT_FALSE(down);
+  EXPECT_EQ(down.error().kind, error_kind::transient);
+  server_->start();
+  auto up = once();
+  ASSERT_TRUE(up) << up.error().message;
+  EXPECT_EQ(up->str, "PONG");
+}
+
+TEST_F(AsyncClientTest, UnreachableIsTransient) {
+  async_client client(options{.port = 1});
+  std::optional<result<reply>> out;
+  const std::vector<std::string> ping{"PING"};
+  run([&]() -> asio::awaitable<void> { out = co_await client.command(ping); });
+  ASSERT_TRUE(out);
+  ASSERT_FALSE(*out);
+  EXPECT_EQ(out->error().kind, error_kind::transient);
+}
+
+}  // namespace
+}  // namespace tresse::dispatcher::redis
