@@ -5,6 +5,7 @@
 
 #include "tresse/common/event.hpp"
 #include "tresse/common/ids.hpp"
+#include "tresse/common/json_text.hpp"
 
 namespace tresse::dispatcher::registry {
 
@@ -35,35 +36,76 @@ clock::time_point from_unix_ms(std::int64_t ms) {
       std::chrono::duration_cast<clock::duration>(std::chrono::milliseconds(ms)));
 }
 
-nlohmann::json to_json(const endpoint& ep, bool include_secret) {
-  nlohmann::json j = {
-      {"id", ep.id},
-      {"object", "webhook_endpoint"},
-      {"business_id", ep.business_id},
-      {"url", ep.url},
-      {"events", ep.events},
-      {"livemode", ep.livemode},
-      {"enabled", ep.enabled},
-      {"disabled_reason",
-       ep.disabled_reason.empty() ? nlohmann::json(nullptr) : nlohmann::json(ep.disabled_reason)},
-      {"description", ep.description},
-      {"rate_limit_per_second", ep.rate_limit_per_second},
-      {"created_at", tresse::events::format_rfc3339(ep.created_at)},
-      {"updated_at", tresse::events::format_rfc3339(ep.updated_at)},
-      {"failure_count", ep.failure_count},
-      {"consecutive_failures", ep.consecutive_failures},
-      {"dead_lettered", ep.dead_lettered},
-  };
-  if (include_secret) {
-    j["secret"] = ep.secret;
-    nlohmann::json prev = nlohmann::json::array();
-    for (const auto& p : ep.previous_secrets) {
-      prev.push_back(
-          {{"secret", p.secret}, {"expires_at", tresse::events::format_rfc3339(p.expires_at)}});
-    }
-    j["previous_secrets"] = prev;
+std::string to_json_text(const endpoint& ep, bool include_secret) {
+  namespace jt = tresse::json_text;
+  using tresse::events::format_rfc3339;
+  // Keys in lexical order, as nlohmann::json (std::map) writes them.
+  std::string out;
+  out.reserve(512);
+  out.push_back('{');
+  jt::append_key(out, "business_id");
+  jt::append_string(out, ep.business_id);
+  jt::append_key(out, "consecutive_failures");
+  jt::append_int(out, ep.consecutive_failures);
+  jt::append_key(out, "created_at");
+  jt::append_string(out, format_rfc3339(ep.created_at));
+  jt::append_key(out, "dead_lettered");
+  jt::append_int(out, ep.dead_lettered);
+  jt::append_key(out, "description");
+  jt::append_string(out, ep.description);
+  jt::append_key(out, "disabled_reason");
+  if (ep.disabled_reason.empty()) {
+    out += "null";
+  } else {
+    jt::append_string(out, ep.disabled_reason);
   }
-  return j;
+  jt::append_key(out, "enabled");
+  jt::append_bool(out, ep.enabled);
+  jt::append_key(out, "events");
+  out.push_back('[');
+  for (std::size_t i = 0; i < ep.events.size(); ++i) {
+    if (i > 0) out.push_back(',');
+    jt::append_string(out, ep.events[i]);
+  }
+  out.push_back(']');
+  jt::append_key(out, "failure_count");
+  jt::append_int(out, ep.failure_count);
+  jt::append_key(out, "id");
+  jt::append_string(out, ep.id);
+  jt::append_key(out, "livemode");
+  jt::append_bool(out, ep.livemode);
+  jt::append_key(out, "object");
+  jt::append_string(out, "webhook_endpoint");
+  if (include_secret) {
+    jt::append_key(out, "previous_secrets");
+    out.push_back('[');
+    for (const auto& p : ep.previous_secrets) {
+      if (out.back() != '[') out.push_back(',');
+      out.push_back('{');
+      jt::append_key(out, "expires_at");
+      jt::append_string(out, format_rfc3339(p.expires_at));
+      jt::append_key(out, "secret");
+      jt::append_string(out, p.secret);
+      out.push_back('}');
+    }
+    out.push_back(']');
+  }
+  jt::append_key(out, "rate_limit_per_second");
+  jt::append_int(out, ep.rate_limit_per_second);
+  if (include_secret) {
+    jt::append_key(out, "secret");
+    jt::append_string(out, ep.secret);
+  }
+  jt::append_key(out, "updated_at");
+  jt::append_string(out, format_rfc3339(ep.updated_at));
+  jt::append_key(out, "url");
+  jt::append_string(out, ep.url);
+  out.push_back('}');
+  return out;
+}
+
+nlohmann::json to_json(const endpoint& ep, bool include_secret) {
+  return nlohmann::json::parse(to_json_text(ep, include_secret));
 }
 
 }  // namespace tresse::dispatcher::registry

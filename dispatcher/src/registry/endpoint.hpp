@@ -58,8 +58,10 @@ std::string new_endpoint_id(clock::time_point now = clock::now());
 std::int64_t to_unix_ms(clock::time_point t);
 clock::time_point from_unix_ms(std::int64_t ms);
 
-// The endpoint as the API and CLI show it. Secrets are included only when asked (on create
-// and rotate), never otherwise.
+// The endpoint as the API and CLI show it: JSON text written directly (the API lists pages of
+// these), and the same parsed. Secrets are included only when asked (on create and rotate),
+// never otherwise.
+std::string to_json_text(const endpoint& ep, bool include_secret = false);
 nlohmann::json to_json(const endpoint& ep, bool include_secret = false);
 
 }  // namespace tresse::dispatcher::registry

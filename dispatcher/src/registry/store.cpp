@@ -5,6 +5,8 @@
 
 #include <algorithm>
 #include <cstdlib>
+#include <mutex>
+#include <unordered_map>
 #include <utility>
 
 #include "redis/keys.hpp"
@@ -159,8 +161,14 @@ std::unexpected<error> propagate(const result<T>& r) {
 
 }  // namespace
 
+struct store::parse_cache {
+  static constexpr std::size_t max_entries = 10000;
+  std::mutex mutex;
+  std::unordered_map<std::string, std::pair<std::string, endpoint>> by_id;  // id -> (raw, parsed)
+};
+
 store::store(std::shared_ptr<redis::client> redis, store_options opts)
-    : redis_(std::move(redis)), opts_(std::move(opts)) {
+    : redis_(std::move(redis)), opts_(std::move(opts)), parsed_(std::make_shared<parse_cache>()) {
   if (!opts_.now) opts_.now = [] { return clock::now(); };
   if (!opts_.encryption) {
     log::warn("endpoint secrets are stored unencrypted; set an encryption key");
@@ -198,6 +206,21 @@ result<std::string> store::serialize(const endpoint& ep) const {
 }
 
 result<endpoint> store::parse(std::string_view id, std::string_view raw) const {
+  {
+    std::lock_guard lock(parsed_->mutex);
+    auto it = parsed_->by_id.find(std::string(id));
+    if (it != parsed_->by_id.end() && it->second.first == raw) return it->second.second;
+  }
+  auto ep = parse_record(id, raw);
+  if (ep) {
+    std::lock_guard lock(parsed_->mutex);
+    if (parsed_->by_id.size() >= parse_cache::max_entries) parsed_->by_id.clear();
+    parsed_->by_id[std::string(id)] = {std::string(raw), *ep};
+  }
+  return ep;
+}
+
+result<endpoint> store::parse_record(std::string_view id, std::string_view raw) const {
   json j = json::parse(raw, nullptr, /*allow_exceptions=*/false);
   if (!j.is_object()) {
     return fail(error_kind::permanent, "endpoint " + std::string(id) + ": corrupt record");

@@ -118,7 +118,8 @@ class store {
 
  private:
   result<std::string> serialize(const endpoint& ep) const;
-  result<endpoint> parse(std::string_view id, std::string_view raw) const;
+  result<endpoint> parse(std::string_view id, std::string_view raw) const;  // cached
+  result<endpoint> parse_record(std::string_view id, std::string_view raw) const;
   result<std::optional<std::pair<endpoint, std::string>>> load(std::string_view id);
   status load_counters(std::vector<endpoint>& eps);
   // Compare-and-set: read, modify with `change`, write back only if unchanged meanwhile.
@@ -127,6 +128,10 @@ class store {
 
   std::shared_ptr<redis::client> redis_;
   store_options opts_;
+  // Parsed records by id, reused while the stored bytes are unchanged: parsing (and
+  // decrypting) every record of every page dominated listing. Bounded; shared by copies.
+  struct parse_cache;
+  std::shared_ptr<parse_cache> parsed_;
 };
 
 }  // namespace tresse::dispatcher::registry

@@ -1,0 +1,70 @@
+#include "registry/endpoint.hpp"
+
+#include <gtest/gtest.h>
+
+#include <nlohmann/json.hpp>
+
+namespace tresse::dispatcher::registry {
+namespace {
+
+using json = nlohmann::json;
+
+endpoint sample() {
+  endpoint ep;
+  ep.id = "we_0VbxyYC4yG7GesjoEY37Dc";
+  ep.business_id = "biz_1";
+  ep.url = "https://example.com/h?x=\"1\"";
+  ep.events = {"appointment.*", "client.created"};
+  ep.livemode = false;
+  ep.secret = "whsec_abc";
+  ep.previous_secrets = {{"whsec_old", clock::time_point(std::chrono::seconds(1776594720))}};
+  ep.enabled = false;
+  ep.disabled_reason = "410 Gone";
+  ep.description = "front desk \xe2\x80\x94 \"main\"\n\\";
+  ep.rate_limit_per_second = 7;
+  ep.created_at = clock::time_point(std::chrono::seconds(1776594000));
+  ep.updated_at = clock::time_point(std::chrono::seconds(1776594720));
+  ep.failure_count = 3;
+  ep.consecutive_failures = 2;
+  ep.dead_lettered = 1;
+  return ep;
+}
+
+TEST(EndpointJsonTest, TextIsTheDocumentedObject) {
+  json expected = {{"id", "we_0VbxyYC4yG7GesjoEY37Dc"},
+                   {"object", "webhook_endpoint"},
+                   {"business_id", "biz_1"},
+                   {"url", "https://example.com/h?x=\"1\""},
+                   {"events", {"appointment.*", "client.created"}},
+                   {"livemode", false},
+                   {"enabled", false},
+                   {"disabled_reason", "410 Gone"},
+                   {"description", "front desk \xe2\x80\x94 \"main\"\n\\"},
+                   {"rate_limit_per_second", 7},
+                   {"created_at", "2026-04-19T10:20:00Z"},
+                   {"updated_at", "2026-04-19T10:32:00Z"},
+                   {"failure_count", 3},
+                   {"consecutive_failures", 2},
+                   {"dead_lettered", 1}};
+  std::string text = to_json_text(sample());
+  EXPECT_EQ(json::parse(text), expected);
+  EXPECT_EQ(text, expected.dump());  // same key order and spacing as a DOM would write
+  EXPECT_EQ(to_json(sample()), expected);
+
+  json with_secret = expected;
+  with_secret["secret"] = "whsec_abc";
+  with_secret["previous_secrets"] = {{{"secret", "whsec_old"}, {"expires_at", "2026-04-19T10:32:00Z"}}};
+  EXPECT_EQ(to_json_text(sample(), true), with_secret.dump());
+}
+
+TEST(EndpointJsonTest, NullDisabledReasonAndEmptyLists) {
+  endpoint ep = sample();
+  ep.disabled_reason.clear();
+  ep.previous_secrets.clear();
+  auto j = json::parse(to_json_text(ep, true));
+  EXPECT_TRUE(j["disabled_reason"].is_null());
+  EXPECT_EQ(j["previous_secrets"], json::array());
+}
+
+}  // namespace
+}  // namespace tresse::dispatcher::registry
