@@ -13,6 +13,8 @@
 #include <sstream>
 #include <utility>
 
+#include "redis/client.hpp"
+
 extern char** environ;  // NOLINT: POSIX
 
 namespace tresse::dispatcher {
@@ -234,10 +236,9 @@ std::string parse_encryption_key(std::string_view v) {
 }
 std::string format_secret(const std::string& s) { return s.empty() ? std::string() : "(set)"; }
 
+// The clients' own parser, so that a URL accepted here is one they can use.
 std::string parse_redis_url(std::string_view v) {
-  if (!v.starts_with("redis://") && !v.starts_with("unix://")) {
-    throw bad_value{"must start with redis:// or unix://"};
-  }
+  if (auto o = redis::parse_url(v); !o) throw bad_value{o.error().message};
   return std::string(v);
 }
 
@@ -312,7 +313,7 @@ const std::vector<key_spec>& keys() {
           [](auto& c) -> auto& { return c.kafka.embedded_bootstrap_file; }, parse_text,
           format_text),
       field(
-          "redis.url", "Redis holding retry state and endpoints (redis:// or unix://)",
+          "redis.url", "Redis holding retry state and endpoints: redis://[:password@]host[:port][/db]",
           [](auto& c) -> auto& { return c.redis.url; }, parse_redis_url, format_text),
       field(
           "admin.listen", "host:port of /metrics and /healthz",

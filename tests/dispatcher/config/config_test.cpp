@@ -172,6 +172,10 @@ TEST_F(ConfigTest, RejectsOtherBadValuesNamingKey) {
   EXPECT_THAT(set_error("admin.listen", "9464"), HasSubstr("admin.listen"));
   EXPECT_THAT(set_error("api.listen", "127.0.0.1:70000"), HasSubstr("api.listen"));
   EXPECT_THAT(set_error("redis.url", "http://x"), HasSubstr("redis.url"));
+  // Only what the Redis clients can use: no unix sockets, a valid port and database.
+  EXPECT_THAT(set_error("redis.url", "unix:///run/redis.sock"), HasSubstr("redis://"));
+  EXPECT_THAT(set_error("redis.url", "redis://host:99999/0"), HasSubstr("port"));
+  EXPECT_THAT(set_error("redis.url", "redis://host:6379/x"), HasSubstr("database"));
   EXPECT_THAT(set_error("log.level", "loud"), HasSubstr("log.level"));
   EXPECT_THAT(set_error("kafka.topic", ""), HasSubstr("kafka.topic"));
 }
