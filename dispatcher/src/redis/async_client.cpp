@@ -9,6 +9,7 @@
 #include <boost/asio/write.hpp>
 #include <hiredis/hiredis.h>
 
+#include <algorithm>
 #include <array>
 
 namespace tresse::dispatcher::redis {
@@ -58,6 +59,7 @@ struct async_client::state : std::enable_shared_from_this<async_client::state> {
   std::array<char, 16384> buffer{};
   std::uint64_t generation = 0;  // bumps on every (re)connect, so stale callbacks do nothing
   std::shared_ptr<asio::executor_work_guard<asio::io_context::executor_type>> work;
+  std::chrono::steady_clock::time_point connect_started;
 
   static void finish(completion done, result<reply> r) {
     auto ex = asio::get_associated_executor(done);
@@ -99,6 +101,7 @@ struct async_client::state : std::enable_shared_from_this<async_client::state> {
 
   void connect() {
     status = link::connecting;
+    connect_started = std::chrono::steady_clock::now();
     auto self = shared_from_this();
     auto gen = generation;
     auto resolver = std::make_shared<tcp::resolver>(strand);
@@ -107,7 +110,7 @@ struct async_client::state : std::enable_shared_from_this<async_client::state> {
         [self, gen, resolver](const boost::system::error_code& ec, tcp::resolver::results_type r) {
           if (gen != self->generation) return;
           if (ec) return self->fail_all("resolve " + self->opts.host + ": " + ec.message());
-          self->arm_timer(self->opts.connect_timeout);
+          self->arm_timer();
           asio::async_connect(self->socket, r,
                               [self, gen](const boost::system::error_code& ec, const tcp::endpoint&) {
                                 if (gen != self->generation) return;
@@ -136,7 +139,7 @@ struct async_client::state : std::enable_shared_from_this<async_client::state> {
     }
     read();
     flush();
-    arm_timer(opts.command_timeout);
+    arm_timer();
   }
 
   void flush() {
@@ -186,21 +189,24 @@ struct async_client::state : std::enable_shared_from_this<async_client::state> {
         });
   }
 
-  // One timer: while commands are in flight, checks that the oldest is not overdue.
-  void arm_timer(std::chrono::milliseconds limit) {
+  // One timer for the connection: ticks while connecting or connected, and fails it when the
+  // connect or the oldest command in flight is overdue.
+  void arm_timer() {
     auto self = shared_from_this();
     auto gen = generation;
-    timer.expires_after(std::min<std::chrono::milliseconds>(limit, std::chrono::milliseconds(250)));
-    timer.async_wait([self, gen, limit](const boost::system::error_code& ec) {
+    timer.expires_after(std::min({opts.connect_timeout, opts.command_timeout,
+                                  std::chrono::milliseconds(250)}));
+    timer.async_wait([self, gen](const boost::system::error_code& ec) {
       if (ec || gen != self->generation) return;
       auto now = std::chrono::steady_clock::now();
-      if (self->status == link::connecting) {
+      if (self->status == link::connecting && now - self->connect_started > self->opts.connect_timeout) {
         return self->fail_all("connect: timed out");
       }
-      if (!self->inflight.empty() && now - self->inflight.front().sent > self->opts.command_timeout) {
+      if (self->status == link::up && !self->inflight.empty() &&
+          now - self->inflight.front().sent > self->opts.command_timeout) {
         return self->fail_all("command timed out");
       }
-      if (self->status == link::up && !self->stopped) self->arm_timer(self->opts.command_timeout);
+      if (self->status != link::down && !self->stopped) self->arm_timer();
     });
   }
 };

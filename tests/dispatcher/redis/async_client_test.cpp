@@ -4,6 +4,7 @@
 
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
 #include <exception>
 #include <optional>
 #include <string>
@@ -93,6 +94,26 @@ TEST_F(AsyncClientTest, ReconnectsAfterRedisRestarts) {
   auto up = once();
   ASSERT_TRUE(up) << up.error().message;
   EXPECT_EQ(up->str, "PONG");
+}
+
+TEST_F(AsyncClientTest, AnUnansweredCommandTimesOut) {
+  // A listening socket nobody reads from: the connect succeeds, no reply ever comes.
+  asio::io_context io;
+  asio::ip::tcp::acceptor silent(io, {asio::ip::make_address("127.0.0.1"), 0});
+  async_client client(options{.host = "127.0.0.1",
+                              .port = silent.local_endpoint().port(),
+                              .command_timeout = std::chrono::milliseconds(300)});
+  std::optional<result<reply>> out;
+  const std::vector<std::string> ping{"PING"};
+  auto start = std::chrono::steady_clock::now();
+  run([&]() -> asio::awaitable<void> { out = co_await client.command(ping); });
+  auto took = std::chrono::steady_clock::now() - start;
+  ASSERT_TRUE(out);
+  ASSERT_FALSE(*out);
+  EXPECT_EQ(out->error().kind, error_kind::transient);
+  EXPECT_NE(out->error().message.find("timed out"), std::string::npos) << out->error().message;
+  EXPECT_GE(took, std::chrono::milliseconds(250));
+  EXPECT_LT(took, std::chrono::seconds(5));
 }
 
 TEST_F(AsyncClientTest, UnreachableIsTransient) {
