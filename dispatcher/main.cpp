@@ -126,13 +126,15 @@ int run(int argc, char** argv) {
   auto redis = std::make_shared<td::redis::client>(*redis_opts);
 
   td::registry::store_options store_opts;
+  std::optional<td::registry::secret_box> encryption;
   if (!cfg.registry.encryption_key.empty()) {
     auto box = td::registry::secret_box::from_bytes(cfg.registry.encryption_key);
     if (!box) {
       tresse::log::error("bad registry.encryption_key", {{"error", box.error().message}});
       return 2;
     }
-    store_opts.encryption = std::move(*box);
+    store_opts.encryption = *box;
+    encryption = std::move(*box);
   }
   td::registry::store registry(redis, std::move(store_opts));
   td::registry::cache endpoints(registry, {.refresh_interval = cfg.registry.refresh_interval});
@@ -233,7 +235,8 @@ int run(int argc, char** argv) {
         td::api::service_options{.rate_limit_per_minute = cfg.api.rate_limit_per_minute,
                                  .allow_http_live = cfg.api.allow_http,
                                  .events_topic = cfg.kafka.topic,
-                                 .openapi_document = std::string(td::api::openapi_document())});
+                                 .openapi_document = std::string(td::api::openapi_document()),
+                                 .encryption = encryption});
     auto srv = td::api::start_server(
         {.host = cfg.api.listen->host, .port = cfg.api.listen->port, .threads = cfg.api.threads},
         *api_service, "x-tresse-peer");

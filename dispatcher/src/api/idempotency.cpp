@@ -54,6 +54,11 @@ result<idempotent_start> idempotency::begin(std::string_view key_id,
     if (e.size() >= 4) {
       std::from_chars(e[2].str.data(), e[2].str.data() + e[2].str.size(), out.status);
       out.body = e[3].str;
+      if (box_) {
+        auto plain = box_->open(out.body, key_id);
+        if (!plain) return std::unexpected(plain.error());
+        out.body = std::move(*plain);
+      }
     }
   }
   return out;
@@ -66,8 +71,14 @@ status idempotency::finish(std::string_view key_id, std::string_view idempotency
   if (status == 429 || status >= 500) {
     r = redis_->command({"DEL", key});
   } else {
+    std::string stored(body);
+    if (box_) {
+      auto sealed = box_->seal(body, key_id);
+      if (!sealed) return std::unexpected(sealed.error());
+      stored = std::move(*sealed);
+    }
     r = redis_->command({"HSET", key, "state", "done", "status", std::to_string(status), "body",
-                         std::string(body)});
+                         stored});
   }
   if (!r) return std::unexpected(r.error());
   return {};

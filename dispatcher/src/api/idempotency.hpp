@@ -8,15 +8,19 @@
 //
 // The first request claims the key (SET NX, state "pending"); a concurrent duplicate or a
 // different request under the same key is a conflict. Responses that say "try again" (429,
-// 5xx) are not kept: the claim is released so that the client's retry runs for real.
+// 5xx) are not kept: the claim is released so that the client's retry runs for real. A kept
+// response may hold an endpoint secret (POST /v1/webhooks answers with it): with a secret_box
+// (registry.encryption_key) it is stored sealed, like the registry's secrets.
 #pragma once
 
 #include <chrono>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 
 #include "redis/client.hpp"
+#include "registry/secret_box.hpp"
 #include "tresse/common/result.hpp"
 
 namespace tresse::dispatcher::api {
@@ -31,8 +35,9 @@ struct idempotent_start {
 class idempotency {
  public:
   explicit idempotency(std::shared_ptr<redis::client> redis,
+                       std::optional<registry::secret_box> box = std::nullopt,
                        std::chrono::seconds ttl = std::chrono::hours(24))
-      : redis_(std::move(redis)), ttl_(ttl) {}
+      : redis_(std::move(redis)), box_(std::move(box)), ttl_(ttl) {}
 
   // `fingerprint`: what makes two requests "the same" (method, path, body hash).
   result<idempotent_start> begin(std::string_view key_id, std::string_view idempotency_key,
@@ -43,6 +48,7 @@ class idempotency {
 
  private:
   std::shared_ptr<redis::client> redis_;
+  std::optional<registry::secret_box> box_;
   std::chrono::seconds ttl_;
 };
 

@@ -215,7 +215,7 @@ service::service(service_deps deps, service_options opts)
       opts_(std::move(opts)),
       async_redis_(deps_.redis->config()),
       gate_(async_redis_, {.limit_per_minute = opts_.rate_limit_per_minute}),
-      idempotency_(deps_.redis) {}
+      idempotency_(deps_.redis, opts_.encryption) {}
 
 namespace {
 

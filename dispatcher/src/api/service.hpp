@@ -18,6 +18,7 @@
 #include <boost/asio/awaitable.hpp>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "api/gate.hpp"
@@ -39,6 +40,7 @@ struct service_options {
   std::chrono::milliseconds publish_timeout = std::chrono::seconds(5);
   std::string openapi_document;  // served at GET /v1/openapi.json
   std::string peer_header = "x-tresse-peer";  // set by the HTTP server (server_options)
+  std::optional<registry::secret_box> encryption;  // seals stored Idempotency-Key responses
   std::function<std::chrono::system_clock::time_point()> now = [] {
     return std::chrono::system_clock::now();
   };

@@ -30,6 +30,23 @@ TEST_F(IdempotencyTest, ReplaysTheFirstResponseOfTheSameRequest) {
       << "scoped per API key";
 }
 
+TEST_F(IdempotencyTest, StoredResponsesAreSealedWithAnEncryptionKey) {
+  auto box = registry::secret_box::from_text(registry::secret_box::generate_key_text());
+  ASSERT_TRUE(box);
+  idempotency idem(redis_, *box);
+  ASSERT_EQ(idem.begin("key_1", "k", "fp")->what, state::fresh);
+  const std::string body = R"({"secret":"whsec_c2VjcmV0c2VjcmV0c2VjcmV0"})";
+  ASSERT_TRUE(idem.finish("key_1", "k", 201, body));
+  auto keys = redis_->command({"KEYS", "tresse:idempotency:*"});
+  ASSERT_EQ(keys->elements.size(), 1u);
+  auto stored = redis_->command({"HGET", keys->elements[0].str, "body"});
+  EXPECT_EQ(stored->str.find("whsec_"), std::string::npos) << "stored in clear";
+  auto again = idem.begin("key_1", "k", "fp");
+  ASSERT_TRUE(again);
+  EXPECT_EQ(again->what, state::replay);
+  EXPECT_EQ(again->body, body);
+}
+
 TEST_F(IdempotencyTest, TryAgainAnswersAreNotKept) {
   idempotency idem(redis_);
   for (unsigned status : {429u, 500u, 503u}) {
@@ -40,7 +57,7 @@ TEST_F(IdempotencyTest, TryAgainAnswersAreNotKept) {
 }
 
 TEST_F(IdempotencyTest, RecordsExpire) {
-  idempotency idem(redis_, std::chrono::seconds(1));
+  idempotency idem(redis_, std::nullopt, std::chrono::seconds(1));
   ASSERT_EQ(idem.begin("key_1", "k", "fp")->what, state::fresh);
   ASSERT_TRUE(idem.finish("key_1", "k", 200, "{}"));
   auto keys = redis_->command({"KEYS", "tresse:idempotency:*"});
