@@ -154,6 +154,8 @@ int run(int argc, char** argv) {
   eopts.http.ca_file = cfg.delivery.ca_file;
   eopts.max_in_flight = cfg.delivery.max_in_flight;
   eopts.endpoint_concurrency = cfg.delivery.endpoint_concurrency;
+  eopts.endpoint_queue_limit = cfg.delivery.endpoint_queue_limit;
+  eopts.endpoint_queue_timeout = cfg.delivery.endpoint_queue_timeout;
   eopts.max_event_bytes = cfg.kafka.max_event_bytes;
   eopts.retry_lease = cfg.delivery.retry_lease;
   std::unique_ptr<td::engine> engine;

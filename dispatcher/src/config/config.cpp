@@ -359,6 +359,17 @@ const std::vector<key_spec>& keys() {
           [](auto& c) -> auto& { return c.delivery.endpoint_concurrency; },
           parse_count<std::size_t>, format_count<std::size_t>),
       field(
+          "delivery.endpoint_queue_limit",
+          "deliveries waiting for one endpoint's slots (first attempts and retries apart); "
+          "beyond, they are deferred to the retry schedule without a request",
+          [](auto& c) -> auto& { return c.delivery.endpoint_queue_limit; },
+          parse_count<std::size_t, 0>, format_count<std::size_t>),
+      field(
+          "delivery.endpoint_queue_timeout",
+          "longest wait for an endpoint's slot before the delivery is deferred to the schedule",
+          [](auto& c) -> auto& { return c.delivery.endpoint_queue_timeout; }, parse_duration,
+          format_duration),
+      field(
           "delivery.max_response_body", "bytes of response body kept for the attempt log",
           [](auto& c) -> auto& { return c.delivery.max_response_body; },
           parse_count<std::size_t, 0>, format_count<std::size_t>),

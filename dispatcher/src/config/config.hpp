@@ -89,6 +89,8 @@ struct config {
     std::chrono::milliseconds connect_timeout = std::chrono::seconds(5);
     std::size_t max_in_flight = 1000;
     std::size_t endpoint_concurrency = 10;
+    std::size_t endpoint_queue_limit = 100;
+    std::chrono::milliseconds endpoint_queue_timeout = std::chrono::seconds(5);
     std::size_t max_response_body = 4096;
     std::string ca_file;  // empty = the system trust store
     std::chrono::milliseconds retry_lease = std::chrono::seconds(60);

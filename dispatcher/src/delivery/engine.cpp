@@ -39,6 +39,8 @@ struct engine::fanout {
 
 struct engine::attempt_result {
   bool ran = false;  // false: cancelled by shutdown before or during the attempt
+  bool deferred = false;  // no request made: hand it to the schedule, due at defer_due
+  clock::time_point defer_due;
   outcome result;
   unsigned status = 0;
   std::string error;
@@ -70,6 +72,7 @@ engine::engine(engine_deps deps, engine_options options)
   const char* help = "Deliveries by how they were handed off";
   delivered_ = &m.make_counter("tresse_deliveries_total", help, {{"outcome", "delivered"}});
   scheduled_ = &m.make_counter("tresse_deliveries_total", help, {{"outcome", "retry_scheduled"}});
+  deferred_ = &m.make_counter("tresse_deliveries_total", help, {{"outcome", "deferred"}});
   dead_lettered_ = &m.make_counter("tresse_deliveries_total", help, {{"outcome", "dead_lettered"}});
   disabled_ = &m.make_counter("tresse_deliveries_total", help, {{"outcome", "endpoint_disabled"}});
   poison_ = &m.make_counter("tresse_poison_messages_total",
@@ -89,6 +92,7 @@ void engine::start() {
   work_.emplace(io_.get_executor());
   io_thread_ = std::thread([this] { io_.run(); });
   asio::co_spawn(io_, poll_retries(), asio::detached);
+  asio::co_spawn(io_, prune_loop(), asio::detached);
 }
 
 void engine::submit(kafka::message record, std::function<void()> handed_off) {
@@ -112,7 +116,10 @@ void engine::stop(std::chrono::milliseconds drain) {
     log::warn("drain deadline passed; abandoning deliveries in flight (Kafka redelivers them)",
               {{"in_flight", active_.load()}});
   }
-  asio::post(io_, [this] { global_.cancel_all(); });
+  asio::post(io_, [this] {
+    global_.cancel_all();
+    for (auto& [id, l] : lanes_) l->cancel_all();
+  });
   work_.reset();
   io_.stop();
   io_thread_.join();
@@ -144,10 +151,27 @@ asio::awaitable<bool> engine::durably(const char* what, std::function<status()>&
   }
 }
 
-async_semaphore& engine::lane(const std::string& endpoint_id) {
+lane& engine::lane_of(const std::string& endpoint_id) {
   auto& slot = lanes_[endpoint_id];
-  if (!slot) slot = std::make_unique<async_semaphore>(io_.get_executor(), options_.endpoint_concurrency);
+  if (!slot) {
+    slot = std::make_unique<lane>(io_.get_executor(),
+                                  lane_options{.slots = options_.endpoint_concurrency,
+                                               .queue_limit = options_.endpoint_queue_limit});
+  }
   return *slot;
+}
+
+asio::awaitable<void> engine::prune_loop() {
+  // Bounds lanes_ and keys_ by the registry: a deleted endpoint's state goes once it is idle.
+  while (!stopping_) {
+    co_await sleep(5s);
+    std::erase_if(lanes_, [this](const auto& kv) {
+      return kv.second->idle() && deps_.endpoints.find(kv.first) == nullptr;
+    });
+    std::erase_if(keys_, [this](const auto& kv) {
+      return !lanes_.contains(kv.first) && deps_.endpoints.find(kv.first) == nullptr;
+    });
+  }
 }
 
 std::vector<receiver::key> engine::signing_keys(const registry::endpoint& ep,
@@ -212,11 +236,20 @@ asio::awaitable<void> engine::handle_record(kafka::message record, std::function
 }
 
 asio::awaitable<engine::attempt_result> engine::attempt(const event_meta& meta,
-                                                        const registry::endpoint& ep, int number) {
+                                                        const registry::endpoint& ep, int number,
+                                                        lane::kind k) {
   attempt_result out;
-  async_semaphore& endpoint_lane = lane(ep.id);
-  if (!co_await endpoint_lane.acquire()) co_return out;
-  semaphore_permit lane_permit(&endpoint_lane);
+  lane& endpoint_lane = lane_of(ep.id);
+  const auto deadline = std::chrono::steady_clock::now() + options_.endpoint_queue_timeout;
+  const lane::admit admitted = co_await endpoint_lane.acquire(k, deadline);
+  if (admitted == lane::admit::cancelled) co_return out;
+  if (admitted == lane::admit::deferred) {
+    out.ran = true;
+    out.deferred = true;
+    out.defer_due = clock::now() + deps_.schedule.next_delay(1).value_or(5s);
+    co_return out;
+  }
+  lane_permit endpoint_permit(&endpoint_lane, k);
   if (!co_await global_.acquire()) co_return out;
   semaphore_permit global_permit(&global_);
   if (stopping_) co_return out;
@@ -329,10 +362,22 @@ asio::awaitable<void> engine::first_delivery(std::shared_ptr<const event_meta> m
                                              std::shared_ptr<const registry::endpoint> ep,
                                              std::shared_ptr<fanout> fan) {
   active_guard active(active_);
-  auto res = co_await attempt(*meta, *ep, 1);
+  auto res = co_await attempt(*meta, *ep, 1, lane::kind::first);
   if (!res.ran) co_return;  // shutdown: no hand-off, Kafka redelivers
   bool handed_off = false;
-  if (res.result.next != outcome::action::retry) {
+  if (res.deferred) {
+    retry::task task;
+    task.event_id = meta->id;
+    task.endpoint_id = ep->id;
+    task.business_id = meta->business_id;
+    task.event_type = meta->type;
+    task.body = *meta->body;
+    task.attempts = 0;  // no request made: the schedule still owes it every attempt
+    task.first_attempt_at = clock::now();
+    task.last_error = "deferred";
+    task.source = meta->source;
+    handed_off = co_await defer(task, res.defer_due, false);
+  } else if (res.result.next != outcome::action::retry) {
     handed_off = co_await settle(*ep, res.result);
   } else {
     retry::task task;
@@ -349,6 +394,20 @@ asio::awaitable<void> engine::first_delivery(std::shared_ptr<const event_meta> m
                  handoff::interrupted;
   }
   if (handed_off) fan->one_done();
+}
+
+asio::awaitable<bool> engine::defer(retry::task& task, clock::time_point due, bool claimed) {
+  bool gone = false;
+  std::function<status()> store = [this, &task, due, claimed, &gone]() -> status {
+    if (!claimed) return deps_.retries.schedule(task, due);
+    auto r = deps_.retries.reschedule(task, due);
+    if (!r) return std::unexpected(r.error());
+    gone = !*r;
+    return {};
+  };
+  bool ok = co_await durably("defer delivery", store);
+  if (ok && !gone) deferred_->inc();
+  co_return ok;
 }
 
 asio::awaitable<engine::handoff> engine::retry_or_dead_letter(retry::task task,
@@ -410,7 +469,12 @@ asio::awaitable<bool> engine::dead_letter(std::string_view reason, const event_m
 asio::awaitable<void> engine::poll_retries() {
   bool failing = false;  // log an outage once, not every poll
   while (!stopping_) {
-    std::size_t room = std::min(options_.retry_batch, global_.available());
+    // Claimed retries waiting in lanes hold no global permit: bound them apart.
+    std::size_t outstanding_room = options_.max_in_flight > retries_outstanding_
+                                       ? options_.max_in_flight - retries_outstanding_
+                                       : 0;
+    std::size_t room =
+        std::min({options_.retry_batch, global_.available(), outstanding_room});
     if (room > 0) {
       auto claim = [this, room] {
         return deps_.retries.claim_due(clock::now(), room, options_.retry_lease);
@@ -422,6 +486,7 @@ asio::awaitable<void> engine::poll_retries() {
         }
       } else {
         if (std::exchange(failing, false)) log::info("claiming due retries works again");
+        retries_outstanding_ += claimed->size();
         for (auto& t : *claimed) asio::co_spawn(io_, retry_delivery(std::move(t)), asio::detached);
         if (claimed->size() == room) continue;  // more may be due: no pause
       }
@@ -432,6 +497,10 @@ asio::awaitable<void> engine::poll_retries() {
 
 asio::awaitable<void> engine::retry_delivery(retry::task task) {
   active_guard active(active_);
+  struct outstanding_guard {  // counted up by poll_retries when claimed
+    std::size_t& n;
+    ~outstanding_guard() { --n; }
+  } outstanding{retries_outstanding_};
   auto ep = deps_.endpoints.find(task.endpoint_id);
   const std::string task_id = task.id();
   std::function<status()> complete = [this, &task_id] { return deps_.retries.complete(task_id); };
@@ -449,8 +518,12 @@ asio::awaitable<void> engine::retry_delivery(retry::task task) {
     co_return;
   }
   int number = task.attempts + 1;
-  auto res = co_await attempt(meta, *ep, number);
+  auto res = co_await attempt(meta, *ep, number, lane::kind::retry);
   if (!res.ran) co_return;  // shutdown: the claim's lease runs out and someone retries
+  if (res.deferred) {
+    co_await defer(task, res.defer_due, true);  // replaces the claim, attempts unchanged
+    co_return;
+  }
   if (res.result.next != outcome::action::retry) {
     if (co_await settle(*ep, res.result)) co_await durably("complete retry", complete);
     co_return;

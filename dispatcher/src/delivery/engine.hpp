@@ -11,8 +11,16 @@
 //
 // Threads: one io thread runs every delivery coroutine (HTTP client, semaphores, fan-out
 // counters are all touched only there); blocking Redis and Kafka calls run on a small pool
-// and resume on the io thread. Endpoints are isolated by a per-endpoint concurrency limit,
-// taken before a global in-flight permit, so a slow endpoint holds only its own slots.
+// and resume on the io thread.
+//
+// Isolation: every endpoint has its own lane (delivery/lane.hpp): bounded concurrency, taken
+// before a global in-flight permit, so a slow endpoint holds only its own slots; first attempts
+// go before retries; and a bounded queue. A delivery that cannot get a slot within
+// `endpoint_queue_timeout` (or finds `endpoint_queue_limit` others waiting) is *deferred*:
+// handed to the retry schedule without a request (a first attempt keeps attempts = 0, so the
+// schedule still owes it every try). Its Kafka record is then handed off, so a hanging endpoint
+// pins at most its slots plus its queue of offsets, and kafka.max_pending backpressure engages
+// only when the healthy endpoints (or the global limit) are saturated.
 //
 //   engine e(deps, options);
 //   e.start();
@@ -39,6 +47,7 @@
 
 #include "admin/metrics.hpp"
 #include "delivery/async_semaphore.hpp"
+#include "delivery/lane.hpp"
 #include "delivery/outcome.hpp"
 #include "http/client.hpp"
 #include "kafka/consumer.hpp"
@@ -52,10 +61,15 @@
 
 namespace tresse::dispatcher {
 
+using clock_time = std::chrono::system_clock::time_point;
+
 struct engine_options {
   http::client_options http;
   std::size_t max_in_flight = 1000;        // attempts in flight, all endpoints together
   std::size_t endpoint_concurrency = 10;   // attempts in flight per endpoint
+  std::size_t endpoint_queue_limit = 100;  // deliveries waiting per endpoint and kind, at most
+  // How long a delivery waits for its endpoint's slot before it is deferred to the schedule.
+  std::chrono::milliseconds endpoint_queue_timeout = std::chrono::seconds(5);
   std::size_t max_event_bytes = events::default_max_bytes;
   std::chrono::milliseconds retry_lease = std::chrono::seconds(60);
   std::chrono::milliseconds retry_poll_interval = std::chrono::milliseconds(200);
@@ -103,8 +117,15 @@ class engine {
                                               std::shared_ptr<fanout> fan);
   boost::asio::awaitable<void> retry_delivery(retry::task task);
   boost::asio::awaitable<void> poll_retries();
+  // `k`: the lane priority (first attempt or from the retry schedule). A result with
+  // `deferred` made no request: the caller hands the delivery to the schedule (defer()).
   boost::asio::awaitable<attempt_result> attempt(const event_meta& meta,
-                                                 const registry::endpoint& ep, int number);
+                                                 const registry::endpoint& ep, int number,
+                                                 lane::kind k);
+  // Hands a deferred delivery to the retry schedule, due at `due`, without counting an attempt.
+  boost::asio::awaitable<bool> defer(retry::task& task, clock_time due, bool claimed);
+  // Forgets per-endpoint state (lanes, keys) of endpoints gone from the registry, periodically.
+  boost::asio::awaitable<void> prune_loop();
   // After a retryable attempt: schedule the next try, or dead-letter when the schedule is
   // exhausted. Returns false only when shutdown interrupted it (nothing durable happened).
   // `claimed`: the task came from the retry schedule (rescheduled) rather than a first attempt.
@@ -128,7 +149,7 @@ class engine {
   template <class F>
   boost::asio::awaitable<std::invoke_result_t<F&>> offload(F& f);
   boost::asio::awaitable<void> sleep(std::chrono::milliseconds d);
-  async_semaphore& lane(const std::string& endpoint_id);
+  lane& lane_of(const std::string& endpoint_id);
   // The endpoint's live secrets, parsed once per change (cached per endpoint).
   std::vector<receiver::key> signing_keys(const registry::endpoint& ep,
                                           std::chrono::system_clock::time_point now);
@@ -139,7 +160,8 @@ class engine {
   boost::asio::thread_pool blocking_;
   http::client client_;
   async_semaphore global_;
-  std::unordered_map<std::string, std::unique_ptr<async_semaphore>> lanes_;
+  std::unordered_map<std::string, std::unique_ptr<lane>> lanes_;
+  std::size_t retries_outstanding_ = 0;  // claimed retries not yet finished (io thread only)
   struct signing_keys_entry {
     std::vector<std::string> secrets;
     std::vector<receiver::key> keys;
@@ -155,6 +177,7 @@ class engine {
   // Metrics, registered once.
   counter* delivered_;
   counter* scheduled_;
+  counter* deferred_;
   counter* dead_lettered_;
   counter* disabled_;
   counter* poison_;

@@ -77,6 +77,8 @@ TEST_F(ConfigTest, DefaultsMatchDesign) {
   EXPECT_EQ(c.delivery.connect_timeout, 5s);
   EXPECT_EQ(c.delivery.max_in_flight, 1000u);
   EXPECT_EQ(c.delivery.endpoint_concurrency, 10u);
+  EXPECT_EQ(c.delivery.endpoint_queue_limit, 100u);
+  EXPECT_EQ(c.delivery.endpoint_queue_timeout, 5s);
   EXPECT_EQ(c.delivery.max_response_body, 4096u);
   EXPECT_EQ(c.delivery.ca_file, "");
   EXPECT_EQ(c.delivery.retry_lease, 60s);
@@ -154,6 +156,17 @@ TEST_F(ConfigTest, RejectsBadNumberNamingKey) {
               HasSubstr("api.rate_limit_per_minute"));
   EXPECT_THAT(set_error("delivery.retry_jitter", "1.5"), HasSubstr("delivery.retry_jitter"));
   EXPECT_THAT(set_error("delivery.retry_jitter", "abc"), HasSubstr("delivery.retry_jitter"));
+}
+
+TEST_F(ConfigTest, ParsesEndpointIsolationKeys) {
+  const config c = load_config({.overrides = {"delivery.endpoint_queue_limit=0",
+                                              "delivery.endpoint_queue_timeout=250ms"}});
+  EXPECT_EQ(c.delivery.endpoint_queue_limit, 0u);  // 0: never queue, defer at once
+  EXPECT_EQ(c.delivery.endpoint_queue_timeout, 250ms);
+  EXPECT_THAT(set_error("delivery.endpoint_queue_limit", "-1"),
+              HasSubstr("delivery.endpoint_queue_limit"));
+  EXPECT_THAT(set_error("delivery.endpoint_queue_timeout", "5"),
+              HasSubstr("delivery.endpoint_queue_timeout"));
 }
 
 TEST_F(ConfigTest, RejectsBadBoolNamingKey) {
