@@ -156,12 +156,18 @@ int run(int argc, char** argv) {
   eopts.endpoint_concurrency = cfg.delivery.endpoint_concurrency;
   eopts.endpoint_queue_limit = cfg.delivery.endpoint_queue_limit;
   eopts.endpoint_queue_timeout = cfg.delivery.endpoint_queue_timeout;
+  eopts.breaker = {.failure_threshold = cfg.delivery.breaker_failures,
+                   .window = cfg.delivery.breaker_window,
+                   .cool_down = cfg.delivery.breaker_cool_down,
+                   .max_cool_down = cfg.delivery.breaker_max_cool_down};
+  td::health::breaker_store breakers(redis);
   eopts.max_event_bytes = cfg.kafka.max_event_bytes;
   eopts.retry_lease = cfg.delivery.retry_lease;
   std::unique_ptr<td::engine> engine;
   try {
     engine = std::make_unique<td::engine>(
-        td::engine_deps{endpoints, registry, retries, schedule, dead_letters, stats}, eopts);
+        td::engine_deps{endpoints, registry, retries, schedule, dead_letters, stats, &breakers},
+        eopts);
   } catch (const std::exception& e) {  // bad allow-list entry or CA file
     tresse::log::error("delivery setup failed", {{"error", e.what()}});
     return 2;

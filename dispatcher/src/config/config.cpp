@@ -370,6 +370,25 @@ const std::vector<key_spec>& keys() {
           [](auto& c) -> auto& { return c.delivery.endpoint_queue_timeout; }, parse_duration,
           format_duration),
       field(
+          "delivery.breaker_failures",
+          "failed attempts within delivery.breaker_window that open an endpoint's circuit "
+          "(0 = no breaker)",
+          [](auto& c) -> auto& { return c.delivery.breaker_failures; },
+          parse_count<std::size_t, 0>, format_count<std::size_t>),
+      field(
+          "delivery.breaker_window", "window in which the breaker counts failures",
+          [](auto& c) -> auto& { return c.delivery.breaker_window; }, parse_positive_duration,
+          format_duration),
+      field(
+          "delivery.breaker_cool_down",
+          "an open circuit's wait before one probe; doubles after each failed probe",
+          [](auto& c) -> auto& { return c.delivery.breaker_cool_down; }, parse_positive_duration,
+          format_duration),
+      field(
+          "delivery.breaker_max_cool_down", "the longest cool-down",
+          [](auto& c) -> auto& { return c.delivery.breaker_max_cool_down; },
+          parse_positive_duration, format_duration),
+      field(
           "delivery.max_response_body", "bytes of response body kept for the attempt log",
           [](auto& c) -> auto& { return c.delivery.max_response_body; },
           parse_count<std::size_t, 0>, format_count<std::size_t>),

@@ -91,6 +91,10 @@ struct config {
     std::size_t endpoint_concurrency = 10;
     std::size_t endpoint_queue_limit = 100;
     std::chrono::milliseconds endpoint_queue_timeout = std::chrono::seconds(5);
+    std::size_t breaker_failures = 10;  // 0 = no circuit breaker
+    std::chrono::milliseconds breaker_window = std::chrono::minutes(1);
+    std::chrono::milliseconds breaker_cool_down = std::chrono::seconds(30);
+    std::chrono::milliseconds breaker_max_cool_down = std::chrono::minutes(10);
     std::size_t max_response_body = 4096;
     std::string ca_file;  // empty = the system trust store
     std::chrono::milliseconds retry_lease = std::chrono::seconds(60);

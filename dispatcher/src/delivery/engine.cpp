@@ -1,6 +1,9 @@
 #include "delivery/engine.hpp"
 
+#include <unistd.h>
+
 #include <algorithm>
+#include <unordered_set>
 #include <utility>
 
 #include <boost/asio/as_tuple.hpp>
@@ -68,6 +71,12 @@ engine::engine(engine_deps deps, engine_options options)
       blocking_(options_.blocking_threads),
       client_(io_, options_.http),
       global_(io_.get_executor(), options_.max_in_flight) {
+  instance_id_ = options_.instance_id;
+  if (instance_id_.empty()) {
+    char host[256] = {};
+    ::gethostname(host, sizeof host - 1);
+    instance_id_ = std::string(host) + ":" + std::to_string(::getpid());
+  }
   auto& m = deps_.stats;
   const char* help = "Deliveries by how they were handed off";
   delivered_ = &m.make_counter("tresse_deliveries_total", help, {{"outcome", "delivered"}});
@@ -93,6 +102,7 @@ void engine::start() {
   io_thread_ = std::thread([this] { io_.run(); });
   asio::co_spawn(io_, poll_retries(), asio::detached);
   asio::co_spawn(io_, prune_loop(), asio::detached);
+  if (deps_.breakers != nullptr) asio::co_spawn(io_, sync_breakers(), asio::detached);
 }
 
 void engine::submit(kafka::message record, std::function<void()> handed_off) {
@@ -118,7 +128,7 @@ void engine::stop(std::chrono::milliseconds drain) {
   }
   asio::post(io_, [this] {
     global_.cancel_all();
-    for (auto& [id, l] : lanes_) l->cancel_all();
+    for (auto& [id, st] : states_) st->slots.cancel_all();
   });
   work_.reset();
   io_.stop();
@@ -151,25 +161,107 @@ asio::awaitable<bool> engine::durably(const char* what, std::function<status()>&
   }
 }
 
-lane& engine::lane_of(const std::string& endpoint_id) {
-  auto& slot = lanes_[endpoint_id];
+engine::endpoint_state& engine::state_of(const std::string& endpoint_id) {
+  auto& slot = states_[endpoint_id];
   if (!slot) {
-    slot = std::make_unique<lane>(io_.get_executor(),
-                                  lane_options{.slots = options_.endpoint_concurrency,
-                                               .queue_limit = options_.endpoint_queue_limit});
+    slot = std::make_unique<endpoint_state>(
+        io_.get_executor(),
+        lane_options{.slots = options_.endpoint_concurrency,
+                     .queue_limit = options_.endpoint_queue_limit},
+        options_.breaker);
   }
   return *slot;
+}
+
+clock::time_point engine::circuit_due(const endpoint_state& st, clock::time_point now) {
+  // Spread the deferred backlog so that a closing circuit is not met by all of it at once.
+  const auto cool = st.circuit.current_cool_down();
+  std::uniform_real_distribution<double> spread(0.0, 0.5);
+  if (st.circuit.open_until() > now) {
+    return st.circuit.open_until() +
+           std::chrono::duration_cast<clock::duration>(cool * spread(rng_));
+  }
+  // Half-open, the probe elsewhere or in flight: back in half to one cool-down.
+  return now + std::chrono::duration_cast<clock::duration>(cool * (0.5 + spread(rng_)));
+}
+
+asio::awaitable<void> engine::report_to_breaker(const registry::endpoint& ep, endpoint_state& st,
+                                                const outcome& o) {
+  const auto now = clock::now();
+  if (o.next == outcome::action::retry) {
+    if (!st.circuit.on_failure(now)) co_return;
+    const auto until = st.circuit.open_until();
+    log::warn("circuit opened", {{"endpoint", ep.id},
+                                 {"business", ep.business_id},
+                                 {"cool_down_ms", st.circuit.current_cool_down().count()},
+                                 {"reason", o.reason}});
+    st.open_shared_at.reset();
+    if (deps_.breakers == nullptr) co_return;
+    auto publish = [this, &ep, until] { return deps_.breakers->publish_open(ep.id, until, true); };
+    if (auto r = co_await offload(publish); r && st.circuit.open_until() == until) {
+      st.open_shared_at = std::chrono::steady_clock::now();
+    }
+  } else if (o.next == outcome::action::delivered) {
+    if (!st.circuit.on_success(now)) co_return;
+    log::info("circuit closed", {{"endpoint", ep.id}, {"business", ep.business_id}});
+    st.open_shared_at.reset();
+    if (deps_.breakers == nullptr) co_return;
+    auto publish = [this, &ep] { return deps_.breakers->publish_closed(ep.id); };
+    if (auto r = co_await offload(publish); !r) {
+      log::warn("sharing a closed circuit failed", {{"endpoint", ep.id}, {"error", r.error().message}});
+    }
+  }
+}
+
+asio::awaitable<void> engine::sync_breakers() {
+  while (!stopping_) {
+    co_await sleep(500ms);
+    if (stopping_) break;
+    const auto started = std::chrono::steady_clock::now();
+    auto read = [this] { return deps_.breakers->open_circuits(); };
+    auto circuits = co_await offload(read);
+    if (!circuits) continue;  // Redis down: each instance goes on with what it knows
+    const auto now = clock::now();
+    const bool loaded = deps_.endpoints.version() >= 0;
+    std::unordered_set<std::string> shared;
+    std::vector<std::string> stale;
+    for (const auto& c : *circuits) {
+      if (loaded && deps_.endpoints.find(c.endpoint_id) == nullptr) {
+        stale.push_back(c.endpoint_id);  // the endpoint was deleted
+        continue;
+      }
+      shared.insert(c.endpoint_id);
+      endpoint_state& st = state_of(c.endpoint_id);
+      const bool was_closed = st.circuit.current(now) == health::breaker::state::closed;
+      st.circuit.adopt_open(c.open_until);
+      st.open_shared_at = started;
+      if (was_closed) log::info("circuit opened by another instance", {{"endpoint", c.endpoint_id}});
+    }
+    for (auto& [id, st] : states_) {
+      // Closed elsewhere (a successful probe), unless our own open is newer than this read.
+      if (st->circuit.current(now) == health::breaker::state::closed || shared.contains(id)) continue;
+      if (!st->open_shared_at || *st->open_shared_at >= started) continue;
+      st->circuit.adopt_closed();
+      st->open_shared_at.reset();
+      log::info("circuit closed by another instance", {{"endpoint", id}});
+    }
+    for (const auto& id : stale) {
+      auto drop = [this, &id] { return deps_.breakers->publish_closed(id); };
+      (void)co_await offload(drop);
+    }
+  }
 }
 
 asio::awaitable<void> engine::prune_loop() {
   // Bounds lanes_ and keys_ by the registry: a deleted endpoint's state goes once it is idle.
   while (!stopping_) {
     co_await sleep(5s);
-    std::erase_if(lanes_, [this](const auto& kv) {
-      return kv.second->idle() && deps_.endpoints.find(kv.first) == nullptr;
+    std::erase_if(states_, [this](const auto& kv) {
+      return kv.second->users == 0 && kv.second->slots.idle() &&
+             deps_.endpoints.find(kv.first) == nullptr;
     });
     std::erase_if(keys_, [this](const auto& kv) {
-      return !lanes_.contains(kv.first) && deps_.endpoints.find(kv.first) == nullptr;
+      return !states_.contains(kv.first) && deps_.endpoints.find(kv.first) == nullptr;
     });
   }
 }
@@ -239,9 +331,46 @@ asio::awaitable<engine::attempt_result> engine::attempt(const event_meta& meta,
                                                         const registry::endpoint& ep, int number,
                                                         lane::kind k) {
   attempt_result out;
-  lane& endpoint_lane = lane_of(ep.id);
+  endpoint_state& st = state_of(ep.id);
+  ++st.users;
+  struct users_guard {
+    std::size_t& n;
+    ~users_guard() { --n; }
+  } users{st.users};
+
+  bool probe = false;
+  const health::breaker::verdict verdict = st.circuit.admit(clock::now());
+  if (verdict == health::breaker::verdict::defer) {
+    out.ran = true;
+    out.deferred = true;
+    out.defer_due = circuit_due(st, clock::now());
+    co_return out;
+  }
+  if (verdict == health::breaker::verdict::probe) {
+    bool won = true;
+    if (deps_.breakers != nullptr) {
+      const auto lease = options_.http.total_timeout + 5s;
+      auto take_lease = [this, &ep, lease] {
+        return deps_.breakers->try_probe_lease(ep.id, instance_id_, lease);
+      };
+      auto r = co_await offload(take_lease);
+      won = r && *r;  // Redis down: nobody can tell who probes, so nobody does
+    }
+    if (!won) {
+      st.circuit.probe_abandoned();
+      out.ran = true;
+      out.deferred = true;
+      out.defer_due = circuit_due(st, clock::now());
+      co_return out;
+    }
+    probe = true;
+    log::info("circuit half-open: probing", {{"endpoint", ep.id}, {"event", meta.id}});
+  }
+
+  lane& endpoint_lane = st.slots;
   const auto deadline = std::chrono::steady_clock::now() + options_.endpoint_queue_timeout;
   const lane::admit admitted = co_await endpoint_lane.acquire(k, deadline);
+  if (admitted != lane::admit::granted && probe) st.circuit.probe_abandoned();
   if (admitted == lane::admit::cancelled) co_return out;
   if (admitted == lane::admit::deferred) {
     out.ran = true;
@@ -250,6 +379,14 @@ asio::awaitable<engine::attempt_result> engine::attempt(const event_meta& meta,
     co_return out;
   }
   lane_permit endpoint_permit(&endpoint_lane, k);
+  // From here a probe always ends in a report, or is abandoned.
+  struct probe_guard {
+    health::breaker& b;
+    bool armed;
+    ~probe_guard() {
+      if (armed) b.probe_abandoned();
+    }
+  } abandon_probe{st.circuit, probe};
   if (!co_await global_.acquire()) co_return out;
   semaphore_permit global_permit(&global_);
   if (stopping_) co_return out;
@@ -282,6 +419,8 @@ asio::awaitable<engine::attempt_result> engine::attempt(const event_meta& meta,
 
   out.ran = true;
   out.result = classify_attempt(r);
+  abandon_probe.armed = false;
+  co_await report_to_breaker(ep, st, out.result);
   std::chrono::milliseconds latency{};
   std::string snippet;
   if (r) {

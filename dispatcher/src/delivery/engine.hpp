@@ -22,6 +22,13 @@
 // pins at most its slots plus its queue of offsets, and kafka.max_pending backpressure engages
 // only when the healthy endpoints (or the global limit) are saturated.
 //
+// Circuit breaker (health/breaker.hpp), shared by all instances through Redis
+// (health/breaker_store.hpp, synced every 500 ms): after `breaker.failure_threshold` failed
+// attempts within `breaker.window` an endpoint's circuit opens and its deliveries are deferred
+// (first attempts and claimed retries alike, their attempt counts unchanged) to just after the
+// cool-down, spread over half a cool-down. Then one probe, by the one instance holding the
+// probe lease, decides: success closes the circuit everywhere, failure doubles the cool-down.
+//
 //   engine e(deps, options);
 //   e.start();
 //   consumer.on_message = [&](kafka::message r, auto done) { e.submit(std::move(r), done); };
@@ -36,6 +43,7 @@
 #include <functional>
 #include <memory>
 #include <optional>
+#include <random>
 #include <string>
 #include <thread>
 #include <unordered_map>
@@ -49,6 +57,8 @@
 #include "delivery/async_semaphore.hpp"
 #include "delivery/lane.hpp"
 #include "delivery/outcome.hpp"
+#include "health/breaker.hpp"
+#include "health/breaker_store.hpp"
 #include "http/client.hpp"
 #include "kafka/consumer.hpp"
 #include "kafka/dead_letter.hpp"
@@ -75,6 +85,8 @@ struct engine_options {
   std::chrono::milliseconds retry_poll_interval = std::chrono::milliseconds(200);
   std::size_t retry_batch = 100;  // due retries claimed per poll, at most
   std::size_t blocking_threads = 4;
+  health::breaker_options breaker;
+  std::string instance_id;  // who holds a probe lease; "" = hostname:pid
 };
 
 struct engine_deps {
@@ -84,6 +96,7 @@ struct engine_deps {
   const retry::schedule& schedule;
   kafka::dead_letter_producer& dead_letters;
   metrics& stats;
+  health::breaker_store* breakers = nullptr;  // none: each instance's breakers stay its own
 };
 
 class engine {
@@ -126,6 +139,8 @@ class engine {
   boost::asio::awaitable<bool> defer(retry::task& task, clock_time due, bool claimed);
   // Forgets per-endpoint state (lanes, keys) of endpoints gone from the registry, periodically.
   boost::asio::awaitable<void> prune_loop();
+  // Adopts other instances' circuit states from the shared store, every 500 ms.
+  boost::asio::awaitable<void> sync_breakers();
   // After a retryable attempt: schedule the next try, or dead-letter when the schedule is
   // exhausted. Returns false only when shutdown interrupted it (nothing durable happened).
   // `claimed`: the task came from the retry schedule (rescheduled) rather than a first attempt.
@@ -149,7 +164,24 @@ class engine {
   template <class F>
   boost::asio::awaitable<std::invoke_result_t<F&>> offload(F& f);
   boost::asio::awaitable<void> sleep(std::chrono::milliseconds d);
-  lane& lane_of(const std::string& endpoint_id);
+  // What the engine keeps per endpoint; io thread only. Entries are pruned when idle and gone
+  // from the registry.
+  struct endpoint_state {
+    endpoint_state(boost::asio::any_io_executor ex, lane_options lo, health::breaker_options bo)
+        : slots(std::move(ex), lo), circuit(bo) {}
+    lane slots;
+    health::breaker circuit;
+    // When this instance last knew its open circuit to be in the shared store; empty while
+    // closed or not yet published (then a sync must not close it).
+    std::optional<std::chrono::steady_clock::time_point> open_shared_at;
+    std::size_t users = 0;  // coroutines holding a reference: not prunable
+  };
+  endpoint_state& state_of(const std::string& endpoint_id);
+  // When a delivery deferred by an open or half-open circuit should come back.
+  clock_time circuit_due(const endpoint_state& st, clock_time now);
+  // After an attempt: feeds the breaker, publishes an open/close to the shared store.
+  boost::asio::awaitable<void> report_to_breaker(const registry::endpoint& ep,
+                                                 endpoint_state& st, const outcome& o);
   // The endpoint's live secrets, parsed once per change (cached per endpoint).
   std::vector<receiver::key> signing_keys(const registry::endpoint& ep,
                                           std::chrono::system_clock::time_point now);
@@ -160,7 +192,9 @@ class engine {
   boost::asio::thread_pool blocking_;
   http::client client_;
   async_semaphore global_;
-  std::unordered_map<std::string, std::unique_ptr<lane>> lanes_;
+  std::unordered_map<std::string, std::unique_ptr<endpoint_state>> states_;
+  std::string instance_id_;
+  std::mt19937_64 rng_{std::random_device{}()};  // io thread only
   std::size_t retries_outstanding_ = 0;  // claimed retries not yet finished (io thread only)
   struct signing_keys_entry {
     std::vector<std::string> secrets;

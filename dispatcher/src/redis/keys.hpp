@@ -9,6 +9,10 @@
 //   tresse:endpoint:{id}:stats               hash    failure_count, consecutive_failures,
 //                                                    dead_lettered (hot counters, kept out of
 //                                                    the JSON so they need no version bump)
+//   tresse:breakers:open                     zset    endpoint id -> circuit open until (unix
+//                                                    ms); present while open or half-open
+//   tresse:endpoint:{id}:probe               string  the instance probing a half-open circuit
+//                                                    (SET NX, TTL = attempt timeout + 5 s)
 //   tresse:retry:due                         zset    task id -> due time (unix ms)
 //   tresse:retry:claimed                     zset    task id -> lease expiry (unix ms)
 //   tresse:retry:task:{task}                 hash    one delivery task, with a TTL
@@ -36,6 +40,11 @@ inline std::string business_endpoints(std::string_view business) {
 inline std::string endpoint(std::string_view id) { return join("tresse:endpoint:", id); }
 inline std::string endpoint_stats(std::string_view id) {
   return join("tresse:endpoint:", id, ":stats");
+}
+
+inline constexpr std::string_view breakers_open = "tresse:breakers:open";
+inline std::string breaker_probe(std::string_view id) {
+  return join("tresse:endpoint:", id, ":probe");
 }
 
 inline constexpr std::string_view retry_due = "tresse:retry:due";

@@ -79,6 +79,10 @@ TEST_F(ConfigTest, DefaultsMatchDesign) {
   EXPECT_EQ(c.delivery.endpoint_concurrency, 10u);
   EXPECT_EQ(c.delivery.endpoint_queue_limit, 100u);
   EXPECT_EQ(c.delivery.endpoint_queue_timeout, 5s);
+  EXPECT_EQ(c.delivery.breaker_failures, 10u);
+  EXPECT_EQ(c.delivery.breaker_window, 1min);
+  EXPECT_EQ(c.delivery.breaker_cool_down, 30s);
+  EXPECT_EQ(c.delivery.breaker_max_cool_down, 10min);
   EXPECT_EQ(c.delivery.max_response_body, 4096u);
   EXPECT_EQ(c.delivery.ca_file, "");
   EXPECT_EQ(c.delivery.retry_lease, 60s);
@@ -167,6 +171,20 @@ TEST_F(ConfigTest, ParsesEndpointIsolationKeys) {
               HasSubstr("delivery.endpoint_queue_limit"));
   EXPECT_THAT(set_error("delivery.endpoint_queue_timeout", "5"),
               HasSubstr("delivery.endpoint_queue_timeout"));
+}
+
+TEST_F(ConfigTest, ParsesBreakerKeys) {
+  const config c = load_config(
+      {.overrides = {"delivery.breaker_failures=0", "delivery.breaker_window=10s",
+                     "delivery.breaker_cool_down=2s", "delivery.breaker_max_cool_down=1h"}});
+  EXPECT_EQ(c.delivery.breaker_failures, 0u);  // 0: the breaker is off
+  EXPECT_EQ(c.delivery.breaker_window, 10s);
+  EXPECT_EQ(c.delivery.breaker_cool_down, 2s);
+  EXPECT_EQ(c.delivery.breaker_max_cool_down, 1h);
+  EXPECT_THAT(set_error("delivery.breaker_cool_down", "0s"),
+              HasSubstr("delivery.breaker_cool_down"));
+  EXPECT_THAT(set_error("delivery.breaker_failures", "many"),
+              HasSubstr("delivery.breaker_failures"));
 }
 
 TEST_F(ConfigTest, RejectsBadBoolNamingKey) {
