@@ -160,6 +160,9 @@ int run(int argc, char** argv) {
                    .window = cfg.delivery.breaker_window,
                    .cool_down = cfg.delivery.breaker_cool_down,
                    .max_cool_down = cfg.delivery.breaker_max_cool_down};
+  eopts.throttle = {.min_rate = cfg.delivery.throttle_min_rate,
+                    .decrease = cfg.delivery.throttle_decrease,
+                    .increase = cfg.delivery.throttle_increase};
   td::health::breaker_store breakers(redis);
   eopts.max_event_bytes = cfg.kafka.max_event_bytes;
   eopts.retry_lease = cfg.delivery.retry_lease;

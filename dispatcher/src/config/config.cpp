@@ -107,6 +107,22 @@ double parse_fraction(std::string_view v) {
   if (!(d >= 0.0 && d <= 1.0)) throw bad_value{"must be between 0 and 1"};
   return d;
 }
+double parse_positive_number(std::string_view v) {
+  double d = 0;
+  const auto [end, ec] = std::from_chars(v.data(), v.data() + v.size(), d);
+  if (v.empty() || ec != std::errc() || end != v.data() + v.size()) {
+    throw bad_value{"not a number"};
+  }
+  if (!(d > 0.0 && d < 1e9)) throw bad_value{"must be a positive number"};
+  return d;
+}
+
+double parse_open_fraction(std::string_view v) {
+  const double d = parse_fraction(v);
+  if (d <= 0.0 || d >= 1.0) throw bad_value{"must be between 0 and 1, exclusive"};
+  return d;
+}
+
 std::string format_fraction(const double& d) {
   std::array<char, 32> buf{};
   const auto [end, ec] = std::to_chars(buf.data(), buf.data() + buf.size(), d);
@@ -388,6 +404,21 @@ const std::vector<key_spec>& keys() {
           "delivery.breaker_max_cool_down", "the longest cool-down",
           [](auto& c) -> auto& { return c.delivery.breaker_max_cool_down; },
           parse_positive_duration, format_duration),
+      field(
+          "delivery.throttle_min_rate",
+          "requests/s an overloaded endpoint is throttled down to, at the lowest",
+          [](auto& c) -> auto& { return c.delivery.throttle_min_rate; }, parse_positive_number,
+          format_fraction),
+      field(
+          "delivery.throttle_decrease",
+          "fraction of an endpoint's rate kept on 429/502/503/504/timeout (0..1, exclusive)",
+          [](auto& c) -> auto& { return c.delivery.throttle_decrease; }, parse_open_fraction,
+          format_fraction),
+      field(
+          "delivery.throttle_increase",
+          "requests/s a throttled endpoint's rate regains per second of successes",
+          [](auto& c) -> auto& { return c.delivery.throttle_increase; }, parse_positive_number,
+          format_fraction),
       field(
           "delivery.max_response_body", "bytes of response body kept for the attempt log",
           [](auto& c) -> auto& { return c.delivery.max_response_body; },

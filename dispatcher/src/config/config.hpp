@@ -95,6 +95,9 @@ struct config {
     std::chrono::milliseconds breaker_window = std::chrono::minutes(1);
     std::chrono::milliseconds breaker_cool_down = std::chrono::seconds(30);
     std::chrono::milliseconds breaker_max_cool_down = std::chrono::minutes(10);
+    double throttle_min_rate = 1;    // requests/s
+    double throttle_decrease = 0.5;  // fraction of the rate kept on an overload signal
+    double throttle_increase = 5;    // requests/s added per second of successes
     std::size_t max_response_body = 4096;
     std::string ca_file;  // empty = the system trust store
     std::chrono::milliseconds retry_lease = std::chrono::seconds(60);

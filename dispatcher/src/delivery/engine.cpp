@@ -168,7 +168,7 @@ engine::endpoint_state& engine::state_of(const std::string& endpoint_id) {
         io_.get_executor(),
         lane_options{.slots = options_.endpoint_concurrency,
                      .queue_limit = options_.endpoint_queue_limit},
-        options_.breaker);
+        options_.breaker, options_.throttle);
   }
   return *slot;
 }
@@ -210,6 +210,29 @@ asio::awaitable<void> engine::report_to_breaker(const registry::endpoint& ep, en
     if (auto r = co_await offload(publish); !r) {
       log::warn("sharing a closed circuit failed", {{"endpoint", ep.id}, {"error", r.error().message}});
     }
+  }
+}
+
+void engine::report_to_throttle(const registry::endpoint& ep, endpoint_state& st,
+                                const outcome& o) {
+  const bool was_throttled = st.pace.adaptive_rate().has_value();
+  const auto now = std::chrono::steady_clock::now();
+  if (o.throttle_signal) {
+    std::optional<std::chrono::nanoseconds> hint;
+    if (o.retry_after) hint = *o.retry_after;
+    st.pace.on_overload(now, hint);
+  } else if (o.next == outcome::action::delivered) {
+    st.pace.on_success(now);
+  } else {
+    return;
+  }
+  const bool throttled = st.pace.adaptive_rate().has_value();
+  if (throttled && !was_throttled) {
+    log::warn("endpoint throttled", {{"endpoint", ep.id},
+                                     {"rate_per_second", *st.pace.adaptive_rate()},
+                                     {"reason", o.reason}});
+  } else if (!throttled && was_throttled) {
+    log::info("endpoint throttle lifted", {{"endpoint", ep.id}});
   }
 }
 
@@ -351,10 +374,11 @@ asio::awaitable<engine::attempt_result> engine::attempt(const event_meta& meta,
     if (deps_.breakers != nullptr) {
       const auto lease = options_.http.total_timeout + 5s;
       auto take_lease = [this, &ep, lease] {
-        return deps_.breakers->try_probe_lease(ep.id, instance_id_, lease);
+        return deps_.breakers->try_probe_lease(ep.id, instance_id_, lease, clock::now());
       };
       auto r = co_await offload(take_lease);
-      won = r && *r;  // Redis down: nobody can tell who probes, so nobody does
+      won = r && r->won;  // Redis down: nobody can tell who probes, so nobody does
+      if (r && !r->won && r->open_until) st.circuit.adopt_open(*r->open_until);
     }
     if (!won) {
       st.circuit.probe_abandoned();
@@ -387,6 +411,26 @@ asio::awaitable<engine::attempt_result> engine::attempt(const event_meta& meta,
       if (armed) b.probe_abandoned();
     }
   } abandon_probe{st.circuit, probe};
+  // The endpoint's pace: its adaptive and fixed rates, and any Retry-After pause.
+  st.pace.set_fixed_rate(static_cast<double>(ep.rate_limit_per_second));
+  const auto paced_at = st.pace.reserve(std::chrono::steady_clock::now(),
+                                        std::max<std::chrono::steady_clock::duration>(
+                                            deadline - std::chrono::steady_clock::now(), 0s));
+  if (!paced_at) {
+    const auto pause = std::chrono::duration_cast<clock::duration>(
+        st.pace.paused_until() - std::chrono::steady_clock::now());
+    const auto delay = std::chrono::duration_cast<clock::duration>(
+        deps_.schedule.next_delay(1).value_or(5s));
+    out.ran = true;
+    out.deferred = true;
+    out.defer_due = clock::now() + std::max(delay, pause);
+    co_return out;
+  }
+  if (*paced_at > std::chrono::steady_clock::now()) {
+    asio::steady_timer pace_timer(io_, *paced_at);
+    co_await pace_timer.async_wait(asio::as_tuple(asio::use_awaitable));
+    if (stopping_) co_return out;
+  }
   if (!co_await global_.acquire()) co_return out;
   semaphore_permit global_permit(&global_);
   if (stopping_) co_return out;
@@ -421,6 +465,7 @@ asio::awaitable<engine::attempt_result> engine::attempt(const event_meta& meta,
   out.result = classify_attempt(r);
   abandon_probe.armed = false;
   co_await report_to_breaker(ep, st, out.result);
+  report_to_throttle(ep, st, out.result);
   std::chrono::milliseconds latency{};
   std::string snippet;
   if (r) {

@@ -29,6 +29,10 @@
 // cool-down, spread over half a cool-down. Then one probe, by the one instance holding the
 // probe lease, decides: success closes the circuit everywhere, failure doubles the cool-down.
 //
+// Throttling (health/throttle.hpp): with a slot, a delivery also waits for its endpoint's pace:
+// an AIMD rate that halves on 429/502/503/504/timeouts and recovers on success, the endpoint's
+// fixed rate_limit_per_second, and any Retry-After pause. A wait past the queue timeout defers.
+//
 //   engine e(deps, options);
 //   e.start();
 //   consumer.on_message = [&](kafka::message r, auto done) { e.submit(std::move(r), done); };
@@ -59,6 +63,7 @@
 #include "delivery/outcome.hpp"
 #include "health/breaker.hpp"
 #include "health/breaker_store.hpp"
+#include "health/throttle.hpp"
 #include "http/client.hpp"
 #include "kafka/consumer.hpp"
 #include "kafka/dead_letter.hpp"
@@ -86,6 +91,7 @@ struct engine_options {
   std::size_t retry_batch = 100;  // due retries claimed per poll, at most
   std::size_t blocking_threads = 4;
   health::breaker_options breaker;
+  health::throttle_options throttle;
   std::string instance_id;  // who holds a probe lease; "" = hostname:pid
 };
 
@@ -167,10 +173,12 @@ class engine {
   // What the engine keeps per endpoint; io thread only. Entries are pruned when idle and gone
   // from the registry.
   struct endpoint_state {
-    endpoint_state(boost::asio::any_io_executor ex, lane_options lo, health::breaker_options bo)
-        : slots(std::move(ex), lo), circuit(bo) {}
+    endpoint_state(boost::asio::any_io_executor ex, lane_options lo, health::breaker_options bo,
+                   health::throttle_options to)
+        : slots(std::move(ex), lo), circuit(bo), pace(to) {}
     lane slots;
     health::breaker circuit;
+    health::throttle pace;
     // When this instance last knew its open circuit to be in the shared store; empty while
     // closed or not yet published (then a sync must not close it).
     std::optional<std::chrono::steady_clock::time_point> open_shared_at;
@@ -182,6 +190,7 @@ class engine {
   // After an attempt: feeds the breaker, publishes an open/close to the shared store.
   boost::asio::awaitable<void> report_to_breaker(const registry::endpoint& ep,
                                                  endpoint_state& st, const outcome& o);
+  void report_to_throttle(const registry::endpoint& ep, endpoint_state& st, const outcome& o);
   // The endpoint's live secrets, parsed once per change (cached per endpoint).
   std::vector<receiver::key> signing_keys(const registry::endpoint& ep,
                                           std::chrono::system_clock::time_point now);

@@ -13,6 +13,19 @@ std::int64_t to_ms(wall_time t) {
   return std::chrono::duration_cast<std::chrono::milliseconds>(t.time_since_epoch()).count();
 }
 
+// KEYS: open set, probe key. ARGV: endpoint id, owner, now (ms), lease (ms).
+// Returns {won, shared open_until or 0}. Checking the shared open_until in the same script
+// keeps a stale instance from probing right after another's probe failed.
+const redis::script& lease_script() {
+  static const redis::script s(R"lua(
+local open_until = tonumber(redis.call('ZSCORE', KEYS[1], ARGV[1]) or '0')
+if open_until > tonumber(ARGV[3]) then return {0, open_until} end
+if redis.call('SET', KEYS[2], ARGV[2], 'NX', 'PX', ARGV[4]) then return {1, open_until} end
+return {0, open_until}
+)lua");
+  return s;
+}
+
 }  // namespace
 
 breaker_store::breaker_store(std::shared_ptr<redis::client> redis) : redis_(std::move(redis)) {}
@@ -41,12 +54,22 @@ status breaker_store::publish_closed(std::string_view endpoint_id) {
   return {};
 }
 
-result<bool> breaker_store::try_probe_lease(std::string_view endpoint_id, std::string_view owner,
-                                            std::chrono::milliseconds lease) {
-  auto r = redis_->command({"SET", keys::breaker_probe(endpoint_id), owner, "NX", "PX",
-                            std::to_string(std::max<std::int64_t>(1, lease.count()))});
+result<breaker_store::lease_result> breaker_store::try_probe_lease(std::string_view endpoint_id,
+                                                                   std::string_view owner,
+                                                                   std::chrono::milliseconds lease,
+                                                                   wall_time now) {
+  auto r = redis_->eval(lease_script(),
+                        {std::string(keys::breakers_open), keys::breaker_probe(endpoint_id)},
+                        {std::string(endpoint_id), std::string(owner), std::to_string(to_ms(now)),
+                         std::to_string(std::max<std::int64_t>(1, lease.count()))});
   if (!r) return std::unexpected(r.error());
-  return !r->is_nil();
+  lease_result out;
+  if (r->elements.size() != 2) return fail(error_kind::permanent, "redis: bad lease reply");
+  out.won = r->elements[0].integer == 1;
+  if (r->elements[1].integer > 0) {
+    out.open_until = wall_time(std::chrono::milliseconds(r->elements[1].integer));
+  }
+  return out;
 }
 
 result<std::vector<open_circuit>> breaker_store::open_circuits() {

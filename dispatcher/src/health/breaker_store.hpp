@@ -18,6 +18,7 @@
 
 #include <chrono>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -43,9 +44,14 @@ class breaker_store {
   status publish_open(std::string_view endpoint_id, wall_time until, bool release_probe = false);
   // Closes it for everyone and drops the probe lease.
   status publish_closed(std::string_view endpoint_id);
-  // true when this caller now holds the endpoint's probe lease for `lease`.
-  result<bool> try_probe_lease(std::string_view endpoint_id, std::string_view owner,
-                               std::chrono::milliseconds lease);
+  struct lease_result {
+    bool won = false;
+    std::optional<wall_time> open_until;  // the shared open_until, if any
+  };
+  // Takes the endpoint's probe lease for `lease`, unless another instance holds it or the shared
+  // circuit is open past `now` (a probe just failed elsewhere: adopt `open_until` instead).
+  result<lease_result> try_probe_lease(std::string_view endpoint_id, std::string_view owner,
+                                       std::chrono::milliseconds lease, wall_time now);
   // Every open (or half-open) circuit.
   result<std::vector<open_circuit>> open_circuits();
 

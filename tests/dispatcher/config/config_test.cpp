@@ -83,6 +83,9 @@ TEST_F(ConfigTest, DefaultsMatchDesign) {
   EXPECT_EQ(c.delivery.breaker_window, 1min);
   EXPECT_EQ(c.delivery.breaker_cool_down, 30s);
   EXPECT_EQ(c.delivery.breaker_max_cool_down, 10min);
+  EXPECT_DOUBLE_EQ(c.delivery.throttle_min_rate, 1);
+  EXPECT_DOUBLE_EQ(c.delivery.throttle_decrease, 0.5);
+  EXPECT_DOUBLE_EQ(c.delivery.throttle_increase, 5);
   EXPECT_EQ(c.delivery.max_response_body, 4096u);
   EXPECT_EQ(c.delivery.ca_file, "");
   EXPECT_EQ(c.delivery.retry_lease, 60s);
@@ -171,6 +174,22 @@ TEST_F(ConfigTest, ParsesEndpointIsolationKeys) {
               HasSubstr("delivery.endpoint_queue_limit"));
   EXPECT_THAT(set_error("delivery.endpoint_queue_timeout", "5"),
               HasSubstr("delivery.endpoint_queue_timeout"));
+}
+
+TEST_F(ConfigTest, ParsesThrottleKeys) {
+  const config c = load_config({.overrides = {"delivery.throttle_min_rate=0.5",
+                                              "delivery.throttle_decrease=0.25",
+                                              "delivery.throttle_increase=40"}});
+  EXPECT_DOUBLE_EQ(c.delivery.throttle_min_rate, 0.5);
+  EXPECT_DOUBLE_EQ(c.delivery.throttle_decrease, 0.25);
+  EXPECT_DOUBLE_EQ(c.delivery.throttle_increase, 40);
+  for (const char* bad : {"0", "1", "-0.5", "x"}) {
+    EXPECT_THAT(set_error("delivery.throttle_decrease", bad),
+                HasSubstr("delivery.throttle_decrease"))
+        << bad;
+  }
+  EXPECT_THAT(set_error("delivery.throttle_min_rate", "0"),
+              HasSubstr("delivery.throttle_min_rate"));
 }
 
 TEST_F(ConfigTest, ParsesBreakerKeys) {

@@ -50,20 +50,35 @@ TEST_F(BreakerStoreTest, SharesOpenCircuitsKeepingTheLaterUntil) {
 
 TEST_F(BreakerStoreTest, OneProbeLeaseAtATime) {
   breaker_store a(redis_), b(redis_);
-  EXPECT_EQ(a.try_probe_lease("we_1", "a", 10s), true);
-  EXPECT_EQ(b.try_probe_lease("we_1", "b", 10s), false);
-  EXPECT_EQ(b.try_probe_lease("we_2", "b", 10s), true);  // per endpoint
-  ASSERT_TRUE(a.publish_open("we_1", now_ + 1s, /*release_probe=*/true));
-  EXPECT_EQ(b.try_probe_lease("we_1", "b", 10s), true);
+  auto won = [&](breaker_store& s, const char* id, const char* owner) {
+    auto r = s.try_probe_lease(id, owner, 10s, now_);
+    return r && r->won;
+  };
+  EXPECT_TRUE(won(a, "we_1", "a"));
+  EXPECT_FALSE(won(b, "we_1", "b"));
+  EXPECT_TRUE(won(b, "we_2", "b"));                                        // per endpoint
+  ASSERT_TRUE(a.publish_open("we_1", now_ - 1s, /*release_probe=*/true));  // half-open again
+  EXPECT_TRUE(won(b, "we_1", "b"));
   ASSERT_TRUE(a.publish_closed("we_1"));
-  EXPECT_EQ(a.try_probe_lease("we_1", "a", 10s), true);  // closing dropped b's lease
+  EXPECT_TRUE(won(a, "we_1", "a"));  // closing dropped b's lease
+}
+
+TEST_F(BreakerStoreTest, NoLeaseWhileTheSharedCircuitIsStillOpen) {
+  breaker_store a(redis_), b(redis_);
+  // a's probe failed and reopened the circuit; b, not synced yet, believes it half-open.
+  ASSERT_TRUE(a.publish_open("we_1", now_ + 5s, /*release_probe=*/true));
+  auto r = b.try_probe_lease("we_1", "b", 10s, now_);
+  ASSERT_TRUE(r);
+  EXPECT_FALSE(r->won);
+  EXPECT_EQ(r->open_until, now_ + 5s);
 }
 
 TEST_F(BreakerStoreTest, ProbeLeaseExpires) {
   breaker_store a(redis_);
-  EXPECT_EQ(a.try_probe_lease("we_1", "a", 50ms), true);
+  EXPECT_TRUE(a.try_probe_lease("we_1", "a", 50ms, now_)->won);
+  EXPECT_FALSE(a.try_probe_lease("we_1", "b", 50ms, now_)->won);
   std::this_thread::sleep_for(120ms);
-  EXPECT_EQ(a.try_probe_lease("we_1", "b", 50ms), true);
+  EXPECT_TRUE(a.try_probe_lease("we_1", "b", 50ms, now_)->won);
 }
 
 TEST_F(BreakerStoreTest, RedisDownIsTransient) {
