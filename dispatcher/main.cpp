@@ -163,13 +163,17 @@ int run(int argc, char** argv) {
   eopts.throttle = {.min_rate = cfg.delivery.throttle_min_rate,
                     .decrease = cfg.delivery.throttle_decrease,
                     .increase = cfg.delivery.throttle_increase};
+  eopts.auto_disable_after = cfg.delivery.auto_disable_after;
+  eopts.warn_after_dead_letters = static_cast<std::int64_t>(cfg.delivery.warn_after_dead_letters);
   td::health::breaker_store breakers(redis);
+  td::kafka::ops_publisher ops(shared_producer, {.topic = cfg.kafka.ops_topic});
   eopts.max_event_bytes = cfg.kafka.max_event_bytes;
   eopts.retry_lease = cfg.delivery.retry_lease;
   std::unique_ptr<td::engine> engine;
   try {
     engine = std::make_unique<td::engine>(
-        td::engine_deps{endpoints, registry, retries, schedule, dead_letters, stats, &breakers},
+        td::engine_deps{endpoints, registry, retries, schedule, dead_letters, stats, &breakers,
+                        &ops},
         eopts);
   } catch (const std::exception& e) {  // bad allow-list entry or CA file
     tresse::log::error("delivery setup failed", {{"error", e.what()}});

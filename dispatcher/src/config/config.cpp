@@ -311,7 +311,9 @@ const std::vector<key_spec>& keys() {
           "kafka.dead_letter_topic", "topic for undeliverable events and bad messages",
           [](auto& c) -> auto& { return c.kafka.dead_letter_topic; }, parse_name, format_text),
       field(
-          "kafka.ops_topic", "topic for management actions (manual retry, replay, test ping)",
+          "kafka.ops_topic",
+          "topic for management actions (manual retry, replay, test ping) and operational "
+          "events (webhook_endpoint.failing, webhook_endpoint.disabled)",
           [](auto& c) -> auto& { return c.kafka.ops_topic; }, parse_name, format_text),
       field(
           "kafka.max_event_bytes", "larger event messages are dead-lettered",
@@ -419,6 +421,17 @@ const std::vector<key_spec>& keys() {
           "requests/s a throttled endpoint's rate regains per second of successes",
           [](auto& c) -> auto& { return c.delivery.throttle_increase; }, parse_positive_number,
           format_fraction),
+      field(
+          "delivery.auto_disable_after",
+          "an endpoint whose every attempt failed for this long is disabled (0 = never)",
+          [](auto& c) -> auto& { return c.delivery.auto_disable_after; }, parse_duration,
+          format_duration),
+      field(
+          "delivery.warn_after_dead_letters",
+          "deliveries in a row dead-lettered before webhook_endpoint.failing is published "
+          "(0 = never)",
+          [](auto& c) -> auto& { return c.delivery.warn_after_dead_letters; },
+          parse_count<std::size_t, 0>, format_count<std::size_t>),
       field(
           "delivery.max_response_body", "bytes of response body kept for the attempt log",
           [](auto& c) -> auto& { return c.delivery.max_response_body; },

@@ -98,6 +98,8 @@ struct config {
     double throttle_min_rate = 1;    // requests/s
     double throttle_decrease = 0.5;  // fraction of the rate kept on an overload signal
     double throttle_increase = 5;    // requests/s added per second of successes
+    std::chrono::milliseconds auto_disable_after = std::chrono::hours(24 * 5);  // 0 = never
+    std::size_t warn_after_dead_letters = 5;                                    // 0 = never
     std::size_t max_response_body = 4096;
     std::string ca_file;  // empty = the system trust store
     std::chrono::milliseconds retry_lease = std::chrono::seconds(60);

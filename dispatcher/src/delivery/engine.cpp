@@ -518,7 +518,67 @@ asio::awaitable<bool> engine::disable_endpoint(const registry::endpoint& ep, con
     if (!r) return std::unexpected(r.error());
     return {};
   };
-  co_return co_await durably("disable endpoint", disable);
+  bool ok = co_await durably("disable endpoint", disable);
+  if (ok) {
+    kafka::ops_event e{.type = kafka::ops_event_type::disabled,
+                       .business_id = ep.business_id,
+                       .endpoint_id = ep.id,
+                       .url = ep.url,
+                       .reason = o.reason};
+    asio::post(blocking_, [this, e = std::move(e)] { publish_ops(e); });
+  }
+  co_return ok;
+}
+
+void engine::publish_ops(const kafka::ops_event& e) {
+  if (deps_.ops == nullptr) return;
+  if (auto st = deps_.ops->publish(e); !st) {
+    log::warn("ops event not published",
+              {{"type", kafka::to_string(e.type)}, {"endpoint", e.endpoint_id},
+               {"error", st.error().message}});
+  }
+}
+
+void engine::note_failure(const std::string& endpoint_id) {
+  auto streak = deps_.registry.record_failure_streak(endpoint_id);
+  if (!streak || !streak->failing_since || options_.auto_disable_after.count() <= 0) return;
+  const auto now = clock::now();
+  if (now - *streak->failing_since < options_.auto_disable_after) return;
+  // Read the record, not the cache: another failure (here or elsewhere) may have disabled it
+  // a moment ago, and the event should go out once.
+  auto ep = deps_.registry.get(endpoint_id);
+  if (!ep || !*ep || !(*ep)->enabled) return;
+  auto done = deps_.registry.disable(endpoint_id, "failing_continuously");
+  if (!done || !*done) return;
+  disabled_->inc();
+  const auto& e = **ep;
+  log::warn("endpoint disabled", {{"endpoint", e.id},
+                                  {"business", e.business_id},
+                                  {"reason", "failing_continuously"},
+                                  {"failing_since", events::format_rfc3339(*streak->failing_since)}});
+  publish_ops({.type = kafka::ops_event_type::disabled,
+               .business_id = e.business_id,
+               .endpoint_id = e.id,
+               .url = e.url,
+               .reason = "failing_continuously",
+               .failing_since = streak->failing_since});
+}
+
+void engine::note_dead_letter(const std::string& endpoint_id) {
+  auto n = deps_.registry.record_dead_letter(endpoint_id);
+  // Exactly at the threshold: once per streak.
+  if (!n || options_.warn_after_dead_letters <= 0 || *n != options_.warn_after_dead_letters) return;
+  auto ep = deps_.endpoints.find(endpoint_id);
+  if (!ep) return;
+  log::warn("endpoint failing", {{"endpoint", ep->id},
+                                 {"business", ep->business_id},
+                                 {"consecutive_dead_lettered", *n}});
+  publish_ops({.type = kafka::ops_event_type::failing,
+               .business_id = ep->business_id,
+               .endpoint_id = ep->id,
+               .url = ep->url,
+               .reason = "retries_exhausted",
+               .consecutive_dead_lettered = *n});
 }
 
 std::string engine::describe(const attempt_result& r) {
@@ -596,7 +656,7 @@ asio::awaitable<bool> engine::defer(retry::task& task, clock::time_point due, bo
 
 asio::awaitable<engine::handoff> engine::retry_or_dead_letter(retry::task task,
                                                                const outcome& o, bool claimed) {
-  asio::post(blocking_, [this, id = task.endpoint_id] { (void)deps_.registry.record_failure(id); });
+  asio::post(blocking_, [this, id = task.endpoint_id] { note_failure(id); });
   std::optional<std::chrono::milliseconds> hint;
   if (o.retry_after) hint = *o.retry_after;
   auto delay = deps_.schedule.next_delay(task.attempts, hint);
@@ -643,7 +703,11 @@ asio::awaitable<bool> engine::dead_letter(std::string_view reason, const event_m
   bool ok = co_await durably("dead-letter delivery", produce);
   if (ok) {
     dead_lettered_->inc();
-    asio::post(blocking_, [this, endpoint_id] { (void)deps_.retries.record_exhausted(endpoint_id); });
+    const bool exhausted = reason == "retries_exhausted";
+    asio::post(blocking_, [this, endpoint_id, exhausted] {
+      (void)deps_.retries.record_exhausted(endpoint_id);
+      if (exhausted) note_dead_letter(endpoint_id);
+    });
     log::warn("delivery dead-lettered",
               {{"event", meta.id}, {"endpoint", endpoint_id}, {"attempts", attempts}, {"reason", reason}});
   }

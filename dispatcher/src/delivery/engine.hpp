@@ -33,6 +33,12 @@
 // an AIMD rate that halves on 429/502/503/504/timeouts and recovers on success, the endpoint's
 // fixed rate_limit_per_second, and any Retry-After pause. A wait past the queue timeout defers.
 //
+// Auto-disable: after `warn_after_dead_letters` deliveries to an endpoint in a row were
+// dead-lettered, webhook_endpoint.failing goes to the ops topic (kafka/ops_events.hpp) and the
+// log; an endpoint whose every attempt failed for `auto_disable_after` is disabled
+// (webhook_endpoint.disabled, as for 410 Gone and `webhook-delivery: disable`). A success ends
+// the streak.
+//
 //   engine e(deps, options);
 //   e.start();
 //   consumer.on_message = [&](kafka::message r, auto done) { e.submit(std::move(r), done); };
@@ -67,6 +73,7 @@
 #include "http/client.hpp"
 #include "kafka/consumer.hpp"
 #include "kafka/dead_letter.hpp"
+#include "kafka/ops_events.hpp"
 #include "registry/cache.hpp"
 #include "registry/store.hpp"
 #include "retry/schedule.hpp"
@@ -92,6 +99,10 @@ struct engine_options {
   std::size_t blocking_threads = 4;
   health::breaker_options breaker;
   health::throttle_options throttle;
+  // An endpoint failing every attempt for this long is disabled (0: never).
+  std::chrono::milliseconds auto_disable_after = std::chrono::hours(24 * 5);
+  // This many deliveries in a row dead-lettered: webhook_endpoint.failing is published (0: never).
+  std::int64_t warn_after_dead_letters = 5;
   std::string instance_id;  // who holds a probe lease; "" = hostname:pid
 };
 
@@ -103,6 +114,7 @@ struct engine_deps {
   kafka::dead_letter_producer& dead_letters;
   metrics& stats;
   health::breaker_store* breakers = nullptr;  // none: each instance's breakers stay its own
+  kafka::ops_publisher* ops = nullptr;        // none: operational events are only logged
 };
 
 class engine {
@@ -191,6 +203,11 @@ class engine {
   boost::asio::awaitable<void> report_to_breaker(const registry::endpoint& ep,
                                                  endpoint_state& st, const outcome& o);
   void report_to_throttle(const registry::endpoint& ep, endpoint_state& st, const outcome& o);
+  // Blocking-pool side of the failure bookkeeping: counters, then auto-disable when due.
+  void note_failure(const std::string& endpoint_id);
+  void note_dead_letter(const std::string& endpoint_id);
+  // Publishes on the ops topic (blocking pool), logging a failure.
+  void publish_ops(const kafka::ops_event& e);
   // The endpoint's live secrets, parsed once per change (cached per endpoint).
   std::vector<receiver::key> signing_keys(const registry::endpoint& ep,
                                           std::chrono::system_clock::time_point now);

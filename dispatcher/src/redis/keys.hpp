@@ -7,8 +7,10 @@
 //   tresse:business:{business}:endpoints     zset    a business's endpoint ids (score 0, lex)
 //   tresse:endpoint:{id}                     string  the endpoint as JSON (secrets encrypted)
 //   tresse:endpoint:{id}:stats               hash    failure_count, consecutive_failures,
-//                                                    dead_lettered (hot counters, kept out of
-//                                                    the JSON so they need no version bump)
+//                                                    dead_lettered, failing_since (unix ms of
+//                                                    the failure streak's start),
+//                                                    consecutive_dead_lettered (hot counters,
+//                                                    kept out of the JSON: no version bump)
 //   tresse:breakers:open                     zset    endpoint id -> circuit open until (unix
 //                                                    ms); present while open or half-open
 //   tresse:endpoint:{id}:probe               string  the instance probing a half-open circuit

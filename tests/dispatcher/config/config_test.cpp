@@ -86,6 +86,8 @@ TEST_F(ConfigTest, DefaultsMatchDesign) {
   EXPECT_DOUBLE_EQ(c.delivery.throttle_min_rate, 1);
   EXPECT_DOUBLE_EQ(c.delivery.throttle_decrease, 0.5);
   EXPECT_DOUBLE_EQ(c.delivery.throttle_increase, 5);
+  EXPECT_EQ(c.delivery.auto_disable_after, 5 * 24h);
+  EXPECT_EQ(c.delivery.warn_after_dead_letters, 5u);
   EXPECT_EQ(c.delivery.max_response_body, 4096u);
   EXPECT_EQ(c.delivery.ca_file, "");
   EXPECT_EQ(c.delivery.retry_lease, 60s);
@@ -190,6 +192,15 @@ TEST_F(ConfigTest, ParsesThrottleKeys) {
   }
   EXPECT_THAT(set_error("delivery.throttle_min_rate", "0"),
               HasSubstr("delivery.throttle_min_rate"));
+}
+
+TEST_F(ConfigTest, ParsesAutoDisableKeys) {
+  const config c = load_config(
+      {.overrides = {"delivery.auto_disable_after=0s", "delivery.warn_after_dead_letters=0"}});
+  EXPECT_EQ(c.delivery.auto_disable_after, 0s);  // never
+  EXPECT_EQ(c.delivery.warn_after_dead_letters, 0u);
+  EXPECT_THAT(set_error("delivery.auto_disable_after", "5"),
+              HasSubstr("delivery.auto_disable_after"));
 }
 
 TEST_F(ConfigTest, ParsesBreakerKeys) {

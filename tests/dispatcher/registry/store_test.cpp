@@ -335,6 +335,36 @@ TEST_F(RegistryStoreTest, CountsConsecutiveFailuresUntilSuccess) {
   EXPECT_TRUE(redis_->command({"EXISTS", "tresse:endpoint:we_gone:stats"})->integer == 0);
 }
 
+TEST_F(RegistryStoreTest, RemembersWhenTheFailureStreakBegan) {
+  auto s = make_store();
+  auto ep = s.create(spec());
+  const auto start = now_;
+  auto first = s.record_failure_streak(ep->id);
+  ASSERT_TRUE(first);
+  EXPECT_EQ(first->consecutive_failures, 1);
+  EXPECT_EQ(first->failing_since, std::chrono::time_point_cast<std::chrono::milliseconds>(start));
+  now_ += std::chrono::hours(30);
+  auto later = s.record_failure_streak(ep->id);
+  EXPECT_EQ(later->consecutive_failures, 2);
+  EXPECT_EQ(later->failing_since, first->failing_since);  // still the same streak
+  ASSERT_TRUE(s.record_success(ep->id));
+  auto fresh = s.record_failure_streak(ep->id);
+  EXPECT_EQ(fresh->consecutive_failures, 1);
+  EXPECT_EQ(fresh->failing_since, std::chrono::time_point_cast<std::chrono::milliseconds>(now_));
+  EXPECT_FALSE(s.record_failure_streak("we_gone")->failing_since);
+}
+
+TEST_F(RegistryStoreTest, CountsConsecutiveDeadLettersUntilSuccess) {
+  auto s = make_store();
+  auto ep = s.create(spec());
+  EXPECT_EQ(*s.record_dead_letter(ep->id), 1);
+  EXPECT_EQ(*s.record_dead_letter(ep->id), 2);
+  ASSERT_TRUE(s.record_success(ep->id));
+  EXPECT_EQ(*s.record_dead_letter(ep->id), 1);
+  EXPECT_EQ(*s.record_dead_letter("we_gone"), 0);
+  EXPECT_EQ(redis_->command({"EXISTS", "tresse:endpoint:we_gone:stats"})->integer, 0);
+}
+
 TEST_F(RegistryStoreTest, IdsSortByCreationTime) {
   auto a = new_endpoint_id(clock::time_point(std::chrono::milliseconds(1000)));
   auto b = new_endpoint_id(clock::time_point(std::chrono::milliseconds(1001)));
