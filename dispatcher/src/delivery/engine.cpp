@@ -93,6 +93,45 @@ engine::engine(engine_deps deps, engine_options options)
   in_flight_ = &m.make_gauge("tresse_attempts_in_flight", "Delivery attempts in flight");
   m.make_callback_gauge("tresse_records_pending", "Kafka records not yet handed off",
                         [this] { return static_cast<double>(pending_.load()); });
+  // Endpoint health, bounded: a count per state, and only the 10 worst endpoints by name.
+  for (const char* state : {"healthy", "failing", "throttled", "circuit_open", "circuit_half_open",
+                            "idle"}) {
+    m.make_callback_gauge(
+        "tresse_endpoints", "Endpoints this instance delivers to, by health state",
+        [this, state] {
+          auto all = health();
+          return static_cast<double>(std::count_if(
+              all.begin(), all.end(), [&](const auto& r) { return r.state == state; }));
+        },
+        {{"state", state}});
+  }
+  m.make_callback_family(
+      "tresse_endpoint_worst_success_ratio",
+      "Success ratio of the last attempts, for the 10 endpoints with the lowest",
+      [this] {
+        auto all = health();
+        std::erase_if(all, [](const auto& r) { return r.attempts == 0; });
+        std::sort(all.begin(), all.end(),
+                  [](const auto& a, const auto& b) { return a.success_rate < b.success_rate; });
+        metrics::labelled_values out;
+        for (const auto& r : all) out.push_back({{{"endpoint", r.endpoint_id}}, r.success_rate});
+        return out;
+      },
+      10);
+  m.make_callback_family(
+      "tresse_endpoint_worst_p99_seconds",
+      "p99 latency of the last attempts, for the 10 endpoints with the highest",
+      [this] {
+        auto all = health();
+        std::erase_if(all, [](const auto& r) { return !r.p99_ms; });
+        std::sort(all.begin(), all.end(), [](const auto& a, const auto& b) { return *a.p99_ms > *b.p99_ms; });
+        metrics::labelled_values out;
+        for (const auto& r : all) {
+          out.push_back({{{"endpoint", r.endpoint_id}}, static_cast<double>(*r.p99_ms) / 1000.0});
+        }
+        return out;
+      },
+      10);
 }
 
 engine::~engine() { stop(0ms); }
@@ -103,6 +142,44 @@ void engine::start() {
   asio::co_spawn(io_, poll_retries(), asio::detached);
   asio::co_spawn(io_, prune_loop(), asio::detached);
   if (deps_.breakers != nullptr) asio::co_spawn(io_, sync_breakers(), asio::detached);
+  asio::co_spawn(io_, health_loop(), asio::detached);
+}
+
+std::vector<health::endpoint_report> engine::health() const {
+  std::lock_guard lock(health_mu_);
+  return health_;
+}
+
+asio::awaitable<void> engine::health_loop() {
+  for (int tick = 0; !stopping_; ++tick) {
+    co_await sleep(1s);
+    const auto now = clock::now();
+    std::vector<health::endpoint_report> reports;
+    reports.reserve(states_.size());
+    for (const auto& [id, st] : states_) {
+      health::endpoint_report r;
+      r.endpoint_id = id;
+      r.business_id = st->business_id;
+      r.breaker = health::to_string(st->circuit.current(now));
+      r.attempts = st->recent.size();
+      r.success_rate = st->recent.success_rate();
+      if (auto p = st->recent.latency_percentile(0.5)) r.p50_ms = p->count();
+      if (auto p = st->recent.latency_percentile(0.99)) r.p99_ms = p->count();
+      r.rate_per_second = st->pace.rate();
+      r.in_flight = st->slots.busy();
+      r.queued = st->slots.waiting(lane::kind::first) + st->slots.waiting(lane::kind::retry);
+      r.state = health::classify(r, st->pace.adaptive_rate().has_value());
+      reports.push_back(std::move(r));
+    }
+    {
+      std::lock_guard lock(health_mu_);
+      health_ = reports;
+    }
+    if (deps_.reports != nullptr && tick % 2 == 1) {
+      auto publish = [this, &reports] { return deps_.reports->publish(instance_id_, reports); };
+      (void)co_await offload(publish);  // best effort: the CLI shows what it finds
+    }
+  }
 }
 
 void engine::submit(kafka::message record, std::function<void()> handed_off) {
@@ -403,6 +480,13 @@ asio::awaitable<engine::attempt_result> engine::attempt(const event_meta& meta,
     co_return out;
   }
   lane_permit endpoint_permit(&endpoint_lane, k);
+  // The circuit may have opened while this one queued for the slot.
+  if (!probe && st.circuit.current(clock::now()) != health::breaker::state::closed) {
+    out.ran = true;
+    out.deferred = true;
+    out.defer_due = circuit_due(st, clock::now());
+    co_return out;
+  }
   // From here a probe always ends in a report, or is abandoned.
   struct probe_guard {
     health::breaker& b;
@@ -464,6 +548,10 @@ asio::awaitable<engine::attempt_result> engine::attempt(const event_meta& meta,
   out.ran = true;
   out.result = classify_attempt(r);
   abandon_probe.armed = false;
+  st.business_id = ep.business_id;
+  st.recent.record(out.result.next == outcome::action::delivered,
+                   r ? std::optional(std::chrono::duration_cast<std::chrono::milliseconds>(r->latency))
+                     : std::nullopt);
   co_await report_to_breaker(ep, st, out.result);
   report_to_throttle(ep, st, out.result);
   std::chrono::milliseconds latency{};

@@ -52,6 +52,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <random>
 #include <string>
@@ -69,7 +70,9 @@
 #include "delivery/outcome.hpp"
 #include "health/breaker.hpp"
 #include "health/breaker_store.hpp"
+#include "health/report.hpp"
 #include "health/throttle.hpp"
+#include "health/window.hpp"
 #include "http/client.hpp"
 #include "kafka/consumer.hpp"
 #include "kafka/dead_letter.hpp"
@@ -115,6 +118,7 @@ struct engine_deps {
   metrics& stats;
   health::breaker_store* breakers = nullptr;  // none: each instance's breakers stay its own
   kafka::ops_publisher* ops = nullptr;        // none: operational events are only logged
+  health::report_store* reports = nullptr;    // none: health only in this process's /metrics
 };
 
 class engine {
@@ -136,6 +140,10 @@ class engine {
 
   // Records submitted and not yet handed off (or abandoned).
   std::size_t pending() const { return pending_.load(); }
+
+  // This instance's view of every endpoint it holds state for, as of the last second.
+  // Thread-safe (a copy).
+  std::vector<health::endpoint_report> health() const;
 
  private:
   struct event_meta;
@@ -159,6 +167,8 @@ class engine {
   boost::asio::awaitable<void> prune_loop();
   // Adopts other instances' circuit states from the shared store, every 500 ms.
   boost::asio::awaitable<void> sync_breakers();
+  // Every second: the health snapshot for health() and /metrics; every 2 s also to Redis.
+  boost::asio::awaitable<void> health_loop();
   // After a retryable attempt: schedule the next try, or dead-letter when the schedule is
   // exhausted. Returns false only when shutdown interrupted it (nothing durable happened).
   // `claimed`: the task came from the retry schedule (rescheduled) rather than a first attempt.
@@ -191,6 +201,8 @@ class engine {
     lane slots;
     health::breaker circuit;
     health::throttle pace;
+    health::outcome_window recent;
+    std::string business_id;
     // When this instance last knew its open circuit to be in the shared store; empty while
     // closed or not yet published (then a sync must not close it).
     std::optional<std::chrono::steady_clock::time_point> open_shared_at;
@@ -221,6 +233,8 @@ class engine {
   std::unordered_map<std::string, std::unique_ptr<endpoint_state>> states_;
   std::string instance_id_;
   std::mt19937_64 rng_{std::random_device{}()};  // io thread only
+  mutable std::mutex health_mu_;
+  std::vector<health::endpoint_report> health_;  // the last snapshot, under health_mu_
   std::size_t retries_outstanding_ = 0;  // claimed retries not yet finished (io thread only)
   struct signing_keys_entry {
     std::vector<std::string> secrets;

@@ -15,6 +15,8 @@
 //                                                    ms); present while open or half-open
 //   tresse:endpoint:{id}:probe               string  the instance probing a half-open circuit
 //                                                    (SET NX, TTL = attempt timeout + 5 s)
+//   tresse:endpoint:{id}:health              hash    instance id -> that instance's health
+//                                                    report (JSON, health/report.hpp); TTL 10 s
 //   tresse:retry:due                         zset    task id -> due time (unix ms)
 //   tresse:retry:claimed                     zset    task id -> lease expiry (unix ms)
 //   tresse:retry:task:{task}                 hash    one delivery task, with a TTL
@@ -47,6 +49,10 @@ inline std::string endpoint_stats(std::string_view id) {
 inline constexpr std::string_view breakers_open = "tresse:breakers:open";
 inline std::string breaker_probe(std::string_view id) {
   return join("tresse:endpoint:", id, ":probe");
+}
+
+inline std::string endpoint_health(std::string_view id) {
+  return join("tresse:endpoint:", id, ":health");
 }
 
 inline constexpr std::string_view retry_due = "tresse:retry:due";

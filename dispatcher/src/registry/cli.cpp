@@ -11,6 +11,7 @@
 #include <string_view>
 #include <vector>
 
+#include "health/cli.hpp"
 #include "redis/client.hpp"
 #include "registry/store.hpp"
 
@@ -20,13 +21,15 @@ namespace {
 using json = nlohmann::json;
 
 constexpr std::string_view usage =
-    "usage: tresse-dispatcher endpoints <create|list|get|update|delete|rotate-secret> [flags]\n"
+    "usage: tresse-dispatcher endpoints <create|list|get|update|delete|rotate-secret|health> "
+    "[flags]\n"
     "  create --business ID --url URL --events a,b [--description TEXT] [--test-mode]\n"
     "  list --business ID [--limit N] [--cursor ID]\n"
     "  get --id ID\n"
     "  update --id ID [--url URL] [--events a,b] [--description TEXT] [--enabled true|false]\n"
     "  delete --id ID\n"
     "  rotate-secret --id ID [--expires-in SECONDS]\n"
+    "  health [--business ID] [ENDPOINT_ID]\n"
     "  common: --redis URL (or $TRESSE_REDIS_URL)\n"
     "          --encryption-key KEY (or $TRESSE_REGISTRY_ENCRYPTION_KEY)\n";
 
@@ -89,6 +92,7 @@ std::string env_or(const char* name, std::string fallback) {
 int run_endpoints_command(int argc, char** argv) {
   if (argc < 2) return usage_error("missing action");
   std::string_view action = argv[1];
+  if (action == "health") return health::run_health_command(argc - 1, argv + 1);
   std::map<std::string, std::string, std::less<>> flags;
   for (int i = 2; i < argc; ++i) {
     std::string_view f = argv[i];
