@@ -68,7 +68,9 @@ TEST_F(AdaptiveThrottlingTest, RetryAfterPausesTheWholeEndpoint) {
     return sink_reply{};
   });
   create_endpoint("biz_ra", sink.url(), "*");
-  start_dispatcher({"delivery.endpoint_concurrency=1", "delivery.endpoint_queue_timeout=10s"});
+  // The schedule's longest delay bounds a Retry-After: keep it above the 2 s asked for.
+  start_dispatcher({"delivery.endpoint_concurrency=1", "delivery.endpoint_queue_timeout=10s",
+                    "delivery.retry_schedule=5s"});
   std::vector<events::event> evs;
   for (int i = 0; i < 3; ++i) evs.push_back(make_event("client.created", "biz_ra"));
   publish(evs);

@@ -71,6 +71,8 @@ engine::engine(engine_deps deps, engine_options options)
       blocking_(options_.blocking_threads),
       client_(io_, options_.http),
       global_(io_.get_executor(), options_.max_in_flight) {
+  // A Retry-After pauses the endpoint no longer than the schedule's longest delay (DESIGN.md).
+  options_.throttle.max_pause = std::min(options_.throttle.max_pause, deps_.schedule.max_delay());
   instance_id_ = options_.instance_id;
   if (instance_id_.empty()) {
     char host[256] = {};
