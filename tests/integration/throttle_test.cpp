@@ -1,5 +1,5 @@
-// End to end: adaptive throttling. An endpoint answering 503 sees the dispatcher's request rate
-// drop to the floor, and climb again once it answers 200; a Retry-After pauses every delivery
+// End to end: adaptive throttling. An endpoint answering 429 and 503 sees the dispatcher's request
+// rate drop to the floor, and climb again once it answers 200; a Retry-After pauses every delivery
 // to the endpoint, not only the one that got it.
 #include <gtest/gtest.h>
 
@@ -27,10 +27,13 @@ class AdaptiveThrottlingTest : public integration_test {
   }
 };
 
-TEST_F(AdaptiveThrottlingTest, RateDropsOn503AndRecoversOnSuccess) {
+TEST_F(AdaptiveThrottlingTest, RateDropsOn429And503AndRecoversOnSuccess) {
   std::atomic<bool> overloaded{true};
+  std::atomic<int> n{0};
   recording_sink sink([&](const received_request&) {
-    return sink_reply{.status = overloaded ? 503u : 200u, .delay = 10ms};
+    // Both overload answers, alternately, without Retry-After: the rate alone must drop.
+    const unsigned busy = n++ % 2 == 0 ? 503u : 429u;
+    return sink_reply{.status = overloaded ? busy : 200u, .delay = 10ms};
   });
   create_endpoint("biz_t", sink.url(), "*");
   std::string retries = "delivery.retry_schedule=200ms";
@@ -48,7 +51,7 @@ TEST_F(AdaptiveThrottlingTest, RateDropsOn503AndRecoversOnSuccess) {
   const auto throttled_from = steady::now();
   std::this_thread::sleep_for(2s);
   const auto throttled = requests_between(sink, throttled_from, 2s);
-  EXPECT_LE(throttled, 12u) << "requests in 2 s to an endpoint answering 503";
+  EXPECT_LE(throttled, 12u) << "requests in 2 s to an endpoint answering 429 and 503";
   EXPECT_GE(throttled, 1u);
 
   overloaded = false;

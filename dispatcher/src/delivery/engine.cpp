@@ -603,13 +603,17 @@ asio::awaitable<engine::attempt_result> engine::attempt(const event_meta& meta,
 asio::awaitable<bool> engine::disable_endpoint(const registry::endpoint& ep, const outcome& o) {
   disabled_->inc();
   log::warn("endpoint disabled", {{"endpoint", ep.id}, {"business", ep.business_id}, {"reason", o.reason}});
-  std::function<status()> disable = [this, &ep, &o]() -> status {
-    auto r = deps_.registry.disable(ep.id, o.reason);
+  // Several attempts in flight may all be told to disable: the ops event goes out once, by
+  // whoever finds the endpoint still enabled.
+  bool was_enabled = false;
+  std::function<status()> disable = [this, &ep, &o, &was_enabled]() -> status {
+    auto r = deps_.registry.disable_if_enabled(ep.id, o.reason);
     if (!r) return std::unexpected(r.error());
+    was_enabled = *r;
     return {};
   };
   bool ok = co_await durably("disable endpoint", disable);
-  if (ok) {
+  if (ok && was_enabled) {
     kafka::ops_event e{.type = kafka::ops_event_type::disabled,
                        .business_id = ep.business_id,
                        .endpoint_id = ep.id,
@@ -634,11 +638,11 @@ void engine::note_failure(const std::string& endpoint_id) {
   if (!streak || !streak->failing_since || options_.auto_disable_after.count() <= 0) return;
   const auto now = clock::now();
   if (now - *streak->failing_since < options_.auto_disable_after) return;
-  // Read the record, not the cache: another failure (here or elsewhere) may have disabled it
-  // a moment ago, and the event should go out once.
+  // Not the cache: another failure (here or elsewhere) may have disabled it a moment ago, and
+  // the event should go out once.
   auto ep = deps_.registry.get(endpoint_id);
   if (!ep || !*ep || !(*ep)->enabled) return;
-  auto done = deps_.registry.disable(endpoint_id, "failing_continuously");
+  auto done = deps_.registry.disable_if_enabled(endpoint_id, "failing_continuously");
   if (!done || !*done) return;
   disabled_->inc();
   const auto& e = **ep;

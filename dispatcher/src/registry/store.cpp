@@ -400,6 +400,21 @@ result<bool> store::disable(std::string_view id, std::string_view reason) {
   return r->has_value();
 }
 
+result<bool> store::disable_if_enabled(std::string_view id, std::string_view reason) {
+  bool changed = false;
+  auto r = modify(id, [&](endpoint& ep) -> status {
+    // Runs again on every compare-and-set retry: the last run is the one written.
+    changed = ep.enabled;
+    if (ep.enabled) {
+      ep.enabled = false;
+      ep.disabled_reason = std::string(reason);
+    }
+    return {};
+  });
+  if (!r) return propagate(r);
+  return r->has_value() && changed;
+}
+
 result<endpoint_page> store::list(std::string_view business_id, const page_request& req) {
   std::size_t limit = std::clamp<std::size_t>(req.limit, 1, 100);
   std::string start = req.cursor.empty() ? "-" : "(" + req.cursor;

@@ -92,6 +92,9 @@ class store {
 
   // Disables the endpoint with a reason (e.g. "410 Gone"). false when no such endpoint.
   result<bool> disable(std::string_view id, std::string_view reason);
+  // The same, unless it is disabled already (its reason then stays). true only for the call
+  // that disabled it: of concurrent callers exactly one gets true.
+  result<bool> disable_if_enabled(std::string_view id, std::string_view reason);
 
   // A business's endpoints, in id order. Stable under concurrent deletes and inserts: the
   // cursor is the last id seen, and the next page starts strictly after it.

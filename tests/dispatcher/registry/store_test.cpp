@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <atomic>
 #include <memory>
 #include <set>
 #include <string>
@@ -363,6 +364,27 @@ TEST_F(RegistryStoreTest, CountsConsecutiveDeadLettersUntilSuccess) {
   EXPECT_EQ(*s.record_dead_letter(ep->id), 1);
   EXPECT_EQ(*s.record_dead_letter("we_gone"), 0);
   EXPECT_EQ(redis_->command({"EXISTS", "tresse:endpoint:we_gone:stats"})->integer, 0);
+}
+
+TEST_F(RegistryStoreTest, DisableIfEnabledSaysWhoDisabledIt) {
+  auto s = make_store();
+  auto ep = s.create(spec());
+  EXPECT_EQ(s.disable_if_enabled(ep->id, "http_410"), true);
+  EXPECT_EQ(s.disable_if_enabled(ep->id, "failing_continuously"), false);
+  EXPECT_EQ((**s.get(ep->id)).disabled_reason, "http_410");  // the first reason stays
+  EXPECT_EQ(s.disable_if_enabled("we_gone", "x"), false);
+  // Concurrent callers: exactly one wins.
+  auto other = s.create(spec());
+  std::atomic<int> winners{0};
+  std::vector<std::thread> threads;
+  for (int i = 0; i < 4; ++i) {
+    threads.emplace_back([&] {
+      auto mine = make_store();
+      if (auto r = mine.disable_if_enabled(other->id, "disable_requested"); r && *r) ++winners;
+    });
+  }
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(winners.load(), 1);
 }
 
 TEST_F(RegistryStoreTest, IdsSortByCreationTime) {
