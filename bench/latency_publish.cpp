@@ -1,25 +1,39 @@
-// tresse-bench-latency-publish: publishes COUNT events for one business at RATE per second and
-// prints "<event id> <unix ns>" for each, taken just after the event was handed to librdkafka.
-// dispatcher_bench.sh matches these lines with the receive times of the sink's lines to get
-// publish-to-receive latency. linger.ms is 0 so the producer's batching delay (5 ms in
-// tresse-publish) is not counted against the dispatcher.
+// tresse-bench-latency-publish: publishes COUNT events at RATE per second and prints
+// "<event id> <unix ns>" for each, taken just after the event was handed to librdkafka.
+// dispatcher_bench.sh and isolation_bench.sh match these lines with the receive times of the
+// sink's lines to get publish-to-receive latency. linger.ms is 0 so the producer's batching
+// delay (5 ms in tresse-publish) is not counted against the dispatcher. BUSINESS may be a
+// comma-separated list, used round-robin; ID_PREFIX (default evt_bench_) keeps the ids of
+// several runs apart.
 //
-//   tresse-bench-latency-publish BROKERS BUSINESS COUNT RATE > published.txt
+//   tresse-bench-latency-publish BROKERS BUSINESS[,BUSINESS...] COUNT RATE [ID_PREFIX] > published.txt
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <string>
+#include <string_view>
 #include <thread>
+#include <vector>
 
 #include "tresse/common/publisher.hpp"
 
 int main(int argc, char** argv) {
   using namespace std::chrono;
-  if (argc != 5) {
-    std::fprintf(stderr, "usage: tresse-bench-latency-publish BROKERS BUSINESS COUNT RATE\n");
+  if (argc != 5 && argc != 6) {
+    std::fprintf(stderr,
+                 "usage: tresse-bench-latency-publish BROKERS BUSINESS[,...] COUNT RATE "
+                 "[ID_PREFIX]\n");
     return 2;
   }
-  const std::string business = argv[2];
+  std::vector<std::string> businesses;
+  for (std::string_view rest = argv[2]; !rest.empty();) {
+    auto comma = rest.find(',');
+    if (comma != 0) businesses.emplace_back(rest.substr(0, comma));
+    if (comma == std::string_view::npos) break;
+    rest.remove_prefix(comma + 1);
+  }
+  if (businesses.empty()) return 2;
+  const std::string prefix = argc == 6 ? argv[5] : "evt_bench_";
   const long count = std::atol(argv[3]);
   const double rate = std::atof(argv[4]);
   if (count <= 0 || rate <= 0) return 2;
@@ -35,9 +49,9 @@ int main(int argc, char** argv) {
                                               duration<double>(static_cast<double>(i) / rate)));
     auto ev = tresse::events::make_event(
         {.type = "appointment.created",
-         .business_id = business,
+         .business_id = businesses[static_cast<std::size_t>(i) % businesses.size()],
          .data_json = R"({"id":"apt_bench","status":"confirmed","price_cents":18500})",
-         .id = "evt_bench_" + std::to_string(i)});
+         .id = prefix + std::to_string(i)});
     if (!ev || !(*pub)->publish(*ev)) return 1;
     auto ns = duration_cast<nanoseconds>(system_clock::now().time_since_epoch()).count();
     std::printf("%s %lld\n", ev->id.c_str(), static_cast<long long>(ns));

@@ -2,7 +2,7 @@
 //
 //   tresse-dispatcher run [--config FILE] [--set key=value ...]
 //   tresse-dispatcher dev-broker --bootstrap-file FILE
-//   tresse-dispatcher endpoints create|list|get|update|delete|rotate-secret ...
+//   tresse-dispatcher endpoints create|list|get|update|delete|rotate-secret|health ...
 //   tresse-dispatcher deliveries list --endpoint ID ...
 //   tresse-dispatcher keys create|list|revoke ...
 #include <csignal>
@@ -50,6 +50,7 @@ commands:
   run [--config FILE] [--set key=value ...]   run the dispatcher (see `run --help` for every key)
   dev-broker --bootstrap-file FILE            run librdkafka's mock Kafka cluster on its own
   endpoints <create|list|get|update|delete|rotate-secret> ...   manage endpoints in Redis
+  endpoints health [--business ID] [ID]       per-endpoint health (state, breaker, latency, backlog)
   deliveries list --endpoint ID ...           read an endpoint's attempt log
   keys <create|list|revoke> ...               business API keys for the management API
   --version
@@ -164,12 +165,28 @@ int run(int argc, char** argv) {
   eopts.http.ca_file = cfg.delivery.ca_file;
   eopts.max_in_flight = cfg.delivery.max_in_flight;
   eopts.endpoint_concurrency = cfg.delivery.endpoint_concurrency;
+  eopts.endpoint_queue_limit = cfg.delivery.endpoint_queue_limit;
+  eopts.endpoint_queue_timeout = cfg.delivery.endpoint_queue_timeout;
+  eopts.breaker = {.failure_threshold = cfg.delivery.breaker_failures,
+                   .window = cfg.delivery.breaker_window,
+                   .cool_down = cfg.delivery.breaker_cool_down,
+                   .max_cool_down = cfg.delivery.breaker_max_cool_down};
+  eopts.throttle = {.min_rate = cfg.delivery.throttle_min_rate,
+                    .decrease = cfg.delivery.throttle_decrease,
+                    .increase = cfg.delivery.throttle_increase};
+  eopts.auto_disable_after = cfg.delivery.auto_disable_after;
+  eopts.warn_after_dead_letters = static_cast<std::int64_t>(cfg.delivery.warn_after_dead_letters);
+  td::health::breaker_store breakers(redis);
+  td::kafka::ops_publisher ops(shared_producer, {.topic = cfg.kafka.ops_topic});
+  td::health::report_store health_reports(redis);
   eopts.max_event_bytes = cfg.kafka.max_event_bytes;
   eopts.retry_lease = cfg.delivery.retry_lease;
   std::unique_ptr<td::engine> engine;
   try {
     engine = std::make_unique<td::engine>(
-        td::engine_deps{endpoints, registry, retries, schedule, dead_letters, stats}, eopts);
+        td::engine_deps{endpoints, registry, retries, schedule, dead_letters, stats, &breakers,
+                        &ops, &health_reports},
+        eopts);
   } catch (const std::exception& e) {  // bad allow-list entry or CA file
     tresse::log::error("delivery setup failed", {{"error", e.what()}});
     return 2;

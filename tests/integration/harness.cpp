@@ -34,6 +34,7 @@ std::string lower(std::string s) {
 
 std::string events_topic() { return tresse::dispatcher::config{}.kafka.topic; }
 std::string dead_letter_topic() { return tresse::dispatcher::config{}.kafka.dead_letter_topic; }
+std::string ops_topic() { return tresse::dispatcher::config{}.kafka.ops_topic; }
 
 bool eventually_true(const std::function<bool()>& done, std::chrono::milliseconds timeout) {
   auto deadline = std::chrono::steady_clock::now() + timeout;

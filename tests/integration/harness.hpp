@@ -197,6 +197,7 @@ class integration_test : public ::testing::Test {
 // The dispatcher's default topics (config.hpp), which the tests leave as they are.
 std::string events_topic();
 std::string dead_letter_topic();
+std::string ops_topic();
 
 // Polls `done` every 20 ms until it holds or `timeout` passes; returns its last value.
 bool eventually_true(const std::function<bool()>& done,

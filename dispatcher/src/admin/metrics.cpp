@@ -107,6 +107,16 @@ void metrics::make_callback_gauge(std::string name, std::string help, std::funct
       .members.push_back(series{std::move(labels), nullptr, nullptr, nullptr, std::move(read)});
 }
 
+void metrics::make_callback_family(std::string name, std::string help,
+                                   std::function<labelled_values()> read,
+                                   std::size_t max_series) {
+  std::lock_guard lock(mutex_);
+  series s;
+  s.read_many = std::move(read);
+  s.max_series = max_series;
+  family_for(name, help, "gauge").members.push_back(std::move(s));
+}
+
 std::string metrics::render() const {
   std::lock_guard lock(mutex_);
   std::string out;
@@ -117,6 +127,12 @@ std::string metrics::render() const {
         out += f.name + format_labels(s.labels) + " " + std::to_string(s.c->value()) + "\n";
       } else if (s.g != nullptr) {
         out += f.name + format_labels(s.labels) + " " + format_number(s.g->value()) + "\n";
+      } else if (s.read_many) {
+        auto values = s.read_many();
+        if (values.size() > s.max_series) values.resize(s.max_series);
+        for (const auto& [labels, v] : values) {
+          out += f.name + format_labels(labels) + " " + format_number(v) + "\n";
+        }
       } else if (s.read) {
         out += f.name + format_labels(s.labels) + " " + format_number(s.read()) + "\n";
       } else if (s.h != nullptr) {

@@ -66,6 +66,12 @@ class metrics {
   void make_callback_gauge(std::string name, std::string help, std::function<double()> read,
                            metric_labels labels = {});
 
+  // A gauge family whose series are computed when scraped, e.g. the N worst endpoints. At most
+  // `max_series` are rendered, whatever `read` returns: cardinality stays bounded.
+  using labelled_values = std::vector<std::pair<metric_labels, double>>;
+  void make_callback_family(std::string name, std::string help,
+                            std::function<labelled_values()> read, std::size_t max_series);
+
   std::string render() const;
 
  private:
@@ -75,6 +81,8 @@ class metrics {
     gauge* g = nullptr;
     histogram* h = nullptr;
     std::function<double()> read;
+    std::function<labelled_values()> read_many;
+    std::size_t max_series = 0;
   };
   struct family {
     std::string name, help, type;

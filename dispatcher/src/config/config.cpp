@@ -109,6 +109,22 @@ double parse_fraction(std::string_view v) {
   if (!(d >= 0.0 && d <= 1.0)) throw bad_value{"must be between 0 and 1"};
   return d;
 }
+double parse_positive_number(std::string_view v) {
+  double d = 0;
+  const auto [end, ec] = std::from_chars(v.data(), v.data() + v.size(), d);
+  if (v.empty() || ec != std::errc() || end != v.data() + v.size()) {
+    throw bad_value{"not a number"};
+  }
+  if (!(d > 0.0 && d < 1e9)) throw bad_value{"must be a positive number"};
+  return d;
+}
+
+double parse_open_fraction(std::string_view v) {
+  const double d = parse_fraction(v);
+  if (d <= 0.0 || d >= 1.0) throw bad_value{"must be between 0 and 1, exclusive"};
+  return d;
+}
+
 std::string format_fraction(const double& d) {
   std::array<char, 32> buf{};
   const auto [end, ec] = std::to_chars(buf.data(), buf.data() + buf.size(), d);
@@ -296,7 +312,9 @@ const std::vector<key_spec>& keys() {
           "kafka.dead_letter_topic", "topic for undeliverable events and bad messages",
           [](auto& c) -> auto& { return c.kafka.dead_letter_topic; }, parse_name, format_text),
       field(
-          "kafka.ops_topic", "topic for management actions (manual retry, replay, test ping)",
+          "kafka.ops_topic",
+          "topic for management actions (manual retry, replay, test ping) and operational "
+          "events (webhook_endpoint.failing, webhook_endpoint.disabled)",
           [](auto& c) -> auto& { return c.kafka.ops_topic; }, parse_name, format_text),
       field(
           "kafka.max_event_bytes", "larger event messages are dead-lettered",
@@ -367,6 +385,62 @@ const std::vector<key_spec>& keys() {
           "delivery.endpoint_concurrency", "attempts in progress at once per endpoint",
           [](auto& c) -> auto& { return c.delivery.endpoint_concurrency; },
           parse_count<std::size_t>, format_count<std::size_t>),
+      field(
+          "delivery.endpoint_queue_limit",
+          "deliveries waiting for one endpoint's slots (first attempts and retries apart); "
+          "beyond, they are deferred to the retry schedule without a request",
+          [](auto& c) -> auto& { return c.delivery.endpoint_queue_limit; },
+          parse_count<std::size_t, 0>, format_count<std::size_t>),
+      field(
+          "delivery.endpoint_queue_timeout",
+          "longest wait for an endpoint's slot before the delivery is deferred to the schedule",
+          [](auto& c) -> auto& { return c.delivery.endpoint_queue_timeout; }, parse_duration,
+          format_duration),
+      field(
+          "delivery.breaker_failures",
+          "failed attempts within delivery.breaker_window that open an endpoint's circuit "
+          "(0 = no breaker)",
+          [](auto& c) -> auto& { return c.delivery.breaker_failures; },
+          parse_count<std::size_t, 0>, format_count<std::size_t>),
+      field(
+          "delivery.breaker_window", "window in which the breaker counts failures",
+          [](auto& c) -> auto& { return c.delivery.breaker_window; }, parse_positive_duration,
+          format_duration),
+      field(
+          "delivery.breaker_cool_down",
+          "an open circuit's wait before one probe; doubles after each failed probe",
+          [](auto& c) -> auto& { return c.delivery.breaker_cool_down; }, parse_positive_duration,
+          format_duration),
+      field(
+          "delivery.breaker_max_cool_down", "the longest cool-down",
+          [](auto& c) -> auto& { return c.delivery.breaker_max_cool_down; },
+          parse_positive_duration, format_duration),
+      field(
+          "delivery.throttle_min_rate",
+          "requests/s an overloaded endpoint is throttled down to, at the lowest",
+          [](auto& c) -> auto& { return c.delivery.throttle_min_rate; }, parse_positive_number,
+          format_fraction),
+      field(
+          "delivery.throttle_decrease",
+          "fraction of an endpoint's rate kept on 429/502/503/504/timeout (0..1, exclusive)",
+          [](auto& c) -> auto& { return c.delivery.throttle_decrease; }, parse_open_fraction,
+          format_fraction),
+      field(
+          "delivery.throttle_increase",
+          "requests/s a throttled endpoint's rate regains per second of successes",
+          [](auto& c) -> auto& { return c.delivery.throttle_increase; }, parse_positive_number,
+          format_fraction),
+      field(
+          "delivery.auto_disable_after",
+          "an endpoint whose every attempt failed for this long is disabled (0 = never)",
+          [](auto& c) -> auto& { return c.delivery.auto_disable_after; }, parse_duration,
+          format_duration),
+      field(
+          "delivery.warn_after_dead_letters",
+          "deliveries in a row dead-lettered before webhook_endpoint.failing is published "
+          "(0 = never)",
+          [](auto& c) -> auto& { return c.delivery.warn_after_dead_letters; },
+          parse_count<std::size_t, 0>, format_count<std::size_t>),
       field(
           "delivery.max_response_body", "bytes of response body kept for the attempt log",
           [](auto& c) -> auto& { return c.delivery.max_response_body; },

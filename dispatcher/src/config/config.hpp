@@ -91,6 +91,17 @@ struct config {
     std::chrono::milliseconds connect_timeout = std::chrono::seconds(5);
     std::size_t max_in_flight = 1000;
     std::size_t endpoint_concurrency = 10;
+    std::size_t endpoint_queue_limit = 100;
+    std::chrono::milliseconds endpoint_queue_timeout = std::chrono::seconds(5);
+    std::size_t breaker_failures = 10;  // 0 = no circuit breaker
+    std::chrono::milliseconds breaker_window = std::chrono::minutes(1);
+    std::chrono::milliseconds breaker_cool_down = std::chrono::seconds(30);
+    std::chrono::milliseconds breaker_max_cool_down = std::chrono::minutes(10);
+    double throttle_min_rate = 1;    // requests/s
+    double throttle_decrease = 0.5;  // fraction of the rate kept on an overload signal
+    double throttle_increase = 5;    // requests/s added per second of successes
+    std::chrono::milliseconds auto_disable_after = std::chrono::hours(24 * 5);  // 0 = never
+    std::size_t warn_after_dead_letters = 5;                                    // 0 = never
     std::size_t max_response_body = 4096;
     std::string ca_file;  // empty = the system trust store
     std::chrono::milliseconds retry_lease = std::chrono::seconds(60);

@@ -7,8 +7,16 @@
 //   tresse:business:{business}:endpoints     zset    a business's endpoint ids (score 0, lex)
 //   tresse:endpoint:{id}                     string  the endpoint as JSON (secrets encrypted)
 //   tresse:endpoint:{id}:stats               hash    failure_count, consecutive_failures,
-//                                                    dead_lettered (hot counters, kept out of
-//                                                    the JSON so they need no version bump)
+//                                                    dead_lettered, failing_since (unix ms of
+//                                                    the failure streak's start),
+//                                                    consecutive_dead_lettered (hot counters,
+//                                                    kept out of the JSON: no version bump)
+//   tresse:breakers:open                     zset    endpoint id -> circuit open until (unix
+//                                                    ms); present while open or half-open
+//   tresse:endpoint:{id}:probe               string  the instance probing a half-open circuit
+//                                                    (SET NX, TTL = attempt timeout + 5 s)
+//   tresse:endpoint:{id}:health              hash    instance id -> that instance's health
+//                                                    report (JSON, health/report.hpp); TTL 10 s
 //   tresse:retry:due                         zset    task id -> due time (unix ms)
 //   tresse:retry:claimed                     zset    task id -> lease expiry (unix ms)
 //   tresse:retry:task:{task}                 hash    one delivery task, with a TTL
@@ -45,6 +53,15 @@ inline std::string business_endpoints(std::string_view business) {
 inline std::string endpoint(std::string_view id) { return join("tresse:endpoint:", id); }
 inline std::string endpoint_stats(std::string_view id) {
   return join("tresse:endpoint:", id, ":stats");
+}
+
+inline constexpr std::string_view breakers_open = "tresse:breakers:open";
+inline std::string breaker_probe(std::string_view id) {
+  return join("tresse:endpoint:", id, ":probe");
+}
+
+inline std::string endpoint_health(std::string_view id) {
+  return join("tresse:endpoint:", id, ":health");
 }
 
 inline constexpr std::string_view retry_due = "tresse:retry:due";

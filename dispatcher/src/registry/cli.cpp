@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "cli/args.hpp"
+#include "health/cli.hpp"
 #include "redis/client.hpp"
 #include "registry/store.hpp"
 
@@ -18,13 +19,15 @@ namespace {
 using json = nlohmann::json;
 
 constexpr std::string_view usage =
-    "usage: tresse-dispatcher endpoints <create|list|get|update|delete|rotate-secret> [flags]\n"
+    "usage: tresse-dispatcher endpoints <create|list|get|update|delete|rotate-secret|health> "
+    "[flags]\n"
     "  create --business ID --url URL --events a,b [--description TEXT] [--test-mode]\n"
     "  list --business ID [--limit N] [--cursor ID]\n"
     "  get --id ID\n"
     "  update --id ID [--url URL] [--events a,b] [--description TEXT] [--enabled true|false]\n"
     "  delete --id ID\n"
     "  rotate-secret --id ID [--expires-in SECONDS]\n"
+    "  health [--business ID] [ENDPOINT_ID]\n"
     "  common: --redis URL (or $TRESSE_REDIS_URL)\n"
     "          --encryption-key KEY (or $TRESSE_REGISTRY_ENCRYPTION_KEY)\n";
 
@@ -67,6 +70,7 @@ std::optional<Int> parse_int(std::string_view s) {
 int run_endpoints_command(int argc, char** argv) {
   if (argc < 2) return usage_error("missing action");
   std::string_view action = argv[1];
+  if (action == "health") return health::run_health_command(argc - 1, argv + 1);
   auto parsed = cli::args::parse(argc, argv, 2, flags_spec);
   if (!parsed) return usage_error(parsed.error().message);
   auto flag = [&](std::string_view name) { return parsed->get(name); };

@@ -75,8 +75,6 @@ std::string version_seed() {
   return std::to_string((r >> 24) + 1);  // 40 bits: far from overflowing INCR
 }
 
-// Counters only for endpoints that exist, so a late failure report cannot resurrect the
-// counters of a deleted endpoint.
 // One page of a business's endpoints in one round trip. KEYS: the business's id set.
 // ARGV: range start, count, record key prefix. Returns {id, record or nil, {counters}, ...}.
 // Reads records by prefix, hence one Redis (not Cluster), like the retry claim.
@@ -95,11 +93,25 @@ return out
   return s;
 }
 
+// Counters only for endpoints that exist, so a late failure report cannot resurrect the
+// counters of a deleted endpoint.
+// ARGV[1]: now (unix ms). failing_since marks the start of the streak, for auto-disable.
+// Returns {consecutive_failures, failing_since}.
 const redis::script& record_failure_script() {
   static const redis::script s(R"lua(
-if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
+if redis.call('EXISTS', KEYS[1]) == 0 then return {0, 0} end
 redis.call('HINCRBY', KEYS[2], 'failure_count', 1)
-return redis.call('HINCRBY', KEYS[2], 'consecutive_failures', 1)
+local n = redis.call('HINCRBY', KEYS[2], 'consecutive_failures', 1)
+redis.call('HSETNX', KEYS[2], 'failing_since', ARGV[1])
+return {n, tonumber(redis.call('HGET', KEYS[2], 'failing_since'))}
+)lua");
+  return s;
+}
+
+const redis::script& record_dead_letter_script() {
+  static const redis::script s(R"lua(
+if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
+return redis.call('HINCRBY', KEYS[2], 'consecutive_dead_lettered', 1)
 )lua");
   return s;
 }
@@ -108,8 +120,12 @@ return redis.call('HINCRBY', KEYS[2], 'consecutive_failures', 1)
 // read, and a deleted endpoint's counters are not recreated.
 const redis::script& record_success_script() {
   static const redis::script s(R"lua(
-local v = redis.call('HGET', KEYS[1], 'consecutive_failures')
-if v and v ~= '0' then redis.call('HSET', KEYS[1], 'consecutive_failures', 0) end
+local v = redis.call('HMGET', KEYS[1], 'consecutive_failures', 'failing_since',
+                     'consecutive_dead_lettered')
+if (v[1] and v[1] ~= '0') or v[2] or (v[3] and v[3] ~= '0') then
+  redis.call('HSET', KEYS[1], 'consecutive_failures', 0, 'consecutive_dead_lettered', 0)
+  redis.call('HDEL', KEYS[1], 'failing_since')
+end
 return 0
 )lua");
   return s;
@@ -432,6 +448,21 @@ result<bool> store::disable(std::string_view id, std::string_view reason) {
   return r->has_value();
 }
 
+result<bool> store::disable_if_enabled(std::string_view id, std::string_view reason) {
+  bool changed = false;
+  auto r = modify(id, [&](endpoint& ep) -> status {
+    // Runs again on every compare-and-set retry: the last run is the one written.
+    changed = ep.enabled;
+    if (ep.enabled) {
+      ep.enabled = false;
+      ep.disabled_reason = std::string(reason);
+    }
+    return {};
+  });
+  if (!r) return propagate(r);
+  return r->has_value() && changed;
+}
+
 store::page_query store::list_query(std::string_view business_id, const page_request& req) {
   std::size_t limit = std::clamp<std::size_t>(req.limit, 1, 100);
   std::string start = req.cursor.empty() ? "-" : "(" + req.cursor;
@@ -500,8 +531,26 @@ result<std::int64_t> store::version() {
 }
 
 result<std::int64_t> store::record_failure(std::string_view id) {
+  auto r = record_failure_streak(id);
+  if (!r) return std::unexpected(r.error());
+  return r->consecutive_failures;
+}
+
+result<failure_streak> store::record_failure_streak(std::string_view id) {
+  auto r = redis_->eval(record_failure_script(), {keys::endpoint(id), keys::endpoint_stats(id)},
+                        {std::to_string(to_unix_ms(opts_.now()))});
+  if (!r) return propagate(r);
+  failure_streak out;
+  if (r->elements.size() == 2) {
+    out.consecutive_failures = r->elements[0].integer;
+    if (r->elements[1].integer > 0) out.failing_since = from_unix_ms(r->elements[1].integer);
+  }
+  return out;
+}
+
+result<std::int64_t> store::record_dead_letter(std::string_view id) {
   auto r =
-      redis_->eval(record_failure_script(), {keys::endpoint(id), keys::endpoint_stats(id)}, {});
+      redis_->eval(record_dead_letter_script(), {keys::endpoint(id), keys::endpoint_stats(id)}, {});
   if (!r) return propagate(r);
   return r->integer;
 }

@@ -50,6 +50,11 @@ struct endpoint_update {
   std::optional<bool> enabled;  // enabling clears disabled_reason
 };
 
+struct failure_streak {
+  std::int64_t consecutive_failures = 0;  // 0 when no such endpoint
+  std::optional<clock::time_point> failing_since;  // the streak's first failure
+};
+
 struct page_request {
   std::size_t limit = 20;  // clamped to 1..100
   std::string cursor;      // "" for the first page, else the previous page's next_cursor
@@ -87,6 +92,9 @@ class store {
 
   // Disables the endpoint with a reason (e.g. "410 Gone"). false when no such endpoint.
   result<bool> disable(std::string_view id, std::string_view reason);
+  // The same, unless it is disabled already (its reason then stays). true only for the call
+  // that disabled it: of concurrent callers exactly one gets true.
+  result<bool> disable_if_enabled(std::string_view id, std::string_view reason);
 
   // A business's endpoints, in id order. Stable under concurrent deletes and inserts: the
   // cursor is the last id seen, and the next page starts strictly after it.
@@ -114,6 +122,11 @@ class store {
   // Failure bookkeeping: a failed delivery attempt bumps failure_count and
   // consecutive_failures (returned); a success resets consecutive_failures. No version bump.
   result<std::int64_t> record_failure(std::string_view id);
+  // The same, also telling when the current streak of failures began (for auto-disable).
+  result<failure_streak> record_failure_streak(std::string_view id);
+  // A delivery to the endpoint was dead-lettered after exhausting its retries: bumps and returns
+  // consecutive_dead_lettered (0 when no such endpoint). A success resets it, and the streak.
+  result<std::int64_t> record_dead_letter(std::string_view id);
   status record_success(std::string_view id);
 
  private:

@@ -52,6 +52,22 @@ TEST(MetricsTest, EscapesLabelValues) {
   EXPECT_NE(m.render().find("g{reason=\"a\\\"b\\\\c\"} 2\n"), std::string::npos);
 }
 
+TEST(MetricsTest, CallbackFamilyRendersAtMostItsBound) {
+  metrics m;
+  m.make_callback_family(
+      "worst", "help",
+      [] {
+        metrics::labelled_values v;
+        for (int i = 0; i < 100; ++i) v.push_back({{{"endpoint", "we_" + std::to_string(i)}}, i});
+        return v;
+      },
+      3);
+  auto text = m.render();
+  EXPECT_NE(text.find("# TYPE worst gauge\n"), std::string::npos);
+  EXPECT_NE(text.find("worst{endpoint=\"we_2\"} 2\n"), std::string::npos);
+  EXPECT_EQ(text.find("we_3"), std::string::npos) << text;
+}
+
 TEST(MetricsTest, ConcurrentIncrementsAreNotLost) {
   metrics m;
   auto& c = m.make_counter("c", "help");

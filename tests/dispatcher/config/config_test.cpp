@@ -77,6 +77,17 @@ TEST_F(ConfigTest, DefaultsMatchDesign) {
   EXPECT_EQ(c.delivery.connect_timeout, 5s);
   EXPECT_EQ(c.delivery.max_in_flight, 1000u);
   EXPECT_EQ(c.delivery.endpoint_concurrency, 10u);
+  EXPECT_EQ(c.delivery.endpoint_queue_limit, 100u);
+  EXPECT_EQ(c.delivery.endpoint_queue_timeout, 5s);
+  EXPECT_EQ(c.delivery.breaker_failures, 10u);
+  EXPECT_EQ(c.delivery.breaker_window, 1min);
+  EXPECT_EQ(c.delivery.breaker_cool_down, 30s);
+  EXPECT_EQ(c.delivery.breaker_max_cool_down, 10min);
+  EXPECT_DOUBLE_EQ(c.delivery.throttle_min_rate, 1);
+  EXPECT_DOUBLE_EQ(c.delivery.throttle_decrease, 0.5);
+  EXPECT_DOUBLE_EQ(c.delivery.throttle_increase, 5);
+  EXPECT_EQ(c.delivery.auto_disable_after, 5 * 24h);
+  EXPECT_EQ(c.delivery.warn_after_dead_letters, 5u);
   EXPECT_EQ(c.delivery.max_response_body, 4096u);
   EXPECT_EQ(c.delivery.ca_file, "");
   EXPECT_EQ(c.delivery.retry_lease, 60s);
@@ -154,6 +165,56 @@ TEST_F(ConfigTest, RejectsBadNumberNamingKey) {
               HasSubstr("api.rate_limit_per_minute"));
   EXPECT_THAT(set_error("delivery.retry_jitter", "1.5"), HasSubstr("delivery.retry_jitter"));
   EXPECT_THAT(set_error("delivery.retry_jitter", "abc"), HasSubstr("delivery.retry_jitter"));
+}
+
+TEST_F(ConfigTest, ParsesEndpointIsolationKeys) {
+  const config c = load_config({.overrides = {"delivery.endpoint_queue_limit=0",
+                                              "delivery.endpoint_queue_timeout=250ms"}});
+  EXPECT_EQ(c.delivery.endpoint_queue_limit, 0u);  // 0: never queue, defer at once
+  EXPECT_EQ(c.delivery.endpoint_queue_timeout, 250ms);
+  EXPECT_THAT(set_error("delivery.endpoint_queue_limit", "-1"),
+              HasSubstr("delivery.endpoint_queue_limit"));
+  EXPECT_THAT(set_error("delivery.endpoint_queue_timeout", "5"),
+              HasSubstr("delivery.endpoint_queue_timeout"));
+}
+
+TEST_F(ConfigTest, ParsesThrottleKeys) {
+  const config c = load_config({.overrides = {"delivery.throttle_min_rate=0.5",
+                                              "delivery.throttle_decrease=0.25",
+                                              "delivery.throttle_increase=40"}});
+  EXPECT_DOUBLE_EQ(c.delivery.throttle_min_rate, 0.5);
+  EXPECT_DOUBLE_EQ(c.delivery.throttle_decrease, 0.25);
+  EXPECT_DOUBLE_EQ(c.delivery.throttle_increase, 40);
+  for (const char* bad : {"0", "1", "-0.5", "x"}) {
+    EXPECT_THAT(set_error("delivery.throttle_decrease", bad),
+                HasSubstr("delivery.throttle_decrease"))
+        << bad;
+  }
+  EXPECT_THAT(set_error("delivery.throttle_min_rate", "0"),
+              HasSubstr("delivery.throttle_min_rate"));
+}
+
+TEST_F(ConfigTest, ParsesAutoDisableKeys) {
+  const config c = load_config(
+      {.overrides = {"delivery.auto_disable_after=0s", "delivery.warn_after_dead_letters=0"}});
+  EXPECT_EQ(c.delivery.auto_disable_after, 0s);  // never
+  EXPECT_EQ(c.delivery.warn_after_dead_letters, 0u);
+  EXPECT_THAT(set_error("delivery.auto_disable_after", "5"),
+              HasSubstr("delivery.auto_disable_after"));
+}
+
+TEST_F(ConfigTest, ParsesBreakerKeys) {
+  const config c = load_config(
+      {.overrides = {"delivery.breaker_failures=0", "delivery.breaker_window=10s",
+                     "delivery.breaker_cool_down=2s", "delivery.breaker_max_cool_down=1h"}});
+  EXPECT_EQ(c.delivery.breaker_failures, 0u);  // 0: the breaker is off
+  EXPECT_EQ(c.delivery.breaker_window, 10s);
+  EXPECT_EQ(c.delivery.breaker_cool_down, 2s);
+  EXPECT_EQ(c.delivery.breaker_max_cool_down, 1h);
+  EXPECT_THAT(set_error("delivery.breaker_cool_down", "0s"),
+              HasSubstr("delivery.breaker_cool_down"));
+  EXPECT_THAT(set_error("delivery.breaker_failures", "many"),
+              HasSubstr("delivery.breaker_failures"));
 }
 
 TEST_F(ConfigTest, RejectsBadBoolNamingKey) {

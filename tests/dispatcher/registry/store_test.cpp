@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <atomic>
 #include <memory>
 #include <set>
 #include <string>
@@ -321,6 +322,57 @@ TEST_F(RegistryStoreTest, CountsConsecutiveFailuresUntilSuccess) {
   EXPECT_EQ(*s.record_failure("we_gone"), 0);
   ASSERT_TRUE(s.record_success("we_gone").has_value());
   EXPECT_TRUE(redis_->command({"EXISTS", "tresse:endpoint:we_gone:stats"})->integer == 0);
+}
+
+TEST_F(RegistryStoreTest, RemembersWhenTheFailureStreakBegan) {
+  auto s = make_store();
+  auto ep = s.create(spec());
+  const auto start = now_;
+  auto first = s.record_failure_streak(ep->id);
+  ASSERT_TRUE(first);
+  EXPECT_EQ(first->consecutive_failures, 1);
+  EXPECT_EQ(first->failing_since, std::chrono::time_point_cast<std::chrono::milliseconds>(start));
+  now_ += std::chrono::hours(30);
+  auto later = s.record_failure_streak(ep->id);
+  EXPECT_EQ(later->consecutive_failures, 2);
+  EXPECT_EQ(later->failing_since, first->failing_since);  // still the same streak
+  ASSERT_TRUE(s.record_success(ep->id));
+  auto fresh = s.record_failure_streak(ep->id);
+  EXPECT_EQ(fresh->consecutive_failures, 1);
+  EXPECT_EQ(fresh->failing_since, std::chrono::time_point_cast<std::chrono::milliseconds>(now_));
+  EXPECT_FALSE(s.record_failure_streak("we_gone")->failing_since);
+}
+
+TEST_F(RegistryStoreTest, CountsConsecutiveDeadLettersUntilSuccess) {
+  auto s = make_store();
+  auto ep = s.create(spec());
+  EXPECT_EQ(*s.record_dead_letter(ep->id), 1);
+  EXPECT_EQ(*s.record_dead_letter(ep->id), 2);
+  ASSERT_TRUE(s.record_success(ep->id));
+  EXPECT_EQ(*s.record_dead_letter(ep->id), 1);
+  EXPECT_EQ(*s.record_dead_letter("we_gone"), 0);
+  EXPECT_EQ(redis_->command({"EXISTS", "tresse:endpoint:we_gone:stats"})->integer, 0);
+}
+
+TEST_F(RegistryStoreTest, DisableIfEnabledSaysWhoDisabledIt) {
+  auto s = make_store();
+  auto ep = s.create(spec());
+  EXPECT_EQ(s.disable_if_enabled(ep->id, "http_410"), true);
+  EXPECT_EQ(s.disable_if_enabled(ep->id, "failing_continuously"), false);
+  EXPECT_EQ((**s.get(ep->id)).disabled_reason, "http_410");  // the first reason stays
+  EXPECT_EQ(s.disable_if_enabled("we_gone", "x"), false);
+  // Concurrent callers: exactly one wins.
+  auto other = s.create(spec());
+  std::atomic<int> winners{0};
+  std::vector<std::thread> threads;
+  for (int i = 0; i < 4; ++i) {
+    threads.emplace_back([&] {
+      auto mine = make_store();
+      if (auto r = mine.disable_if_enabled(other->id, "disable_requested"); r && *r) ++winners;
+    });
+  }
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(winners.load(), 1);
 }
 
 TEST_F(RegistryStoreTest, IdsSortByCreationTime) {
