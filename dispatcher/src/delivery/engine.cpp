@@ -764,7 +764,8 @@ asio::awaitable<void> engine::first_delivery(std::shared_ptr<const event_meta> m
   if (handed_off) fan->one_done();
 }
 
-asio::awaitable<bool> engine::defer(retry::task& task, clock::time_point due, bool claimed) {
+asio::awaitable<std::optional<bool>> engine::schedule_task(retry::task& task,
+                                                          clock::time_point due, bool claimed) {
   bool gone = false;
   std::function<status()> store = [this, &task, due, claimed, &gone]() -> status {
     if (!claimed) return deps_.retries.schedule(task, due);
@@ -773,9 +774,15 @@ asio::awaitable<bool> engine::defer(retry::task& task, clock::time_point due, bo
     gone = !*r;
     return {};
   };
-  bool ok = co_await durably("defer delivery", store);
-  if (ok && !gone) deferred_->inc();
-  co_return ok;
+  bool ok = co_await durably("schedule delivery", store);
+  if (!ok) co_return std::nullopt;
+  co_return !gone;
+}
+
+asio::awaitable<bool> engine::defer(retry::task& task, clock::time_point due, bool claimed) {
+  auto stored = co_await schedule_task(task, due, claimed);
+  if (stored && *stored) deferred_->inc();
+  co_return stored.has_value();
 }
 
 asio::awaitable<engine::handoff> engine::retry_or_dead_letter(retry::task task,
@@ -786,17 +793,9 @@ asio::awaitable<engine::handoff> engine::retry_or_dead_letter(retry::task task,
   auto delay = deps_.schedule.next_delay(task.attempts, hint);
   if (delay) {
     auto due = clock::now() + *delay;
-    bool gone = false;
-    std::function<status()> store = [this, &task, due, claimed, &gone]() -> status {
-      if (!claimed) return deps_.retries.schedule(task, due);
-      auto r = deps_.retries.reschedule(task, due);
-      if (!r) return std::unexpected(r.error());
-      gone = !*r;
-      return {};
-    };
-    bool ok = co_await durably("schedule retry", store);
-    if (!ok) co_return handoff::interrupted;
-    if (gone) co_return handoff::gone;  // another instance finished it after our lease ran out
+    auto stored = co_await schedule_task(task, due, claimed);
+    if (!stored) co_return handoff::interrupted;
+    if (!*stored) co_return handoff::gone;  // another instance finished it after our lease ran out
     scheduled_->inc();
     co_return handoff::scheduled;
   }

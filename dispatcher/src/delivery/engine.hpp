@@ -166,6 +166,10 @@ class engine {
                                                  lane::kind k);
   // Hands a deferred delivery to the retry schedule, due at `due`, without counting an attempt.
   boost::asio::awaitable<bool> defer(retry::task& task, clock_time due, bool claimed);
+  // Stores the task due at `due` (rescheduling it when `claimed`). nullopt: interrupted by
+  // shutdown; false: a claimed task that another instance finished after our lease ran out.
+  boost::asio::awaitable<std::optional<bool>> schedule_task(retry::task& task, clock_time due,
+                                                            bool claimed);
   // Forgets per-endpoint state (lanes, keys) of endpoints gone from the registry, periodically.
   boost::asio::awaitable<void> prune_loop();
   // Adopts other instances' circuit states from the shared store, every 500 ms.

@@ -37,14 +37,7 @@ status breaker_store::publish_open(std::string_view endpoint_id, wall_time until
                                                      std::to_string(to_ms(until)),
                                                      std::string(endpoint_id)}};
   if (release_probe) commands.push_back({"DEL", keys::breaker_probe(endpoint_id)});
-  auto r = redis_->pipeline(commands);
-  if (!r) return std::unexpected(r.error());
-  for (const auto& reply : *r) {
-    if (reply.type == redis::reply::kind::error) {
-      return fail(error_kind::permanent, "redis: " + reply.str);
-    }
-  }
-  return {};
+  return redis_->pipeline_ok(commands);
 }
 
 status breaker_store::publish_closed(std::string_view endpoint_id) {

@@ -297,6 +297,15 @@ result<std::vector<reply>> client::pipeline(const std::vector<std::vector<std::s
   return borrow()->pipeline(commands);
 }
 
+status client::pipeline_ok(const std::vector<std::vector<std::string>>& commands) {
+  auto r = pipeline(commands);
+  if (!r) return std::unexpected(r.error());
+  for (const auto& x : *r) {
+    if (x.type == reply::kind::error) return fail(error_kind::permanent, "redis: " + x.str);
+  }
+  return {};
+}
+
 result<reply> client::eval(const script& s, std::initializer_list<std::string_view> keys,
                            std::initializer_list<std::string_view> args) {
   return borrow()->eval(s, std::span<const std::string_view>(keys.begin(), keys.size()),

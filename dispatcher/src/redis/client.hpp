@@ -116,6 +116,9 @@ class client {
   result<reply> command(std::span<const std::string_view> argv);
   result<reply> command(const std::vector<std::string>& argv);
   result<std::vector<reply>> pipeline(const std::vector<std::vector<std::string>>& commands);
+  // A pipeline of writes whose replies do not matter, only that none was an error reply
+  // (permanent error then, naming it).
+  status pipeline_ok(const std::vector<std::vector<std::string>>& commands);
   result<reply> eval(const script& s, std::initializer_list<std::string_view> keys,
                      std::initializer_list<std::string_view> args);
   result<reply> eval(const script& s, const std::vector<std::string>& keys,

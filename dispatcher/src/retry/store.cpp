@@ -317,14 +317,7 @@ status store::log_attempt(const attempt_record& a, std::string_view event_body) 
     commands.push_back(
         {"SET", keys::event_body(a.event_id), std::string(event_body), "PX", ttl, "NX"});
   }
-  auto r = redis_->pipeline(commands);
-  if (!r) return std::unexpected(r.error());
-  for (const auto& reply : *r) {
-    if (reply.type == redis::reply::kind::error) {
-      return fail(error_kind::permanent, "redis: " + reply.str);
-    }
-  }
-  return {};
+  return redis_->pipeline_ok(commands);
 }
 
 result<std::optional<std::string>> store::event_body(std::string_view event_id) {

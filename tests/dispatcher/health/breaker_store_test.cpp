@@ -6,31 +6,18 @@
 #include <thread>
 
 #include "redis/client.hpp"
-#include "support/redis_server.hpp"
+#include "dispatcher/redis_test.hpp"
 
 namespace tresse::dispatcher::health {
 namespace {
 
 using namespace std::chrono_literals;
 
-class BreakerStoreTest : public ::testing::Test {
+class BreakerStoreTest : public test_support::redis_test {
  protected:
-  static void SetUpTestSuite() { server_ = new test::redis_server(); }
-  static void TearDownTestSuite() {
-    delete server_;
-    server_ = nullptr;
-  }
-  void SetUp() override {
-    redis_ = std::make_shared<redis::client>(*redis::parse_url(server_->url()));
-    ASSERT_TRUE(redis_->command({"FLUSHALL"}).has_value());
-  }
-
-  static test::redis_server* server_;
-  std::shared_ptr<redis::client> redis_;
   wall_time now_ =
       std::chrono::time_point_cast<std::chrono::milliseconds>(std::chrono::system_clock::now());
 };
-test::redis_server* BreakerStoreTest::server_ = nullptr;
 
 TEST_F(BreakerStoreTest, SharesOpenCircuitsKeepingTheLaterUntil) {
   breaker_store a(redis_), b(redis_);

@@ -1,0 +1,37 @@
+# Shared by the bench/*.sh scripts (sourced): a temp dir, background processes stopped on exit,
+# free ports, polling waits and /metrics reads.
+#
+#   . "$(dirname "$0")/lib.sh"
+#   redis-server --port "$(free_port)" ... & PIDS+=($!)
+#   wait_for 20 redis-cli -p "$PORT" ping
+
+TMP=$(mktemp -d)
+PIDS=()
+cleanup() {
+  local p
+  for p in "${PIDS[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
+  sleep 0.5
+  for p in "${PIDS[@]}"; do kill -KILL "$p" 2>/dev/null || true; done
+  wait 2>/dev/null || true
+  [ -n "${KEEP:-}" ] && echo "kept $TMP" >&2 || rm -rf "$TMP"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+free_port() {
+  python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
+}
+now() { date +%s.%N; }
+# wait_for SECONDS COMMAND...: polls COMMAND every 50 ms until it succeeds.
+wait_for() {
+  local deadline=$(($(date +%s) + $1))
+  shift
+  until "$@" >/dev/null 2>&1; do
+    [ "$(date +%s)" -lt "$deadline" ] || { echo "timed out waiting for: $*" >&2; return 1; }
+    sleep 0.05
+  done
+}
+metric() {  # metric 'name{labels}' -> value (0 when absent), from the admin port ADMIN_PORT
+  curl -sf "http://127.0.0.1:$ADMIN_PORT/metrics" |
+    awk -v k="$1" '$1 == k { v = $2 } END { printf "%d\n", v + 0 }'
+}
