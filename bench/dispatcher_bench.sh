@@ -150,23 +150,7 @@ WRK_P99=$(awk '$1 == "99%" { print $2 }' "$TMP/wrk.txt")
 # A second sink prints one line per webhook; a reader stamps each line with the wall clock on
 # arrival. The publisher prints the wall clock just after handing each event to librdkafka.
 LAT_PORT=$(free_port)
-mkfifo "$TMP/lines"
-python3 -c '
-import os, sys, time
-out = open(sys.argv[1], "w", buffering=1 << 16)
-buf = b""
-while True:
-    chunk = os.read(0, 65536)
-    if not chunk:
-        break
-    t = time.time_ns()
-    buf += chunk
-    *lines, buf = buf.split(b"\n")
-    for line in lines:
-        out.write("%d %s\n" % (t, line.decode()))
-    out.flush()
-' "$TMP/received.txt" <"$TMP/lines" &
-PIDS+=($!)
+stamp_lines "$TMP/lines" "$TMP/received.txt"
 "$WEBHOOK" listen --port "$LAT_PORT" --secret "$SECRET" 2>/dev/null >"$TMP/lines" &
 PIDS+=($!)
 wait_for 20 bash -c "exec 3<>/dev/tcp/127.0.0.1/$LAT_PORT"

@@ -79,23 +79,7 @@ secrets() {  # --secret flags for the endpoints printed into files $TMP/<kind>_*
 }
 
 # Healthy sink: one line per webhook into a pipe whose reader stamps each line on arrival.
-mkfifo "$TMP/lines"
-python3 -c '
-import os, sys, time
-out = open(sys.argv[1], "w", buffering=1 << 16)
-buf = b""
-while True:
-    chunk = os.read(0, 65536)
-    if not chunk:
-        break
-    t = time.time_ns()
-    buf += chunk
-    *lines, buf = buf.split(b"\n")
-    for line in lines:
-        out.write("%d %s\n" % (t, line.decode()))
-    out.flush()
-' "$TMP/received.txt" <"$TMP/lines" &
-PIDS+=($!)
+stamp_lines "$TMP/lines" "$TMP/received.txt"
 # shellcheck disable=SC2046
 "$WEBHOOK" listen --port "$GOOD_PORT" $(secrets good) 2>/dev/null >"$TMP/lines" &
 PIDS+=($!)

@@ -35,3 +35,24 @@ metric() {  # metric 'name{labels}' -> value (0 when absent), from the admin por
   curl -sf "http://127.0.0.1:$ADMIN_PORT/metrics" |
     awk -v k="$1" '$1 == k { v = $2 } END { printf "%d\n", v + 0 }'
 }
+# stamp_lines FIFO OUT: in the background, copies each line written into FIFO to OUT prefixed
+# with the wall clock (ns) at which it arrived. Creates FIFO.
+stamp_lines() {
+  mkfifo "$1"
+  python3 -c '
+import os, sys, time
+out = open(sys.argv[1], "w", buffering=1 << 16)
+buf = b""
+while True:
+    chunk = os.read(0, 65536)
+    if not chunk:
+        break
+    t = time.time_ns()
+    buf += chunk
+    *lines, buf = buf.split(b"\n")
+    for line in lines:
+        out.write("%d %s\n" % (t, line.decode()))
+    out.flush()
+' "$2" <"$1" &
+  PIDS+=($!)
+}

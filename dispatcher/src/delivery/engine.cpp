@@ -709,6 +709,21 @@ std::string engine::describe(const attempt_result& r) {
   return r.error.empty() ? r.result.reason : r.result.reason + ": " + r.error;
 }
 
+retry::task engine::task_of(const event_meta& meta, const std::string& endpoint_id, int attempts,
+                            std::string last_error) {
+  retry::task t;
+  t.event_id = meta.id;
+  t.endpoint_id = endpoint_id;
+  t.business_id = meta.business_id;
+  t.event_type = meta.type;
+  t.body = *meta.body;
+  t.attempts = attempts;
+  t.first_attempt_at = clock::now();
+  t.last_error = std::move(last_error);
+  t.source = meta.source;
+  return t;
+}
+
 engine::event_meta engine::meta_of(const retry::task& t) {
   event_meta meta;
   meta.id = t.event_id;
@@ -734,30 +749,13 @@ asio::awaitable<void> engine::first_delivery(std::shared_ptr<const event_meta> m
   if (!res.ran) co_return;  // shutdown: no hand-off, Kafka redelivers
   bool handed_off = false;
   if (res.deferred) {
-    retry::task task;
-    task.event_id = meta->id;
-    task.endpoint_id = ep->id;
-    task.business_id = meta->business_id;
-    task.event_type = meta->type;
-    task.body = *meta->body;
-    task.attempts = 0;  // no request made: the schedule still owes it every attempt
-    task.first_attempt_at = clock::now();
-    task.last_error = "deferred";
-    task.source = meta->source;
+    // No request made: the schedule still owes it every attempt.
+    retry::task task = task_of(*meta, ep->id, 0, "deferred");
     handed_off = co_await defer(task, res.defer_due, false);
   } else if (res.result.next != outcome::action::retry) {
     handed_off = co_await settle(*ep, res.result);
   } else {
-    retry::task task;
-    task.event_id = meta->id;
-    task.endpoint_id = ep->id;
-    task.business_id = meta->business_id;
-    task.event_type = meta->type;
-    task.body = *meta->body;
-    task.attempts = 1;
-    task.first_attempt_at = clock::now();
-    task.last_error = describe(res);
-    task.source = meta->source;
+    retry::task task = task_of(*meta, ep->id, 1, describe(res));
     handed_off = co_await retry_or_dead_letter(std::move(task), res.result, false) !=
                  handoff::interrupted;
   }

@@ -191,6 +191,9 @@ class engine {
   boost::asio::awaitable<bool> settle(const registry::endpoint& ep, const outcome& o);
   static std::string describe(const attempt_result& r);  // "reason: error" for logs
   static event_meta meta_of(const retry::task& t);
+  // The retry task of a first delivery (meta_of's inverse).
+  static retry::task task_of(const event_meta& meta, const std::string& endpoint_id, int attempts,
+                             std::string last_error);
   // Runs `f` on the blocking pool until it succeeds; false if stopping first. `f` is a named
   // local of the caller (see offload).
   boost::asio::awaitable<bool> durably(const char* what, std::function<status()>& f);
