@@ -167,6 +167,7 @@ int run(int argc, char** argv) {
   eopts.endpoint_concurrency = cfg.delivery.endpoint_concurrency;
   eopts.endpoint_queue_limit = cfg.delivery.endpoint_queue_limit;
   eopts.endpoint_queue_timeout = cfg.delivery.endpoint_queue_timeout;
+  eopts.endpoint_stall_after = cfg.delivery.endpoint_stall_after;
   eopts.breaker = {.failure_threshold = cfg.delivery.breaker_failures,
                    .window = cfg.delivery.breaker_window,
                    .cool_down = cfg.delivery.breaker_cool_down,

@@ -72,7 +72,8 @@ TEST_F(IsolationTest, BlackHoleEndpointsDoNotSlowTheOthers) {
   auto& d =
       start_dispatcher({"kafka.max_pending=60", "delivery.timeout=10s",
                         "delivery.endpoint_concurrency=2", "delivery.endpoint_queue_limit=5",
-                        "delivery.endpoint_queue_timeout=500ms", "delivery.retry_schedule=30s"});
+                        "delivery.endpoint_queue_timeout=500ms", "delivery.endpoint_stall_after=100ms",
+                        "delivery.retry_schedule=30s"});
   auto has_partitions = [](const nlohmann::json& j) {
     return j.contains("partitions") && !j["partitions"].empty();
   };

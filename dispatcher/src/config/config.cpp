@@ -388,13 +388,21 @@ const std::vector<key_spec>& keys() {
       field(
           "delivery.endpoint_queue_limit",
           "deliveries waiting for one endpoint's slots (first attempts and retries apart); "
-          "beyond, they are deferred to the retry schedule without a request",
+          "beyond, while it is stalled (delivery.endpoint_stall_after), they are deferred to the "
+          "retry schedule without a request",
           [](auto& c) -> auto& { return c.delivery.endpoint_queue_limit; },
           parse_count<std::size_t, 0>, format_count<std::size_t>),
       field(
           "delivery.endpoint_queue_timeout",
           "longest wait for an endpoint's slot before the delivery is deferred to the schedule",
           [](auto& c) -> auto& { return c.delivery.endpoint_queue_timeout; }, parse_duration,
+          format_duration),
+      field(
+          "delivery.endpoint_stall_after",
+          "an endpoint with every slot busy and none freed for this long is stalled: its full "
+          "queue defers new deliveries (a busy but healthy one keeps them, under Kafka "
+          "backpressure)",
+          [](auto& c) -> auto& { return c.delivery.endpoint_stall_after; }, parse_duration,
           format_duration),
       field(
           "delivery.breaker_failures",

@@ -93,6 +93,7 @@ struct config {
     std::size_t endpoint_concurrency = 10;
     std::size_t endpoint_queue_limit = 100;
     std::chrono::milliseconds endpoint_queue_timeout = std::chrono::seconds(5);
+    std::chrono::milliseconds endpoint_stall_after = std::chrono::seconds(1);
     std::size_t breaker_failures = 10;  // 0 = no circuit breaker
     std::chrono::milliseconds breaker_window = std::chrono::minutes(1);
     std::chrono::milliseconds breaker_cool_down = std::chrono::seconds(30);

@@ -247,7 +247,8 @@ engine::endpoint_state& engine::state_of(const std::string& endpoint_id) {
     slot = std::make_unique<endpoint_state>(
         io_.get_executor(),
         lane_options{.slots = options_.endpoint_concurrency,
-                     .queue_limit = options_.endpoint_queue_limit},
+                     .queue_limit = options_.endpoint_queue_limit,
+                     .stall_after = options_.endpoint_stall_after},
         options_.breaker, options_.throttle);
   }
   return *slot;

@@ -16,7 +16,8 @@
 // Isolation: every endpoint has its own lane (delivery/lane.hpp): bounded concurrency, taken
 // before a global in-flight permit, so a slow endpoint holds only its own slots; first attempts
 // go before retries; and a bounded queue. A delivery that cannot get a slot within
-// `endpoint_queue_timeout` (or finds `endpoint_queue_limit` others waiting) is *deferred*:
+// `endpoint_queue_timeout` (or finds `endpoint_queue_limit` others waiting while the endpoint
+// is stalled: every slot busy, none freed for `endpoint_stall_after`) is *deferred*:
 // handed to the retry schedule without a request (a first attempt keeps attempts = 0, so the
 // schedule still owes it every try). Its Kafka record is then handed off, so a hanging endpoint
 // pins at most its slots plus its queue of offsets, and kafka.max_pending backpressure engages
@@ -95,6 +96,8 @@ struct engine_options {
   std::size_t endpoint_queue_limit = 100;  // deliveries waiting per endpoint and kind, at most
   // How long a delivery waits for its endpoint's slot before it is deferred to the schedule.
   std::chrono::milliseconds endpoint_queue_timeout = std::chrono::seconds(5);
+  // A full queue defers only once the endpoint is stalled this long (lane_options).
+  std::chrono::milliseconds endpoint_stall_after = std::chrono::seconds(1);
   std::size_t max_event_bytes = events::default_max_bytes;
   std::chrono::milliseconds retry_lease = std::chrono::seconds(60);
   std::chrono::milliseconds retry_poll_interval = std::chrono::milliseconds(200);

@@ -25,6 +25,7 @@ bool lane::can_take(kind k) const {
 }
 
 void lane::take(kind k) {
+  if (busy_ == 0) busy_since_ = std::chrono::steady_clock::now();
   ++busy_;
   if (k == kind::retry) ++retry_busy_;
 }
@@ -37,9 +38,10 @@ boost::asio::awaitable<lane::admit> lane::acquire(kind k,
     co_return admit::granted;
   }
   auto& q = queue(k);
-  if (q.size() >= opts_.queue_limit || deadline <= std::chrono::steady_clock::now()) {
-    co_return admit::deferred;
-  }
+  const auto now = std::chrono::steady_clock::now();
+  const bool stalled =
+      busy_ >= opts_.slots && now - std::max(last_release_, busy_since_) >= opts_.stall_after;
+  if ((q.size() >= opts_.queue_limit && stalled) || deadline <= now) co_return admit::deferred;
   auto w = std::make_shared<waiter>(ex_);
   w->timer.expires_at(deadline);
   q.push_back(w);
@@ -59,6 +61,7 @@ boost::asio::awaitable<lane::admit> lane::acquire(kind k,
 }
 
 void lane::release(kind k) {
+  last_release_ = std::chrono::steady_clock::now();
   if (busy_ > 0) --busy_;
   if (k == kind::retry && retry_busy_ > 0) --retry_busy_;
   dispatch();

@@ -8,10 +8,13 @@
 //
 // First attempts never wait behind retries: a freed slot goes to a waiting first attempt before
 // any retry, and retries may hold at most `retry_slots` of the slots, so first attempts always
-// have the rest. Waiters are bounded per kind (`queue_limit`): an acquire that would queue
-// beyond it, or that is still waiting at its deadline, returns `deferred` at once. The caller
-// then hands the delivery to the retry schedule without sending a request, so a hanging
-// endpoint's backlog sits in Redis instead of pinning Kafka offsets.
+// have the rest. An acquire still waiting at its deadline returns `deferred`; so does one that
+// would queue beyond `queue_limit` while the endpoint is stalled (no attempt finished within
+// `stall_after` while all its slots were busy). The caller then hands the delivery to the retry schedule without sending a
+// request, so a hanging endpoint's backlog sits in Redis instead of pinning Kafka offsets. A
+// healthy endpoint that is merely busy (a burst) keeps queueing past the limit: its backlog
+// stays in Kafka, bounded by the consumer's backpressure (kafka.max_pending), and is delivered
+// at the endpoint's pace rather than through the retry schedule.
 //
 // Not thread-safe by design: use from the owning (single-threaded) executor.
 #pragma once
@@ -29,7 +32,9 @@ namespace tresse::dispatcher {
 struct lane_options {
   std::size_t slots = 10;         // attempts in flight at once
   std::size_t retry_slots = 0;    // of which retries at most; 0: default_retry_slots(slots)
-  std::size_t queue_limit = 100;  // waiters per kind before acquire() defers at once
+  std::size_t queue_limit = 100;  // waiters per kind before a stalled lane defers at once
+  // Stalled: every slot busy and none freed for this long.
+  std::chrono::milliseconds stall_after{1000};
 };
 
 // slots - ceil(slots / 4) (at least 1): a quarter of the slots stays free for first attempts.
@@ -73,6 +78,8 @@ class lane {
 
   boost::asio::any_io_executor ex_;
   lane_options opts_;
+  std::chrono::steady_clock::time_point last_release_{};
+  std::chrono::steady_clock::time_point busy_since_{};  // when busy_ last rose from 0
   std::size_t busy_ = 0;
   std::size_t retry_busy_ = 0;
   queue_type first_;

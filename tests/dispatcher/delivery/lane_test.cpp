@@ -8,6 +8,7 @@
 #include <boost/asio/post.hpp>
 #include <chrono>
 #include <string>
+#include <thread>
 #include <vector>
 
 namespace tresse::dispatcher {
@@ -91,12 +92,27 @@ TEST_F(LaneTest, RetriesNeverTakeTheReservedSlots) {
   EXPECT_EQ(results_.back(), "f:granted");  // at once, although retries wait
 }
 
-TEST_F(LaneTest, DefersWhenTheQueueIsFull) {
-  lane l(io_.get_executor(), {.slots = 1, .queue_limit = 1});
-  spawn(l, lane::kind::first, "a");
+TEST_F(LaneTest, DefersWhenTheQueueIsFullAndTheEndpointStalls) {
+  lane l(io_.get_executor(), {.slots = 1, .queue_limit = 1, .stall_after = 20ms});
+  spawn(l, lane::kind::first, "a");  // never finishes
+  std::this_thread::sleep_for(30ms);
   spawn(l, lane::kind::first, "b");  // queued
   spawn(l, lane::kind::first, "c");  // over the limit
   EXPECT_EQ(results_, (std::vector<std::string>{"a:granted", "c:deferred"}));
+}
+
+TEST_F(LaneTest, ABusyButHealthyEndpointQueuesPastTheLimit) {
+  lane l(io_.get_executor(), {.slots = 1, .queue_limit = 1, .stall_after = 10s});
+  spawn(l, lane::kind::first, "a");
+  release_one(l);  // attempts are finishing
+  spawn(l, lane::kind::first, "b");
+  spawn(l, lane::kind::first, "c");  // queued
+  spawn(l, lane::kind::first, "d");  // past the limit, still queued: Kafka holds the backlog
+  EXPECT_EQ(results_, (std::vector<std::string>{"a:granted", "b:granted"}));
+  EXPECT_EQ(l.waiting(lane::kind::first), 2u);
+  release_one(l);
+  release_one(l);
+  EXPECT_EQ(results_, (std::vector<std::string>{"a:granted", "b:granted", "c:granted", "d:granted"}));
 }
 
 TEST_F(LaneTest, DefersAtTheDeadline) {
