@@ -19,11 +19,7 @@ command -v wrk >/dev/null || { echo "wrk is not installed" >&2; exit 2; }
 
 . "$(dirname "$0")/lib.sh"
 
-REDIS_PORT=$(free_port)
-redis-server --port "$REDIS_PORT" --bind 127.0.0.1 --save "" --appendonly no >/dev/null &
-PIDS+=($!)
-REDIS=redis://127.0.0.1:$REDIS_PORT/0
-wait_for 20 redis-cli -p "$REDIS_PORT" ping
+start_redis
 
 API_PORT=$(free_port)
 ADMIN_PORT=$(free_port)

@@ -63,16 +63,9 @@ set_url() {
 }
 
 # --- infrastructure ------------------------------------------------------------------------
-REDIS_PORT=$(free_port)
-redis-server --port "$REDIS_PORT" --bind 127.0.0.1 --save "" --appendonly no >/dev/null &
-PIDS+=($!)
-REDIS=redis://127.0.0.1:$REDIS_PORT/0
-wait_for 20 redis-cli -p "$REDIS_PORT" ping
+start_redis
 
-"$DISPATCHER" dev-broker --bootstrap-file "$TMP/bootstrap" >/dev/null 2>"$TMP/broker.log" &
-PIDS+=($!)
-wait_for 30 test -s "$TMP/bootstrap"
-BROKERS=$(cat "$TMP/bootstrap")
+start_dev_broker
 
 export TRESSE_LOG_LEVEL=error
 "$DISPATCHER" endpoints create --redis "$REDIS" --business "$BUSINESS" \

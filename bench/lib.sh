@@ -56,3 +56,19 @@ while True:
 ' "$2" <"$1" &
   PIDS+=($!)
 }
+# start_redis: a throw-away redis-server on a free port; sets REDIS_PORT and REDIS (its URL).
+start_redis() {
+  REDIS_PORT=$(free_port)
+  redis-server --port "$REDIS_PORT" --bind 127.0.0.1 --save "" --appendonly no >/dev/null &
+  PIDS+=($!)
+  REDIS=redis://127.0.0.1:$REDIS_PORT/0
+  wait_for 20 redis-cli -p "$REDIS_PORT" ping
+}
+# start_dev_broker: librdkafka's mock cluster in its own process (`tresse-dispatcher dev-broker`,
+# so the dispatcher's RSS does not include the broker's copy of the events); sets BROKERS.
+start_dev_broker() {
+  "$DISPATCHER" dev-broker --bootstrap-file "$TMP/bootstrap" >/dev/null 2>"$TMP/broker.log" &
+  PIDS+=($!)
+  wait_for 30 test -s "$TMP/bootstrap"
+  BROKERS=$(cat "$TMP/bootstrap")
+}

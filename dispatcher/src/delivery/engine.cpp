@@ -689,10 +689,13 @@ void engine::note_failure(const std::string& endpoint_id) {
                .failing_since = streak->failing_since});
 }
 
-void engine::note_dead_letter(const std::string& endpoint_id) {
-  auto n = deps_.registry.record_dead_letter(endpoint_id);
+void engine::note_dead_letter(const std::string& endpoint_id, bool exhausted) {
+  auto n = deps_.registry.record_dead_letter(endpoint_id, exhausted);
   // Exactly at the threshold: once per streak.
-  if (!n || options_.warn_after_dead_letters <= 0 || *n != options_.warn_after_dead_letters) return;
+  if (!n || !exhausted || options_.warn_after_dead_letters <= 0 ||
+      *n != options_.warn_after_dead_letters) {
+    return;
+  }
   auto ep = deps_.endpoints.find(endpoint_id);
   if (!ep) return;
   log::warn("endpoint failing", {{"endpoint", ep->id},
@@ -826,10 +829,7 @@ asio::awaitable<bool> engine::dead_letter(std::string_view reason, const event_m
   if (ok) {
     dead_lettered_->inc();
     const bool exhausted = reason == "retries_exhausted";
-    asio::post(blocking_, [this, endpoint_id, exhausted] {
-      (void)deps_.retries.record_exhausted(endpoint_id);
-      if (exhausted) note_dead_letter(endpoint_id);
-    });
+    asio::post(blocking_, [this, endpoint_id, exhausted] { note_dead_letter(endpoint_id, exhausted); });
     log::warn("delivery dead-lettered",
               {{"event", meta.id}, {"endpoint", endpoint_id}, {"attempts", attempts}, {"reason", reason}});
   }

@@ -230,7 +230,7 @@ class engine {
   void report_to_throttle(const registry::endpoint& ep, endpoint_state& st, const outcome& o);
   // Blocking-pool side of the failure bookkeeping: counters, then auto-disable when due.
   void note_failure(const std::string& endpoint_id);
-  void note_dead_letter(const std::string& endpoint_id);
+  void note_dead_letter(const std::string& endpoint_id, bool exhausted);
   // Publishes on the ops topic (blocking pool), logging a failure.
   void publish_ops(const kafka::ops_event& e);
   // The endpoint's live secrets, parsed once per change (cached per endpoint).

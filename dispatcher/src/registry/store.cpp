@@ -108,10 +108,13 @@ return {n, tonumber(redis.call('HGET', KEYS[2], 'failing_since'))}
   return s;
 }
 
+// KEYS: endpoint record, endpoint stats. ARGV[1]: "1" when the retries were exhausted.
 const redis::script& record_dead_letter_script() {
   static const redis::script s(R"lua(
 if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
-return redis.call('HINCRBY', KEYS[2], 'consecutive_dead_lettered', 1)
+redis.call('HINCRBY', KEYS[2], 'dead_lettered', 1)
+if ARGV[1] == '1' then return redis.call('HINCRBY', KEYS[2], 'consecutive_dead_lettered', 1) end
+return tonumber(redis.call('HGET', KEYS[2], 'consecutive_dead_lettered') or '0')
 )lua");
   return s;
 }
@@ -548,9 +551,9 @@ result<failure_streak> store::record_failure_streak(std::string_view id) {
   return out;
 }
 
-result<std::int64_t> store::record_dead_letter(std::string_view id) {
-  auto r =
-      redis_->eval(record_dead_letter_script(), {keys::endpoint(id), keys::endpoint_stats(id)}, {});
+result<std::int64_t> store::record_dead_letter(std::string_view id, bool exhausted) {
+  auto r = redis_->eval(record_dead_letter_script(), {keys::endpoint(id), keys::endpoint_stats(id)},
+                        {exhausted ? "1" : "0"});
   if (!r) return propagate(r);
   return r->integer;
 }

@@ -124,9 +124,10 @@ class store {
   result<std::int64_t> record_failure(std::string_view id);
   // The same, also telling when the current streak of failures began (for auto-disable).
   result<failure_streak> record_failure_streak(std::string_view id);
-  // A delivery to the endpoint was dead-lettered after exhausting its retries: bumps and returns
-  // consecutive_dead_lettered (0 when no such endpoint). A success resets it, and the streak.
-  result<std::int64_t> record_dead_letter(std::string_view id);
+  // A delivery to the endpoint was dead-lettered: bumps dead_lettered and, when it had exhausted
+  // its retries, consecutive_dead_lettered; returns the latter (0 when no such endpoint). A
+  // success resets the streak. Counters only for endpoints that exist.
+  result<std::int64_t> record_dead_letter(std::string_view id, bool exhausted = true);
   status record_success(std::string_view id);
 
  private:

@@ -93,15 +93,6 @@ return out
   return s;
 }
 
-// KEYS: endpoint record, endpoint stats.
-const redis::script& exhausted_script() {
-  static const redis::script s(R"lua(
-if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
-return redis.call('HINCRBY', KEYS[2], 'dead_lettered', 1)
-)lua");
-  return s;
-}
-
 std::vector<std::string> task_argv(const task& t, clock::time_point due,
                                    std::chrono::milliseconds ttl) {
   return {t.id(),
@@ -292,13 +283,6 @@ result<backlog_size> store::backlog() {
       {{"ZCARD", std::string(keys::retry_due)}, {"ZCARD", std::string(keys::retry_claimed)}});
   if (!r) return std::unexpected(r.error());
   return backlog_size{(*r)[0].integer, (*r)[1].integer};
-}
-
-status store::record_exhausted(std::string_view endpoint_id) {
-  auto r = redis_->eval(exhausted_script(),
-                        {keys::endpoint(endpoint_id), keys::endpoint_stats(endpoint_id)}, {});
-  if (!r) return std::unexpected(r.error());
-  return {};
 }
 
 status store::log_attempt(const attempt_record& a, std::string_view event_body) {

@@ -120,8 +120,6 @@ class store {
   // For metrics.
   result<backlog_size> backlog();
 
-  // Dead-letter bookkeeping: bumps the endpoint's dead_lettered counter (see registry).
-  status record_exhausted(std::string_view endpoint_id);
 
   // Appends to both the endpoint's and the event's attempt lists (capped). A non-empty
   // `event_body` is also kept (once per event, for `event_attempts_ttl`) so that a manual

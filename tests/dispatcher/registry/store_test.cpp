@@ -354,6 +354,15 @@ TEST_F(RegistryStoreTest, CountsConsecutiveDeadLettersUntilSuccess) {
   EXPECT_EQ(redis_->command({"EXISTS", "tresse:endpoint:we_gone:stats"})->integer, 0);
 }
 
+TEST_F(RegistryStoreTest, CountsEveryDeadLetterAndOnlyExhaustedOnesInTheStreak) {
+  auto s = make_store();
+  auto ep = s.create(spec());
+  EXPECT_EQ(*s.record_dead_letter(ep->id, true), 1);
+  EXPECT_EQ(*s.record_dead_letter(ep->id, false), 1);  // e.g. endpoint_disabled
+  EXPECT_EQ(*s.record_dead_letter(ep->id, true), 2);
+  EXPECT_EQ((**s.get(ep->id)).dead_lettered, 3);
+}
+
 TEST_F(RegistryStoreTest, DisableIfEnabledSaysWhoDisabledIt) {
   auto s = make_store();
   auto ep = s.create(spec());

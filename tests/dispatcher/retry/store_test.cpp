@@ -262,18 +262,5 @@ TEST_F(RetryStoreTest, ResponseSnippetIsBoundedAndAnyBytesAreSafe) {
   EXPECT_TRUE(to_json(a)["error"].is_null());
 }
 
-TEST_F(RetryStoreTest, RecordExhaustedCountsDeadLettersOfExistingEndpoints) {
-  registry::store endpoints(redis_);
-  auto ep = endpoints.create(
-      {.business_id = "biz_1", .url = "https://example.com/hook", .events = {"*"}});
-  ASSERT_TRUE(ep.has_value());
-  store s(redis_);
-  ASSERT_TRUE(s.record_exhausted(ep->id).has_value());
-  ASSERT_TRUE(s.record_exhausted(ep->id).has_value());
-  EXPECT_EQ((**endpoints.get(ep->id)).dead_lettered, 2);
-  ASSERT_TRUE(s.record_exhausted("we_gone").has_value());
-  EXPECT_EQ(redis_->command({"EXISTS", "tresse:endpoint:we_gone:stats"})->integer, 0);
-}
-
 }  // namespace
 }  // namespace tresse::dispatcher::retry
