@@ -77,15 +77,7 @@ SINK_PORT=$(free_port)
 start_sink "$SINK_PORT" --quiet
 set_url "http://127.0.0.1:$SINK_PORT/"
 
-ADMIN_PORT=$(free_port)
-"$DISPATCHER" run --set kafka.brokers="$BROKERS" --set redis.url="$REDIS" \
-  --set admin.listen="127.0.0.1:$ADMIN_PORT" --set delivery.allow_private_networks=true \
-  --set delivery.endpoint_concurrency="$CONC" --set delivery.drain_timeout=1s \
-  --set log.level=warn $(for kv in ${SETS:-}; do printf -- '--set %s ' "$kv"; done) \
-  2>"$TMP/dispatcher.log" &
-DISPATCHER_PID=$!
-PIDS+=($DISPATCHER_PID)
-wait_for 30 curl -sf "http://127.0.0.1:$ADMIN_PORT/healthz"
+start_dispatcher warn
 
 # Warm-up: one event end to end (consumer group joined, endpoint loaded, connection open).
 "$PUBLISH" --brokers "$BROKERS" --type appointment.created --business "$BUSINESS" >/dev/null

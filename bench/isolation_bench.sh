@@ -100,15 +100,7 @@ else
 fi
 wait_for 20 bash -c "exec 3<>/dev/tcp/127.0.0.1/$BAD_PORT"
 
-ADMIN_PORT=$(free_port)
-"$DISPATCHER" run --set kafka.brokers="$BROKERS" --set redis.url="$REDIS" \
-  --set admin.listen="127.0.0.1:$ADMIN_PORT" --set delivery.allow_private_networks=true \
-  --set delivery.endpoint_concurrency="$CONC" --set delivery.drain_timeout=1s \
-  --set log.level=info $(for kv in ${SETS:-}; do printf -- '--set %s ' "$kv"; done) \
-  2>"$TMP/dispatcher.log" &
-DISPATCHER_PID=$!
-PIDS+=($DISPATCHER_PID)
-wait_for 30 curl -sf "http://127.0.0.1:$ADMIN_PORT/healthz"
+start_dispatcher info
 
 # Warm-up: one event per healthy endpoint (group joined, endpoints loaded, connections open).
 "$LAT_PUBLISH" "$BROKERS" "$GOOD_LIST" "$GOOD" 1000 warm_ >/dev/null

@@ -72,3 +72,18 @@ start_dev_broker() {
   wait_for 30 test -s "$TMP/bootstrap"
   BROKERS=$(cat "$TMP/bootstrap")
 }
+# start_dispatcher LOG_LEVEL: `tresse-dispatcher run` on BROKERS and REDIS with private networks
+# allowed, endpoint_concurrency CONC, a 1 s drain and the extra settings in SETS; its log goes to
+# $TMP/dispatcher.log. Sets ADMIN_PORT and DISPATCHER_PID.
+start_dispatcher() {
+  ADMIN_PORT=$(free_port)
+  # shellcheck disable=SC2046
+  "$DISPATCHER" run --set kafka.brokers="$BROKERS" --set redis.url="$REDIS" \
+    --set admin.listen="127.0.0.1:$ADMIN_PORT" --set delivery.allow_private_networks=true \
+    --set delivery.endpoint_concurrency="$CONC" --set delivery.drain_timeout=1s \
+    --set log.level="$1" $(for kv in ${SETS:-}; do printf -- '--set %s ' "$kv"; done) \
+    2>"$TMP/dispatcher.log" &
+  DISPATCHER_PID=$!
+  PIDS+=($DISPATCHER_PID)
+  wait_for 30 curl -sf "http://127.0.0.1:$ADMIN_PORT/healthz"
+}

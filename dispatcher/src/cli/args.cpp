@@ -14,6 +14,10 @@ result<args> args::parse(int argc, char** argv, int first, const flag_spec& spec
     } else if (spec.values.contains(f)) {
       if (i + 1 >= argc) return fail(error_kind::permanent, std::string(f) + " needs a value");
       out.flags_[std::string(f)] = argv[++i];
+    } else if (!f.starts_with("-") && out.positional_.size() < spec.max_positional) {
+      out.positional_.emplace_back(f);
+    } else if (spec.max_positional > 0 && !f.starts_with("-")) {
+      return fail(error_kind::permanent, "unexpected argument " + std::string(f));
     } else {
       return fail(error_kind::permanent, "unknown flag " + std::string(f));
     }

@@ -17,6 +17,7 @@
 #include <set>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "redis/client.hpp"
 #include "tresse/common/result.hpp"
@@ -26,19 +27,23 @@ namespace tresse::dispatcher::cli {
 struct flag_spec {
   std::set<std::string_view> values;    // flags followed by a value
   std::set<std::string_view> switches;  // flags on their own
+  std::size_t max_positional = 0;       // arguments that are not flags, at most
 };
 
 class args {
  public:
-  // Reads argv[first..argc). A permanent error names an unknown flag or a missing value.
+  // Reads argv[first..argc). A permanent error names an unknown flag, a missing value or an
+  // argument past spec.max_positional.
   static result<args> parse(int argc, char** argv, int first, const flag_spec& spec);
 
   std::optional<std::string> get(std::string_view flag) const;
   std::string value(std::string_view flag) const { return get(flag).value_or(""); }
   bool has(std::string_view flag) const { return flags_.contains(flag); }
+  const std::vector<std::string>& positional() const { return positional_; }
 
  private:
   std::map<std::string, std::string, std::less<>> flags_;
+  std::vector<std::string> positional_;
 };
 
 // $name when set and non-empty, else `fallback`.

@@ -1,7 +1,6 @@
 #include "health/cli.hpp"
 
 #include <algorithm>
-#include <cstdlib>
 #include <iostream>
 #include <map>
 #include <memory>
@@ -11,10 +10,12 @@
 #include <string_view>
 #include <vector>
 
+#include "cli/args.hpp"
 #include "health/breaker_store.hpp"
 #include "health/report.hpp"
 #include "redis/client.hpp"
 #include "redis/keys.hpp"
+#include "registry/cli.hpp"
 #include "registry/store.hpp"
 #include "tresse/common/event.hpp"
 
@@ -31,14 +32,8 @@ constexpr std::string_view usage =
     "          --encryption-key KEY (or $TRESSE_REGISTRY_ENCRYPTION_KEY)\n";
 
 int fail_with(int code, std::string_view kind, std::string_view message) {
-  if (code == 2) std::cerr << usage;
-  std::cerr << json{{"error", {{"code", kind}, {"message", message}}}}.dump() << "\n";
-  return code;
-}
-
-std::string env_or(const char* name, std::string fallback) {
-  const char* v = std::getenv(name);
-  return v && *v ? std::string(v) : fallback;
+  if (code == 2) return cli::usage_error(usage, message);
+  return cli::print_error(code, kind, message);
 }
 
 // Retry tasks per endpoint (task ids are "<event>:<endpoint>"), scheduled or claimed.
@@ -126,44 +121,26 @@ json merge(const registry::endpoint& ep, const std::map<std::string, endpoint_re
 }  // namespace
 
 int run_health_command(int argc, char** argv) {
-  std::optional<std::string> business, id, redis_url, key_text;
-  for (int i = 1; i < argc; ++i) {
-    std::string_view a = argv[i];
-    auto value = [&](std::optional<std::string>& into) {
-      if (i + 1 >= argc) return false;
-      into = argv[++i];
-      return true;
-    };
-    if (a == "--business") {
-      if (!value(business)) return fail_with(2, "usage", "--business needs a value");
-    } else if (a == "--redis") {
-      if (!value(redis_url)) return fail_with(2, "usage", "--redis needs a value");
-    } else if (a == "--encryption-key") {
-      if (!value(key_text)) return fail_with(2, "usage", "--encryption-key needs a value");
-    } else if (a == "--help" || a == "-h") {
-      std::cout << usage;
-      return 0;
-    } else if (!a.starts_with("-") && !id) {
-      id = std::string(a);
-    } else {
-      return fail_with(2, "usage", "unexpected argument " + std::string(a));
-    }
+  auto a = cli::args::parse(argc, argv, 1,
+                            {.values = {"--business", "--redis", "--encryption-key"},
+                             .switches = {"--help", "-h"},
+                             .max_positional = 1});
+  if (!a) return fail_with(2, "usage", a.error().message);
+  if (a->has("--help") || a->has("-h")) {
+    std::cout << usage;
+    return 0;
   }
+  std::optional<std::string> business = a->get("--business");
+  std::optional<std::string> id;
+  if (!a->positional().empty()) id = a->positional().front();
   if (!business && !id) return fail_with(2, "usage", "give --business or an endpoint id");
 
-  auto opts =
-      redis::parse_url(redis_url.value_or(env_or("TRESSE_REDIS_URL", "redis://127.0.0.1:6379/0")));
-  if (!opts) return fail_with(2, "usage", opts.error().message);
-  opts->pool_size = 1;
-  auto redis = std::make_shared<redis::client>(*opts);
-  registry::store_options store_opts;
-  std::string key = key_text.value_or(env_or("TRESSE_REGISTRY_ENCRYPTION_KEY", ""));
-  if (!key.empty()) {
-    auto box = registry::secret_box::from_text(key);
-    if (!box) return fail_with(2, "usage", box.error().message);
-    store_opts.encryption = std::move(*box);
-  }
-  registry::store endpoints(redis, std::move(store_opts));
+  auto opened = registry::open_store(*a);
+  if (!opened) return fail_with(2, "usage", opened.error().message);
+  registry::store& endpoints = *opened;
+  auto connected = cli::redis_client(*a);  // reports, breakers and counters
+  if (!connected) return fail_with(2, "usage", connected.error().message);
+  std::shared_ptr<redis::client> redis = *connected;
   auto unavailable = [](const error& e) { return fail_with(1, "unavailable", e.message); };
 
   std::vector<registry::endpoint> eps;

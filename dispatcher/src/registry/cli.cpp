@@ -67,6 +67,20 @@ std::optional<Int> parse_int(std::string_view s) {
 
 }  // namespace
 
+result<store> open_store(const cli::args& a) {
+  auto redis = cli::redis_client(a);
+  if (!redis) return std::unexpected(redis.error());
+  store_options opts;
+  std::string key_text =
+      a.get("--encryption-key").value_or(cli::env_or("TRESSE_REGISTRY_ENCRYPTION_KEY", ""));
+  if (!key_text.empty()) {
+    auto box = secret_box::from_text(key_text);
+    if (!box) return std::unexpected(box.error());
+    opts.encryption = std::move(*box);
+  }
+  return store(*redis, std::move(opts));
+}
+
 int run_endpoints_command(int argc, char** argv) {
   if (argc < 2) return usage_error("missing action");
   std::string_view action = argv[1];
@@ -83,17 +97,9 @@ int run_endpoints_command(int argc, char** argv) {
   if (needs_id && require("--id").empty()) return usage_error("--id is required");
   if (!needs_id && require("--business").empty()) return usage_error("--business is required");
 
-  auto redis = cli::redis_client(*parsed);
-  if (!redis) return usage_error(redis.error().message);
-  store_options opts;
-  std::string key_text =
-      flag("--encryption-key").value_or(cli::env_or("TRESSE_REGISTRY_ENCRYPTION_KEY", ""));
-  if (!key_text.empty()) {
-    auto box = secret_box::from_text(key_text);
-    if (!box) return usage_error(box.error().message);
-    opts.encryption = std::move(*box);
-  }
-  store endpoints(*redis, std::move(opts));
+  auto opened = open_store(*parsed);
+  if (!opened) return usage_error(opened.error().message);
+  store& endpoints = *opened;
   std::string id = require("--id");
 
   if (action == "create") {

@@ -16,10 +16,19 @@
 // hex digits; the environment is the safer place for it).
 #pragma once
 
+#include "cli/args.hpp"
+#include "registry/store.hpp"
+#include "tresse/common/result.hpp"
+
 namespace tresse::dispatcher::registry {
 
 // argv[0] is "endpoints", argv[1] the action. Returns 0 on success, 1 when the action failed
 // (Redis unreachable, not found, invalid input), 2 on a usage error.
 int run_endpoints_command(int argc, char** argv);
+
+// The endpoint store the ops subcommands use: --redis URL (or $TRESSE_REDIS_URL) and
+// --encryption-key KEY (or $TRESSE_REGISTRY_ENCRYPTION_KEY). A permanent error for a malformed
+// URL or key.
+result<store> open_store(const cli::args& a);
 
 }  // namespace tresse::dispatcher::registry
