@@ -47,9 +47,32 @@ int decode_status(int status) {
   return -1;
 }
 
-// Spawns argv with the given descriptors as 0, 1, 2.
+// A child that exits without reading its stdin (it was given --body-file, or it rejected its
+// arguments) makes our next write fail with EPIPE; by default that write would also raise
+// SIGPIPE and kill the whole test binary. Ignored here, process-wide and once: EPIPE then just
+// means "the child did not want it". Children get the default disposition back (spawn).
+void ignore_sigpipe() {
+  static const bool done = [] {
+    struct sigaction sa{};
+    sa.sa_handler = SIG_IGN;
+    ::sigemptyset(&sa.sa_mask);
+    return ::sigaction(SIGPIPE, &sa, nullptr) == 0;
+  }();
+  (void)done;
+}
+
+// Spawns argv with the given descriptors as 0, 1, 2, and SIGPIPE at its default (an ignored
+// signal would otherwise stay ignored across exec).
 pid_t spawn(const std::vector<std::string>& argv, int in, int out, int err) {
   if (argv.empty()) throw std::runtime_error("spawn: empty argv");
+  ignore_sigpipe();
+  posix_spawnattr_t attr;
+  posix_spawnattr_init(&attr);
+  sigset_t defaults;
+  sigemptyset(&defaults);
+  sigaddset(&defaults, SIGPIPE);
+  posix_spawnattr_setsigdefault(&attr, &defaults);
+  posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGDEF);
   posix_spawn_file_actions_t actions;
   posix_spawn_file_actions_init(&actions);
   posix_spawn_file_actions_adddup2(&actions, in, 0);
@@ -59,8 +82,9 @@ pid_t spawn(const std::vector<std::string>& argv, int in, int out, int err) {
   for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
   args.push_back(nullptr);
   pid_t pid = -1;
-  int rc = ::posix_spawn(&pid, args[0], &actions, nullptr, args.data(), environ);
+  int rc = ::posix_spawn(&pid, args[0], &actions, &attr, args.data(), environ);
   posix_spawn_file_actions_destroy(&actions);
+  posix_spawnattr_destroy(&attr);
   if (rc != 0) throw std::runtime_error("spawn " + argv[0] + ": " + std::strerror(rc));
   return pid;
 }
@@ -122,7 +146,8 @@ process_result run_process(const std::vector<std::string>& argv, std::string_vie
       if (fds[i].fd == in.write) {
         ssize_t w = ::write(in.write, input.data() + written, input.size() - written);
         if (w > 0) written += static_cast<std::size_t>(w);
-        if (w < 0 && errno != EAGAIN) written = input.size();  // the child closed stdin
+        // EPIPE: the child closed stdin without reading it all; that is its business.
+        if (w < 0 && errno != EAGAIN && errno != EINTR) written = input.size();
         if (written == input.size()) close_fd(in.write);
         continue;
       }

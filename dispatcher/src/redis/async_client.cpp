@@ -35,23 +35,26 @@ struct reader_deleter {
 
 }  // namespace
 
-// Everything below runs on `strand`, except submit()'s post into it.
+// Everything below runs on `exec`: a strand of the client's own thread, or a shard's io_context.
 struct async_client::state : std::enable_shared_from_this<async_client::state> {
-  state(asio::any_io_executor ex, options o)
-      : strand(asio::make_strand(ex)), opts(std::move(o)), socket(strand), timer(strand) {}
+  state(asio::any_io_executor ex, options o) : exec(ex), opts(std::move(o)), socket(ex), timer(ex) {}
 
+  // One submit: `count` replies to collect, in order, then `done`.
   struct waiting {
-    completion done;
+    batch_completion done;
+    std::size_t count = 1;
+    std::vector<reply> replies;
     std::chrono::steady_clock::time_point sent;
     bool internal = false;  // AUTH / SELECT: the reply is checked, not handed out
   };
 
-  asio::strand<asio::any_io_executor> strand;
+  asio::any_io_executor exec;
   options opts;
   tcp::socket socket;
   asio::steady_timer timer;
   enum class link { down, connecting, up } status = link::down;
   std::string outbox;            // encoded, not yet written
+  std::string writing_buffer;    // being written (kept to reuse its capacity)
   std::deque<waiting> inflight;  // in outbox or written, in reply order
   bool writing = false;
   bool stopped = false;
@@ -61,20 +64,22 @@ struct async_client::state : std::enable_shared_from_this<async_client::state> {
   std::shared_ptr<asio::executor_work_guard<asio::io_context::executor_type>> work;
   std::chrono::steady_clock::time_point connect_started;
 
-  static void finish(completion done, result<reply> r) {
+  static void finish(batch_completion done, result<std::vector<reply>> r) {
     auto ex = asio::get_associated_executor(done);
     asio::dispatch(ex, [done = std::move(done), r = std::move(r)]() mutable {
       std::move(done)(std::move(r));
     });
   }
 
-  void enqueue(std::string encoded, completion done) {
+  void enqueue(std::string encoded, std::size_t count, batch_completion done) {
     if (stopped) {
       finish(std::move(done), fail(error_kind::transient, "redis: client stopped"));
       return;
     }
     outbox += encoded;
-    inflight.push_back({std::move(done), std::chrono::steady_clock::now()});
+    // Constructed, never assigned: assigning an any_completion_handler in Boost 1.81 wraps it
+    // in another one, endlessly.
+    inflight.push_back({std::move(done), count, {}, std::chrono::steady_clock::now()});
     if (status == link::down) connect();
     if (status == link::up) flush();
   }
@@ -104,7 +109,7 @@ struct async_client::state : std::enable_shared_from_this<async_client::state> {
     connect_started = std::chrono::steady_clock::now();
     auto self = shared_from_this();
     auto gen = generation;
-    auto resolver = std::make_shared<tcp::resolver>(strand);
+    auto resolver = std::make_shared<tcp::resolver>(exec);
     resolver->async_resolve(
         opts.host, std::to_string(opts.port),
         [self, gen, resolver](const boost::system::error_code& ec, tcp::resolver::results_type r) {
@@ -129,7 +134,7 @@ struct async_client::state : std::enable_shared_from_this<async_client::state> {
     std::deque<waiting> internal;
     auto add = [&](std::vector<std::string> argv) {
       setup += encode(argv);
-      internal.push_back({completion{}, std::chrono::steady_clock::now(), true});
+      internal.push_back({batch_completion{}, 1, {}, std::chrono::steady_clock::now(), true});
     };
     if (!opts.password.empty()) add({"AUTH", opts.password});
     if (opts.db != 0) add({"SELECT", std::to_string(opts.db)});
@@ -145,12 +150,12 @@ struct async_client::state : std::enable_shared_from_this<async_client::state> {
   void flush() {
     if (writing || outbox.empty() || status != link::up) return;
     writing = true;
-    auto data = std::make_shared<std::string>(std::move(outbox));
-    outbox.clear();
+    writing_buffer.clear();
+    std::swap(writing_buffer, outbox);
     auto self = shared_from_this();
     auto gen = generation;
-    asio::async_write(socket, asio::buffer(*data),
-                      [self, gen, data](const boost::system::error_code& ec, std::size_t) {
+    asio::async_write(socket, asio::buffer(writing_buffer),
+                      [self, gen](const boost::system::error_code& ec, std::size_t) {
                         if (gen != self->generation) return;
                         self->writing = false;
                         if (ec) return self->fail_all("write: " + ec.message());
@@ -177,13 +182,20 @@ struct async_client::state : std::enable_shared_from_this<async_client::state> {
             reply r = copy_reply(static_cast<redisReply*>(raw));
             freeReplyObject(raw);
             if (self->inflight.empty()) return self->fail_all("reply without a command");
-            waiting w = std::move(self->inflight.front());
-            self->inflight.pop_front();
+            waiting& w = self->inflight.front();
             if (w.internal) {
+              self->inflight.pop_front();
               if (r.type == reply::kind::error) return self->fail_all("setup: " + r.str);
               continue;
             }
-            finish(std::move(w.done), std::move(r));
+            w.replies.push_back(std::move(r));
+            if (w.replies.size() < w.count) continue;
+            waiting done = std::move(w);
+            self->inflight.pop_front();
+            // The next batch's clock starts when this one is answered (command_timeout).
+            if (!self->inflight.empty()) self->inflight.front().sent = std::chrono::steady_clock::now();
+            finish(std::move(done.done), std::move(done.replies));
+            if (gen != self->generation) return;  // the caller failed or stopped the client
           }
           self->read();
         });
@@ -211,16 +223,25 @@ struct async_client::state : std::enable_shared_from_this<async_client::state> {
   }
 };
 
-async_client::async_client(options opts)
-    : state_(std::make_shared<state>(io_.get_executor(), std::move(opts))) {
+async_client::async_client(options opts) : own_io_(std::make_unique<asio::io_context>()) {
+  state_ = std::make_shared<state>(asio::make_strand(own_io_->get_executor()), std::move(opts));
   auto work = std::make_shared<asio::executor_work_guard<asio::io_context::executor_type>>(
-      io_.get_executor());
+      own_io_->get_executor());
   state_->work = work;
-  thread_ = std::thread([this] { io_.run(); });
+  thread_ = std::thread([this] { own_io_->run(); });
 }
 
+async_client::async_client(options opts, asio::io_context& ioc)
+    : state_(std::make_shared<state>(ioc.get_executor(), std::move(opts))) {}
+
 async_client::~async_client() {
-  asio::post(state_->strand, [s = state_] {
+  if (!own_io_) {
+    // Bound: on the shard's thread (or after it stopped), so no other call is running.
+    state_->stopped = true;
+    state_->fail_all("client stopped");
+    return;
+  }
+  asio::post(state_->exec, [s = state_] {
     s->stopped = true;
     s->fail_all("client stopped");
     s->work.reset();
@@ -228,21 +249,43 @@ async_client::~async_client() {
   thread_.join();
 }
 
-void async_client::submit(std::string encoded, completion done) {
-  asio::post(state_->strand, [s = state_, e = std::move(encoded), d = std::move(done)]() mutable {
-    s->enqueue(std::move(e), std::move(d));
-  });
+void async_client::submit(std::string encoded, std::size_t count, batch_completion done) {
+  if (!own_io_) {
+    state_->enqueue(std::move(encoded), count, std::move(done));
+    return;
+  }
+  asio::post(state_->exec,
+             [s = state_, e = std::move(encoded), count, d = std::move(done)]() mutable {
+               s->enqueue(std::move(e), count, std::move(d));
+             });
+}
+
+asio::awaitable<result<std::vector<reply>>> async_client::pipeline(
+    const std::vector<std::vector<std::string>>& commands) {
+  if (commands.empty()) co_return std::vector<reply>{};
+  std::string encoded;
+  for (const auto& argv : commands) encoded += encode(argv);
+  auto initiate = [this](auto handler, std::string e, std::size_t count) {
+    submit(std::move(e), count, batch_completion(std::move(handler)));
+  };
+  co_return co_await asio::async_initiate<decltype(asio::use_awaitable),
+                                          void(result<std::vector<reply>>)>(
+      initiate, asio::use_awaitable, std::move(encoded), commands.size());
 }
 
 asio::awaitable<result<reply>> async_client::command(const std::vector<std::string>& argv) {
   std::string encoded = encode(argv);
   auto initiate = [this](auto handler, std::string e) {
-    submit(std::move(e), completion(std::move(handler)));
+    submit(std::move(e), 1, batch_completion(std::move(handler)));
   };
-  result<reply> r = co_await asio::async_initiate<decltype(asio::use_awaitable), void(result<reply>)>(
-      initiate, asio::use_awaitable, std::move(encoded));
-  if (r && r->type == reply::kind::error) co_return std::unexpected(error_of(*r));
-  co_return r;
+  result<std::vector<reply>> r =
+      co_await asio::async_initiate<decltype(asio::use_awaitable),
+                                    void(result<std::vector<reply>>)>(initiate, asio::use_awaitable,
+                                                                      std::move(encoded));
+  if (!r) co_return std::unexpected(r.error());
+  reply& one = r->front();
+  if (one.type == reply::kind::error) co_return std::unexpected(error_of(one));
+  co_return std::move(one);
 }
 
 asio::awaitable<result<reply>> async_client::eval(const script& s,

@@ -9,10 +9,17 @@
 //
 // One connection, connected lazily (AUTH and SELECT as configured) and again after a failure;
 // a failure fails every command in flight (transient). A command not answered within
-// options::command_timeout fails the connection. Thread-safe: calls may come from any thread
-// (any executor); the connection lives on a thread of its own, so its lifetime never depends on
-// the caller's io_context. Scripts run by EVALSHA, falling back to EVAL on
-// NOSCRIPT, like redis::client.
+// options::command_timeout fails the connection. Scripts run by EVALSHA, falling back to EVAL
+// on NOSCRIPT, like redis::client.
+//
+// Threads, two ways:
+// - async_client(opts): the connection lives on a thread of its own, so its lifetime never
+//   depends on the caller's io_context; calls may come from any thread (any executor), each
+//   one a post to that thread and back.
+// - async_client(opts, ioc): bound to an io_context that exactly one thread runs (a delivery
+//   shard). Calls must come from that thread; they neither post nor lock, and a reply resumes
+//   its caller inline. Commands issued while a write is in progress leave in the next one, so
+//   a busy shard pays a few system calls per batch of deliveries, not per command.
 #pragma once
 
 #include <boost/asio/any_completion_handler.hpp>
@@ -40,6 +47,9 @@ class async_client {
   using completion = boost::asio::any_completion_handler<void(result<reply>)>;
 
   explicit async_client(options opts);
+  // Bound to `ioc`, which one thread runs; the client must be destroyed on that thread, or
+  // after it stopped running `ioc`.
+  async_client(options opts, boost::asio::io_context& ioc);
   ~async_client();
   async_client(const async_client&) = delete;
   async_client& operator=(const async_client&) = delete;
@@ -50,13 +60,18 @@ class async_client {
   boost::asio::awaitable<result<reply>> eval(const script& s,
                                              const std::vector<std::string>& keys,
                                              const std::vector<std::string>& args);
+  // Every command in one write; the replies in order, error replies kept as kind::error (a
+  // pipeline is not a transaction). An error result only when the connection failed.
+  boost::asio::awaitable<result<std::vector<reply>>> pipeline(
+      const std::vector<std::vector<std::string>>& commands);
 
  private:
   struct state;
-  // Queues one encoded command; `done` runs (on its own executor) with the reply.
-  void submit(std::string encoded, completion done);
+  using batch_completion = boost::asio::any_completion_handler<void(result<std::vector<reply>>)>;
+  // Queues `count` encoded commands; `done` runs (on its own executor) with their replies.
+  void submit(std::string encoded, std::size_t count, batch_completion done);
 
-  boost::asio::io_context io_;
+  std::unique_ptr<boost::asio::io_context> own_io_;  // null when bound to a shard's
   std::shared_ptr<state> state_;
   std::thread thread_;
 };

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <exception>
@@ -55,6 +56,68 @@ TEST_F(AsyncClientTest, PipelinedRepliesReachTheirOwnCallers) {
       300, 2);
   EXPECT_EQ(ok, 300);
   EXPECT_EQ(redis_->command({"GET", "counter"})->str, "300");
+}
+
+TEST_F(AsyncClientTest, APipelineAnswersEveryCommandInOrderAndKeepsErrorReplies) {
+  async_client client(redis_->config());
+  run([&]() -> asio::awaitable<void> {
+    const std::vector<std::vector<std::string>> batch{
+        {"SET", "p", "1"}, {"INCR", "p"}, {"INCR"}, {"GET", "p"}};
+    auto r = co_await client.pipeline(batch);
+    EXPECT_TRUE(r);
+    if (!r) co_return;
+    EXPECT_EQ(r->size(), 4U);
+    EXPECT_EQ((*r)[1].integer, 2);
+    EXPECT_EQ((*r)[2].type, reply::kind::error);  // wrong number of arguments, kept in place
+    EXPECT_EQ((*r)[3].str, "2");
+  });
+}
+
+// Bound to a shard's io_context: no thread of its own, calls from that thread only, and many
+// concurrent callers share each write.
+TEST_F(AsyncClientTest, BoundToOneIoContextServesManyConcurrentCallers) {
+  asio::io_context io;
+  std::optional<async_client> client;
+  client.emplace(redis_->config(), io);
+  int ok = 0, answered = 0;
+  for (int i = 0; i < 500; ++i) {
+    asio::co_spawn(
+        io,
+        [&, i]() -> asio::awaitable<void> {
+          const std::vector<std::vector<std::string>> batch{
+              {"RPUSH", "bound", std::to_string(i)}, {"INCR", "bound:n"}};
+          auto r = co_await client->pipeline(batch);
+          if (r && r->size() == 2 && (*r)[1].type == reply::kind::integer) ++ok;
+          // The connection's timer keeps the io_context running until the client goes.
+          if (++answered == 500) client.reset();
+        },
+        asio::detached);
+  }
+  io.run();
+  EXPECT_EQ(ok, 500);
+  EXPECT_EQ(redis_->command({"GET", "bound:n"})->str, "500");
+  auto list = redis_->command({"LRANGE", "bound", "0", "-1"});
+  ASSERT_TRUE(list);
+  ASSERT_EQ(list->elements.size(), 500U);
+  // One connection answers in order: the pushes landed in the order they were issued.
+  for (int i = 0; i < 500; ++i) EXPECT_EQ(list->elements[i].str, std::to_string(i));
+}
+
+TEST_F(AsyncClientTest, ABoundClientFailsItsCallersWhenRedisIsDown) {
+  asio::io_context io;
+  async_client client(options{.port = 1, .connect_timeout = std::chrono::milliseconds(500)}, io);
+  std::optional<result<std::vector<reply>>> out;
+  asio::co_spawn(
+      io,
+      [&]() -> asio::awaitable<void> {
+        const std::vector<std::vector<std::string>> batch{{"PING"}, {"PING"}};
+        out = co_await client.pipeline(batch);
+      },
+      asio::detached);
+  io.run();
+  ASSERT_TRUE(out.has_value());
+  ASSERT_FALSE(*out);
+  EXPECT_EQ(out->error().kind, error_kind::transient);
 }
 
 TEST_F(AsyncClientTest, ErrorRepliesArePermanentAndScriptsSurviveAFlush) {
