@@ -163,6 +163,8 @@ int run(int argc, char** argv) {
   eopts.http.allow_private_networks = cfg.delivery.allow_private_networks;
   eopts.http.allow_list = cfg.delivery.allow_list;
   eopts.http.ca_file = cfg.delivery.ca_file;
+  eopts.io_threads = cfg.delivery.io_threads;
+  eopts.redis = *redis_opts;
   eopts.max_in_flight = cfg.delivery.max_in_flight;
   eopts.endpoint_concurrency = cfg.delivery.endpoint_concurrency;
   eopts.endpoint_queue_limit = cfg.delivery.endpoint_queue_limit;
@@ -192,22 +194,20 @@ int run(int argc, char** argv) {
     tresse::log::error("delivery setup failed", {{"error", e.what()}});
     return 2;
   }
-  engine->start();
-
-  // The handler can run before create() returns, so it waits for the pointer.
+  // Hand-offs can come before create() returns, so they wait for the pointer.
   std::promise<td::kafka::consumer*> consumer_ready;
   std::shared_future<td::kafka::consumer*> consumer_ptr = consumer_ready.get_future().share();
+  engine->start([consumer_ptr](std::int32_t partition, std::int64_t offset) {
+    consumer_ptr.get()->done(partition, offset);
+  });
   auto consumer = td::kafka::consumer::create(
       {.brokers = brokers,
        .group_id = cfg.kafka.group,
        .topic = cfg.kafka.topic,
        .max_in_flight = cfg.kafka.max_pending,
        .extra = kafka_extra},
-      [&engine, consumer_ptr](td::kafka::message m) {
-        auto p = m.partition;
-        auto o = m.offset;
-        engine->submit(std::move(m), [consumer_ptr, p, o] { consumer_ptr.get()->done(p, o); });
-      });
+      td::kafka::consumer::batch_handler(
+          [&engine](std::vector<td::kafka::message> batch) { engine->submit(std::move(batch)); }));
   if (!consumer) {
     tresse::log::error("Kafka consumer failed", {{"error", consumer.error().message}});
     return 1;

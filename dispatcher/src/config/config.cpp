@@ -378,6 +378,11 @@ const std::vector<key_spec>& keys() {
           [](auto& c) -> auto& { return c.delivery.connect_timeout; }, parse_positive_duration,
           format_duration),
       field(
+          "delivery.io_threads",
+          "io threads delivering, each owning the endpoints hashed to it (0: one per core)",
+          [](auto& c) -> auto& { return c.delivery.io_threads; }, parse_count<std::size_t, 0>,
+          format_count<std::size_t>),
+      field(
           "delivery.max_in_flight", "attempts in progress at once, all endpoints",
           [](auto& c) -> auto& { return c.delivery.max_in_flight; }, parse_count<std::size_t>,
           format_count<std::size_t>),

@@ -89,6 +89,7 @@ struct config {
     double retry_jitter = 0.2;  // ± fraction of each retry delay
     std::chrono::milliseconds timeout = std::chrono::seconds(15);
     std::chrono::milliseconds connect_timeout = std::chrono::seconds(5);
+    std::size_t io_threads = 0;  // 0: std::thread::hardware_concurrency()
     std::size_t max_in_flight = 1000;
     std::size_t endpoint_concurrency = 10;
     std::size_t endpoint_queue_limit = 100;

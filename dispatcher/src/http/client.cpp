@@ -51,6 +51,10 @@ failure classify(const error_code& ec, failure_kind kind, std::string_view what)
   if (ec == asio::error::operation_aborted) {
     return {failure_kind::cancelled, std::string(what) + ": cancelled", ec};
   }
+  if (ec == asio::error::no_descriptors || ec == asio::error::no_buffer_space ||
+      ec == asio::error::no_memory || ec == std::errc::too_many_files_open_in_system) {
+    return {failure_kind::local, std::string(what) + ": " + ec.message() + " (local)", ec};
+  }
   return {kind, std::string(what) + ": " + ec.message(), ec};
 }
 
@@ -189,6 +193,8 @@ const char* to_string(failure_kind k) {
       return "blocked_address";
     case failure_kind::connect:
       return "connect";
+    case failure_kind::local:
+      return "local";
     case failure_kind::tls:
       return "tls";
     case failure_kind::timeout:
@@ -395,7 +401,7 @@ asio::awaitable<std::expected<std::unique_ptr<client::connection>, failure>> cli
     auto [ec] = co_await stream->async_connect(endpoint, use_tuple);
     if (ec) {
       last = classify(ec, failure_kind::connect, "connecting to " + describe(endpoint));
-      if (last->kind == failure_kind::cancelled) break;
+      if (last->kind == failure_kind::cancelled || last->kind == failure_kind::local) break;
       continue;
     }
     opened_.fetch_add(1, std::memory_order_relaxed);

@@ -102,6 +102,9 @@ enum class failure_kind {
   timeout,          // connect_timeout or total_timeout elapsed
   protocol,         // closed without a response, malformed or oversized response header
   cancelled,        // the caller cancelled the awaitable (shutdown)
+  // Out of descriptors, buffers or memory here (EMFILE, ENFILE, ENOBUFS, ENOMEM): this
+  // process's problem, never the endpoint's, so it counts against no circuit or attempt.
+  local,
 };
 const char* to_string(failure_kind k);
 

@@ -19,10 +19,16 @@ std::vector<std::int32_t> partitions_of(const rd_kafka_topic_partition_list_t* l
 
 }  // namespace
 
-consumer::consumer(consumer_options options, handler on_message)
-    : options_(std::move(options)), on_message_(std::move(on_message)) {}
+consumer::consumer(consumer_options options, batch_handler on_batch)
+    : options_(std::move(options)), on_batch_(std::move(on_batch)) {}
 
 result<std::unique_ptr<consumer>> consumer::create(consumer_options options, handler on_message) {
+  return create(std::move(options), [h = std::move(on_message)](std::vector<message> batch) {
+    for (auto& m : batch) h(std::move(m));
+  });
+}
+
+result<std::unique_ptr<consumer>> consumer::create(consumer_options options, batch_handler on_batch) {
   if (options.brokers.empty()) return fail(error_kind::permanent, "no Kafka brokers given");
   if (options.topic.empty() || options.group_id.empty()) {
     return fail(error_kind::permanent, "consumer needs a topic and a group id");
@@ -51,7 +57,7 @@ result<std::unique_ptr<consumer>> consumer::create(consumer_options options, han
   auto conf = tresse::kafka::make_conf(values);
   if (!conf) return std::unexpected(conf.error());
 
-  std::unique_ptr<consumer> c(new consumer(std::move(options), std::move(on_message)));
+  std::unique_ptr<consumer> c(new consumer(std::move(options), std::move(on_batch)));
   rd_kafka_conf_set_opaque(conf->get(), c.get());
   rd_kafka_conf_set_rebalance_cb(conf->get(), &consumer::on_rebalance);
   auto rk = tresse::kafka::make_handle(RD_KAFKA_CONSUMER, std::move(*conf));
@@ -103,7 +109,15 @@ void consumer::run() {
   while (!stop_requested_.load()) {
     if (rd_kafka_message_t* m =
             rd_kafka_consumer_poll(rk_.get(), static_cast<int>(options_.poll_timeout.count()))) {
-      handle(m);
+      // Whatever else is already fetched goes out with it, in one hand-off.
+      std::vector<message> batch;
+      if (auto first = take(m)) batch.push_back(std::move(*first));
+      while (batch.size() < options_.max_batch) {
+        rd_kafka_message_t* more = rd_kafka_consumer_poll(rk_.get(), 0);
+        if (more == nullptr) break;
+        if (auto next = take(more)) batch.push_back(std::move(*next));
+      }
+      if (!batch.empty()) hand_out(std::move(batch));
     }
     apply_backpressure();
     if (auto now = std::chrono::steady_clock::now();
@@ -145,15 +159,15 @@ void consumer::run() {
   }
 }
 
-void consumer::handle(rd_kafka_message_t* raw) {
+std::optional<message> consumer::take(rd_kafka_message_t* raw) {
   tresse::kafka::message_ptr m(raw);
   if (m->err) {
-    if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) return;
+    if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) return std::nullopt;
     // librdkafka recovers from these by itself (broker down, coordinator moved, ...).
     auto level = m->err == RD_KAFKA_RESP_ERR__FATAL ? log::level::error : log::level::warn;
     log::write(level, "kafka consumer error",
                {{"error", rd_kafka_message_errstr(m.get())}, {"code", rd_kafka_err2name(m->err)}});
-    return;
+    return std::nullopt;
   }
   message msg;
   msg.topic = rd_kafka_topic_name(m->rkt);
@@ -163,12 +177,16 @@ void consumer::handle(rd_kafka_message_t* raw) {
   if (m->payload != nullptr) msg.value.assign(static_cast<const char*>(m->payload), m->len);
   rd_kafka_timestamp_type_t ts_type;
   msg.timestamp_ms = rd_kafka_message_timestamp(m.get(), &ts_type);
+  return msg;
+}
+
+void consumer::hand_out(std::vector<message> batch) {
   {
     std::lock_guard lock(mutex_);
-    tracker_.add(msg.partition, msg.offset);
+    for (const auto& msg : batch) tracker_.add(msg.partition, msg.offset);
   }
-  received_.fetch_add(1);
-  on_message_(std::move(msg));
+  received_.fetch_add(batch.size());
+  on_batch_(std::move(batch));
 }
 
 void consumer::apply_backpressure() {

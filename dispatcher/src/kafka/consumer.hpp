@@ -28,6 +28,7 @@
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -57,6 +58,7 @@ struct consumer_options {
   std::size_t resume_below = 0;  // 0: max_in_flight / 2
   std::chrono::milliseconds commit_interval = 200ms;
   std::chrono::milliseconds poll_timeout = 100ms;
+  std::size_t max_batch = 256;  // messages handed out together, at most
   std::string auto_offset_reset = "earliest";  // where a new group starts
   tresse::kafka::config_map extra;             // librdkafka overrides, applied last
 };
@@ -74,9 +76,13 @@ class consumer {
   // Called on the consumer's thread for every message, in partition order. It must return
   // quickly and must not throw: hand the message to other threads.
   using handler = std::function<void(message)>;
+  // The same for every batch of messages fetched together (at most `max_batch`, in partition
+  // order), so that the hand-off to other threads costs one post per batch, not per message.
+  using batch_handler = std::function<void(std::vector<message>)>;
 
   // Subscribes to `options.topic` and starts the polling thread.
   static result<std::unique_ptr<consumer>> create(consumer_options options, handler on_message);
+  static result<std::unique_ptr<consumer>> create(consumer_options options, batch_handler on_batch);
   ~consumer();  // stop(0s) if still running
   consumer(const consumer&) = delete;
   consumer& operator=(const consumer&) = delete;
@@ -98,18 +104,21 @@ class consumer {
   std::vector<partition_lag> lag() const;
 
  private:
-  consumer(consumer_options options, handler on_message);
+  consumer(consumer_options options, batch_handler on_batch);
   static void on_rebalance(rd_kafka_t* rk, rd_kafka_resp_err_t err,
                            rd_kafka_topic_partition_list_t* partitions, void* opaque);
   void run();
-  void handle(rd_kafka_message_t* m);
+  // The message as handed out, or nothing (an error or EOF event, logged). Not yet tracked.
+  std::optional<message> take(rd_kafka_message_t* m);
+  // Tracks and hands out one batch.
+  void hand_out(std::vector<message> batch);
   // Commits pending positions (all partitions, or only `only` if given); synchronous.
   status commit(const std::vector<std::int32_t>* only = nullptr);
   void apply_backpressure();
   void set_paused(bool pause);
 
   consumer_options options_;
-  handler on_message_;
+  batch_handler on_batch_;
   tresse::kafka::handle_ptr rk_;
   std::thread thread_;
 

@@ -539,16 +539,29 @@ result<std::int64_t> store::record_failure(std::string_view id) {
   return r->consecutive_failures;
 }
 
-result<failure_streak> store::record_failure_streak(std::string_view id) {
-  auto r = redis_->eval(record_failure_script(), {keys::endpoint(id), keys::endpoint_stats(id)},
-                        {std::to_string(to_unix_ms(opts_.now()))});
-  if (!r) return propagate(r);
+redis::script_call store::record_failure_call(std::string_view id) const {
+  return {&record_failure_script(),
+          {keys::endpoint(id), keys::endpoint_stats(id)},
+          {std::to_string(to_unix_ms(opts_.now()))}};
+}
+
+failure_streak store::failure_streak_from_reply(const redis::reply& r) {
   failure_streak out;
-  if (r->elements.size() == 2) {
-    out.consecutive_failures = r->elements[0].integer;
-    if (r->elements[1].integer > 0) out.failing_since = from_unix_ms(r->elements[1].integer);
+  if (r.elements.size() == 2) {
+    out.consecutive_failures = r.elements[0].integer;
+    if (r.elements[1].integer > 0) out.failing_since = from_unix_ms(r.elements[1].integer);
   }
   return out;
+}
+
+redis::script_call store::record_success_call(std::string_view id) {
+  return {&record_success_script(), {keys::endpoint_stats(id)}, {}};
+}
+
+result<failure_streak> store::record_failure_streak(std::string_view id) {
+  auto r = redis_->eval(record_failure_call(id));
+  if (!r) return propagate(r);
+  return failure_streak_from_reply(*r);
 }
 
 result<std::int64_t> store::record_dead_letter(std::string_view id, bool exhausted) {
@@ -559,7 +572,7 @@ result<std::int64_t> store::record_dead_letter(std::string_view id, bool exhaust
 }
 
 status store::record_success(std::string_view id) {
-  auto r = redis_->eval(record_success_script(), {keys::endpoint_stats(id)}, {});
+  auto r = redis_->eval(record_success_call(id));
   if (!r) return propagate(r);
   return {};
 }

@@ -130,6 +130,12 @@ class store {
   result<std::int64_t> record_dead_letter(std::string_view id, bool exhausted = true);
   status record_success(std::string_view id);
 
+  // What the failure bookkeeping sends, for the delivery path's non-blocking client: one script
+  // call each, and the reply's meaning.
+  redis::script_call record_failure_call(std::string_view id) const;
+  static failure_streak failure_streak_from_reply(const redis::reply& r);
+  static redis::script_call record_success_call(std::string_view id);
+
  private:
   result<std::string> serialize(const endpoint& ep) const;
   result<endpoint> parse(std::string_view id, std::string_view raw) const;  // cached

@@ -216,11 +216,20 @@ store::store(std::shared_ptr<redis::client> redis, store_options opts)
   if (opts_.attempts_per_event == 0) opts_.attempts_per_event = 1;
 }
 
+redis::script_call store::schedule_call(const task& t, clock::time_point due) const {
+  return {&schedule_script(),
+          {keys::retry_task(t.id()), std::string(keys::retry_due), std::string(keys::retry_claimed)},
+          task_argv(t, due, opts_.task_ttl)};
+}
+
+redis::script_call store::reschedule_call(const task& t, clock::time_point due) const {
+  return {&reschedule_script(),
+          {keys::retry_task(t.id()), std::string(keys::retry_due), std::string(keys::retry_claimed)},
+          task_argv(t, due, opts_.task_ttl)};
+}
+
 status store::schedule(const task& t, clock::time_point due) {
-  auto r = redis_->eval(
-      schedule_script(),
-      {keys::retry_task(t.id()), std::string(keys::retry_due), std::string(keys::retry_claimed)},
-      task_argv(t, due, opts_.task_ttl));
+  auto r = redis_->eval(schedule_call(t, due));
   if (!r) return std::unexpected(r.error());
   return {};
 }
@@ -235,40 +244,56 @@ result<bool> store::schedule_now(const task& t, clock::time_point now) {
 }
 
 result<bool> store::reschedule(const task& t, clock::time_point due) {
-  auto r = redis_->eval(
-      reschedule_script(),
-      {keys::retry_task(t.id()), std::string(keys::retry_due), std::string(keys::retry_claimed)},
-      task_argv(t, due, opts_.task_ttl));
+  auto r = redis_->eval(reschedule_call(t, due));
   if (!r) return std::unexpected(r.error());
   return r->integer == 1;
 }
 
-result<std::vector<task>> store::claim_due(clock::time_point now, std::size_t limit,
-                                           std::chrono::milliseconds lease) {
+redis::script_call store::claim_call(clock::time_point now, std::size_t limit,
+                                     std::chrono::milliseconds lease) {
+  return {&claim_script(),
+          {std::string(keys::retry_due), std::string(keys::retry_claimed)},
+          {std::to_string(unix_ms(now)), std::to_string(limit), std::to_string(unix_ms(now + lease)),
+           std::string(keys::retry_task_prefix)}};
+}
+
+std::vector<task> store::tasks_from_reply(const redis::reply& r) {
   std::vector<task> out;
-  if (limit == 0) return out;
-  auto r = redis_->eval(claim_script(), {keys::retry_due, keys::retry_claimed},
-                        {std::to_string(unix_ms(now)), std::to_string(limit),
-                         std::to_string(unix_ms(now + lease)), keys::retry_task_prefix});
-  if (!r) return std::unexpected(r.error());
-  const auto& e = r->elements;
+  const auto& e = r.elements;
   for (std::size_t i = 0; i + 1 < e.size(); i += 2) {
     out.push_back(task_from_fields(e[i + 1].elements));
   }
   return out;
 }
 
-status store::complete(std::string_view id) {
-  auto r = redis_->pipeline({{"MULTI"},
-                             {"DEL", keys::retry_task(id)},
-                             {"ZREM", std::string(keys::retry_due), std::string(id)},
-                             {"ZREM", std::string(keys::retry_claimed), std::string(id)},
-                             {"EXEC"}});
+result<std::vector<task>> store::claim_due(clock::time_point now, std::size_t limit,
+                                           std::chrono::milliseconds lease) {
+  if (limit == 0) return std::vector<task>{};
+  auto r = redis_->eval(claim_call(now, limit, lease));
   if (!r) return std::unexpected(r.error());
-  if (r->back().type != redis::reply::kind::array) {
-    return fail(error_kind::transient, "redis: complete transaction failed: " + r->back().str);
+  return tasks_from_reply(*r);
+}
+
+std::vector<std::vector<std::string>> store::complete_commands(std::string_view id) {
+  return {{"MULTI"},
+          {"DEL", keys::retry_task(id)},
+          {"ZREM", std::string(keys::retry_due), std::string(id)},
+          {"ZREM", std::string(keys::retry_claimed), std::string(id)},
+          {"EXEC"}};
+}
+
+status store::complete_from_replies(const std::vector<redis::reply>& r) {
+  if (r.empty() || r.back().type != redis::reply::kind::array) {
+    return fail(error_kind::transient,
+                "redis: complete transaction failed: " + (r.empty() ? "" : r.back().str));
   }
   return {};
+}
+
+status store::complete(std::string_view id) {
+  auto r = redis_->pipeline(complete_commands(id));
+  if (!r) return std::unexpected(r.error());
+  return complete_from_replies(*r);
 }
 
 result<std::optional<task>> store::get(std::string_view id) {
@@ -285,7 +310,8 @@ result<backlog_size> store::backlog() {
   return backlog_size{(*r)[0].integer, (*r)[1].integer};
 }
 
-status store::log_attempt(const attempt_record& a, std::string_view event_body) {
+std::vector<std::vector<std::string>> store::log_attempt_commands(
+    const attempt_record& a, std::string_view event_body) const {
   std::string record = encode(a, opts_.snippet_limit);
   std::string by_endpoint = keys::endpoint_attempts(a.endpoint_id);
   std::string by_event = keys::event_attempts(a.event_id);
@@ -301,7 +327,11 @@ status store::log_attempt(const attempt_record& a, std::string_view event_body) 
     commands.push_back(
         {"SET", keys::event_body(a.event_id), std::string(event_body), "PX", ttl, "NX"});
   }
-  return redis_->pipeline_ok(commands);
+  return commands;
+}
+
+status store::log_attempt(const attempt_record& a, std::string_view event_body) {
+  return redis_->pipeline_ok(log_attempt_commands(a, event_body));
 }
 
 result<std::optional<std::string>> store::event_body(std::string_view event_id) {

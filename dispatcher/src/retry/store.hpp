@@ -135,6 +135,19 @@ class store {
   result<std::vector<attempt_record>> attempts_for_event(std::string_view endpoint_id,
                                                          std::string_view event_id);
 
+  // What schedule, reschedule, claim_due, complete and log_attempt send, for the delivery
+  // path's non-blocking client (delivery/redis_writer.hpp), and what the replies mean. The sync
+  // methods above are these plus a blocking round trip, so the layout lives here alone.
+  redis::script_call schedule_call(const task& t, clock::time_point due) const;
+  redis::script_call reschedule_call(const task& t, clock::time_point due) const;  // reply 1: stored
+  static redis::script_call claim_call(clock::time_point now, std::size_t limit,
+                                       std::chrono::milliseconds lease);
+  static std::vector<task> tasks_from_reply(const redis::reply& r);
+  static std::vector<std::vector<std::string>> complete_commands(std::string_view task_id);
+  static status complete_from_replies(const std::vector<redis::reply>& r);
+  std::vector<std::vector<std::string>> log_attempt_commands(
+      const attempt_record& a, std::string_view event_body = {}) const;
+
  private:
   std::shared_ptr<redis::client> redis_;
   store_options opts_;

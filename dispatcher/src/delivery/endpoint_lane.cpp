@@ -1,0 +1,303 @@
+#include "delivery/endpoint_lane.hpp"
+
+#include <algorithm>
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/this_coro.hpp>
+#include <boost/asio/use_awaitable.hpp>
+
+#include "tresse/common/ids.hpp"
+#include "tresse/common/log.hpp"
+#include "tresse/receiver/sign.hpp"
+
+namespace tresse::dispatcher {
+namespace asio = boost::asio;
+using namespace std::chrono_literals;
+using clock = std::chrono::system_clock;
+using steady = std::chrono::steady_clock;
+
+std::string attempt_result::describe() const {
+  return error.empty() ? result.reason : result.reason + ": " + error;
+}
+
+endpoint_lane::endpoint_lane(asio::any_io_executor ex, const engine_options& o)
+    : slots_(std::move(ex), lane_options{.slots = o.endpoint_concurrency,
+                                         .queue_limit = o.endpoint_queue_limit,
+                                         .stall_after = o.endpoint_stall_after}),
+      circuit_(o.breaker),
+      pace_(o.throttle) {}
+
+bool endpoint_lane::take_streak_reset(steady::time_point now) {
+  if (!streak_dirty_ && now - streak_reset_at_ < 1s) return false;
+  streak_dirty_ = false;
+  streak_reset_at_ = now;
+  return true;
+}
+
+clock::time_point endpoint_lane::circuit_due(std::mt19937_64& rng, clock::time_point now) const {
+  // Spread the deferred backlog so that a closing circuit is not met by all of it at once.
+  const auto cool = circuit_.current_cool_down();
+  std::uniform_real_distribution<double> spread(0.0, 0.5);
+  if (circuit_.open_until() > now) {
+    return circuit_.open_until() + std::chrono::duration_cast<clock::duration>(cool * spread(rng));
+  }
+  // Half-open, the probe elsewhere or in flight: back in half to one cool-down.
+  return now + std::chrono::duration_cast<clock::duration>(cool * (0.5 + spread(rng)));
+}
+
+void endpoint_lane::adopt_shared_open(clock_time until, steady::time_point read_at) {
+  const bool was_closed = circuit_.current(clock::now()) == health::breaker::state::closed;
+  circuit_.adopt_open(until);
+  open_shared_at_ = read_at;
+  if (was_closed) log::info("circuit opened by another instance", {{"business", business_id_}});
+}
+
+bool endpoint_lane::adopt_shared_closed(steady::time_point read_at, clock_time now) {
+  if (circuit_.current(now) == health::breaker::state::closed) return false;
+  if (!open_shared_at_ || *open_shared_at_ >= read_at) return false;
+  circuit_.adopt_closed();
+  open_shared_at_.reset();
+  return true;
+}
+
+health::endpoint_report endpoint_lane::report(const std::string& id, clock_time now) const {
+  health::endpoint_report r;
+  r.endpoint_id = id;
+  r.business_id = business_id_;
+  r.breaker = health::to_string(circuit_.current(now));
+  r.attempts = recent_.size();
+  r.success_rate = recent_.success_rate();
+  if (auto p = recent_.latency_percentile(0.5)) r.p50_ms = p->count();
+  if (auto p = recent_.latency_percentile(0.99)) r.p99_ms = p->count();
+  r.rate_per_second = pace_.rate();
+  r.in_flight = slots_.busy();
+  r.queued = slots_.waiting(lane::kind::first) + slots_.waiting(lane::kind::retry);
+  r.state = health::classify(r, pace_.adaptive_rate().has_value());
+  return r;
+}
+
+asio::awaitable<void> endpoint_lane::report_to_breaker(context& ctx, const registry::endpoint& ep,
+                                                       const outcome& o) {
+  const auto now = clock::now();
+  if (o.next == outcome::action::retry) {
+    if (!circuit_.on_failure(now)) co_return;
+    const auto until = circuit_.open_until();
+    log::warn("circuit opened", {{"endpoint", ep.id},
+                                 {"business", ep.business_id},
+                                 {"cool_down_ms", circuit_.current_cool_down().count()},
+                                 {"reason", o.reason}});
+    open_shared_at_.reset();
+    if (ctx.deps.breakers == nullptr) co_return;
+    // A state change, not per delivery: rare enough for the blocking pool.
+    auto publish = [&ctx, &ep, until] { return ctx.deps.breakers->publish_open(ep.id, until, true); };
+    if (auto r = co_await offload(ctx, publish); r && circuit_.open_until() == until) {
+      open_shared_at_ = steady::now();
+    }
+  } else if (o.next == outcome::action::delivered) {
+    if (!circuit_.on_success(now)) co_return;
+    log::info("circuit closed", {{"endpoint", ep.id}, {"business", ep.business_id}});
+    open_shared_at_.reset();
+    if (ctx.deps.breakers == nullptr) co_return;
+    auto publish = [&ctx, &ep] { return ctx.deps.breakers->publish_closed(ep.id); };
+    if (auto r = co_await offload(ctx, publish); !r) {
+      log::warn("sharing a closed circuit failed", {{"endpoint", ep.id}, {"error", r.error().message}});
+    }
+  }
+}
+
+void endpoint_lane::report_to_throttle(const registry::endpoint& ep, const outcome& o) {
+  const bool was_throttled = pace_.adaptive_rate().has_value();
+  const auto now = steady::now();
+  if (o.throttle_signal) {
+    std::optional<std::chrono::nanoseconds> hint;
+    if (o.retry_after) hint = *o.retry_after;
+    pace_.on_overload(now, hint);
+  } else if (o.next == outcome::action::delivered) {
+    pace_.on_success(now);
+  } else {
+    return;
+  }
+  const bool throttled = pace_.adaptive_rate().has_value();
+  if (throttled && !was_throttled) {
+    log::warn("endpoint throttled", {{"endpoint", ep.id},
+                                     {"rate_per_second", *pace_.adaptive_rate()},
+                                     {"reason", o.reason}});
+  } else if (!throttled && was_throttled) {
+    log::info("endpoint throttle lifted", {{"endpoint", ep.id}});
+  }
+}
+
+const std::vector<receiver::key>& endpoint_lane::signing_keys(const registry::endpoint& ep,
+                                                              clock::time_point now) {
+  // Parsing a key sets up its HMAC contexts: once per change of the live secrets.
+  auto secrets = ep.live_secrets(now);
+  if (secrets_ != secrets) {
+    keys_.clear();
+    for (const auto& text : secrets) {
+      std::error_code ec;
+      auto k = receiver::key::parse(text, ec);
+      if (!ec) keys_.push_back(std::move(k));
+    }
+    secrets_ = std::move(secrets);
+  }
+  return keys_;
+}
+
+asio::awaitable<attempt_result> endpoint_lane::attempt(shard_env& env, const event_meta& meta,
+                                                       const registry::endpoint& ep, int number,
+                                                       lane::kind k) {
+  context& ctx = env.ctx;
+  attempt_result out;
+  ++users_;
+  struct users_guard {
+    std::size_t& n;
+    ~users_guard() { --n; }
+  } users{users_};
+  auto defer_until = [&out](clock_time due) {
+    out.ran = true;
+    out.deferred = true;
+    out.defer_due = due;
+  };
+  const auto retry_delay = [&ctx] {
+    return std::chrono::duration_cast<clock::duration>(ctx.deps.schedule.next_delay(1).value_or(5s));
+  };
+
+  bool probe = false;
+  const health::breaker::verdict verdict = circuit_.admit(clock::now());
+  if (verdict == health::breaker::verdict::defer) {
+    defer_until(circuit_due(env.rng, clock::now()));
+    co_return out;
+  }
+  if (verdict == health::breaker::verdict::probe) {
+    bool won = true;
+    if (ctx.deps.breakers != nullptr) {
+      const auto lease = ctx.options.http.total_timeout + 5s;
+      auto take_lease = [&ctx, &ep, lease] {
+        return ctx.deps.breakers->try_probe_lease(ep.id, ctx.instance_id, lease, clock::now());
+      };
+      auto r = co_await offload(ctx, take_lease);
+      won = r && r->won;  // Redis down: nobody can tell who probes, so nobody does
+      if (r && !r->won && r->open_until) circuit_.adopt_open(*r->open_until);
+    }
+    if (!won) {
+      circuit_.probe_abandoned();
+      defer_until(circuit_due(env.rng, clock::now()));
+      co_return out;
+    }
+    probe = true;
+    log::info("circuit half-open: probing", {{"endpoint", ep.id}, {"event", meta.id}});
+  }
+
+  const auto deadline = steady::now() + ctx.options.endpoint_queue_timeout;
+  const lane::admit admitted = co_await slots_.acquire(k, deadline);
+  if (admitted != lane::admit::granted && probe) circuit_.probe_abandoned();
+  if (admitted == lane::admit::cancelled) co_return out;
+  if (admitted == lane::admit::deferred) {
+    defer_until(clock::now() + retry_delay());
+    co_return out;
+  }
+  lane_permit endpoint_permit(&slots_, k);
+  // The circuit may have opened while this one queued for the slot.
+  if (!probe && circuit_.current(clock::now()) != health::breaker::state::closed) {
+    defer_until(circuit_due(env.rng, clock::now()));
+    co_return out;
+  }
+  // From here a probe always ends in a report, or is abandoned.
+  struct probe_guard {
+    health::breaker& b;
+    bool armed;
+    ~probe_guard() {
+      if (armed) b.probe_abandoned();
+    }
+  } abandon_probe{circuit_, probe};
+  pace_.set_fixed_rate(static_cast<double>(ep.rate_limit_per_second));
+  const auto paced_at =
+      pace_.reserve(steady::now(), std::max<steady::duration>(deadline - steady::now(), 0s));
+  if (!paced_at) {
+    const auto pause = std::chrono::duration_cast<clock::duration>(pace_.paused_until() - steady::now());
+    defer_until(clock::now() + std::max(retry_delay(), pause));
+    co_return out;
+  }
+  if (*paced_at > steady::now()) {
+    asio::steady_timer pace_timer(co_await asio::this_coro::executor, *paced_at);
+    co_await pace_timer.async_wait(asio::as_tuple(asio::use_awaitable));
+    if (ctx.stopping) co_return out;
+  }
+  if (!co_await env.in_flight.acquire()) co_return out;
+  semaphore_permit in_flight_permit(&env.in_flight);
+  if (ctx.stopping) co_return out;
+
+  const auto now = clock::now();
+  const std::int64_t ts = std::chrono::duration_cast<std::chrono::seconds>(now.time_since_epoch()).count();
+  const std::vector<receiver::key>& keys = signing_keys(ep, now);
+  std::error_code ec;
+  std::string signature = receiver::sign_all(keys, meta.id, ts, *meta.body, ec);
+  retry::attempt_record& rec = out.record;
+  rec.id = ids::time_ordered("att_", now);
+  rec.event_id = meta.id;
+  rec.event_type = meta.type;
+  rec.endpoint_id = ep.id;
+  rec.attempt = number;
+  rec.at = now;
+  if (keys.empty() || ec) {
+    // A broken stored secret is the operator's to fix; retrying lets them.
+    out.ran = true;
+    out.result = outcome{outcome::action::retry, std::nullopt, "invalid_secret", false};
+    out.error = "endpoint has no usable signing secret";
+    rec.error = out.describe();
+    co_return out;
+  }
+
+  http::request req;
+  req.url = ep.url;
+  req.body = meta.body;
+  req.headers = {{"content-type", "application/json"},
+                 {std::string(receiver::header_id), meta.id},
+                 {std::string(receiver::header_timestamp), std::to_string(ts)},
+                 {std::string(receiver::header_signature), std::move(signature)},
+                 {"tresse-event-type", meta.type}};
+  ctx.counters.in_flight->add(1);
+  auto r = co_await env.client.post(std::move(req));
+  ctx.counters.in_flight->add(-1);
+  if (!r && r.error().kind == http::failure_kind::cancelled) co_return out;
+  if (!r && r.error().kind == http::failure_kind::local) {
+    // Out of descriptors or memory here: not the endpoint's fault. No attempt is counted and
+    // nothing is reported to the breaker or the throttle; the delivery comes back later.
+    ctx.counters.local_errors->inc();
+    log::warn("local resource error; delivery deferred without an attempt",
+              {{"endpoint", ep.id}, {"error", r.error().message}});
+    defer_until(clock::now() + retry_delay());
+    co_return out;
+  }
+
+  out.ran = true;
+  out.result = classify_attempt(r);
+  abandon_probe.armed = false;
+  business_id_ = ep.business_id;
+  const bool delivered = out.result.next == outcome::action::delivered;
+  recent_.record(delivered, r ? std::optional(std::chrono::duration_cast<std::chrono::milliseconds>(
+                                    r->latency))
+                              : std::nullopt);
+  if (!delivered) note_failure();
+  co_await report_to_breaker(ctx, ep, out.result);
+  report_to_throttle(ep, out.result);
+  if (r) {
+    rec.status = static_cast<int>(r->status);
+    rec.latency = std::chrono::duration_cast<std::chrono::milliseconds>(r->latency);
+    ctx.counters.latency->observe(std::chrono::duration<double>(r->latency).count());
+    rec.response_snippet = std::move(r->body_snippet);
+  } else {
+    out.error = r.error().message;
+  }
+  rec.succeeded = delivered;
+  rec.error = out.describe();
+  log::debug("attempt", {{"event", meta.id},
+                         {"endpoint", ep.id},
+                         {"attempt", number},
+                         {"status", rec.status},
+                         {"outcome", out.result.reason}});
+  co_return out;
+}
+
+}  // namespace tresse::dispatcher

@@ -1,0 +1,263 @@
+#include "delivery/settle.hpp"
+
+#include <utility>
+
+#include <boost/asio/post.hpp>
+
+#include "tresse/common/log.hpp"
+
+namespace tresse::dispatcher {
+namespace asio = boost::asio;
+using clock = std::chrono::system_clock;
+
+retry::task settle::task_of(const event_meta& meta, const std::string& endpoint_id, int attempts,
+                            std::string last_error) {
+  retry::task t;
+  t.event_id = meta.id;
+  t.endpoint_id = endpoint_id;
+  t.business_id = meta.business_id;
+  t.event_type = meta.type;
+  t.body = *meta.body;
+  t.attempts = attempts;
+  t.first_attempt_at = clock::now();
+  t.last_error = std::move(last_error);
+  t.source = meta.source;
+  return t;
+}
+
+event_meta settle::meta_of(const retry::task& t) {
+  event_meta meta;
+  meta.id = t.event_id;
+  meta.type = t.event_type;
+  meta.business_id = t.business_id;
+  meta.body = std::make_shared<const std::string>(t.body);
+  meta.source = t.source;
+  return meta;
+}
+
+asio::awaitable<bool> settle::log_attempt(const attempt_result& res,
+                                          std::shared_ptr<const std::string> body) {
+  const auto commands =
+      ctx_.deps.retries.log_attempt_commands(res.record, body ? *body : std::string_view{});
+  co_return co_await writer_.write(commands, "attempt log");
+}
+
+asio::awaitable<settle::handoff> settle::first(const event_meta& meta,
+                                               const registry::endpoint& ep, endpoint_lane& lane,
+                                               const attempt_result& res) {
+  if (res.deferred) {
+    // No request made: the schedule still owes it every attempt.
+    const retry::task task = task_of(meta, ep.id, 0, "deferred");
+    auto stored = co_await schedule(task, res.defer_due, false);
+    if (!stored) co_return handoff::interrupted;
+    ctx_.counters.deferred->inc();
+    co_return handoff::done;
+  }
+  if (!co_await log_attempt(res, meta.body)) co_return handoff::interrupted;
+  if (res.result.next != outcome::action::retry) {
+    co_return co_await delivered_or_disabled(ep, lane, res.result) ? handoff::done
+                                                                   : handoff::interrupted;
+  }
+  const retry::task task = task_of(meta, ep.id, 1, res.describe());
+  auto step = co_await retry_or_dead_letter(task, res.result, false);
+  co_return step == next_step::interrupted ? handoff::interrupted : handoff::done;
+}
+
+asio::awaitable<settle::handoff> settle::retry(retry::task& task, const registry::endpoint& ep,
+                                               endpoint_lane& lane, const attempt_result& res) {
+  if (res.deferred) {
+    // Replaces the claim, attempts unchanged.
+    auto stored = co_await schedule(task, res.defer_due, true);
+    if (!stored) co_return handoff::interrupted;
+    if (!*stored) co_return handoff::gone;
+    ctx_.counters.deferred->inc();
+    co_return handoff::done;
+  }
+  if (!co_await log_attempt(res, nullptr)) co_return handoff::interrupted;
+  const std::string id = task.id();
+  if (res.result.next != outcome::action::retry) {
+    if (!co_await delivered_or_disabled(ep, lane, res.result)) co_return handoff::interrupted;
+    co_return co_await complete(id) ? handoff::done : handoff::interrupted;
+  }
+  task.attempts = res.record.attempt;
+  task.last_error = res.describe();
+  // Rescheduling replaces the claim; a dead letter still has to complete it.
+  auto step = co_await retry_or_dead_letter(task, res.result, true);
+  if (step == next_step::interrupted) co_return handoff::interrupted;
+  if (step == next_step::gone) co_return handoff::gone;
+  if (step == next_step::dead_lettered && !co_await complete(id)) co_return handoff::interrupted;
+  co_return handoff::done;
+}
+
+asio::awaitable<void> settle::drop(const retry::task& task, const registry::endpoint* ep) {
+  const std::string id = task.id();
+  if (ep == nullptr) {
+    log::info("retry dropped: endpoint deleted",
+              {{"event", task.event_id}, {"endpoint", task.endpoint_id}});
+    co_await complete(id);
+    co_return;
+  }
+  retry::task t = task;
+  t.last_error = ep->disabled_reason;
+  if (co_await dead_letter("endpoint_disabled", t)) co_await complete(id);
+}
+
+asio::awaitable<bool> settle::delivered_or_disabled(const registry::endpoint& ep,
+                                                    endpoint_lane& lane, const outcome& o) {
+  if (o.next == outcome::action::disable_endpoint) co_return co_await disable_endpoint(ep, o);
+  ctx_.counters.delivered->inc();
+  if (lane.take_streak_reset(std::chrono::steady_clock::now())) {
+    // Best effort, as a counter: a lost reset is redone by the next success a second later.
+    const auto reset = registry::store::record_success_call(ep.id);
+    (void)co_await writer_.try_eval(reset);
+  }
+  co_return true;
+}
+
+asio::awaitable<std::optional<bool>> settle::schedule(const retry::task& task, clock_time due,
+                                                      bool claimed) {
+  if (!claimed) {
+    const auto call = ctx_.deps.retries.schedule_call(task, due);
+    auto r = co_await writer_.eval(call, "schedule delivery");
+    if (!r) co_return std::nullopt;
+    co_return true;  // idempotent per task id: an existing task stays as it is
+  }
+  const auto call = ctx_.deps.retries.reschedule_call(task, due);
+  auto r = co_await writer_.eval(call, "reschedule delivery");
+  if (!r) co_return std::nullopt;
+  co_return r->integer == 1;
+}
+
+asio::awaitable<settle::next_step> settle::retry_or_dead_letter(const retry::task& task,
+                                                                const outcome& o, bool claimed) {
+  co_await note_failure(task.endpoint_id);
+  std::optional<std::chrono::milliseconds> hint;
+  if (o.retry_after) hint = *o.retry_after;
+  auto delay = ctx_.deps.schedule.next_delay(task.attempts, hint);
+  if (delay) {
+    auto stored = co_await schedule(task, clock::now() + *delay, claimed);
+    if (!stored) co_return next_step::interrupted;
+    if (!*stored) co_return next_step::gone;  // another instance finished it after our lease
+    ctx_.counters.scheduled->inc();
+    co_return next_step::scheduled;
+  }
+  co_return co_await dead_letter("retries_exhausted", task) ? next_step::dead_lettered
+                                                            : next_step::interrupted;
+}
+
+asio::awaitable<bool> settle::complete(const std::string& task_id) {
+  const auto commands = retry::store::complete_commands(task_id);
+  co_return co_await writer_.write(commands, "complete retry");
+}
+
+asio::awaitable<bool> settle::dead_letter(std::string_view reason, const retry::task& task) {
+  // Rare, and a Kafka produce that waits for the broker: the blocking pool.
+  kafka::dead_letter dl;
+  dl.reason = std::string(reason);
+  if (!task.last_error.empty()) dl.reason += " (last: " + task.last_error + ")";
+  dl.original = task.body;
+  dl.business_id = task.business_id;
+  dl.endpoint_id = task.endpoint_id;
+  dl.source = task.source;
+  auto read_history = [this, &task] {
+    return ctx_.deps.retries.attempts_for_event(task.endpoint_id, task.event_id);
+  };
+  if (auto history = co_await offload(ctx_, read_history)) {
+    for (const auto& a : *history) dl.attempts.push_back(retry::to_json(a));
+  }
+  std::function<status()> produce = [this, &dl] { return ctx_.deps.dead_letters.produce_and_wait(dl); };
+  if (!co_await durably(ctx_, "dead-letter delivery", produce)) co_return false;
+  ctx_.counters.dead_lettered->inc();
+  const bool exhausted = reason == "retries_exhausted";
+  asio::post(ctx_.blocking, [this, id = task.endpoint_id, exhausted] { note_dead_letter(id, exhausted); });
+  log::warn("delivery dead-lettered", {{"event", task.event_id},
+                                       {"endpoint", task.endpoint_id},
+                                       {"attempts", task.attempts},
+                                       {"reason", reason}});
+  co_return true;
+}
+
+asio::awaitable<bool> settle::disable_endpoint(const registry::endpoint& ep, const outcome& o) {
+  ctx_.counters.disabled->inc();
+  log::warn("endpoint disabled", {{"endpoint", ep.id}, {"business", ep.business_id}, {"reason", o.reason}});
+  // Several attempts in flight may all be told to disable: the ops event goes out once, by
+  // whoever finds the endpoint still enabled.
+  bool was_enabled = false;
+  std::function<status()> disable = [this, &ep, &o, &was_enabled]() -> status {
+    auto r = ctx_.deps.registry.disable_if_enabled(ep.id, o.reason);
+    if (!r) return std::unexpected(r.error());
+    was_enabled = *r;
+    return {};
+  };
+  const bool ok = co_await durably(ctx_, "disable endpoint", disable);
+  if (ok && was_enabled) {
+    kafka::ops_event e{.type = kafka::ops_event_type::disabled,
+                       .business_id = ep.business_id,
+                       .endpoint_id = ep.id,
+                       .url = ep.url,
+                       .reason = o.reason};
+    asio::post(ctx_.blocking, [this, e = std::move(e)] { publish_ops(e); });
+  }
+  co_return ok;
+}
+
+asio::awaitable<void> settle::note_failure(const std::string& endpoint_id) {
+  const auto call = ctx_.deps.registry.record_failure_call(endpoint_id);
+  auto r = co_await writer_.try_eval(call);
+  if (!r) co_return;  // a counter: the next failure counts again
+  const auto streak = registry::store::failure_streak_from_reply(*r);
+  if (!streak.failing_since || ctx_.options.auto_disable_after.count() <= 0) co_return;
+  if (clock::now() - *streak.failing_since < ctx_.options.auto_disable_after) co_return;
+  // Rare: the registry's own read-and-disable, on the blocking pool. Not the cache: another
+  // failure (here or elsewhere) may have disabled it a moment ago, and the event goes out once.
+  const auto since = *streak.failing_since;
+  asio::post(ctx_.blocking, [this, endpoint_id, since] {
+    auto ep = ctx_.deps.registry.get(endpoint_id);
+    if (!ep || !*ep || !(*ep)->enabled) return;
+    auto done = ctx_.deps.registry.disable_if_enabled(endpoint_id, "failing_continuously");
+    if (!done || !*done) return;
+    ctx_.counters.disabled->inc();
+    const auto& e = **ep;
+    log::warn("endpoint disabled", {{"endpoint", e.id},
+                                    {"business", e.business_id},
+                                    {"reason", "failing_continuously"},
+                                    {"failing_since", events::format_rfc3339(since)}});
+    publish_ops({.type = kafka::ops_event_type::disabled,
+                 .business_id = e.business_id,
+                 .endpoint_id = e.id,
+                 .url = e.url,
+                 .reason = "failing_continuously",
+                 .failing_since = since});
+  });
+}
+
+void settle::note_dead_letter(const std::string& endpoint_id, bool exhausted) {
+  auto n = ctx_.deps.registry.record_dead_letter(endpoint_id, exhausted);
+  // Exactly at the threshold: once per streak.
+  if (!n || !exhausted || ctx_.options.warn_after_dead_letters <= 0 ||
+      *n != ctx_.options.warn_after_dead_letters) {
+    return;
+  }
+  auto ep = ctx_.deps.endpoints.find(endpoint_id);
+  if (!ep) return;
+  log::warn("endpoint failing", {{"endpoint", ep->id},
+                                 {"business", ep->business_id},
+                                 {"consecutive_dead_lettered", *n}});
+  publish_ops({.type = kafka::ops_event_type::failing,
+               .business_id = ep->business_id,
+               .endpoint_id = ep->id,
+               .url = ep->url,
+               .reason = "retries_exhausted",
+               .consecutive_dead_lettered = *n});
+}
+
+void settle::publish_ops(const kafka::ops_event& e) {
+  if (ctx_.deps.ops == nullptr) return;
+  if (auto st = ctx_.deps.ops->publish(e); !st) {
+    log::warn("ops event not published",
+              {{"type", kafka::to_string(e.type)}, {"endpoint", e.endpoint_id},
+               {"error", st.error().message}});
+  }
+}
+
+}  // namespace tresse::dispatcher

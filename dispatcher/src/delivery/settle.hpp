@@ -1,0 +1,80 @@
+// Settle: an attempt's result becomes exactly one hand-off: delivered, the retry schedule (a
+// retry or a deferral), a dead letter, or the endpoint disabled.
+//
+// Delivery semantics (DESIGN.md): a Kafka record is committed only after each of its
+// deliveries is handed off durably, and a delivery's attempt is logged before it is handed off
+// (so `GET …/deliveries/{event_id}` and manual retry know every delivered event even across a
+// Redis outage: the hand-off waits for Redis, and so does the commit). The writes go through
+// the shard's redis_writer; dead letters (Kafka) and disabling an endpoint are rare and run on
+// the blocking pool.
+//
+// Auto-disable: after `warn_after_dead_letters` deliveries in a row were dead-lettered,
+// webhook_endpoint.failing goes to the ops topic and the log; an endpoint whose every attempt
+// failed for `auto_disable_after` is disabled (webhook_endpoint.disabled, as for 410 Gone and
+// `webhook-delivery: disable`). A success ends the streak.
+//
+// Shard thread only.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include <boost/asio/awaitable.hpp>
+
+#include "delivery/context.hpp"
+#include "delivery/endpoint_lane.hpp"
+#include "delivery/redis_writer.hpp"
+
+namespace tresse::dispatcher {
+
+class settle {
+ public:
+  settle(context& ctx, redis_writer& writer) : ctx_(ctx), writer_(writer) {}
+
+  enum class handoff { interrupted, done, gone };
+
+  // A first delivery's attempt (`res.ran`). done: handed off; interrupted: shutdown came
+  // first (no hand-off: Kafka redelivers).
+  boost::asio::awaitable<handoff> first(const event_meta& meta, const registry::endpoint& ep,
+                                        endpoint_lane& lane, const attempt_result& res);
+  // A claimed retry's attempt (`res.ran`); `task` as claimed. The claim ends (completed or
+  // rescheduled) unless interrupted.
+  boost::asio::awaitable<handoff> retry(retry::task& task, const registry::endpoint& ep,
+                                        endpoint_lane& lane, const attempt_result& res);
+  // A claimed retry whose endpoint is gone (deleted) or disabled.
+  boost::asio::awaitable<void> drop(const retry::task& task, const registry::endpoint* ep);
+
+  // Builds the retry task of a first delivery.
+  static retry::task task_of(const event_meta& meta, const std::string& endpoint_id, int attempts,
+                             std::string last_error);
+  static event_meta meta_of(const retry::task& t);
+
+ private:
+  // The attempt's log entry (with the event's bytes on a first attempt, for manual retries).
+  boost::asio::awaitable<bool> log_attempt(const attempt_result& res,
+                                           std::shared_ptr<const std::string> body);
+  boost::asio::awaitable<bool> delivered_or_disabled(const registry::endpoint& ep,
+                                                     endpoint_lane& lane, const outcome& o);
+  // Stores the task due at `due` (rescheduling it when `claimed`). nullopt: interrupted;
+  // false: a claimed task another instance finished after our lease ran out.
+  boost::asio::awaitable<std::optional<bool>> schedule(const retry::task& task, clock_time due,
+                                                       bool claimed);
+  // After a failed attempt: the next try, or a dead letter when the schedule is exhausted.
+  enum class next_step { interrupted, scheduled, dead_lettered, gone };
+  boost::asio::awaitable<next_step> retry_or_dead_letter(const retry::task& task, const outcome& o,
+                                                         bool claimed);
+  boost::asio::awaitable<bool> dead_letter(std::string_view reason, const retry::task& task);
+  boost::asio::awaitable<bool> disable_endpoint(const registry::endpoint& ep, const outcome& o);
+  boost::asio::awaitable<bool> complete(const std::string& task_id);
+  // The failure streak (counters in Redis), and auto-disable when it is long enough.
+  boost::asio::awaitable<void> note_failure(const std::string& endpoint_id);
+  // Blocking pool: the dead-letter streak, and webhook_endpoint.failing at its threshold.
+  void note_dead_letter(const std::string& endpoint_id, bool exhausted);
+  void publish_ops(const kafka::ops_event& e);
+
+  context& ctx_;
+  redis_writer& writer_;
+};
+
+}  // namespace tresse::dispatcher

@@ -1,0 +1,142 @@
+#include "delivery/shard.hpp"
+
+#include <functional>
+#include <utility>
+
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/post.hpp>
+
+#include "tresse/common/log.hpp"
+
+namespace tresse::dispatcher {
+namespace asio = boost::asio;
+using namespace std::chrono_literals;
+using clock = std::chrono::system_clock;
+
+std::size_t shard_of(std::string_view endpoint_id, std::size_t shards) {
+  return shards <= 1 ? 0 : std::hash<std::string_view>{}(endpoint_id) % shards;
+}
+
+shard::shard(context& ctx, std::size_t index, std::size_t permits)
+    : ctx_(ctx),
+      index_(index),
+      client_(io_, ctx.options.http),
+      in_flight_(io_.get_executor(), permits),
+      writer_(io_, ctx.options.redis, ctx.stopping),
+      settle_(ctx, writer_),
+      env_{ctx, client_, in_flight_, rng_} {}
+
+shard::~shard() { stop(); }
+
+void shard::start() {
+  work_.emplace(io_.get_executor());
+  thread_ = std::thread([this] { io_.run(); });
+  asio::co_spawn(io_, housekeeping(), asio::detached);
+}
+
+void shard::stop() {
+  if (!thread_.joinable()) return;
+  asio::post(io_, [this] {
+    in_flight_.cancel_all();
+    for (auto& [id, l] : lanes_) l->cancel_all();
+  });
+  work_.reset();
+  io_.stop();
+  thread_.join();
+}
+
+void shard::deliver(std::vector<delivery> batch) {
+  asio::post(io_, [this, batch = std::move(batch)]() mutable {
+    for (auto& d : batch) asio::co_spawn(io_, first_delivery(std::move(d)), asio::detached);
+    ctx_.active.fetch_sub(batch.size());  // counted by the engine until the coroutines hold it
+  });
+}
+
+void shard::retry(std::vector<retry::task> tasks, std::atomic<std::size_t>& outstanding) {
+  asio::post(io_, [this, tasks = std::move(tasks), &outstanding]() mutable {
+    for (auto& t : tasks) asio::co_spawn(io_, retry_delivery(std::move(t), outstanding), asio::detached);
+    ctx_.active.fetch_sub(tasks.size());
+  });
+}
+
+void shard::adopt_circuits(std::shared_ptr<const std::vector<health::open_circuit>> open,
+                           std::chrono::steady_clock::time_point read_at) {
+  asio::post(io_, [this, open = std::move(open), read_at] {
+    const auto now = clock::now();
+    std::unordered_set<std::string_view> shared;
+    for (const auto& c : *open) {
+      if (shard_of(c.endpoint_id, ctx_.options.io_threads) != index_) continue;
+      shared.insert(c.endpoint_id);
+      lane_of(c.endpoint_id).adopt_shared_open(c.open_until, read_at);
+    }
+    for (auto& [id, l] : lanes_) {
+      // Closed elsewhere (a successful probe), unless our own open is newer than this read.
+      if (shared.contains(id)) continue;
+      if (l->adopt_shared_closed(read_at, now)) {
+        log::info("circuit closed by another instance", {{"endpoint", id}});
+      }
+    }
+  });
+}
+
+std::vector<health::endpoint_report> shard::health() const {
+  std::lock_guard lock(health_mu_);
+  return health_;
+}
+
+endpoint_lane& shard::lane_of(const std::string& endpoint_id) {
+  auto& slot = lanes_[endpoint_id];
+  if (!slot) slot = std::make_unique<endpoint_lane>(io_.get_executor(), ctx_.options);
+  return *slot;
+}
+
+asio::awaitable<void> shard::housekeeping() {
+  for (int tick = 1; !ctx_.stopping; ++tick) {
+    co_await sleep_for(1s);
+    const auto now = clock::now();
+    std::vector<health::endpoint_report> reports;
+    reports.reserve(lanes_.size());
+    for (const auto& [id, l] : lanes_) reports.push_back(l->report(id, now));
+    {
+      std::lock_guard lock(health_mu_);
+      health_ = std::move(reports);
+    }
+    if (tick % 5 != 0) continue;
+    // Bounds lanes_ by the registry: a deleted endpoint's lane goes once it is idle.
+    std::erase_if(lanes_, [this](const auto& kv) {
+      return kv.second->prunable() && ctx_.deps.endpoints.find(kv.first) == nullptr;
+    });
+  }
+}
+
+asio::awaitable<void> shard::first_delivery(delivery d) {
+  active_guard active(ctx_.active);
+  endpoint_lane& lane = lane_of(d.endpoint->id);
+  const int first_attempt = 1;
+  auto res = co_await lane.attempt(env_, *d.meta, *d.endpoint, first_attempt, lane::kind::first);
+  if (!res.ran) co_return;  // shutdown: no hand-off, Kafka redelivers
+  auto step = co_await settle_.first(*d.meta, *d.endpoint, lane, res);
+  if (step != settle::handoff::interrupted) d.fan->one_done();
+}
+
+asio::awaitable<void> shard::retry_delivery(retry::task task, std::atomic<std::size_t>& outstanding) {
+  active_guard active(ctx_.active);
+  struct outstanding_guard {  // counted up by the engine's retry poll when claimed
+    std::atomic<std::size_t>& n;
+    ~outstanding_guard() { n.fetch_sub(1); }
+  } counted{outstanding};
+  auto ep = ctx_.deps.endpoints.find(task.endpoint_id);
+  if (!ep || !ep->enabled) {
+    co_await settle_.drop(task, ep.get());
+    co_return;
+  }
+  endpoint_lane& lane = lane_of(ep->id);
+  const event_meta meta = settle::meta_of(task);
+  const int number = task.attempts + 1;
+  auto res = co_await lane.attempt(env_, meta, *ep, number, lane::kind::retry);
+  if (!res.ran) co_return;  // shutdown: the claim's lease runs out and someone retries
+  co_await settle_.retry(task, *ep, lane, res);
+}
+
+}  // namespace tresse::dispatcher

@@ -1,0 +1,88 @@
+// A shard: one io thread and everything its endpoints use. Every endpoint belongs to exactly
+// one shard (shard_of: a hash of its id), and all of that endpoint's state lives there and is
+// touched only by that thread, with no locks (Envoy's worker model, STYLE.md): its lane
+// (slots, breaker, throttle, health window, parsed keys), the HTTP connection pool it uses, and
+// the Redis writer its hand-offs go through. Work reaches a shard in batches, one post each.
+//
+//   shard s(ctx, 0, permits);
+//   s.start();
+//   s.deliver(std::move(batch));   // any thread
+//   s.stop();                      // after the engine's drain
+#pragma once
+
+#include <cstddef>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <random>
+#include <string>
+#include <thread>
+#include <unordered_map>
+#include <unordered_set>
+#include <vector>
+
+#include <boost/asio/awaitable.hpp>
+#include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/io_context.hpp>
+
+#include "delivery/async_semaphore.hpp"
+#include "delivery/context.hpp"
+#include "delivery/endpoint_lane.hpp"
+#include "delivery/redis_writer.hpp"
+#include "delivery/settle.hpp"
+#include "http/client.hpp"
+
+namespace tresse::dispatcher {
+
+std::size_t shard_of(std::string_view endpoint_id, std::size_t shards);
+
+class shard {
+ public:
+  // `permits`: this shard's share of delivery.max_in_flight. Throws std::invalid_argument
+  // (start-up) on a bad allow-list entry or CA file.
+  shard(context& ctx, std::size_t index, std::size_t permits);
+  ~shard();
+  shard(const shard&) = delete;
+  shard& operator=(const shard&) = delete;
+
+  void start();
+  // Cancels whatever still waits, stops the thread and joins it. After the engine's drain.
+  void stop();
+
+  // Thread-safe: one post per batch.
+  void deliver(std::vector<delivery> batch);
+  // Claimed retries whose endpoints live here; `outstanding` is counted down as each ends.
+  void retry(std::vector<retry::task> tasks, std::atomic<std::size_t>& outstanding);
+  // The circuits open in the shared store as read at `read_at` (engine's breaker sync).
+  void adopt_circuits(std::shared_ptr<const std::vector<health::open_circuit>> open,
+                      std::chrono::steady_clock::time_point read_at);
+
+  // The last snapshot (refreshed every second) of this shard's endpoints. Thread-safe.
+  std::vector<health::endpoint_report> health() const;
+  boost::asio::io_context& io() { return io_; }
+  redis_writer& writer() { return writer_; }
+
+ private:
+  boost::asio::awaitable<void> first_delivery(delivery d);
+  boost::asio::awaitable<void> retry_delivery(retry::task task, std::atomic<std::size_t>& outstanding);
+  // Every second the health snapshot; every 5 s, forgets idle lanes of deleted endpoints.
+  boost::asio::awaitable<void> housekeeping();
+  endpoint_lane& lane_of(const std::string& endpoint_id);
+
+  context& ctx_;
+  std::size_t index_;
+  boost::asio::io_context io_{1};
+  http::client client_;
+  async_semaphore in_flight_;
+  std::mt19937_64 rng_{std::random_device{}()};
+  redis_writer writer_;
+  settle settle_;
+  shard_env env_;
+  std::unordered_map<std::string, std::unique_ptr<endpoint_lane>> lanes_;
+  std::optional<boost::asio::executor_work_guard<boost::asio::io_context::executor_type>> work_;
+  std::thread thread_;
+  mutable std::mutex health_mu_;
+  std::vector<health::endpoint_report> health_;  // under health_mu_
+};
+
+}  // namespace tresse::dispatcher
