@@ -49,13 +49,7 @@ run() {
   local name=$1 url=$2
   shift 2
   wrk -t2 -c"$CONN" -d"${SECS}s" --latency "$@" "$url" >"$TMP/$name.txt"
-  if grep -q "Non-2xx" "$TMP/$name.txt"; then
-    echo "$name: non-2xx answers" >&2
-    cat "$TMP/$name.txt" >&2
-    exit 1
-  fi
-  awk '/Requests\/sec/ { r = $2 } $1 == "50%" { p50 = $2 } $1 == "99%" { p99 = $2 }
-       END { printf "%d %s %s\n", r, p50, p99 }' "$TMP/$name.txt"
+  wrk_result "$TMP/$name.txt" || exit 1
 }
 
 read -r BASE BASE_P50 BASE_P99 < <(run healthz "http://127.0.0.1:$ADMIN_PORT/healthz")

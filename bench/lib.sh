@@ -9,6 +9,11 @@ TMP=$(mktemp -d)
 PIDS=()
 cleanup() {
   local p
+  # The dispatcher first, alone: it drains while Redis and Kafka are still up, so that its log
+  # ends with its own shutdown, not with their disconnects.
+  if [ -n "${DISPATCHER_PID:-}" ] && kill -TERM "$DISPATCHER_PID" 2>/dev/null; then
+    timeout 5 tail --pid="$DISPATCHER_PID" -f /dev/null || true
+  fi
   for p in "${PIDS[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
   sleep 0.5
   for p in "${PIDS[@]}"; do kill -KILL "$p" 2>/dev/null || true; done
@@ -86,4 +91,23 @@ start_dispatcher() {
   DISPATCHER_PID=$!
   PIDS+=($DISPATCHER_PID)
   wait_for 30 curl -sf "http://127.0.0.1:$ADMIN_PORT/healthz"
+}
+# cpu_ticks PID: "user system", the process's CPU time so far (utime and stime from
+# /proc/PID/stat) in clock ticks; CLK_TCK ticks make a second.
+CLK_TCK=$(getconf CLK_TCK)
+cpu_ticks() {
+  # Fields after "pid (comm) ": state is 1, utime 12, stime 13 (comm may hold spaces).
+  sed 's/^.*) //' "/proc/$1/stat" | awk '{ print $12, $13 }'
+}
+# wrk_result FILE: "req/s p50 p99" from the output of `wrk --latency` in FILE. Fails (and prints
+# FILE on stderr) if wrk got non-2xx answers, warns on socket errors.
+wrk_result() {
+  if grep -q "Non-2xx" "$1"; then
+    echo "wrk got non-2xx answers ($1):" >&2
+    cat "$1" >&2
+    return 1
+  fi
+  grep -q "Socket errors" "$1" && echo "wrk: $(grep "Socket errors" "$1") ($1)" >&2
+  awk '/Requests\/sec/ { r = $2 } $1 == "50%" { p50 = $2 } $1 == "99%" { p99 = $2 }
+       END { printf "%d %s %s\n", r, p50, p99 }' "$1"
 }
