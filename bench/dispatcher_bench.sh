@@ -9,6 +9,8 @@
 #   env: N=8000 E=1 CONC=10 WRK_SECS=10 WRK_T=2 (1 when E > 1) LAT_SECS=10
 #        BACKLOG=100000 (0 skips) MAX_SECS=900
 #        KEEP=1 keeps the temp dir (logs); SETS="key=value ..." extra dispatcher settings (e.g. kafka.librdkafka.fetch.wait.max.ms=10)
+#        PERF=FILE records the dispatcher with `perf record -g` during the rate run only
+#        (then: perf report -i FILE --no-children)
 #
 # Kafka is librdkafka's mock cluster run by `tresse-dispatcher dev-broker` in its own process,
 # so the dispatcher's RSS does not include the broker's copy of the events.
@@ -103,6 +105,11 @@ wait_delivered "$E" 60 >/dev/null
 # --- 1. delivery rate and CPU per delivery -------------------------------------------------
 DELIVERIES=$((N * E))
 base=$(delivered)
+if [ -n "${PERF:-}" ]; then
+  perf record -q -g -F 2999 -o "$PERF" -p "$DISPATCHER_PID" 2>/dev/null &
+  PERF_PID=$!
+  sleep 0.5  # perf attached
+fi
 read -r user0 sys0 < <(cpu_ticks "$DISPATCHER_PID")
 t0=$(now)
 "$PUBLISH" --brokers "$BROKERS" --count "$N" --business "$BUSINESS" --timeout 120 \
@@ -110,6 +117,10 @@ t0=$(now)
 PIDS+=($!)
 t1=$(wait_delivered $((base + DELIVERIES)) $((120 + DELIVERIES / 500)))
 read -r user1 sys1 < <(cpu_ticks "$DISPATCHER_PID")
+if [ -n "${PERF:-}" ]; then
+  kill -INT "$PERF_PID"
+  wait "$PERF_PID" 2>/dev/null || true
+fi
 window=$(($(delivered) - base))
 RATE=$(python3 -c "print(round($DELIVERIES / ($t1 - $t0)))")
 SECS_RATE=$(python3 -c "print('%.2f' % ($t1 - $t0))")

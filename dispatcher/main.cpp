@@ -5,6 +5,9 @@
 //   tresse-dispatcher endpoints create|list|get|update|delete|rotate-secret|health ...
 //   tresse-dispatcher deliveries list --endpoint ID ...
 //   tresse-dispatcher keys create|list|revoke ...
+#include <sys/resource.h>
+
+#include <algorithm>
 #include <csignal>
 #include <cstdio>
 #include <filesystem>
@@ -66,6 +69,25 @@ void write_file(const std::string& path, const std::string& text) {
   std::filesystem::rename(tmp, path);
 }
 
+// Raises the soft descriptor limit to the hard one and returns it. The listeners then take at
+// most a share of it (api_connection_cap), so that a flood of connections leaves the rest to
+// the deliveries' own outbound connections, Redis and Kafka.
+rlim_t raise_descriptor_limit() {
+  rlimit lim{};
+  if (::getrlimit(RLIMIT_NOFILE, &lim) != 0) return 1024;
+  if (lim.rlim_cur < lim.rlim_max) {
+    rlimit raised{lim.rlim_max, lim.rlim_max};
+    if (::setrlimit(RLIMIT_NOFILE, &raised) == 0) lim = raised;
+  }
+  return lim.rlim_cur == RLIM_INFINITY ? rlim_t{1} << 20 : lim.rlim_cur;
+}
+
+// A quarter of the descriptors for the API's clients, the rest kept for delivery.
+std::size_t api_connection_cap(rlim_t descriptors) {
+  return std::max<std::size_t>(16, static_cast<std::size_t>(descriptors / 4));
+}
+constexpr std::size_t admin_connection_cap = 64;  // scrapers and probes
+
 bool kafka_reachable(rd_kafka_t* rk) {
   const rd_kafka_metadata_t* md = nullptr;
   if (rd_kafka_metadata(rk, 0, nullptr, &md, 1000) != RD_KAFKA_RESP_ERR_NO_ERROR) return false;
@@ -83,6 +105,7 @@ int run(int argc, char** argv) {
   sigaddset(&signals, SIGTERM);
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
   std::signal(SIGPIPE, SIG_IGN);
+  const rlim_t descriptors = raise_descriptor_limit();
 
   td::config cfg;
   try {
@@ -229,7 +252,10 @@ int run(int argc, char** argv) {
                             [c = consumer->get()] { return static_cast<double>(c->in_flight()); });
 
   auto admin = td::start_admin_server(
-      {.host = cfg.admin.listen.host, .port = cfg.admin.listen.port}, stats,
+      {.host = cfg.admin.listen.host,
+       .port = cfg.admin.listen.port,
+       .max_connections = admin_connection_cap},
+      stats,
       {.kafka = [&] { return kafka_reachable(shared_producer->handle()); },
        .redis = [&] { return static_cast<bool>(redis->ping()); }});
   if (!admin) {
@@ -256,7 +282,10 @@ int run(int argc, char** argv) {
                                  .openapi_document = std::string(td::api::openapi_document()),
                                  .encryption = encryption});
     auto srv = td::api::start_server(
-        {.host = cfg.api.listen->host, .port = cfg.api.listen->port, .threads = cfg.api.threads},
+        {.host = cfg.api.listen->host,
+         .port = cfg.api.listen->port,
+         .threads = cfg.api.threads,
+         .max_connections = api_connection_cap(descriptors)},
         *api_service, "x-tresse-peer");
     if (!srv) {
       tresse::log::error("management API listener failed", {{"error", srv.error().message}});

@@ -168,6 +168,17 @@ asio::awaitable<void> server::impl::accept_loop() {
       continue;
     }
     beast::error_code ignored;
+    if (options.max_connections > 0) {
+      std::size_t open = 0;
+      {
+        std::lock_guard lock(mutex);
+        open = connections.size();
+      }
+      if (open >= options.max_connections) {
+        socket.close(ignored);  // over the cap: refused, and its descriptor back at once
+        continue;
+      }
+    }
     socket.set_option(tcp::no_delay(true), ignored);
     auto ex = socket.get_executor();
     asio::co_spawn(ex, serve(std::move(socket)), log_coroutine_exception);

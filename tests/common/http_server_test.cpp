@@ -53,6 +53,29 @@ TEST(HttpServerTest, ServesOnAnEphemeralPort) {
   EXPECT_EQ(reply.header("content-length"), "17");
 }
 
+TEST(HttpServerTest, ClosesConnectionsBeyondItsCapAndServesAgainOnceOneCloses) {
+  auto s = start({.max_connections = 2});
+  auto a = std::make_unique<http_client>("127.0.0.1", s.port());
+  http_client b("127.0.0.1", s.port());
+  EXPECT_EQ(a->request("GET", "/a", {}, "").status, 200);
+  EXPECT_EQ(b.request("GET", "/b", {}, "").status, 200);
+  // A third while two are open: accepted and closed at once, without an answer.
+  http_client c("127.0.0.1", s.port());
+  EXPECT_THROW(c.request("GET", "/c", {}, ""), std::exception);
+  // Once one of the two closes, a new connection is served again.
+  a.reset();
+  bool served = false;
+  for (int i = 0; i < 100 && !served; ++i) {
+    try {
+      http_client d("127.0.0.1", s.port());
+      served = d.request("GET", "/d", {}, "").status == 200;
+    } catch (const std::exception&) {
+      std::this_thread::sleep_for(20ms);  // the server has not seen the close yet
+    }
+  }
+  EXPECT_TRUE(served);
+}
+
 TEST(HttpServerTest, KeepsTheConnectionAlive) {
   auto s = start();
   http_client client("127.0.0.1", s.port());

@@ -292,11 +292,13 @@ asio::awaitable<attempt_result> endpoint_lane::attempt(shard_env& env, const eve
   }
   rec.succeeded = delivered;
   rec.error = out.describe();
-  log::debug("attempt", {{"event", meta.id},
-                         {"endpoint", ep.id},
-                         {"attempt", number},
-                         {"status", rec.status},
-                         {"outcome", out.result.reason}});
+  if (log::enabled(log::level::debug)) {  // the fields cost allocations even when unused
+    log::debug("attempt", {{"event", meta.id},
+                           {"endpoint", ep.id},
+                           {"attempt", number},
+                           {"status", rec.status},
+                           {"outcome", out.result.reason}});
+  }
   co_return out;
 }
 

@@ -87,6 +87,7 @@ void engine::register_gauges() {
 void engine::start(handed_off_fn handed_off) {
   handed_off_ = std::move(handed_off);
   for (auto& s : shards_) s->start();
+  log::info("delivery shards started", {{"shards", shards_.size()}});
   // The engine's own loops live on shard 0.
   auto& io = shards_.front()->io();
   asio::co_spawn(io, poll_retries(), asio::detached);

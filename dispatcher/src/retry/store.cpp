@@ -1,5 +1,6 @@
 #include "retry/store.hpp"
 
+#include <algorithm>
 #include <cstdlib>
 #include <optional>
 #include <utility>
@@ -7,6 +8,7 @@
 #include "redis/keys.hpp"
 #include "tresse/common/event.hpp"
 #include "tresse/common/ids.hpp"
+#include "tresse/common/json_text.hpp"
 
 namespace tresse::dispatcher::retry {
 namespace {
@@ -157,22 +159,37 @@ task task_from_fields(const std::vector<redis::reply>& fields) {
   return t;
 }
 
+// Written as text, not through a JSON DOM: one of these is encoded for every attempt.
 std::string encode(const attempt_record& a, std::size_t snippet_limit) {
-  json j = {
-      {"id", a.id.empty() ? tresse::ids::time_ordered("att_", a.at) : a.id},
-      {"event_id", a.event_id},
-      {"event_type", a.event_type},
-      {"endpoint_id", a.endpoint_id},
-      {"attempt", a.attempt},
-      {"at", unix_ms(a.at)},
-      {"status", a.status},
-      {"succeeded", a.succeeded},
-      {"error", a.error},
-      {"latency_ms", a.latency.count()},
-      {"response", a.response_snippet.substr(0, snippet_limit)},
-  };
+  namespace jt = tresse::json_text;
+  std::string out;
+  out.reserve(256 + std::min(a.response_snippet.size(), snippet_limit));
+  out.push_back('{');
+  jt::append_key(out, "id");
+  jt::append_string(out, a.id.empty() ? tresse::ids::time_ordered("att_", a.at) : a.id);
+  jt::append_key(out, "event_id");
+  jt::append_string(out, a.event_id);
+  jt::append_key(out, "event_type");
+  jt::append_string(out, a.event_type);
+  jt::append_key(out, "endpoint_id");
+  jt::append_string(out, a.endpoint_id);
+  jt::append_key(out, "attempt");
+  jt::append_int(out, a.attempt);
+  jt::append_key(out, "at");
+  jt::append_int(out, unix_ms(a.at));
+  jt::append_key(out, "status");
+  jt::append_int(out, a.status);
+  jt::append_key(out, "succeeded");
+  jt::append_bool(out, a.succeeded);
+  jt::append_key(out, "error");
+  jt::append_string(out, a.error);
+  jt::append_key(out, "latency_ms");
+  jt::append_int(out, a.latency.count());
+  jt::append_key(out, "response");
   // The snippet is whatever the endpoint sent: invalid UTF-8 becomes U+FFFD, never an exception.
-  return j.dump(-1, ' ', false, json::error_handler_t::replace);
+  jt::append_string(out, std::string_view(a.response_snippet).substr(0, snippet_limit));
+  out.push_back('}');
+  return out;
 }
 
 std::vector<attempt_record> decode_attempts(const redis::reply& r,

@@ -70,6 +70,9 @@ struct server_options {
   // client is replaced), so a handler can tell clients apart.
   std::string peer_header;
   rejection_handler on_rejected;  // optional
+  // Connections open at once, at most (0: no cap). One more is accepted and closed at once, so
+  // a flood of connections cannot take every file descriptor of the process.
+  std::size_t max_connections = 0;
 };
 
 class server {
