@@ -464,7 +464,29 @@ TEST_F(ApiTest, BadInputGetsTheRightErrorAndChangesNothing) {
 TEST_F(ApiTest, RedisGoingAwayIsA503AndThenServiceResumes) {
   start_api({"api.allow_http=true"});
   std::string key = create_key("biz_g", "live");
-  create_webhook(key, "https://example.com/h");
+  // Concurrent writes, so that whatever Redis connections the API keeps are all open (and so
+  // broken by the restart below), not only the one a lone request would use.
+  auto create_concurrently = [&](const std::string& tag) {
+    std::vector<std::thread> writers;
+    std::vector<unsigned> statuses(4, 0);
+    std::vector<json> bodies(4);
+    for (std::size_t i = 0; i < statuses.size(); ++i) {
+      writers.emplace_back([&, i] {
+        http_client client("127.0.0.1", api_port_);
+        auto r = client.request(
+            "POST", "/v1/webhooks", {{"Authorization", "Bearer " + key}},
+            json{{"url", "https://example.com/" + tag + std::to_string(i)}, {"events", {"*"}}}
+                .dump());
+        statuses[i] = r.status;
+        bodies[i] = json::parse(r.body, nullptr, false);
+      });
+    }
+    for (auto& w : writers) w.join();
+    for (std::size_t i = 0; i < statuses.size(); ++i) {
+      EXPECT_EQ(statuses[i], 201u) << tag << i << ": " << bodies[i].dump();
+    }
+  };
+  create_concurrently("before");
   redis_.stop();
   auto down = call("GET", "/v1/webhooks", key);
   EXPECT_EQ(down.status, 503u);
@@ -474,6 +496,9 @@ TEST_F(ApiTest, RedisGoingAwayIsA503AndThenServiceResumes) {
   redis_.start();
   // Whether the data survived depends on Redis persistence, not on us; serving again does.
   ASSERT_TRUE(eventually_true([&] { return call("GET", "/v1/webhooks", key).status == 200; }));
+  // Once one request is served, every one is: no connection that Redis dropped is left to fail
+  // the next request (a pooled blocking connection idle across the restart used to).
+  create_concurrently("after");
   auto again = create_webhook(key, "https://example.com/after");
   auto listed = list_all("/v1/webhooks", key, 10);
   EXPECT_TRUE(std::any_of(listed.begin(), listed.end(),

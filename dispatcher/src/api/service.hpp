@@ -4,22 +4,24 @@
 // response; errors as {"error": {"code", "message", "status"}}; Idempotency-Key on POST.
 //
 // Stateless: every request reads and writes Redis (and Kafka for test pings), so any number
-// of instances serve it. The hot path (the rate-limit check every request makes, and
-// GET /v1/webhooks) goes through a pipelined non-blocking Redis client; the other routes block
-// on Redis, which is why the API's HTTP server has threads of its own, never the delivery
-// threads.
+// of instances serve it. Every Redis access of a request goes through one pipelined
+// non-blocking client (redis::async_client, running the stores' redis::operation round trips),
+// so an API thread never waits on Redis. A test ping waits for Kafka's ack (up to
+// publish_timeout) on the API thread; that, and replay scans (on the replay runner's own
+// threads), is why the API's HTTP server has threads of its own, never the delivery threads.
 //
 //   api::service svc(deps, {.rate_limit_per_minute = 600});
 //   http::response res = co_await svc.handle(req);
 #pragma once
 
+#include <boost/asio/awaitable.hpp>
 #include <chrono>
 #include <cstdint>
-#include <boost/asio/awaitable.hpp>
 #include <functional>
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 
 #include "api/gate.hpp"
 #include "api/idempotency.hpp"
@@ -66,7 +68,10 @@ class service {
 
  private:
   struct context;
-  http::response route(context& ctx);
+  boost::asio::awaitable<http::response> answer(context& ctx, const credentials& creds,
+                                                const admission& a, std::string_view path,
+                                                std::string_view query);
+  boost::asio::awaitable<http::response> route(context& ctx);
   boost::asio::awaitable<http::response> list_webhooks(context& ctx);
 
   service_deps deps_;

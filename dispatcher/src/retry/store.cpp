@@ -226,12 +226,8 @@ status store::schedule(const task& t, clock::time_point due) {
 }
 
 result<bool> store::schedule_now(const task& t, clock::time_point now) {
-  auto r = redis_->eval(
-      schedule_now_script(),
-      {keys::retry_task(t.id()), std::string(keys::retry_due), std::string(keys::retry_claimed)},
-      task_argv(t, now, opts_.task_ttl));
-  if (!r) return std::unexpected(r.error());
-  return r->integer == 1;
+  auto op = schedule_now_op(t, now);
+  return redis::run(*redis_, op);
 }
 
 result<bool> store::reschedule(const task& t, clock::time_point due) {
@@ -305,26 +301,77 @@ status store::log_attempt(const attempt_record& a, std::string_view event_body) 
 }
 
 result<std::optional<std::string>> store::event_body(std::string_view event_id) {
-  auto r = redis_->command({"GET", keys::event_body(event_id)});
-  if (!r) return std::unexpected(r.error());
-  if (r->is_nil()) return std::nullopt;
-  return std::move(r->str);
+  auto op = event_body_op(event_id);
+  return redis::run(*redis_, op);
 }
 
 result<std::vector<attempt_record>> store::list_attempts(std::string_view endpoint_id,
                                                          std::size_t limit) {
-  if (limit == 0) return std::vector<attempt_record>{};
-  auto r = redis_->command(
-      {"LRANGE", keys::endpoint_attempts(endpoint_id), "0", std::to_string(limit - 1)});
-  if (!r) return std::unexpected(r.error());
-  return decode_attempts(*r);
+  auto op = list_attempts_op(endpoint_id, limit);
+  return redis::run(*redis_, op);
 }
 
 result<std::vector<attempt_record>> store::attempts_for_event(std::string_view endpoint_id,
                                                               std::string_view event_id) {
-  auto r = redis_->command({"LRANGE", keys::event_attempts(event_id), "0", "-1"});
-  if (!r) return std::unexpected(r.error());
-  return decode_attempts(*r, endpoint_id);
+  auto op = attempts_for_event_op(endpoint_id, event_id);
+  return redis::run(*redis_, op);
+}
+
+namespace {
+
+// The attempt records an LRANGE returns (only those to `only_endpoint` unless it is empty).
+redis::operation<std::vector<attempt_record>> attempts_op(std::vector<std::string> lrange,
+                                                          std::string only_endpoint) {
+  using op = redis::operation<std::vector<attempt_record>>;
+  return op::one(redis::single_command(std::move(lrange)),
+                 [only = std::move(only_endpoint)](
+                     op&, redis::replies r) -> std::optional<result<std::vector<attempt_record>>> {
+                   auto got = redis::single_reply(std::move(r));
+                   if (!got) return std::unexpected(got.error());
+                   return decode_attempts(*got, only);
+                 });
+}
+
+}  // namespace
+
+redis::operation<bool> store::schedule_now_op(const task& t, clock::time_point now) const {
+  using op = redis::operation<bool>;
+  return op::one(
+      {&schedule_now_script(),
+       {keys::retry_task(t.id()), std::string(keys::retry_due), std::string(keys::retry_claimed)},
+       task_argv(t, now, opts_.task_ttl),
+       {}},
+      [](op&, redis::replies r) -> std::optional<result<bool>> {
+        auto got = redis::single_reply(std::move(r));
+        if (!got) return std::unexpected(got.error());
+        return got->integer == 1;
+      });
+}
+
+redis::operation<std::optional<std::string>> store::event_body_op(std::string_view event_id) {
+  using op = redis::operation<std::optional<std::string>>;
+  return op::one(redis::single_command({"GET", keys::event_body(event_id)}),
+                 [](op&, redis::replies r) -> std::optional<result<std::optional<std::string>>> {
+                   auto got = redis::single_reply(std::move(r));
+                   if (!got) return std::unexpected(got.error());
+                   if (got->is_nil()) return result<std::optional<std::string>>(std::nullopt);
+                   return result<std::optional<std::string>>(std::move(got->str));
+                 });
+}
+
+redis::operation<std::vector<attempt_record>> store::list_attempts_op(std::string_view endpoint_id,
+                                                                      std::size_t limit) {
+  if (limit == 0) {
+    return redis::operation<std::vector<attempt_record>>::done(std::vector<attempt_record>{});
+  }
+  return attempts_op(
+      {"LRANGE", keys::endpoint_attempts(endpoint_id), "0", std::to_string(limit - 1)}, "");
+}
+
+redis::operation<std::vector<attempt_record>> store::attempts_for_event_op(
+    std::string_view endpoint_id, std::string_view event_id) {
+  return attempts_op({"LRANGE", keys::event_attempts(event_id), "0", "-1"},
+                     std::string(endpoint_id));
 }
 
 json to_json(const attempt_record& a) {

@@ -34,6 +34,7 @@
 
 #include "kafka/dead_letter.hpp"
 #include "redis/client.hpp"
+#include "redis/request.hpp"
 #include "tresse/common/result.hpp"
 
 namespace tresse::dispatcher::retry {
@@ -134,6 +135,15 @@ class store {
   // empty.
   result<std::vector<attempt_record>> attempts_for_event(std::string_view endpoint_id,
                                                          std::string_view event_id);
+
+  // The Management API's operations as round trips for either client (redis/request.hpp);
+  // the methods of the same names run these on the store's blocking client.
+  redis::operation<bool> schedule_now_op(const task& t, clock::time_point now) const;
+  static redis::operation<std::optional<std::string>> event_body_op(std::string_view event_id);
+  static redis::operation<std::vector<attempt_record>> list_attempts_op(
+      std::string_view endpoint_id, std::size_t limit);
+  static redis::operation<std::vector<attempt_record>> attempts_for_event_op(
+      std::string_view endpoint_id, std::string_view event_id);
 
  private:
   std::shared_ptr<redis::client> redis_;
