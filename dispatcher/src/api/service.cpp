@@ -1,9 +1,9 @@
 #include "api/service.hpp"
 
+#include <algorithm>
 #include <boost/beast/http/field.hpp>
 #include <boost/beast/http/status.hpp>
 #include <boost/beast/http/verb.hpp>
-#include <algorithm>
 #include <cctype>
 #include <charconv>
 #include <functional>
@@ -16,7 +16,6 @@
 #include <vector>
 
 #include "tresse/common/event.hpp"
-#include "tresse/common/json_text.hpp"
 #include "tresse/common/log.hpp"
 #include "tresse/common/publisher.hpp"
 
@@ -147,6 +146,7 @@ struct service::context {
   std::map<std::string, std::string> query;
   caller who;
   clock::time_point now;
+  std::string_view raw_query;  // as sent: part of the page cache's key
 
   verb method() const { return req.method(); }
 
@@ -296,11 +296,63 @@ asio::awaitable<http::response> service::handle(const http::request& req) {
   std::string_view query =
       target.find('?') == std::string_view::npos ? "" : target.substr(target.find('?') + 1);
 
-  context ctx{req, {}, {}, {}, opts_.now()};
+  context ctx{req, {}, {}, {}, opts_.now(), query};
   const auto creds =
       read_credentials(req[boost::beast::http::field::authorization], req["X-API-Key"]);
   const std::string peer(req[opts_.peer_header]);
-  const auto admitted = co_await gate_.admit(creds, peer, ctx.now);
+  const std::string key_digest =
+      creds.type == credentials::kind::business_key ? key_hash(creds.token) : std::string();
+
+  // GET /v1/webhooks by a key seen before whose page is cached: the rate-limit script and the
+  // page's check in one round trip. The script still decides who is calling; anything but the
+  // same caller, allowed, with the page unchanged, goes on below (counted once).
+  std::optional<admission> early;
+  std::optional<caller> known;
+  if (req.method() == verb::get && path == "/v1/webhooks" && !key_digest.empty()) {
+    known = known_caller(key_digest);
+  }
+  std::shared_ptr<const page_cache::page> cached;
+  if (known) cached = pages_.find(page_key(*known, query));
+  if (cached) {
+    const redis::request admit = gate::admit_request(creds, peer, ctx.now);
+    redis::request both;
+    both.commands.reserve(cached->check.commands.size() + 1);
+    std::vector<std::string> evalsha{"EVALSHA", admit.lua->sha1(),
+                                     std::to_string(admit.keys.size())};
+    evalsha.insert(evalsha.end(), admit.keys.begin(), admit.keys.end());
+    evalsha.insert(evalsha.end(), admit.args.begin(), admit.args.end());
+    both.commands.push_back(std::move(evalsha));
+    both.commands.insert(both.commands.end(), cached->check.commands.begin(),
+                         cached->check.commands.end());
+    redis::replies got = co_await redis::run(async_redis_, both);
+    if (!got) {
+      auto res = store_failure(got.error(), "rate limit");
+      set_rate_headers(res, gate_.uncounted(ctx.now));
+      co_return res;
+    }
+    // An error reply (NOSCRIPT after a Redis restart) counted nothing: the usual path does.
+    if (got->front().type != redis::reply::kind::error) {
+      auto a = gate_.admission_from(got->front(), ctx.now);
+      if (a) {
+        if (a->allowed() && a->who && a->who->key_id == known->key_id &&
+            a->who->business_id == known->business_id && a->who->mode == known->mode) {
+          if (auto res = cached_answer(*cached, *got, 1)) {
+            set_rate_headers(*res, *a);
+            co_return std::move(*res);
+          }
+        }
+        early = *a;
+      }
+    }
+  }
+
+  result<admission> admitted;
+  if (early) {
+    admitted = *early;
+  } else {
+    admitted = co_await gate_.admit(creds, peer, ctx.now);
+  }
+  if (admitted && admitted->who && !key_digest.empty()) remember_caller(key_digest, *admitted->who);
   if (!admitted) {
     // Redis is where requests are counted: this one could not be, and is not served either.
     auto res = store_failure(admitted.error(), "rate limit");
@@ -407,17 +459,75 @@ asio::awaitable<http::response> service::answer(context& ctx, const credentials&
   co_return res;
 }
 
+std::string service::page_key(const caller& who, std::string_view raw_query) {
+  std::string key = who.business_id;
+  key += who.livemode() ? "\nlive\n" : "\ntest\n";
+  key += raw_query;
+  return key;
+}
+
+std::optional<http::response> service::cached_answer(const page_cache::page& p,
+                                                     const std::vector<redis::reply>& r,
+                                                     std::size_t from) {
+  // r[from]: the version's GET, then one HMGET per item (page_cache::page::check).
+  if (r.size() != from + p.check.commands.size() || !redis::first_error(r)) return std::nullopt;
+  if (registry::store::version_of(r[from]) != p.version) return std::nullopt;
+  std::vector<page_cache::counters> counts;
+  counts.reserve(p.items.size());
+  registry::endpoint scratch;
+  for (std::size_t i = 0; i < p.items.size(); ++i) {
+    registry::store::apply_counters(scratch, r[from + 1 + i]);
+    counts.push_back(page_cache::counters::of(scratch));
+  }
+  auto res = json_response(200, json::object());
+  res.body() = page_cache::body(p, counts);
+  return res;
+}
+
+std::optional<caller> service::known_caller(const std::string& key_digest) const {
+  std::lock_guard lock(callers_mutex_);
+  auto it = callers_.find(key_digest);
+  if (it == callers_.end()) return std::nullopt;
+  return it->second;
+}
+
+void service::remember_caller(const std::string& key_digest, const caller& who) {
+  std::lock_guard lock(callers_mutex_);
+  if (callers_.size() >= max_callers && !callers_.contains(key_digest)) callers_.clear();
+  callers_.insert_or_assign(key_digest, who);
+}
+
 asio::awaitable<http::response> service::list_webhooks(context& c) {
   if (auto e = c.allow_query({"limit", "cursor"})) co_return *e;
   page_params page;
   if (auto e = c.read_page(page)) co_return *e;
+  // Written as text, not through a JSON DOM, and from the page cache while the endpoints'
+  // version says nothing changed: this is the busiest answer of the API.
+  std::string key = page_key(c.who, c.raw_query);
+  std::shared_ptr<const page_cache::page> cached = pages_.find(key);
+  if (cached) {
+    // The version and the cached endpoints' counters, in one round trip of plain commands.
+    const redis::request& check = cached->check;
+    redis::replies fresh = co_await redis::run(async_redis_, check);
+    if (!fresh) co_return store_failure(fresh.error(), "list endpoints");
+    if (auto st = redis::first_error(*fresh); !st) {
+      co_return store_failure(st.error(), "list endpoints");
+    }
+    if (auto res = cached_answer(*cached, *fresh, 0)) co_return std::move(*res);
+  }
+  std::vector<page_cache::counters> counts;
+
+  // The version first: a page read after it is at least as new, so a cached page is never
+  // older than its version says.
+  auto version_op = deps_.endpoints.version_op();
+  auto version = co_await redis::run(async_redis_, version_op);
+  if (!version) co_return store_failure(version.error(), "list endpoints");
+  auto built = std::make_shared<page_cache::page>();
+  built->version = *version;
+  bool cacheable = true;
   // The registry lists a business's endpoints of both modes; keep this key's mode, reading on
   // until the page is full.
-  // Written as text, not through a JSON DOM: this is the busiest answer of the API.
-  std::string items;
-  std::size_t count = 0;
-  bool more = false;
-  std::string after = page.after, last;
+  std::string after = page.after;
   result<redis::reply> fetched;
   for (;;) {
     auto q = registry::store::list_query(
@@ -428,30 +538,30 @@ asio::awaitable<http::response> service::list_webhooks(context& c) {
     if (!fetched) co_return store_failure(fetched.error(), "list endpoints");
     auto pg = deps_.endpoints.list_from_reply(*fetched, q.limit);
     if (!pg) co_return store_failure(pg.error(), "list endpoints");
-    for (const auto& ep : pg->data) {
+    for (auto& ep : pg->data) {
       if (ep.livemode != c.who.livemode()) continue;
-      if (count == page.limit) {
-        more = true;
+      if (built->items.size() == page.limit) {
+        built->has_more = true;
         break;
       }
-      if (count++ > 0) items.push_back(',');
-      items += registry::to_json_text(ep);
-      last = ep.id;
+      built->items.push_back(page_cache::render(ep));
+      cacheable = cacheable && built->items.back().split;
+      built->last_id = ep.id;
+      counts.push_back(page_cache::counters::of(ep));
     }
-    if (more || !pg->has_more) break;
+    if (built->has_more || !pg->has_more) break;
     after = pg->next_cursor;
   }
-  std::string body = "{\"data\":[" + items + "],\"has_more\":";
-  json_text::append_bool(body, more);
-  body += ",\"next_cursor\":";
-  if (more) {
-    json_text::append_string(body, "cur_" + last);
-  } else {
-    body += "null";
-  }
-  body.push_back('}');
   auto res = json_response(200, json::object());
-  res.body() = std::move(body);
+  res.body() = page_cache::body(*built, counts);
+  if (cacheable) {
+    built->check.commands.reserve(built->items.size() + 1);
+    built->check.commands.push_back(registry::store::version_command());
+    for (const auto& it : built->items) {
+      built->check.commands.push_back(registry::store::counters_command(it.id));
+    }
+    pages_.put(key, std::move(built));
+  }
   co_return res;
 }
 

@@ -19,12 +19,16 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <string_view>
+#include <unordered_map>
+#include <vector>
 
 #include "api/gate.hpp"
 #include "api/idempotency.hpp"
+#include "api/page_cache.hpp"
 #include "api/replays.hpp"
 #include "redis/async_client.hpp"
 #include "redis/client.hpp"
@@ -73,12 +77,25 @@ class service {
                                                 std::string_view query);
   boost::asio::awaitable<http::response> route(context& ctx);
   boost::asio::awaitable<http::response> list_webhooks(context& ctx);
+  // The page cache's key: the caller's business and mode, the query as sent.
+  static std::string page_key(const caller& who, std::string_view raw_query);
+  // The answer from cached page `p` when replies r[from...] to its check say it is current.
+  static std::optional<http::response> cached_answer(const page_cache::page& p,
+                                                     const std::vector<redis::reply>& r,
+                                                     std::size_t from);
+  // Who a key (by its digest) was when last admitted: a guess the rate-limit script confirms.
+  std::optional<caller> known_caller(const std::string& key_digest) const;
+  void remember_caller(const std::string& key_digest, const caller& who);
 
   service_deps deps_;
   service_options opts_;
   redis::async_client async_redis_;
   gate gate_;
   idempotency idempotency_;
+  page_cache pages_;
+  static constexpr std::size_t max_callers = 10000;
+  mutable std::mutex callers_mutex_;
+  std::unordered_map<std::string, caller> callers_;
 };
 
 }  // namespace tresse::dispatcher::api

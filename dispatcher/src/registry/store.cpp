@@ -286,10 +286,13 @@ result<endpoint> store::parse_record(std::string_view id, std::string_view raw) 
   }
 }
 
-namespace {
+std::vector<std::string> store::counters_command(std::string_view id) {
+  return {"HMGET", keys::endpoint_stats(id), "failure_count", "consecutive_failures",
+          "dead_lettered"};
+}
 
 // An HMGET of failure_count, consecutive_failures, dead_lettered (absent fields are 0).
-void apply_counters(endpoint& ep, const redis::reply& hmget) {
+void store::apply_counters(endpoint& ep, const redis::reply& hmget) {
   auto num = [](const redis::reply& x) -> std::int64_t {
     return x.type == redis::reply::kind::string ? std::strtoll(x.str.c_str(), nullptr, 10) : 0;
   };
@@ -300,15 +303,15 @@ void apply_counters(endpoint& ep, const redis::reply& hmget) {
   ep.dead_lettered = num(f[2]);
 }
 
+namespace {
+
 using opt_endpoint = std::optional<endpoint>;
 
 }  // namespace
 
 redis::request store::load_request(std::string_view id) {
   redis::request r;
-  r.commands = {{"GET", keys::endpoint(id)},
-                {"HMGET", keys::endpoint_stats(id), "failure_count", "consecutive_failures",
-                 "dead_lettered"}};
+  r.commands = {{"GET", keys::endpoint(id)}, counters_command(id)};
   return r;
 }
 
@@ -595,14 +598,21 @@ result<std::vector<endpoint>> store::list_all() {
   return out;
 }
 
+std::vector<std::string> store::version_command() {
+  return {"GET", std::string(keys::endpoints_version)};
+}
+
+std::int64_t store::version_of(const redis::reply& get) {
+  return get.is_nil() ? 0 : std::strtoll(get.str.c_str(), nullptr, 10);
+}
+
 redis::operation<std::int64_t> store::version_op() const {
   using op = redis::operation<std::int64_t>;
-  return op::one(redis::single_command({"GET", std::string(keys::endpoints_version)}),
+  return op::one(redis::single_command(version_command()),
                  [](op&, redis::replies r) -> std::optional<result<std::int64_t>> {
                    auto v = redis::single_reply(std::move(r));
                    if (!v) return propagate(v);
-                   if (v->is_nil()) return std::int64_t{0};
-                   return std::int64_t{std::strtoll(v->str.c_str(), nullptr, 10)};
+                   return version_of(*v);
                  });
 }
 

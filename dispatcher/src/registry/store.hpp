@@ -133,6 +133,12 @@ class store {
   redis::operation<std::optional<endpoint>> rotate_secret_op(
       std::string_view id, std::chrono::seconds expires_in = std::chrono::hours(24)) const;
   redis::operation<std::int64_t> version_op() const;
+  // Pieces of those, for a caller that pipelines several at once (the API's page cache): one
+  // endpoint's counters (an HMGET) and what its reply says, the version's GET and its value.
+  static std::vector<std::string> counters_command(std::string_view id);
+  static void apply_counters(endpoint& ep, const redis::reply& hmget);
+  static std::vector<std::string> version_command();
+  static std::int64_t version_of(const redis::reply& get);
 
   // Failure bookkeeping: a failed delivery attempt bumps failure_count and
   // consecutive_failures (returned); a success resets consecutive_failures. No version bump.
