@@ -256,10 +256,17 @@ TEST_F(ApiTest, CrudRoundTrip) {
   EXPECT_EQ(created.body["rate_limit_per_second"], 5);
   EXPECT_EQ(created.body["business_id"], "biz_c");
   std::string path = "/v1/webhooks/" + created.body["id"].get<std::string>();
+  auto listed = call("GET", "/v1/webhooks", key);  // the page is cached now
+  ASSERT_EQ(listed.body["data"].size(), 1u);
+  EXPECT_EQ(listed.body["data"][0]["url"], "https://example.com/h");
 
   auto patched = call("PATCH", path, key,
                       R"({"url":"https://example.org/x","events":["client.*"],"enabled":true})");
   ASSERT_EQ(patched.status, 200u) << patched.raw.body;
+  // The list shows the change at once (a cached page is checked against the endpoints' version).
+  listed = call("GET", "/v1/webhooks", key);
+  ASSERT_EQ(listed.body["data"].size(), 1u);
+  EXPECT_EQ(listed.body["data"][0], patched.body);
   EXPECT_EQ(patched.body["url"], "https://example.org/x");
   EXPECT_EQ(patched.body["events"], json::array({"client.*"}));
   EXPECT_EQ(patched.body["enabled"], true);
@@ -464,7 +471,29 @@ TEST_F(ApiTest, BadInputGetsTheRightErrorAndChangesNothing) {
 TEST_F(ApiTest, RedisGoingAwayIsA503AndThenServiceResumes) {
   start_api({"api.allow_http=true"});
   std::string key = create_key("biz_g", "live");
-  create_webhook(key, "https://example.com/h");
+  // Concurrent writes, so that whatever Redis connections the API keeps are all open (and so
+  // broken by the restart below), not only the one a lone request would use.
+  auto create_concurrently = [&](const std::string& tag) {
+    std::vector<std::thread> writers;
+    std::vector<unsigned> statuses(4, 0);
+    std::vector<json> bodies(4);
+    for (std::size_t i = 0; i < statuses.size(); ++i) {
+      writers.emplace_back([&, i] {
+        http_client client("127.0.0.1", api_port_);
+        auto r = client.request(
+            "POST", "/v1/webhooks", {{"Authorization", "Bearer " + key}},
+            json{{"url", "https://example.com/" + tag + std::to_string(i)}, {"events", {"*"}}}
+                .dump());
+        statuses[i] = r.status;
+        bodies[i] = json::parse(r.body, nullptr, false);
+      });
+    }
+    for (auto& w : writers) w.join();
+    for (std::size_t i = 0; i < statuses.size(); ++i) {
+      EXPECT_EQ(statuses[i], 201u) << tag << i << ": " << bodies[i].dump();
+    }
+  };
+  create_concurrently("before");
   redis_.stop();
   auto down = call("GET", "/v1/webhooks", key);
   EXPECT_EQ(down.status, 503u);
@@ -474,6 +503,9 @@ TEST_F(ApiTest, RedisGoingAwayIsA503AndThenServiceResumes) {
   redis_.start();
   // Whether the data survived depends on Redis persistence, not on us; serving again does.
   ASSERT_TRUE(eventually_true([&] { return call("GET", "/v1/webhooks", key).status == 200; }));
+  // Once one request is served, every one is: no connection that Redis dropped is left to fail
+  // the next request (a pooled blocking connection idle across the restart used to).
+  create_concurrently("after");
   auto again = create_webhook(key, "https://example.com/after");
   auto listed = list_all("/v1/webhooks", key, 10);
   EXPECT_TRUE(std::any_of(listed.begin(), listed.end(),
@@ -573,6 +605,7 @@ TEST_F(ApiTest, DeliveriesListsAttemptsAndManualRetryRedelivers) {
   std::string key = create_key("biz_d", "live");
   auto ep = create_webhook(key, sink.url());
   std::string base = "/v1/webhooks/" + ep["id"].get<std::string>();
+  EXPECT_EQ(call("GET", "/v1/webhooks", key).body["data"][0]["failure_count"], 0);  // cached
   auto ev = make_event("appointment.canceled", "biz_d");
   publish({ev});
   // The first attempt and three retries (200 ms apart here) all fail: dead-lettered.
@@ -581,6 +614,14 @@ TEST_F(ApiTest, DeliveriesListsAttemptsAndManualRetryRedelivers) {
     auto r = call("GET", base + "/deliveries/" + ev.id, key);
     return r.status == 200 && r.body["data"].size() == 4;
   }));
+  // Counters change without a version bump; a cached page still shows them as they are.
+  ASSERT_TRUE(eventually_true([&] { return call("GET", base, key).body["dead_lettered"] == 1; }));
+  auto one = call("GET", base, key).body;
+  auto listed = call("GET", "/v1/webhooks", key).body["data"];
+  ASSERT_EQ(listed.size(), 1u);
+  EXPECT_EQ(listed[0]["failure_count"], one["failure_count"]);
+  EXPECT_EQ(listed[0]["dead_lettered"], 1);
+  EXPECT_GE(listed[0]["failure_count"], 4);
   auto failed = list_all(base + "/deliveries?status=failed", key, 3);
   ASSERT_EQ(failed.size(), 4u);
   EXPECT_EQ(failed[0]["attempt"], 4);  // newest first

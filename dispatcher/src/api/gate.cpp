@@ -78,22 +78,25 @@ admission gate::uncounted(std::chrono::system_clock::time_point now) const {
   return a;
 }
 
-boost::asio::awaitable<result<admission>> gate::admit(const credentials& c, std::string peer,
-                                                     std::chrono::system_clock::time_point now) {
-  std::int64_t unix_s = unix_seconds(now);
-  std::int64_t minute = unix_s / 60;
+redis::request gate::admit_request(const credentials& c, const std::string& peer,
+                                   std::chrono::system_clock::time_point now) {
+  std::int64_t minute = unix_seconds(now) / 60;
   bool presented = c.type == credentials::kind::business_key;
   std::string hash = presented ? key_hash(c.token) : std::string();
-  const std::vector<std::string> script_keys{keys::api_key(hash),
-                                             keys::rate_limit("key:" + hash, minute),
-                                             keys::rate_limit("ip:" + peer, minute)};
-  const std::vector<std::string> args{presented ? "1" : "0", "120"};
-  auto r = co_await redis_.eval(admit_script(), script_keys, args);
-  if (!r) co_return std::unexpected(r.error());
-  const auto& e = r->elements;
+  return {&admit_script(),
+          {keys::api_key(hash), keys::rate_limit("key:" + hash, minute),
+           keys::rate_limit("ip:" + peer, minute)},
+          {presented ? "1" : "0", "120"},
+          {}};
+}
+
+result<admission> gate::admission_from(const redis::reply& r,
+                                       std::chrono::system_clock::time_point now) const {
+  const auto& e = r.elements;
   if (e.empty() || e[0].type != redis::reply::kind::integer) {
-    co_return fail(error_kind::transient, "redis: unexpected reply to the rate-limit script");
+    return fail(error_kind::transient, "redis: unexpected reply to the rate-limit script");
   }
+  std::int64_t unix_s = unix_seconds(now);
   admission a;
   a.limit = opts_.limit_per_minute;
   auto count = static_cast<std::uint64_t>(std::max<std::int64_t>(0, e[0].integer));
@@ -103,7 +106,15 @@ boost::asio::awaitable<result<admission>> gate::admit(const credentials& c, std:
   if (e.size() == 4) {
     a.who = caller{e[1].str, e[2].str, e[3].str == "test" ? key_mode::test : key_mode::live};
   }
-  co_return a;
+  return a;
+}
+
+boost::asio::awaitable<result<admission>> gate::admit(const credentials& c, std::string peer,
+                                                      std::chrono::system_clock::time_point now) {
+  const redis::request req = admit_request(c, peer, now);
+  auto r = co_await redis_.eval(*req.lua, req.keys, req.args);
+  if (!r) co_return std::unexpected(r.error());
+  co_return admission_from(*r, now);
 }
 
 }  // namespace tresse::dispatcher::api

@@ -10,6 +10,7 @@
 //   if (!v) -> 503;  v->allowed(), v->who, ...
 #pragma once
 
+#include <boost/asio/awaitable.hpp>
 #include <chrono>
 #include <cstdint>
 #include <memory>
@@ -18,9 +19,8 @@
 #include <string_view>
 
 #include "api/keys.hpp"
-#include <boost/asio/awaitable.hpp>
-
 #include "redis/async_client.hpp"
+#include "redis/request.hpp"
 #include "tresse/common/result.hpp"
 
 namespace tresse::dispatcher::api {
@@ -66,6 +66,13 @@ class gate {
   // Transient error when Redis is unreachable.
   boost::asio::awaitable<result<admission>> admit(const credentials& c, std::string peer,
                                                   std::chrono::system_clock::time_point now);
+
+  // admit() as its script call and the reply's reading, for a caller that pipelines it with
+  // other commands (GET /v1/webhooks from a cached page: service.cpp).
+  static redis::request admit_request(const credentials& c, const std::string& peer,
+                                      std::chrono::system_clock::time_point now);
+  result<admission> admission_from(const redis::reply& r,
+                                   std::chrono::system_clock::time_point now) const;
 
   // What a request that could not be counted (Redis unreachable) reports: the limit, nothing
   // used, the current window's end.

@@ -39,49 +39,79 @@ bool valid_idempotency_key(std::string_view k) {
 result<idempotent_start> idempotency::begin(std::string_view key_id,
                                             std::string_view idempotency_key,
                                             std::string_view fingerprint) {
-  auto r = redis_->eval(begin_script(), {keys::idempotency(key_id, key_hash(idempotency_key))},
-                        {std::string(fingerprint), std::to_string(ttl_.count())});
-  if (!r) return std::unexpected(r.error());
-  const auto& e = r->elements;
-  idempotent_start out;
-  if (e.empty() || e[0].str == "fresh") return out;
-  if (e.size() < 2 || e[1].str != fingerprint) {
-    out.what = idempotent_start::state::mismatch;
-  } else if (e[0].str == "pending") {
-    out.what = idempotent_start::state::in_progress;
-  } else {
-    out.what = idempotent_start::state::replay;
-    if (e.size() >= 4) {
-      std::from_chars(e[2].str.data(), e[2].str.data() + e[2].str.size(), out.status);
-      out.body = e[3].str;
-      if (box_) {
-        auto plain = box_->open(out.body, key_id);
-        if (!plain) return std::unexpected(plain.error());
-        out.body = std::move(*plain);
-      }
-    }
-  }
-  return out;
+  auto op = begin_op(key_id, idempotency_key, fingerprint);
+  return redis::run(*redis_, op);
 }
 
 status idempotency::finish(std::string_view key_id, std::string_view idempotency_key,
                            unsigned status, std::string_view body) {
+  auto op = finish_op(key_id, idempotency_key, status, body);
+  auto r = redis::run(*redis_, op);
+  if (!r) return std::unexpected(r.error());
+  return {};
+}
+
+redis::operation<idempotent_start> idempotency::begin_op(std::string_view key_id,
+                                                         std::string_view idempotency_key,
+                                                         std::string_view fingerprint) const {
+  using op = redis::operation<idempotent_start>;
+  return op::one({&begin_script(),
+                  {keys::idempotency(key_id, key_hash(idempotency_key))},
+                  {std::string(fingerprint), std::to_string(ttl_.count())},
+                  {}},
+                 [this, key_id = std::string(key_id), fingerprint = std::string(fingerprint)](
+                     op&, redis::replies replies) -> std::optional<result<idempotent_start>> {
+                   auto r = redis::single_reply(std::move(replies));
+                   if (!r) return std::unexpected(r.error());
+                   const auto& e = r->elements;
+                   idempotent_start out;
+                   if (e.empty() || e[0].str == "fresh") return out;
+                   if (e.size() < 2 || e[1].str != fingerprint) {
+                     out.what = idempotent_start::state::mismatch;
+                   } else if (e[0].str == "pending") {
+                     out.what = idempotent_start::state::in_progress;
+                   } else {
+                     out.what = idempotent_start::state::replay;
+                     if (e.size() >= 4) {
+                       std::from_chars(e[2].str.data(), e[2].str.data() + e[2].str.size(),
+                                       out.status);
+                       out.body = e[3].str;
+                       if (box_) {
+                         auto plain = box_->open(out.body, key_id);
+                         if (!plain) return std::unexpected(plain.error());
+                         out.body = std::move(*plain);
+                       }
+                     }
+                   }
+                   return out;
+                 });
+}
+
+redis::operation<std::monostate> idempotency::finish_op(std::string_view key_id,
+                                                        std::string_view idempotency_key,
+                                                        unsigned status,
+                                                        std::string_view body) const {
+  using op = redis::operation<std::monostate>;
   std::string key = keys::idempotency(key_id, key_hash(idempotency_key));
-  result<redis::reply> r;
+  std::vector<std::string> argv;
   if (status == 429 || status >= 500) {
-    r = redis_->command({"DEL", key});
+    argv = {"DEL", key};
   } else {
     std::string stored(body);
     if (box_) {
       auto sealed = box_->seal(body, key_id);
-      if (!sealed) return std::unexpected(sealed.error());
+      if (!sealed) return op::done(std::unexpected(sealed.error()));
       stored = std::move(*sealed);
     }
-    r = redis_->command({"HSET", key, "state", "done", "status", std::to_string(status), "body",
-                         stored});
+    argv = {"HSET",           key, "state", "done", "status", std::to_string(status), "body",
+            std::move(stored)};
   }
-  if (!r) return std::unexpected(r.error());
-  return {};
+  return op::one(redis::single_command(std::move(argv)),
+                 [](op&, redis::replies replies) -> std::optional<result<std::monostate>> {
+                   auto r = redis::single_reply(std::move(replies));
+                   if (!r) return std::unexpected(r.error());
+                   return std::monostate{};
+                 });
 }
 
 }  // namespace tresse::dispatcher::api

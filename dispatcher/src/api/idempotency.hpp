@@ -18,8 +18,10 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <variant>
 
 #include "redis/client.hpp"
+#include "redis/request.hpp"
 #include "registry/secret_box.hpp"
 #include "tresse/common/result.hpp"
 
@@ -45,6 +47,14 @@ class idempotency {
   // Stores the response of a fresh request (or releases the claim, see above).
   status finish(std::string_view key_id, std::string_view idempotency_key, unsigned status,
                 std::string_view body);
+
+  // The same as round trips for either client (redis/request.hpp); `this` must outlive them.
+  redis::operation<idempotent_start> begin_op(std::string_view key_id,
+                                              std::string_view idempotency_key,
+                                              std::string_view fingerprint) const;
+  redis::operation<std::monostate> finish_op(std::string_view key_id,
+                                             std::string_view idempotency_key, unsigned status,
+                                             std::string_view body) const;
 
  private:
   std::shared_ptr<redis::client> redis_;

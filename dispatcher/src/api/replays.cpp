@@ -36,37 +36,10 @@ void replays::stop() {
   pool_.join();
 }
 
-result<json> replays::start(const registry::endpoint& ep, clock::time_point since,
-                            clock::time_point until) {
-  auto now = clock::now();
-  std::string id = ids::time_ordered("rpl_", now);
-  std::int64_t since_ms = registry::to_unix_ms(since);
-  std::int64_t until_ms = registry::to_unix_ms(until);
-  std::string key = keys::replay(id);
-  std::string now_ms = std::to_string(registry::to_unix_ms(now));
-  auto r = redis_->pipeline(
-      {{"HSET", key, "id", id, "business_id", ep.business_id, "endpoint_id", ep.id, "since",
-        std::to_string(since_ms), "until", std::to_string(until_ms), "status", "running",
-        "scanned", "0", "matched", "0", "scheduled", "0", "error", "", "created_at", now_ms,
-        "updated_at", now_ms},
-       {"EXPIRE", key, std::to_string(std::chrono::seconds(opts_.record_ttl).count())}});
-  if (!r) return std::unexpected(r.error());
-  boost::asio::post(pool_, [this, id, ep, since_ms, until_ms] { run(id, ep, since_ms, until_ms); });
-  auto got = get(id, ep.business_id);
-  if (!got) return std::unexpected(got.error());
-  if (!*got) return fail(error_kind::transient, "replay record vanished");
-  return **got;
-}
+namespace {
 
-result<std::optional<json>> replays::get(std::string_view id, std::string_view business_id) {
-  auto r = redis_->command({"HGETALL", keys::replay(id)});
-  if (!r) return std::unexpected(r.error());
-  if (r->elements.empty()) return std::nullopt;
-  std::map<std::string, std::string> f;
-  for (std::size_t i = 0; i + 1 < r->elements.size(); i += 2) {
-    f[r->elements[i].str] = r->elements[i + 1].str;
-  }
-  if (f["business_id"] != business_id) return std::nullopt;
+// The replay object, from its record's fields.
+json replay_json(std::map<std::string, std::string>& f) {
   auto num = [&](const char* k) { return std::atoll(f[k].c_str()); };
   return json{{"id", f["id"]},
               {"object", "replay"},
@@ -80,6 +53,81 @@ result<std::optional<json>> replays::get(std::string_view id, std::string_view b
               {"error", f["error"].empty() ? json(nullptr) : json(f["error"])},
               {"created_at", rfc3339_ms(num("created_at"))},
               {"updated_at", rfc3339_ms(num("updated_at"))}};
+}
+
+}  // namespace
+
+result<json> replays::start(const registry::endpoint& ep, clock::time_point since,
+                            clock::time_point until) {
+  auto op = start_op(ep, since, until);
+  return redis::run(*redis_, op);
+}
+
+result<std::optional<json>> replays::get(std::string_view id, std::string_view business_id) {
+  auto op = get_op(id, business_id);
+  return redis::run(*redis_, op);
+}
+
+redis::operation<json> replays::start_op(const registry::endpoint& ep, clock::time_point since,
+                                         clock::time_point until) {
+  using op = redis::operation<json>;
+  auto now = clock::now();
+  std::string id = ids::time_ordered("rpl_", now);
+  std::int64_t since_ms = registry::to_unix_ms(since);
+  std::int64_t until_ms = registry::to_unix_ms(until);
+  std::string key = keys::replay(id);
+  std::string now_ms = std::to_string(registry::to_unix_ms(now));
+  std::map<std::string, std::string> fields = {{"id", id},
+                                               {"business_id", ep.business_id},
+                                               {"endpoint_id", ep.id},
+                                               {"since", std::to_string(since_ms)},
+                                               {"until", std::to_string(until_ms)},
+                                               {"status", "running"},
+                                               {"scanned", "0"},
+                                               {"matched", "0"},
+                                               {"scheduled", "0"},
+                                               {"error", ""},
+                                               {"created_at", now_ms},
+                                               {"updated_at", now_ms}};
+  std::vector<std::string> hset{"HSET", key};
+  for (const auto& [k, v] : fields) {
+    hset.push_back(k);
+    hset.push_back(v);
+  }
+  redis::request req;
+  req.commands = {std::move(hset),
+                  {"EXPIRE", key, std::to_string(std::chrono::seconds(opts_.record_ttl).count())}};
+  return op::one(std::move(req),
+                 [this, ep, since_ms, until_ms, fields = std::move(fields)](
+                     op&, redis::replies r) mutable -> std::optional<result<json>> {
+                   if (!r) return std::unexpected(r.error());
+                   if (auto s = redis::first_error(*r); !s) return std::unexpected(s.error());
+                   std::string id = fields["id"];
+                   boost::asio::post(pool_, [this, id, ep, since_ms, until_ms] {
+                     run(id, ep, since_ms, until_ms);
+                   });
+                   return replay_json(fields);
+                 });
+}
+
+redis::operation<std::optional<json>> replays::get_op(std::string_view id,
+                                                      std::string_view business_id) {
+  using op = redis::operation<std::optional<json>>;
+  return op::one(redis::single_command({"HGETALL", keys::replay(id)}),
+                 [business = std::string(business_id)](
+                     op&, redis::replies replies) -> std::optional<result<std::optional<json>>> {
+                   auto r = redis::single_reply(std::move(replies));
+                   if (!r) return std::unexpected(r.error());
+                   if (r->elements.empty()) return result<std::optional<json>>(std::nullopt);
+                   std::map<std::string, std::string> f;
+                   for (std::size_t i = 0; i + 1 < r->elements.size(); i += 2) {
+                     f[r->elements[i].str] = r->elements[i + 1].str;
+                   }
+                   if (f["business_id"] != business) {
+                     return result<std::optional<json>>(std::nullopt);
+                   }
+                   return result<std::optional<json>>(replay_json(f));
+                 });
 }
 
 void replays::run(std::string id, registry::endpoint ep, std::int64_t since_ms,

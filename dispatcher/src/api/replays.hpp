@@ -14,6 +14,7 @@
 #pragma once
 
 #include <atomic>
+#include <boost/asio/thread_pool.hpp>
 #include <chrono>
 #include <cstddef>
 #include <memory>
@@ -22,10 +23,9 @@
 #include <string>
 #include <string_view>
 
-#include <boost/asio/thread_pool.hpp>
-
 #include "kafka/window_reader.hpp"
 #include "redis/client.hpp"
+#include "redis/request.hpp"
 #include "registry/endpoint.hpp"
 #include "retry/store.hpp"
 #include "tresse/common/result.hpp"
@@ -50,6 +50,14 @@ class replays {
   // The replay object as last written; nullopt when unknown or expired. `business_id` scopes
   // it: another business's replay is nullopt.
   result<std::optional<nlohmann::json>> get(std::string_view id, std::string_view business_id);
+
+  // start() and get() as round trips for either client (redis/request.hpp); start_op queues
+  // the scan once the record is written. `this` must outlive them.
+  redis::operation<nlohmann::json> start_op(const registry::endpoint& ep,
+                                            registry::clock::time_point since,
+                                            registry::clock::time_point until);
+  static redis::operation<std::optional<nlohmann::json>> get_op(std::string_view id,
+                                                                std::string_view business_id);
 
   // Cancels running scans (their records end "failed": "dispatcher stopped") and waits.
   void stop();

@@ -1,9 +1,9 @@
 #include "api/service.hpp"
 
+#include <algorithm>
 #include <boost/beast/http/field.hpp>
 #include <boost/beast/http/status.hpp>
 #include <boost/beast/http/verb.hpp>
-#include <algorithm>
 #include <cctype>
 #include <charconv>
 #include <functional>
@@ -16,7 +16,6 @@
 #include <vector>
 
 #include "tresse/common/event.hpp"
-#include "tresse/common/json_text.hpp"
 #include "tresse/common/log.hpp"
 #include "tresse/common/publisher.hpp"
 
@@ -147,6 +146,7 @@ struct service::context {
   std::map<std::string, std::string> query;
   caller who;
   clock::time_point now;
+  std::string_view raw_query;  // as sent: part of the page cache's key
 
   verb method() const { return req.method(); }
 
@@ -296,129 +296,238 @@ asio::awaitable<http::response> service::handle(const http::request& req) {
   std::string_view query =
       target.find('?') == std::string_view::npos ? "" : target.substr(target.find('?') + 1);
 
-  context ctx{req, {}, {}, {}, opts_.now()};
+  context ctx{req, {}, {}, {}, opts_.now(), query};
   const auto creds =
       read_credentials(req[boost::beast::http::field::authorization], req["X-API-Key"]);
   const std::string peer(req[opts_.peer_header]);
-  const auto admitted = co_await gate_.admit(creds, peer, ctx.now);
+  const std::string key_digest =
+      creds.type == credentials::kind::business_key ? key_hash(creds.token) : std::string();
+
+  // GET /v1/webhooks by a key seen before whose page is cached: the rate-limit script and the
+  // page's check in one round trip. The script still decides who is calling; anything but the
+  // same caller, allowed, with the page unchanged, goes on below (counted once).
+  std::optional<admission> early;
+  std::optional<caller> known;
+  if (req.method() == verb::get && path == "/v1/webhooks" && !key_digest.empty()) {
+    known = known_caller(key_digest);
+  }
+  std::shared_ptr<const page_cache::page> cached;
+  if (known) cached = pages_.find(page_key(*known, query));
+  if (cached) {
+    const redis::request admit = gate::admit_request(creds, peer, ctx.now);
+    redis::request both;
+    both.commands.reserve(cached->check.commands.size() + 1);
+    std::vector<std::string> evalsha{"EVALSHA", admit.lua->sha1(),
+                                     std::to_string(admit.keys.size())};
+    evalsha.insert(evalsha.end(), admit.keys.begin(), admit.keys.end());
+    evalsha.insert(evalsha.end(), admit.args.begin(), admit.args.end());
+    both.commands.push_back(std::move(evalsha));
+    both.commands.insert(both.commands.end(), cached->check.commands.begin(),
+                         cached->check.commands.end());
+    redis::replies got = co_await redis::run(async_redis_, both);
+    if (!got) {
+      auto res = store_failure(got.error(), "rate limit");
+      set_rate_headers(res, gate_.uncounted(ctx.now));
+      co_return res;
+    }
+    // An error reply (NOSCRIPT after a Redis restart) counted nothing: the usual path does.
+    if (got->front().type != redis::reply::kind::error) {
+      auto a = gate_.admission_from(got->front(), ctx.now);
+      if (a) {
+        if (a->allowed() && a->who && a->who->key_id == known->key_id &&
+            a->who->business_id == known->business_id && a->who->mode == known->mode) {
+          if (auto res = cached_answer(*cached, *got, 1)) {
+            set_rate_headers(*res, *a);
+            co_return std::move(*res);
+          }
+        }
+        early = *a;
+      }
+    }
+  }
+
+  result<admission> admitted;
+  if (early) {
+    admitted = *early;
+  } else {
+    admitted = co_await gate_.admit(creds, peer, ctx.now);
+  }
+  if (admitted && admitted->who && !key_digest.empty()) remember_caller(key_digest, *admitted->who);
   if (!admitted) {
     // Redis is where requests are counted: this one could not be, and is not served either.
     auto res = store_failure(admitted.error(), "rate limit");
     set_rate_headers(res, gate_.uncounted(ctx.now));
     co_return res;
   }
-  const admission& a = *admitted;
-  bool list_wanted = false;  // GET /v1/webhooks, the one route served without blocking
-
-  auto answer = [&]() -> http::response {
-    if (!a.allowed()) {
-      return error_response(429, "rate_limited",
-                            "too many requests; retry after " + std::to_string(a.retry_after) +
-                                " seconds");
-    }
-    if (path == "/v1/openapi.json") {
-      if (req.method() != verb::get && req.method() != verb::head) return method_not_allowed("GET");
-      auto res = json_response(200, json::object());
-      res.body() = opts_.openapi_document;
-      return res;
-    }
-    switch (creds.type) {
-      case credentials::kind::none:
-        return error_response(401, "authentication_required",
-                              "send a business API key as 'Authorization: Bearer sk_live_…'");
-      case credentials::kind::developer_key:
-        return error_response(403, "forbidden",
-                              "developer keys (dk_) are for the Public API; the Webhooks "
-                              "endpoints need a business key (sk_live_ or sk_test_) as "
-                              "'Authorization: Bearer'");
-      case credentials::kind::malformed:
-      case credentials::kind::business_key:
-        if (!a.who) {
-          return error_response(401, "invalid_api_key", "the API key is unknown or revoked");
-        }
-    }
-    ctx.who = *a.who;
-
-    if (!path.starts_with("/v1/")) return not_found("no such path");
-    std::string_view rest = path.substr(4);
-    while (!rest.empty()) {
-      auto slash = rest.find('/');
-      auto seg = percent_decode(rest.substr(0, slash));
-      if (!seg || seg->empty()) return not_found("no such path");
-      ctx.path.push_back(std::move(*seg));
-      if (slash == std::string_view::npos) break;
-      rest.remove_prefix(slash + 1);
-    }
-    while (!query.empty()) {
-      auto amp = query.find('&');
-      std::string_view pair = query.substr(0, amp);
-      auto eq = pair.find('=');
-      auto k = percent_decode(pair.substr(0, eq));
-      auto v = percent_decode(eq == std::string_view::npos ? "" : pair.substr(eq + 1));
-      if (!k || !v) return invalid("the query string is not valid percent-encoding");
-      if (!k->empty()) ctx.query[*k] = *v;
-      if (amp == std::string_view::npos) break;
-      query.remove_prefix(amp + 1);
-    }
-
-    if (req.method() == verb::get && ctx.path.size() == 1 && ctx.path[0] == "webhooks") {
-      list_wanted = true;
-      return {};
-    }
-    bool idempotent = req.method() == verb::post && req.count("Idempotency-Key") > 0;
-    if (!idempotent) return route(ctx);
-    std::string idem_key(req["Idempotency-Key"]);
-    if (!valid_idempotency_key(idem_key)) {
-      return invalid("Idempotency-Key must be 1 to 255 printable ASCII characters");
-    }
-    std::string fingerprint = std::string(req.method_string()) + " " + std::string(path) + " " +
-                              key_hash(req.body());
-    auto start = idempotency_.begin(ctx.who.key_id, idem_key, fingerprint);
-    if (!start) return store_failure(start.error(), "idempotency");
-    switch (start->what) {
-      case idempotent_start::state::mismatch:
-        return error_response(409, "idempotency_conflict",
-                              "this Idempotency-Key was used with a different request");
-      case idempotent_start::state::in_progress:
-        return error_response(409, "idempotency_conflict",
-                              "a request with this Idempotency-Key is still in progress");
-      case idempotent_start::state::replay: {
-        auto res = json_response(start->status, json::object());
-        res.body() = start->body;
-        res.set("Idempotent-Replayed", "true");
-        return res;
-      }
-      case idempotent_start::state::fresh:
-        break;
-    }
-    auto res = route(ctx);
-    if (auto st = idempotency_.finish(ctx.who.key_id, idem_key, res.result_int(), res.body());
-        !st) {
-      log::warn("idempotency record not saved", {{"error", st.error().message}});
-    }
-    return res;
-  };
-  http::response res = answer();
-  if (list_wanted) {
-    http::response listed = co_await list_webhooks(ctx);
-    set_rate_headers(listed, a);
-    co_return listed;
-  }
-  set_rate_headers(res, a);
+  http::response res = co_await answer(ctx, creds, *admitted, path, query);
+  set_rate_headers(res, *admitted);
   co_return res;
+}
+
+// Everything after the rate-limit check: authentication, parsing, Idempotency-Key, the route.
+asio::awaitable<http::response> service::answer(context& ctx, const credentials& creds,
+                                                const admission& a, std::string_view path,
+                                                std::string_view query) {
+  const http::request& req = ctx.req;
+  if (!a.allowed()) {
+    co_return error_response(
+        429, "rate_limited",
+        "too many requests; retry after " + std::to_string(a.retry_after) + " seconds");
+  }
+  if (path == "/v1/openapi.json") {
+    if (req.method() != verb::get && req.method() != verb::head)
+      co_return method_not_allowed("GET");
+    auto res = json_response(200, json::object());
+    res.body() = opts_.openapi_document;
+    co_return res;
+  }
+  switch (creds.type) {
+    case credentials::kind::none:
+      co_return error_response(401, "authentication_required",
+                               "send a business API key as 'Authorization: Bearer sk_live_…'");
+    case credentials::kind::developer_key:
+      co_return error_response(403, "forbidden",
+                               "developer keys (dk_) are for the Public API; the Webhooks "
+                               "endpoints need a business key (sk_live_ or sk_test_) as "
+                               "'Authorization: Bearer'");
+    case credentials::kind::malformed:
+    case credentials::kind::business_key:
+      if (!a.who) {
+        co_return error_response(401, "invalid_api_key", "the API key is unknown or revoked");
+      }
+  }
+  ctx.who = *a.who;
+
+  if (!path.starts_with("/v1/")) co_return not_found("no such path");
+  std::string_view rest = path.substr(4);
+  while (!rest.empty()) {
+    auto slash = rest.find('/');
+    auto seg = percent_decode(rest.substr(0, slash));
+    if (!seg || seg->empty()) co_return not_found("no such path");
+    ctx.path.push_back(std::move(*seg));
+    if (slash == std::string_view::npos) break;
+    rest.remove_prefix(slash + 1);
+  }
+  while (!query.empty()) {
+    auto amp = query.find('&');
+    std::string_view pair = query.substr(0, amp);
+    auto eq = pair.find('=');
+    auto k = percent_decode(pair.substr(0, eq));
+    auto v = percent_decode(eq == std::string_view::npos ? "" : pair.substr(eq + 1));
+    if (!k || !v) co_return invalid("the query string is not valid percent-encoding");
+    if (!k->empty()) ctx.query[*k] = *v;
+    if (amp == std::string_view::npos) break;
+    query.remove_prefix(amp + 1);
+  }
+
+  bool idempotent = req.method() == verb::post && req.count("Idempotency-Key") > 0;
+  if (!idempotent) {
+    http::response res = co_await route(ctx);
+    co_return res;
+  }
+  std::string idem_key(req["Idempotency-Key"]);
+  if (!valid_idempotency_key(idem_key)) {
+    co_return invalid("Idempotency-Key must be 1 to 255 printable ASCII characters");
+  }
+  std::string fingerprint =
+      std::string(req.method_string()) + " " + std::string(path) + " " + key_hash(req.body());
+  auto begin = idempotency_.begin_op(ctx.who.key_id, idem_key, fingerprint);
+  auto start = co_await redis::run(async_redis_, begin);
+  if (!start) co_return store_failure(start.error(), "idempotency");
+  switch (start->what) {
+    case idempotent_start::state::mismatch:
+      co_return error_response(409, "idempotency_conflict",
+                               "this Idempotency-Key was used with a different request");
+    case idempotent_start::state::in_progress:
+      co_return error_response(409, "idempotency_conflict",
+                               "a request with this Idempotency-Key is still in progress");
+    case idempotent_start::state::replay: {
+      auto res = json_response(start->status, json::object());
+      res.body() = start->body;
+      res.set("Idempotent-Replayed", "true");
+      co_return res;
+    }
+    case idempotent_start::state::fresh:
+      break;
+  }
+  http::response res = co_await route(ctx);
+  auto finish = idempotency_.finish_op(ctx.who.key_id, idem_key, res.result_int(), res.body());
+  auto finished = co_await redis::run(async_redis_, finish);
+  if (!finished) {
+    log::warn("idempotency record not saved", {{"error", finished.error().message}});
+  }
+  co_return res;
+}
+
+std::string service::page_key(const caller& who, std::string_view raw_query) {
+  std::string key = who.business_id;
+  key += who.livemode() ? "\nlive\n" : "\ntest\n";
+  key += raw_query;
+  return key;
+}
+
+std::optional<http::response> service::cached_answer(const page_cache::page& p,
+                                                     const std::vector<redis::reply>& r,
+                                                     std::size_t from) {
+  // r[from]: the version's GET, then one HMGET per item (page_cache::page::check).
+  if (r.size() != from + p.check.commands.size() || !redis::first_error(r)) return std::nullopt;
+  if (registry::store::version_of(r[from]) != p.version) return std::nullopt;
+  std::vector<page_cache::counters> counts;
+  counts.reserve(p.items.size());
+  registry::endpoint scratch;
+  for (std::size_t i = 0; i < p.items.size(); ++i) {
+    registry::store::apply_counters(scratch, r[from + 1 + i]);
+    counts.push_back(page_cache::counters::of(scratch));
+  }
+  auto res = json_response(200, json::object());
+  res.body() = page_cache::body(p, counts);
+  return res;
+}
+
+std::optional<caller> service::known_caller(const std::string& key_digest) const {
+  std::lock_guard lock(callers_mutex_);
+  auto it = callers_.find(key_digest);
+  if (it == callers_.end()) return std::nullopt;
+  return it->second;
+}
+
+void service::remember_caller(const std::string& key_digest, const caller& who) {
+  std::lock_guard lock(callers_mutex_);
+  if (callers_.size() >= max_callers && !callers_.contains(key_digest)) callers_.clear();
+  callers_.insert_or_assign(key_digest, who);
 }
 
 asio::awaitable<http::response> service::list_webhooks(context& c) {
   if (auto e = c.allow_query({"limit", "cursor"})) co_return *e;
   page_params page;
   if (auto e = c.read_page(page)) co_return *e;
+  // Written as text, not through a JSON DOM, and from the page cache while the endpoints'
+  // version says nothing changed: this is the busiest answer of the API.
+  std::string key = page_key(c.who, c.raw_query);
+  std::shared_ptr<const page_cache::page> cached = pages_.find(key);
+  if (cached) {
+    // The version and the cached endpoints' counters, in one round trip of plain commands.
+    const redis::request& check = cached->check;
+    redis::replies fresh = co_await redis::run(async_redis_, check);
+    if (!fresh) co_return store_failure(fresh.error(), "list endpoints");
+    if (auto st = redis::first_error(*fresh); !st) {
+      co_return store_failure(st.error(), "list endpoints");
+    }
+    if (auto res = cached_answer(*cached, *fresh, 0)) co_return std::move(*res);
+  }
+  std::vector<page_cache::counters> counts;
+
+  // The version first: a page read after it is at least as new, so a cached page is never
+  // older than its version says.
+  auto version_op = deps_.endpoints.version_op();
+  auto version = co_await redis::run(async_redis_, version_op);
+  if (!version) co_return store_failure(version.error(), "list endpoints");
+  auto built = std::make_shared<page_cache::page>();
+  built->version = *version;
+  bool cacheable = true;
   // The registry lists a business's endpoints of both modes; keep this key's mode, reading on
   // until the page is full.
-  // Written as text, not through a JSON DOM: this is the busiest answer of the API.
-  std::string items;
-  std::size_t count = 0;
-  bool more = false;
-  std::string after = page.after, last;
+  std::string after = page.after;
   result<redis::reply> fetched;
   for (;;) {
     auto q = registry::store::list_query(
@@ -429,43 +538,43 @@ asio::awaitable<http::response> service::list_webhooks(context& c) {
     if (!fetched) co_return store_failure(fetched.error(), "list endpoints");
     auto pg = deps_.endpoints.list_from_reply(*fetched, q.limit);
     if (!pg) co_return store_failure(pg.error(), "list endpoints");
-    for (const auto& ep : pg->data) {
+    for (auto& ep : pg->data) {
       if (ep.livemode != c.who.livemode()) continue;
-      if (count == page.limit) {
-        more = true;
+      if (built->items.size() == page.limit) {
+        built->has_more = true;
         break;
       }
-      if (count++ > 0) items.push_back(',');
-      items += registry::to_json_text(ep);
-      last = ep.id;
+      built->items.push_back(page_cache::render(ep));
+      cacheable = cacheable && built->items.back().split;
+      built->last_id = ep.id;
+      counts.push_back(page_cache::counters::of(ep));
     }
-    if (more || !pg->has_more) break;
+    if (built->has_more || !pg->has_more) break;
     after = pg->next_cursor;
   }
-  std::string body = "{\"data\":[" + items + "],\"has_more\":";
-  json_text::append_bool(body, more);
-  body += ",\"next_cursor\":";
-  if (more) {
-    json_text::append_string(body, "cur_" + last);
-  } else {
-    body += "null";
-  }
-  body.push_back('}');
   auto res = json_response(200, json::object());
-  res.body() = std::move(body);
+  res.body() = page_cache::body(*built, counts);
+  if (cacheable) {
+    built->check.commands.reserve(built->items.size() + 1);
+    built->check.commands.push_back(registry::store::version_command());
+    for (const auto& it : built->items) {
+      built->check.commands.push_back(registry::store::counters_command(it.id));
+    }
+    pages_.put(key, std::move(built));
+  }
   co_return res;
 }
 
-http::response service::route(context& c) {
+asio::awaitable<http::response> service::route(context& c) {
   const auto& p = c.path;
   const verb m = c.method();
   const caller& who = c.who;
 
   if (p.size() == 1 && p[0] == "event_types") {
-    if (m != verb::get) return method_not_allowed("GET");
-    if (auto e = c.allow_query({"limit", "cursor"})) return *e;
+    if (m != verb::get) co_return method_not_allowed("GET");
+    if (auto e = c.allow_query({"limit", "cursor"})) co_return *e;
     page_params page;
-    if (auto e = c.read_page(page)) return *e;
+    if (auto e = c.read_page(page)) co_return *e;
     json data = json::array();
     bool more = false;
     std::string last;
@@ -474,7 +583,7 @@ http::response service::route(context& c) {
     auto from = types.begin();
     if (!page.after.empty()) {
       from = std::find(types.begin(), types.end(), page.after);
-      if (from == types.end()) return invalid("cursor is not a cursor this API returned");
+      if (from == types.end()) co_return invalid("cursor is not a cursor this API returned");
       ++from;
     }
     for (auto it = from; it != types.end(); ++it) {
@@ -489,23 +598,28 @@ http::response service::route(context& c) {
                       {"description", d == event_descriptions.end() ? "" : d->second}});
       last = type;
     }
-    return json_response(200, page_json(std::move(data), more, last));
+    co_return json_response(200, page_json(std::move(data), more, last));
   }
 
   if (p.size() == 1 && p[0] == "webhooks") {
+    if (m == verb::get) {
+      http::response listed = co_await list_webhooks(c);
+      co_return listed;
+    }
     if (m == verb::post) {
-      if (auto e = c.allow_query({})) return *e;
+      if (auto e = c.allow_query({})) co_return *e;
       json body;
       if (auto e = c.read_body(body, {"url", "events", "description", "enabled",
                                       "rate_limit_per_second"},
                                false)) {
-        return *e;
+        co_return *e;
       }
-      if (!body.contains("url")) return invalid("field 'url' is required");
-      if (!body.contains("events")) return invalid("field 'events' is required");
+      if (!body.contains("url")) co_return invalid("field 'url' is required");
+      if (!body.contains("events")) co_return invalid("field 'events' is required");
       registry::endpoint_update fields;
-      if (auto e = read_endpoint_fields(body, fields)) return *e;
-      if (auto e = check_url_scheme(*fields.url, who.livemode(), opts_.allow_http_live)) return *e;
+      if (auto e = read_endpoint_fields(body, fields)) co_return *e;
+      if (auto e = check_url_scheme(*fields.url, who.livemode(), opts_.allow_http_live))
+        co_return *e;
       registry::endpoint_spec spec;
       spec.business_id = who.business_id;
       spec.url = *fields.url;
@@ -514,186 +628,199 @@ http::response service::route(context& c) {
       spec.description = fields.description.value_or("");
       spec.rate_limit_per_second = fields.rate_limit_per_second.value_or(0);
       spec.enabled = fields.enabled.value_or(true);
-      auto ep = deps_.endpoints.create(spec);
-      if (!ep) return write_failure(ep.error(), "create endpoint");
-      return json_response(201, registry::to_json(*ep, /*include_secret=*/true));
+      auto op = deps_.endpoints.create_op(spec);
+      auto ep = co_await redis::run(async_redis_, op);
+      if (!ep) co_return write_failure(ep.error(), "create endpoint");
+      co_return json_response(201, registry::to_json(*ep, /*include_secret=*/true));
     }
-    return method_not_allowed("GET, POST");
+    co_return method_not_allowed("GET, POST");
   }
 
   if (p.size() == 2 && p[0] == "replays") {
-    if (m != verb::get) return method_not_allowed("GET");
-    if (auto e = c.allow_query({})) return *e;
-    if (!tresse::events::is_valid_id(p[1])) return not_found("no replay '" + p[1] + "'");
-    auto r = deps_.replay_runner.get(p[1], who.business_id);
-    if (!r) return store_failure(r.error(), "get replay");
-    if (!*r) return not_found("no replay '" + p[1] + "'");
-    return json_response(200, **r);
+    if (m != verb::get) co_return method_not_allowed("GET");
+    if (auto e = c.allow_query({})) co_return *e;
+    if (!tresse::events::is_valid_id(p[1])) co_return not_found("no replay '" + p[1] + "'");
+    auto op = replays::get_op(p[1], who.business_id);
+    auto r = co_await redis::run(async_redis_, op);
+    if (!r) co_return store_failure(r.error(), "get replay");
+    if (!*r) co_return not_found("no replay '" + p[1] + "'");
+    co_return json_response(200, **r);
   }
 
-  if (p.size() < 2 || p.size() > 5 || p[0] != "webhooks") return not_found("no such path");
+  if (p.size() < 2 || p.size() > 5 || p[0] != "webhooks") co_return not_found("no such path");
 
   // Everything below is about one endpoint the caller owns, in the caller's mode; any other
   // endpoint is indistinguishable from a missing one.
   const std::string& id = p[1];
   std::string missing = "no webhook endpoint '" + id + "'";
-  if (!tresse::events::is_valid_id(id)) return not_found(missing);
-  auto loaded = deps_.endpoints.get(id);
-  if (!loaded) return store_failure(loaded.error(), "get endpoint");
+  if (!tresse::events::is_valid_id(id)) co_return not_found(missing);
+  auto load = deps_.endpoints.get_op(id);
+  auto loaded = co_await redis::run(async_redis_, load);
+  if (!loaded) co_return store_failure(loaded.error(), "get endpoint");
   if (!*loaded || (*loaded)->business_id != who.business_id ||
       (*loaded)->livemode != who.livemode()) {
-    return not_found(missing);
+    co_return not_found(missing);
   }
   const registry::endpoint& ep = **loaded;
 
   if (p.size() == 2) {
-    if (auto e = c.allow_query({})) return *e;
-    if (m == verb::get) return json_response(200, registry::to_json(ep));
+    if (auto e = c.allow_query({})) co_return *e;
+    if (m == verb::get) co_return json_response(200, registry::to_json(ep));
     if (m == verb::delete_) {
-      auto removed = deps_.endpoints.remove(id);
-      if (!removed) return store_failure(removed.error(), "delete endpoint");
-      if (!*removed) return not_found(missing);
-      return json_response(200, {{"id", id}, {"object", "webhook_endpoint"}, {"deleted", true}});
+      auto op = deps_.endpoints.remove_op(id);
+      auto removed = co_await redis::run(async_redis_, op);
+      if (!removed) co_return store_failure(removed.error(), "delete endpoint");
+      if (!*removed) co_return not_found(missing);
+      co_return json_response(200, {{"id", id}, {"object", "webhook_endpoint"}, {"deleted", true}});
     }
     if (m == verb::patch) {
       json body;
       if (auto e = c.read_body(body, {"url", "events", "description", "enabled",
                                       "rate_limit_per_second"},
                                false)) {
-        return *e;
+        co_return *e;
       }
-      if (body.empty()) return invalid("give at least one field to change");
+      if (body.empty()) co_return invalid("give at least one field to change");
       registry::endpoint_update changes;
-      if (auto e = read_endpoint_fields(body, changes)) return *e;
+      if (auto e = read_endpoint_fields(body, changes)) co_return *e;
       if (changes.url) {
-        if (auto e = check_url_scheme(*changes.url, ep.livemode, opts_.allow_http_live)) return *e;
+        if (auto e = check_url_scheme(*changes.url, ep.livemode, opts_.allow_http_live))
+          co_return *e;
       }
-      auto updated = deps_.endpoints.update(id, changes);
-      if (!updated) return write_failure(updated.error(), "update endpoint");
-      if (!*updated) return not_found(missing);
-      return json_response(200, registry::to_json(**updated));
+      auto op = deps_.endpoints.update_op(id, changes);
+      auto updated = co_await redis::run(async_redis_, op);
+      if (!updated) co_return write_failure(updated.error(), "update endpoint");
+      if (!*updated) co_return not_found(missing);
+      co_return json_response(200, registry::to_json(**updated));
     }
-    return method_not_allowed("GET, PATCH, DELETE");
+    co_return method_not_allowed("GET, PATCH, DELETE");
   }
 
   const std::string& action = p[2];
   if (p.size() == 3 && action == "rotate_secret") {
-    if (m != verb::post) return method_not_allowed("POST");
-    if (auto e = c.allow_query({})) return *e;
+    if (m != verb::post) co_return method_not_allowed("POST");
+    if (auto e = c.allow_query({})) co_return *e;
     json body;
-    if (auto e = c.read_body(body, {"previous_expires_in"}, true)) return *e;
+    if (auto e = c.read_body(body, {"previous_expires_in"}, true)) co_return *e;
     std::int64_t expires_in = 24 * 3600;
     if (auto it = body.find("previous_expires_in"); it != body.end()) {
       if (!it->is_number_integer() || it->get<std::int64_t>() < 0 ||
           it->get<std::int64_t>() > max_previous_expiry_s) {
-        return invalid("field 'previous_expires_in' must be an integer from 0 to 604800 seconds");
+        co_return invalid(
+            "field 'previous_expires_in' must be an integer from 0 to 604800 seconds");
       }
       expires_in = it->get<std::int64_t>();
     }
-    auto rotated = deps_.endpoints.rotate_secret(id, std::chrono::seconds(expires_in));
-    if (!rotated) return store_failure(rotated.error(), "rotate secret");
-    if (!*rotated) return not_found(missing);
-    return json_response(200, registry::to_json(**rotated, /*include_secret=*/true));
+    auto op = deps_.endpoints.rotate_secret_op(id, std::chrono::seconds(expires_in));
+    auto rotated = co_await redis::run(async_redis_, op);
+    if (!rotated) co_return store_failure(rotated.error(), "rotate secret");
+    if (!*rotated) co_return not_found(missing);
+    co_return json_response(200, registry::to_json(**rotated, /*include_secret=*/true));
   }
 
   if (p.size() == 3 && action == "test") {
-    if (m != verb::post) return method_not_allowed("POST");
-    if (auto e = c.allow_query({})) return *e;
+    if (m != verb::post) co_return method_not_allowed("POST");
+    if (auto e = c.allow_query({})) co_return *e;
     json body;
-    if (auto e = c.read_body(body, {}, true)) return *e;
-    if (!ep.enabled) return invalid("the endpoint is disabled; enable it before testing");
+    if (auto e = c.read_body(body, {}, true)) co_return *e;
+    if (!ep.enabled) co_return invalid("the endpoint is disabled; enable it before testing");
     auto ev = tresse::events::make_event({.type = "webhook.test",
                                           .business_id = ep.business_id,
                                           .data_json = json{{"endpoint_id", ep.id}}.dump(),
                                           .livemode = ep.livemode,
                                           .timestamp = c.now});
-    if (!ev) return store_failure(ev.error(), "build test event");
+    if (!ev) co_return store_failure(ev.error(), "build test event");
     auto st = deps_.producer.produce_and_wait(opts_.events_topic, ev->business_id, ev->raw,
                                               opts_.publish_timeout);
     if (!st) {
       log::warn("test ping not published", {{"endpoint", ep.id}, {"error", st.error().message}});
-      return error_response(503, "service_unavailable",
-                            "the event stream is unreachable; try again shortly");
+      co_return error_response(503, "service_unavailable",
+                               "the event stream is unreachable; try again shortly");
     }
-    return json_response(202, {{"object", "webhook_test"},
-                               {"event_id", ev->id},
-                               {"endpoint_id", ep.id}});
+    co_return json_response(
+        202, {{"object", "webhook_test"}, {"event_id", ev->id}, {"endpoint_id", ep.id}});
   }
 
   if (p.size() == 3 && action == "replay") {
-    if (m != verb::post) return method_not_allowed("POST");
-    if (auto e = c.allow_query({})) return *e;
+    if (m != verb::post) co_return method_not_allowed("POST");
+    if (auto e = c.allow_query({})) co_return *e;
     json body;
-    if (auto e = c.read_body(body, {"since", "until"}, false)) return *e;
-    if (!body.contains("since")) return invalid("field 'since' is required");
-    if (!body.contains("until")) return invalid("field 'until' is required");
+    if (auto e = c.read_body(body, {"since", "until"}, false)) co_return *e;
+    if (!body.contains("since")) co_return invalid("field 'since' is required");
+    if (!body.contains("until")) co_return invalid("field 'until' is required");
     auto since = parse_time(body["since"]);
-    if (!since) return invalid("field 'since' must be an RFC 3339 date-time");
+    if (!since) co_return invalid("field 'since' must be an RFC 3339 date-time");
     auto until = parse_time(body["until"]);
-    if (!until) return invalid("field 'until' must be an RFC 3339 date-time");
-    if (*since >= *until) return invalid("field 'since' must be before 'until'");
+    if (!until) co_return invalid("field 'until' must be an RFC 3339 date-time");
+    if (*since >= *until) co_return invalid("field 'since' must be before 'until'");
     if (*until - *since > max_replay_window) {
-      return invalid("field 'until' must be at most 30 days after 'since'");
+      co_return invalid("field 'until' must be at most 30 days after 'since'");
     }
-    auto started = deps_.replay_runner.start(ep, *since, *until);
-    if (!started) return store_failure(started.error(), "start replay");
-    return json_response(202, *started);
+    auto op = deps_.replay_runner.start_op(ep, *since, *until);
+    auto started = co_await redis::run(async_redis_, op);
+    if (!started) co_return store_failure(started.error(), "start replay");
+    co_return json_response(202, *started);
   }
 
-  if (action != "deliveries") return not_found("no such path");
+  if (action != "deliveries") co_return not_found("no such path");
 
   if (p.size() == 3) {
-    if (m != verb::get) return method_not_allowed("GET");
-    if (auto e = c.allow_query({"limit", "cursor", "status", "event_type"})) return *e;
+    if (m != verb::get) co_return method_not_allowed("GET");
+    if (auto e = c.allow_query({"limit", "cursor", "status", "event_type"})) co_return *e;
     page_params page;
-    if (auto e = c.read_page(page)) return *e;
+    if (auto e = c.read_page(page)) co_return *e;
     std::optional<bool> want_success;
     if (auto it = c.query.find("status"); it != c.query.end()) {
       if (it->second != "succeeded" && it->second != "failed") {
-        return invalid("status must be 'succeeded' or 'failed'");
+        co_return invalid("status must be 'succeeded' or 'failed'");
       }
       want_success = it->second == "succeeded";
     }
     std::string type_filter;
     if (auto it = c.query.find("event_type"); it != c.query.end()) {
       if (!tresse::events::is_known_type(it->second)) {
-        return invalid("event_type '" + it->second + "' is not a known event type");
+        co_return invalid("event_type '" + it->second + "' is not a known event type");
       }
       type_filter = it->second;
     }
-    auto attempts = deps_.retries.list_attempts(id, 1000);
-    if (!attempts) return store_failure(attempts.error(), "list attempts");
-    return json_response(200, attempts_page(*attempts, page, [&](const retry::attempt_record& at) {
+    auto op = retry::store::list_attempts_op(id, 1000);
+    auto attempts = co_await redis::run(async_redis_, op);
+    if (!attempts) co_return store_failure(attempts.error(), "list attempts");
+    auto keep = [&](const retry::attempt_record& at) {
       return (!want_success || at.succeeded == *want_success) &&
              (type_filter.empty() || at.event_type == type_filter);
-    }));
+    };
+    co_return json_response(200, attempts_page(*attempts, page, keep));
   }
 
   const std::string& event_id = p[3];
   std::string no_event = "no deliveries of event '" + event_id + "' to this endpoint";
-  if (!tresse::events::is_valid_id(event_id)) return not_found(no_event);
-  auto attempts = deps_.retries.attempts_for_event(id, event_id);
-  if (!attempts) return store_failure(attempts.error(), "event attempts");
-  if (attempts->empty()) return not_found(no_event);
+  if (!tresse::events::is_valid_id(event_id)) co_return not_found(no_event);
+  auto for_event = retry::store::attempts_for_event_op(id, event_id);
+  auto attempts = co_await redis::run(async_redis_, for_event);
+  if (!attempts) co_return store_failure(attempts.error(), "event attempts");
+  if (attempts->empty()) co_return not_found(no_event);
 
   if (p.size() == 4) {
-    if (m != verb::get) return method_not_allowed("GET");
-    if (auto e = c.allow_query({"limit", "cursor"})) return *e;
+    if (m != verb::get) co_return method_not_allowed("GET");
+    if (auto e = c.allow_query({"limit", "cursor"})) co_return *e;
     page_params page;
-    if (auto e = c.read_page(page)) return *e;
-    return json_response(200, attempts_page(*attempts, page, [](const auto&) { return true; }));
+    if (auto e = c.read_page(page)) co_return *e;
+    auto all = [](const retry::attempt_record&) { return true; };
+    co_return json_response(200, attempts_page(*attempts, page, all));
   }
 
-  if (p[4] != "retry") return not_found("no such path");
-  if (m != verb::post) return method_not_allowed("POST");
-  if (auto e = c.allow_query({})) return *e;
+  if (p[4] != "retry") co_return not_found("no such path");
+  if (m != verb::post) co_return method_not_allowed("POST");
+  if (auto e = c.allow_query({})) co_return *e;
   json body;
-  if (auto e = c.read_body(body, {}, true)) return *e;
-  auto bytes = deps_.retries.event_body(event_id);
-  if (!bytes) return store_failure(bytes.error(), "event body");
-  if (!*bytes) return not_found("event '" + event_id + "' is no longer kept for redelivery");
+  if (auto e = c.read_body(body, {}, true)) co_return *e;
+  auto body_op = retry::store::event_body_op(event_id);
+  auto bytes = co_await redis::run(async_redis_, body_op);
+  if (!bytes) co_return store_failure(bytes.error(), "event body");
+  if (!*bytes) co_return not_found("event '" + event_id + "' is no longer kept for redelivery");
   auto ev = tresse::events::parse_event(**bytes);
-  if (!ev || ev->business_id != who.business_id) return not_found(no_event);
+  if (!ev || ev->business_id != who.business_id) co_return not_found(no_event);
   retry::task t;
   t.event_id = ev->id;
   t.endpoint_id = id;
@@ -701,16 +828,17 @@ http::response service::route(context& c) {
   t.event_type = ev->type;
   t.body = std::move(ev->raw);
   t.first_attempt_at = c.now;
-  auto scheduled = deps_.retries.schedule_now(t, c.now);
-  if (!scheduled) return store_failure(scheduled.error(), "schedule retry");
+  auto schedule = deps_.retries.schedule_now_op(t, c.now);
+  auto scheduled = co_await redis::run(async_redis_, schedule);
+  if (!scheduled) co_return store_failure(scheduled.error(), "schedule retry");
   if (!*scheduled) {
-    return error_response(409, "delivery_in_progress",
-                          "an attempt to deliver this event is in progress; retry when it ends");
+    co_return error_response(409, "delivery_in_progress",
+                             "an attempt to deliver this event is in progress; retry when it ends");
   }
-  return json_response(202, {{"object", "delivery_retry"},
-                             {"event_id", event_id},
-                             {"endpoint_id", id},
-                             {"scheduled_at", tresse::events::format_rfc3339(c.now)}});
+  co_return json_response(202, {{"object", "delivery_retry"},
+                                {"event_id", event_id},
+                                {"endpoint_id", id},
+                                {"scheduled_at", tresse::events::format_rfc3339(c.now)}});
 }
 
 }  // namespace tresse::dispatcher::api

@@ -4,25 +4,31 @@
 // response; errors as {"error": {"code", "message", "status"}}; Idempotency-Key on POST.
 //
 // Stateless: every request reads and writes Redis (and Kafka for test pings), so any number
-// of instances serve it. The hot path (the rate-limit check every request makes, and
-// GET /v1/webhooks) goes through a pipelined non-blocking Redis client; the other routes block
-// on Redis, which is why the API's HTTP server has threads of its own, never the delivery
-// threads.
+// of instances serve it. Every Redis access of a request goes through one pipelined
+// non-blocking client (redis::async_client, running the stores' redis::operation round trips),
+// so an API thread never waits on Redis. A test ping waits for Kafka's ack (up to
+// publish_timeout) on the API thread; that, and replay scans (on the replay runner's own
+// threads), is why the API's HTTP server has threads of its own, never the delivery threads.
 //
 //   api::service svc(deps, {.rate_limit_per_minute = 600});
 //   http::response res = co_await svc.handle(req);
 #pragma once
 
+#include <boost/asio/awaitable.hpp>
 #include <chrono>
 #include <cstdint>
-#include <boost/asio/awaitable.hpp>
 #include <functional>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
 
 #include "api/gate.hpp"
 #include "api/idempotency.hpp"
+#include "api/page_cache.hpp"
 #include "api/replays.hpp"
 #include "redis/async_client.hpp"
 #include "redis/client.hpp"
@@ -66,14 +72,30 @@ class service {
 
  private:
   struct context;
-  http::response route(context& ctx);
+  boost::asio::awaitable<http::response> answer(context& ctx, const credentials& creds,
+                                                const admission& a, std::string_view path,
+                                                std::string_view query);
+  boost::asio::awaitable<http::response> route(context& ctx);
   boost::asio::awaitable<http::response> list_webhooks(context& ctx);
+  // The page cache's key: the caller's business and mode, the query as sent.
+  static std::string page_key(const caller& who, std::string_view raw_query);
+  // The answer from cached page `p` when replies r[from...] to its check say it is current.
+  static std::optional<http::response> cached_answer(const page_cache::page& p,
+                                                     const std::vector<redis::reply>& r,
+                                                     std::size_t from);
+  // Who a key (by its digest) was when last admitted: a guess the rate-limit script confirms.
+  std::optional<caller> known_caller(const std::string& key_digest) const;
+  void remember_caller(const std::string& key_digest, const caller& who);
 
   service_deps deps_;
   service_options opts_;
   redis::async_client async_redis_;
   gate gate_;
   idempotency idempotency_;
+  page_cache pages_;
+  static constexpr std::size_t max_callers = 10000;
+  mutable std::mutex callers_mutex_;
+  std::unordered_map<std::string, caller> callers_;
 };
 
 }  // namespace tresse::dispatcher::api

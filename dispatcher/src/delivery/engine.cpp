@@ -98,7 +98,7 @@ void engine::start(handed_off_fn handed_off) {
 std::vector<health::endpoint_report> engine::health() const {
   std::vector<health::endpoint_report> all;
   for (const auto& s : shards_) {
-    auto part = s->health();
+    auto part = s->health(500ms);
     all.insert(all.end(), std::make_move_iterator(part.begin()), std::make_move_iterator(part.end()));
   }
   return all;
@@ -176,6 +176,8 @@ void engine::stop(std::chrono::milliseconds drain) {
 asio::awaitable<void> engine::poll_retries() {
   redis_writer& redis = shards_.front()->writer();
   bool failing = false;  // log an outage once, not every poll
+  // Assigned in the loop, never declared there from a co_await (g++ 12, see context.hpp).
+  redis::replies got;
   result<redis::reply> claimed;
   while (!ctx_.stopping) {
     // Claimed retries waiting in lanes hold no in-flight permit: bound them apart.
@@ -185,7 +187,8 @@ asio::awaitable<void> engine::poll_retries() {
                  ctx_.options.max_in_flight > outstanding ? ctx_.options.max_in_flight - outstanding : 0);
     if (room > 0) {
       const auto call = retry::store::claim_call(clock::now(), room, ctx_.options.retry_lease);
-      claimed = co_await redis.try_eval(call);
+      got = co_await redis.try_once(call);
+      claimed = redis::single_reply(std::move(got));
       if (!claimed) {
         if (!std::exchange(failing, true)) {
           log::warn("claiming due retries failed; retrying", {{"error", claimed.error().message}});
@@ -241,8 +244,8 @@ asio::awaitable<void> engine::publish_health() {
   while (!ctx_.stopping) {
     co_await sleep_for(2s);
     if (ctx_.stopping) break;
-    auto reports = health();
-    auto publish = [this, &reports] { return ctx_.deps.reports->publish(ctx_.instance_id, reports); };
+    // On the blocking pool: health() waits for every shard, this one included.
+    auto publish = [this] { return ctx_.deps.reports->publish(ctx_.instance_id, health()); };
     (void)co_await offload(ctx_, publish);  // best effort: the CLI shows what it finds
   }
 }

@@ -68,8 +68,8 @@ class engine {
   std::size_t pending() const { return pending_.load(); }
   std::size_t shards() const { return shards_.size(); }
 
-  // This instance's view of every endpoint it holds state for, as of the last second.
-  // Thread-safe (a copy).
+  // This instance's view of every endpoint it holds state for, from every shard at one moment.
+  // Thread-safe (a copy); waits for the shards briefly, so never from a shard thread.
   std::vector<health::endpoint_report> health() const;
 
  private:

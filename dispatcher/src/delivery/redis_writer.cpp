@@ -1,6 +1,7 @@
 #include "delivery/redis_writer.hpp"
 
 #include <algorithm>
+#include <utility>
 
 #include "delivery/context.hpp"
 #include "tresse/common/log.hpp"
@@ -29,39 +30,18 @@ void redis_writer::recovered(const char* what) {
   if (std::exchange(failing_, false)) log::info("redis writes work again", {{"what", what}});
 }
 
-asio::awaitable<bool> redis_writer::write(const std::vector<std::vector<std::string>>& commands,
-                                          const char* what) {
+asio::awaitable<std::optional<std::vector<redis::reply>>> redis_writer::write(
+    const redis::request& r, const char* what) {
   auto delay = 100ms;
-  result<std::vector<redis::reply>> r;
+  redis::replies got;
   for (;;) {
-    r = co_await client_.pipeline(commands);
-    error failure;
-    if (r) {
-      auto bad = std::find_if(r->begin(), r->end(),
-                              [](const auto& x) { return x.type == redis::reply::kind::error; });
-      if (bad == r->end()) {
-        recovered(what);
-        co_return true;
-      }
-      failure = redis::error_of(*bad);
-    } else {
-      failure = r.error();
-    }
-    if (!co_await back_off(delay, what, failure)) co_return false;
-  }
-}
-
-asio::awaitable<std::optional<redis::reply>> redis_writer::eval(const redis::script_call& call,
-                                                                const char* what) {
-  auto delay = 100ms;
-  result<redis::reply> r;
-  for (;;) {
-    r = co_await client_.eval(call);
-    if (r) {
+    got = co_await redis::run(client_, r);
+    status ok = got ? redis::first_error(*got) : status(std::unexpected(got.error()));
+    if (ok) {
       recovered(what);
-      co_return std::move(*r);
+      co_return std::move(*got);
     }
-    const error failure = r.error();
+    const error failure = ok.error();
     if (!co_await back_off(delay, what, failure)) co_return std::nullopt;
   }
 }

@@ -11,8 +11,8 @@
 // record then stays uncommitted and Kafka redelivers it).
 //
 //   redis_writer w(shard_io, redis_options, ctx.stopping);
-//   auto cmds = retries.log_attempt_commands(rec);
-//   if (!co_await w.write(cmds, "attempt log")) co_return;  // stopping
+//   const auto log = retries.log_attempt_commands(rec);     // a redis::request (request.hpp)
+//   if (!co_await w.write(log, "attempt log")) co_return;   // stopping
 #pragma once
 
 #include <atomic>
@@ -25,6 +25,7 @@
 
 #include "redis/async_client.hpp"
 #include "redis/client.hpp"
+#include "redis/request.hpp"
 
 namespace tresse::dispatcher {
 
@@ -33,16 +34,13 @@ class redis_writer {
   redis_writer(boost::asio::io_context& io, const redis::options& opts,
                const std::atomic<bool>& stopping);
 
-  // Until Redis answered every command without an error reply; false only when stopping
-  // first. `commands` must outlive the co_await (a named local).
-  boost::asio::awaitable<bool> write(const std::vector<std::vector<std::string>>& commands,
-                                     const char* what);
-  // Until the script ran; nullopt only when stopping first.
-  boost::asio::awaitable<std::optional<redis::reply>> eval(const redis::script_call& call,
-                                                           const char* what);
-  // One try, for what may be lost (best-effort counters); the error is the caller's to log.
-  boost::asio::awaitable<result<redis::reply>> try_eval(const redis::script_call& call) {
-    return client_.eval(call);
+  // Until Redis ran the request without an error reply: its replies; nullopt only when
+  // stopping first. `r` must outlive the co_await (a named local).
+  boost::asio::awaitable<std::optional<std::vector<redis::reply>>> write(const redis::request& r,
+                                                                        const char* what);
+  // One try, for what may be lost (best-effort counters, a claim polled again soon).
+  boost::asio::awaitable<redis::replies> try_once(const redis::request& r) {
+    return redis::run(client_, r);
   }
 
  private:

@@ -39,7 +39,7 @@ asio::awaitable<bool> settle::log_attempt(const attempt_result& res,
                                           std::shared_ptr<const std::string> body) {
   const auto commands =
       ctx_.deps.retries.log_attempt_commands(res.record, body ? *body : std::string_view{});
-  co_return co_await writer_.write(commands, "attempt log");
+  co_return (co_await writer_.write(commands, "attempt log")).has_value();
 }
 
 asio::awaitable<settle::handoff> settle::first(const event_meta& meta,
@@ -109,7 +109,7 @@ asio::awaitable<bool> settle::delivered_or_disabled(const registry::endpoint& ep
   if (lane.take_streak_reset(std::chrono::steady_clock::now())) {
     // Best effort, as a counter: a lost reset is redone by the next success a second later.
     const auto reset = registry::store::record_success_call(ep.id);
-    (void)co_await writer_.try_eval(reset);
+    (void)co_await writer_.try_once(reset);
   }
   co_return true;
 }
@@ -118,14 +118,14 @@ asio::awaitable<std::optional<bool>> settle::schedule(const retry::task& task, c
                                                       bool claimed) {
   if (!claimed) {
     const auto call = ctx_.deps.retries.schedule_call(task, due);
-    auto r = co_await writer_.eval(call, "schedule delivery");
+    auto r = co_await writer_.write(call, "schedule delivery");
     if (!r) co_return std::nullopt;
     co_return true;  // idempotent per task id: an existing task stays as it is
   }
   const auto call = ctx_.deps.retries.reschedule_call(task, due);
-  auto r = co_await writer_.eval(call, "reschedule delivery");
+  auto r = co_await writer_.write(call, "reschedule delivery");
   if (!r) co_return std::nullopt;
-  co_return r->integer == 1;
+  co_return !r->empty() && r->front().integer == 1;
 }
 
 asio::awaitable<settle::next_step> settle::retry_or_dead_letter(const retry::task& task,
@@ -147,7 +147,7 @@ asio::awaitable<settle::next_step> settle::retry_or_dead_letter(const retry::tas
 
 asio::awaitable<bool> settle::complete(const std::string& task_id) {
   const auto commands = retry::store::complete_commands(task_id);
-  co_return co_await writer_.write(commands, "complete retry");
+  co_return (co_await writer_.write(commands, "complete retry")).has_value();
 }
 
 asio::awaitable<bool> settle::dead_letter(std::string_view reason, const retry::task& task) {
@@ -203,7 +203,8 @@ asio::awaitable<bool> settle::disable_endpoint(const registry::endpoint& ep, con
 
 asio::awaitable<void> settle::note_failure(const std::string& endpoint_id) {
   const auto call = ctx_.deps.registry.record_failure_call(endpoint_id);
-  auto r = co_await writer_.try_eval(call);
+  redis::replies got = co_await writer_.try_once(call);
+  auto r = redis::single_reply(std::move(got));
   if (!r) co_return;  // a counter: the next failure counts again
   const auto streak = registry::store::failure_streak_from_reply(*r);
   if (!streak.failing_since || ctx_.options.auto_disable_after.count() <= 0) co_return;

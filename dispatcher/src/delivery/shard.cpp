@@ -80,7 +80,21 @@ void shard::adopt_circuits(std::shared_ptr<const std::vector<health::open_circui
   });
 }
 
-std::vector<health::endpoint_report> shard::health() const {
+std::vector<health::endpoint_report> shard::reports() const {
+  const auto now = clock::now();
+  std::vector<health::endpoint_report> out;
+  out.reserve(lanes_.size());
+  for (const auto& [id, l] : lanes_) out.push_back(l->report(id, now));
+  return out;
+}
+
+std::vector<health::endpoint_report> shard::health(std::chrono::milliseconds wait) const {
+  // Fresh, so that reports of several shards are of one moment (a snapshot a second old on one
+  // shard and new on another would show one endpoint's attempts and not the other's).
+  auto done = std::make_shared<std::promise<std::vector<health::endpoint_report>>>();
+  auto fresh = done->get_future();
+  asio::post(io_, [this, done] { done->set_value(reports()); });
+  if (fresh.wait_for(wait) == std::future_status::ready) return fresh.get();
   std::lock_guard lock(health_mu_);
   return health_;
 }
@@ -94,13 +108,10 @@ endpoint_lane& shard::lane_of(const std::string& endpoint_id) {
 asio::awaitable<void> shard::housekeeping() {
   for (int tick = 1; !ctx_.stopping; ++tick) {
     co_await sleep_for(1s);
-    const auto now = clock::now();
-    std::vector<health::endpoint_report> reports;
-    reports.reserve(lanes_.size());
-    for (const auto& [id, l] : lanes_) reports.push_back(l->report(id, now));
+    auto snapshot = reports();
     {
       std::lock_guard lock(health_mu_);
-      health_ = std::move(reports);
+      health_ = std::move(snapshot);
     }
     if (tick % 5 != 0) continue;
     // Bounds lanes_ by the registry: a deleted endpoint's lane goes once it is idle.

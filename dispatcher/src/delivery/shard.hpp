@@ -12,6 +12,7 @@
 
 #include <cstddef>
 #include <memory>
+#include <future>
 #include <mutex>
 #include <optional>
 #include <random>
@@ -57,8 +58,10 @@ class shard {
   void adopt_circuits(std::shared_ptr<const std::vector<health::open_circuit>> open,
                       std::chrono::steady_clock::time_point read_at);
 
-  // The last snapshot (refreshed every second) of this shard's endpoints. Thread-safe.
-  std::vector<health::endpoint_report> health() const;
+  // This shard's endpoints as of now: computed on the shard's thread, waited for up to
+  // `wait`; past it (a stopped or stuck shard), the last snapshot (refreshed every second).
+  // Thread-safe; never call it from a shard thread.
+  std::vector<health::endpoint_report> health(std::chrono::milliseconds wait) const;
   boost::asio::io_context& io() { return io_; }
   redis_writer& writer() { return writer_; }
 
@@ -68,10 +71,11 @@ class shard {
   // Every second the health snapshot; every 5 s, forgets idle lanes of deleted endpoints.
   boost::asio::awaitable<void> housekeeping();
   endpoint_lane& lane_of(const std::string& endpoint_id);
+  std::vector<health::endpoint_report> reports() const;  // shard thread
 
   context& ctx_;
   std::size_t index_;
-  boost::asio::io_context io_{1};
+  mutable boost::asio::io_context io_{1};  // mutable: health() posts to it
   http::client client_;
   async_semaphore in_flight_;
   std::mt19937_64 rng_{std::random_device{}()};

@@ -1,16 +1,17 @@
 #include "redis/async_client.hpp"
 
-#include <boost/asio/bind_executor.hpp>
-#include <boost/asio/executor_work_guard.hpp>
-#include <boost/asio/connect.hpp>
-#include <boost/asio/dispatch.hpp>
-#include <boost/asio/post.hpp>
-#include <boost/asio/use_awaitable.hpp>
-#include <boost/asio/write.hpp>
 #include <hiredis/hiredis.h>
 
 #include <algorithm>
 #include <array>
+#include <boost/asio/bind_executor.hpp>
+#include <boost/asio/connect.hpp>
+#include <boost/asio/dispatch.hpp>
+#include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/asio/write.hpp>
+#include <charconv>
 
 namespace tresse::dispatcher::redis {
 namespace asio = boost::asio;
@@ -18,14 +19,26 @@ using tcp = asio::ip::tcp;
 
 namespace {
 
-// RESP: an array of bulk strings.
-std::string encode(const std::vector<std::string>& argv) {
-  std::string out = "*" + std::to_string(argv.size()) + "\r\n";
+// RESP: an array of bulk strings, appended to `out` (no string per command or argument).
+void encode_into(std::string& out, const std::vector<std::string>& argv) {
+  auto number = [&out](char tag, std::size_t n) {
+    char digits[24];
+    auto [end, ec] = std::to_chars(digits, digits + sizeof digits, n);
+    out.push_back(tag);
+    out.append(digits, end);
+    out.append("\r\n", 2);
+  };
+  number('*', argv.size());
   for (const auto& a : argv) {
-    out += "$" + std::to_string(a.size()) + "\r\n";
+    number('$', a.size());
     out += a;
-    out += "\r\n";
+    out.append("\r\n", 2);
   }
+}
+
+std::string encode(const std::vector<std::string>& argv) {
+  std::string out;
+  encode_into(out, argv);
   return out;
 }
 
@@ -264,7 +277,13 @@ asio::awaitable<result<std::vector<reply>>> async_client::pipeline(
     const std::vector<std::vector<std::string>>& commands) {
   if (commands.empty()) co_return std::vector<reply>{};
   std::string encoded;
-  for (const auto& argv : commands) encoded += encode(argv);
+  std::size_t size = 0;
+  for (const auto& argv : commands) {
+    size += 16;
+    for (const auto& a : argv) size += a.size() + 16;
+  }
+  encoded.reserve(size);
+  for (const auto& argv : commands) encode_into(encoded, argv);
   auto initiate = [this](auto handler, std::string e, std::size_t count) {
     submit(std::move(e), count, batch_completion(std::move(handler)));
   };

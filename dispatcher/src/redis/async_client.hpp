@@ -60,10 +60,6 @@ class async_client {
   boost::asio::awaitable<result<reply>> eval(const script& s,
                                              const std::vector<std::string>& keys,
                                              const std::vector<std::string>& args);
-  // `call` must outlive the co_await (a named local).
-  boost::asio::awaitable<result<reply>> eval(const script_call& call) {
-    return eval(*call.lua, call.keys, call.args);
-  }
   // Every command in one write; the replies in order, error replies kept as kind::error (a
   // pipeline is not a transaction). An error result only when the connection failed.
   boost::asio::awaitable<result<std::vector<reply>>> pipeline(

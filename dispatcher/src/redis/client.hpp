@@ -70,14 +70,6 @@ class script {
   std::string sha1_;  // lowercase hex
 };
 
-// One script call as a store describes it, run by either client (blocking or non-blocking), so
-// that the key layout and the Lua live in the store alone.
-struct script_call {
-  const script* lua = nullptr;
-  std::vector<std::string> keys;
-  std::vector<std::string> args;
-};
-
 // One connection. Not thread-safe; the pool hands each to one thread at a time.
 class connection {
  public:
@@ -131,7 +123,6 @@ class client {
                      std::initializer_list<std::string_view> args);
   result<reply> eval(const script& s, const std::vector<std::string>& keys,
                      const std::vector<std::string>& args);
-  result<reply> eval(const script_call& call) { return eval(*call.lua, call.keys, call.args); }
 
   // PING; ok when Redis answered PONG.
   status ping();

@@ -286,19 +286,13 @@ result<endpoint> store::parse_record(std::string_view id, std::string_view raw) 
   }
 }
 
-result<std::optional<std::pair<endpoint, std::string>>> store::load(std::string_view id) {
-  auto r = redis_->command({"GET", keys::endpoint(id)});
-  if (!r) return propagate(r);
-  if (r->is_nil()) return std::nullopt;
-  auto ep = parse(id, r->str);
-  if (!ep) return propagate(ep);
-  return std::make_pair(std::move(*ep), std::move(r->str));
+std::vector<std::string> store::counters_command(std::string_view id) {
+  return {"HMGET", keys::endpoint_stats(id), "failure_count", "consecutive_failures",
+          "dead_lettered"};
 }
 
-namespace {
-
 // An HMGET of failure_count, consecutive_failures, dead_lettered (absent fields are 0).
-void apply_counters(endpoint& ep, const redis::reply& hmget) {
+void store::apply_counters(endpoint& ep, const redis::reply& hmget) {
   auto num = [](const redis::reply& x) -> std::int64_t {
     return x.type == redis::reply::kind::string ? std::strtoll(x.str.c_str(), nullptr, 10) : 0;
   };
@@ -309,28 +303,41 @@ void apply_counters(endpoint& ep, const redis::reply& hmget) {
   ep.dead_lettered = num(f[2]);
 }
 
+namespace {
+
+using opt_endpoint = std::optional<endpoint>;
+
 }  // namespace
 
-status store::load_counters(std::vector<endpoint>& eps) {
-  if (eps.empty()) return {};
-  std::vector<std::vector<std::string>> cmds;
-  for (const auto& ep : eps) {
-    cmds.push_back({"HMGET", keys::endpoint_stats(ep.id), "failure_count", "consecutive_failures",
-                    "dead_lettered"});
-  }
-  auto r = redis_->pipeline(cmds);
-  if (!r) return propagate(r);
-  for (std::size_t i = 0; i < eps.size(); ++i) apply_counters(eps[i], (*r)[i]);
-  return {};
+redis::request store::load_request(std::string_view id) {
+  redis::request r;
+  r.commands = {{"GET", keys::endpoint(id)}, counters_command(id)};
+  return r;
 }
 
-result<endpoint> store::create(const endpoint_spec& spec) {
+result<std::optional<std::pair<endpoint, std::string>>> store::loaded(std::string_view id,
+                                                                      redis::replies r) const {
+  if (!r) return propagate(r);
+  if (auto s = redis::first_error(*r); !s) return std::unexpected(s.error());
+  if (r->size() != 2) return fail(error_kind::transient, "redis: unexpected reply to a read");
+  redis::reply& record = (*r)[0];
+  if (record.is_nil()) return std::nullopt;
+  auto ep = parse(id, record.str);
+  if (!ep) return propagate(ep);
+  apply_counters(*ep, (*r)[1]);
+  return std::make_pair(std::move(*ep), std::move(record.str));
+}
+
+redis::operation<endpoint> store::create_op(const endpoint_spec& spec) const {
+  using op = redis::operation<endpoint>;
   if (!tresse::events::is_valid_id(spec.business_id)) {
-    return fail(error_kind::permanent, "business id must match [A-Za-z0-9_-]{1,128}");
+    return op::done(fail(error_kind::permanent, "business id must match [A-Za-z0-9_-]{1,128}"));
   }
-  if (auto s = validate_url(spec.url); !s) return std::unexpected(s.error());
-  if (auto s = validate_events(spec.events); !s) return std::unexpected(s.error());
-  if (auto s = validate_description(spec.description); !s) return std::unexpected(s.error());
+  if (auto s = validate_url(spec.url); !s) return op::done(std::unexpected(s.error()));
+  if (auto s = validate_events(spec.events); !s) return op::done(std::unexpected(s.error()));
+  if (auto s = validate_description(spec.description); !s) {
+    return op::done(std::unexpected(s.error()));
+  }
 
   auto now = opts_.now();
   endpoint ep;
@@ -345,64 +352,100 @@ result<endpoint> store::create(const endpoint_spec& spec) {
   ep.secret = tresse::receiver::generate_hmac_secret();
   ep.created_at = ep.updated_at = now;
   auto raw = serialize(ep);
-  if (!raw) return propagate(raw);
-  auto r =
-      redis_->eval(create_script(),
-                   {std::string(keys::endpoints_version), keys::endpoint(ep.id),
-                    keys::business_endpoints(ep.business_id), std::string(keys::endpoints_all)},
-                   {version_seed(), *raw, ep.id});
-  if (!r) return propagate(r);
-  if (r->integer != 1) return fail(error_kind::transient, "endpoint id collision; try again");
-  return ep;
+  if (!raw) return op::done(propagate(raw));
+  redis::request req{&create_script(),
+                     {std::string(keys::endpoints_version), keys::endpoint(ep.id),
+                      keys::business_endpoints(ep.business_id), std::string(keys::endpoints_all)},
+                     {version_seed(), *raw, ep.id},
+                     {}};
+  return op::one(std::move(req), [ep](op&, redis::replies r) -> std::optional<result<endpoint>> {
+    if (!r) return propagate(r);
+    if (r->front().integer != 1)
+      return fail(error_kind::transient, "endpoint id collision; try again");
+    return ep;
+  });
+}
+
+result<endpoint> store::create(const endpoint_spec& spec) {
+  auto op = create_op(spec);
+  return redis::run(*redis_, op);
+}
+
+redis::operation<std::optional<endpoint>> store::get_op(std::string_view id) const {
+  using op = redis::operation<opt_endpoint>;
+  return op::one(
+      load_request(id),
+      [this, id = std::string(id)](op&, redis::replies r) -> std::optional<result<opt_endpoint>> {
+        auto l = loaded(id, std::move(r));
+        if (!l) return propagate(l);
+        if (!*l) return result<opt_endpoint>(std::nullopt);
+        return result<opt_endpoint>(std::move((*l)->first));
+      });
 }
 
 result<std::optional<endpoint>> store::get(std::string_view id) {
-  auto loaded = load(id);
-  if (!loaded) return propagate(loaded);
-  if (!*loaded) return std::nullopt;
-  std::vector<endpoint> one{std::move((*loaded)->first)};
-  if (auto s = load_counters(one); !s) return std::unexpected(s.error());
-  return std::move(one.front());
+  auto op = get_op(id);
+  return redis::run(*redis_, op);
 }
 
-result<std::optional<endpoint>> store::modify(std::string_view id,
-                                              const std::function<status(endpoint&)>& change) {
-  // A handful of attempts: each retry means another writer changed the record meanwhile.
-  for (int attempt = 0; attempt < 16; ++attempt) {
-    auto loaded = load(id);
-    if (!loaded) return propagate(loaded);
-    if (!*loaded) return std::nullopt;
-    auto& [ep, old_raw] = **loaded;
-    if (auto s = change(ep); !s) return std::unexpected(s.error());
-    ep.updated_at = opts_.now();
-    auto raw = serialize(ep);
-    if (!raw) return propagate(raw);
-    auto r = redis_->eval(compare_and_set_script(),
-                          {std::string(keys::endpoints_version), keys::endpoint(id)},
-                          {version_seed(), old_raw, *raw});
-    if (!r) return propagate(r);
-    if (r->integer == 1) {
-      std::vector<endpoint> one{std::move(ep)};
-      if (auto s = load_counters(one); !s) return std::unexpected(s.error());
-      return std::move(one.front());
-    }
-  }
-  return fail(error_kind::transient, "endpoint " + std::string(id) + " is changing too fast");
+redis::operation<std::optional<endpoint>> store::modify_op(
+    std::string_view id, std::function<status(endpoint&)> change) const {
+  using op = redis::operation<opt_endpoint>;
+  // Read (record and counters), then compare-and-set; again when another writer changed the
+  // record meanwhile, a handful of times.
+  struct state {
+    std::string id;
+    std::function<status(endpoint&)> change;
+    int attempts = 0;
+    bool writing = false;
+    endpoint ep;
+  };
+  auto st = std::make_shared<state>(state{std::string(id), std::move(change)});
+  return op::one(
+      load_request(id), [this, st](op& o, redis::replies r) -> std::optional<result<opt_endpoint>> {
+        if (st->writing) {
+          if (!r) return propagate(r);
+          if (r->front().integer == 1) return result<opt_endpoint>(std::move(st->ep));
+          if (++st->attempts == 16) {
+            return fail(error_kind::transient, "endpoint " + st->id + " is changing too fast");
+          }
+          st->writing = false;
+          o.next = load_request(st->id);
+          return std::nullopt;
+        }
+        auto l = loaded(st->id, std::move(r));
+        if (!l) return propagate(l);
+        if (!*l) return result<opt_endpoint>(std::nullopt);
+        auto& [ep, old_raw] = **l;
+        if (auto s = st->change(ep); !s) return std::unexpected(s.error());
+        ep.updated_at = opts_.now();
+        auto raw = serialize(ep);
+        if (!raw) return propagate(raw);
+        o.next = {&compare_and_set_script(),
+                  {std::string(keys::endpoints_version), keys::endpoint(st->id)},
+                  {version_seed(), std::move(old_raw), std::move(*raw)},
+                  {}};
+        st->ep = std::move(ep);
+        st->writing = true;
+        return std::nullopt;
+      });
 }
 
-result<std::optional<endpoint>> store::update(std::string_view id, const endpoint_update& changes) {
+redis::operation<std::optional<endpoint>> store::update_op(std::string_view id,
+                                                           const endpoint_update& changes) const {
+  using op = redis::operation<opt_endpoint>;
   if (changes.url) {
-    if (auto s = validate_url(*changes.url); !s) return std::unexpected(s.error());
+    if (auto s = validate_url(*changes.url); !s) return op::done(std::unexpected(s.error()));
   }
   if (changes.events) {
-    if (auto s = validate_events(*changes.events); !s) return std::unexpected(s.error());
+    if (auto s = validate_events(*changes.events); !s) return op::done(std::unexpected(s.error()));
   }
   if (changes.description) {
     if (auto s = validate_description(*changes.description); !s) {
-      return std::unexpected(s.error());
+      return op::done(std::unexpected(s.error()));
     }
   }
-  return modify(id, [&](endpoint& ep) -> status {
+  return modify_op(id, [changes](endpoint& ep) -> status {
     if (changes.url) ep.url = *changes.url;
     if (changes.events) ep.events = *changes.events;
     if (changes.description) ep.description = *changes.description;
@@ -415,23 +458,44 @@ result<std::optional<endpoint>> store::update(std::string_view id, const endpoin
   });
 }
 
-result<bool> store::remove(std::string_view id) {
-  auto loaded = load(id);
-  if (!loaded) return propagate(loaded);
-  if (!*loaded) return false;
-  const endpoint& ep = (*loaded)->first;
-  auto r = redis_->eval(remove_script(),
-                        {std::string(keys::endpoints_version), keys::endpoint(id),
-                         keys::business_endpoints(ep.business_id), std::string(keys::endpoints_all),
-                         keys::endpoint_stats(id)},
-                        {version_seed(), std::string(id)});
-  if (!r) return propagate(r);
-  return r->integer == 1;
+result<std::optional<endpoint>> store::update(std::string_view id, const endpoint_update& changes) {
+  auto op = update_op(id, changes);
+  return redis::run(*redis_, op);
 }
 
-result<std::optional<endpoint>> store::rotate_secret(std::string_view id,
-                                                     std::chrono::seconds expires_in) {
-  return modify(id, [&](endpoint& ep) -> status {
+redis::operation<bool> store::remove_op(std::string_view id) const {
+  using op = redis::operation<bool>;
+  // Read the record (for its business), then delete it.
+  return op::one(load_request(id),
+                 [this, id = std::string(id), removing = false](
+                     op& o, redis::replies r) mutable -> std::optional<result<bool>> {
+                   if (removing) {
+                     if (!r) return propagate(r);
+                     return r->front().integer == 1;
+                   }
+                   auto l = loaded(id, std::move(r));
+                   if (!l) return propagate(l);
+                   if (!*l) return false;
+                   const endpoint& ep = (*l)->first;
+                   o.next = {&remove_script(),
+                             {std::string(keys::endpoints_version), keys::endpoint(id),
+                              keys::business_endpoints(ep.business_id),
+                              std::string(keys::endpoints_all), keys::endpoint_stats(id)},
+                             {version_seed(), id},
+                             {}};
+                   removing = true;
+                   return std::nullopt;
+                 });
+}
+
+result<bool> store::remove(std::string_view id) {
+  auto op = remove_op(id);
+  return redis::run(*redis_, op);
+}
+
+redis::operation<std::optional<endpoint>> store::rotate_secret_op(
+    std::string_view id, std::chrono::seconds expires_in) const {
+  return modify_op(id, [this, expires_in](endpoint& ep) -> status {
     auto now = opts_.now();
     std::erase_if(ep.previous_secrets,
                   [&](const previous_secret& p) { return p.expires_at <= now; });
@@ -441,19 +505,26 @@ result<std::optional<endpoint>> store::rotate_secret(std::string_view id,
   });
 }
 
+result<std::optional<endpoint>> store::rotate_secret(std::string_view id,
+                                                     std::chrono::seconds expires_in) {
+  auto op = rotate_secret_op(id, expires_in);
+  return redis::run(*redis_, op);
+}
+
 result<bool> store::disable(std::string_view id, std::string_view reason) {
-  auto r = modify(id, [&](endpoint& ep) -> status {
+  auto op = modify_op(id, [reason = std::string(reason)](endpoint& ep) -> status {
     ep.enabled = false;
-    ep.disabled_reason = std::string(reason);
+    ep.disabled_reason = reason;
     return {};
   });
+  auto r = redis::run(*redis_, op);
   if (!r) return propagate(r);
   return r->has_value();
 }
 
 result<bool> store::disable_if_enabled(std::string_view id, std::string_view reason) {
   bool changed = false;
-  auto r = modify(id, [&](endpoint& ep) -> status {
+  auto op = modify_op(id, [&](endpoint& ep) -> status {
     // Runs again on every compare-and-set retry: the last run is the one written.
     changed = ep.enabled;
     if (ep.enabled) {
@@ -462,6 +533,7 @@ result<bool> store::disable_if_enabled(std::string_view id, std::string_view rea
     }
     return {};
   });
+  auto r = redis::run(*redis_, op);
   if (!r) return propagate(r);
   return r->has_value() && changed;
 }
@@ -526,11 +598,27 @@ result<std::vector<endpoint>> store::list_all() {
   return out;
 }
 
+std::vector<std::string> store::version_command() {
+  return {"GET", std::string(keys::endpoints_version)};
+}
+
+std::int64_t store::version_of(const redis::reply& get) {
+  return get.is_nil() ? 0 : std::strtoll(get.str.c_str(), nullptr, 10);
+}
+
+redis::operation<std::int64_t> store::version_op() const {
+  using op = redis::operation<std::int64_t>;
+  return op::one(redis::single_command(version_command()),
+                 [](op&, redis::replies r) -> std::optional<result<std::int64_t>> {
+                   auto v = redis::single_reply(std::move(r));
+                   if (!v) return propagate(v);
+                   return version_of(*v);
+                 });
+}
+
 result<std::int64_t> store::version() {
-  auto r = redis_->command({"GET", keys::endpoints_version});
-  if (!r) return propagate(r);
-  if (r->is_nil()) return 0;
-  return std::strtoll(r->str.c_str(), nullptr, 10);
+  auto op = version_op();
+  return redis::run(*redis_, op);
 }
 
 result<std::int64_t> store::record_failure(std::string_view id) {
@@ -539,10 +627,11 @@ result<std::int64_t> store::record_failure(std::string_view id) {
   return r->consecutive_failures;
 }
 
-redis::script_call store::record_failure_call(std::string_view id) const {
+redis::request store::record_failure_call(std::string_view id) const {
   return {&record_failure_script(),
           {keys::endpoint(id), keys::endpoint_stats(id)},
-          {std::to_string(to_unix_ms(opts_.now()))}};
+          {std::to_string(to_unix_ms(opts_.now()))},
+          {}};
 }
 
 failure_streak store::failure_streak_from_reply(const redis::reply& r) {
@@ -554,12 +643,12 @@ failure_streak store::failure_streak_from_reply(const redis::reply& r) {
   return out;
 }
 
-redis::script_call store::record_success_call(std::string_view id) {
-  return {&record_success_script(), {keys::endpoint_stats(id)}, {}};
+redis::request store::record_success_call(std::string_view id) {
+  return {&record_success_script(), {keys::endpoint_stats(id)}, {}, {}};
 }
 
 result<failure_streak> store::record_failure_streak(std::string_view id) {
-  auto r = redis_->eval(record_failure_call(id));
+  auto r = redis::single_reply(redis::run(*redis_, record_failure_call(id)));
   if (!r) return propagate(r);
   return failure_streak_from_reply(*r);
 }
@@ -572,7 +661,7 @@ result<std::int64_t> store::record_dead_letter(std::string_view id, bool exhaust
 }
 
 status store::record_success(std::string_view id) {
-  auto r = redis_->eval(record_success_call(id));
+  auto r = redis::single_reply(redis::run(*redis_, record_success_call(id)));
   if (!r) return propagate(r);
   return {};
 }

@@ -10,8 +10,11 @@
 //
 // Secrets are AES-256-GCM encrypted at rest when a secret_box is given. Writes are
 // compare-and-set Lua scripts on the stored record, so two concurrent updates never lose one
-// another's change. All methods are thread-safe. Errors: transient when Redis is unreachable;
-// permanent for invalid input (message says which field) or an undecryptable record.
+// another's change. All methods are thread-safe. The API's operations also come as
+// redis::operation (create_op, get_op, ...: redis/request.hpp), the same round trips for a
+// caller with the non-blocking client; the blocking methods run those. Errors: transient when Redis
+// is unreachable; permanent for invalid input (message says which field) or an undecryptable
+// record.
 #pragma once
 
 #include <chrono>
@@ -25,6 +28,7 @@
 #include <vector>
 
 #include "redis/client.hpp"
+#include "redis/request.hpp"
 #include "registry/endpoint.hpp"
 #include "registry/secret_box.hpp"
 #include "tresse/common/result.hpp"
@@ -119,6 +123,23 @@ class store {
   // The version counter: changes on every create/update/remove/rotate/disable.
   result<std::int64_t> version();
 
+  // The operations above as round trips for either client (redis/request.hpp); the methods
+  // above run these on the store's blocking client. The store must outlive them.
+  redis::operation<endpoint> create_op(const endpoint_spec& spec) const;
+  redis::operation<std::optional<endpoint>> get_op(std::string_view id) const;
+  redis::operation<std::optional<endpoint>> update_op(std::string_view id,
+                                                      const endpoint_update& changes) const;
+  redis::operation<bool> remove_op(std::string_view id) const;
+  redis::operation<std::optional<endpoint>> rotate_secret_op(
+      std::string_view id, std::chrono::seconds expires_in = std::chrono::hours(24)) const;
+  redis::operation<std::int64_t> version_op() const;
+  // Pieces of those, for a caller that pipelines several at once (the API's page cache): one
+  // endpoint's counters (an HMGET) and what its reply says, the version's GET and its value.
+  static std::vector<std::string> counters_command(std::string_view id);
+  static void apply_counters(endpoint& ep, const redis::reply& hmget);
+  static std::vector<std::string> version_command();
+  static std::int64_t version_of(const redis::reply& get);
+
   // Failure bookkeeping: a failed delivery attempt bumps failure_count and
   // consecutive_failures (returned); a success resets consecutive_failures. No version bump.
   result<std::int64_t> record_failure(std::string_view id);
@@ -132,19 +153,22 @@ class store {
 
   // What the failure bookkeeping sends, for the delivery path's non-blocking client: one script
   // call each, and the reply's meaning.
-  redis::script_call record_failure_call(std::string_view id) const;
+  redis::request record_failure_call(std::string_view id) const;
   static failure_streak failure_streak_from_reply(const redis::reply& r);
-  static redis::script_call record_success_call(std::string_view id);
+  static redis::request record_success_call(std::string_view id);
 
  private:
   result<std::string> serialize(const endpoint& ep) const;
   result<endpoint> parse(std::string_view id, std::string_view raw) const;  // cached
   result<endpoint> parse_record(std::string_view id, std::string_view raw) const;
-  result<std::optional<std::pair<endpoint, std::string>>> load(std::string_view id);
-  status load_counters(std::vector<endpoint>& eps);
+  // The record and its counters (one round trip), and what it returns: the endpoint and the
+  // record's bytes, nullopt when no such endpoint.
+  static redis::request load_request(std::string_view id);
+  result<std::optional<std::pair<endpoint, std::string>>> loaded(std::string_view id,
+                                                                 redis::replies r) const;
   // Compare-and-set: read, modify with `change`, write back only if unchanged meanwhile.
-  result<std::optional<endpoint>> modify(std::string_view id,
-                                         const std::function<status(endpoint&)>& change);
+  redis::operation<std::optional<endpoint>> modify_op(
+      std::string_view id, std::function<status(endpoint&)> change) const;
 
   std::shared_ptr<redis::client> redis_;
   store_options opts_;

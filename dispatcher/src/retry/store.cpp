@@ -233,45 +233,44 @@ store::store(std::shared_ptr<redis::client> redis, store_options opts)
   if (opts_.attempts_per_event == 0) opts_.attempts_per_event = 1;
 }
 
-redis::script_call store::schedule_call(const task& t, clock::time_point due) const {
+redis::request store::schedule_call(const task& t, clock::time_point due) const {
   return {&schedule_script(),
           {keys::retry_task(t.id()), std::string(keys::retry_due), std::string(keys::retry_claimed)},
-          task_argv(t, due, opts_.task_ttl)};
+          task_argv(t, due, opts_.task_ttl),
+          {}};
 }
 
-redis::script_call store::reschedule_call(const task& t, clock::time_point due) const {
+redis::request store::reschedule_call(const task& t, clock::time_point due) const {
   return {&reschedule_script(),
           {keys::retry_task(t.id()), std::string(keys::retry_due), std::string(keys::retry_claimed)},
-          task_argv(t, due, opts_.task_ttl)};
+          task_argv(t, due, opts_.task_ttl),
+          {}};
 }
 
 status store::schedule(const task& t, clock::time_point due) {
-  auto r = redis_->eval(schedule_call(t, due));
+  auto r = redis::single_reply(redis::run(*redis_, schedule_call(t, due)));
   if (!r) return std::unexpected(r.error());
   return {};
 }
 
 result<bool> store::schedule_now(const task& t, clock::time_point now) {
-  auto r = redis_->eval(
-      schedule_now_script(),
-      {keys::retry_task(t.id()), std::string(keys::retry_due), std::string(keys::retry_claimed)},
-      task_argv(t, now, opts_.task_ttl));
-  if (!r) return std::unexpected(r.error());
-  return r->integer == 1;
+  auto op = schedule_now_op(t, now);
+  return redis::run(*redis_, op);
 }
 
 result<bool> store::reschedule(const task& t, clock::time_point due) {
-  auto r = redis_->eval(reschedule_call(t, due));
+  auto r = redis::single_reply(redis::run(*redis_, reschedule_call(t, due)));
   if (!r) return std::unexpected(r.error());
   return r->integer == 1;
 }
 
-redis::script_call store::claim_call(clock::time_point now, std::size_t limit,
-                                     std::chrono::milliseconds lease) {
+redis::request store::claim_call(clock::time_point now, std::size_t limit,
+                                 std::chrono::milliseconds lease) {
   return {&claim_script(),
           {std::string(keys::retry_due), std::string(keys::retry_claimed)},
           {std::to_string(unix_ms(now)), std::to_string(limit), std::to_string(unix_ms(now + lease)),
-           std::string(keys::retry_task_prefix)}};
+           std::string(keys::retry_task_prefix)},
+          {}};
 }
 
 std::vector<task> store::tasks_from_reply(const redis::reply& r) {
@@ -286,17 +285,19 @@ std::vector<task> store::tasks_from_reply(const redis::reply& r) {
 result<std::vector<task>> store::claim_due(clock::time_point now, std::size_t limit,
                                            std::chrono::milliseconds lease) {
   if (limit == 0) return std::vector<task>{};
-  auto r = redis_->eval(claim_call(now, limit, lease));
+  auto r = redis::single_reply(redis::run(*redis_, claim_call(now, limit, lease)));
   if (!r) return std::unexpected(r.error());
   return tasks_from_reply(*r);
 }
 
-std::vector<std::vector<std::string>> store::complete_commands(std::string_view id) {
-  return {{"MULTI"},
-          {"DEL", keys::retry_task(id)},
-          {"ZREM", std::string(keys::retry_due), std::string(id)},
-          {"ZREM", std::string(keys::retry_claimed), std::string(id)},
-          {"EXEC"}};
+redis::request store::complete_commands(std::string_view id) {
+  redis::request r;
+  r.commands = {{"MULTI"},
+                {"DEL", keys::retry_task(id)},
+                {"ZREM", std::string(keys::retry_due), std::string(id)},
+                {"ZREM", std::string(keys::retry_claimed), std::string(id)},
+                {"EXEC"}};
+  return r;
 }
 
 status store::complete_from_replies(const std::vector<redis::reply>& r) {
@@ -308,7 +309,7 @@ status store::complete_from_replies(const std::vector<redis::reply>& r) {
 }
 
 status store::complete(std::string_view id) {
-  auto r = redis_->pipeline(complete_commands(id));
+  auto r = redis::run(*redis_, complete_commands(id));
   if (!r) return std::unexpected(r.error());
   return complete_from_replies(*r);
 }
@@ -327,13 +328,15 @@ result<backlog_size> store::backlog() {
   return backlog_size{(*r)[0].integer, (*r)[1].integer};
 }
 
-std::vector<std::vector<std::string>> store::log_attempt_commands(
-    const attempt_record& a, std::string_view event_body) const {
+redis::request store::log_attempt_commands(const attempt_record& a,
+                                           std::string_view event_body) const {
   std::string record = encode(a, opts_.snippet_limit);
   std::string by_endpoint = keys::endpoint_attempts(a.endpoint_id);
   std::string by_event = keys::event_attempts(a.event_id);
   std::string ttl = std::to_string(opts_.event_attempts_ttl.count());
-  std::vector<std::vector<std::string>> commands = {
+  redis::request r;
+  auto& commands = r.commands;
+  commands = {
       {"LPUSH", by_endpoint, record},
       {"LTRIM", by_endpoint, "0", std::to_string(opts_.attempts_per_endpoint - 1)},
       {"LPUSH", by_event, record},
@@ -344,34 +347,85 @@ std::vector<std::vector<std::string>> store::log_attempt_commands(
     commands.push_back(
         {"SET", keys::event_body(a.event_id), std::string(event_body), "PX", ttl, "NX"});
   }
-  return commands;
+  return r;
 }
 
 status store::log_attempt(const attempt_record& a, std::string_view event_body) {
-  return redis_->pipeline_ok(log_attempt_commands(a, event_body));
+  return redis_->pipeline_ok(log_attempt_commands(a, event_body).commands);
 }
 
 result<std::optional<std::string>> store::event_body(std::string_view event_id) {
-  auto r = redis_->command({"GET", keys::event_body(event_id)});
-  if (!r) return std::unexpected(r.error());
-  if (r->is_nil()) return std::nullopt;
-  return std::move(r->str);
+  auto op = event_body_op(event_id);
+  return redis::run(*redis_, op);
 }
 
 result<std::vector<attempt_record>> store::list_attempts(std::string_view endpoint_id,
                                                          std::size_t limit) {
-  if (limit == 0) return std::vector<attempt_record>{};
-  auto r = redis_->command(
-      {"LRANGE", keys::endpoint_attempts(endpoint_id), "0", std::to_string(limit - 1)});
-  if (!r) return std::unexpected(r.error());
-  return decode_attempts(*r);
+  auto op = list_attempts_op(endpoint_id, limit);
+  return redis::run(*redis_, op);
 }
 
 result<std::vector<attempt_record>> store::attempts_for_event(std::string_view endpoint_id,
                                                               std::string_view event_id) {
-  auto r = redis_->command({"LRANGE", keys::event_attempts(event_id), "0", "-1"});
-  if (!r) return std::unexpected(r.error());
-  return decode_attempts(*r, endpoint_id);
+  auto op = attempts_for_event_op(endpoint_id, event_id);
+  return redis::run(*redis_, op);
+}
+
+namespace {
+
+// The attempt records an LRANGE returns (only those to `only_endpoint` unless it is empty).
+redis::operation<std::vector<attempt_record>> attempts_op(std::vector<std::string> lrange,
+                                                          std::string only_endpoint) {
+  using op = redis::operation<std::vector<attempt_record>>;
+  return op::one(redis::single_command(std::move(lrange)),
+                 [only = std::move(only_endpoint)](
+                     op&, redis::replies r) -> std::optional<result<std::vector<attempt_record>>> {
+                   auto got = redis::single_reply(std::move(r));
+                   if (!got) return std::unexpected(got.error());
+                   return decode_attempts(*got, only);
+                 });
+}
+
+}  // namespace
+
+redis::operation<bool> store::schedule_now_op(const task& t, clock::time_point now) const {
+  using op = redis::operation<bool>;
+  return op::one(
+      {&schedule_now_script(),
+       {keys::retry_task(t.id()), std::string(keys::retry_due), std::string(keys::retry_claimed)},
+       task_argv(t, now, opts_.task_ttl),
+       {}},
+      [](op&, redis::replies r) -> std::optional<result<bool>> {
+        auto got = redis::single_reply(std::move(r));
+        if (!got) return std::unexpected(got.error());
+        return got->integer == 1;
+      });
+}
+
+redis::operation<std::optional<std::string>> store::event_body_op(std::string_view event_id) {
+  using op = redis::operation<std::optional<std::string>>;
+  return op::one(redis::single_command({"GET", keys::event_body(event_id)}),
+                 [](op&, redis::replies r) -> std::optional<result<std::optional<std::string>>> {
+                   auto got = redis::single_reply(std::move(r));
+                   if (!got) return std::unexpected(got.error());
+                   if (got->is_nil()) return result<std::optional<std::string>>(std::nullopt);
+                   return result<std::optional<std::string>>(std::move(got->str));
+                 });
+}
+
+redis::operation<std::vector<attempt_record>> store::list_attempts_op(std::string_view endpoint_id,
+                                                                      std::size_t limit) {
+  if (limit == 0) {
+    return redis::operation<std::vector<attempt_record>>::done(std::vector<attempt_record>{});
+  }
+  return attempts_op(
+      {"LRANGE", keys::endpoint_attempts(endpoint_id), "0", std::to_string(limit - 1)}, "");
+}
+
+redis::operation<std::vector<attempt_record>> store::attempts_for_event_op(
+    std::string_view endpoint_id, std::string_view event_id) {
+  return attempts_op({"LRANGE", keys::event_attempts(event_id), "0", "-1"},
+                     std::string(endpoint_id));
 }
 
 json to_json(const attempt_record& a) {

@@ -34,6 +34,7 @@
 
 #include "kafka/dead_letter.hpp"
 #include "redis/client.hpp"
+#include "redis/request.hpp"
 #include "tresse/common/result.hpp"
 
 namespace tresse::dispatcher::retry {
@@ -135,18 +136,27 @@ class store {
   result<std::vector<attempt_record>> attempts_for_event(std::string_view endpoint_id,
                                                          std::string_view event_id);
 
+  // The Management API's operations as round trips for either client (redis/request.hpp);
+  // the methods of the same names run these on the store's blocking client.
+  redis::operation<bool> schedule_now_op(const task& t, clock::time_point now) const;
+  static redis::operation<std::optional<std::string>> event_body_op(std::string_view event_id);
+  static redis::operation<std::vector<attempt_record>> list_attempts_op(
+      std::string_view endpoint_id, std::size_t limit);
+  static redis::operation<std::vector<attempt_record>> attempts_for_event_op(
+      std::string_view endpoint_id, std::string_view event_id);
+
   // What schedule, reschedule, claim_due, complete and log_attempt send, for the delivery
   // path's non-blocking client (delivery/redis_writer.hpp), and what the replies mean. The sync
   // methods above are these plus a blocking round trip, so the layout lives here alone.
-  redis::script_call schedule_call(const task& t, clock::time_point due) const;
-  redis::script_call reschedule_call(const task& t, clock::time_point due) const;  // reply 1: stored
-  static redis::script_call claim_call(clock::time_point now, std::size_t limit,
+  redis::request schedule_call(const task& t, clock::time_point due) const;
+  redis::request reschedule_call(const task& t, clock::time_point due) const;  // reply 1: stored
+  static redis::request claim_call(clock::time_point now, std::size_t limit,
                                        std::chrono::milliseconds lease);
   static std::vector<task> tasks_from_reply(const redis::reply& r);
-  static std::vector<std::vector<std::string>> complete_commands(std::string_view task_id);
+  static redis::request complete_commands(std::string_view task_id);
   static status complete_from_replies(const std::vector<redis::reply>& r);
-  std::vector<std::vector<std::string>> log_attempt_commands(
-      const attempt_record& a, std::string_view event_body = {}) const;
+  redis::request log_attempt_commands(const attempt_record& a,
+                                      std::string_view event_body = {}) const;
 
  private:
   std::shared_ptr<redis::client> redis_;

@@ -4,14 +4,20 @@
 
 #include <algorithm>
 #include <atomic>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/io_context.hpp>
+#include <exception>
 #include <memory>
+#include <optional>
 #include <set>
 #include <string>
 #include <thread>
 #include <vector>
 
-#include "redis/client.hpp"
 #include "dispatcher/redis_test.hpp"
+#include "redis/async_client.hpp"
+#include "redis/client.hpp"
+#include "redis/request.hpp"
 
 namespace tresse::dispatcher::registry {
 namespace {
@@ -37,6 +43,19 @@ class RegistryStoreTest : public test_support::redis_test {
 
   static secret_box key(char fill) {
     return *secret_box::from_bytes(std::string(secret_box::key_size, fill));
+  }
+
+  // 15 rotations of `id` through another store (key 'c') on a thread of their own; the last
+  // secret ends up in `last`.
+  std::thread rotate_concurrently(const std::string& id, std::string& last) {
+    return std::thread([this, id, &last] {
+      auto other = make_store(key('c'));
+      for (int i = 0; i < 15; ++i) {
+        auto r = other.rotate_secret(id, 1h);
+        ASSERT_TRUE(r.has_value() && r->has_value());
+        last = (*r)->secret;
+      }
+    });
   }
 
   clock::time_point now_ = clock::time_point(std::chrono::seconds(1776594720));
@@ -291,14 +310,7 @@ TEST_F(RegistryStoreTest, ConcurrentWritersDoNotLoseChanges) {
   auto s = make_store(key('c'));
   auto ep = s.create(spec());
   std::string last_secret;
-  std::thread rotator([&] {
-    auto other = make_store(key('c'));
-    for (int i = 0; i < 15; ++i) {
-      auto r = other.rotate_secret(ep->id, 1h);
-      ASSERT_TRUE(r.has_value() && r->has_value());
-      last_secret = (*r)->secret;
-    }
-  });
+  std::thread rotator = rotate_concurrently(ep->id, last_secret);
   for (int i = 0; i < 15; ++i) {
     ASSERT_TRUE(s.update(ep->id, {.description = "d" + std::to_string(i)}).has_value());
   }
@@ -306,6 +318,56 @@ TEST_F(RegistryStoreTest, ConcurrentWritersDoNotLoseChanges) {
   auto final_state = **s.get(ep->id);
   EXPECT_EQ(final_state.description, "d14");
   EXPECT_EQ(final_state.secret, last_secret);
+}
+
+template <class T>
+boost::asio::awaitable<void> drive(redis::async_client& c, redis::operation<T>& op,
+                                   std::optional<result<T>>& out) {
+  out = co_await redis::run(c, op);
+}
+
+// Runs one operation on the non-blocking client to completion, as the Management API does.
+template <class T>
+result<T> run_async(redis::async_client& c, redis::operation<T> op) {
+  boost::asio::io_context io;
+  std::optional<result<T>> out;
+  boost::asio::co_spawn(io, drive(c, op, out), [](std::exception_ptr e) {
+    if (e) std::rethrow_exception(e);
+  });
+  io.run();
+  return std::move(*out);
+}
+
+TEST_F(RegistryStoreTest, OperationsRunOnTheNonBlockingClientToo) {
+  auto s = make_store(key('c'));
+  redis::async_client async(redis_->config());
+  auto ep = run_async(async, s.create_op(spec()));
+  ASSERT_TRUE(ep.has_value()) << ep.error().message;
+  auto seen = s.get(ep->id);
+  ASSERT_TRUE(seen.has_value() && seen->has_value());
+  EXPECT_EQ((*seen)->secret, ep->secret);
+  EXPECT_FALSE(run_async(async, s.create_op(spec("bad id"))).has_value());
+
+  // Compare-and-set retries: blocking rotations race the non-blocking updates.
+  std::string last_secret;
+  std::thread rotator = rotate_concurrently(ep->id, last_secret);
+  for (int i = 0; i < 15; ++i) {
+    auto r = run_async(async, s.update_op(ep->id, {.description = "d" + std::to_string(i)}));
+    ASSERT_TRUE(r.has_value() && r->has_value()) << (r ? "gone" : r.error().message);
+  }
+  rotator.join();
+  ASSERT_TRUE(s.record_failure(ep->id).has_value());
+  auto got = run_async(async, s.get_op(ep->id));
+  ASSERT_TRUE(got.has_value() && got->has_value());
+  EXPECT_EQ((*got)->description, "d14");
+  EXPECT_EQ((*got)->secret, last_secret);
+  EXPECT_EQ((*got)->failure_count, 1);
+  EXPECT_EQ(run_async(async, s.version_op()).value(), s.version().value());
+
+  EXPECT_TRUE(run_async(async, s.remove_op(ep->id)).value());
+  EXPECT_FALSE(run_async(async, s.remove_op(ep->id)).value());
+  EXPECT_FALSE(run_async(async, s.get_op(ep->id)).value().has_value());
+  EXPECT_FALSE(run_async(async, s.update_op(ep->id, {.enabled = false})).value().has_value());
 }
 
 TEST_F(RegistryStoreTest, CountsConsecutiveFailuresUntilSuccess) {
