@@ -1,9 +1,11 @@
 #include "tresse/common/ids.hpp"
 
 #include <openssl/rand.h>
+#include <pthread.h>
 
 #include <algorithm>
 #include <array>
+#include <atomic>
 #include <cstdint>
 #include <cstdlib>
 
@@ -14,18 +16,51 @@ namespace {
 constexpr std::string_view base62 =
     "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
 
+// CSPRNG bytes fetched 512 at a time per thread: an id per delivery attempt would otherwise
+// cost a RAND_bytes call each (its locks and a getpid() for fork detection). A forked child
+// must not reuse its parent's unread bytes, hence the generation bumped in the child.
+std::atomic<unsigned> fork_generation{0};
+
+class random_pool {
+ public:
+  unsigned char next() {
+    const unsigned gen = fork_generation.load(std::memory_order_relaxed);
+    if (used_ == bytes_.size() || gen != generation_) {
+      if (RAND_bytes(bytes_.data(), static_cast<int>(bytes_.size())) != 1) {
+        // The CSPRNG failing is not recoverable; ids and keys must not collide or be guessed.
+        std::abort();
+      }
+      used_ = 0;
+      generation_ = gen;
+    }
+    const unsigned char b = bytes_[used_];
+    bytes_[used_++] = 0;  // a byte handed out is not kept
+    return b;
+  }
+
+ private:
+  std::array<unsigned char, 512> bytes_{};
+  std::size_t used_ = bytes_.size();
+  unsigned generation_ = 0;
+};
+
+random_pool& thread_pool() {
+  static const bool registered = [] {
+    pthread_atfork(nullptr, nullptr, [] { fork_generation.fetch_add(1); });
+    return true;
+  }();
+  (void)registered;
+  thread_local random_pool pool;
+  return pool;
+}
+
 void append_random(std::string& out, std::size_t n) {
-  std::size_t target = out.size() + n;
+  random_pool& pool = thread_pool();
+  const std::size_t target = out.size() + n;
   while (out.size() < target) {
-    std::array<unsigned char, 32> buf{};
-    if (RAND_bytes(buf.data(), static_cast<int>(buf.size())) != 1) {
-      // The CSPRNG failing is not recoverable; ids and keys must not collide or be guessed.
-      std::abort();
-    }
-    for (unsigned char b : buf) {
-      // 248 = 4 * 62: rejection sampling keeps the characters uniform.
-      if (b < 248 && out.size() < target) out.push_back(base62[b % 62]);
-    }
+    // 248 = 4 * 62: rejection sampling keeps the characters uniform.
+    const unsigned char b = pool.next();
+    if (b < 248) out.push_back(base62[b % 62]);
   }
 }
 

@@ -41,7 +41,20 @@ std::size_t utf8_length(std::string_view s, std::size_t i) {
 void append_string(std::string& out, std::string_view s) {
   static constexpr char hex[] = "0123456789abcdef";
   out.push_back('"');
+  out.reserve(out.size() + s.size() + 1);
   for (std::size_t i = 0; i < s.size();) {
+    // A run of characters that need no escaping goes in one append: most strings are all run.
+    std::size_t plain = i;
+    while (plain < s.size()) {
+      const auto p = static_cast<unsigned char>(s[plain]);
+      if (p < 0x20 || p >= 0x80 || p == '"' || p == '\\') break;
+      ++plain;
+    }
+    if (plain > i) {
+      out.append(s.data() + i, plain - i);
+      i = plain;
+      continue;
+    }
     auto c = static_cast<unsigned char>(s[i]);
     if (c >= 0x80) {
       std::size_t n = utf8_length(s, i);

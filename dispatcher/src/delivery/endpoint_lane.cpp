@@ -128,18 +128,33 @@ void endpoint_lane::report_to_throttle(const registry::endpoint& ep, const outco
   }
 }
 
+namespace {
+
+// Whether `cached` is exactly ep.live_secrets(now), without building that vector: this runs
+// for every attempt.
+bool same_live_secrets(const registry::endpoint& ep, clock::time_point now,
+                       const std::vector<std::string>& cached) {
+  std::size_t i = 0;
+  auto next_is = [&](const std::string& s) { return i < cached.size() && cached[i++] == s; };
+  if (!ep.secret.empty() && !next_is(ep.secret)) return false;
+  for (const auto& p : ep.previous_secrets) {
+    if (p.expires_at > now && !next_is(p.secret)) return false;
+  }
+  return i == cached.size();
+}
+
+}  // namespace
+
 const std::vector<receiver::key>& endpoint_lane::signing_keys(const registry::endpoint& ep,
                                                               clock::time_point now) {
   // Parsing a key sets up its HMAC contexts: once per change of the live secrets.
-  auto secrets = ep.live_secrets(now);
-  if (secrets_ != secrets) {
-    keys_.clear();
-    for (const auto& text : secrets) {
-      std::error_code ec;
-      auto k = receiver::key::parse(text, ec);
-      if (!ec) keys_.push_back(std::move(k));
-    }
-    secrets_ = std::move(secrets);
+  if (same_live_secrets(ep, now, secrets_)) return keys_;
+  secrets_ = ep.live_secrets(now);
+  keys_.clear();
+  for (const auto& text : secrets_) {
+    std::error_code ec;
+    auto k = receiver::key::parse(text, ec);
+    if (!ec) keys_.push_back(std::move(k));
   }
   return keys_;
 }

@@ -110,9 +110,13 @@ void consumer::run() {
     if (rd_kafka_message_t* m =
             rd_kafka_consumer_poll(rk_.get(), static_cast<int>(options_.poll_timeout.count()))) {
       // Whatever else is already fetched goes out with it, in one hand-off.
+      // Never past the in-flight bound: the pause below is checked once per batch.
+      const std::size_t n = in_flight();
+      const std::size_t room = n < options_.max_in_flight ? options_.max_in_flight - n : 1;
+      const std::size_t limit = std::max<std::size_t>(1, std::min(options_.max_batch, room));
       std::vector<message> batch;
       if (auto first = take(m)) batch.push_back(std::move(*first));
-      while (batch.size() < options_.max_batch) {
+      while (batch.size() < limit) {
         rd_kafka_message_t* more = rd_kafka_consumer_poll(rk_.get(), 0);
         if (more == nullptr) break;
         if (auto next = take(more)) batch.push_back(std::move(*next));

@@ -390,13 +390,32 @@ TEST_F(ClientTest, ReconnectsWhenTheServerClosedAnIdleConnection) {
   client c(ioc_, local_options());
   ASSERT_TRUE(post(c, make_request(server.url())));
   ASSERT_TRUE(eventually([&] { return server.open_connections() == 0; }));
+  // Idle past the client's unchecked window (20 ms): it asks the kernel before reusing it.
+  std::this_thread::sleep_for(30ms);
 
   auto r = post(c, make_request(server.url()));
 
   ASSERT_TRUE(r) << r.error().message;
   EXPECT_EQ(r->status, 200u);
   EXPECT_EQ(server.connections(), 2);
-  EXPECT_EQ(server.requests().size(), 2u);  // the closed connection was never written to
+  EXPECT_EQ(server.requests().size(), 2u);
+  EXPECT_EQ(c.stats().stale_retries, 0u);  // the closed connection was never written to
+}
+
+TEST_F(ClientTest, AConnectionClosedJustAfterItsResponseIsReplacedWithoutLosingTheRequest) {
+  // Reused at once, inside the unchecked window: the request meets the close and goes once
+  // more on a fresh connection.
+  local_server server([](const local_server::received& r) {
+    return r.index_on_conn == 1 ? reply{200, {}, "ok", then::close} : reply{};
+  });
+  client c(ioc_, local_options());
+  for (int i = 0; i < 20; ++i) {
+    auto r = post(c, make_request(server.url()));
+    ASSERT_TRUE(r) << "post " << i << ": " << r.error().message;
+    EXPECT_EQ(r->status, 200u);
+  }
+  EXPECT_EQ(server.requests().size(), 20u);  // none lost, none twice
+  EXPECT_EQ(server.connections(), 20);
 }
 
 TEST_F(ClientTest, ResendsOnceWhenAPooledConnectionDiesUnderTheRequest) {
