@@ -80,12 +80,18 @@ start_dev_broker() {
 # start_dispatcher LOG_LEVEL: `tresse-dispatcher run` on BROKERS and REDIS with private networks
 # allowed, endpoint_concurrency CONC, a 1 s drain and the extra settings in SETS; its log goes to
 # $TMP/dispatcher.log. Sets ADMIN_PORT and DISPATCHER_PID.
+# librdkafka's mock broker holds every fetch that finds no data for the whole fetch.wait.max.ms
+# (src/rdkafka_mock_handlers.c: "we should cut the wait short ... but that is too much of a
+# hassle"), where a real broker answers as soon as a record arrives. MOCK_FETCH_WAIT_MS=1 makes
+# the mock answer like a real broker would, so that latency is the dispatcher's, not the mock's
+# (the dispatcher's default is 20 ms; override with MOCK_FETCH_WAIT_MS=20 to see the mock's).
 start_dispatcher() {
   ADMIN_PORT=$(free_port)
   # shellcheck disable=SC2046
   "$DISPATCHER" run --set kafka.brokers="$BROKERS" --set redis.url="$REDIS" \
     --set admin.listen="127.0.0.1:$ADMIN_PORT" --set delivery.allow_private_networks=true \
     --set delivery.endpoint_concurrency="$CONC" --set delivery.drain_timeout=1s \
+    --set kafka.librdkafka.fetch.wait.max.ms="${MOCK_FETCH_WAIT_MS:-1}" \
     --set log.level="$1" $(for kv in ${SETS:-}; do printf -- '--set %s ' "$kv"; done) \
     2>"$TMP/dispatcher.log" &
   DISPATCHER_PID=$!

@@ -95,8 +95,8 @@ redis::operation<json> replays::start_op(const registry::endpoint& ep, clock::ti
     hset.push_back(v);
   }
   redis::request req;
-  req.commands = {std::move(hset),
-                  {"EXPIRE", key, std::to_string(std::chrono::seconds(opts_.record_ttl).count())}};
+  const std::string ttl = std::to_string(std::chrono::seconds(opts_.record_ttl).count());
+  req.commands.add(hset).add({"EXPIRE", key, ttl});
   return op::one(std::move(req),
                  [this, ep, since_ms, until_ms, fields = std::move(fields)](
                      op&, redis::replies r) mutable -> std::optional<result<json>> {

@@ -316,14 +316,11 @@ asio::awaitable<http::response> service::handle(const http::request& req) {
   if (cached) {
     const redis::request admit = gate::admit_request(creds, peer, ctx.now);
     redis::request both;
-    both.commands.reserve(cached->check.commands.size() + 1);
     std::vector<std::string> evalsha{"EVALSHA", admit.lua->sha1(),
                                      std::to_string(admit.keys.size())};
     evalsha.insert(evalsha.end(), admit.keys.begin(), admit.keys.end());
     evalsha.insert(evalsha.end(), admit.args.begin(), admit.args.end());
-    both.commands.push_back(std::move(evalsha));
-    both.commands.insert(both.commands.end(), cached->check.commands.begin(),
-                         cached->check.commands.end());
+    both.commands.add(evalsha).append(cached->check.commands);
     redis::replies got = co_await redis::run(async_redis_, both);
     if (!got) {
       auto res = store_failure(got.error(), "rate limit");
@@ -555,10 +552,9 @@ asio::awaitable<http::response> service::list_webhooks(context& c) {
   auto res = json_response(200, json::object());
   res.body() = page_cache::body(*built, counts);
   if (cacheable) {
-    built->check.commands.reserve(built->items.size() + 1);
-    built->check.commands.push_back(registry::store::version_command());
+    built->check.commands.add(registry::store::version_command());
     for (const auto& it : built->items) {
-      built->check.commands.push_back(registry::store::counters_command(it.id));
+      built->check.commands.add(registry::store::counters_command(it.id));
     }
     pages_.put(key, std::move(built));
   }

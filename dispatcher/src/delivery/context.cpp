@@ -45,6 +45,7 @@ context::context(engine_deps d, engine_options o)
       options(std::move(o)),
       counters(register_counters(deps.stats)),
       instance_id(options.instance_id.empty() ? default_instance_id() : options.instance_id),
+      tls(http::make_tls_context(options.http)),
       blocking(std::max<std::size_t>(options.blocking_threads, 1)) {
   // A Retry-After pauses the endpoint no longer than the schedule's longest delay (DESIGN.md).
   options.throttle.max_pause = std::min(options.throttle.max_pause, deps.schedule.max_delay());

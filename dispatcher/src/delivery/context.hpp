@@ -129,6 +129,7 @@ struct context {
   engine_options options;
   delivery_counters counters;
   std::string instance_id;
+  std::shared_ptr<boost::asio::ssl::context> tls;  // every shard's HTTP client shares it
   boost::asio::thread_pool blocking;
   std::atomic<bool> stopping{false};
   std::atomic<std::size_t> active{0};  // coroutines that may still hand something off

@@ -21,7 +21,7 @@ std::size_t shard_of(std::string_view endpoint_id, std::size_t shards) {
 shard::shard(context& ctx, std::size_t index, std::size_t permits)
     : ctx_(ctx),
       index_(index),
-      client_(io_, ctx.options.http),
+      client_(io_, ctx.options.http, ctx.tls),
       in_flight_(io_.get_executor(), permits),
       writer_(io_, ctx.options.redis, ctx.stopping),
       settle_(ctx, writer_),

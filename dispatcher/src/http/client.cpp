@@ -357,24 +357,28 @@ address_guard make_guard(const client_options& o) {
 
 }  // namespace
 
-client::client(asio::io_context& ioc, client_options options)
-    : ioc_(ioc),
-      options_(std::move(options)),
-      guard_(make_guard(options_)),
-      tls_(ssl::context::tls_client),
-      pool_(std::make_shared<pool>(ioc)) {
-  SSL_CTX_set_min_proto_version(tls_.native_handle(), TLS1_2_VERSION);
+std::shared_ptr<ssl::context> make_tls_context(const client_options& options) {
+  auto tls = std::make_shared<ssl::context>(ssl::context::tls_client);
+  SSL_CTX_set_min_proto_version(tls->native_handle(), TLS1_2_VERSION);
   error_code ec;
-  tls_.set_default_verify_paths(ec);  // a missing system store only matters if used
-  if (!options_.ca_file.empty()) {
-    tls_.load_verify_file(options_.ca_file, ec);
+  tls->set_default_verify_paths(ec);  // a missing system store only matters if used
+  if (!options.ca_file.empty()) {
+    tls->load_verify_file(options.ca_file, ec);
     if (ec) {
-      throw std::invalid_argument("http client: cannot load CA file " + options_.ca_file + ": " +
+      throw std::invalid_argument("http client: cannot load CA file " + options.ca_file + ": " +
                                   ec.message());
     }
   }
-  tls_.set_verify_mode(options_.verify_tls ? ssl::verify_peer : ssl::verify_none);
+  tls->set_verify_mode(options.verify_tls ? ssl::verify_peer : ssl::verify_none);
+  return tls;
 }
+
+client::client(asio::io_context& ioc, client_options options, std::shared_ptr<ssl::context> tls)
+    : ioc_(ioc),
+      options_(std::move(options)),
+      guard_(make_guard(options_)),
+      tls_(tls ? std::move(tls) : make_tls_context(options_)),
+      pool_(std::make_shared<pool>(ioc)) {}
 
 client::~client() {
   std::lock_guard lock(pool_->mu);
@@ -441,7 +445,7 @@ asio::awaitable<std::expected<std::unique_ptr<client::connection>, failure>> cli
       conn->plain = std::move(stream);
       co_return std::move(conn);
     }
-    conn->tls = std::make_unique<beast::ssl_stream<beast::tcp_stream>>(std::move(*stream), tls_);
+    conn->tls = std::make_unique<beast::ssl_stream<beast::tcp_stream>>(std::move(*stream), *tls_);
     // SNI for names only: RFC 6066 forbids IP literals in server_name.
     if (!u.host_is_ip && !SSL_set_tlsext_host_name(conn->tls->native_handle(), u.host.c_str())) {
       co_return fail(failure_kind::tls, "cannot set SNI for " + u.host);

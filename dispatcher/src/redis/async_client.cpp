@@ -19,29 +19,6 @@ using tcp = asio::ip::tcp;
 
 namespace {
 
-// RESP: an array of bulk strings, appended to `out` (no string per command or argument).
-void encode_into(std::string& out, const std::vector<std::string>& argv) {
-  auto number = [&out](char tag, std::size_t n) {
-    char digits[24];
-    auto [end, ec] = std::to_chars(digits, digits + sizeof digits, n);
-    out.push_back(tag);
-    out.append(digits, end);
-    out.append("\r\n", 2);
-  };
-  number('*', argv.size());
-  for (const auto& a : argv) {
-    number('$', a.size());
-    out += a;
-    out.append("\r\n", 2);
-  }
-}
-
-std::string encode(const std::vector<std::string>& argv) {
-  std::string out;
-  encode_into(out, argv);
-  return out;
-}
-
 struct reader_deleter {
   void operator()(redisReader* r) const { redisReaderFree(r); }
 };
@@ -84,7 +61,7 @@ struct async_client::state : std::enable_shared_from_this<async_client::state> {
     });
   }
 
-  void enqueue(std::string encoded, std::size_t count, batch_completion done) {
+  void enqueue(std::string_view encoded, std::size_t count, batch_completion done) {
     if (stopped) {
       finish(std::move(done), fail(error_kind::transient, "redis: client stopped"));
       return;
@@ -143,15 +120,16 @@ struct async_client::state : std::enable_shared_from_this<async_client::state> {
     socket.set_option(tcp::no_delay(true), ignored);
     status = link::up;
     // AUTH and SELECT go first: in front of everything queued while connecting.
-    std::string setup;
+    command_list setup;
     std::deque<waiting> internal;
-    auto add = [&](std::vector<std::string> argv) {
-      setup += encode(argv);
+    auto add = [&](std::initializer_list<std::string_view> argv) {
+      setup.add(argv);
       internal.push_back({batch_completion{}, 1, {}, std::chrono::steady_clock::now(), true});
     };
     if (!opts.password.empty()) add({"AUTH", opts.password});
-    if (opts.db != 0) add({"SELECT", std::to_string(opts.db)});
-    outbox.insert(0, setup);
+    const std::string db = std::to_string(opts.db);
+    if (opts.db != 0) add({"SELECT", db});
+    outbox.insert(0, setup.resp());
     for (auto it = internal.rbegin(); it != internal.rend(); ++it) {
       inflight.push_front(std::move(*it));
     }
@@ -262,49 +240,42 @@ async_client::~async_client() {
   thread_.join();
 }
 
-void async_client::submit(std::string encoded, std::size_t count, batch_completion done) {
+void async_client::submit(std::string_view encoded, std::size_t count, batch_completion done) {
   if (!own_io_) {
-    state_->enqueue(std::move(encoded), count, std::move(done));
+    state_->enqueue(encoded, count, std::move(done));  // the shard's thread: no copy, no post
     return;
   }
   asio::post(state_->exec,
-             [s = state_, e = std::move(encoded), count, d = std::move(done)]() mutable {
-               s->enqueue(std::move(e), count, std::move(d));
+             [s = state_, e = std::string(encoded), count, d = std::move(done)]() mutable {
+               s->enqueue(e, count, std::move(d));
              });
 }
 
 asio::awaitable<result<std::vector<reply>>> async_client::pipeline(
     const std::vector<std::vector<std::string>>& commands) {
+  command_list list;
+  for (const auto& argv : commands) list.add(argv);
+  co_return co_await pipeline(list);
+}
+
+asio::awaitable<result<std::vector<reply>>> async_client::pipeline(const command_list& commands) {
   if (commands.empty()) co_return std::vector<reply>{};
-  std::string encoded;
-  std::size_t size = 0;
-  for (const auto& argv : commands) {
-    size += 16;
-    for (const auto& a : argv) size += a.size() + 16;
-  }
-  encoded.reserve(size);
-  for (const auto& argv : commands) encode_into(encoded, argv);
-  auto initiate = [this](auto handler, std::string e, std::size_t count) {
-    submit(std::move(e), count, batch_completion(std::move(handler)));
+  auto initiate = [this, &commands](auto handler) {
+    submit(commands.resp(), commands.size(), batch_completion(std::move(handler)));
   };
   co_return co_await asio::async_initiate<decltype(asio::use_awaitable),
-                                          void(result<std::vector<reply>>)>(
-      initiate, asio::use_awaitable, std::move(encoded), commands.size());
+                                          void(result<std::vector<reply>>)>(initiate,
+                                                                            asio::use_awaitable);
 }
 
 asio::awaitable<result<reply>> async_client::command(const std::vector<std::string>& argv) {
-  std::string encoded = encode(argv);
-  auto initiate = [this](auto handler, std::string e) {
-    submit(std::move(e), 1, batch_completion(std::move(handler)));
-  };
-  result<std::vector<reply>> r =
-      co_await asio::async_initiate<decltype(asio::use_awaitable),
-                                    void(result<std::vector<reply>>)>(initiate, asio::use_awaitable,
-                                                                      std::move(encoded));
+  command_list one;
+  one.add(argv);
+  result<std::vector<reply>> r = co_await pipeline(one);
   if (!r) co_return std::unexpected(r.error());
-  reply& one = r->front();
-  if (one.type == reply::kind::error) co_return std::unexpected(error_of(one));
-  co_return std::move(one);
+  reply& one_reply = r->front();
+  if (one_reply.type == reply::kind::error) co_return std::unexpected(error_of(one_reply));
+  co_return std::move(one_reply);
 }
 
 asio::awaitable<result<reply>> async_client::eval(const script& s,

@@ -38,6 +38,7 @@
 #include <vector>
 
 #include "redis/client.hpp"
+#include "redis/command_list.hpp"
 #include "tresse/common/result.hpp"
 
 namespace tresse::dispatcher::redis {
@@ -64,12 +65,14 @@ class async_client {
   // pipeline is not a transaction). An error result only when the connection failed.
   boost::asio::awaitable<result<std::vector<reply>>> pipeline(
       const std::vector<std::vector<std::string>>& commands);
+  boost::asio::awaitable<result<std::vector<reply>>> pipeline(const command_list& commands);
 
  private:
   struct state;
   using batch_completion = boost::asio::any_completion_handler<void(result<std::vector<reply>>)>;
-  // Queues `count` encoded commands; `done` runs (on its own executor) with their replies.
-  void submit(std::string encoded, std::size_t count, batch_completion done);
+  // Queues `count` encoded commands (copied before it returns); `done` runs (on its own
+  // executor) with their replies.
+  void submit(std::string_view encoded, std::size_t count, batch_completion done);
 
   std::unique_ptr<boost::asio::io_context> own_io_;  // null when bound to a shard's
   std::shared_ptr<state> state_;

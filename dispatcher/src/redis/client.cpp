@@ -201,22 +201,15 @@ result<reply> connection::command(std::span<const std::string_view> argv) {
   return r;
 }
 
-result<std::vector<reply>> connection::pipeline(
-    const std::vector<std::vector<std::string>>& commands) {
+result<std::vector<reply>> connection::pipeline(const command_list& commands) {
+  if (commands.empty()) return std::vector<reply>{};
   if (auto s = ensure_connected(); !s) return std::unexpected(s.error());
-  for (const auto& cmd : commands) {
-    std::vector<const char*> ptrs;
-    std::vector<size_t> lens;
-    for (const auto& a : cmd) {
-      ptrs.push_back(a.data());
-      lens.push_back(a.size());
-    }
-    if (redisAppendCommandArgv(ctx_.get(), static_cast<int>(cmd.size()), ptrs.data(),
-                               lens.data()) != REDIS_OK) {
-      error e = translate(ctx_.get(), "pipeline");
-      ctx_.reset();
-      return std::unexpected(std::move(e));
-    }
+  // Already RESP: appended to hiredis's output buffer as it is, every command at once.
+  const std::string_view resp = commands.resp();
+  if (redisAppendFormattedCommand(ctx_.get(), resp.data(), resp.size()) != REDIS_OK) {
+    error e = translate(ctx_.get(), "pipeline");
+    ctx_.reset();
+    return std::unexpected(std::move(e));
   }
   std::vector<reply> out;
   out.reserve(commands.size());
@@ -293,11 +286,29 @@ result<reply> client::command(const std::vector<std::string>& argv) {
   return command(std::span<const std::string_view>(v));
 }
 
+namespace {
+
+command_list list_of(const std::vector<std::vector<std::string>>& commands) {
+  command_list out;
+  for (const auto& argv : commands) out.add(argv);
+  return out;
+}
+
+}  // namespace
+
 result<std::vector<reply>> client::pipeline(const std::vector<std::vector<std::string>>& commands) {
+  return pipeline(list_of(commands));
+}
+
+result<std::vector<reply>> client::pipeline(const command_list& commands) {
   return borrow()->pipeline(commands);
 }
 
 status client::pipeline_ok(const std::vector<std::vector<std::string>>& commands) {
+  return pipeline_ok(list_of(commands));
+}
+
+status client::pipeline_ok(const command_list& commands) {
   auto r = pipeline(commands);
   if (!r) return std::unexpected(r.error());
   for (const auto& x : *r) {

@@ -25,6 +25,7 @@
 #include <string_view>
 #include <vector>
 
+#include "redis/command_list.hpp"
 #include "tresse/common/result.hpp"
 
 struct redisContext;
@@ -83,7 +84,7 @@ class connection {
 
   // Sends all commands in one round trip and returns one reply per command; error replies
   // stay in the vector as kind::error (a pipeline is not a transaction).
-  result<std::vector<reply>> pipeline(const std::vector<std::vector<std::string>>& commands);
+  result<std::vector<reply>> pipeline(const command_list& commands);
 
   result<reply> eval(const script& s, std::span<const std::string_view> keys,
                      std::span<const std::string_view> args);
@@ -116,9 +117,11 @@ class client {
   result<reply> command(std::span<const std::string_view> argv);
   result<reply> command(const std::vector<std::string>& argv);
   result<std::vector<reply>> pipeline(const std::vector<std::vector<std::string>>& commands);
+  result<std::vector<reply>> pipeline(const command_list& commands);
   // A pipeline of writes whose replies do not matter, only that none was an error reply
   // (permanent error then, naming it).
   status pipeline_ok(const std::vector<std::vector<std::string>>& commands);
+  status pipeline_ok(const command_list& commands);
   result<reply> eval(const script& s, std::initializer_list<std::string_view> keys,
                      std::initializer_list<std::string_view> args);
   result<reply> eval(const script& s, const std::vector<std::string>& keys,

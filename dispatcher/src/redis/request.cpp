@@ -11,7 +11,7 @@ status first_error(const std::vector<reply>& rs) {
 
 request single_command(std::vector<std::string> argv) {
   request r;
-  r.commands.push_back(std::move(argv));
+  r.commands.add(argv);
   return r;
 }
 

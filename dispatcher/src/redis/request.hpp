@@ -21,6 +21,7 @@
 
 #include "redis/async_client.hpp"
 #include "redis/client.hpp"
+#include "redis/command_list.hpp"
 #include "tresse/common/result.hpp"
 
 namespace tresse::dispatcher::redis {
@@ -30,7 +31,7 @@ struct request {
   const script* lua = nullptr;                     // set: a script call (EVALSHA, EVAL on NOSCRIPT)
   std::vector<std::string> keys;                   // its KEYS
   std::vector<std::string> args;                   // its ARGV
-  std::vector<std::vector<std::string>> commands;  // lua unset: these, pipelined
+  command_list commands;                           // lua unset: these, pipelined
 };
 
 // A request's replies: the script's one reply (an error reply as an error), or one per command

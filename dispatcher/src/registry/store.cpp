@@ -311,7 +311,7 @@ using opt_endpoint = std::optional<endpoint>;
 
 redis::request store::load_request(std::string_view id) {
   redis::request r;
-  r.commands = {{"GET", keys::endpoint(id)}, counters_command(id)};
+  r.commands.add({"GET", keys::endpoint(id)}).add(counters_command(id));
   return r;
 }
 

@@ -292,11 +292,11 @@ result<std::vector<task>> store::claim_due(clock::time_point now, std::size_t li
 
 redis::request store::complete_commands(std::string_view id) {
   redis::request r;
-  r.commands = {{"MULTI"},
-                {"DEL", keys::retry_task(id)},
-                {"ZREM", std::string(keys::retry_due), std::string(id)},
-                {"ZREM", std::string(keys::retry_claimed), std::string(id)},
-                {"EXEC"}};
+  r.commands.add({"MULTI"})
+      .add({"DEL", keys::retry_task(id)})
+      .add({"ZREM", keys::retry_due, id})
+      .add({"ZREM", keys::retry_claimed, id})
+      .add({"EXEC"});
   return r;
 }
 
@@ -334,18 +334,16 @@ redis::request store::log_attempt_commands(const attempt_record& a,
   std::string by_endpoint = keys::endpoint_attempts(a.endpoint_id);
   std::string by_event = keys::event_attempts(a.event_id);
   std::string ttl = std::to_string(opts_.event_attempts_ttl.count());
+  const std::string endpoint_keep = std::to_string(opts_.attempts_per_endpoint - 1);
+  const std::string event_keep = std::to_string(opts_.attempts_per_event - 1);
   redis::request r;
-  auto& commands = r.commands;
-  commands = {
-      {"LPUSH", by_endpoint, record},
-      {"LTRIM", by_endpoint, "0", std::to_string(opts_.attempts_per_endpoint - 1)},
-      {"LPUSH", by_event, record},
-      {"LTRIM", by_event, "0", std::to_string(opts_.attempts_per_event - 1)},
-      {"PEXPIRE", by_event, ttl},
-  };
+  r.commands.add({"LPUSH", by_endpoint, record})
+      .add({"LTRIM", by_endpoint, "0", endpoint_keep})
+      .add({"LPUSH", by_event, record})
+      .add({"LTRIM", by_event, "0", event_keep})
+      .add({"PEXPIRE", by_event, ttl});
   if (!event_body.empty()) {
-    commands.push_back(
-        {"SET", keys::event_body(a.event_id), std::string(event_body), "PX", ttl, "NX"});
+    r.commands.add({"SET", keys::event_body(a.event_id), event_body, "PX", ttl, "NX"});
   }
   return r;
 }

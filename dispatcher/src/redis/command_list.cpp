@@ -1,0 +1,49 @@
+#include "redis/command_list.hpp"
+
+#include <charconv>
+
+namespace tresse::dispatcher::redis {
+namespace {
+
+void append_number(std::string& out, char tag, std::size_t n) {
+  char digits[24];
+  auto [end, ec] = std::to_chars(digits, digits + sizeof digits, n);
+  out.push_back(tag);
+  out.append(digits, end);
+  out.append("\r\n", 2);
+}
+
+}  // namespace
+
+template <class Range>
+void command_list::encode(const Range& argv, std::size_t n) {
+  std::size_t bytes = 16;
+  for (const auto& a : argv) bytes += std::string_view(a).size() + 16;
+  resp_.reserve(resp_.size() + bytes);
+  append_number(resp_, '*', n);  // an array of bulk strings
+  for (const auto& a : argv) {
+    const std::string_view s(a);
+    append_number(resp_, '$', s.size());
+    resp_.append(s);
+    resp_.append("\r\n", 2);
+  }
+  ++count_;
+}
+
+command_list& command_list::add(std::initializer_list<std::string_view> argv) {
+  encode(argv, argv.size());
+  return *this;
+}
+
+command_list& command_list::add(const std::vector<std::string>& argv) {
+  encode(argv, argv.size());
+  return *this;
+}
+
+command_list& command_list::append(const command_list& more) {
+  resp_ += more.resp_;
+  count_ += more.count_;
+  return *this;
+}
+
+}  // namespace tresse::dispatcher::redis
