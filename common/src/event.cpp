@@ -1,132 +1,103 @@
 #include "tresse/common/event.hpp"
 
 #include <algorithm>
+#include <array>
 #include <ctime>
-#include <nlohmann/json.hpp>
 #include <string>
 #include <unordered_set>
+#include <vector>
 
 #include "tresse/common/ids.hpp"
+#include "tresse/common/json_scan.hpp"
 
 namespace tresse::events {
 namespace {
 
-using json = nlohmann::json;
+using json_scan::kind;
 
 bool is_id_char(char c) {
   return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' ||
          c == '-';
 }
 
-// Reads the envelope with nlohmann's SAX interface instead of building a DOM: only the
-// top-level fields are kept, nesting is bounded while parsing, duplicate top-level keys are
-// caught (two parsers could disagree on which one wins), and the parser's message is kept
-// without exceptions.
-class envelope_reader final : public nlohmann::json_sax<json> {
+std::string printable(std::string_view s) {
+  std::string out(s.substr(0, 64));
+  for (char& c : out) {
+    if (static_cast<unsigned char>(c) < 0x20) c = '?';
+  }
+  return out;
+}
+
+// Keeps the envelope's top-level fields as json_scan reports them. Callbacks come in document
+// order and the first failure stops the scan, so the reasons are those nlohmann's SAX reader
+// gave: "not a JSON object" as soon as the root is seen, a duplicate at its key (two parsers
+// could disagree on which one wins), whatever comes first in the bytes.
+class envelope_reader final : public json_scan::handler {
  public:
-  enum class kind { absent, string, boolean, number, null, object, array };
   struct field {
-    kind k = kind::absent;
+    bool present = false;
+    kind k = kind::null;
     std::string text;
     bool flag = false;
   };
-
-  field id, type, business_id, livemode, timestamp, data;
+  // In the order of `names`.
+  std::array<field, 6> fields;
+  static constexpr std::array<std::string_view, 6> names = {"id",       "type",      "business_id",
+                                                            "livemode", "timestamp", "data"};
   std::string error;
 
-  bool null() override { return value(kind::null); }
-  bool boolean(bool v) override {
-    if (field* f = value_field(kind::boolean)) f->flag = v;
-    return error.empty();
+  bool root(kind k) override { return k == kind::object || fail("event is not a JSON object"); }
+  bool key(std::string_view k) override {
+    current_ = nullptr;
+    for (std::size_t i = 0; i < names.size(); ++i) {
+      if (k != names[i]) continue;
+      if (seen_ & (1u << i)) return fail("duplicate field '" + printable(k) + "'");
+      seen_ |= 1u << i;
+      current_ = &fields[i];
+      return true;
+    }
+    return first_time(k) || fail("duplicate field '" + printable(k) + "'");
   }
-  bool number_integer(number_integer_t) override { return value(kind::number); }
-  bool number_unsigned(number_unsigned_t) override { return value(kind::number); }
-  bool number_float(number_float_t, const string_t&) override { return value(kind::number); }
-  bool string(string_t& v) override {
-    if (field* f = value_field(kind::string)) f->text = std::move(v);
-    return error.empty();
-  }
-  bool binary(binary_t&) override { return value(kind::null); }  // not produced by JSON input
-  bool start_object(std::size_t) override { return open(kind::object); }
-  bool end_object() override {
-    --depth_;
+  bool member(const json_scan::value& v) override {
+    if (current_ == nullptr) return true;
+    current_->present = true;
+    current_->k = v.k;
+    current_->flag = v.flag;
+    if (v.k == kind::string) current_->text.assign(v.text);
     return true;
-  }
-  bool start_array(std::size_t) override { return open(kind::array); }
-  bool end_array() override {
-    --depth_;
-    return true;
-  }
-  bool key(string_t& k) override {
-    if (depth_ != 1) return true;
-    if (!seen_.insert(k).second) return fail("duplicate field '" + printable(k) + "'");
-    current_ = field_for(k);
-    return true;
-  }
-  bool parse_error(std::size_t, const std::string&,
-                   const nlohmann::detail::exception& ex) override {
-    // ex.what() is "[json.exception.parse_error.101] parse error at line 1, column 3: ...".
-    std::string_view what = ex.what();
-    if (auto pos = what.find("] "); pos != std::string_view::npos) what.remove_prefix(pos + 2);
-    return fail("bad JSON: " + std::string(what));
   }
 
  private:
-  field* field_for(std::string_view k) {
-    if (k == "id") return &id;
-    if (k == "type") return &type;
-    if (k == "business_id") return &business_id;
-    if (k == "livemode") return &livemode;
-    if (k == "timestamp") return &timestamp;
-    if (k == "data") return &data;
-    return nullptr;
-  }
-
-  // Records a value's kind if it belongs to a top-level field; nullptr otherwise.
-  field* value_field(kind k) {
-    if (depth_ == 0) {
-      fail("event is not a JSON object");
-      return nullptr;
-    }
-    if (depth_ != 1 || current_ == nullptr) return nullptr;
-    current_->k = k;
-    return current_;
-  }
-  bool value(kind k) {
-    value_field(k);
-    return error.empty();
-  }
-  bool open(kind k) {
-    if (depth_ == 0 && k != kind::object) return fail("event is not a JSON object");
-    if (depth_ == 1 && current_ != nullptr) current_->k = k;
-    if (++depth_ > max_depth)
-      return fail("nested deeper than " + std::to_string(max_depth) + " levels");
-    return true;
-  }
   bool fail(std::string message) {
-    if (error.empty()) error = std::move(message);
+    error = std::move(message);
     return false;
   }
-  static std::string printable(std::string_view s) {
-    std::string out(s.substr(0, 64));
-    for (char& c : out) {
-      if (static_cast<unsigned char>(c) < 0x20) c = '?';
+  // Unknown keys: a short list for the usual handful, a hash set when an event has many (a
+  // list would make an event with 100 000 keys quadratic).
+  bool first_time(std::string_view k) {
+    if (!many_.empty()) return many_.emplace(k).second;
+    if (std::find(few_.begin(), few_.end(), k) != few_.end()) return false;
+    if (few_.size() < 16) {
+      few_.emplace_back(k);
+      return true;
     }
-    return out;
+    many_.insert(std::make_move_iterator(few_.begin()), std::make_move_iterator(few_.end()));
+    return many_.emplace(k).second;
   }
 
-  std::size_t depth_ = 0;
+  unsigned seen_ = 0;  // bit i: names[i] seen
   field* current_ = nullptr;
-  std::unordered_set<std::string> seen_;
+  std::vector<std::string> few_;
+  std::unordered_set<std::string> many_;
 };
 
-const char* kind_name(envelope_reader::kind k) {
+const char* kind_name(kind k) {
   switch (k) {
-    case envelope_reader::kind::string:
+    case kind::string:
       return "a string";
-    case envelope_reader::kind::boolean:
+    case kind::boolean:
       return "a boolean";
-    case envelope_reader::kind::object:
+    case kind::object:
       return "an object";
     default:
       return "";
@@ -134,8 +105,8 @@ const char* kind_name(envelope_reader::kind k) {
 }
 
 // Checks presence and JSON type of one field; the error names the field.
-status expect(const envelope_reader::field& f, std::string_view name, envelope_reader::kind k) {
-  if (f.k == envelope_reader::kind::absent) {
+status expect(const envelope_reader::field& f, std::string_view name, kind k) {
+  if (!f.present) {
     return fail(error_kind::permanent, "missing field '" + std::string(name) + "'");
   }
   if (f.k != k) {
@@ -230,47 +201,49 @@ std::optional<std::chrono::system_clock::time_point> parse_rfc3339(std::string_v
 }
 
 result<event> parse_event(std::string_view bytes, std::size_t max_bytes) {
-  using k = envelope_reader::kind;
   if (bytes.size() > max_bytes) {
     return fail(error_kind::permanent, "event is " + std::to_string(bytes.size()) +
                                            " bytes, more than the limit of " +
                                            std::to_string(max_bytes));
   }
   envelope_reader reader;
-  bool ok = json::sax_parse(bytes.begin(), bytes.end(), &reader);
-  if (!ok || !reader.error.empty()) {
-    return fail(error_kind::permanent, reader.error.empty() ? "bad JSON" : reader.error);
+  if (auto r = json_scan::scan(bytes, &reader, max_depth); !r) {
+    if (r.error == json_scan::errc::stopped) return fail(error_kind::permanent, reader.error);
+    if (r.error == json_scan::errc::too_deep) {
+      return fail(error_kind::permanent,
+                  "nested deeper than " + std::to_string(max_depth) + " levels");
+    }
+    std::string why = "bad JSON: " + std::string(json_scan::describe(r.error));
+    if (r.error != json_scan::errc::unexpected_end) why += " at byte " + std::to_string(r.offset);
+    return fail(error_kind::permanent, std::move(why));
   }
+  auto& [id, type, business_id, livemode, timestamp, data] = reader.fields;
   // Field order of the checks is the order of the envelope in DESIGN.md.
-  for (auto [f, name, want] : {std::tuple{&reader.id, "id", k::string},
-                               {&reader.type, "type", k::string},
-                               {&reader.business_id, "business_id", k::string},
-                               {&reader.livemode, "livemode", k::boolean},
-                               {&reader.timestamp, "timestamp", k::string},
-                               {&reader.data, "data", k::object}}) {
+  for (auto [f, name, want] : {std::tuple{&id, "id", kind::string},
+                               {&type, "type", kind::string},
+                               {&business_id, "business_id", kind::string},
+                               {&livemode, "livemode", kind::boolean},
+                               {&timestamp, "timestamp", kind::string},
+                               {&data, "data", kind::object}}) {
     if (auto st = expect(*f, name, want); !st) return std::unexpected(st.error());
   }
-  if (!is_valid_id(reader.id.text)) {
+  if (!is_valid_id(id.text)) {
     return fail(error_kind::permanent, "field 'id' must match [A-Za-z0-9_-]{1,128}");
   }
-  if (!is_known_type(reader.type.text)) {
-    std::string shown = reader.type.text.substr(0, 64);
-    for (char& c : shown) {
-      if (static_cast<unsigned char>(c) < 0x20) c = '?';
-    }
-    return fail(error_kind::permanent, "unknown event type '" + shown + "'");
+  if (!is_known_type(type.text)) {
+    return fail(error_kind::permanent, "unknown event type '" + printable(type.text) + "'");
   }
-  if (!is_valid_id(reader.business_id.text)) {
+  if (!is_valid_id(business_id.text)) {
     return fail(error_kind::permanent, "field 'business_id' must match [A-Za-z0-9_-]{1,128}");
   }
-  if (!is_rfc3339(reader.timestamp.text)) {
+  if (!is_rfc3339(timestamp.text)) {
     return fail(error_kind::permanent, "field 'timestamp' is not an RFC 3339 date-time");
   }
-  return event{.id = std::move(reader.id.text),
-               .type = std::move(reader.type.text),
-               .business_id = std::move(reader.business_id.text),
-               .livemode = reader.livemode.flag,
-               .timestamp = std::move(reader.timestamp.text),
+  return event{.id = std::move(id.text),
+               .type = std::move(type.text),
+               .business_id = std::move(business_id.text),
+               .livemode = livemode.flag,
+               .timestamp = std::move(timestamp.text),
                .raw = std::string(bytes)};
 }
 

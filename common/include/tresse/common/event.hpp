@@ -34,7 +34,7 @@ inline constexpr std::array<std::string_view, 10> known_types = {
 inline constexpr std::size_t default_max_bytes = 1024 * 1024;
 // Ids and business ids: [A-Za-z0-9_-]{1,128} (they travel as HTTP header values and keys).
 inline constexpr std::size_t max_id_length = 128;
-// Nesting bound for the whole document, checked before the JSON parser runs.
+// Nesting bound for the whole document (the root object is level 1).
 inline constexpr std::size_t max_depth = 64;
 
 struct event {
@@ -48,7 +48,7 @@ struct event {
 
 // Parses and validates one envelope. Errors are `permanent` with a precise message:
 //   "event is N bytes, more than the limit of M", "nested deeper than 64 levels",
-//   "bad JSON: <parser message>", "event is not a JSON object",
+//   "bad JSON: <what, at byte N>", "event is not a JSON object",
 //   "duplicate field 'type'", "missing field 'type'", "field 'livemode' must be a boolean",
 //   "unknown event type 'x'", "field 'id' must match [A-Za-z0-9_-]{1,128}",
 //   "field 'timestamp' is not an RFC 3339 date-time", "field 'data' must be an object".
