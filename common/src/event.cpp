@@ -206,6 +206,11 @@ result<event> parse_event(std::string_view bytes, std::size_t max_bytes) {
                                            " bytes, more than the limit of " +
                                            std::to_string(max_bytes));
   }
+  // JSON has no place for a raw NUL, but nlohmann (and json_scan, its twin) take one after the
+  // top value as the end of input: the bytes behind it would reach endpoints unvalidated.
+  if (const auto nul = bytes.find('\0'); nul != std::string_view::npos) {
+    return fail(error_kind::permanent, "bad JSON: NUL byte at byte " + std::to_string(nul));
+  }
   envelope_reader reader;
   if (auto r = json_scan::scan(bytes, &reader, max_depth); !r) {
     if (r.error == json_scan::errc::stopped) return fail(error_kind::permanent, reader.error);

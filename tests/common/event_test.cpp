@@ -91,6 +91,8 @@ TEST(EventTest, RejectsBadJson) {
   EXPECT_TRUE(reason("{\"id\": ").starts_with("bad JSON: ")) << reason("{\"id\": ");
   EXPECT_TRUE(reason("").starts_with("bad JSON: "));
   EXPECT_TRUE(reason(kGood + "x").starts_with("bad JSON: "));
+  EXPECT_EQ(reason(kGood + std::string("\0{\"x\":1}", 8)),
+            "bad JSON: NUL byte at byte " + std::to_string(kGood.size()));
   EXPECT_TRUE(reason("{\"id\":\"\xff\"}").starts_with("bad JSON: "));  // not UTF-8
 }
 
