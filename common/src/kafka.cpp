@@ -84,6 +84,8 @@ result<std::unique_ptr<producer>> producer::create(producer_options options) {
       {"acks", "all"},
       {"enable.idempotence", "true"},
       {"linger.ms", std::to_string(options.linger.count())},
+      // A lone event (linger 0) must not wait for a delayed ACK under Nagle (40 ms stalls).
+      {"socket.nagle.disable", "true"},
       {"message.timeout.ms", std::to_string(options.message_timeout.count())},
   };
   values.insert(values.end(), options.extra.begin(), options.extra.end());
