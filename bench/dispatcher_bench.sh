@@ -117,6 +117,7 @@ if [ -n "${STRACE:-}" ]; then  # system calls by kind (slows the dispatcher: cou
   sleep 0.5
 fi
 read -r user0 sys0 < <(cpu_ticks "$DISPATCHER_PID")
+read -r ruser0 rsys0 < <(cpu_ticks "$REDIS_PID")
 # CALLGRIND=1: the dispatcher runs under valgrind --tool=callgrind (a BUILD_DIR whose
 # tresse-dispatcher wraps it, see README.md): its counts cover exactly the rate run.
 [ -n "${CALLGRIND:-}" ] && callgrind_control -z "$DISPATCHER_PID" >/dev/null
@@ -127,6 +128,7 @@ t0=$(now)
 PIDS+=($!)
 t1=$(wait_delivered $((base + DELIVERIES)) $((120 + DELIVERIES / 500)))
 read -r user1 sys1 < <(cpu_ticks "$DISPATCHER_PID")
+read -r ruser1 rsys1 < <(cpu_ticks "$REDIS_PID")
 [ -n "${CALLGRIND:-}" ] && callgrind_control -d rate-run "$DISPATCHER_PID" >/dev/null
 if [ -n "${PERF:-}" ]; then
   kill -INT "$PERF_PID"
@@ -149,6 +151,8 @@ SECS_RATE=$(python3 -c "print('%.2f' % ($t1 - $t0))")
 ticks=$((user1 - user0 + sys1 - sys0))
 CPU_S=$(python3 -c "print('%.2f' % ($ticks / $CLK_TCK))")
 CPU_US=$(python3 -c "print('%.1f' % (1e6 * $ticks / $CLK_TCK / $window))")
+# Redis shares the machine: its CPU per delivery is part of what a delivery costs here.
+REDIS_US=$(python3 -c "print('%.1f' % (1e6 * ($ruser1 - $ruser0 + $rsys1 - $rsys0) / $CLK_TCK / $window))")
 CPU_SYS=$(python3 -c "print('%.0f %%' % (100.0 * ($sys1 - $sys0) / max(1, $ticks)))")
 HWM_RATE_KB=$(kb VmHWM)
 failed=$(metric 'tresse_deliveries_total{outcome="retry_scheduled"}')
@@ -271,6 +275,7 @@ Dispatcher benchmark: $what, endpoint_concurrency=$CONC, build $BUILD
   delivery rate          $RATE/s from the first delivery ($FULL_RATE/s from the publisher's start: $DELIVERIES deliveries in $SECS_RATE s)   ratio $(pct "$RATE" "$WRK_RATE") of the ceiling   goal >= 50 %
   ceiling                $WRK_RATE/s ($ceiling)
   dispatcher CPU         $CPU_US us per delivery ($CPU_S s for $window deliveries, $CPU_SYS in the kernel)   goal <= 30 us
+  redis-server CPU       $REDIS_US us per delivery
   retries scheduled      $failed (should be 0), deferred $deferred; mean attempt ${ATTEMPT_MS} ms
   peak RSS (rate run)    $(mb "$HWM_RATE_KB")
 EOF

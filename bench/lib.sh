@@ -65,7 +65,8 @@ while True:
 start_redis() {
   REDIS_PORT=$(free_port)
   redis-server --port "$REDIS_PORT" --bind 127.0.0.1 --save "" --appendonly no >/dev/null &
-  PIDS+=($!)
+  REDIS_PID=$!
+  PIDS+=($REDIS_PID)
   REDIS=redis://127.0.0.1:$REDIS_PORT/0
   wait_for 20 redis-cli -p "$REDIS_PORT" ping
 }
