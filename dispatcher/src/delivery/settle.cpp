@@ -43,7 +43,7 @@ asio::awaitable<bool> settle::log_attempt(const attempt_result& res,
 }
 
 asio::awaitable<settle::handoff> settle::first(const event_meta& meta,
-                                               const registry::endpoint& ep, endpoint_lane& lane,
+                                               const registry::endpoint& ep, bool reset_streak,
                                                const attempt_result& res) {
   if (res.deferred) {
     // No request made: the schedule still owes it every attempt.
@@ -55,8 +55,9 @@ asio::awaitable<settle::handoff> settle::first(const event_meta& meta,
   }
   if (!co_await log_attempt(res, meta.body)) co_return handoff::interrupted;
   if (res.result.next != outcome::action::retry) {
-    co_return co_await delivered_or_disabled(ep, lane, res.result) ? handoff::done
-                                                                   : handoff::interrupted;
+    co_return co_await delivered_or_disabled(ep, reset_streak, res.result)
+        ? handoff::done
+        : handoff::interrupted;
   }
   const retry::task task = task_of(meta, ep.id, 1, res.describe());
   auto step = co_await retry_or_dead_letter(task, res.result, false);
@@ -64,7 +65,7 @@ asio::awaitable<settle::handoff> settle::first(const event_meta& meta,
 }
 
 asio::awaitable<settle::handoff> settle::retry(retry::task& task, const registry::endpoint& ep,
-                                               endpoint_lane& lane, const attempt_result& res) {
+                                               bool reset_streak, const attempt_result& res) {
   if (res.deferred) {
     // Replaces the claim, attempts unchanged.
     auto stored = co_await schedule(task, res.defer_due, true);
@@ -76,7 +77,9 @@ asio::awaitable<settle::handoff> settle::retry(retry::task& task, const registry
   if (!co_await log_attempt(res, nullptr)) co_return handoff::interrupted;
   const std::string id = task.id();
   if (res.result.next != outcome::action::retry) {
-    if (!co_await delivered_or_disabled(ep, lane, res.result)) co_return handoff::interrupted;
+    if (!co_await delivered_or_disabled(ep, reset_streak, res.result)) {
+      co_return handoff::interrupted;
+    }
     co_return co_await complete(id) ? handoff::done : handoff::interrupted;
   }
   task.attempts = res.record.attempt;
@@ -103,10 +106,10 @@ asio::awaitable<void> settle::drop(const retry::task& task, const registry::endp
 }
 
 asio::awaitable<bool> settle::delivered_or_disabled(const registry::endpoint& ep,
-                                                    endpoint_lane& lane, const outcome& o) {
+                                                    bool reset_streak, const outcome& o) {
   if (o.next == outcome::action::disable_endpoint) co_return co_await disable_endpoint(ep, o);
   ctx_.counters.delivered->inc();
-  if (lane.take_streak_reset(std::chrono::steady_clock::now())) {
+  if (reset_streak) {
     // Best effort, as a counter: a lost reset is redone by the next success a second later.
     const auto reset = registry::store::record_success_call(ep.id);
     (void)co_await writer_.try_once(reset);

@@ -13,7 +13,9 @@
 // failed for `auto_disable_after` is disabled (webhook_endpoint.disabled, as for 410 Gone and
 // `webhook-delivery: disable`). A success ends the streak.
 //
-// Shard thread only.
+// Runs on a shard's thread, with that shard's writer. It touches no endpoint state: whether a
+// success resets the endpoint's failure streak is the lane's to say, beforehand
+// (endpoint_lane::take_streak_reset).
 #pragma once
 
 #include <optional>
@@ -35,13 +37,14 @@ class settle {
   enum class handoff { interrupted, done, gone };
 
   // A first delivery's attempt (`res.ran`). done: handed off; interrupted: shutdown came
-  // first (no hand-off: Kafka redelivers).
+  // first (no hand-off: Kafka redelivers). `reset_streak`: a success also resets the
+  // endpoint's failure counters in Redis.
   boost::asio::awaitable<handoff> first(const event_meta& meta, const registry::endpoint& ep,
-                                        endpoint_lane& lane, const attempt_result& res);
+                                        bool reset_streak, const attempt_result& res);
   // A claimed retry's attempt (`res.ran`); `task` as claimed. The claim ends (completed or
   // rescheduled) unless interrupted.
   boost::asio::awaitable<handoff> retry(retry::task& task, const registry::endpoint& ep,
-                                        endpoint_lane& lane, const attempt_result& res);
+                                        bool reset_streak, const attempt_result& res);
   // A claimed retry whose endpoint is gone (deleted) or disabled.
   boost::asio::awaitable<void> drop(const retry::task& task, const registry::endpoint* ep);
 
@@ -55,7 +58,7 @@ class settle {
   boost::asio::awaitable<bool> log_attempt(const attempt_result& res,
                                            std::shared_ptr<const std::string> body);
   boost::asio::awaitable<bool> delivered_or_disabled(const registry::endpoint& ep,
-                                                     endpoint_lane& lane, const outcome& o);
+                                                     bool reset_streak, const outcome& o);
   // Stores the task due at `due` (rescheduling it when `claimed`). nullopt: interrupted;
   // false: a claimed task another instance finished after our lease ran out.
   boost::asio::awaitable<std::optional<bool>> schedule(const retry::task& task, clock_time due,

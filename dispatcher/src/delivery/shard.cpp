@@ -121,13 +121,24 @@ asio::awaitable<void> shard::housekeeping() {
   }
 }
 
+namespace {
+
+// Asked of the lane before the hand-off: settle touches no endpoint state.
+bool resets_streak(endpoint_lane& lane, const attempt_result& res) {
+  return res.ran && !res.deferred && res.result.next == outcome::action::delivered &&
+         lane.take_streak_reset(std::chrono::steady_clock::now());
+}
+
+}  // namespace
+
 asio::awaitable<void> shard::first_delivery(delivery d) {
   active_guard active(ctx_.active);
   endpoint_lane& lane = lane_of(d.endpoint->id);
   const int first_attempt = 1;
   auto res = co_await lane.attempt(env_, *d.meta, *d.endpoint, first_attempt, lane::kind::first);
   if (!res.ran) co_return;  // shutdown: no hand-off, Kafka redelivers
-  auto step = co_await settle_.first(*d.meta, *d.endpoint, lane, res);
+  const bool reset_streak = resets_streak(lane, res);
+  auto step = co_await settle_.first(*d.meta, *d.endpoint, reset_streak, res);
   if (step != settle::handoff::interrupted) d.fan->one_done();
 }
 
@@ -147,7 +158,7 @@ asio::awaitable<void> shard::retry_delivery(retry::task task, std::atomic<std::s
   const int number = task.attempts + 1;
   auto res = co_await lane.attempt(env_, meta, *ep, number, lane::kind::retry);
   if (!res.ran) co_return;  // shutdown: the claim's lease runs out and someone retries
-  co_await settle_.retry(task, *ep, lane, res);
+  co_await settle_.retry(task, *ep, resets_streak(lane, res), res);
 }
 
 }  // namespace tresse::dispatcher
