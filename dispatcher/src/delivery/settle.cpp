@@ -37,14 +37,14 @@ event_meta settle::meta_of(const retry::task& t) {
 
 asio::awaitable<bool> settle::log_attempt(const attempt_result& res,
                                           std::shared_ptr<const std::string> body) {
-  const auto commands =
-      ctx_.deps.retries.log_attempt_commands(res.record, body ? *body : std::string_view{});
-  co_return (co_await writer_.write(commands, "attempt log")).has_value();
+  const std::string_view bytes = body ? std::string_view(*body) : std::string_view{};
+  co_return co_await log_.write(res.record, bytes);
 }
 
 asio::awaitable<settle::handoff> settle::first(const event_meta& meta,
                                                const registry::endpoint& ep, bool reset_streak,
-                                               const attempt_result& res) {
+                                               const attempt_result& res,
+                                               std::atomic<bool>& body_logged) {
   if (res.deferred) {
     // No request made: the schedule still owes it every attempt.
     const retry::task task = task_of(meta, ep.id, 0, "deferred");
@@ -53,7 +53,9 @@ asio::awaitable<settle::handoff> settle::first(const event_meta& meta,
     ctx_.counters.deferred->inc();
     co_return handoff::done;
   }
-  if (!co_await log_attempt(res, meta.body)) co_return handoff::interrupted;
+  // An interrupted log leaves the record uncommitted: its redelivery logs the body again.
+  const auto body = body_logged.exchange(true) ? nullptr : meta.body;
+  if (!co_await log_attempt(res, body)) co_return handoff::interrupted;
   if (res.result.next != outcome::action::retry) {
     co_return co_await delivered_or_disabled(ep, reset_streak, res.result)
         ? handoff::done

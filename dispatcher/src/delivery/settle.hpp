@@ -24,6 +24,7 @@
 
 #include <boost/asio/awaitable.hpp>
 
+#include "delivery/attempt_log.hpp"
 #include "delivery/context.hpp"
 #include "delivery/endpoint_lane.hpp"
 #include "delivery/redis_writer.hpp"
@@ -32,15 +33,17 @@ namespace tresse::dispatcher {
 
 class settle {
  public:
-  settle(context& ctx, redis_writer& writer) : ctx_(ctx), writer_(writer) {}
+  settle(context& ctx, redis_writer& writer, attempt_log& log)
+      : ctx_(ctx), writer_(writer), log_(log) {}
 
   enum class handoff { interrupted, done, gone };
 
   // A first delivery's attempt (`res.ran`). done: handed off; interrupted: shutdown came
   // first (no hand-off: Kafka redelivers). `reset_streak`: a success also resets the
-  // endpoint's failure counters in Redis.
+  // endpoint's failure counters in Redis. `body_logged`: the record's fanout::body_logged.
   boost::asio::awaitable<handoff> first(const event_meta& meta, const registry::endpoint& ep,
-                                        bool reset_streak, const attempt_result& res);
+                                        bool reset_streak, const attempt_result& res,
+                                        std::atomic<bool>& body_logged);
   // A claimed retry's attempt (`res.ran`); `task` as claimed. The claim ends (completed or
   // rescheduled) unless interrupted.
   boost::asio::awaitable<handoff> retry(retry::task& task, const registry::endpoint& ep,
@@ -78,6 +81,7 @@ class settle {
 
   context& ctx_;
   redis_writer& writer_;
+  attempt_log& log_;
 };
 
 }  // namespace tresse::dispatcher

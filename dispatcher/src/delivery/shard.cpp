@@ -24,7 +24,8 @@ shard::shard(context& ctx, std::size_t index, std::size_t permits)
       client_(io_, ctx.options.http, ctx.tls),
       in_flight_(io_.get_executor(), permits),
       writer_(io_, ctx.options.redis, ctx.stopping),
-      settle_(ctx, writer_),
+      attempt_log_(io_.get_executor(), writer_, ctx.deps.retries),
+      settle_(ctx, writer_, attempt_log_),
       env_{ctx, client_, in_flight_, rng_} {}
 
 shard::~shard() { stop(); }
@@ -138,7 +139,7 @@ asio::awaitable<void> shard::first_delivery(delivery d) {
   auto res = co_await lane.attempt(env_, *d.meta, *d.endpoint, first_attempt, lane::kind::first);
   if (!res.ran) co_return;  // shutdown: no hand-off, Kafka redelivers
   const bool reset_streak = resets_streak(lane, res);
-  auto step = co_await settle_.first(*d.meta, *d.endpoint, reset_streak, res);
+  auto step = co_await settle_.first(*d.meta, *d.endpoint, reset_streak, res, d.fan->body_logged);
   if (step != settle::handoff::interrupted) d.fan->one_done();
 }
 

@@ -27,6 +27,7 @@
 #include <boost/asio/io_context.hpp>
 
 #include "delivery/async_semaphore.hpp"
+#include "delivery/attempt_log.hpp"
 #include "delivery/context.hpp"
 #include "delivery/endpoint_lane.hpp"
 #include "delivery/redis_writer.hpp"
@@ -80,6 +81,7 @@ class shard {
   async_semaphore in_flight_;
   std::mt19937_64 rng_{std::random_device{}()};
   redis_writer writer_;
+  attempt_log attempt_log_;
   settle settle_;
   shard_env env_;
   std::unordered_map<std::string, std::unique_ptr<endpoint_lane>> lanes_;

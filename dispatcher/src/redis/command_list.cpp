@@ -40,6 +40,11 @@ command_list& command_list::add(const std::vector<std::string>& argv) {
   return *this;
 }
 
+command_list& command_list::add(const std::vector<std::string_view>& argv) {
+  encode(argv, argv.size());
+  return *this;
+}
+
 command_list& command_list::append(const command_list& more) {
   resp_ += more.resp_;
   count_ += more.count_;

@@ -19,6 +19,7 @@ class command_list {
  public:
   command_list& add(std::initializer_list<std::string_view> argv);
   command_list& add(const std::vector<std::string>& argv);
+  command_list& add(const std::vector<std::string_view>& argv);
   command_list& append(const command_list& more);  // `more`'s commands after these
 
   std::size_t size() const { return count_; }  // commands, and so replies

@@ -330,20 +330,54 @@ result<backlog_size> store::backlog() {
 
 redis::request store::log_attempt_commands(const attempt_record& a,
                                            std::string_view event_body) const {
-  std::string record = encode(a, opts_.snippet_limit);
-  std::string by_endpoint = keys::endpoint_attempts(a.endpoint_id);
-  std::string by_event = keys::event_attempts(a.event_id);
-  std::string ttl = std::to_string(opts_.event_attempts_ttl.count());
+  return log_attempts_commands({{&a, event_body}});
+}
+
+redis::request store::log_attempts_commands(const std::vector<logged>& batch) const {
+  // Each list's records in one LPUSH, in batch order: the newest ends up first, as pushing them
+  // one by one would leave them. Lists are few per batch (one per endpoint, one per event).
+  struct list {
+    std::string key;
+    std::vector<std::size_t> records;  // indexes into `records` below
+    std::string_view body;             // event lists: the body to keep, if any
+  };
+  std::vector<std::string> records;
+  records.reserve(batch.size());
+  std::vector<list> by_endpoint, by_event;
+  auto list_for = [](std::vector<list>& lists, std::string key) -> list& {
+    for (auto& l : lists) {
+      if (l.key == key) return l;
+    }
+    return lists.emplace_back(list{std::move(key), {}, {}});
+  };
+  for (const auto& [a, body] : batch) {
+    records.push_back(encode(*a, opts_.snippet_limit));
+    list_for(by_endpoint, keys::endpoint_attempts(a->endpoint_id)).records.push_back(records.size() - 1);
+    list& ev = list_for(by_event, keys::event_attempts(a->event_id));
+    ev.records.push_back(records.size() - 1);
+    if (!body.empty()) ev.body = body;
+  }
+  const std::string ttl = std::to_string(opts_.event_attempts_ttl.count());
   const std::string endpoint_keep = std::to_string(opts_.attempts_per_endpoint - 1);
   const std::string event_keep = std::to_string(opts_.attempts_per_event - 1);
   redis::request r;
-  r.commands.add({"LPUSH", by_endpoint, record})
-      .add({"LTRIM", by_endpoint, "0", endpoint_keep})
-      .add({"LPUSH", by_event, record})
-      .add({"LTRIM", by_event, "0", event_keep})
-      .add({"PEXPIRE", by_event, ttl});
-  if (!event_body.empty()) {
-    r.commands.add({"SET", keys::event_body(a.event_id), event_body, "PX", ttl, "NX"});
+  std::vector<std::string_view> push;
+  auto push_all = [&](const list& l) {
+    push.assign({"LPUSH", l.key});
+    for (std::size_t i : l.records) push.push_back(records[i]);
+    r.commands.add(push);
+  };
+  for (const auto& l : by_endpoint) {
+    push_all(l);
+    r.commands.add({"LTRIM", l.key, "0", endpoint_keep});
+  }
+  for (const auto& l : by_event) {
+    push_all(l);
+    r.commands.add({"LTRIM", l.key, "0", event_keep}).add({"PEXPIRE", l.key, ttl});
+    if (!l.body.empty()) {
+      const std::string body_key = keys::event_body(batch[l.records.front()].attempt->event_id);
+      r.commands.add({"SET", body_key, l.body, "PX", ttl, "NX"});
+    }
   }
   return r;
 }

@@ -157,6 +157,14 @@ class store {
   static status complete_from_replies(const std::vector<redis::reply>& r);
   redis::request log_attempt_commands(const attempt_record& a,
                                       std::string_view event_body = {}) const;
+  // Several attempts in one request, oldest first: one LPUSH of all their records and one
+  // LTRIM per endpoint list and per event list (attempts to one endpoint, or of one event's
+  // fan-out, share them), one PEXPIRE per event, one SET NX per event body given.
+  struct logged {
+    const attempt_record* attempt;
+    std::string_view event_body;  // empty: not kept with this one
+  };
+  redis::request log_attempts_commands(const std::vector<logged>& batch) const;
 
  private:
   std::shared_ptr<redis::client> redis_;

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "redis/client.hpp"
+#include "redis/request.hpp"
 #include "registry/store.hpp"
 #include "dispatcher/redis_test.hpp"
 
@@ -240,6 +241,38 @@ TEST_F(RetryStoreTest, AttemptsForEventCoverEveryAttemptOfOneEvent) {
   EXPECT_EQ((*to_we1)[1].attempt, 1);
   EXPECT_EQ(s.attempts_for_event("", "evt_1")->size(), 3u);
   EXPECT_GT(redis_->command({"PTTL", "tresse:attempts:event:evt_1"})->integer, 0);
+}
+
+TEST_F(RetryStoreTest, ABatchOfAttemptsLeavesTheListsAsLoggingThemOneByOneWould) {
+  store s(redis_, {.attempts_per_endpoint = 4, .attempts_per_event = 3});
+  // Oldest first: two endpoints, one event fanned out to both, then more to we_1.
+  std::vector<attempt_record> as = {attempt_for("evt_1", "we_1", 1), attempt_for("evt_1", "we_2", 1),
+                                    attempt_for("evt_2", "we_1", 1), attempt_for("evt_3", "we_1", 1),
+                                    attempt_for("evt_1", "we_1", 2), attempt_for("evt_4", "we_1", 1),
+                                    attempt_for("evt_1", "we_2", 2)};
+  std::vector<store::logged> batch;
+  for (const auto& a : as) batch.push_back({&a, a.attempt == 1 ? "{\"id\":\"body\"}" : ""});
+  const auto commands = s.log_attempts_commands(batch);
+  // One LPUSH and LTRIM per endpoint list (2), LPUSH, LTRIM, PEXPIRE and the body per event (4).
+  EXPECT_EQ(commands.commands.size(), 2u * 2 + 4u * 4);
+  auto replies = redis::run(*redis_, commands);
+  ASSERT_TRUE(replies.has_value());
+  ASSERT_TRUE(redis::first_error(*replies).has_value());
+
+  auto we1 = s.list_attempts("we_1", 100);  // newest first, capped at 4 of its 5
+  ASSERT_EQ(we1->size(), 4u);
+  EXPECT_EQ((*we1)[0].event_id, "evt_4");
+  EXPECT_EQ((*we1)[1].event_id, "evt_1");
+  EXPECT_EQ((*we1)[1].attempt, 2);
+  EXPECT_EQ((*we1)[3].event_id, "evt_2");
+  auto evt1 = s.attempts_for_event("", "evt_1");  // capped at 3 of its 4
+  ASSERT_EQ(evt1->size(), 3u);
+  EXPECT_EQ((*evt1)[0].endpoint_id, "we_2");
+  EXPECT_EQ((*evt1)[0].attempt, 2);
+  EXPECT_EQ((*evt1)[2].endpoint_id, "we_2");
+  EXPECT_EQ((*evt1)[2].attempt, 1);
+  EXPECT_EQ(*s.event_body("evt_3"), "{\"id\":\"body\"}");
+  EXPECT_GT(redis_->command({"PTTL", "tresse:attempts:event:evt_4"})->integer, 0);
 }
 
 TEST_F(RetryStoreTest, ResponseSnippetIsBoundedAndAnyBytesAreSafe) {

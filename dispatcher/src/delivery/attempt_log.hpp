@@ -1,0 +1,52 @@
+// A shard's attempt log: the attempts its deliveries log while a write is out leave together in
+// the next one, so that attempts to one endpoint, and the deliveries of one event, share their
+// list commands (retry::store::log_attempts_commands: one LPUSH and one LTRIM per list, not per
+// attempt). Under load that is a third to two thirds fewer Redis commands per delivery.
+//
+// Durable like redis_writer::write: a write is retried until Redis took it, and false means
+// only that the engine is stopping (the record then stays uncommitted). Shard thread only.
+//
+//   attempt_log log(shard_io.get_executor(), writer, retries);
+//   if (!co_await log.write(record, body)) co_return;   // record, body: alive until it returns
+#pragma once
+
+#include <memory>
+#include <optional>
+#include <string_view>
+#include <vector>
+
+#include <boost/asio/any_io_executor.hpp>
+#include <boost/asio/awaitable.hpp>
+#include <boost/asio/steady_timer.hpp>
+
+#include "delivery/redis_writer.hpp"
+#include "retry/store.hpp"
+
+namespace tresse::dispatcher {
+
+class attempt_log {
+ public:
+  attempt_log(boost::asio::any_io_executor ex, redis_writer& writer, const retry::store& store)
+      : ex_(std::move(ex)), writer_(writer), store_(store) {}
+
+  // `body`: the event's bytes to keep with it ("" for none).
+  boost::asio::awaitable<bool> write(const retry::attempt_record& a, std::string_view body);
+
+ private:
+  struct batch {
+    explicit batch(const boost::asio::any_io_executor& ex)
+        : done(ex, boost::asio::steady_timer::time_point::max()) {}
+    std::vector<retry::store::logged> entries;  // point into the waiting writers' frames
+    boost::asio::steady_timer done;             // cancelled when `ok` is set
+    std::optional<bool> ok;
+  };
+  boost::asio::awaitable<void> flush();
+
+  boost::asio::any_io_executor ex_;
+  redis_writer& writer_;
+  const retry::store& store_;
+  std::shared_ptr<batch> filling_;
+  bool flushing_ = false;
+};
+
+}  // namespace tresse::dispatcher
