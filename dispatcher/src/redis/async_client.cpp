@@ -253,8 +253,7 @@ void async_client::submit(std::string_view encoded, std::size_t count, batch_com
 
 asio::awaitable<result<std::vector<reply>>> async_client::pipeline(
     const std::vector<std::vector<std::string>>& commands) {
-  command_list list;
-  for (const auto& argv : commands) list.add(argv);
+  const command_list list = command_list::of(commands);
   co_return co_await pipeline(list);
 }
 

@@ -286,18 +286,8 @@ result<reply> client::command(const std::vector<std::string>& argv) {
   return command(std::span<const std::string_view>(v));
 }
 
-namespace {
-
-command_list list_of(const std::vector<std::vector<std::string>>& commands) {
-  command_list out;
-  for (const auto& argv : commands) out.add(argv);
-  return out;
-}
-
-}  // namespace
-
 result<std::vector<reply>> client::pipeline(const std::vector<std::vector<std::string>>& commands) {
-  return pipeline(list_of(commands));
+  return pipeline(command_list::of(commands));
 }
 
 result<std::vector<reply>> client::pipeline(const command_list& commands) {
@@ -305,7 +295,7 @@ result<std::vector<reply>> client::pipeline(const command_list& commands) {
 }
 
 status client::pipeline_ok(const std::vector<std::vector<std::string>>& commands) {
-  return pipeline_ok(list_of(commands));
+  return pipeline_ok(command_list::of(commands));
 }
 
 status client::pipeline_ok(const command_list& commands) {

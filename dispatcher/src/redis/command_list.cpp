@@ -30,6 +30,12 @@ void command_list::encode(const Range& argv, std::size_t n) {
   ++count_;
 }
 
+command_list command_list::of(const std::vector<std::vector<std::string>>& commands) {
+  command_list out;
+  for (const auto& argv : commands) out.add(argv);
+  return out;
+}
+
 command_list& command_list::add(std::initializer_list<std::string_view> argv) {
   encode(argv, argv.size());
   return *this;

@@ -17,6 +17,9 @@ namespace tresse::dispatcher::redis {
 
 class command_list {
  public:
+  // The commands of a pipeline given as argument vectors (the clients' older interface).
+  static command_list of(const std::vector<std::vector<std::string>>& commands);
+
   command_list& add(std::initializer_list<std::string_view> argv);
   command_list& add(const std::vector<std::string>& argv);
   command_list& add(const std::vector<std::string_view>& argv);
