@@ -135,12 +135,9 @@ namespace {
 bool same_live_secrets(const registry::endpoint& ep, clock::time_point now,
                        const std::vector<std::string>& cached) {
   std::size_t i = 0;
-  auto next_is = [&](const std::string& s) { return i < cached.size() && cached[i++] == s; };
-  if (!ep.secret.empty() && !next_is(ep.secret)) return false;
-  for (const auto& p : ep.previous_secrets) {
-    if (p.expires_at > now && !next_is(p.secret)) return false;
-  }
-  return i == cached.size();
+  return ep.for_each_live_secret(
+             now, [&](const std::string& s) { return i < cached.size() && cached[i++] == s; }) &&
+         i == cached.size();
 }
 
 }  // namespace

@@ -11,10 +11,10 @@ namespace tresse::dispatcher::registry {
 
 std::vector<std::string> endpoint::live_secrets(clock::time_point now) const {
   std::vector<std::string> out;
-  if (!secret.empty()) out.push_back(secret);
-  for (const auto& p : previous_secrets) {
-    if (p.expires_at > now) out.push_back(p.secret);
-  }
+  for_each_live_secret(now, [&out](const std::string& s) {
+    out.push_back(s);
+    return true;
+  });
   return out;
 }
 

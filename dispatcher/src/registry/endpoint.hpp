@@ -45,6 +45,16 @@ struct endpoint {
 
   // The current secret and every previous one that has not expired at `now`: each signs.
   std::vector<std::string> live_secrets(clock::time_point now) const;
+  // Calls f(secret) for each of live_secrets(now), in that order, without building the vector,
+  // until f returns false. False if it stopped early.
+  template <class F>
+  bool for_each_live_secret(clock::time_point now, F&& f) const {
+    if (!secret.empty() && !f(secret)) return false;
+    for (const auto& p : previous_secrets) {
+      if (p.expires_at > now && !f(p.secret)) return false;
+    }
+    return true;
+  }
 
   // Enabled, same mode as the event, and one of `events` matches `event_type`
   // (tresse::events::event_type_matches).
