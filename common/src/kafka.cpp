@@ -59,8 +59,13 @@ error to_error(rd_kafka_resp_err_t err, std::string_view context) {
 result<conf_ptr> make_conf(const config_map& values) {
   conf_ptr conf(rd_kafka_conf_new());
   rd_kafka_conf_set_log_cb(conf.get(), log_cb);
+  // Every handle's small requests (a lone event, fetches, commits; the mock brokers' sockets
+  // take it from the handle hosting them) must not wait for a delayed ACK under Nagle: 40 ms
+  // stalls in publish-to-receive latency otherwise. `values` may set it back.
+  config_map all = {{"socket.nagle.disable", "true"}};
+  all.insert(all.end(), values.begin(), values.end());
   char errstr[512];
-  for (const auto& [key, value] : values) {
+  for (const auto& [key, value] : all) {
     if (rd_kafka_conf_set(conf.get(), key.c_str(), value.c_str(), errstr, sizeof errstr) !=
         RD_KAFKA_CONF_OK) {
       return fail(error_kind::permanent, "kafka config " + key + ": " + errstr);
@@ -84,8 +89,6 @@ result<std::unique_ptr<producer>> producer::create(producer_options options) {
       {"acks", "all"},
       {"enable.idempotence", "true"},
       {"linger.ms", std::to_string(options.linger.count())},
-      // A lone event (linger 0) must not wait for a delayed ACK under Nagle (40 ms stalls).
-      {"socket.nagle.disable", "true"},
       {"message.timeout.ms", std::to_string(options.message_timeout.count())},
   };
   values.insert(values.end(), options.extra.begin(), options.extra.end());

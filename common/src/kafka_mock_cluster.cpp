@@ -10,11 +10,7 @@ result<std::unique_ptr<mock_cluster>> mock_cluster::start(mock_cluster_options o
   }
   // The owner handle never connects anywhere; it only hosts the mock brokers' threads.
   // log_level 4: without it the handle announces at notice level that it has no brokers.
-  auto conf = make_conf({{"client.id", "tresse-mock-cluster"},
-                          {"log_level", "4"},
-                          // The mock brokers' sockets take it from this handle: small responses
-                          // must not wait for the client's delayed ACK (40 ms stalls).
-                          {"socket.nagle.disable", "true"}});
+  auto conf = make_conf({{"client.id", "tresse-mock-cluster"}, {"log_level", "4"}});
   if (!conf) return std::unexpected(conf.error());
   auto owner = make_handle(RD_KAFKA_PRODUCER, std::move(*conf));
   if (!owner) return std::unexpected(owner.error());

@@ -50,9 +50,6 @@ result<std::unique_ptr<consumer>> consumer::create(consumer_options options, bat
       // Webhooks are latency-sensitive: an idle fetch returns after 20 ms instead of 500 ms
       // (the mock broker always waits this long; a real one answers when data arrives).
       {"fetch.wait.max.ms", "20"},
-      // Small requests (fetches, commits) must not wait for a delayed ACK under Nagle: 40 ms
-      // stalls in publish-to-receive latency otherwise.
-      {"socket.nagle.disable", "true"},
       {"session.timeout.ms", "10000"},
       {"heartbeat.interval.ms", "3000"},
   };

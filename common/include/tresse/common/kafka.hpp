@@ -62,6 +62,7 @@ using message_ptr = std::unique_ptr<rd_kafka_message_t, message_deleter>;
 error to_error(rd_kafka_resp_err_t err, std::string_view context);
 
 // A configuration with `values` applied; an unknown key or bad value is a permanent error.
+// Nagle is off by default (socket.nagle.disable=true) on every handle.
 result<conf_ptr> make_conf(const config_map& values);
 
 // Creates a client handle; takes ownership of `conf` on success and on failure.
