@@ -3,7 +3,6 @@
 // after "bad JSON: ", which was nlohmann's own message.
 #include <gtest/gtest.h>
 
-#include <cstdio>
 #include <nlohmann/json.hpp>
 #include <random>
 #include <string>
@@ -150,19 +149,7 @@ std::string current(std::string_view bytes) {
          (ev->livemode ? "true" : "false") + " " + ev->timestamp;
 }
 
-std::string shown(std::string_view doc) {
-  std::string out;
-  for (unsigned char c : doc.substr(0, 300)) {
-    if (c >= 0x20 && c < 0x7f && c != '\\') {
-      out.push_back(static_cast<char>(c));
-    } else {
-      char buf[8];
-      std::snprintf(buf, sizeof buf, "\\x%02x", c);
-      out += buf;
-    }
-  }
-  return out;
-}
+using test::shown;
 
 void expect_same(const std::string& doc) {
   const std::string want = reference(doc), got = current(doc);

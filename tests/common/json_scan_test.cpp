@@ -2,7 +2,6 @@
 
 #include <gtest/gtest.h>
 
-#include <cstdio>
 #include <map>
 #include <nlohmann/json.hpp>
 #include <optional>
@@ -18,20 +17,7 @@ namespace {
 using json = nlohmann::json;
 using namespace std::literals;
 
-// The document as C source, so a failure shows its bytes.
-std::string shown(std::string_view doc) {
-  std::string out;
-  for (unsigned char c : doc.substr(0, 200)) {
-    if (c >= 0x20 && c < 0x7f && c != '\\') {
-      out.push_back(static_cast<char>(c));
-    } else {
-      char buf[8];
-      std::snprintf(buf, sizeof buf, "\\x%02x", c);
-      out += buf;
-    }
-  }
-  return doc.size() > 200 ? out + "... (" + std::to_string(doc.size()) + " bytes)" : out;
-}
+using test::shown;
 
 // Everything a scan reports.
 struct recorder final : handler {

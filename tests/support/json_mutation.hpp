@@ -1,11 +1,13 @@
 // Random edits of a JSON document, for differential tests against nlohmann::json: most edits
-// break the document in one place, some leave it valid but different.
+// break the document in one place, some leave it valid but different. And shown(), to print
+// such a document in a failure message.
 //
 //   std::mt19937 rng(42);  // a fixed seed: the same corpus on every run
 //   std::string doc = tresse::test::mutate_json(envelope, rng);
 #pragma once
 
 #include <cstddef>
+#include <cstdio>
 #include <random>
 #include <string>
 #include <string_view>
@@ -49,6 +51,21 @@ inline std::string mutate_json(std::string doc, std::mt19937& rng) {
     }
   }
   return doc;
+}
+
+// The document as C source, so a failure message shows its bytes (the first 200).
+inline std::string shown(std::string_view doc) {
+  std::string out;
+  for (unsigned char c : doc.substr(0, 200)) {
+    if (c >= 0x20 && c < 0x7f && c != '\\') {
+      out.push_back(static_cast<char>(c));
+    } else {
+      char buf[8];
+      std::snprintf(buf, sizeof buf, "\\x%02x", c);
+      out += buf;
+    }
+  }
+  return doc.size() > 200 ? out + "... (" + std::to_string(doc.size()) + " bytes)" : out;
 }
 
 }  // namespace tresse::test
