@@ -3,7 +3,7 @@
 
 TRESSE_PACKAGES=(
   build-essential cmake ninja-build pkg-config ccache clang libclang-rt-14-dev
-  libssl-dev libboost1.81-dev librdkafka-dev libhiredis-dev nlohmann-json3-dev
+  libssl-dev libboost1.81-dev librdkafka-dev libhiredis-dev libjemalloc-dev nlohmann-json3-dev
   libgtest-dev libgmock-dev libbenchmark-dev redis-server wrk curl
 )
 

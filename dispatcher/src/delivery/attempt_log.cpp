@@ -12,6 +12,7 @@ asio::awaitable<bool> attempt_log::write(const retry::attempt_record& a, std::st
   if (!filling_) filling_ = std::make_shared<batch>(ex_);
   const std::shared_ptr<batch> mine = filling_;
   mine->entries.push_back({&a, body});
+  if (mine->entries.size() >= opts_.max_batch) gather_.cancel();  // full: no more waiting
   if (!flushing_) {
     // Spawned, so it starts after the current handler: whoever else logs in this turn joins.
     flushing_ = true;
@@ -27,6 +28,10 @@ asio::awaitable<void> attempt_log::flush() {
   redis::request commands;
   std::optional<std::vector<redis::reply>> written;
   while (filling_) {
+    if (filling_->entries.size() < opts_.max_batch && opts_.gather.count() > 0) {
+      gather_.expires_at(filling_->opened + opts_.gather);
+      co_await gather_.async_wait(asio::as_tuple(asio::use_awaitable));
+    }
     b = std::move(filling_);
     filling_.reset();  // what is logged from now on waits for the next write
     commands = store_.log_attempts_commands(b->entries);

@@ -10,6 +10,7 @@
 #include <boost/asio/detached.hpp>
 #include <boost/asio/io_context.hpp>
 
+#include "delivery/context.hpp"
 #include "dispatcher/redis_test.hpp"
 #include "redis/client.hpp"
 
@@ -48,8 +49,8 @@ TEST_F(AttemptLogTest, AttemptsLoggedTogetherShareTheEndpointListsCommands) {
     r.endpoint_id = "we_1";
     r.at = std::chrono::system_clock::now();
     r.succeeded = true;
-    auto one = [&log, &r, &logged]() -> asio::awaitable<void> {
-      if (co_await log.write(r, "{}")) ++logged;
+    auto one = [&log, &r, &logged, &io]() -> asio::awaitable<void> {
+      if (co_await log.write(r, "{}") && ++logged == n) io.stop();
     };
     asio::co_spawn(io, one, asio::detached);
   }
@@ -66,11 +67,79 @@ TEST_F(AttemptLogTest, AttemptsLoggedTogetherShareTheEndpointListsCommands) {
     EXPECT_TRUE(retries.event_body("evt_" + std::to_string(i))->has_value());
   }
   // One by one: 2 LPUSHes each (endpoint list, event list) = 40. Logged together, the
-  // endpoint's list takes them in one per write: the first write may leave before all 20 are
-  // queued (Asio's order of the spawned starts), the second takes the rest.
+  // endpoint's list takes them in one per write: all 20 within the gathering window, or (on a
+  // machine stalled past the window) in two.
   const long calls = lpush_calls();
   EXPECT_GE(calls, n + 1);
   EXPECT_LE(calls, n + 2);
+}
+
+retry::attempt_record record_for(std::string endpoint_id, int i) {
+  retry::attempt_record r;
+  r.id = "att_" + std::to_string(i);
+  r.event_id = "evt_" + std::to_string(i);
+  r.endpoint_id = std::move(endpoint_id);
+  r.at = std::chrono::system_clock::now();
+  r.succeeded = true;
+  return r;
+}
+
+TEST_F(AttemptLogTest, AttemptsLoggedWithinTheGatheringWindowLeaveInOneWrite) {
+  ASSERT_TRUE(redis_->command({"CONFIG", "RESETSTAT"}).has_value());
+  asio::io_context io;
+  std::atomic<bool> stopping{false};
+  redis_writer writer(io, redis_->config(), stopping);
+  retry::store retries(redis_);
+  attempt_log log(io.get_executor(), writer, retries, {.gather = 1s, .max_batch = 256});
+
+  // Five attempts 10 ms apart: all within the first one's window.
+  constexpr int n = 5;
+  std::vector<retry::attempt_record> records;
+  for (int i = 0; i < n; ++i) records.push_back(record_for("we_w", i));
+  const auto start = std::chrono::steady_clock::now();
+  std::vector<std::chrono::steady_clock::duration> took;
+  auto spaced = [&]() -> asio::awaitable<void> {
+    for (auto& r : records) {
+      auto one = [&log, &r, &took, &start, &io]() -> asio::awaitable<void> {
+        if (co_await log.write(r, "")) took.push_back(std::chrono::steady_clock::now() - start);
+        if (took.size() == n) io.stop();
+      };
+      asio::co_spawn(io, one, asio::detached);
+      co_await sleep_for(10ms);
+    }
+  };
+  asio::co_spawn(io, spaced, asio::detached);
+  io.run_for(5s);
+
+  ASSERT_EQ(took.size(), static_cast<std::size_t>(n));
+  for (auto t : took) EXPECT_GE(t, 1s);  // the first one's window held them all
+  EXPECT_EQ(lpush_calls(), 1 + n);       // the endpoint's list once, each event's list once
+  EXPECT_EQ(retries.list_attempts("we_w", 10)->size(), static_cast<std::size_t>(n));
+}
+
+TEST_F(AttemptLogTest, AFullBatchLeavesWithoutWaitingForTheWindow) {
+  asio::io_context io;
+  std::atomic<bool> stopping{false};
+  redis_writer writer(io, redis_->config(), stopping);
+  retry::store retries(redis_);
+  attempt_log log(io.get_executor(), writer, retries, {.gather = 60s, .max_batch = 4});
+
+  std::vector<retry::attempt_record> records;
+  for (int i = 0; i < 4; ++i) records.push_back(record_for("we_f", i));
+  int logged = 0;
+  auto spaced = [&]() -> asio::awaitable<void> {
+    for (auto& r : records) {
+      auto one = [&log, &r, &logged, &io]() -> asio::awaitable<void> {
+        if (co_await log.write(r, "") && ++logged == 4) io.stop();
+      };
+      asio::co_spawn(io, one, asio::detached);
+      co_await sleep_for(5ms);  // the flush is already waiting when the batch fills
+    }
+  };
+  asio::co_spawn(io, spaced, asio::detached);
+  io.run_for(3s);
+  EXPECT_EQ(logged, 4);
+  EXPECT_EQ(retries.list_attempts("we_f", 10)->size(), 4u);
 }
 
 TEST_F(AttemptLogTest, AWriteWaitsThroughARedisOutageAndReturnsFalseOnlyWhenStopping) {
