@@ -1,5 +1,6 @@
 #include "tresse/common/json_text.hpp"
 
+#include <algorithm>
 #include <array>
 #include <charconv>
 
@@ -41,7 +42,11 @@ std::size_t utf8_length(std::string_view s, std::size_t i) {
 void append_string(std::string& out, std::string_view s) {
   static constexpr char hex[] = "0123456789abcdef";
   out.push_back('"');
-  out.reserve(out.size() + s.size() + 1);
+  // Geometric: reserve(size + n) alone reallocates to exactly that, every call, copying all
+  // that came before (quadratic over a document of many strings).
+  if (const std::size_t need = out.size() + s.size() + 1; need > out.capacity()) {
+    out.reserve(std::max(need, 2 * out.capacity()));
+  }
   for (std::size_t i = 0; i < s.size();) {
     // A run of characters that need no escaping goes in one append: most strings are all run.
     std::size_t plain = i;

@@ -96,6 +96,29 @@ TEST_F(EngineTest, ShardedEndpointsKeepTheirOwnLimitsUnderManyRecords) {
             std::string::npos);
 }
 
+TEST_F(EngineTest, AnEndpointsNewUrlTakesEffectFromItsNextAttempt) {
+  // The lane keeps its endpoint's URL parsed between attempts: a changed URL must not be
+  // served from that copy.
+  recording_sink before, after;
+  auto ep = create_endpoint("biz_moves", before.url(), "appointment.*");
+  auto& d = start_dispatcher();
+  (void)d;
+  auto first = make_events("biz_moves", 1);
+  publish(first);
+  ASSERT_TRUE(before.wait_for_delivered(1));
+
+  cli({"endpoints", "update", "--id", ep.id, "--url", after.url()});
+  std::this_thread::sleep_for(500ms);  // the registry refreshes every 100 ms in these tests
+  std::vector<events::event> second = {
+      make_event("appointment.created", "biz_moves", R"({"id":"apt_moved"})")};
+  publish(second);
+
+  ASSERT_TRUE(after.wait_for_delivered(1));
+  EXPECT_TRUE(verify(after.requests()[0], {ep.secret}));
+  EXPECT_NE(after.requests()[0].body.find("apt_moved"), std::string::npos);
+  EXPECT_EQ(before.count(), 1u);
+}
+
 TEST_F(EngineTest, ARedisOutageWhileEventsFlowLosesNoAttemptLogEntry) {
   recording_sink sink;
   auto ep = create_endpoint("biz_outage", sink.url(), "*");

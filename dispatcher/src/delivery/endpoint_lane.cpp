@@ -1,6 +1,7 @@
 #include "delivery/endpoint_lane.hpp"
 
 #include <algorithm>
+#include <charconv>
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/steady_timer.hpp>
@@ -77,28 +78,34 @@ health::endpoint_report endpoint_lane::report(const std::string& id, clock_time 
   return r;
 }
 
-asio::awaitable<void> endpoint_lane::report_to_breaker(context& ctx, const registry::endpoint& ep,
-                                                       const outcome& o) {
+bool endpoint_lane::report_to_breaker(const registry::endpoint& ep, const outcome& o,
+                                      bool shared) {
   const auto now = clock::now();
   if (o.next == outcome::action::retry) {
-    if (!circuit_.on_failure(now)) co_return;
-    const auto until = circuit_.open_until();
+    if (!circuit_.on_failure(now)) return false;
     log::warn("circuit opened", {{"endpoint", ep.id},
                                  {"business", ep.business_id},
                                  {"cool_down_ms", circuit_.current_cool_down().count()},
                                  {"reason", o.reason}});
-    open_shared_at_.reset();
-    if (ctx.deps.breakers == nullptr) co_return;
-    // A state change, not per delivery: rare enough for the blocking pool.
+  } else if (o.next == outcome::action::delivered) {
+    if (!circuit_.on_success(now)) return false;
+    log::info("circuit closed", {{"endpoint", ep.id}, {"business", ep.business_id}});
+  } else {
+    return false;
+  }
+  open_shared_at_.reset();
+  return shared;
+}
+
+asio::awaitable<void> endpoint_lane::share_circuit(context& ctx, const registry::endpoint& ep) {
+  // A state change, not per delivery: rare enough for the blocking pool.
+  if (circuit_.current(clock::now()) != health::breaker::state::closed) {
+    const auto until = circuit_.open_until();
     auto publish = [&ctx, &ep, until] { return ctx.deps.breakers->publish_open(ep.id, until, true); };
     if (auto r = co_await offload(ctx, publish); r && circuit_.open_until() == until) {
       open_shared_at_ = steady::now();
     }
-  } else if (o.next == outcome::action::delivered) {
-    if (!circuit_.on_success(now)) co_return;
-    log::info("circuit closed", {{"endpoint", ep.id}, {"business", ep.business_id}});
-    open_shared_at_.reset();
-    if (ctx.deps.breakers == nullptr) co_return;
+  } else {
     auto publish = [&ctx, &ep] { return ctx.deps.breakers->publish_closed(ep.id); };
     if (auto r = co_await offload(ctx, publish); !r) {
       log::warn("sharing a closed circuit failed", {{"endpoint", ep.id}, {"error", r.error().message}});
@@ -154,6 +161,16 @@ const std::vector<receiver::key>& endpoint_lane::signing_keys(const registry::en
     if (!ec) keys_.push_back(std::move(k));
   }
   return keys_;
+}
+
+const std::expected<http::target, http::failure>& endpoint_lane::target_for(
+    const http::client& client, const std::string& url) {
+  // Parsed once per change of the endpoint's URL, not per attempt.
+  if (!target_ || target_url_ != url) {
+    target_ = client.prepare(url);
+    target_url_ = url;
+  }
+  return *target_;
 }
 
 asio::awaitable<attempt_result> endpoint_lane::attempt(shard_env& env, const event_meta& meta,
@@ -261,16 +278,23 @@ asio::awaitable<attempt_result> endpoint_lane::attempt(shard_env& env, const eve
     co_return out;
   }
 
-  http::request req;
-  req.url = ep.url;
-  req.body = meta.body;
-  req.headers = {{"content-type", "application/json"},
-                 {std::string(receiver::header_id), meta.id},
-                 {std::string(receiver::header_timestamp), std::to_string(ts)},
-                 {std::string(receiver::header_signature), std::move(signature)},
-                 {"tresse-event-type", meta.type}};
+  char ts_text[24];
+  const std::string_view ts_view(ts_text, std::to_chars(ts_text, ts_text + sizeof ts_text, ts).ptr);
+  http::header_fields headers;
+  headers.reserve(160 + meta.id.size() + signature.size() + meta.type.size());
+  headers.add("content-type", "application/json")
+      .add(receiver::header_id, meta.id)
+      .add(receiver::header_timestamp, ts_view)
+      .add(receiver::header_signature, signature)
+      .add("tresse-event-type", meta.type);
+  const std::string_view body = *meta.body;
+  std::expected<http::response, http::failure> r;
   ctx.counters.in_flight->add(1);
-  auto r = co_await env.client.post(std::move(req));
+  if (const auto& to = target_for(env.client, ep.url)) {
+    r = co_await env.client.post(*to, headers, body);
+  } else {
+    r = std::unexpected(to.error());
+  }
   ctx.counters.in_flight->add(-1);
   if (!r && r.error().kind == http::failure_kind::cancelled) co_return out;
   if (!r && r.error().kind == http::failure_kind::local) {
@@ -292,7 +316,9 @@ asio::awaitable<attempt_result> endpoint_lane::attempt(shard_env& env, const eve
                                     r->latency))
                               : std::nullopt);
   if (!delivered) note_failure();
-  co_await report_to_breaker(ctx, ep, out.result);
+  if (report_to_breaker(ep, out.result, ctx.deps.breakers != nullptr)) {
+    co_await share_circuit(ctx, ep);  // only when the circuit opened or closed
+  }
   report_to_throttle(ep, out.result);
   if (r) {
     rec.status = static_cast<int>(r->status);

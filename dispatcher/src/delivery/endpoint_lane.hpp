@@ -90,12 +90,16 @@ class endpoint_lane {
  private:
   // When a delivery deferred by an open or half-open circuit should come back.
   clock_time circuit_due(std::mt19937_64& rng, clock_time now) const;
-  // After an attempt: feeds the breaker; an open/close goes to the shared store.
-  boost::asio::awaitable<void> report_to_breaker(context& ctx, const registry::endpoint& ep,
-                                                 const outcome& o);
+  // After an attempt: feeds the breaker. True when the circuit opened or closed and `shared`
+  // (a shared store exists): then share_circuit() tells the other instances.
+  bool report_to_breaker(const registry::endpoint& ep, const outcome& o, bool shared);
+  boost::asio::awaitable<void> share_circuit(context& ctx, const registry::endpoint& ep);
   void report_to_throttle(const registry::endpoint& ep, const outcome& o);
   // The endpoint's live secrets, parsed once per change.
   const std::vector<receiver::key>& signing_keys(const registry::endpoint& ep, clock_time now);
+  // The endpoint's URL, prepared for the client once per change (or why it cannot be).
+  const std::expected<http::target, http::failure>& target_for(const http::client& client,
+                                                               const std::string& url);
 
   lane slots_;
   health::breaker circuit_;
@@ -110,6 +114,8 @@ class endpoint_lane {
   std::chrono::steady_clock::time_point streak_reset_at_{};
   std::vector<std::string> secrets_;
   std::vector<receiver::key> keys_;
+  std::string target_url_;
+  std::optional<std::expected<http::target, http::failure>> target_;
 };
 
 }  // namespace tresse::dispatcher

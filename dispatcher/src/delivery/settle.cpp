@@ -35,12 +35,6 @@ event_meta settle::meta_of(const retry::task& t) {
   return meta;
 }
 
-asio::awaitable<bool> settle::log_attempt(const attempt_result& res,
-                                          std::shared_ptr<const std::string> body) {
-  const std::string_view bytes = body ? std::string_view(*body) : std::string_view{};
-  co_return co_await log_.write(res.record, bytes);
-}
-
 asio::awaitable<settle::handoff> settle::first(const event_meta& meta,
                                                const registry::endpoint& ep, bool reset_streak,
                                                const attempt_result& res,
@@ -54,8 +48,9 @@ asio::awaitable<settle::handoff> settle::first(const event_meta& meta,
     co_return handoff::done;
   }
   // An interrupted log leaves the record uncommitted: its redelivery logs the body again.
-  const auto body = body_logged.exchange(true) ? nullptr : meta.body;
-  if (!co_await log_attempt(res, body)) co_return handoff::interrupted;
+  const std::string_view body =
+      body_logged.exchange(true) || !meta.body ? std::string_view{} : std::string_view(*meta.body);
+  if (!co_await log_.write(res.record, body)) co_return handoff::interrupted;
   if (res.result.next != outcome::action::retry) {
     co_return co_await delivered_or_disabled(ep, reset_streak, res.result)
         ? handoff::done
@@ -76,7 +71,8 @@ asio::awaitable<settle::handoff> settle::retry(retry::task& task, const registry
     ctx_.counters.deferred->inc();
     co_return handoff::done;
   }
-  if (!co_await log_attempt(res, nullptr)) co_return handoff::interrupted;
+  const std::string_view no_body;  // logged with the first attempt
+  if (!co_await log_.write(res.record, no_body)) co_return handoff::interrupted;
   const std::string id = task.id();
   if (res.result.next != outcome::action::retry) {
     if (!co_await delivered_or_disabled(ep, reset_streak, res.result)) {

@@ -57,9 +57,6 @@ class settle {
   static event_meta meta_of(const retry::task& t);
 
  private:
-  // The attempt's log entry (with the event's bytes on a first attempt, for manual retries).
-  boost::asio::awaitable<bool> log_attempt(const attempt_result& res,
-                                           std::shared_ptr<const std::string> body);
   boost::asio::awaitable<bool> delivered_or_disabled(const registry::endpoint& ep,
                                                      bool reset_streak, const outcome& o);
   // Stores the task due at `due` (rescheduling it when `claimed`). nullopt: interrupted;

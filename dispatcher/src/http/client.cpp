@@ -15,6 +15,7 @@
 #include <boost/beast/http.hpp>
 #include <boost/beast/ssl.hpp>
 #include <cctype>
+#include <charconv>
 #include <deque>
 #include <mutex>
 #include <stdexcept>
@@ -64,10 +65,17 @@ failure classify(const error_code& ec, failure_kind kind, std::string_view what)
   return {kind, std::string(what) + ": " + ec.message(), ec};
 }
 
+// RFC 9110 tchar: the characters a header name may have.
+constexpr std::array<bool, 256> token_chars = [] {
+  std::array<bool, 256> t{};
+  for (int c = 0x21; c < 0x7F; ++c) t[c] = true;
+  for (unsigned char c : std::string_view("()<>@,;:\\\"/[]?={} \t")) t[c] = false;
+  return t;
+}();
+
 bool valid_header_name(std::string_view s) {
-  static constexpr std::string_view kSeparators = "()<>@,;:\\\"/[]?={} \t";
   return !s.empty() && std::all_of(s.begin(), s.end(), [](char c) {
-    return c > 0x20 && c < 0x7F && kSeparators.find(c) == std::string_view::npos;
+    return token_chars[static_cast<unsigned char>(c)];
   });
 }
 
@@ -102,33 +110,17 @@ struct exchange_result {
   bool reusable = false;
 };
 
-// The request line and header fields, rendered once per post into one buffer: the body goes
-// beside it in the same write (one sendmsg), and no per-field allocation is made.
-std::string request_head(const url& u, const request& req, const client_options& options,
-                         std::size_t body_size) {
-  std::string head;
-  std::size_t size = 64 + u.target.size() + u.host.size() + options.user_agent.size();
-  for (const auto& [name, value] : req.headers) size += name.size() + value.size() + 4;
-  head.reserve(size);
-  head.append("POST ").append(u.target).append(" HTTP/1.1\r\nHost: ");
-  head.append(u.host_header()).append("\r\nUser-Agent: ").append(options.user_agent);
-  for (const auto& [name, value] : req.headers) {
-    if (client_owned_header(name)) continue;
-    head.append("\r\n").append(name).append(": ").append(value);
-  }
-  head.append("\r\nContent-Length: ").append(std::to_string(body_size)).append("\r\n\r\n");
-  return head;
-}
+// The request as it goes out in one write: the target's request line, Host and User-Agent,
+// the header fields, Content-Length, and the body, none of them copied together.
+using request_buffers = std::array<asio::const_buffer, 4>;
 
 template <class Stream>
 asio::awaitable<exchange_result> exchange(Stream& stream, beast::flat_buffer& buffer,
-                                          const std::string& request_head, std::string_view body,
+                                          const request_buffers& request_bytes,
                                           const client_options& options,
                                           steady::time_point deadline) {
   exchange_result out;
   beast::get_lowest_layer(stream).expires_at(deadline);
-  const std::array<asio::const_buffer, 2> request_bytes{asio::buffer(request_head),
-                                                        asio::buffer(body)};
   auto [write_ec, written] = co_await asio::async_write(stream, request_bytes, use_tuple);
   if (write_ec) {
     out.error = classify(write_ec, failure_kind::protocol, "sending the request");
@@ -239,6 +231,16 @@ std::string_view response::header(std::string_view name) const {
     if (n == name) return v;
   }
   return {};
+}
+
+header_fields& header_fields::add(std::string_view name, std::string_view value) {
+  if (!valid_header_name(name) || !valid_header_value(value)) {
+    if (invalid_.empty()) invalid_ = name.empty() ? std::string("(empty name)") : std::string(name);
+    return *this;
+  }
+  if (client_owned_header(name)) return *this;
+  wire_.append(name).append(": ").append(value).append("\r\n");
+  return *this;
 }
 
 struct client::connection {
@@ -470,26 +472,47 @@ asio::awaitable<std::expected<std::unique_ptr<client::connection>, failure>> cli
   co_return fail(failure_kind::timeout, "connecting to " + u.host + ": timed out");
 }
 
+std::expected<target, failure> client::prepare(std::string_view text) const {
+  auto u = parse_url(text, options_.max_url_length);
+  if (!u) return fail(failure_kind::invalid_url, u.error().message);
+  target t;
+  t.origin = u->origin();
+  t.head.reserve(48 + u->target.size() + u->host.size() + options_.user_agent.size());
+  t.head.append("POST ").append(u->target).append(" HTTP/1.1\r\nHost: ");
+  t.head.append(u->host_header()).append("\r\nUser-Agent: ").append(options_.user_agent);
+  t.head.append("\r\n");
+  t.parsed = *std::move(u);
+  return t;
+}
+
 asio::awaitable<std::expected<response, failure>> client::post(request req) {
+  auto to = prepare(req.url);
+  if (!to) co_return std::unexpected(std::move(to.error()));
+  static const auto empty = std::make_shared<const std::string>();
+  const auto body = req.body ? req.body : empty;  // alive until the post below returns
+  const std::string_view bytes = *body;
+  co_return co_await post(*to, req.headers, bytes);
+}
+
+asio::awaitable<std::expected<response, failure>> client::post(const target& to,
+                                                               const header_fields& headers,
+                                                               std::string_view body_bytes) {
   // Exceptions never leave: Asio throws operation_aborted into a cancelled coroutine.
   try {
     const auto start = steady::now();
     const auto deadline = start + options_.total_timeout;
-
-    auto u = parse_url(req.url, options_.max_url_length);
-    if (!u) co_return fail(failure_kind::invalid_url, u.error().message);
-    static const auto empty = std::make_shared<const std::string>();
-    const auto body = req.body ? req.body : empty;  // kept alive for the span below
-
-    for (const auto& [name, value] : req.headers) {
-      if (!valid_header_name(name) || !valid_header_value(value)) {
-        co_return fail(failure_kind::invalid_request, "invalid header '" + name + "'");
-      }
+    if (!headers.valid()) {
+      co_return fail(failure_kind::invalid_request, "invalid header '" + headers.invalid_name() + "'");
     }
-    const std::string head = request_head(*u, req, options_, body->size());
-    const std::string_view body_bytes = *body;
-
-    const auto origin = u->origin();
+    char length_field[48] = "Content-Length: ";
+    char* length_end = std::to_chars(length_field + 16, length_field + 40, body_bytes.size()).ptr;
+    length_end = std::copy_n("\r\n\r\n", 4, length_end);
+    const request_buffers request_bytes{
+        asio::buffer(to.head), asio::buffer(headers.wire().data(), headers.wire().size()),
+        asio::buffer(length_field, static_cast<std::size_t>(length_end - length_field)),
+        asio::buffer(body_bytes.data(), body_bytes.size())};
+    const url* u = &to.parsed;
+    const std::string& origin = to.origin;
     // Declared outside the loop: GCC 12 destroyed a loop-scoped one at co_return without
     // having constructed it (free(): invalid pointer), and miscompiles co_await inside ?:.
     exchange_result x;
@@ -506,9 +529,9 @@ asio::awaitable<std::expected<response, failure>> client::post(request req) {
       }
       x = exchange_result{};
       if (conn->tls) {
-        x = co_await exchange(*conn->tls, conn->buffer, head, body_bytes, options_, deadline);
+        x = co_await exchange(*conn->tls, conn->buffer, request_bytes, options_, deadline);
       } else {
-        x = co_await exchange(*conn->plain, conn->buffer, head, body_bytes, options_, deadline);
+        x = co_await exchange(*conn->plain, conn->buffer, request_bytes, options_, deadline);
       }
       if (x.resp) {
         if (x.reusable) {

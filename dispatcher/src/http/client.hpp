@@ -16,7 +16,10 @@
 //
 //   http::client c(ioc, {.connect_timeout = 5s, .total_timeout = 15s});
 //   auto body = std::make_shared<const std::string>(event_json);
-//   auto r = co_await c.post({.url = ep.url, .headers = signed_headers, .body = body});
+//   http::request req{.url = ep.url, .body = body};
+//   req.headers.add("webhook-id", id).add("webhook-signature", signature);
+//   auto r = co_await c.post(std::move(req));
+//   // or, for many posts to one URL: auto to = c.prepare(ep.url); co_await c.post(*to, headers, body);
 //   if (r) log(r->status, r->body_snippet); else log(to_string(r.error().kind), r.error().message);
 //
 // `post` may run concurrently from many coroutines (also on several threads of the
@@ -68,12 +71,37 @@ struct client_options {
   std::string user_agent = "Tresse-Webhooks/" TRESSE_VERSION;
 };
 
+// Request header fields as they go on the wire ("name: value\r\n" each), checked as they are
+// added, so that a post sends them without another copy or check. Host, Content-Length,
+// Transfer-Encoding, Connection and User-Agent are the client's: the same names added here are
+// skipped. A name that is not a token, or a value with CR, LF or NUL (a header split), makes the
+// fields invalid, and post() refuses them (failure_kind::invalid_request) before connecting.
+class header_fields {
+ public:
+  void reserve(std::size_t bytes) { wire_.reserve(bytes); }
+  header_fields& add(std::string_view name, std::string_view value);
+  bool valid() const { return invalid_.empty(); }
+  const std::string& invalid_name() const { return invalid_; }  // the first refused name
+  std::string_view wire() const { return wire_; }
+
+ private:
+  std::string wire_;
+  std::string invalid_;
+};
+
 struct request {
   std::string url;
-  // Host, Content-Length, Transfer-Encoding, Connection and User-Agent are set by the
-  // client; the same names given here are ignored.
-  std::vector<std::pair<std::string, std::string>> headers;
+  header_fields headers;
   std::shared_ptr<const std::string> body;  // shared by every endpoint and attempt, not copied
+};
+
+// A parsed URL with what every request to it repeats: the origin its connections are pooled
+// by, and the request line with Host and User-Agent. Made once per endpoint URL
+// (client::prepare) and used by any number of posts.
+struct target {
+  url parsed;
+  std::string origin;
+  std::string head;  // "POST /path HTTP/1.1\r\nHost: ...\r\nUser-Agent: ...\r\n"
 };
 
 // Response headers worth keeping for the outcome and the attempt log (lower-case names).
@@ -138,6 +166,12 @@ class client {
 
   // One attempt. Never throws; see failure_kind for the errors.
   boost::asio::awaitable<std::expected<response, failure>> post(request req);
+  // The same to a prepared target; `to`, `headers` and `body` must outlive the call.
+  boost::asio::awaitable<std::expected<response, failure>> post(const target& to,
+                                                                const header_fields& headers,
+                                                                std::string_view body);
+  // Parses `url` (failure_kind::invalid_url when it is not one the client can post to).
+  std::expected<target, failure> prepare(std::string_view url) const;
 
   client_stats stats() const;
   const client_options& options() const { return options_; }

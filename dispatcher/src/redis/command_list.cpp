@@ -1,5 +1,6 @@
 #include "redis/command_list.hpp"
 
+#include <algorithm>
 #include <charconv>
 
 namespace tresse::dispatcher::redis {
@@ -19,7 +20,11 @@ template <class Range>
 void command_list::encode(const Range& argv, std::size_t n) {
   std::size_t bytes = 16;
   for (const auto& a : argv) bytes += std::string_view(a).size() + 16;
-  resp_.reserve(resp_.size() + bytes);
+  // Geometric: reserve(size + n) alone reallocates to exactly that on every command, copying
+  // the whole pipeline so far each time (a batch's attempt-log body made that the bulk of it).
+  if (const std::size_t need = resp_.size() + bytes; need > resp_.capacity()) {
+    resp_.reserve(std::max(need, 2 * resp_.capacity()));
+  }
   append_number(resp_, '*', n);  // an array of bulk strings
   for (const auto& a : argv) {
     const std::string_view s(a);

@@ -286,9 +286,11 @@ class ClientTest : public ::testing::Test {
   }
 
   static request make_request(std::string url, std::string body = R"({"id":"evt_1"})") {
-    return {std::move(url),
-            {{"content-type", "application/json"}, {"webhook-id", "evt_1"}},
-            std::make_shared<const std::string>(std::move(body))};
+    request r;
+    r.url = std::move(url);
+    r.body = std::make_shared<const std::string>(std::move(body));
+    r.headers.add("content-type", "application/json").add("webhook-id", "evt_1");
+    return r;
   }
 
   // Runs one post to completion on ioc_ (run_one: the pool's sweep timer may stay armed).
@@ -332,9 +334,9 @@ TEST_F(ClientTest, PostsHeadersAndBodyExactlyAndReadsTheResponse) {
   client c(ioc_, local_options());
   const std::string body = R"({"id":"evt_2Hq9x7LmQ","type":"appointment.created","data":{}})";
   request req = make_request(server.url("/hooks/a?x=1"), body);
-  req.headers.emplace_back("webhook-signature", "v1,abc=");
-  req.headers.emplace_back("Host", "evil.example");    // the client's own
-  req.headers.emplace_back("User-Agent", "curl/8.0");  // the client's own
+  req.headers.add("webhook-signature", "v1,abc=");
+  req.headers.add("Host", "evil.example");    // the client's own
+  req.headers.add("User-Agent", "curl/8.0");  // the client's own
 
   auto r = post(c, req);
 
@@ -599,7 +601,7 @@ TEST_F(ClientTest, RejectsHeaderInjection) {
   for (auto [name, value] : std::vector<std::pair<std::string, std::string>>{
            {"x-a", "1\r\nx-injected: 2"}, {"x-a\r\nx-b", "1"}, {"", "1"}, {"x a", "1"}}) {
     request req = make_request(server.url());
-    req.headers.emplace_back(name, value);
+    req.headers.add(name, value);
     auto r = post(c, req);
     ASSERT_FALSE(r);
     EXPECT_EQ(r.error().kind, failure_kind::invalid_request);
