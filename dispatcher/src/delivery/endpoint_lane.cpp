@@ -173,29 +173,18 @@ const std::expected<http::target, http::failure>& endpoint_lane::target_for(
   return *target_;
 }
 
-asio::awaitable<attempt_result> endpoint_lane::attempt(shard_env& env, const event_meta& meta,
-                                                       const registry::endpoint& ep, int number,
-                                                       lane::kind k) {
+asio::awaitable<admission> endpoint_lane::admit(shard_env& env, const registry::endpoint& ep,
+                                                const event_meta& meta, lane::kind k) {
   context& ctx = env.ctx;
-  attempt_result out;
-  ++users_;
-  struct users_guard {
-    std::size_t& n;
-    ~users_guard() { --n; }
-  } users{users_};
-  auto defer_until = [&out](clock_time due) {
-    out.ran = true;
-    out.deferred = true;
-    out.defer_due = due;
-  };
+  admission out;
+  out.user = use_lane(users_);
+  bool probe = false;
   const auto retry_delay = [&ctx] {
     return std::chrono::duration_cast<clock::duration>(ctx.deps.schedule.next_delay(1).value_or(5s));
   };
-
-  bool probe = false;
   const health::breaker::verdict verdict = circuit_.admit(clock::now());
   if (verdict == health::breaker::verdict::defer) {
-    defer_until(circuit_due(env.rng, clock::now()));
+    out.defer(circuit_due(env.rng, clock::now()));
     co_return out;
   }
   if (verdict == health::breaker::verdict::probe) {
@@ -211,35 +200,58 @@ asio::awaitable<attempt_result> endpoint_lane::attempt(shard_env& env, const eve
     }
     if (!won) {
       circuit_.probe_abandoned();
-      defer_until(circuit_due(env.rng, clock::now()));
+      out.defer(circuit_due(env.rng, clock::now()));
       co_return out;
     }
     probe = true;
     log::info("circuit half-open: probing", {{"endpoint", ep.id}, {"event", meta.id}});
   }
 
-  const auto deadline = steady::now() + ctx.options.endpoint_queue_timeout;
-  const lane::admit admitted = co_await slots_.acquire(k, deadline);
+  out.deadline = steady::now() + ctx.options.endpoint_queue_timeout;
+  const lane::admit admitted = co_await slots_.acquire(k, out.deadline);
   if (admitted != lane::admit::granted && probe) circuit_.probe_abandoned();
-  if (admitted == lane::admit::cancelled) co_return out;
-  if (admitted == lane::admit::deferred) {
-    defer_until(clock::now() + retry_delay());
+  if (admitted == lane::admit::cancelled) {
+    out.state = admission::cancelled;
     co_return out;
   }
-  lane_permit endpoint_permit(&slots_, k);
+  if (admitted == lane::admit::deferred) {
+    out.defer(clock::now() + retry_delay());
+    co_return out;
+  }
+  out.state = admission::granted;
+  out.slot = lane_permit(&slots_, k);
+  if (probe) out.probe = probe_claim(&circuit_);
+  co_return out;
+}
+
+asio::awaitable<attempt_result> endpoint_lane::attempt(shard_env& env, const event_meta& meta,
+                                                       const registry::endpoint& ep, int number,
+                                                       admission& admitted) {
+  context& ctx = env.ctx;
+  attempt_result out;
+  auto defer_until = [&out](clock_time due) {
+    out.ran = true;
+    out.deferred = true;
+    out.defer_due = due;
+  };
+  const auto retry_delay = [&ctx] {
+    return std::chrono::duration_cast<clock::duration>(ctx.deps.schedule.next_delay(1).value_or(5s));
+  };
+  if (admitted.state == admission::cancelled) co_return out;
+  if (admitted.state == admission::deferred) {
+    defer_until(admitted.defer_due);
+    co_return out;
+  }
+  const lane_permit endpoint_permit = std::move(admitted.slot);
+  // From here a probe always ends in a report, or is abandoned.
+  probe_claim abandon_probe = std::move(admitted.probe);
+  const bool probe = abandon_probe != nullptr;
+  const auto deadline = admitted.deadline;
   // The circuit may have opened while this one queued for the slot.
   if (!probe && circuit_.current(clock::now()) != health::breaker::state::closed) {
     defer_until(circuit_due(env.rng, clock::now()));
     co_return out;
   }
-  // From here a probe always ends in a report, or is abandoned.
-  struct probe_guard {
-    health::breaker& b;
-    bool armed;
-    ~probe_guard() {
-      if (armed) b.probe_abandoned();
-    }
-  } abandon_probe{circuit_, probe};
   pace_.set_fixed_rate(static_cast<double>(ep.rate_limit_per_second));
   const auto paced_at =
       pace_.reserve(steady::now(), std::max<steady::duration>(deadline - steady::now(), 0s));
@@ -309,7 +321,7 @@ asio::awaitable<attempt_result> endpoint_lane::attempt(shard_env& env, const eve
 
   out.ran = true;
   out.result = classify_attempt(r);
-  abandon_probe.armed = false;
+  (void)abandon_probe.release();  // reported: the probe is done
   business_id_ = ep.business_id;
   const bool delivered = out.result.next == outcome::action::delivered;
   recent_.record(delivered, r ? std::optional(std::chrono::duration_cast<std::chrono::milliseconds>(

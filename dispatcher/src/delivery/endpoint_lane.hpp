@@ -22,6 +22,7 @@
 
 #include <chrono>
 #include <cstddef>
+#include <memory>
 #include <optional>
 #include <random>
 #include <string>
@@ -53,6 +54,39 @@ struct attempt_result {
   std::string describe() const;  // "reason: error" for logs and the task's last_error
 };
 
+// While it lives, its lane is in use (not prunable): use_lane(users) counts one user.
+struct lane_user_done {
+  void operator()(std::size_t* users) const { --*users; }
+};
+using lane_user = std::unique_ptr<std::size_t, lane_user_done>;
+inline lane_user use_lane(std::size_t& users) {
+  ++users;
+  return lane_user(&users);
+}
+
+// The half-open circuit's probe a delivery holds: abandoned (another may probe) when dropped,
+// unless release()d once its outcome was reported.
+struct probe_abandon {
+  void operator()(health::breaker* b) const { b->probe_abandoned(); }
+};
+using probe_claim = std::unique_ptr<health::breaker, probe_abandon>;
+
+// What a delivery got from its lane's admission (endpoint_lane::admit): a slot, or why not.
+// Kept small on purpose: a delivery waits for its slot with only this (and the admission's own
+// frame) alive, and a burst can hold thousands of them; the attempt's state comes later.
+struct admission {
+  enum state_t { cancelled, deferred, granted } state = cancelled;
+  clock_time defer_due{};                              // deferred: when to come back
+  std::chrono::steady_clock::time_point deadline{};    // granted: pacing waits until then at most
+  lane_permit slot;                                    // granted
+  probe_claim probe;                                   // granted as the half-open probe
+  lane_user user;
+  void defer(clock_time due) {
+    state = deferred;
+    defer_due = due;
+  }
+};
+
 // What a lane's attempt uses of its shard.
 struct shard_env {
   context& ctx;
@@ -67,10 +101,15 @@ class endpoint_lane {
   endpoint_lane(const endpoint_lane&) = delete;
   endpoint_lane& operator=(const endpoint_lane&) = delete;
 
-  // One attempt of `meta` to `ep` (attempt `number`, lane priority `k`). Never throws.
+  // Admission of a delivery of `meta` to `ep` with lane priority `k`: the circuit's verdict
+  // (and the probe lease), then a slot. Never throws.
+  boost::asio::awaitable<admission> admit(shard_env& env, const registry::endpoint& ep,
+                                          const event_meta& meta, lane::kind k);
+  // Attempt `number` of an admitted delivery (a deferred or cancelled admission returns as
+  // such, with no request). Never throws.
   boost::asio::awaitable<attempt_result> attempt(shard_env& env, const event_meta& meta,
                                                  const registry::endpoint& ep, int number,
-                                                 lane::kind k);
+                                                 admission& admitted);
 
   // Whether this success should reset the endpoint's failure streak in Redis: after a failure
   // seen here, and otherwise at most once a second (another instance may have failed).

@@ -133,10 +133,18 @@ bool resets_streak(endpoint_lane& lane, const attempt_result& res) {
 }  // namespace
 
 asio::awaitable<void> shard::first_delivery(delivery d) {
+  // Split in two so that what waits for a slot is small (a burst queues thousands): this
+  // frame and the admission's; the attempt's and the hand-off's state come once admitted.
   active_guard active(ctx_.active);
   endpoint_lane& lane = lane_of(d.endpoint->id);
+  admission admitted = co_await lane.admit(env_, *d.endpoint, *d.meta, lane::kind::first);
+  co_await first_admitted(d, lane, admitted);
+}
+
+asio::awaitable<void> shard::first_admitted(delivery& d, endpoint_lane& lane,
+                                            admission& admitted) {
   const int first_attempt = 1;
-  auto res = co_await lane.attempt(env_, *d.meta, *d.endpoint, first_attempt, lane::kind::first);
+  auto res = co_await lane.attempt(env_, *d.meta, *d.endpoint, first_attempt, admitted);
   if (!res.ran) co_return;  // shutdown: no hand-off, Kafka redelivers
   const bool reset_streak = resets_streak(lane, res);
   auto step = co_await settle_.first(*d.meta, *d.endpoint, reset_streak, res, d.fan->body_logged);
@@ -157,7 +165,8 @@ asio::awaitable<void> shard::retry_delivery(retry::task task, std::atomic<std::s
   endpoint_lane& lane = lane_of(ep->id);
   const event_meta meta = settle::meta_of(task);
   const int number = task.attempts + 1;
-  auto res = co_await lane.attempt(env_, meta, *ep, number, lane::kind::retry);
+  admission admitted = co_await lane.admit(env_, *ep, meta, lane::kind::retry);
+  auto res = co_await lane.attempt(env_, meta, *ep, number, admitted);
   if (!res.ran) co_return;  // shutdown: the claim's lease runs out and someone retries
   co_await settle_.retry(task, *ep, resets_streak(lane, res), res);
 }

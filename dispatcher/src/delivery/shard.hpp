@@ -68,6 +68,7 @@ class shard {
 
  private:
   boost::asio::awaitable<void> first_delivery(delivery d);
+  boost::asio::awaitable<void> first_admitted(delivery& d, endpoint_lane& lane, admission& admitted);
   boost::asio::awaitable<void> retry_delivery(retry::task task, std::atomic<std::size_t>& outstanding);
   // Every second the health snapshot; every 5 s, forgets idle lanes of deleted endpoints.
   boost::asio::awaitable<void> housekeeping();

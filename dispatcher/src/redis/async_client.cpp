@@ -268,6 +268,11 @@ asio::awaitable<result<std::vector<reply>>> async_client::pipeline(const command
 }
 
 asio::awaitable<result<reply>> async_client::command(const std::vector<std::string>& argv) {
+  const std::vector<std::string_view> views(argv.begin(), argv.end());
+  co_return co_await command_of(views);
+}
+
+asio::awaitable<result<reply>> async_client::command_of(const std::vector<std::string_view>& argv) {
   command_list one;
   one.add(argv);
   result<std::vector<reply>> r = co_await pipeline(one);
@@ -280,14 +285,18 @@ asio::awaitable<result<reply>> async_client::command(const std::vector<std::stri
 asio::awaitable<result<reply>> async_client::eval(const script& s,
                                                   const std::vector<std::string>& keys,
                                                   const std::vector<std::string>& args) {
-  std::vector<std::string> argv{"EVALSHA", s.sha1(), std::to_string(keys.size())};
+  // Views of the arguments, encoded once: a script's arguments can be large (a retry task
+  // carries the event's body), and thousands of schedule calls can wait for Redis at once.
+  const std::string key_count = std::to_string(keys.size());
+  std::vector<std::string_view> argv{"EVALSHA", s.sha1(), key_count};
+  argv.reserve(3 + keys.size() + args.size());
   argv.insert(argv.end(), keys.begin(), keys.end());
   argv.insert(argv.end(), args.begin(), args.end());
-  result<reply> r = co_await command(argv);
+  result<reply> r = co_await command_of(argv);
   if (!r && r.error().message.find("NOSCRIPT") != std::string::npos) {
     argv[0] = "EVAL";
     argv[1] = s.source();
-    r = co_await command(argv);
+    r = co_await command_of(argv);
   }
   co_return r;
 }

@@ -69,6 +69,8 @@ class async_client {
 
  private:
   struct state;
+  // One command from views of its arguments (which must outlive the co_await).
+  boost::asio::awaitable<result<reply>> command_of(const std::vector<std::string_view>& argv);
   using batch_completion = boost::asio::any_completion_handler<void(result<std::vector<reply>>)>;
   // Queues `count` encoded commands (copied before it returns); `done` runs (on its own
   // executor) with their replies.
