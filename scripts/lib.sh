@@ -5,6 +5,7 @@ TRESSE_PACKAGES=(
   build-essential cmake ninja-build pkg-config ccache clang libclang-rt-14-dev
   libssl-dev libboost1.81-dev librdkafka-dev libhiredis-dev nlohmann-json3-dev
   libgtest-dev libgmock-dev libbenchmark-dev redis-server wrk curl
+  python3 python3-yaml  # tests/deploy/check_deploy.py reads the compose file and manifests
 )
 
 # Installs the Debian packages that are not installed yet (apt-get update only when needed).
