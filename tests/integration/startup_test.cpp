@@ -23,24 +23,23 @@ using ::testing::Not;
 
 class StartupTest : public integration_test {
  protected:
-  // `tresse-dispatcher run --check` with `settings` as --set, in `env` (NAME=value entries).
-  process_result check(const std::vector<std::string>& settings,
-                       const std::vector<std::string>& env = {}) {
+  // `tresse-dispatcher run` with `settings` as --set, in `env` (NAME=value entries), for starts
+  // that must end on their own.
+  static process_result run_until_exit(const std::vector<std::string>& settings,
+                                       const std::vector<std::string>& env = {},
+                                       bool check = false) {
     std::vector<std::string> argv = {"/usr/bin/env"};
     argv.insert(argv.end(), env.begin(), env.end());
-    argv.insert(argv.end(), {TRESSE_DISPATCHER_BIN, "run", "--check"});
+    argv.insert(argv.end(), {TRESSE_DISPATCHER_BIN, "run"});
+    if (check) argv.emplace_back("--check");
     for (const auto& s : settings) argv.insert(argv.end(), {"--set", s});
     return run_process(argv, {}, 60s);
   }
 
-  // `tresse-dispatcher run` with `settings`, in `env`, for starts that must end on their own.
-  process_result run_until_exit(const std::vector<std::string>& settings,
-                                const std::vector<std::string>& env = {}) {
-    std::vector<std::string> argv = {"/usr/bin/env"};
-    argv.insert(argv.end(), env.begin(), env.end());
-    argv.insert(argv.end(), {TRESSE_DISPATCHER_BIN, "run"});
-    for (const auto& s : settings) argv.insert(argv.end(), {"--set", s});
-    return run_process(argv, {}, 60s);
+  // `run --check`.
+  static process_result check(const std::vector<std::string>& settings,
+                              const std::vector<std::string>& env = {}) {
+    return run_until_exit(settings, env, /*check=*/true);
   }
 
   // The JSON log lines of `stderr_text`.
@@ -170,15 +169,7 @@ TEST_F(StartupTest, CheckPassesAgainstARealClusterAndRedis) {
 TEST_F(StartupTest, CheckFailsWithTheReasons) {
   redis_server evicting({.persistence = true, .extra = {"--maxmemory-policy", "volatile-ttl"}});
   // Nothing listens on a port a socket was just bound to and closed.
-  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  ::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr);
-  socklen_t len = sizeof addr;
-  ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
-  const std::string dead = "127.0.0.1:" + std::to_string(ntohs(addr.sin_port));
-  ::close(fd);
+  const std::string dead = "127.0.0.1:" + std::to_string(free_port());
 
   auto settings = without_brokers(base_settings());
   settings.push_back("kafka.brokers=" + dead);
