@@ -8,7 +8,11 @@
 //   tresse-dispatcher keys create|list|revoke ...
 #include <sys/resource.h>
 
+#include <signal.h>
+#include <unistd.h>
+
 #include <algorithm>
+#include <atomic>
 #include <csignal>
 #include <cstdio>
 #include <filesystem>
@@ -19,6 +23,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <thread>
 
 #include "admin/admin_server.hpp"
 #include "admin/metrics.hpp"
@@ -120,20 +125,35 @@ void warn_unknown_environment(const std::map<std::string, std::string>& env) {
   }
 }
 
-// Redis at start: refuse one that evicts keys, warn when it persists nothing (see
-// redis/server_check.hpp). Returns false when the dispatcher must not start.
-bool redis_is_safe(td::redis::client& redis) {
+enum class redis_verdict { safe, refused, unknown };
+
+// Redis: refuse one that evicts keys, warn when it persists nothing (see
+// redis/server_check.hpp); unknown while Redis does not answer.
+redis_verdict check_redis(td::redis::client& redis) {
   auto facts = td::redis::read_server_facts(redis);
-  if (!facts) {
-    tresse::log::warn(
-        "Redis unreachable at start: its maxmemory-policy and persistence were not checked",
-        {{"error", facts.error().message}});
-    return true;
-  }
+  if (!facts) return redis_verdict::unknown;
   const auto verdict = td::redis::assess(*facts);
   for (const auto& w : verdict.warnings) tresse::log::warn("Redis", {{"warning", w}});
   for (const auto& e : verdict.errors) tresse::log::error("Redis refused", {{"reason", e}});
-  return verdict.errors.empty();
+  return verdict.errors.empty() ? redis_verdict::safe : redis_verdict::refused;
+}
+
+// A Redis unreachable at start is checked as soon as it answers; if it is then refused, the
+// dispatcher stops (SIGTERM to itself: the usual drain) and exits 2, as it would have at start.
+std::jthread watch_redis_until_checked(td::redis::client& redis, std::atomic<bool>& refused) {
+  tresse::log::warn("Redis unreachable at start: its maxmemory-policy and persistence are "
+                    "checked once it answers");
+  return std::jthread([&redis, &refused](const std::stop_token& stop) {
+    while (!stop.stop_requested()) {
+      const auto verdict = check_redis(redis);
+      if (verdict == redis_verdict::refused) {
+        refused = true;
+        ::kill(::getpid(), SIGTERM);
+      }
+      if (verdict != redis_verdict::unknown) return;
+      for (int i = 0; i < 10 && !stop.stop_requested(); ++i) std::this_thread::sleep_for(100ms);
+    }
+  });
 }
 
 // run --check: everything a start needs, tried and reported, one line each; then exit.
@@ -240,7 +260,17 @@ int run(int argc, char** argv) {
     return 2;
   }
   auto redis = std::make_shared<td::redis::client>(*redis_opts);
-  if (!redis_is_safe(*redis)) return 2;
+  std::atomic<bool> redis_refused{false};
+  std::jthread redis_watch;  // joined before `redis` goes
+  switch (check_redis(*redis)) {
+    case redis_verdict::refused:
+      return 2;
+    case redis_verdict::unknown:
+      redis_watch = watch_redis_until_checked(*redis, redis_refused);
+      break;
+    case redis_verdict::safe:
+      break;
+  }
 
   std::unique_ptr<tresse::kafka::mock_cluster> embedded;
   std::string brokers = cfg.kafka.brokers;
@@ -433,7 +463,7 @@ int run(int argc, char** argv) {
   admin->stop();
   (void)shared_producer->flush(5s);
   tresse::log::info("stopped");
-  return 0;
+  return redis_refused ? 2 : 0;
 }
 
 }  // namespace

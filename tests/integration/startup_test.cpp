@@ -120,6 +120,27 @@ TEST_F(StartupTest, RefusesARedisThatEvictsKeys) {
   EXPECT_THAT(r.err, Not(HasSubstr("dispatcher running")));
 }
 
+// A Redis that was down at the start is checked when it answers: an evicting one then stops
+// the dispatcher (drained), with the exit code a refusal at start has.
+TEST_F(StartupTest, RefusesAnEvictingRedisThatComesUpAfterTheStart) {
+  redis_server late({.persistence = true, .extra = {"--maxmemory-policy", "allkeys-lru"}});
+  const std::string url = late.url();
+  late.stop();
+  auto& d = start_dispatcher({"redis.url=" + url});
+  ASSERT_TRUE(d.wait_for_log(
+      "Redis unreachable at start: its maxmemory-policy and persistence are checked once it "
+      "answers"))
+      << d.log_text();
+  EXPECT_TRUE(d.running());
+  late.start();
+  EXPECT_TRUE(eventually_true([&] { return !d.running(); }, 60s)) << d.log_text();
+  EXPECT_EQ(d.exit_code(), 2) << d.log_text();
+  auto refused = d.wait_for_log("Redis refused", {}, 1s);
+  ASSERT_TRUE(refused) << d.log_text();
+  EXPECT_THAT(refused->value("reason", ""), HasSubstr("allkeys-lru"));
+  EXPECT_TRUE(d.wait_for_log("stopped", {}, 1s)) << d.log_text();  // drained, not killed
+}
+
 TEST_F(StartupTest, WarnsWhenRedisPersistsNothing) {
   redis_server volatile_redis;  // --save "" --appendonly no
   auto& d = start_dispatcher({"redis.url=" + volatile_redis.url()});
