@@ -13,6 +13,9 @@
 #include <vector>
 
 #include "harness.hpp"
+#include "redis/client.hpp"
+#include "redis/keys.hpp"
+#include "registry/secret_box.hpp"
 
 namespace tresse::test {
 namespace {
@@ -177,6 +180,43 @@ TEST_F(StartupTest, WarnsAboutUnknownTresseVariablesNamingTheNearestKey) {
   EXPECT_THAT(r.out, HasSubstr("TRESSE_DELIVERY_TIMEOUTT"));
   EXPECT_THAT(r.out, HasSubstr("nearest: TRESSE_DELIVERY_TIMEOUT, key delivery.timeout"));
   EXPECT_THAT(r.out, Not(HasSubstr("5s")));  // values are never shown
+}
+
+// One key parser: the ops command seals an endpoint's secret with the key given as base64, the
+// daemon opens it with the same key given as hex (which it used to refuse), and signs with it.
+TEST_F(StartupTest, OneEncryptionKeyInEitherFormServesTheOpsCommandsAndTheDaemon) {
+  std::string bytes;
+  for (int i = 0; i < 32; ++i) bytes.push_back(static_cast<char>(i * 7 + 3));
+  std::string hex;
+  for (unsigned char c : bytes)
+    hex += std::string(1, "0123456789abcdef"[c >> 4]) + "0123456789abcdef"[c & 15];
+  const std::string b64 = dispatcher::registry::base64_encode(bytes);
+
+  recording_sink sink;
+  auto ep = cli({"endpoints", "create", "--business", "biz_key", "--url", sink.url(), "--events",
+                 "*", "--encryption-key", b64});
+  const std::string secret = ep.value("secret", "");
+  ASSERT_TRUE(secret.starts_with("whsec_")) << ep.dump();
+  auto& d = start_dispatcher({"registry.encryption_key=" + hex});
+  d.admin_port();
+  publish({make_event("client.created", "biz_key")});
+  ASSERT_TRUE(sink.wait_for_count(1)) << d.log_text();
+  auto ok = verify(sink.requests().front(), {secret});
+  EXPECT_TRUE(ok) << ok.message;
+  // Sealed at rest, not plain.
+  dispatcher::redis::client redis(*dispatcher::redis::parse_url(redis_.url()));
+  auto stored = redis.command({"GET", dispatcher::redis::keys::endpoint(ep.value("id", ""))});
+  ASSERT_TRUE(stored.has_value());
+  EXPECT_NE(stored->str.find("secrets_sealed"), std::string::npos);
+  EXPECT_EQ(stored->str.find(secret), std::string::npos);
+  // Another key cannot open it.
+  auto wrong = run_process({TRESSE_DISPATCHER_BIN, "endpoints", "get", "--id", ep.value("id", ""),
+                            "--encryption-key", std::string(64, 'e'), "--redis", redis_.url()});
+  EXPECT_EQ(wrong.exit_code, 1) << wrong.out << wrong.err;
+  // And the ops command reads it with the key as hex.
+  EXPECT_EQ(cli({"endpoints", "get", "--id", ep.value("id", ""), "--encryption-key", hex})
+                .value("id", ""),
+            ep.value("id", ""));
 }
 
 TEST_F(StartupTest, CheckPassesAgainstARealClusterAndRedis) {
