@@ -169,6 +169,20 @@ def check_files(source, dispatcher):
     check("/dev/tcp" not in json.dumps(compose) and "curl" not in json.dumps(d),
           "compose: a healthcheck needs /dev/tcp or curl, which debian:12-slim lacks")
     check(d.get("image", "").endswith(":" + ver), "compose: dispatcher image not pinned to %s" % ver)
+    # The Compose schema, where Debian's docker-compose is installed (it needs no daemon): valid
+    # with the key set, refused without it.
+    compose_cli = shutil.which("docker-compose")
+    if compose_cli:
+        path = os.path.join(source, "deploy/compose/compose.yaml")
+        env = dict(os.environ, TRESSE_REGISTRY_ENCRYPTION_KEY=base64.b64encode(os.urandom(32)).decode())
+        r = subprocess.run([compose_cli, "-f", path, "config", "-q"], env=env, capture_output=True, text=True, timeout=60)
+        check(r.returncode == 0, "docker-compose config: " + r.stdout + r.stderr)
+        env.pop("TRESSE_REGISTRY_ENCRYPTION_KEY")
+        r = subprocess.run([compose_cli, "-f", path, "config", "-q"], env=env, capture_output=True, text=True, timeout=60)
+        check(r.returncode != 0 and "openssl rand" in r.stderr,
+              "docker-compose config without TRESSE_REGISTRY_ENCRYPTION_KEY did not refuse, saying how to make it")
+    else:
+        print("note: docker-compose not installed; the compose file was checked as YAML only")
 
     # Kubernetes.
     docs = kube_docs(source)
