@@ -208,10 +208,22 @@ def check_files(source, dispatcher):
           "kubernetes: resources incomplete")
     check(c.get("image", "").endswith(":" + ver), "kubernetes: image %r not pinned to %s" % (c.get("image"), ver))
     ports = {p["name"]: p["containerPort"] for p in c.get("ports", [])}
-    check(ports.get("admin") == int(values.get("admin.listen", ":0").rsplit(":", 1)[1]),
-          "kubernetes: the admin containerPort is not admin.listen's port")
-    check(ports.get("api") == int((values.get("api.listen") or ":0").rsplit(":", 1)[1]),
-          "kubernetes: the api containerPort is not api.listen's port")
+    # What the container runs with: the Deployment's env over the ConfigMap's file over the
+    # image's ENV (the dispatcher's own precedence: file < environment).
+    image_env = dict(re.findall(r"^ENV\s+(TRESSE_[A-Z_]+)=(\S+)", load(source, "deploy/container/Containerfile"), re.M))
+    pod_env = {e["name"]: e["value"] for e in c.get("env", []) if "value" in e}
+
+    def effective(key):
+        var = env_name(key)
+        return pod_env.get(var) or image_env.get(var) if (var in pod_env or var in image_env) else values.get(key)
+    check(ports.get("admin") == int((effective("admin.listen") or ":0").rsplit(":", 1)[1]),
+          "kubernetes: the admin containerPort is not the port admin.listen gets")
+    check(ports.get("api") == int((effective("api.listen") or ":0").rsplit(":", 1)[1]),
+          "kubernetes: the api containerPort is not the port api.listen gets")
+    for key in ("admin.listen", "api.listen"):
+        var = env_name(key)
+        check(not (key in values and (var in pod_env or var in image_env)),
+              "kubernetes: %s is in the ConfigMap but %s (the Deployment's or the image's) overrides it" % (key, var))
     check(c.get("livenessProbe", {}).get("httpGet", {}).get("path") == "/healthz", "kubernetes: liveness is not /healthz")
     check(c.get("readinessProbe", {}).get("httpGet", {}).get("path") == "/readyz", "kubernetes: readiness is not /readyz")
     for probe in ("startupProbe", "livenessProbe", "readinessProbe"):
@@ -408,6 +420,7 @@ def check_probes(source, dispatcher):
             f.write(docs["ConfigMap"]["data"]["dispatcher.conf"])
         c = docs["Deployment"]["spec"]["template"]["spec"]["containers"][0]
         env = base_env()
+        env.update({e["name"]: e["value"] for e in c.get("env", []) if "value" in e})
         args = [a for a in c["args"] if a != "run"]
         args = [os.path.join(stack.dir, "k8s.conf") if a == "/etc/tresse/dispatcher.conf" else a for a in args]
         r = subprocess.run([dispatcher, "run", "--check"] + args + local(stack), env=env, capture_output=True, text=True, timeout=60)
