@@ -5,6 +5,8 @@ TRESSE_PACKAGES=(
   build-essential cmake ninja-build pkg-config ccache clang libclang-rt-14-dev
   libssl-dev libboost1.81-dev librdkafka-dev libhiredis-dev libjemalloc-dev nlohmann-json3-dev
   libgtest-dev libgmock-dev libbenchmark-dev redis-server wrk curl
+  # tests/deploy/check_deploy.py: the manifests as YAML, the compose file by Compose's schema
+  python3 python3-yaml docker-compose
 )
 
 # Installs the Debian packages that are not installed yet (apt-get update only when needed).

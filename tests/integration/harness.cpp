@@ -269,12 +269,16 @@ std::optional<int> dispatcher_process::terminate(std::chrono::milliseconds timeo
   process_.send_signal(SIGTERM);
   auto code = process_.wait(timeout);
   if (code) exited_ = true;
+  exit_code_ = code;
   return code;
 }
 
 bool dispatcher_process::running() {
   if (exited_) return false;
-  if (process_.wait(0ms)) exited_ = true;
+  if (auto code = process_.wait(0ms)) {
+    exited_ = true;
+    exit_code_ = code;
+  }
   return !exited_;
 }
 

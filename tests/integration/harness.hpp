@@ -142,6 +142,8 @@ class dispatcher_process {
   void kill();                                                      // SIGKILL, then reap
   std::optional<int> terminate(std::chrono::milliseconds timeout);  // SIGTERM; exit code
   bool running();
+  // The exit code once running() saw it exit on its own (or terminate() ended it).
+  std::optional<int> exit_code() const { return exit_code_; }
 
  private:
   std::uint16_t logged_port(std::string_view msg, const char* field) const;
@@ -149,6 +151,7 @@ class dispatcher_process {
   std::filesystem::path log_file_;
   child_process process_;
   bool exited_ = false;
+  std::optional<int> exit_code_;
 };
 
 struct endpoint_info {

@@ -22,15 +22,16 @@ result<http::server> start_admin_server(http::server_options options, const metr
     } else if (target == "/readyz") {
       // The checks block briefly (a PING, a metadata request); they run on the admin thread,
       // never on the delivery threads.
-      std::string missing;
-      if (checks.kafka && !checks.kafka()) missing += "kafka ";
-      if (checks.redis && !checks.redis()) missing += "redis ";
-      if (missing.empty()) {
-        res.body() = "ready\n";
-      } else {
-        res.result(beast_http::status::service_unavailable);
-        res.body() = "not ready: " + missing + "unreachable\n";
-      }
+      const bool kafka_ok = !checks.kafka || checks.kafka();
+      const bool redis_ok = !checks.redis || checks.redis();
+      const std::string_view kafka = !kafka_ok               ? "unreachable"
+                                     : checks.kafka_embedded ? "embedded (not for production)"
+                                                             : "ok";
+      res.set(beast_http::field::content_type, "application/json");
+      if (!kafka_ok || !redis_ok) res.result(beast_http::status::service_unavailable);
+      res.body() = std::string("{\"ready\": ") + (kafka_ok && redis_ok ? "true" : "false") +
+                   ", \"kafka\": \"" + std::string(kafka) + "\", \"redis\": \"" +
+                   (redis_ok ? "ok" : "unreachable") + "\"}\n";
     } else if (target == "/metrics") {
       res.set(beast_http::field::content_type, "text/plain; version=0.0.4; charset=utf-8");
       res.body() = m.render();

@@ -17,6 +17,7 @@
 
 #include "tresse/common/event.hpp"
 #include "tresse/common/log.hpp"
+#include "tresse/common/percent_encoding.hpp"
 #include "tresse/common/publisher.hpp"
 
 namespace tresse::dispatcher::api {
@@ -81,25 +82,9 @@ http::response store_failure(const error& e, std::string_view what) {
   return error_response(500, "internal_error", "an internal error occurred");
 }
 
+// Paths and query strings, '+' read as a space (tresse/common/percent_encoding.hpp).
 std::optional<std::string> percent_decode(std::string_view s) {
-  std::string out;
-  out.reserve(s.size());
-  for (std::size_t i = 0; i < s.size(); ++i) {
-    char c = s[i];
-    if (c == '+') {
-      out.push_back(' ');
-    } else if (c == '%') {
-      if (i + 2 >= s.size()) return std::nullopt;
-      int v = 0;
-      auto [p, ec] = std::from_chars(s.data() + i + 1, s.data() + i + 3, v, 16);
-      if (ec != std::errc() || p != s.data() + i + 3) return std::nullopt;
-      out.push_back(static_cast<char>(v));
-      i += 2;
-    } else {
-      out.push_back(c);
-    }
-  }
-  return out;
+  return tresse::percent_decode(s, {.plus_is_space = true});
 }
 
 std::optional<clock::time_point> parse_time(const json& v) {

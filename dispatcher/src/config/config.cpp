@@ -1,7 +1,6 @@
 #include "config/config.hpp"
 
 #include <arpa/inet.h>
-#include <openssl/evp.h>
 
 #include <algorithm>
 #include <array>
@@ -14,6 +13,7 @@
 #include <utility>
 
 #include "redis/client.hpp"
+#include "registry/secret_box.hpp"
 
 extern char** environ;  // NOLINT: POSIX
 
@@ -236,19 +236,12 @@ std::vector<std::string> parse_cidr_list(std::string_view v) {
 }
 std::string format_cidr_list(const std::vector<std::string>& v) { return join(v, &format_text); }
 
+// The ops commands' parser too (secret_box::decode_key): a key one accepts, the other does.
 std::string parse_encryption_key(std::string_view v) {
   if (v.empty()) return {};
-  constexpr std::size_t key_bytes = 32;
-  if (v.size() != 44 || v.back() != '=' || v[42] == '=') {
-    throw bad_value{"must be base64 of exactly 32 bytes"};
-  }
-  std::string out(48, '\0');
-  const int n =
-      EVP_DecodeBlock(reinterpret_cast<unsigned char*>(out.data()),
-                      reinterpret_cast<const unsigned char*>(v.data()), static_cast<int>(v.size()));
-  if (n != 33) throw bad_value{"must be base64 of exactly 32 bytes"};
-  out.resize(key_bytes);  // EVP_DecodeBlock counts the padding as a zero byte
-  return out;
+  auto key = registry::secret_box::decode_key(v);
+  if (!key) throw bad_value{key.error().message};
+  return std::move(*key);
 }
 std::string format_secret(const std::string& s) { return s.empty() ? std::string() : "(set)"; }
 
@@ -256,6 +249,13 @@ std::string format_secret(const std::string& s) { return s.empty() ? std::string
 std::string parse_redis_url(std::string_view v) {
   if (auto o = redis::parse_url(v); !o) throw bad_value{o.error().message};
   return std::string(v);
+}
+// The URL without its user-info, which may hold a password.
+std::string format_redis_url(const std::string& url) {
+  const auto scheme_end = url.find("://");
+  const auto at = url.rfind('@');
+  if (scheme_end == std::string::npos || at == std::string::npos || at < scheme_end) return url;
+  return url.substr(0, scheme_end + 3) + "***" + url.substr(at);
 }
 
 constexpr std::array<std::pair<std::string_view, tresse::log::level>, 4> log_levels{
@@ -300,8 +300,9 @@ const std::vector<key_spec>& keys() {
   static const std::vector<key_spec> specs = {
       field(
           "kafka.brokers",
-          "bootstrap brokers host:port,...; \"embedded\" = librdkafka mock cluster",
-          [](auto& c) -> auto& { return c.kafka.brokers; }, parse_name, format_text),
+          "bootstrap brokers host:port,... (required); \"embedded\" = librdkafka's mock cluster "
+          "in-process, for try-outs and tests only",
+          [](auto& c) -> auto& { return c.kafka.brokers; }, parse_text, format_text),
       field(
           "kafka.topic", "topic the platform publishes events to",
           [](auto& c) -> auto& { return c.kafka.topic; }, parse_name, format_text),
@@ -331,8 +332,11 @@ const std::vector<key_spec>& keys() {
           [](auto& c) -> auto& { return c.kafka.embedded_bootstrap_file; }, parse_text,
           format_text),
       field(
-          "redis.url", "Redis holding retry state and endpoints: redis://[:password@]host[:port][/db]",
-          [](auto& c) -> auto& { return c.redis.url; }, parse_redis_url, format_text),
+          "redis.url",
+          "Redis holding retry state and endpoints: redis://[[user]:password@]host[:port][/db] "
+          "(user and password percent-encoded, an IPv6 host in brackets)",
+          [](auto& c) -> auto& { return c.redis.url; }, parse_redis_url, format_redis_url,
+          /*secret=*/true),
       field(
           "admin.listen", "host:port of /metrics and /healthz",
           [](auto& c) -> auto& { return c.admin.listen; }, parse_listen, format_listen),
@@ -413,8 +417,8 @@ const std::vector<key_spec>& keys() {
           "delivery.breaker_failures",
           "failed attempts within delivery.breaker_window that open an endpoint's circuit "
           "(0 = no breaker)",
-          [](auto& c) -> auto& { return c.delivery.breaker_failures; },
-          parse_count<std::size_t, 0>, format_count<std::size_t>),
+          [](auto& c) -> auto& { return c.delivery.breaker_failures; }, parse_count<std::size_t, 0>,
+          format_count<std::size_t>),
       field(
           "delivery.breaker_window", "window in which the breaker counts failures",
           [](auto& c) -> auto& { return c.delivery.breaker_window; }, parse_positive_duration,
@@ -475,7 +479,8 @@ const std::vector<key_spec>& keys() {
           format_duration),
       field(
           "registry.encryption_key",
-          "base64 of 32 bytes encrypting endpoint secrets at rest (\"\" = stored plain)",
+          "64 hex digits or base64 of 32 bytes, encrypting endpoint secrets at rest "
+          "(\"\" = stored plain)",
           [](auto& c) -> auto& { return c.registry.encryption_key; }, parse_encryption_key,
           format_secret, /*secret=*/true),
       field(
@@ -575,7 +580,62 @@ void apply_environment(config& cfg, const std::map<std::string, std::string>& en
   }
 }
 
+// Levenshtein distance, for naming the key a mistyped variable was probably meant to be.
+std::size_t edit_distance(std::string_view a, std::string_view b) {
+  std::vector<std::size_t> row(b.size() + 1);
+  for (std::size_t j = 0; j <= b.size(); ++j) row[j] = j;
+  for (std::size_t i = 1; i <= a.size(); ++i) {
+    std::size_t diagonal = row[0];
+    row[0] = i;
+    for (std::size_t j = 1; j <= b.size(); ++j) {
+      const std::size_t above = row[j];
+      row[j] = std::min({row[j] + 1, row[j - 1] + 1, diagonal + (a[i - 1] == b[j - 1] ? 0 : 1)});
+      diagonal = above;
+    }
+  }
+  return row[b.size()];
+}
+
 }  // namespace
+
+std::vector<unknown_variable> unknown_environment(const std::map<std::string, std::string>& env) {
+  std::vector<unknown_variable> out;
+  const std::string librdkafka_env = env_name(librdkafka_prefix);
+  for (auto it = env.lower_bound("TRESSE_"); it != env.end() && it->first.starts_with("TRESSE_");
+       ++it) {
+    const std::string& name = it->first;
+    if (name.starts_with(librdkafka_env) && name.size() > librdkafka_env.size()) continue;
+    const key_spec* nearest = nullptr;
+    std::size_t best = std::numeric_limits<std::size_t>::max();
+    bool known = false;
+    for (const auto& spec : keys()) {
+      const auto candidate = env_name(spec.name);
+      if (candidate == name) {
+        known = true;
+        break;
+      }
+      if (const auto d = edit_distance(name, candidate); d < best) {
+        best = d;
+        nearest = &spec;
+      }
+    }
+    if (known || nearest == nullptr) continue;
+    out.push_back({name, env_name(nearest->name), std::string(nearest->name)});
+  }
+  return out;
+}
+
+std::vector<std::string> validate(const config& cfg) {
+  std::vector<std::string> problems;
+  if (cfg.kafka.brokers.empty()) {
+    problems.emplace_back(
+        "kafka.brokers is not set: name the Kafka bootstrap brokers, as `kafka.brokers = "
+        "host:9092,...` in the --config file, TRESSE_KAFKA_BROKERS=host:9092 in the "
+        "environment or --set kafka.brokers=host:9092 (kafka.brokers=embedded runs librdkafka's "
+        "in-process mock cluster instead: for try-outs and tests, not for production)");
+  }
+  return problems;
+}
 
 listen_address parse_listen_address(std::string_view text) {
   const auto bad = [&](std::string_view why) -> config_error {
@@ -658,6 +718,8 @@ command_line parse_command_line(int argc, const char* const* argv) {
     };
     if (arg == "--help" || arg == "-h") {
       out.help = true;
+    } else if (arg == "--check") {
+      out.check = true;
     } else if (auto file = value_of("--config")) {
       out.config_file = std::move(*file);
     } else if (auto file_short = value_of("-c")) {
@@ -700,7 +762,11 @@ std::string help_text() {
     def_width = std::max(def_width, r.def.size());
   }
   std::ostringstream out;
-  out << "Usage: tresse-dispatcher run [--config FILE] [--set key=value]... [--help]\n\n"
+  out << "Usage: tresse-dispatcher run [--config FILE] [--set key=value]... [--check] [--help]\n\n"
+         "--check validates the configuration, connects to Kafka and Redis (and checks that\n"
+         "Redis never evicts keys), prints what it found and exits: 0 when all is well, 1 if not.\n"
+         "kafka.brokers is required. Exit status of run: 2 when the configuration (or Redis's)\n"
+         "is refused, 1 on another failure to start, 0 after a SIGTERM drain.\n\n"
          "Settings apply in this order, later winning: defaults, the --config file\n"
          "(`key = value` lines, # comments, values may be quoted, lists comma-separated),\n"
          "the environment (TRESSE_ + key upper-cased, '.' -> '_', e.g. TRESSE_KAFKA_BROKERS),\n"

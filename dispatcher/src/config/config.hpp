@@ -53,7 +53,7 @@ std::string to_string(const listen_address& a);
 
 struct config {
   struct kafka_section {
-    std::string brokers = "embedded";  // "embedded" = start librdkafka's mock cluster
+    std::string brokers;  // required (validate); "embedded" = start librdkafka's mock cluster
     std::string topic = "tresse.events";
     std::string group = "tresse-dispatcher";
     std::string dead_letter_topic = "tresse.webhooks.dead";
@@ -133,6 +133,22 @@ config load_config(const config_sources& sources);
 // Sets one key from its text form, as a file line or --set would. Throws config_error.
 void set_value(config& cfg, std::string_view key, std::string_view value);
 
+// Settings a running dispatcher needs that no source gave (kafka.brokers), as messages saying
+// how to set them; empty when `cfg` can run. load_config does not check these, so that --help,
+// the probe and tests can load a partial config.
+std::vector<std::string> validate(const config& cfg);
+
+// A TRESSE_* variable that names no key (a typo such as TRESSE_DELIVERY_TIMEOUTT, which would
+// otherwise be silently ignored), with the key whose variable is nearest to it.
+struct unknown_variable {
+  std::string name;              // "TRESSE_DELIVERY_TIMEOUTT"
+  std::string nearest_variable;  // "TRESSE_DELIVERY_TIMEOUT"
+  std::string nearest_key;       // "delivery.timeout"
+};
+// The TRESSE_* entries of `env` that are not a key's variable (TRESSE_KAFKA_LIBRDKAFKA_<P> are
+// all known). Values are never looked at.
+std::vector<unknown_variable> unknown_environment(const std::map<std::string, std::string>& env);
+
 // The environment of this process, for config_sources::environment.
 std::map<std::string, std::string> process_environment();
 
@@ -140,6 +156,7 @@ struct command_line {
   std::optional<std::string> config_file;  // --config FILE
   std::vector<std::string> overrides;      // --set key=value (repeatable)
   bool help = false;                       // --help / -h
+  bool check = false;                      // --check: validate, connect, report, exit
 };
 
 // Parses the dispatcher's arguments (argv[0] skipped). Throws config_error on anything else.

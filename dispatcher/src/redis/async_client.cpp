@@ -122,11 +122,11 @@ struct async_client::state : std::enable_shared_from_this<async_client::state> {
     // AUTH and SELECT go first: in front of everything queued while connecting.
     command_list setup;
     std::deque<waiting> internal;
-    auto add = [&](std::initializer_list<std::string_view> argv) {
+    auto add = [&](const std::vector<std::string_view>& argv) {
       setup.add(argv);
       internal.push_back({batch_completion{}, 1, {}, std::chrono::steady_clock::now(), true});
     };
-    if (!opts.password.empty()) add({"AUTH", opts.password});
+    if (const auto auth = auth_argv(opts); !auth.empty()) add(auth);
     const std::string db = std::to_string(opts.db);
     if (opts.db != 0) add({"SELECT", db});
     outbox.insert(0, setup.resp());

@@ -4,8 +4,12 @@
 #include <openssl/evp.h>
 #include <sys/time.h>
 
+#include <array>
 #include <charconv>
+#include <optional>
 #include <utility>
+
+#include "tresse/common/percent_encoding.hpp"
 
 namespace tresse::dispatcher::redis {
 namespace {
@@ -95,42 +99,78 @@ error error_of(const reply& r) {
   return error{error_kind::permanent, "redis: " + r.str};
 }
 
+// Messages name the part at fault, never the URL: it may hold a password.
 result<options> parse_url(std::string_view url) {
   constexpr std::string_view scheme = "redis://";
-  if (!url.starts_with(scheme)) {
-    return fail(error_kind::permanent, "redis url must start with redis://");
-  }
+  const auto bad = [](std::string_view why) {
+    return fail(error_kind::permanent, "redis url: " + std::string(why));
+  };
+  if (url.starts_with("rediss://")) return bad("rediss:// (TLS) is not supported");
+  if (!url.starts_with(scheme)) return bad("must start with redis://");
   options o;
   std::string_view rest = url.substr(scheme.size());
-  if (auto at = rest.rfind('@'); at != std::string_view::npos) {
-    std::string_view auth = rest.substr(0, at);
-    // redis://:password@ or redis://user:password@ (the user part is ignored: AUTH <password>).
-    auto colon = auth.find(':');
-    o.password = std::string(colon == std::string_view::npos ? auth : auth.substr(colon + 1));
-    rest = rest.substr(at + 1);
-  }
-  std::string_view hostport = rest;
-  if (auto slash = rest.find('/'); slash != std::string_view::npos) {
-    hostport = rest.substr(0, slash);
+  // The database is after the first '/' that follows the user-info (a password may hold '/'
+  // only percent-encoded, but an unencoded '@' in it still parses: the last '@' ends it).
+  const auto at = rest.rfind('@');
+  const auto slash = rest.find('/', at == std::string_view::npos ? 0 : at + 1);
+  std::string_view authority = rest.substr(0, slash);
+  if (slash != std::string_view::npos) {
     std::string_view db = rest.substr(slash + 1);
     if (!db.empty()) {
       auto [p, ec] = std::from_chars(db.data(), db.data() + db.size(), o.db);
       if (ec != std::errc() || p != db.data() + db.size() || o.db < 0) {
-        return fail(error_kind::permanent, "redis url: bad database number");
+        return bad("bad database number");
       }
     }
   }
-  if (auto colon = hostport.rfind(':'); colon != std::string_view::npos) {
-    std::string_view port = hostport.substr(colon + 1);
+  if (at != std::string_view::npos && at < authority.size()) {
+    // [user]:password@ (user = an ACL user, AUTH user password) or password@ alone.
+    const std::string_view userinfo = authority.substr(0, at);
+    const auto colon = userinfo.find(':');
+    auto user = tresse::percent_decode(colon == std::string_view::npos ? std::string_view{}
+                                                                       : userinfo.substr(0, colon));
+    auto password = tresse::percent_decode(
+        colon == std::string_view::npos ? userinfo : userinfo.substr(colon + 1));
+    if (!user || !password) return bad("bad percent-encoding in the user or password");
+    o.user = std::move(*user);
+    o.password = std::move(*password);
+    authority.remove_prefix(at + 1);
+  }
+  std::string_view host = authority;
+  std::string_view port;
+  if (authority.starts_with('[')) {
+    const auto close = authority.find(']');
+    if (close == std::string_view::npos) return bad("unclosed '[' in the host");
+    host = authority.substr(1, close - 1);
+    const std::string_view after = authority.substr(close + 1);
+    if (!after.empty() && !after.starts_with(':')) return bad("text after the IPv6 address");
+    if (!after.empty()) port = after.substr(1);
+    if (host.find_first_not_of("0123456789abcdefABCDEF:.") != std::string_view::npos) {
+      return bad("bad IPv6 address");
+    }
+  } else if (const auto colon = authority.rfind(':'); colon != std::string_view::npos) {
+    host = authority.substr(0, colon);
+    port = authority.substr(colon + 1);
+    if (host.find(':') != std::string_view::npos) {
+      return bad("put an IPv6 host in brackets: redis://[::1]:6379");
+    }
+  }
+  if (!port.empty() || (authority.ends_with(':'))) {
     auto [p, ec] = std::from_chars(port.data(), port.data() + port.size(), o.port);
     if (ec != std::errc() || p != port.data() + port.size() || o.port <= 0 || o.port > 65535) {
-      return fail(error_kind::permanent, "redis url: bad port");
+      return bad("bad port");
     }
-    hostport = hostport.substr(0, colon);
   }
-  if (hostport.empty()) return fail(error_kind::permanent, "redis url: missing host");
-  o.host = std::string(hostport);
+  if (host.empty()) return bad("missing host");
+  if (host.find_first_of("%@/?# ") != std::string_view::npos) return bad("bad host");
+  o.host = std::string(host);
   return o;
+}
+
+std::vector<std::string_view> auth_argv(const options& o) {
+  if (o.user.empty() && o.password.empty()) return {};
+  if (o.user.empty()) return {"AUTH", o.password};
+  return {"AUTH", o.user, o.password};
 }
 
 std::vector<std::string_view> views(const std::vector<std::string>& v) {
@@ -155,8 +195,8 @@ status connection::ensure_connected() {
   }
   redisEnableKeepAlive(c.get());
   ctx_ = std::move(c);
-  auto setup = [&](std::initializer_list<std::string_view> argv) -> status {
-    auto r = round_trip(std::span<const std::string_view>(argv.begin(), argv.size()));
+  auto setup = [&](std::span<const std::string_view> argv) -> status {
+    auto r = round_trip(argv);
     if (!r) return std::unexpected(r.error());
     if (r->type == reply::kind::error) {
       ctx_.reset();
@@ -165,12 +205,13 @@ status connection::ensure_connected() {
     }
     return {};
   };
-  if (!opts_.password.empty()) {
-    if (auto s = setup({"AUTH", opts_.password}); !s) return s;
+  if (const auto auth = auth_argv(opts_); !auth.empty()) {
+    if (auto s = setup(auth); !s) return s;
   }
   if (opts_.db != 0) {
-    std::string db = std::to_string(opts_.db);
-    if (auto s = setup({"SELECT", db}); !s) return s;
+    const std::string db = std::to_string(opts_.db);
+    const std::array<std::string_view, 2> select{"SELECT", db};
+    if (auto s = setup(select); !s) return s;
   }
   return {};
 }

@@ -2,7 +2,7 @@
 // share, binary-safe commands, pipelines and Lua scripts. Calls block, so the dispatcher makes
 // them off its io threads.
 //
-//   auto opts = tresse::dispatcher::redis::parse_url("redis://:pw@127.0.0.1:6379/0");
+//   auto opts = tresse::dispatcher::redis::parse_url("redis://app:pw@127.0.0.1:6379/0");
 //   tresse::dispatcher::redis::client redis(*opts);
 //   auto r = redis.command({"SET", "k", std::string_view("\0binary", 7)});
 //   if (!r) { /* r.error().kind == transient: Redis unreachable, try again later */ }
@@ -36,16 +36,23 @@ namespace tresse::dispatcher::redis {
 struct options {
   std::string host = "127.0.0.1";
   int port = 6379;
-  std::string password;  // empty: no AUTH
+  std::string user;      // an ACL user name; empty: the default user
+  std::string password;  // empty (and no user): no AUTH
   int db = 0;
   std::chrono::milliseconds connect_timeout{2000};
   std::chrono::milliseconds command_timeout{2000};
   std::size_t pool_size = 4;
 };
 
-// Parses redis://[:password@]host[:port][/db]. Other fields keep their defaults.
-// Returns a permanent error for anything else (another scheme, a bad port or db).
+// Parses redis://[[user]:password@]host[:port][/db]: user and password percent-decoded
+// (`p%40ss` is `p@ss`), an IPv6 host in brackets (`redis://[::1]:6379/0`). Other fields keep
+// their defaults. Returns a permanent error for anything else (another scheme, a bad port or
+// db); its message names the part at fault, never the URL, which may hold a password.
 result<options> parse_url(std::string_view url);
+
+// The AUTH command `o` asks for, empty when none: AUTH password, or AUTH user password (an
+// ACL user, Redis 6+). Both clients send it first on every new connection.
+std::vector<std::string_view> auth_argv(const options& o);
 
 // A reply copied out of hiredis' redisReply, so it outlives the connection and nests freely.
 struct reply {

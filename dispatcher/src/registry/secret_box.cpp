@@ -6,6 +6,8 @@
 
 #include <memory>
 
+#include "tresse/common/percent_encoding.hpp"
+
 namespace tresse::dispatcher::registry {
 namespace {
 
@@ -17,13 +19,6 @@ struct cipher_ctx_deleter {
   void operator()(EVP_CIPHER_CTX* c) const { EVP_CIPHER_CTX_free(c); }
 };
 using cipher_ctx = std::unique_ptr<EVP_CIPHER_CTX, cipher_ctx_deleter>;
-
-int hex_value(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
-}
 
 const unsigned char* bytes(std::string_view s) {
   return reinterpret_cast<const unsigned char*>(s.data());
@@ -58,20 +53,30 @@ result<secret_box> secret_box::from_bytes(std::string_view key) {
   return secret_box(std::string(key));
 }
 
-result<secret_box> secret_box::from_text(std::string_view text) {
+result<std::string> secret_box::decode_key(std::string_view text) {
   if (text.size() == 2 * key_size) {
     std::string key(key_size, '\0');
     bool ok = true;
     for (std::size_t i = 0; i < key_size && ok; ++i) {
-      int hi = hex_value(text[2 * i]), lo = hex_value(text[2 * i + 1]);
+      int hi = hex_digit_value(text[2 * i]), lo = hex_digit_value(text[2 * i + 1]);
       ok = hi >= 0 && lo >= 0;
       key[i] = static_cast<char>(hi * 16 + lo);
     }
-    if (ok) return from_bytes(key);
+    if (ok) return key;
+    OPENSSL_cleanse(key.data(), key.size());
   }
   auto decoded = base64_decode(text);
-  if (decoded && decoded->size() == key_size) return from_bytes(*decoded);
+  if (decoded && decoded->size() == key_size) return std::move(*decoded);
+  if (decoded) OPENSSL_cleanse(decoded->data(), decoded->size());
   return fail(error_kind::permanent, "encryption key must be 64 hex digits or base64 of 32 bytes");
+}
+
+result<secret_box> secret_box::from_text(std::string_view text) {
+  auto key = decode_key(text);
+  if (!key) return std::unexpected(key.error());
+  auto box = from_bytes(*key);
+  OPENSSL_cleanse(key->data(), key->size());
+  return box;
 }
 
 secret_box::~secret_box() { OPENSSL_cleanse(key_.data(), key_.size()); }

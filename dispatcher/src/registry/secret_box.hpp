@@ -18,8 +18,12 @@ class secret_box {
  public:
   static constexpr std::size_t key_size = 32;
 
-  // The key as 64 hex digits or base64 of 32 bytes. Permanent error otherwise (the message
-  // never contains the key).
+  // The one parser of the key's text form, which the daemon's registry.encryption_key and the
+  // ops commands' --encryption-key / $TRESSE_REGISTRY_ENCRYPTION_KEY share: 64 hex digits or
+  // base64 of 32 bytes (`openssl rand -hex 32` or `openssl rand -base64 32`). Returns the 32
+  // bytes; a permanent error otherwise, whose message never contains the key.
+  static result<std::string> decode_key(std::string_view text);
+  // decode_key, then from_bytes.
   static result<secret_box> from_text(std::string_view text);
   // `key` must be exactly 32 bytes (permanent error otherwise).
   static result<secret_box> from_bytes(std::string_view key);

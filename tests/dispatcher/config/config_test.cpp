@@ -11,6 +11,8 @@
 #include <sstream>
 #include <string>
 
+#include "registry/secret_box.hpp"
+
 namespace tresse::dispatcher {
 namespace {
 
@@ -55,7 +57,7 @@ class ConfigTest : public ::testing::Test {
 
 TEST_F(ConfigTest, DefaultsMatchDesign) {
   const config c = load_config({});
-  EXPECT_EQ(c.kafka.brokers, "embedded");
+  EXPECT_EQ(c.kafka.brokers, "");  // required: see KafkaBrokersAreRequired
   EXPECT_EQ(c.kafka.topic, "tresse.events");
   EXPECT_EQ(c.kafka.group, "tresse-dispatcher");
   EXPECT_EQ(c.kafka.dead_letter_topic, "tresse.webhooks.dead");
@@ -290,6 +292,81 @@ TEST_F(ConfigTest, DecodesEncryptionKeyWithoutEchoingIt) {
   EXPECT_THAT(error, Not(HasSubstr(short_key)));
 }
 
+// The daemon and the ops commands share one key parser: hex and base64 of the same bytes both
+// work in each, and give the same key.
+TEST_F(ConfigTest, EncryptionKeyTakesHexOrBase64LikeTheOpsCommands) {
+  std::string hex;
+  for (int i = 0; i < 32; ++i)
+    hex += (i < 16 ? "0" : "1") + std::string(1, "0123456789abcdef"[i % 16]);
+  const std::string b64 = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=";  // bytes 0..31 too
+  config from_hex, from_b64;
+  set_value(from_hex, "registry.encryption_key", hex);
+  set_value(from_b64, "registry.encryption_key", b64);
+  ASSERT_EQ(from_hex.registry.encryption_key.size(), 32u);
+  EXPECT_EQ(from_hex.registry.encryption_key, from_b64.registry.encryption_key);
+  // What the daemon seals with its key, the ops commands open with the key's text, either form.
+  auto daemon = registry::secret_box::from_bytes(from_hex.registry.encryption_key);
+  ASSERT_TRUE(daemon.has_value());
+  auto sealed = daemon->seal("whsec_x", "we_1");
+  ASSERT_TRUE(sealed.has_value());
+  for (const auto& text : {hex, b64}) {
+    auto cli = registry::secret_box::from_text(text);
+    ASSERT_TRUE(cli.has_value());
+    EXPECT_EQ(cli->open(*sealed, "we_1").value_or(""), "whsec_x");
+  }
+  const std::string bad_hex = std::string(63, 'a') + "g";
+  const auto error = set_error("registry.encryption_key", bad_hex);
+  EXPECT_THAT(error, HasSubstr("64 hex digits or base64"));
+  EXPECT_THAT(error, Not(HasSubstr(bad_hex)));
+}
+
+// redis.url may hold a password: a bad one is refused without echoing it, and help masks it.
+TEST_F(ConfigTest, NeverEchoesTheRedisUrl) {
+  for (const char* url : {"redis://:hunter2@host:99999", "redis://app:hunter2@host/x",
+                          "http://:hunter2@host", "redis://:hunter2%zz@host"}) {
+    const auto error = set_error("redis.url", url);
+    EXPECT_THAT(error, HasSubstr("redis.url")) << url;
+    EXPECT_THAT(error, Not(HasSubstr("hunter2"))) << error;
+  }
+  const auto env_error =
+      load_error({.environment = {{"TRESSE_REDIS_URL", "redis://:hunter2@h:0"}}});
+  EXPECT_THAT(env_error, HasSubstr("TRESSE_REDIS_URL"));
+  EXPECT_THAT(env_error, Not(HasSubstr("hunter2")));
+  config c;
+  set_value(c, "redis.url", "redis://app:hunter2@[::1]:6380/2");
+  EXPECT_EQ(c.redis.url, "redis://app:hunter2@[::1]:6380/2");
+}
+
+TEST_F(ConfigTest, KafkaBrokersAreRequired) {
+  const auto problems = validate(load_config({}));
+  ASSERT_EQ(problems.size(), 1u);
+  // Says how to set it, in each source, and what `embedded` is.
+  EXPECT_THAT(problems[0], HasSubstr("kafka.brokers is not set"));
+  EXPECT_THAT(problems[0], HasSubstr("TRESSE_KAFKA_BROKERS"));
+  EXPECT_THAT(problems[0], HasSubstr("--set kafka.brokers="));
+  EXPECT_THAT(problems[0], HasSubstr("not for production"));
+  EXPECT_TRUE(validate(load_config({.overrides = {"kafka.brokers=kafka:9092"}})).empty());
+  EXPECT_TRUE(validate(load_config({.overrides = {"kafka.brokers=embedded"}})).empty());
+}
+
+TEST_F(ConfigTest, NamesUnknownTresseVariablesAndTheNearestKey) {
+  const auto unknown = unknown_environment({{"TRESSE_DELIVERY_TIMEOUTT", "5s"},
+                                            {"TRESSE_KAFKA_BROKERS", "k:9092"},
+                                            {"TRESSE_KAFKA_LIBRDKAFKA_SASL_USERNAME", "u"},
+                                            {"TRESSE_REDIS_URI", "redis://:pw@h"},
+                                            {"TRESSEX", "1"},
+                                            {"PATH", "/bin"}});
+  ASSERT_EQ(unknown.size(), 2u);
+  EXPECT_EQ(unknown[0].name, "TRESSE_DELIVERY_TIMEOUTT");
+  EXPECT_EQ(unknown[0].nearest_variable, "TRESSE_DELIVERY_TIMEOUT");
+  EXPECT_EQ(unknown[0].nearest_key, "delivery.timeout");
+  EXPECT_EQ(unknown[1].name, "TRESSE_REDIS_URI");
+  EXPECT_EQ(unknown[1].nearest_key, "redis.url");
+  // Unknown variables do not stop the load: the warning is the caller's to log.
+  EXPECT_EQ(load_config({.environment = {{"TRESSE_DELIVERY_TIMEOUTT", "5s"}}}).delivery.timeout,
+            15s);
+}
+
 TEST_F(ConfigTest, ReportsUnreadableFileAndMalformedLine) {
   EXPECT_THAT(load_error({.file = (dir_ / "missing.conf").string()}), HasSubstr("missing.conf"));
   EXPECT_THAT(load_error({.file = write_file("kafka.topic\n")}), HasSubstr("key = value"));
@@ -339,6 +416,11 @@ TEST_F(ConfigTest, ParsesCommandLine) {
   EXPECT_EQ(cli.config_file, "d.conf");
   EXPECT_THAT(cli.overrides, ElementsAre("kafka.topic=t", "log.level=debug"));
   EXPECT_TRUE(cli.help);
+  EXPECT_FALSE(cli.check);
+  const char* check[] = {"tresse-dispatcher", "--check", "--config=d.conf"};
+  const auto checked = parse_command_line(3, check);
+  EXPECT_TRUE(checked.check);
+  EXPECT_EQ(checked.config_file, "d.conf");
   const char* bad[] = {"tresse-dispatcher", "--frobnicate"};
   EXPECT_THROW(parse_command_line(2, bad), config_error);
   const char* no_value[] = {"tresse-dispatcher", "--set"};

@@ -179,6 +179,23 @@ TEST_F(AsyncClientTest, AnUnansweredCommandTimesOut) {
   EXPECT_LT(took, std::chrono::seconds(5));
 }
 
+// Like redis::client: AUTH user password for an ACL user, over IPv6, password percent-decoded.
+TEST_F(AsyncClientTest, AuthenticatesAsAclUserOverIpv6) {
+  test::redis_server acl_server(
+      {.extra = {"--bind", "127.0.0.1", "::1", "--user", "tresse", "on", ">p@ss:w/rd", "~*", "&*",
+                 "+@all", "--user", "default", "off"}});
+  auto opts =
+      parse_url("redis://tresse:p%40ss%3Aw%2Frd@[::1]:" + std::to_string(acl_server.port()) + "/0");
+  ASSERT_TRUE(opts.has_value());
+  async_client client(*opts);
+  std::optional<result<reply>> who;
+  const std::vector<std::string> whoami{"ACL", "WHOAMI"};
+  run([&]() -> asio::awaitable<void> { who = co_await client.command(whoami); });
+  ASSERT_TRUE(who);
+  ASSERT_TRUE(*who) << (*who).error().message;
+  EXPECT_EQ((*who)->str, "tresse");
+}
+
 TEST_F(AsyncClientTest, UnreachableIsTransient) {
   async_client client(options{.port = 1});
   std::optional<result<reply>> out;

@@ -37,6 +37,51 @@ TEST(RedisClientTest, ParsesUrlWithPasswordPortAndDb) {
   EXPECT_TRUE(plain->password.empty());
 }
 
+TEST(RedisClientTest, ParsesAclUserIpv6AndPercentEncoding) {
+  auto acl = parse_url("redis://tresse:s3cret@redis.internal:6390/2");
+  ASSERT_TRUE(acl.has_value());
+  EXPECT_EQ(acl->user, "tresse");
+  EXPECT_EQ(acl->password, "s3cret");
+  EXPECT_EQ(acl->host, "redis.internal");
+  EXPECT_EQ(auth_argv(*acl), (std::vector<std::string_view>{"AUTH", "tresse", "s3cret"}));
+
+  auto password_only = parse_url("redis://:pw@h");
+  ASSERT_TRUE(password_only.has_value());
+  EXPECT_TRUE(password_only->user.empty());
+  EXPECT_EQ(auth_argv(*password_only), (std::vector<std::string_view>{"AUTH", "pw"}));
+  EXPECT_TRUE(auth_argv(*parse_url("redis://h")).empty());
+
+  auto v6 = parse_url("redis://[::1]/0");
+  ASSERT_TRUE(v6.has_value());
+  EXPECT_EQ(v6->host, "::1");
+  EXPECT_EQ(v6->port, 6379);
+  auto v6_port = parse_url("redis://:pw@[2001:db8::7]:6400/5");
+  ASSERT_TRUE(v6_port.has_value());
+  EXPECT_EQ(v6_port->host, "2001:db8::7");
+  EXPECT_EQ(v6_port->port, 6400);
+  EXPECT_EQ(v6_port->db, 5);
+
+  // Reserved characters in the password arrive percent-encoded.
+  auto encoded = parse_url("redis://us%65r:p%40ss%3Aw%2Frd%25@127.0.0.1:7000/1");
+  ASSERT_TRUE(encoded.has_value());
+  EXPECT_EQ(encoded->user, "user");
+  EXPECT_EQ(encoded->password, "p@ss:w/rd%");
+  EXPECT_EQ(encoded->port, 7000);
+  EXPECT_EQ(encoded->db, 1);
+}
+
+TEST(RedisClientTest, UrlErrorsNeverEchoTheUrl) {
+  for (const char* url : {"redis://:hunter2-secret@host:99999", "redis://u:hunter2-secret%zz@host",
+                          "redis://:hunter2-secret@[::1", "redis://:hunter2-secret@::1:6379",
+                          "redis://:hunter2-secret@host/x", "rediss://:hunter2-secret@host",
+                          "redis://:hunter2-secret@[::1]x"}) {
+    auto o = parse_url(url);
+    ASSERT_FALSE(o.has_value()) << url;
+    EXPECT_EQ(o.error().message.find("hunter2"), std::string::npos) << o.error().message;
+    EXPECT_TRUE(o.error().message.starts_with("redis url: ")) << o.error().message;
+  }
+}
+
 TEST(RedisClientTest, RejectsBadUrls) {
   for (const char* url : {"http://localhost:6379", "redis://", "redis://host:0",
                           "redis://host:99999", "redis://host:12ab", "redis://host:6379/x"}) {
@@ -156,6 +201,29 @@ TEST(RedisClientTest, AuthenticatesAndSelectsDatabase) {
   auto r = denied.command({"PING"});
   ASSERT_FALSE(r.has_value());
   EXPECT_EQ(r.error().kind, error_kind::fatal);
+}
+
+// An ACL user (AUTH user password), over IPv6, with a password that needs percent-encoding.
+TEST(RedisClientTest, AuthenticatesAsAclUserOverIpv6) {
+  test::redis_server server(
+      {.extra = {"--bind", "127.0.0.1", "::1", "--user", "tresse", "on", ">p@ss:w/rd", "~*", "&*",
+                 "+@all", "--user", "default", "off"}});
+  const std::string port = std::to_string(server.port());
+  auto opts = parse_url("redis://tresse:p%40ss%3Aw%2Frd@[::1]:" + port + "/0");
+  ASSERT_TRUE(opts.has_value());
+  client redis(*opts);
+  ASSERT_TRUE(redis.command({"SET", "acl", "yes"}).has_value());
+  auto who = redis.command({"ACL", "WHOAMI"});
+  ASSERT_TRUE(who.has_value());
+  EXPECT_EQ(who->str, "tresse");
+
+  // Without the user name, AUTH pw goes to the (disabled) default user and is refused.
+  auto no_user = parse_url("redis://:p%40ss%3Aw%2Frd@[::1]:" + port + "/0");
+  client denied(*no_user);
+  auto r = denied.command({"PING"});
+  ASSERT_FALSE(r.has_value());
+  EXPECT_EQ(r.error().kind, error_kind::fatal);
+  EXPECT_EQ(r.error().message.find("p@ss"), std::string::npos);
 }
 
 TEST(RedisClientTest, PoolServesManyThreads) {

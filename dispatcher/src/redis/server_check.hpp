@@ -1,0 +1,49 @@
+// Checks, at start, that a Redis server is safe to keep the dispatcher's state in.
+//
+//   auto facts = redis::read_server_facts(client);          // INFO memory/persistence, CONFIG GET
+//   save redis::safety s = redis::assess(*facts); for (auto& e : s.errors) { /* refuse to start */
+//   } for (auto& w : s.warnings) { /* log */ }
+//
+// Why: the retry schedule, the claimed retries and the endpoint registry live in Redis and
+// nowhere else. A Redis that evicts keys under memory pressure (any maxmemory-policy but
+// noeviction) silently drops scheduled retries, whose Kafka offsets are already committed: those
+// deliveries are lost without a trace. So the dispatcher refuses such a Redis. A Redis with
+// neither AOF nor RDB persistence loses the same state on its own restart; that may be a
+// deliberate choice (a replica persists, a test), so it is only a warning.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "redis/client.hpp"
+#include "tresse/common/result.hpp"
+
+namespace tresse::dispatcher::redis {
+
+// What the server said; nullopt where it did not say (an older Redis, CONFIG disabled).
+struct server_facts {
+  std::optional<std::string> maxmemory_policy;  // INFO memory: maxmemory_policy
+  std::optional<bool> aof_enabled;              // INFO persistence: aof_enabled
+  std::optional<bool> rdb_enabled;              // CONFIG GET save: any save point
+};
+
+struct safety {
+  std::vector<std::string> errors;    // refuse this Redis
+  std::vector<std::string> warnings;  // start, but say so
+};
+
+// Pure: the verdict on `facts`. An eviction policy other than noeviction is an error; neither
+// AOF nor RDB on is a warning, and so is a fact the server did not tell.
+safety assess(const server_facts& facts);
+
+// Reads the facts from `client` (INFO memory, INFO persistence, CONFIG GET save). A transient
+// error when Redis is unreachable; a CONFIG refused by the server (managed Redis) only leaves
+// rdb_enabled unknown.
+result<server_facts> read_server_facts(client& c);
+
+// Fields of an INFO reply ("key:value" lines); nullopt when `field` is absent.
+std::optional<std::string> info_field(std::string_view info, std::string_view field);
+
+}  // namespace tresse::dispatcher::redis
