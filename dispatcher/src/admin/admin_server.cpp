@@ -1,14 +1,32 @@
 #include "admin/admin_server.hpp"
 
+#include <memory>
 #include <utility>
 
 namespace tresse::dispatcher {
 namespace beast_http = boost::beast::http;
 
-result<http::server> start_admin_server(http::server_options options, const metrics& m,
-                                        readiness_checks checks) {
-  auto handle = [&m, checks = std::move(checks)](
-                    http::request& req) -> boost::asio::awaitable<http::response> {
+namespace {
+
+// A check that is not configured passes.
+bool passes(const std::function<bool()>& check) { return !check || check(); }
+
+}  // namespace
+
+result<http::server> start_admin_server(http::server_options options, metrics& m,
+                                        readiness_checks given) {
+  auto checks = std::make_shared<const readiness_checks>(std::move(given));
+  m.make_gauge("tresse_build_info", "The running version; always 1", {{"version", TRESSE_VERSION}})
+      .set(1);
+  const char* ready_help = "1 when the /readyz check of this dependency passes, else 0";
+  m.make_callback_gauge("tresse_ready", ready_help,
+                        [checks] { return passes(checks->kafka) ? 1.0 : 0.0; },
+                        {{"check", "kafka"}});
+  m.make_callback_gauge("tresse_ready", ready_help,
+                        [checks] { return passes(checks->redis) ? 1.0 : 0.0; },
+                        {{"check", "redis"}});
+
+  auto handle = [&m, checks](http::request& req) -> boost::asio::awaitable<http::response> {
     http::response res{beast_http::status::ok, req.version()};
     res.set(beast_http::field::content_type, "text/plain; charset=utf-8");
     std::string_view target = req.target();
@@ -23,8 +41,8 @@ result<http::server> start_admin_server(http::server_options options, const metr
       // The checks block briefly (a PING, a metadata request); they run on the admin thread,
       // never on the delivery threads.
       std::string missing;
-      if (checks.kafka && !checks.kafka()) missing += "kafka ";
-      if (checks.redis && !checks.redis()) missing += "redis ";
+      if (!passes(checks->kafka)) missing += "kafka ";
+      if (!passes(checks->redis)) missing += "redis ";
       if (missing.empty()) {
         res.body() = "ready\n";
       } else {

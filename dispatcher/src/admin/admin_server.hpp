@@ -2,6 +2,10 @@
 //   GET /healthz  200 "ok" while the process runs
 //   GET /readyz   200 when Kafka and Redis are reachable, else 503 naming what is not
 //   GET /metrics  Prometheus text format
+// and puts what it knows of the process itself in those metrics:
+//   tresse_build_info{version="0.1.0"} 1
+//   tresse_ready{check="kafka"} 1     the same checks as /readyz, run when scraped (1 or 0)
+//   tresse_ready{check="redis"} 1
 #pragma once
 
 #include <functional>
@@ -19,8 +23,9 @@ struct readiness_checks {
   std::function<bool()> redis;  // true when Redis answers PING
 };
 
-// Starts serving on `options`; `m` and the checks must outlive the server.
-result<http::server> start_admin_server(http::server_options options, const metrics& m,
+// Registers the metrics above on `m` and starts serving on `options`; `m` and what the checks
+// use must outlive the server.
+result<http::server> start_admin_server(http::server_options options, metrics& m,
                                         readiness_checks checks);
 
 }  // namespace tresse::dispatcher
