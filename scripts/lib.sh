@@ -1,10 +1,14 @@
 # Shared by scripts/try, scripts/test and .ci/run: install what is missing, build.
 # Sourced, not run.
 
+# python3 runs the scripts' JSON helpers and, with python3-yaml, the deploy/monitoring checker;
+# prometheus ships promtool, which the tests run on the alert rules and on a real /metrics (on a
+# machine with systemd, the package also enables a prometheus.service that tresse does not need).
 TRESSE_PACKAGES=(
   build-essential cmake ninja-build pkg-config ccache clang libclang-rt-14-dev
   libssl-dev libboost1.81-dev librdkafka-dev libhiredis-dev nlohmann-json3-dev
   libgtest-dev libgmock-dev libbenchmark-dev redis-server wrk curl
+  python3 python3-yaml prometheus
 )
 
 # Installs the Debian packages that are not installed yet (apt-get update only when needed).

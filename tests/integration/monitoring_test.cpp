@@ -1,8 +1,11 @@
-// End to end: what a running dispatcher's /metrics says. The scrape of a real dispatcher (real
-// Redis, the Kafka mock cluster, a delivery, Management API requests) is linted by
-// `promtool check metrics`.
+// End to end: what a running dispatcher's /metrics says, and that deploy/monitoring (the alert
+// rules and the Grafana dashboard) is built from exactly those metrics. The scrape of a real
+// dispatcher (real Redis, the Kafka mock cluster, a delivery, Management API requests) is linted
+// by `promtool check metrics` and handed to tests/deploy/monitoring/check_monitoring.py, which
+// fails on any expression naming a metric the dispatcher does not export.
 #include <gtest/gtest.h>
 
+#include <fstream>
 #include <string>
 #include <vector>
 
@@ -95,6 +98,29 @@ TEST_F(MonitoringTest, ScrapeHasBuildInfoReadinessApiRoutesAndRoundBucketBounds)
                                }),
                   R"(tresse_ready{check="redis"} 0)"));
   redis_.start();
+}
+
+TEST_F(MonitoringTest, AlertRulesAndDashboardNameOnlyExportedMetrics) {
+  recording_sink sink;
+  create_endpoint("biz_mon", sink.url(), "*");
+  auto& d = start_dispatcher({"api.listen=127.0.0.1:0"});
+  publish({make_event("client.created", "biz_mon")});
+  ASSERT_TRUE(sink.wait_for_count(1));
+  const std::string text = scrape_until(d.admin_port(), [](const std::string& t) {
+    return t.find("# TYPE tresse_api_requests_total counter\n") != std::string::npos &&
+           t.find("# TYPE tresse_consumer_lag gauge\n") != std::string::npos;
+  });
+  const auto scrape = dir_ / "metrics.txt";
+  std::ofstream(scrape) << text;
+
+  const std::string monitoring = std::string(TRESSE_SOURCE_DIR) + "/deploy/monitoring/";
+  auto r = run_process(
+      {TRESSE_PYTHON_BIN,
+       std::string(TRESSE_SOURCE_DIR) + "/tests/deploy/monitoring/check_monitoring.py", "--metrics",
+       scrape.string(), "--rules", monitoring + "alerts.yaml", "--dashboard",
+       monitoring + "grafana-dashboard.json", "--promtool", TRESSE_PROMTOOL_BIN});
+  EXPECT_EQ(r.exit_code, 0) << r.out << r.err;
+  EXPECT_NE(r.out.find(" 0 problems"), std::string::npos) << r.out;
 }
 
 }  // namespace
