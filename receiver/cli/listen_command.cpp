@@ -28,7 +28,7 @@
 namespace tresse::cli {
 
 const char* const listen_help =
-    R"(usage: tresse-webhook listen --port PORT --secret KEY [--secret KEY...] [options]
+    R"(usage: tresse-webhook listen --port PORT (--secret KEY | --secret-file FILE)... [options]
 
 Receives webhooks over HTTP/1.1 (keep-alive), verifies each one and prints one JSON line per
 request on stdout:
@@ -44,7 +44,7 @@ The first line on stderr says where it listens. SIGINT/SIGTERM stop it.
   --port PORT         port to listen on; 0 picks a free one (printed on stderr)
   --host HOST         address to bind (default 127.0.0.1)
   --secret KEY        whsec_<base64>, whsk_<base64> or whpk_<base64>; repeat for rotation
-  --secret-file FILE  read the secrets from FILE instead, one per line ('#' comments)
+  --secret-file FILE  secrets from FILE, one per line ('#' comments); repeatable
   --tolerance SECONDS accepted clock skew in both directions (default 300)
   --replay-guard      acknowledge a webhook-id seen before as a duplicate (see above)
   --quiet             print no per-request lines (benchmarks)

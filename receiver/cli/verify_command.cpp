@@ -15,8 +15,9 @@
 namespace tresse::cli {
 
 const char* const verify_help =
-    R"(usage: tresse-webhook verify --secret KEY [--secret KEY...] --header "name: value"...
-                             [--body-file FILE] [--now UNIX] [--tolerance SECONDS]
+    R"(usage: tresse-webhook verify (--secret KEY | --secret-file FILE)...
+                             --header "name: value"... [--body-file FILE] [--now UNIX]
+                             [--tolerance SECONDS]
 
 Verifies a webhook's signature and timestamp against the body (read from stdin without
 --body-file). Prints 'valid' and exits 0, or prints the error code as the first word, then
@@ -26,7 +27,7 @@ the reason, and exits 1:
 Exits 2 on bad usage (unknown option, bad number, no secret, an unreadable file).
 
   --secret KEY          whsec_<base64>, whsk_<base64> or whpk_<base64>; repeat for rotation
-  --secret-file FILE    read the secrets from FILE instead, one per line ('#' comments)
+  --secret-file FILE    secrets from FILE, one per line ('#' comments); repeatable
   --header "n: v"       a request header, e.g. "webhook-id: evt_1"; repeat (names any case)
   --body-file FILE      the exact body bytes received (default: stdin)
   --now UNIX            the current time, unix seconds (default: the system clock)
