@@ -31,6 +31,7 @@
 #include "api/keys.hpp"
 #include "api/openapi_document.hpp"
 #include "api/replays.hpp"
+#include "api/request_metrics.hpp"
 #include "api/server.hpp"
 #include "api/service.hpp"
 #include "config/config.hpp"
@@ -410,6 +411,7 @@ int run(int argc, char** argv) {
   // The management API: its own threads and Redis connections, since its handlers block.
   std::unique_ptr<td::api::replays> replays;
   std::unique_ptr<td::api::service> api_service;
+  std::optional<td::api::request_metrics> api_requests;
   std::optional<tresse::http::server> api_server;
   if (cfg.api.listen) {
     auto api_redis_opts = *redis_opts;
@@ -426,12 +428,12 @@ int run(int argc, char** argv) {
                                  .events_topic = cfg.kafka.topic,
                                  .openapi_document = std::string(td::api::openapi_document()),
                                  .encryption = encryption});
-    auto srv = td::api::start_server(
-        {.host = cfg.api.listen->host,
-         .port = cfg.api.listen->port,
-         .threads = cfg.api.threads,
-         .max_connections = api_connection_cap(descriptors)},
-        *api_service, "x-tresse-peer");
+    api_requests.emplace(stats, td::api::route_table(td::api::openapi_document()));
+    auto srv = td::api::start_server({.host = cfg.api.listen->host,
+                                      .port = cfg.api.listen->port,
+                                      .threads = cfg.api.threads,
+                                      .max_connections = api_connection_cap(descriptors)},
+                                     *api_service, "x-tresse-peer", *api_requests);
     if (!srv) {
       tresse::log::error("management API listener failed", {{"error", srv.error().message}});
       return 1;

@@ -1,12 +1,16 @@
 # Shared by scripts/try, scripts/test and .ci/run: install what is missing, build.
 # Sourced, not run.
 
+# python3 runs the scripts' JSON helpers and, with python3-yaml, the deploy/monitoring checker;
+# prometheus ships promtool, which the tests run on the alert rules and on a real /metrics (on a
+# machine with systemd, the package also enables a prometheus.service that tresse does not need).
 TRESSE_PACKAGES=(
   build-essential cmake ninja-build pkg-config ccache clang libclang-rt-14-dev
   libssl-dev libboost1.81-dev librdkafka-dev libhiredis-dev libjemalloc-dev nlohmann-json3-dev
   libgtest-dev libgmock-dev libbenchmark-dev redis-server wrk curl
-  # tests/deploy/check_deploy.py: the manifests as YAML, the compose file by Compose's schema
-  python3 python3-yaml docker-compose
+  # tests/deploy: the manifests as YAML (python3-yaml), the compose file by Compose's schema
+  # (docker-compose), the alert rules and a real /metrics (promtool, in Debian's prometheus)
+  python3 python3-yaml docker-compose prometheus
 )
 
 # Installs the Debian packages that are not installed yet (apt-get update only when needed).

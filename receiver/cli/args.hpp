@@ -30,6 +30,17 @@ struct usage_error : std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
+// A secret that does not parse: bad usage for sign and listen, an outcome for verify, which
+// prints it as "invalid_secret" and exits 1 like any other rejection.
+struct invalid_secret_error : usage_error {
+  using usage_error::usage_error;
+};
+
+// Where secrets come from besides --secret, so that they need not be on the command line, where
+// `ps` shows them: --secret-file FILE (one secret per line), or this variable (secrets separated
+// by spaces) when neither option is given.
+inline constexpr const char* secret_env = "TRESSE_WEBHOOK_SECRET";
+
 class options {
  public:
   // `valued` options take one value each time they appear; `flags` take none. Anything else,
@@ -52,7 +63,11 @@ class options {
   std::map<std::string, std::vector<std::string>, std::less<>> values_;
 };
 
-// Parses every --secret; throws usage_error naming the bad one (by position, never by value).
+// The keys of every --secret and every --secret-file (one secret per line; blank lines and
+// lines starting with '#' are skipped) or, when neither option is given, of TRESSE_WEBHOOK_SECRET.
+// Throws usage_error when there is no secret at all or a file cannot be read, and
+// invalid_secret_error naming a secret that does not parse by where it came from (never by
+// value).
 std::vector<receiver::key> parse_secrets(const options& opts);
 
 // The whole body: from `path`, or from stdin when `path` is empty. Throws usage_error when the

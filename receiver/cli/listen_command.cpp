@@ -28,7 +28,7 @@
 namespace tresse::cli {
 
 const char* const listen_help =
-    R"(usage: tresse-webhook listen --port PORT --secret KEY [--secret KEY...] [options]
+    R"(usage: tresse-webhook listen --port PORT (--secret KEY | --secret-file FILE)... [options]
 
 Receives webhooks over HTTP/1.1 (keep-alive), verifies each one and prints one JSON line per
 request on stdout:
@@ -36,15 +36,21 @@ request on stdout:
    "body_bytes":312,"status":204}
 outcome is "valid" or the error code (no_matching_signature, timestamp_too_old, ...).
 Answers 204 to valid webhooks, 401 with {"error":{"code","message","status"}} otherwise.
+With --replay-guard, a validly signed webhook whose id was already accepted is a duplicate
+(outcome "replayed"): at least once delivery sends some twice, so it is acknowledged with
+200 {"duplicate":true} and not processed again (a 4xx would make the sender retry it).
 The first line on stderr says where it listens. SIGINT/SIGTERM stop it.
 
   --port PORT         port to listen on; 0 picks a free one (printed on stderr)
   --host HOST         address to bind (default 127.0.0.1)
   --secret KEY        whsec_<base64>, whsk_<base64> or whpk_<base64>; repeat for rotation
+  --secret-file FILE  secrets from FILE, one per line ('#' comments); repeatable
   --tolerance SECONDS accepted clock skew in both directions (default 300)
-  --replay-guard      reject a webhook-id seen before (outcome "replayed")
+  --replay-guard      acknowledge a webhook-id seen before as a duplicate (see above)
   --quiet             print no per-request lines (benchmarks)
   --threads N         server threads (default 1)
+Without --secret and --secret-file, the secrets come from TRESSE_WEBHOOK_SECRET (separated by
+spaces), which keeps them off the command line, where ps shows them.
 test knobs:
   --status CODE       answer valid webhooks with CODE instead of 204
   --fail-every N      answer every Nth valid webhook with 500
@@ -96,7 +102,13 @@ class sink {
     http::response res;
     res.version(req.version());
     std::string_view outcome = "valid";
-    if (!v) {
+    if (v.code() == receiver::errc::replayed) {
+      // Authentic, and already accepted: acknowledge it (DESIGN.md "Receivers and duplicates").
+      outcome = receiver::to_string(v.code());
+      res.result(bhttp::status::ok);
+      res.set(bhttp::field::content_type, "application/json");
+      res.body() = R"({"duplicate":true})";
+    } else if (!v) {
       outcome = receiver::to_string(v.code());
       res.result(bhttp::status::unauthorized);
       res.set(bhttp::field::content_type, "application/json");
@@ -135,10 +147,10 @@ class sink {
 }  // namespace
 
 int listen_command(int argc, const char* const* argv) {
-  auto opts = options::parse(
-      argc, argv,
-      {"port", "host", "secret", "tolerance", "status", "fail-every", "delay-ms", "threads"},
-      {"replay-guard", "quiet"});
+  auto opts = options::parse(argc, argv,
+                             {"port", "host", "secret", "secret-file", "tolerance", "status",
+                              "fail-every", "delay-ms", "threads"},
+                             {"replay-guard", "quiet"});
   constexpr std::int64_t int_max = std::numeric_limits<std::int32_t>::max();
   auto keys = parse_secrets(opts);
   opts.required("port");

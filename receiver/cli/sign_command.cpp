@@ -11,8 +11,8 @@
 namespace tresse::cli {
 
 const char* const sign_help =
-    R"(usage: tresse-webhook sign --secret KEY [--secret KEY...] --id ID --timestamp UNIX
-                           [--body-file FILE]
+    R"(usage: tresse-webhook sign (--secret KEY | --secret-file FILE)... --id ID
+                           --timestamp UNIX [--body-file FILE]
 
 Prints the headers that sign the body (read from stdin without --body-file), one
 'name: value' line each:
@@ -22,13 +22,17 @@ Prints the headers that sign the body (read from stdin without --body-file), one
 
   --secret KEY       whsec_<base64> (HMAC, v1) or whsk_<base64> (Ed25519, v1a); repeat to sign
                      with several keys, as during a secret rotation
+  --secret-file FILE secrets from FILE, one per line ('#' comments); repeatable
   --id ID            the webhook-id (the event id)
   --timestamp UNIX   the webhook-timestamp, unix seconds
   --body-file FILE   the exact body bytes to sign (default: stdin)
+Without --secret and --secret-file, the secrets come from TRESSE_WEBHOOK_SECRET (separated by
+spaces), which keeps them off the command line.
 )";
 
 int sign_command(int argc, const char* const* argv) {
-  auto opts = options::parse(argc, argv, {"secret", "id", "timestamp", "body-file"}, {});
+  auto opts =
+      options::parse(argc, argv, {"secret", "secret-file", "id", "timestamp", "body-file"}, {});
   auto keys = parse_secrets(opts);
   std::string id = opts.required("id");
   if (id.empty()) throw usage_error("--id must not be empty");

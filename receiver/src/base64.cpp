@@ -18,11 +18,12 @@ constexpr std::array<std::uint8_t, 256> make_table() {
 }
 constexpr std::array<std::uint8_t, 256> kTable = make_table();
 
-// Strips valid padding; returns the unpadded length, or npos when the shape is wrong.
+// Strips valid padding; returns the unpadded length, or kBad when the shape is wrong.
 constexpr std::size_t kBad = static_cast<std::size_t>(-1);
-std::size_t unpadded_length(std::string_view text) noexcept {
+std::size_t unpadded_length(std::string_view text, padding pad) noexcept {
   std::size_t n = text.size();
   if (n == 0) return kBad;
+  if (pad == padding::required && n % 4 != 0) return kBad;
   if (n % 4 == 0) {
     if (text[n - 1] == '=') --n;
     if (text[n - 1] == '=') --n;
@@ -58,15 +59,15 @@ void base64_encode(const unsigned char* data, std::size_t size, std::string& out
   }
 }
 
-std::size_t base64_decoded_size(std::string_view text) noexcept {
-  const std::size_t n = unpadded_length(text);
+std::size_t base64_decoded_size(std::string_view text, padding pad) noexcept {
+  const std::size_t n = unpadded_length(text, pad);
   if (n == kBad) return 0;
   return n / 4 * 3 + (n % 4 == 0 ? 0 : n % 4 - 1);
 }
 
-std::size_t base64_decode(std::string_view text, unsigned char* out,
-                          std::size_t capacity) noexcept {
-  const std::size_t n = unpadded_length(text);
+std::size_t base64_decode(std::string_view text, unsigned char* out, std::size_t capacity,
+                          padding pad) noexcept {
+  const std::size_t n = unpadded_length(text, pad);
   if (n == kBad) return 0;
   const std::size_t size = n / 4 * 3 + (n % 4 == 0 ? 0 : n % 4 - 1);
   if (size > capacity) return 0;

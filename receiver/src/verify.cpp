@@ -69,8 +69,11 @@ std::size_t parse_signatures(std::string_view header,
     } else {
       continue;  // an unknown scheme, maybe a newer one: not ours to judge
     }
-    if (detail::base64_decoded_size(value) != expected) continue;
-    if (detail::base64_decode(value, e.bytes.data(), e.bytes.size()) != expected) continue;
+    // Only the canonical encoding (padded, zero trailing bits) matches, as in every Standard
+    // Webhooks library: they compare the text, so "the same bytes" spelled otherwise is not.
+    constexpr auto pad = detail::padding::required;
+    if (detail::base64_decoded_size(value, pad) != expected) continue;
+    if (detail::base64_decode(value, e.bytes.data(), e.bytes.size(), pad) != expected) continue;
     ++count;
   }
   return count;

@@ -1,9 +1,12 @@
 // tresse-webhook listen, run as a process and spoken to over real sockets.
 #include <gtest/gtest.h>
 #include <signal.h>
+#include <unistd.h>
 
 #include <chrono>
 #include <ctime>
+#include <filesystem>
+#include <fstream>
 #include <future>
 #include <nlohmann/json.hpp>
 #include <optional>
@@ -27,8 +30,16 @@ class ListenCommandTest : public ::testing::Test {
   // Starts `listen --port 0 --secret spec_secret <extra>` and reads its port from the first
   // line on stderr.
   void start(std::vector<std::string> extra = {}) {
-    std::vector<std::string> args = {TRESSE_WEBHOOK_BIN,      "listen", "--port", "0", "--secret",
-                                     std::string(spec_secret)};
+    extra.insert(extra.begin(), {"--secret", std::string(spec_secret)});
+    start_with_environment({}, extra);
+  }
+
+  // Starts `env <environment> listen --port 0 <extra>`, likewise.
+  void start_with_environment(const std::vector<std::string>& environment,
+                              const std::vector<std::string>& extra) {
+    std::vector<std::string> args = {"/usr/bin/env"};
+    args.insert(args.end(), environment.begin(), environment.end());
+    args.insert(args.end(), {TRESSE_WEBHOOK_BIN, "listen", "--port", "0"});
     args.insert(args.end(), extra.begin(), extra.end());
     listen_.emplace(child_process::start(args));
     auto first = listen_->stderr_line(30s);
@@ -188,15 +199,64 @@ TEST_F(ListenCommandTest, DelayKnobDelaysTheAnswer) {
   EXPECT_GE(std::chrono::steady_clock::now() - begin, 300ms);
 }
 
-TEST_F(ListenCommandTest, ReplayGuardRejectsARepeatedId) {
+TEST_F(ListenCommandTest, ReplayGuardAcknowledgesADuplicateWith200) {
+  // DESIGN.md "Receivers and duplicates": a 4xx would make the dispatcher retry, open the
+  // circuit and dead-letter an event the receiver already has.
   start({"--replay-guard"});
   http_client client("127.0.0.1", port_);
   auto headers = signed_headers("evt_1", body);
   EXPECT_EQ(client.post("/", headers, body).status, 204);
+  EXPECT_EQ(next_line()["outcome"], "valid");
   auto again = client.post("/", headers, body);
-  EXPECT_EQ(again.status, 401);
-  EXPECT_EQ(nlohmann::json::parse(again.body)["error"]["code"], "replayed");
+  EXPECT_EQ(again.status, 200);
+  EXPECT_EQ(again.header("content-type"), "application/json");
+  EXPECT_EQ(nlohmann::json::parse(again.body), nlohmann::json({{"duplicate", true}}));
+  auto line = next_line();
+  EXPECT_EQ(line["id"], "evt_1");
+  EXPECT_EQ(line["outcome"], "replayed");
+  EXPECT_EQ(line["status"], 200);
   EXPECT_EQ(client.post("/", signed_headers("evt_2", body), body).status, 204);
+  EXPECT_EQ(next_line()["outcome"], "valid");
+}
+
+TEST_F(ListenCommandTest, ReplayGuardStillRejectsAForgedDuplicate) {
+  start({"--replay-guard"});
+  http_client client("127.0.0.1", port_);
+  auto headers = signed_headers("evt_1", body);
+  EXPECT_EQ(client.post("/", headers, body).status, 204);
+  // The same id with a body the signature does not cover is no duplicate: it is not authentic.
+  auto forged = client.post("/", headers, body + " ");
+  EXPECT_EQ(forged.status, 401);
+  EXPECT_EQ(nlohmann::json::parse(forged.body)["error"]["code"], "no_matching_signature");
+}
+
+TEST_F(ListenCommandTest, ReadsTheSecretsFromAFile) {
+  auto path = std::filesystem::temp_directory_path() /
+              ("tresse_listen_secrets_" + std::to_string(::getpid()));
+  std::ofstream(path) << "# rotation: the new secret, then the old one\n"
+                      << other_secret << "\n\n  " << spec_secret << "  \n";
+  start_with_environment({}, {"--secret-file", path.string()});
+  std::filesystem::remove(path);
+  http_client client("127.0.0.1", port_);
+  EXPECT_EQ(client.post("/", signed_headers("evt_1", body), body).status, 204);
+  EXPECT_EQ(next_line()["outcome"], "valid");
+}
+
+TEST_F(ListenCommandTest, ReadsTheSecretsFromTheEnvironment) {
+  start_with_environment(
+      {"TRESSE_WEBHOOK_SECRET=" + std::string(other_secret) + " " + std::string(spec_secret)}, {});
+  http_client client("127.0.0.1", port_);
+  EXPECT_EQ(client.post("/", signed_headers("evt_1", body), body).status, 204);
+  EXPECT_EQ(next_line()["outcome"], "valid");
+}
+
+TEST_F(ListenCommandTest, ASecretOnTheCommandLineWinsOverTheEnvironment) {
+  // The variable is read only when no option names a secret.
+  start_with_environment({"TRESSE_WEBHOOK_SECRET=" + std::string(spec_secret)},
+                         {"--secret", std::string(other_secret)});
+  http_client client("127.0.0.1", port_);
+  EXPECT_EQ(client.post("/", signed_headers("evt_1", body), body).status, 401);
+  EXPECT_EQ(next_line()["outcome"], "no_matching_signature");
 }
 
 TEST_F(ListenCommandTest, ReplayGuardLetsARetryInAfterAFailedAnswer) {
@@ -282,9 +342,31 @@ TEST_F(ListenCommandTest, ExitsTwoOnBadUsage) {
         {"listen", "--secret", std::string(spec_secret)},
         {"listen", "--port", "70000", "--secret", std::string(spec_secret)},
         {"listen", "--port", "0", "--secret", "nope!"},
-        {"listen", "--port", "0", "--secret", std::string(spec_secret), "--status", "abc"}}) {
+        {"listen", "--port", "0", "--secret", std::string(spec_secret), "--status", "abc"},
+        {"listen", "--port", "0", "--secret-file", "/nonexistent/tresse/secrets"},
+        {"listen", "--port", "0", "--secret-file", "/dev/null"}}) {  // holds no secret
     auto r = webhook_cli(args);
     EXPECT_EQ(r.exit_code, 2) << args.back();
+  }
+}
+
+TEST_F(ListenCommandTest, NeverEchoesABadSecret) {
+  const std::string bad = "whsec_not-base64-but-secret";
+  auto path = std::filesystem::temp_directory_path() /
+              ("tresse_listen_bad_secret_" + std::to_string(::getpid()));
+  std::ofstream(path) << std::string(spec_secret) << "\n" << bad << "\n";
+  auto from_file = webhook_cli({"listen", "--port", "0", "--secret-file", path.string()});
+  std::filesystem::remove(path);
+  EXPECT_EQ(from_file.exit_code, 2);
+  EXPECT_NE(from_file.err.find("secret #2 is not a valid secret"), std::string::npos)
+      << from_file.err;
+  auto from_env = run_process({"/usr/bin/env", "TRESSE_WEBHOOK_SECRET=" + bad, TRESSE_WEBHOOK_BIN,
+                               "listen", "--port", "0"});
+  EXPECT_EQ(from_env.exit_code, 2);
+  EXPECT_NE(from_env.err.find("TRESSE_WEBHOOK_SECRET"), std::string::npos) << from_env.err;
+  for (const auto& r : {from_file, from_env}) {
+    EXPECT_EQ(r.err.find("not-base64"), std::string::npos) << r.err;
+    EXPECT_EQ(r.out.find("not-base64"), std::string::npos) << r.out;
   }
 }
 

@@ -102,6 +102,33 @@ TEST(SignCommandTest, RejectsAnUnparsableSecretWithoutEchoingIt) {
   EXPECT_EQ(r.err.find("SeCrEt"), std::string::npos) << r.err;
 }
 
+TEST(SignCommandTest, TakesTheSecretsFromAFileOrTheEnvironment) {
+  const std::string expected = "webhook-signature: " + std::string(spec_signature) + "\n";
+  auto path =
+      std::filesystem::temp_directory_path() / ("tresse_sign_secret_" + std::to_string(::getpid()));
+  std::ofstream(path) << spec_secret << "\n";
+  auto from_file = webhook_cli({"sign", "--secret-file", path.string(), "--id",
+                                std::string(spec_id), "--timestamp", std::string(spec_timestamp)},
+                               spec_body);
+  std::filesystem::remove(path);
+  EXPECT_EQ(from_file.exit_code, 0) << from_file.err;
+  EXPECT_NE(from_file.out.find(expected), std::string::npos) << from_file.out;
+
+  auto from_env = run_process(
+      {"/usr/bin/env", "TRESSE_WEBHOOK_SECRET=" + std::string(spec_secret), TRESSE_WEBHOOK_BIN,
+       "sign", "--id", std::string(spec_id), "--timestamp", std::string(spec_timestamp)},
+      spec_body);
+  EXPECT_EQ(from_env.exit_code, 0) << from_env.err;
+  EXPECT_NE(from_env.out.find(expected), std::string::npos) << from_env.out;
+
+  // Without any secret it stays a usage error.
+  auto none = run_process({"/usr/bin/env", "-u", "TRESSE_WEBHOOK_SECRET", TRESSE_WEBHOOK_BIN,
+                           "sign", "--id", "evt_1", "--timestamp", "1"},
+                          spec_body);
+  EXPECT_EQ(none.exit_code, 2);
+  EXPECT_NE(none.err.find("TRESSE_WEBHOOK_SECRET"), std::string::npos) << none.err;
+}
+
 TEST(SignCommandTest, HelpExitsZero) {
   auto r = webhook_cli({"sign", "--help"});
   EXPECT_EQ(r.exit_code, 0);

@@ -153,8 +153,8 @@ TEST(VerifyCommandTest, ExitsTwoOnBadUsage) {
       verify_args(spec_headers(), {"--tolerance", "ten"}),  // bad number
       verify_args(spec_headers(), {"--now", "12abc"}),
       verify_args(spec_headers(), {"--header", "no colon here"}),
-      verify_args(spec_headers(), {"--secret", "whsec_!!"}),  // unparsable secret
-      {"verify", "--header", "webhook-id: x"},                // no secret
+      {"verify", "--header", "webhook-id: x"},  // no secret
+      {"verify", "--secret-file", "/nonexistent/tresse/secrets", "--header", "webhook-id: x"},
   };
   for (const auto& args : bad) {
     auto r = webhook_cli(args, spec_body);
@@ -164,6 +164,77 @@ TEST(VerifyCommandTest, ExitsTwoOnBadUsage) {
     EXPECT_EQ(r.out, "") << joined;
     EXPECT_NE(r.err, "") << joined;
   }
+}
+
+TEST(VerifyCommandTest, ReportsAnUnusableSecretAsInvalidSecret) {
+  // One of verify's documented outcomes, not a usage error: exit 1, the code as the first word.
+  for (const std::string secret : {"whsec_", "whsec_!!", "whsec_c2VjcmV0-not-base64", "nope!"}) {
+    std::vector<std::string> args = {"verify", "--secret", secret, "--now", now};
+    for (const auto& h : spec_headers()) args.insert(args.end(), {"--header", h});
+    auto r = webhook_cli(args, spec_body);
+    EXPECT_EQ(r.exit_code, 1) << secret << ": " << r.out << r.err;
+    EXPECT_EQ(first_word(r.out), "invalid_secret") << secret << ": " << r.out;
+    EXPECT_NE(r.out.find("--secret #1"), std::string::npos) << r.out;
+    if (secret.size() > 6) EXPECT_EQ(r.out.find(secret.substr(6)), std::string::npos) << r.out;
+  }
+  // A good secret beside a bad one does not hide the bad one.
+  auto r = webhook_cli(verify_args(spec_headers(), {"--secret", "whsec_"}), spec_body);
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_EQ(first_word(r.out), "invalid_secret") << r.out;
+  EXPECT_NE(r.out.find("--secret #2"), std::string::npos) << r.out;
+}
+
+TEST(VerifyCommandTest, UsageErrorsWinOverAnUnusableSecret) {
+  auto r = webhook_cli({"verify", "--secret", "whsec_", "--tolerance", "ten"}, spec_body);
+  EXPECT_EQ(r.exit_code, 2) << r.out;
+  EXPECT_EQ(r.out, "");
+}
+
+TEST(VerifyCommandTest, ReadsTheSecretsFromAFile) {
+  auto path = std::filesystem::temp_directory_path() /
+              ("tresse_verify_secrets_" + std::to_string(::getpid()));
+  std::ofstream(path) << "# one secret per line\n" << other_secret << "\r\n" << spec_secret << "\n";
+  std::vector<std::string> args = {"verify", "--secret-file", path.string(), "--now", now};
+  for (const auto& h : spec_headers()) args.insert(args.end(), {"--header", h});
+  auto r = webhook_cli(args, spec_body);
+  std::ofstream(path) << other_secret << "\nwhsec_\n";
+  auto bad = webhook_cli(args, spec_body);
+  std::filesystem::remove(path);
+  EXPECT_EQ(r.exit_code, 0) << r.out << r.err;
+  EXPECT_EQ(r.out, "valid\n");
+  EXPECT_EQ(bad.exit_code, 1) << bad.out << bad.err;
+  EXPECT_EQ(first_word(bad.out), "invalid_secret") << bad.out;
+  EXPECT_NE(bad.out.find("secret #2"), std::string::npos) << bad.out;
+}
+
+TEST(VerifyCommandTest, ReadsTheSecretsFromTheEnvironment) {
+  std::vector<std::string> args = {
+      "/usr/bin/env",
+      "TRESSE_WEBHOOK_SECRET=" + std::string(other_secret) + "  " + std::string(spec_secret),
+      TRESSE_WEBHOOK_BIN,
+      "verify",
+      "--now",
+      now};
+  for (const auto& h : spec_headers()) args.insert(args.end(), {"--header", h});
+  auto r = run_process(args, spec_body);
+  EXPECT_EQ(r.exit_code, 0) << r.out << r.err;
+  EXPECT_EQ(r.out, "valid\n");
+  args[1] = "TRESSE_WEBHOOK_SECRET=whsec_";
+  auto bad = run_process(args, spec_body);
+  EXPECT_EQ(bad.exit_code, 1) << bad.out << bad.err;
+  EXPECT_EQ(first_word(bad.out), "invalid_secret") << bad.out;
+  EXPECT_NE(bad.out.find("TRESSE_WEBHOOK_SECRET"), std::string::npos) << bad.out;
+}
+
+TEST(VerifyCommandTest, RejectsASignatureWithoutItsPadding) {
+  std::string unpadded(spec_signature);
+  unpadded.pop_back();  // the '='
+  auto r = webhook_cli(verify_args({"webhook-id: " + std::string(spec_id),
+                                    "webhook-timestamp: " + std::string(spec_timestamp),
+                                    "webhook-signature: " + unpadded}),
+                       spec_body);
+  EXPECT_EQ(r.exit_code, 1) << r.out;
+  EXPECT_EQ(first_word(r.out), "no_matching_signature") << r.out;
 }
 
 }  // namespace

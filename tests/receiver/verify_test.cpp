@@ -285,6 +285,7 @@ TEST(VerifyTest, SkipsMalformedEntries) {
       "v1," + b64.substr(0, 42),                         // truncated
       "v1," + b64.substr(0, 20) + "*" + b64.substr(21),  // one bad character
       "v1," + b64 + "=",                                 // extra padding
+      "v1," + b64.substr(0, b64.size() - 1),             // missing padding
       "v1," + b64.substr(0, 42) + "\xc3\xa9",            // unicode
       "v1,!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!=",
       "v1," + b64 + b64,  // too long
@@ -301,9 +302,27 @@ TEST(VerifyTest, SkipsMalformedEntries) {
   }
 }
 
-TEST(VerifyTest, AcceptsUnpaddedSignature) {
-  const std::string good(kSignature);
-  EXPECT_TRUE(check(make({kSecret}), good.substr(0, good.size() - 1)));
+TEST(VerifyTest, RejectsNonCanonicalBase64) {
+  // The right bytes spelled otherwise do not match, as in every Standard Webhooks library:
+  // without the padding, or with unused trailing bits set.
+  const std::string good(kSignature);  // 32 bytes: 43 characters and one '='
+  ASSERT_EQ(good.back(), '=');
+  const std::string unpadded = good.substr(0, good.size() - 1);
+  std::string trailing_bits = good;  // 'E' is 000100, and its last 2 bits carry nothing
+  ASSERT_EQ(trailing_bits[trailing_bits.size() - 2], 'E');
+  trailing_bits[trailing_bits.size() - 2] = 'F';
+  const std::string ed(kEdSignature);  // 64 bytes: 86 characters and "=="
+  ASSERT_EQ(ed.substr(ed.size() - 2), "==");
+  const std::string entries[] = {unpadded, trailing_bits, ed.substr(0, ed.size() - 1),
+                                 ed.substr(0, ed.size() - 2)};
+  const verifier v = make({kSecret, kEdPublic});
+  for (const std::string& entry : entries) {
+    const verification r = check(v, entry);
+    EXPECT_EQ(r.code(), errc::no_matching_signature) << entry;
+    EXPECT_NE(r.message.find("no well-formed"), std::string::npos) << r.message;
+  }
+  EXPECT_TRUE(check(v, good));
+  EXPECT_TRUE(check(v, ed));
 }
 
 TEST(VerifyTest, WhitespaceOnlyHeaderMatchesNothing) {

@@ -1,14 +1,32 @@
 #include "admin/admin_server.hpp"
 
+#include <memory>
 #include <utility>
 
 namespace tresse::dispatcher {
 namespace beast_http = boost::beast::http;
 
-result<http::server> start_admin_server(http::server_options options, const metrics& m,
-                                        readiness_checks checks) {
-  auto handle = [&m, checks = std::move(checks)](
-                    http::request& req) -> boost::asio::awaitable<http::response> {
+namespace {
+
+// A check that is not configured passes.
+bool passes(const std::function<bool()>& check) { return !check || check(); }
+
+}  // namespace
+
+result<http::server> start_admin_server(http::server_options options, metrics& m,
+                                        readiness_checks given) {
+  auto checks = std::make_shared<const readiness_checks>(std::move(given));
+  m.make_gauge("tresse_build_info", "The running version; always 1", {{"version", TRESSE_VERSION}})
+      .set(1);
+  const char* ready_help = "1 when the /readyz check of this dependency passes, else 0";
+  m.make_callback_gauge("tresse_ready", ready_help,
+                        [checks] { return passes(checks->kafka) ? 1.0 : 0.0; },
+                        {{"check", "kafka"}});
+  m.make_callback_gauge("tresse_ready", ready_help,
+                        [checks] { return passes(checks->redis) ? 1.0 : 0.0; },
+                        {{"check", "redis"}});
+
+  auto handle = [&m, checks](http::request& req) -> boost::asio::awaitable<http::response> {
     http::response res{beast_http::status::ok, req.version()};
     res.set(beast_http::field::content_type, "text/plain; charset=utf-8");
     std::string_view target = req.target();
@@ -22,11 +40,11 @@ result<http::server> start_admin_server(http::server_options options, const metr
     } else if (target == "/readyz") {
       // The checks block briefly (a PING, a metadata request); they run on the admin thread,
       // never on the delivery threads.
-      const bool kafka_ok = !checks.kafka || checks.kafka();
-      const bool redis_ok = !checks.redis || checks.redis();
-      const std::string_view kafka = !kafka_ok               ? "unreachable"
-                                     : checks.kafka_embedded ? "embedded (not for production)"
-                                                             : "ok";
+      const bool kafka_ok = passes(checks->kafka);
+      const bool redis_ok = passes(checks->redis);
+      const std::string_view kafka = !kafka_ok                ? "unreachable"
+                                     : checks->kafka_embedded ? "embedded (not for production)"
+                                                              : "ok";
       res.set(beast_http::field::content_type, "application/json");
       if (!kafka_ok || !redis_ok) res.result(beast_http::status::service_unavailable);
       res.body() = std::string("{\"ready\": ") + (kafka_ok && redis_ok ? "true" : "false") +

@@ -4,6 +4,10 @@
 //                 {"ready": true, "kafka": "ok", "redis": "ok"}, each part "ok" or "unreachable",
 //                 and "kafka": "embedded (not for production)" on the in-process mock cluster
 //   GET /metrics  Prometheus text format
+// and puts what it knows of the process itself in those metrics:
+//   tresse_build_info{version="0.1.0"} 1
+//   tresse_ready{check="kafka"} 1     the same checks as /readyz, run when scraped (1 or 0)
+//   tresse_ready{check="redis"} 1
 #pragma once
 
 #include <functional>
@@ -22,8 +26,9 @@ struct readiness_checks {
   bool kafka_embedded = false;  // kafka.brokers=embedded: said in every answer
 };
 
-// Starts serving on `options`; `m` and the checks must outlive the server.
-result<http::server> start_admin_server(http::server_options options, const metrics& m,
+// Registers the metrics above on `m` and starts serving on `options`; `m` and what the checks
+// use must outlive the server.
+result<http::server> start_admin_server(http::server_options options, metrics& m,
                                         readiness_checks checks);
 
 }  // namespace tresse::dispatcher

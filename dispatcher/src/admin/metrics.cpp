@@ -1,20 +1,24 @@
 #include "admin/metrics.hpp"
 
-#include <cstdio>
+#include <charconv>
+#include <cmath>
 #include <stdexcept>
+#include <system_error>
 
 namespace tresse::dispatcher {
 namespace {
 
-std::string escape_label(const std::string& v) {
+// The text format's escapes: backslash and line feed, and in label values (`quotes`) the
+// double quote too. HELP text leaves double quotes as they are.
+std::string escape(const std::string& v, bool quotes) {
   std::string out;
   out.reserve(v.size());
   for (char c : v) {
-    if (c == '\\' || c == '"') out.push_back('\\');
     if (c == '\n') {
       out += "\\n";
       continue;
     }
+    if (c == '\\' || (quotes && c == '"')) out.push_back('\\');
     out.push_back(c);
   }
   return out;
@@ -25,7 +29,7 @@ std::string format_labels(const metric_labels& labels, const std::string& extra 
   std::string out = "{";
   for (const auto& [k, v] : labels) {
     if (out.size() > 1) out.push_back(',');
-    out += k + "=\"" + escape_label(v) + "\"";
+    out += k + "=\"" + escape(v, /*quotes=*/true) + "\"";
   }
   if (!extra.empty()) {
     if (out.size() > 1) out.push_back(',');
@@ -36,9 +40,14 @@ std::string format_labels(const metric_labels& labels, const std::string& extra 
 }
 
 std::string format_number(double v) {
+  // The text format spells the special values so; std::to_chars would write "inf" and "nan".
+  if (std::isnan(v)) return "NaN";
+  if (std::isinf(v)) return v > 0 ? "+Inf" : "-Inf";
+  // The shortest text that reads back as the same double: 0.1, not 0.10000000000000001, so that
+  // a query or alert written with le="0.1" matches the bucket.
   char buf[64];
-  std::snprintf(buf, sizeof buf, "%.17g", v);
-  return buf;
+  const auto [end, ec] = std::to_chars(buf, buf + sizeof buf, v);
+  return ec == std::errc() ? std::string(buf, end) : std::string("NaN");
 }
 
 void atomic_add(std::atomic<double>& a, double v) {
@@ -108,20 +117,22 @@ void metrics::make_callback_gauge(std::string name, std::string help, std::funct
 }
 
 void metrics::make_callback_family(std::string name, std::string help,
-                                   std::function<labelled_values()> read,
-                                   std::size_t max_series) {
+                                   std::function<labelled_values()> read, std::size_t max_series,
+                                   family_type type) {
   std::lock_guard lock(mutex_);
   series s;
   s.read_many = std::move(read);
   s.max_series = max_series;
-  family_for(name, help, "gauge").members.push_back(std::move(s));
+  family_for(name, help, type == family_type::counter ? "counter" : "gauge")
+      .members.push_back(std::move(s));
 }
 
 std::string metrics::render() const {
   std::lock_guard lock(mutex_);
   std::string out;
   for (const auto& f : families_) {
-    out += "# HELP " + f.name + " " + f.help + "\n# TYPE " + f.name + " " + f.type + "\n";
+    out += "# HELP " + f.name + " " + escape(f.help, /*quotes=*/false) + "\n# TYPE " + f.name +
+           " " + f.type + "\n";
     for (const auto& s : f.members) {
       if (s.c != nullptr) {
         out += f.name + format_labels(s.labels) + " " + std::to_string(s.c->value()) + "\n";

@@ -66,11 +66,14 @@ class metrics {
   void make_callback_gauge(std::string name, std::string help, std::function<double()> read,
                            metric_labels labels = {});
 
-  // A gauge family whose series are computed when scraped, e.g. the N worst endpoints. At most
-  // `max_series` are rendered, whatever `read` returns: cardinality stays bounded.
+  // A family whose series are computed when scraped, e.g. the N worst endpoints (a gauge), or
+  // counts kept elsewhere in a lock-free table (a counter). At most `max_series` are rendered,
+  // whatever `read` returns: cardinality stays bounded.
   using labelled_values = std::vector<std::pair<metric_labels, double>>;
+  enum class family_type { gauge, counter };
   void make_callback_family(std::string name, std::string help,
-                            std::function<labelled_values()> read, std::size_t max_series);
+                            std::function<labelled_values()> read, std::size_t max_series,
+                            family_type type = family_type::gauge);
 
   std::string render() const;
 

@@ -3,14 +3,17 @@
 namespace tresse::dispatcher::api {
 
 result<http::server> start_server(http::server_options options, service& svc,
-                                  std::string_view peer_header) {
+                                  std::string_view peer_header, request_metrics& counts) {
   options.peer_header = peer_header;
-  options.on_rejected = [&svc](const http::request& head,
-                               http::response& res) -> boost::asio::awaitable<void> {
+  options.on_rejected = [&svc, &counts](const http::request& head,
+                                        http::response& res) -> boost::asio::awaitable<void> {
     co_await svc.decorate_rejection(head, res);
+    counts.count(head.method_string(), head.target(), res.result_int());
   };
-  auto handle = [&svc](http::request& req) -> boost::asio::awaitable<http::response> {
-    co_return co_await svc.handle(req);
+  auto handle = [&svc, &counts](http::request& req) -> boost::asio::awaitable<http::response> {
+    http::response res = co_await svc.handle(req);
+    counts.count(req.method_string(), req.target(), res.result_int());
+    co_return res;
   };
   return http::server::start(std::move(options), std::move(handle));
 }

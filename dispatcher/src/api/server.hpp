@@ -3,6 +3,7 @@
 // never shares threads with delivery.
 #pragma once
 
+#include "api/request_metrics.hpp"
 #include "api/service.hpp"
 #include "tresse/common/http_server.hpp"
 #include "tresse/common/result.hpp"
@@ -10,8 +11,9 @@
 namespace tresse::dispatcher::api {
 
 // Request bodies over options.body_limit (1 MiB by default) are answered 413
-// payload_too_large, with the rate-limit headers like every other answer.
+// payload_too_large, with the rate-limit headers like every other answer. Every answer, the 413s
+// included, is counted in `counts`, which must outlive the server.
 result<http::server> start_server(http::server_options options, service& svc,
-                                  std::string_view peer_header);
+                                  std::string_view peer_header, request_metrics& counts);
 
 }  // namespace tresse::dispatcher::api

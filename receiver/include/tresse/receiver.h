@@ -70,7 +70,10 @@ void tresse_verifier_forget(tresse_verifier* v, const char* id);
  * Returns TRESSE_OK or, checked in this order, TRESSE_MISSING_HEADER,
  * TRESSE_INVALID_TIMESTAMP, TRESSE_TIMESTAMP_TOO_OLD, TRESSE_TIMESTAMP_TOO_NEW,
  * TRESSE_NO_MATCHING_SIGNATURE (or TRESSE_INVALID_SECRET when no key can verify),
- * TRESSE_REPLAYED; TRESSE_INVALID_ARGUMENT for a NULL v or a NULL body with body_len > 0. */
+ * TRESSE_REPLAYED; TRESSE_INVALID_ARGUMENT for a NULL v or a NULL body with body_len > 0.
+ * TRESSE_REPLAYED (only with a replay guard) means authentic and already accepted: a duplicate,
+ * which delivery at least once sends now and then. Answer it 2xx without processing it again;
+ * a 4xx would make the sender retry it and finally dead-letter it. */
 int tresse_verifier_verify(const tresse_verifier* v, const char* id, const char* timestamp,
                            const char* signature, const void* body, size_t body_len, int64_t now,
                            char* message, size_t message_size);

@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <limits>
+#include <string>
 #include <thread>
 #include <vector>
 
@@ -31,10 +33,68 @@ TEST(MetricsTest, HistogramBucketsAreCumulative) {
   h.observe(5);
   std::string text = m.render();
   EXPECT_NE(text.find("latency_seconds_bucket{le=\"0.01\"} 1\n"), std::string::npos);
-  EXPECT_NE(text.find("latency_seconds_bucket{le=\"0.10000000000000001\"} 3\n"), std::string::npos);
+  EXPECT_NE(text.find("latency_seconds_bucket{le=\"0.1\"} 3\n"), std::string::npos);
   EXPECT_NE(text.find("latency_seconds_bucket{le=\"1\"} 3\n"), std::string::npos);
   EXPECT_NE(text.find("latency_seconds_bucket{le=\"+Inf\"} 4\n"), std::string::npos);
   EXPECT_NE(text.find("latency_seconds_count 4\n"), std::string::npos);
+}
+
+TEST(MetricsTest, BucketBoundsAreInShortestRoundTripForm) {
+  // A query or alert written with le="0.1" must match: never 0.10000000000000001.
+  metrics m;
+  m.make_histogram("h_seconds", "help", {0.005, 0.01, 0.025, 0.1, 0.25, 1, 2.5, 15, 1e-7, 1e21});
+  const std::string text = m.render();
+  for (const char* le :
+       {"0.005", "0.01", "0.025", "0.1", "0.25", "1", "2.5", "15", "1e-07", "1e+21", "+Inf"}) {
+    EXPECT_NE(text.find(std::string("h_seconds_bucket{le=\"") + le + "\"} 0\n"), std::string::npos)
+        << le << "\n"
+        << text;
+  }
+  EXPECT_EQ(text.find("0000000"), std::string::npos) << text;
+}
+
+TEST(MetricsTest, RendersValuesInShortestRoundTripForm) {
+  metrics m;
+  m.make_gauge("a", "help").set(0.1);
+  m.make_gauge("b", "help").set(1.0 / 3);
+  m.make_gauge("c", "help").set(-2);
+  m.make_gauge("d", "help").set(std::numeric_limits<double>::infinity());
+  m.make_gauge("e", "help").set(-std::numeric_limits<double>::infinity());
+  m.make_gauge("f", "help").set(std::numeric_limits<double>::quiet_NaN());
+  auto& h = m.make_histogram("h", "help", {1});
+  h.observe(0.1);
+  h.observe(0.2);
+  const std::string text = m.render();
+  EXPECT_NE(text.find("\na 0.1\n"), std::string::npos) << text;
+  EXPECT_NE(text.find("\nb 0.3333333333333333\n"), std::string::npos) << text;
+  EXPECT_NE(text.find("\nc -2\n"), std::string::npos) << text;
+  EXPECT_NE(text.find("\nd +Inf\n"), std::string::npos) << text;
+  EXPECT_NE(text.find("\ne -Inf\n"), std::string::npos) << text;
+  EXPECT_NE(text.find("\nf NaN\n"), std::string::npos) << text;
+  EXPECT_NE(text.find("\nh_sum 0.30000000000000004\n"), std::string::npos) << text;  // exact
+}
+
+TEST(MetricsTest, EscapesHelpText) {
+  // The text format: in HELP, backslash and line feed are escaped; double quotes are not.
+  metrics m;
+  m.make_counter("c_total", "a \"quoted\" C:\\path\nsecond line");
+  EXPECT_NE(m.render().find(
+                "# HELP c_total a \"quoted\" C:\\\\path\\nsecond line\n# TYPE c_total counter\n"),
+            std::string::npos)
+      << m.render();
+}
+
+TEST(MetricsTest, CallbackFamilyMayBeACounter) {
+  metrics m;
+  m.make_callback_family(
+      "requests_total", "help",
+      [] {
+        return metrics::labelled_values{{{{"route", "/v1/webhooks"}}, 3}};
+      },
+      10, metrics::family_type::counter);
+  const std::string text = m.render();
+  EXPECT_NE(text.find("# TYPE requests_total counter\n"), std::string::npos) << text;
+  EXPECT_NE(text.find("requests_total{route=\"/v1/webhooks\"} 3\n"), std::string::npos) << text;
 }
 
 TEST(MetricsTest, CallbackGaugeIsReadAtScrapeTime) {

@@ -6,7 +6,8 @@
 //   boost::beast::http::request<boost::beast::http::string_body> req;
 //   ... read req ...
 //   tresse::receiver::verification result = tresse::receiver::verify(verifier, req);
-//   if (!result) { /* answer 401 with result.message */ }
+//   if (result.code() == tresse::receiver::errc::replayed) { /* a duplicate: answer 200 */ }
+//   else if (!result) { /* answer 401 with result.message */ }
 //
 // Beast matches field names case-insensitively. The body must be contiguous and expose
 // data()/size() (string_body, vector_body<char>, span_body<char>); when a header field is

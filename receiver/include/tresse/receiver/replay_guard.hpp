@@ -11,7 +11,9 @@
 //   tresse::receiver::verifier_options options;
 //   options.replay = std::make_shared<tresse::receiver::memory_replay_guard>(100000);
 //   tresse::receiver::verifier v(keys, options);
-//   // v.verify(...) now fails with errc::replayed on a second delivery of an id.
+//   // v.verify(...) now fails with errc::replayed on a second delivery of an id: a duplicate
+//   // of an authentic webhook, which the receiver acknowledges with 2xx and does not process
+//   // again (verify.hpp).
 //
 // Back it with Redis (SET id 1 NX PX ...) by implementing `replay_guard` yourself.
 #pragma once

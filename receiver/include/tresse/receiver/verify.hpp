@@ -5,10 +5,15 @@
 //   auto result = v.verify(
 //       [&](std::string_view name) { return my_request.header(name); },  // optional<string_view>
 //       my_request.body());
+//   if (result.code() == tresse::receiver::errc::replayed) return 200;  // a duplicate: ack it
 //   if (!result) {
 //     log(tresse::receiver::to_string(result.code()), result.message);  // e.g. "timestamp_too_old"
 //     return 401;
 //   }
+//
+// `replayed` (only with a replay guard) means authentic and already accepted: delivery is at
+// least once, so answer such a duplicate 2xx and skip the work. A 4xx would make the sender
+// retry it, and a Tresse dispatcher would open the endpoint's circuit and dead-letter it.
 //
 // Several secrets (rotation), a tighter window and a fixed clock for tests:
 //
@@ -21,7 +26,8 @@
 // (invalid_timestamp) → within tolerance in both directions (timestamp_too_old /
 // timestamp_too_new) → some v1/v1a entry of webhook-signature matches some key, compared in
 // constant time (no_matching_signature) → the id was not seen before, if a replay guard is set
-// (replayed). Malformed entries in webhook-signature are skipped. The body is checked byte for
+// (replayed). Malformed entries in webhook-signature are skipped; a value that is not canonical
+// base64 (its '=' padding left out, unused bits set) is malformed. The body is checked byte for
 // byte: pass exactly the bytes received, before any JSON parsing.
 //
 // A verifier is immutable after construction and safe to use from many threads at once (the
