@@ -94,6 +94,11 @@ TEST_F(EngineTest, ShardedEndpointsKeepTheirOwnLimitsUnderManyRecords) {
   EXPECT_NE(metrics.find("tresse_deliveries_total{outcome=\"delivered\"} " +
                          std::to_string(endpoints * events_n)),
             std::string::npos);
+  // Every attempt counted by what it came to: all answered 2xx here.
+  EXPECT_NE(metrics.find("tresse_attempts_total{class=\"http_2xx\"} " +
+                         std::to_string(endpoints * events_n)),
+            std::string::npos);
+  EXPECT_NE(metrics.find("tresse_attempts_total{class=\"timeout\"} 0"), std::string::npos);
 }
 
 TEST_F(EngineTest, AnEndpointsNewUrlTakesEffectFromItsNextAttempt) {

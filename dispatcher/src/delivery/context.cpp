@@ -44,6 +44,7 @@ context::context(engine_deps d, engine_options o)
     : deps(d),
       options(std::move(o)),
       counters(register_counters(deps.stats)),
+      attempts(deps.stats),
       instance_id(options.instance_id.empty() ? default_instance_id() : options.instance_id),
       tls(http::make_tls_context(options.http)),
       blocking(std::max<std::size_t>(options.blocking_threads, 1)) {

@@ -24,6 +24,7 @@
 #include <boost/asio/thread_pool.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
+#include "admin/attempt_metrics.hpp"
 #include "admin/metrics.hpp"
 #include "health/breaker.hpp"
 #include "health/breaker_store.hpp"
@@ -131,6 +132,7 @@ struct context {
   engine_deps deps;
   engine_options options;
   delivery_counters counters;
+  attempt_metrics attempts;  // tresse_attempts_total{class}: what each attempt came to
   std::string instance_id;
   std::shared_ptr<boost::asio::ssl::context> tls;  // every shard's HTTP client shares it
   boost::asio::thread_pool blocking;

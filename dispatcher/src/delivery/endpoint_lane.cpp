@@ -321,6 +321,7 @@ asio::awaitable<attempt_result> endpoint_lane::attempt(shard_env& env, const eve
 
   out.ran = true;
   out.result = classify_attempt(r);
+  ctx.attempts.count(r);
   (void)abandon_probe.release();  // reported: the probe is done
   business_id_ = ep.business_id;
   const bool delivered = out.result.next == outcome::action::delivered;
