@@ -8,12 +8,15 @@ namespace tresse::dispatcher {
 async_semaphore::async_semaphore(boost::asio::any_io_executor ex, std::size_t permits)
     : ex_(std::move(ex)), permits_(permits) {}
 
+bool async_semaphore::try_acquire() {
+  if (cancelled_ || permits_ == 0 || !waiters_.empty()) return false;
+  --permits_;
+  return true;
+}
+
 boost::asio::awaitable<bool> async_semaphore::acquire() {
   if (cancelled_) co_return false;
-  if (permits_ > 0 && waiters_.empty()) {
-    --permits_;
-    co_return true;
-  }
+  if (try_acquire()) co_return true;
   auto timer = std::make_shared<boost::asio::steady_timer>(ex_);
   timer->expires_at(boost::asio::steady_timer::time_point::max());
   waiters_.push_back(timer);

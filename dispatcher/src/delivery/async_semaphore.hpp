@@ -18,6 +18,9 @@ class async_semaphore {
 
   // Waits for a permit. Returns false if the wait was cancelled (shutdown).
   boost::asio::awaitable<bool> acquire();
+  // Takes a free permit at once, without a coroutine (the common case); false: none free, or
+  // someone waits for one (then acquire()).
+  bool try_acquire();
   void release();
   // Wakes every waiter with "cancelled".
   void cancel_all();

@@ -208,7 +208,10 @@ asio::awaitable<admission> endpoint_lane::admit(shard_env& env, const registry::
   }
 
   out.deadline = steady::now() + ctx.options.endpoint_queue_timeout;
-  const lane::admit admitted = co_await slots_.acquire(k, out.deadline);
+  lane::admit admitted = lane::admit::granted;
+  if (!slots_.try_acquire(k)) {  // no coroutine when a slot is free
+    admitted = co_await slots_.acquire(k, out.deadline);
+  }
   if (admitted != lane::admit::granted && probe) circuit_.probe_abandoned();
   if (admitted == lane::admit::cancelled) {
     out.state = admission::cancelled;
@@ -265,7 +268,10 @@ asio::awaitable<attempt_result> endpoint_lane::attempt(shard_env& env, const eve
     co_await pace_timer.async_wait(asio::as_tuple(asio::use_awaitable));
     if (ctx.stopping) co_return out;
   }
-  if (!co_await env.in_flight.acquire()) co_return out;
+  if (!env.in_flight.try_acquire()) {  // no coroutine when a permit is free
+    const bool got = co_await env.in_flight.acquire();
+    if (!got) co_return out;
+  }
   semaphore_permit in_flight_permit(&env.in_flight);
   if (ctx.stopping) co_return out;
 

@@ -33,10 +33,7 @@ void lane::take(kind k) {
 boost::asio::awaitable<lane::admit> lane::acquire(kind k,
                                                   std::chrono::steady_clock::time_point deadline) {
   if (cancelled_) co_return admit::cancelled;
-  if (can_take(k)) {
-    take(k);
-    co_return admit::granted;
-  }
+  if (try_acquire(k)) co_return admit::granted;
   auto& q = queue(k);
   const auto now = std::chrono::steady_clock::now();
   const bool stalled =
@@ -58,6 +55,12 @@ boost::asio::awaitable<lane::admit> lane::acquire(kind k,
   auto& q2 = queue(k);
   q2.erase(std::remove(q2.begin(), q2.end(), w), q2.end());
   co_return cancelled_ ? admit::cancelled : admit::deferred;
+}
+
+bool lane::try_acquire(kind k) {
+  if (cancelled_ || !can_take(k)) return false;
+  take(k);
+  return true;
 }
 
 void lane::release(kind k) {

@@ -53,6 +53,9 @@ class lane {
   // release(k) it (lane_permit does); deferred: the queue is full or the deadline passed;
   // cancelled: shutdown.
   boost::asio::awaitable<admit> acquire(kind k, std::chrono::steady_clock::time_point deadline);
+  // Takes a free slot of kind `k` at once, without a coroutine; false: none to take now (then
+  // acquire(), which also says why).
+  bool try_acquire(kind k);
   void release(kind k);
   // Wakes every waiter with "cancelled"; later acquires are cancelled at once.
   void cancel_all();

@@ -51,6 +51,7 @@ asio::awaitable<settle::handoff> settle::first(const event_meta& meta,
   const std::string_view body =
       body_logged.exchange(true) || !meta.body ? std::string_view{} : std::string_view(*meta.body);
   if (!co_await log_.write(res.record, body)) co_return handoff::interrupted;
+  if (counted_delivered(res.result, reset_streak)) co_return handoff::done;
   if (res.result.next != outcome::action::retry) {
     co_return co_await delivered_or_disabled(ep, reset_streak, res.result)
         ? handoff::done
@@ -101,6 +102,12 @@ asio::awaitable<void> settle::drop(const retry::task& task, const registry::endp
   retry::task t = task;
   t.last_error = ep->disabled_reason;
   if (co_await dead_letter("endpoint_disabled", t)) co_await complete(id);
+}
+
+bool settle::counted_delivered(const outcome& o, bool reset_streak) {
+  if (o.next != outcome::action::delivered || reset_streak) return false;
+  ctx_.counters.delivered->inc();
+  return true;
 }
 
 asio::awaitable<bool> settle::delivered_or_disabled(const registry::endpoint& ep,

@@ -57,6 +57,9 @@ class settle {
   static event_meta meta_of(const retry::task& t);
 
  private:
+  // A delivered attempt that needs no Redis write (no streak reset): counted here, without a
+  // coroutine (the common case). False: delivered_or_disabled() has work to do.
+  bool counted_delivered(const outcome& o, bool reset_streak);
   boost::asio::awaitable<bool> delivered_or_disabled(const registry::endpoint& ep,
                                                      bool reset_streak, const outcome& o);
   // Stores the task due at `due` (rescheduling it when `claimed`). nullopt: interrupted;

@@ -72,6 +72,21 @@ TEST_F(LaneTest, GrantsUpToItsSlotsThenQueues) {
   EXPECT_EQ(l.busy(), 2u);
 }
 
+TEST_F(LaneTest, TryAcquireTakesOnlyAFreeSlotNobodyWaitsFor) {
+  lane l(io_.get_executor(), {.slots = 1, .retry_slots = 1, .queue_limit = 10});
+  EXPECT_TRUE(l.try_acquire(lane::kind::first));
+  EXPECT_FALSE(l.try_acquire(lane::kind::first));  // the one slot is taken
+  spawn(l, lane::kind::first, "waiting");
+  l.release(lane::kind::first);  // handed to the waiter, not left for try_acquire
+  pump();
+  EXPECT_EQ(results_, (std::vector<std::string>{"waiting:granted"}));
+  EXPECT_FALSE(l.try_acquire(lane::kind::first));
+  EXPECT_EQ(l.busy(), 1u);
+  l.cancel_all();
+  l.release(lane::kind::first);
+  EXPECT_FALSE(l.try_acquire(lane::kind::first));  // cancelled: nothing more is taken
+}
+
 TEST_F(LaneTest, FirstAttemptsGoBeforeRetries) {
   lane l(io_.get_executor(), {.slots = 1, .retry_slots = 1, .queue_limit = 10});
   spawn(l, lane::kind::retry, "r1");
