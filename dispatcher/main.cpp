@@ -93,11 +93,26 @@ rlim_t raise_descriptor_limit() {
   return lim.rlim_cur == RLIM_INFINITY ? rlim_t{1} << 20 : lim.rlim_cur;
 }
 
-// A quarter of the descriptors for the API's clients, the rest kept for delivery.
-std::size_t api_connection_cap(rlim_t descriptors) {
+// api.max_connections, or by default a quarter of the descriptors for the API's clients.
+std::size_t api_connection_cap(rlim_t descriptors, std::size_t configured) {
+  if (configured > 0) return configured;
   return std::max<std::size_t>(16, static_cast<std::size_t>(descriptors / 4));
 }
-constexpr std::size_t admin_connection_cap = 64;  // scrapers and probes
+
+// The descriptor reserve: half of the limit stays for the deliveries' outbound connections,
+// Redis and Kafka, whatever the listeners hold. Empty when the listeners' caps respect it, else
+// why not.
+std::optional<std::string> reserve_problem(rlim_t descriptors, std::size_t api_cap,
+                                           std::size_t admin_cap) {
+  const auto reserve = static_cast<std::size_t>(descriptors / 2);
+  const auto open = static_cast<std::size_t>(descriptors);
+  if (api_cap + admin_cap <= open - reserve) return std::nullopt;
+  return "api.max_connections (" + std::to_string(api_cap) + ") + admin.max_connections (" +
+         std::to_string(admin_cap) + ") exceed half of the descriptor limit (" +
+         std::to_string(open) +
+         "); the other half is kept for deliveries, Redis and Kafka: lower them or raise the "
+         "limit (LimitNOFILE=, ulimit -n)";
+}
 
 // Brokers that answered a metadata request within `timeout` (0: none, or no answer).
 int kafka_brokers_answering(rd_kafka_t* rk, std::chrono::milliseconds timeout) {
@@ -255,6 +270,13 @@ int run(int argc, char** argv) {
     return 2;
   }
 
+  const std::size_t api_cap = api_connection_cap(descriptors, cfg.api.max_connections);
+  if (auto why = reserve_problem(descriptors, cfg.api.listen ? api_cap : 0,
+                                 cfg.admin.max_connections)) {
+    std::cerr << "tresse-dispatcher: " << *why << "\n";
+    return 2;
+  }
+
   auto redis_opts = td::redis::parse_url(cfg.redis.url);
   if (!redis_opts) {
     tresse::log::error("bad redis.url", {{"error", redis_opts.error().message}});
@@ -399,7 +421,8 @@ int run(int argc, char** argv) {
   auto admin =
       td::start_admin_server({.host = cfg.admin.listen.host,
                               .port = cfg.admin.listen.port,
-                              .max_connections = admin_connection_cap},
+                              .idle_timeout = cfg.admin.idle_timeout,
+                              .max_connections = cfg.admin.max_connections},
                              stats,
                              {.kafka = [&] { return kafka_reachable(shared_producer->handle()); },
                               .redis = [&] { return static_cast<bool>(redis->ping()); },
@@ -432,7 +455,8 @@ int run(int argc, char** argv) {
     auto srv = td::api::start_server({.host = cfg.api.listen->host,
                                       .port = cfg.api.listen->port,
                                       .threads = cfg.api.threads,
-                                      .max_connections = api_connection_cap(descriptors)},
+                                      .idle_timeout = cfg.api.idle_timeout,
+                                      .max_connections = api_cap},
                                      *api_service, "x-tresse-peer", *api_requests);
     if (!srv) {
       tresse::log::error("management API listener failed", {{"error", srv.error().message}});

@@ -139,6 +139,7 @@ struct server::impl {
   handler handle;
   std::atomic<bool> stopping{false};
   std::atomic<std::uint64_t> served{0};
+  std::atomic<std::size_t> admitted{0};  // connections accepted and not yet ended
 
   // Live connections, so that stop() can wake those waiting for a request.
   std::mutex mutex;
@@ -168,17 +169,13 @@ asio::awaitable<void> server::impl::accept_loop() {
       continue;
     }
     beast::error_code ignored;
-    if (options.max_connections > 0) {
-      std::size_t open = 0;
-      {
-        std::lock_guard lock(mutex);
-        open = connections.size();
-      }
-      if (open >= options.max_connections) {
-        socket.close(ignored);  // over the cap: refused, and its descriptor back at once
-        continue;
-      }
+    // Counted here, not when serve() registers it: accepts that complete before the coroutines
+    // they spawn have run must see each other, or a burst would overshoot the cap.
+    if (options.max_connections > 0 && admitted.load() >= options.max_connections) {
+      socket.close(ignored);  // over the cap: refused, and its descriptor back at once
+      continue;
     }
+    admitted.fetch_add(1);
     socket.set_option(tcp::no_delay(true), ignored);
     auto ex = socket.get_executor();
     asio::co_spawn(ex, serve(std::move(socket)), log_coroutine_exception);
@@ -199,6 +196,7 @@ asio::awaitable<void> server::impl::serve(tcp::socket socket) {
     impl* owner;
     std::list<std::shared_ptr<connection>>::iterator it;
     ~unregister() {
+      owner->admitted.fetch_sub(1);
       std::lock_guard lock(owner->mutex);
       owner->connections.erase(it);
       owner->changed.notify_all();

@@ -2,7 +2,9 @@
 // webhook. Test knobs (--status, --delay-ms, --fail-every) make it a stand-in endpoint for
 // delivery tests and the try-out.
 #include <pthread.h>
+#include <sys/resource.h>
 
+#include <algorithm>
 #include <atomic>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/this_coro.hpp>
@@ -49,6 +51,10 @@ The first line on stderr says where it listens. SIGINT/SIGTERM stop it.
   --replay-guard      acknowledge a webhook-id seen before as a duplicate (see above)
   --quiet             print no per-request lines (benchmarks)
   --threads N         server threads (default 1)
+  --max-connections N connections held open at once; more are closed at once (default: the
+                      descriptor limit less 64 kept for the process itself, at least 16)
+  --idle-timeout SECONDS  a connection is closed when no whole request header arrived within
+                      this (default 60)
 Without --secret and --secret-file, the secrets come from TRESSE_WEBHOOK_SECRET (separated by
 spaces), which keeps them off the command line, where ps shows them.
 test knobs:
@@ -144,12 +150,22 @@ class sink {
   line_printer printer_;
 };
 
+// The descriptor limit less a reserve for the process's own (standard streams, epoll, timers),
+// so that a flood of connections cannot leave it without one.
+std::int64_t default_connection_cap() {
+  rlimit lim{};
+  if (::getrlimit(RLIMIT_NOFILE, &lim) != 0 || lim.rlim_cur == RLIM_INFINITY) return 1024;
+  constexpr std::int64_t reserve = 64;
+  return std::max<std::int64_t>(16, static_cast<std::int64_t>(lim.rlim_cur) - reserve);
+}
+
 }  // namespace
 
 int listen_command(int argc, const char* const* argv) {
   auto opts = options::parse(argc, argv,
                              {"port", "host", "secret", "secret-file", "tolerance", "status",
-                              "fail-every", "delay-ms", "threads"},
+                              "fail-every", "delay-ms", "threads", "max-connections",
+                              "idle-timeout"},
                              {"replay-guard", "quiet"});
   constexpr std::int64_t int_max = std::numeric_limits<std::int32_t>::max();
   auto keys = parse_secrets(opts);
@@ -159,6 +175,9 @@ int listen_command(int argc, const char* const* argv) {
   so.port = static_cast<std::uint16_t>(opts.integer("port", 0, 0, 65535));
   so.host = opts.optional("host").value_or("127.0.0.1");
   so.threads = static_cast<std::size_t>(opts.integer("threads", 1, 1, 64));
+  so.max_connections = static_cast<std::size_t>(
+      opts.integer("max-connections", default_connection_cap(), 1, int_max));
+  so.idle_timeout = std::chrono::seconds(opts.integer("idle-timeout", 60, 1, int_max));
 
   receiver::verifier_options vo;
   vo.tolerance = std::chrono::seconds(opts.integer("tolerance", vo.tolerance.count(), 0, int_max));

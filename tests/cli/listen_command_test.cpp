@@ -6,6 +6,7 @@
 #include <chrono>
 #include <ctime>
 #include <filesystem>
+#include <memory>
 #include <fstream>
 #include <future>
 #include <nlohmann/json.hpp>
@@ -16,6 +17,7 @@
 #include <thread>
 
 #include "cli/webhook_cli.hpp"
+#include "support/idle_flood.hpp"
 #include "tresse/receiver/sign.hpp"
 
 namespace tresse::test {
@@ -319,6 +321,57 @@ TEST_F(ListenCommandTest, StopsPromptlyDespiteIdleKeepAliveConnections) {
   // Well under the 5 s drain deadline: idle connections are closed at once, not waited for.
   EXPECT_LT(std::chrono::steady_clock::now() - begin, 4s);
   EXPECT_TRUE(client.closed_by_peer());
+}
+
+// Posts a signed webhook on a new connection until one is answered 204 (the listener may close
+// connections past its cap without an answer); false at the deadline.
+bool eventually_accepted(std::uint16_t port, const http_headers& headers) {
+  auto deadline = std::chrono::steady_clock::now() + 20s;
+  while (std::chrono::steady_clock::now() < deadline) {
+    try {
+      http_client client("127.0.0.1", port, 5s);
+      if (client.post("/", headers, body).status == 204) return true;
+    } catch (const std::exception&) {
+      std::this_thread::sleep_for(50ms);
+    }
+  }
+  return false;
+}
+
+// Polls until `n` of the flood's connections were closed by the listener.
+bool eventually_closed(const idle_flood& flood, std::size_t n) {
+  auto deadline = std::chrono::steady_clock::now() + 20s;
+  while (flood.closed_by_peer() < n && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(20ms);
+  }
+  return flood.closed_by_peer() >= n;
+}
+
+TEST_F(ListenCommandTest, ClosesConnectionsPastItsCapAtOnceAndServesOnceTheFloodEnds) {
+  start({"--max-connections", "16"});
+  auto flood = std::make_unique<idle_flood>("127.0.0.1", port_, 300);
+  ASSERT_EQ(flood->count(), 300u);
+  // 16 held (the idle timeout is a minute away), the other 284 closed at once, not queued.
+  EXPECT_TRUE(eventually_closed(*flood, 300 - 16)) << flood->closed_by_peer();
+  EXPECT_EQ(flood->closed_by_peer(), 300u - 16u);  // and exactly 16 let in
+  http_client refused("127.0.0.1", port_, 5s);
+  EXPECT_THROW(refused.post("/", signed_headers("evt_full", body), body), std::exception);
+  flood.reset();
+  EXPECT_TRUE(eventually_accepted(port_, signed_headers("evt_after", body)));
+  EXPECT_EQ(next_line()["id"], "evt_after");
+}
+
+TEST_F(ListenCommandTest, AcceptsWebhooksDuringAFloodOnceItsIdleConnectionsTimeOut) {
+  start({"--max-connections", "16", "--idle-timeout", "2"});
+  idle_flood flood("127.0.0.1", port_, 300);
+  ASSERT_EQ(flood.count(), 300u);
+  // Every connection of the flood is closed, those let in too, though the flood holds them.
+  EXPECT_TRUE(eventually_closed(flood, 300)) << flood.closed_by_peer();
+  for (int i = 0; i < 3; ++i) {
+    std::string id = "evt_flood_" + std::to_string(i);
+    EXPECT_TRUE(eventually_accepted(port_, signed_headers(id, body))) << id;
+    EXPECT_EQ(next_line()["id"], id);
+  }
 }
 
 TEST_F(ListenCommandTest, FinishesARequestInProgressWhenStopped) {

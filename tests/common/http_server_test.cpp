@@ -16,6 +16,7 @@
 #include <boost/asio/use_awaitable.hpp>
 
 #include "support/http_client.hpp"
+#include "support/idle_flood.hpp"
 
 namespace tresse::http {
 namespace {
@@ -74,6 +75,15 @@ TEST(HttpServerTest, ClosesConnectionsBeyondItsCapAndServesAgainOnceOneCloses) {
     }
   }
   EXPECT_TRUE(served);
+}
+
+TEST(HttpServerTest, LetsInExactlyItsCapFromABurstOfConnections) {
+  auto s = start({.threads = 2, .max_connections = 8});
+  test::idle_flood flood("127.0.0.1", s.port(), 100);
+  ASSERT_EQ(flood.count(), 100u);
+  // Accepts that complete before their connections start must not overshoot the cap.
+  for (int i = 0; i < 500 && flood.closed_by_peer() < 92; ++i) std::this_thread::sleep_for(20ms);
+  EXPECT_EQ(flood.closed_by_peer(), 92u);
 }
 
 TEST(HttpServerTest, KeepsTheConnectionAlive) {

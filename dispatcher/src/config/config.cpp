@@ -341,6 +341,16 @@ const std::vector<key_spec>& keys() {
           "admin.listen", "host:port of /metrics and /healthz",
           [](auto& c) -> auto& { return c.admin.listen; }, parse_listen, format_listen),
       field(
+          "admin.max_connections",
+          "connections the admin listener holds open at once; more are closed at once",
+          [](auto& c) -> auto& { return c.admin.max_connections; }, parse_count<std::size_t>,
+          format_count<std::size_t>),
+      field(
+          "admin.idle_timeout",
+          "an admin connection is closed when no whole request header arrived within this",
+          [](auto& c) -> auto& { return c.admin.idle_timeout; }, parse_positive_duration,
+          format_duration),
+      field(
           "api.listen", "host:port of the management API (\"\" = off)",
           [](auto& c) -> auto& { return c.api.listen; }, parse_optional_listen,
           format_optional_listen),
@@ -356,6 +366,17 @@ const std::vector<key_spec>& keys() {
       field(
           "api.allow_http", "live endpoints may use http:// URLs (else https:// only)",
           [](auto& c) -> auto& { return c.api.allow_http; }, parse_bool, format_bool),
+      field(
+          "api.max_connections",
+          "connections the management API holds open at once (0 = a quarter of the descriptor "
+          "limit); more are closed at once",
+          [](auto& c) -> auto& { return c.api.max_connections; }, parse_count<std::size_t, 0>,
+          format_count<std::size_t>),
+      field(
+          "api.idle_timeout",
+          "an API connection is closed when no whole request header arrived within this",
+          [](auto& c) -> auto& { return c.api.idle_timeout; }, parse_positive_duration,
+          format_duration),
       field(
           "delivery.allow_private_networks",
           "deliver to loopback, private and link-local addresses (tests, try-out)",

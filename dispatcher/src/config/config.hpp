@@ -70,6 +70,8 @@ struct config {
 
   struct admin_section {
     listen_address listen{"127.0.0.1", 9464};
+    std::size_t max_connections = 64;  // scrapers and probes
+    std::chrono::milliseconds idle_timeout = std::chrono::seconds(10);
   } admin;
 
   struct api_section {
@@ -77,6 +79,8 @@ struct config {
     std::uint32_t rate_limit_per_minute = 600;
     std::size_t threads = 4;
     bool allow_http = false;
+    std::size_t max_connections = 0;  // 0: a quarter of the descriptor limit
+    std::chrono::milliseconds idle_timeout = std::chrono::seconds(60);
   } api;
 
   struct delivery_section {
