@@ -448,6 +448,9 @@ int run(int argc, char** argv) {
         td::api::service_deps{api_redis, registry, retries, *replays, *shared_producer},
         td::api::service_options{.rate_limit_per_minute = cfg.api.rate_limit_per_minute,
                                  .allow_http_live = cfg.api.allow_http,
+                                 .url_guard = {.allow_private_networks =
+                                                   cfg.delivery.allow_private_networks,
+                                               .allow_list = cfg.delivery.allow_list},
                                  .events_topic = cfg.kafka.topic,
                                  .openapi_document = std::string(td::api::openapi_document()),
                                  .encryption = encryption});

@@ -47,9 +47,10 @@ std::string rfc3339_ms(std::chrono::system_clock::time_point t) {
 class ApiTest : public integration_test {
  protected:
   // A dispatcher serving the API on a free port.
-  dispatcher_process& start_api(std::vector<std::string> extra = {}) {
+  dispatcher_process& start_api(std::vector<std::string> extra = {},
+                                bool allow_private_networks = true) {
     extra.push_back("api.listen=127.0.0.1:0");
-    auto& d = start_dispatcher(extra);
+    auto& d = start_dispatcher(extra, allow_private_networks);
     api_port_ = d.api_port();
     return d;
   }
@@ -171,6 +172,12 @@ TEST_F(ApiTest, AuthenticationMatrix) {
   expect_error(call("GET", "/v1/webhooks", "sk_live_nottherightlength"), 401, "invalid_api_key");
   expect_error(call("GET", "/v1/webhooks", "sk_live_" + std::string(32, 'A')), 401,
                "invalid_api_key");
+  // Two credentials are refused, whichever comes first, not decided by header order.
+  expect_error(call("GET", "/v1/webhooks", live, "", {{"Authorization", "Bearer " + other}}), 400,
+               "invalid_request", "Authorization");
+  expect_error(call("GET", "/v1/webhooks", "", "",
+                    {{"Authorization", "Bearer " + live}, {"Authorization", "Bearer " + live}}),
+               400, "invalid_request", "Authorization");
 
   // Another business's endpoint, and the other mode's, is a 404 whatever the method, and
   // nothing changes.
@@ -196,6 +203,9 @@ TEST_F(ApiTest, AuthenticationMatrix) {
   EXPECT_EQ(live_list[0]["id"], ep["id"]);
   EXPECT_EQ(test_list[0]["id"], test_ep["id"]);
   EXPECT_TRUE(list_all("/v1/webhooks", other, 10).empty());
+  // Also when the caller's page is cached (the fast path of GET /v1/webhooks).
+  expect_error(call("GET", "/v1/webhooks?limit=10", live, "", {{"Authorization", "Bearer " + live}}),
+               400, "invalid_request", "Authorization");
 
   // A revoked key stops working at once.
   auto keys = cli({"keys", "list", "--business", "biz_b"});
@@ -203,6 +213,47 @@ TEST_F(ApiTest, AuthenticationMatrix) {
   EXPECT_FALSE(keys["data"][0].contains("secret"));
   cli({"keys", "revoke", "--id", keys["data"][0]["id"].get<std::string>()});
   expect_error(call("GET", "/v1/webhooks", other), 401, "invalid_api_key");
+}
+
+TEST_F(ApiTest, SchemeAndHostAreCaseInsensitive) {
+  recording_sink sink;
+  start_api({"api.allow_http=true"});
+  std::string key = create_key("biz_case", "live");
+  EXPECT_EQ(call("POST", "/v1/webhooks", key, R"({"url":"HTTPS://EXAMPLE.COM/x","events":["*"]})")
+                .status,
+            201u);
+  // And it works: an upper-case scheme is delivered to.
+  const std::string url = sink.url();
+  ASSERT_TRUE(url.starts_with("http://"));
+  auto ep = create_webhook(key, "HTTP://" + url.substr(7), json::array({"client.created"}));
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  auto r = call("POST", "/v1/webhooks/" + ep["id"].get<std::string>() + "/test", key);
+  ASSERT_EQ(r.status, 202u) << r.raw.body;
+  ASSERT_TRUE(sink.wait_for_count(1));
+}
+
+TEST_F(ApiTest, InternalAddressesAreRefusedUnlessPrivateNetworksAreAllowed) {
+  start_api({"delivery.allow_list=10.20.0.0/16"}, /*allow_private_networks=*/false);
+  std::string key = create_key("biz_ssrf", "live");
+  for (const auto& [url, why] : std::vector<std::pair<std::string, std::string>>{
+           {"https://127.0.0.1/h", "loopback"},
+           {"https://10.0.0.7/h", "private"},
+           {"https://[::1]:8443/h", "loopback"},
+           {"https://169.254.169.254/latest", "link_local"},
+           {"https://[::ffff:192.168.1.1]/h", "private"}}) {
+    SCOPED_TRACE(url);
+    expect_error(call("POST", "/v1/webhooks", key, json{{"url", url}, {"events", {"*"}}}.dump()),
+                 400, "invalid_request", why);
+  }
+  EXPECT_TRUE(list_all("/v1/webhooks", key, 10).empty());
+  // The allow-list is the delivery client's; host names are checked at connect, not here.
+  auto allowed = create_webhook(key, "https://10.20.3.4/h");
+  create_webhook(key, "https://hooks.example.com/h");
+  expect_error(call("PATCH", "/v1/webhooks/" + allowed["id"].get<std::string>(), key,
+                    R"({"url":"https://192.168.0.1/h"})"),
+               400, "invalid_request", "private");
+  EXPECT_EQ(call("GET", "/v1/webhooks/" + allowed["id"].get<std::string>(), key).body["url"],
+            "https://10.20.3.4/h");
 }
 
 TEST_F(ApiTest, LiveEndpointsNeedHttpsUnlessAllowed) {
@@ -428,6 +479,18 @@ TEST_F(ApiTest, BadInputGetsTheRightErrorAndChangesNothing) {
       {"PATCH", path, R"({"events":[1]})", "invalid_request", "events", 400},
       {"PATCH", path, R"({"secret":"whsec_x"})", "invalid_request", "secret", 400},
       {"PATCH", path, R"({"url":"notaurl"})", "invalid_request", "url", 400},
+      // What the delivery client cannot post to is refused at create and update (the client's
+      // own parser decides), not accepted and then failed for a day of retries.
+      {"POST", "/v1/webhooks", R"({"url":"https://e.com:70000/h","events":["*"]})",
+       "invalid_request", "port", 400},
+      {"POST", "/v1/webhooks", R"({"url":"https://user:pw@e.com/h","events":["*"]})",
+       "invalid_request", "user-info", 400},
+      {"POST", "/v1/webhooks", R"({"url":"https://e%2ecom/h","events":["*"]})",
+       "invalid_request", "host", 400},
+      {"POST", "/v1/webhooks", R"({"url":"https://e.com:0/h","events":["*"]})",
+       "invalid_request", "port", 400},
+      {"PATCH", path, R"({"url":"https://e.com:99999/h"})", "invalid_request", "port", 400},
+      {"PATCH", path, R"({"url":"ftp://e.com/h"})", "invalid_request", "url", 400},
       {"POST", path + "/rotate_secret", R"({"previous_expires_in":"1h"})", "invalid_request",
        "previous_expires_in", 400},
       {"POST", path + "/rotate_secret", R"({"previous_expires_in":9999999})", "invalid_request",
@@ -438,6 +501,13 @@ TEST_F(ApiTest, BadInputGetsTheRightErrorAndChangesNothing) {
        "invalid_request", "since", 400},
       {"POST", path + "/replay", R"({"since":"2026-01-01T00:00:00Z"})", "invalid_request", "until",
        400},
+      // Outside years 2000-2100: refused, not wrapped around to 1753 or 1816.
+      {"POST", path + "/replay", R"({"since":"0000-01-01T00:00:00Z","until":"2026-01-01T00:00:00Z"})",
+       "invalid_request", "since", 400},
+      {"POST", path + "/replay", R"({"since":"2026-01-01T00:00:00Z","until":"9999-12-31T00:00:00Z"})",
+       "invalid_request", "until", 400},
+      {"POST", path + "/replay", R"({"since":"1999-12-31T00:00:00Z","until":"2000-01-02T00:00:00Z"})",
+       "invalid_request", "since", 400},
       {"GET", "/v1/webhooks?limit=0", "", "invalid_request", "limit", 400},
       {"GET", "/v1/webhooks?limit=101", "", "invalid_request", "limit", 400},
       {"GET", "/v1/webhooks?limit=ten", "", "invalid_request", "limit", 400},
@@ -537,6 +607,11 @@ TEST_F(ApiTest, IdempotencyKeyReturnsTheFirstResponse) {
   EXPECT_NE(third.body["id"], first.body["id"]);
   expect_error(call("POST", "/v1/webhooks", key, body, {{"Idempotency-Key", std::string(300, 'k')}}),
                400, "invalid_request", "Idempotency-Key");
+  // Two Idempotency-Key headers are refused, not "the first wins", and create nothing.
+  expect_error(call("POST", "/v1/webhooks", key, body,
+                    {{"Idempotency-Key", "create-1"}, {"Idempotency-Key", "create-3"}}),
+               400, "invalid_request", "Idempotency-Key");
+  EXPECT_EQ(list_all("/v1/webhooks", key, 10).size(), 3u);  // first, second, third
 }
 
 TEST_F(ApiTest, RotationSignsWithBothSecretsUntilTheOldExpires) {
@@ -629,6 +704,7 @@ TEST_F(ApiTest, DeliveriesListsAttemptsAndManualRetryRedelivers) {
   for (const auto& a : failed) {
     EXPECT_EQ(a["succeeded"], false);
     EXPECT_EQ(a["status"], 500);
+    EXPECT_TRUE(a["error"].is_null()) << "a response came: the status says what" << a.dump();
     EXPECT_EQ(a["event_id"], ev.id);
     EXPECT_TRUE(a["id"].get<std::string>().starts_with("att_"));
   }
@@ -659,6 +735,8 @@ TEST_F(ApiTest, DeliveriesListsAttemptsAndManualRetryRedelivers) {
   auto history = list_all(base + "/deliveries/" + ev.id, key, 2);
   EXPECT_EQ(history.size(), 5u);
   EXPECT_EQ(history[0]["succeeded"], true);
+  EXPECT_TRUE(history[0]["status"].is_number()) << history[0].dump();
+  EXPECT_TRUE(history[0]["error"].is_null()) << "no \"http_2xx\" error: " << history[0].dump();
 }
 
 TEST_F(ApiTest, ReplayRedeliversExactlyTheWindow) {
@@ -711,8 +789,10 @@ TEST_F(ApiTest, ReplayRedeliversExactlyTheWindow) {
   for (const auto& ev : inside) EXPECT_EQ(times[ev.id], 2) << "in the window: " << ev.id;
   for (const auto& ev : after) EXPECT_EQ(times[ev.id], 1) << "after the window: " << ev.id;
   EXPECT_EQ(sink.count(), 14u);
-  // Another business cannot read this replay.
+  // Another business cannot read this replay, nor the same business's key of the other mode.
   expect_error(call("GET", "/v1/replays/" + replay, create_key("biz_x", "live")), 404,
+               "not_found");
+  expect_error(call("GET", "/v1/replays/" + replay, create_key("biz_w", "test")), 404,
                "not_found");
 }
 

@@ -9,6 +9,8 @@
 #include <vector>
 
 #include "harness.hpp"
+#include "redis/client.hpp"
+#include "redis/keys.hpp"
 #include "support/process.hpp"
 
 namespace tresse::test {
@@ -71,6 +73,33 @@ TEST_F(DeadLetterTest, RefusedConnectionsAreRetriedThenDeadLettered) {
   auto dead = dead_letters(1);
   ASSERT_EQ(dead.size(), 1u);
   expect_exhausted(dead[0], ep, ev, "connect_refused");
+}
+
+TEST_F(DeadLetterTest, AnInvalidUrlIsDeadLetteredAtOnce) {
+  recording_sink sink;
+  auto ep = create_endpoint("biz_badurl", sink.url(), "*");
+  // A URL stored before the API and the CLI checked URLs with the client's parser: no attempt
+  // can ever post to it, so it is not retried for a day.
+  dispatcher::redis::client redis(*dispatcher::redis::parse_url(redis_.url()));
+  const std::string key = dispatcher::redis::keys::endpoint(ep.id);
+  auto stored = redis.command({"GET", key});
+  ASSERT_TRUE(stored.has_value());
+  auto record = json::parse(stored->str);
+  record["url"] = "http://127.0.0.1:99999/hook";
+  ASSERT_TRUE(redis.command({"SET", key, record.dump()}).has_value());
+  start_dispatcher();
+  auto ev = make_event("client.created", "biz_badurl");
+  publish({ev});
+
+  auto dead = dead_letters(1);
+  ASSERT_EQ(dead.size(), 1u);
+  SCOPED_TRACE(dead[0].value);
+  auto dl = json::parse(dead[0].value);
+  EXPECT_TRUE(dl.value("reason", "").starts_with("permanent_failure"));
+  EXPECT_NE(dl.value("reason", "").find("invalid_url"), std::string::npos);
+  ASSERT_TRUE(dl["attempts"].is_array());
+  EXPECT_EQ(dl["attempts"].size(), 1u) << "retried";
+  EXPECT_EQ(sink.count(), 0u);
 }
 
 TEST_F(DeadLetterTest, PoisonRecordsAreDeadLetteredAndConsumptionGoesOn) {

@@ -203,7 +203,7 @@ TEST_F(DeliveryTest, DoesNotFollowRedirects) {
   ASSERT_FALSE(log.empty());
   for (const auto& a : log) {
     EXPECT_EQ(a["status"], 302) << a.dump();
-    EXPECT_NE(a["error"].get<std::string>().find("redirect"), std::string::npos) << a.dump();
+    EXPECT_TRUE(a["error"].is_null()) << "a response came: the status says what" << a.dump();
   }
 }
 

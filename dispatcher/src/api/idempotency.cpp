@@ -10,7 +10,7 @@ namespace {
 
 namespace keys = redis::keys;
 
-// KEYS: the record. ARGV: fingerprint, ttl seconds.
+// KEYS: the record. ARGV: fingerprint, lease seconds (how long a claim holds).
 // Returns {"fresh"} after claiming, {"pending", fp} or {"done", fp, status, body}.
 const redis::script& begin_script() {
   static const redis::script s(R"lua(
@@ -22,6 +22,18 @@ if not f[1] then
 end
 if f[1] == 'pending' then return {'pending', f[2]} end
 return {'done', f[2], f[3], f[4]}
+)lua");
+  return s;
+}
+
+// KEYS: the record. ARGV: status, body, ttl seconds. Keeps the response of a claim that still
+// holds; a claim whose lease ran out is gone (or another request's), and is left alone.
+const redis::script& finish_script() {
+  static const redis::script s(R"lua(
+if redis.call('HGET', KEYS[1], 'state') ~= 'pending' then return 0 end
+redis.call('HSET', KEYS[1], 'state', 'done', 'status', ARGV[1], 'body', ARGV[2])
+redis.call('EXPIRE', KEYS[1], ARGV[3])
+return 1
 )lua");
   return s;
 }
@@ -57,7 +69,7 @@ redis::operation<idempotent_start> idempotency::begin_op(std::string_view key_id
   using op = redis::operation<idempotent_start>;
   return op::one({&begin_script(),
                   {keys::idempotency(key_id, key_hash(idempotency_key))},
-                  {std::string(fingerprint), std::to_string(ttl_.count())},
+                  {std::string(fingerprint), std::to_string(lease_.count())},
                   {}},
                  [this, key_id = std::string(key_id), fingerprint = std::string(fingerprint)](
                      op&, redis::replies replies) -> std::optional<result<idempotent_start>> {
@@ -93,25 +105,25 @@ redis::operation<std::monostate> idempotency::finish_op(std::string_view key_id,
                                                         std::string_view body) const {
   using op = redis::operation<std::monostate>;
   std::string key = keys::idempotency(key_id, key_hash(idempotency_key));
-  std::vector<std::string> argv;
+  auto on_reply = [](op&, redis::replies replies) -> std::optional<result<std::monostate>> {
+    auto r = redis::single_reply(std::move(replies));
+    if (!r) return std::unexpected(r.error());
+    return std::monostate{};
+  };
   if (status == 429 || status >= 500) {
-    argv = {"DEL", key};
-  } else {
-    std::string stored(body);
-    if (box_) {
-      auto sealed = box_->seal(body, key_id);
-      if (!sealed) return op::done(std::unexpected(sealed.error()));
-      stored = std::move(*sealed);
-    }
-    argv = {"HSET",           key, "state", "done", "status", std::to_string(status), "body",
-            std::move(stored)};
+    return op::one(redis::single_command({"DEL", key}), std::move(on_reply));
   }
-  return op::one(redis::single_command(std::move(argv)),
-                 [](op&, redis::replies replies) -> std::optional<result<std::monostate>> {
-                   auto r = redis::single_reply(std::move(replies));
-                   if (!r) return std::unexpected(r.error());
-                   return std::monostate{};
-                 });
+  std::string stored(body);
+  if (box_) {
+    auto sealed = box_->seal(body, key_id);
+    if (!sealed) return op::done(std::unexpected(sealed.error()));
+    stored = std::move(*sealed);
+  }
+  return op::one({&finish_script(),
+                  {std::move(key)},
+                  {std::to_string(status), std::move(stored), std::to_string(ttl_.count())},
+                  {}},
+                 std::move(on_reply));
 }
 
 }  // namespace tresse::dispatcher::api

@@ -6,8 +6,11 @@
 //   switch (b->state) { case fresh: ... handle ...; idem.finish(..., response); break;
 //                       case replay: return b->status, b->body;  case conflict: 409; }
 //
-// The first request claims the key (SET NX, state "pending"); a concurrent duplicate or a
-// different request under the same key is a conflict. Responses that say "try again" (429,
+// The first request claims the key (state "pending") for a short lease only (`lease`: the
+// longest a request runs, plus a margin), so that a request that died mid-way (a crash, a lost
+// Redis connection) blocks its key for that long, not for the 24 h a response is kept; its
+// response, when it comes, is kept for `ttl`. A concurrent duplicate or a different request
+// under the same key is a conflict. Responses that say "try again" (429,
 // 5xx) are not kept: the claim is released so that the client's retry runs for real. A kept
 // response may hold an endpoint secret (POST /v1/webhooks answers with it): with a secret_box
 // (registry.encryption_key) it is stored sealed, like the registry's secrets.
@@ -38,8 +41,9 @@ class idempotency {
  public:
   explicit idempotency(std::shared_ptr<redis::client> redis,
                        std::optional<registry::secret_box> box = std::nullopt,
-                       std::chrono::seconds ttl = std::chrono::hours(24))
-      : redis_(std::move(redis)), box_(std::move(box)), ttl_(ttl) {}
+                       std::chrono::seconds ttl = std::chrono::hours(24),
+                       std::chrono::seconds lease = std::chrono::seconds(60))
+      : redis_(std::move(redis)), box_(std::move(box)), ttl_(ttl), lease_(lease) {}
 
   // `fingerprint`: what makes two requests "the same" (method, path, body hash).
   result<idempotent_start> begin(std::string_view key_id, std::string_view idempotency_key,
@@ -60,6 +64,7 @@ class idempotency {
   std::shared_ptr<redis::client> redis_;
   std::optional<registry::secret_box> box_;
   std::chrono::seconds ttl_;
+  std::chrono::seconds lease_;
 };
 
 // A valid Idempotency-Key: 1-255 printable ASCII characters.

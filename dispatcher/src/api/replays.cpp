@@ -63,8 +63,9 @@ result<json> replays::start(const registry::endpoint& ep, clock::time_point sinc
   return redis::run(*redis_, op);
 }
 
-result<std::optional<json>> replays::get(std::string_view id, std::string_view business_id) {
-  auto op = get_op(id, business_id);
+result<std::optional<json>> replays::get(std::string_view id, std::string_view business_id,
+                                         bool livemode) {
+  auto op = get_op(id, business_id, livemode);
   return redis::run(*redis_, op);
 }
 
@@ -79,6 +80,7 @@ redis::operation<json> replays::start_op(const registry::endpoint& ep, clock::ti
   std::string now_ms = std::to_string(registry::to_unix_ms(now));
   std::map<std::string, std::string> fields = {{"id", id},
                                                {"business_id", ep.business_id},
+                                               {"livemode", ep.livemode ? "1" : "0"},
                                                {"endpoint_id", ep.id},
                                                {"since", std::to_string(since_ms)},
                                                {"until", std::to_string(until_ms)},
@@ -111,10 +113,11 @@ redis::operation<json> replays::start_op(const registry::endpoint& ep, clock::ti
 }
 
 redis::operation<std::optional<json>> replays::get_op(std::string_view id,
-                                                      std::string_view business_id) {
+                                                      std::string_view business_id,
+                                                      bool livemode) {
   using op = redis::operation<std::optional<json>>;
   return op::one(redis::single_command({"HGETALL", keys::replay(id)}),
-                 [business = std::string(business_id)](
+                 [business = std::string(business_id), livemode](
                      op&, redis::replies replies) -> std::optional<result<std::optional<json>>> {
                    auto r = redis::single_reply(std::move(replies));
                    if (!r) return std::unexpected(r.error());
@@ -123,7 +126,7 @@ redis::operation<std::optional<json>> replays::get_op(std::string_view id,
                    for (std::size_t i = 0; i + 1 < r->elements.size(); i += 2) {
                      f[r->elements[i].str] = r->elements[i + 1].str;
                    }
-                   if (f["business_id"] != business) {
+                   if (f["business_id"] != business || f["livemode"] != (livemode ? "1" : "0")) {
                      return result<std::optional<json>>(std::nullopt);
                    }
                    return result<std::optional<json>>(replay_json(f));

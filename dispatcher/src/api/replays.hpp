@@ -47,9 +47,11 @@ class replays {
   result<nlohmann::json> start(const registry::endpoint& ep, registry::clock::time_point since,
                                registry::clock::time_point until);
 
-  // The replay object as last written; nullopt when unknown or expired. `business_id` scopes
-  // it: another business's replay is nullopt.
-  result<std::optional<nlohmann::json>> get(std::string_view id, std::string_view business_id);
+  // The replay object as last written; nullopt when unknown or expired. `business_id` and
+  // `livemode` scope it: another business's replay, or one of the other mode (test vs live),
+  // is nullopt.
+  result<std::optional<nlohmann::json>> get(std::string_view id, std::string_view business_id,
+                                            bool livemode);
 
   // start() and get() as round trips for either client (redis/request.hpp); start_op queues
   // the scan once the record is written. `this` must outlive them.
@@ -57,7 +59,8 @@ class replays {
                                             registry::clock::time_point since,
                                             registry::clock::time_point until);
   static redis::operation<std::optional<nlohmann::json>> get_op(std::string_view id,
-                                                                std::string_view business_id);
+                                                                std::string_view business_id,
+                                                                bool livemode);
 
   // Cancels running scans (their records end "failed": "dispatcher stopped") and waits.
   void stop();

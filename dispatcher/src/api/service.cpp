@@ -11,10 +11,12 @@
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <set>
+#include <stdexcept>
 #include <string>
 #include <string_view>
 #include <vector>
 
+#include "http/url.hpp"
 #include "tresse/common/event.hpp"
 #include "tresse/common/log.hpp"
 #include "tresse/common/percent_encoding.hpp"
@@ -87,9 +89,14 @@ std::optional<std::string> percent_decode(std::string_view s) {
   return tresse::percent_decode(s, {.plus_is_space = true});
 }
 
+// An RFC 3339 date-time in years 2000 to 2100. The range is checked on the text, before the
+// conversion: system_clock counts nanoseconds, and years far from 1970 (0000, 9999) would wrap.
 std::optional<clock::time_point> parse_time(const json& v) {
   if (!v.is_string()) return std::nullopt;
-  return tresse::events::parse_rfc3339(v.get<std::string>());
+  const auto& text = v.get_ref<const std::string&>();
+  if (!tresse::events::is_rfc3339(text)) return std::nullopt;
+  if (text.compare(0, 4, "2000") < 0 || text.compare(0, 4, "2100") > 0) return std::nullopt;
+  return tresse::events::parse_rfc3339(text);
 }
 
 struct page_params {
@@ -200,7 +207,12 @@ service::service(service_deps deps, service_options opts)
       opts_(std::move(opts)),
       async_redis_(deps_.redis->config()),
       gate_(async_redis_, {.limit_per_minute = opts_.rate_limit_per_minute}),
-      idempotency_(deps_.redis, opts_.encryption) {}
+      idempotency_(deps_.redis, opts_.encryption, std::chrono::hours(24),
+                   opts_.idempotency_lease) {
+  auto guard = dispatcher::http::address_guard::create(opts_.url_guard);
+  if (!guard) throw std::invalid_argument(guard.error().message);  // at start-up only
+  url_guard_ = std::move(*guard);
+}
 
 namespace {
 
@@ -246,14 +258,35 @@ std::optional<http::response> read_endpoint_fields(const json& body, registry::e
   return std::nullopt;
 }
 
-std::optional<http::response> check_url_scheme(const std::string& url, bool livemode,
-                                               bool allow_http_live) {
-  if (url.starts_with("https://")) return std::nullopt;
-  if (url.starts_with("http://")) {
-    if (!livemode || allow_http_live) return std::nullopt;
+// An endpoint URL is one the delivery client can post to: its own parser decides (scheme and
+// host case-insensitive; no user-info, no '%' in the host, ports 1-65535). Live endpoints need
+// https unless allowed. A literal IP the SSRF guard refuses would fail every attempt, so it is
+// refused now with the reason; a host name is checked at connect (it may resolve anywhere).
+std::optional<http::response> check_url(const std::string& url, bool livemode,
+                                        bool allow_http_live,
+                                        const dispatcher::http::address_guard& guard) {
+  const auto u = dispatcher::http::parse_url(url);
+  if (!u) return invalid("field 'url' must be an absolute http(s) URL: " + u.error().message);
+  if (!u->tls && livemode && !allow_http_live) {
     return invalid("field 'url' must use https:// for a live endpoint");
   }
-  return invalid("field 'url' must be an absolute http(s) URL");
+  if (u->host_is_ip) {
+    boost::system::error_code ec;
+    const auto address = boost::asio::ip::make_address(u->host, ec);
+    if (!ec) {
+      if (const auto why = guard.check(address)) {
+        return invalid("field 'url' is a " + std::string(*why) +
+                       " address, which webhooks are not delivered to (the dispatcher's "
+                       "delivery.allow_private_networks and delivery.allow_list decide)");
+      }
+    }
+  }
+  return std::nullopt;
+}
+
+// Two credentials are ambiguous: they are refused (answer()), never decided by header order.
+bool several_credentials(const http::request& req) {
+  return req.count(boost::beast::http::field::authorization) > 1 || req.count("X-API-Key") > 1;
 }
 
 // A registry write's failure: bad input is the client's (400, naming the field), the rest is
@@ -293,7 +326,8 @@ asio::awaitable<http::response> service::handle(const http::request& req) {
   // same caller, allowed, with the page unchanged, goes on below (counted once).
   std::optional<admission> early;
   std::optional<caller> known;
-  if (req.method() == verb::get && path == "/v1/webhooks" && !key_digest.empty()) {
+  if (req.method() == verb::get && path == "/v1/webhooks" && !key_digest.empty() &&
+      !several_credentials(req)) {
     known = known_caller(key_digest);
   }
   std::shared_ptr<const page_cache::page> cached;
@@ -363,6 +397,11 @@ asio::awaitable<http::response> service::answer(context& ctx, const credentials&
     res.body() = opts_.openapi_document;
     co_return res;
   }
+  // Refused rather than letting the first one win: a proxy that adds its own header would
+  // otherwise decide who the caller is by header order.
+  if (several_credentials(req)) {
+    co_return invalid("send one Authorization (or X-API-Key) header, not several");
+  }
   switch (creds.type) {
     case credentials::kind::none:
       co_return error_response(401, "authentication_required",
@@ -402,6 +441,9 @@ asio::awaitable<http::response> service::answer(context& ctx, const credentials&
     query.remove_prefix(amp + 1);
   }
 
+  if (req.count("Idempotency-Key") > 1) {
+    co_return invalid("send one Idempotency-Key header, not several");
+  }
   bool idempotent = req.method() == verb::post && req.count("Idempotency-Key") > 0;
   if (!idempotent) {
     http::response res = co_await route(ctx);
@@ -599,7 +641,7 @@ asio::awaitable<http::response> service::route(context& c) {
       if (!body.contains("events")) co_return invalid("field 'events' is required");
       registry::endpoint_update fields;
       if (auto e = read_endpoint_fields(body, fields)) co_return *e;
-      if (auto e = check_url_scheme(*fields.url, who.livemode(), opts_.allow_http_live))
+      if (auto e = check_url(*fields.url, who.livemode(), opts_.allow_http_live, url_guard_))
         co_return *e;
       registry::endpoint_spec spec;
       spec.business_id = who.business_id;
@@ -621,7 +663,7 @@ asio::awaitable<http::response> service::route(context& c) {
     if (m != verb::get) co_return method_not_allowed("GET");
     if (auto e = c.allow_query({})) co_return *e;
     if (!tresse::events::is_valid_id(p[1])) co_return not_found("no replay '" + p[1] + "'");
-    auto op = replays::get_op(p[1], who.business_id);
+    auto op = replays::get_op(p[1], who.business_id, who.livemode());
     auto r = co_await redis::run(async_redis_, op);
     if (!r) co_return store_failure(r.error(), "get replay");
     if (!*r) co_return not_found("no replay '" + p[1] + "'");
@@ -665,7 +707,7 @@ asio::awaitable<http::response> service::route(context& c) {
       registry::endpoint_update changes;
       if (auto e = read_endpoint_fields(body, changes)) co_return *e;
       if (changes.url) {
-        if (auto e = check_url_scheme(*changes.url, ep.livemode, opts_.allow_http_live))
+        if (auto e = check_url(*changes.url, ep.livemode, opts_.allow_http_live, url_guard_))
           co_return *e;
       }
       auto op = deps_.endpoints.update_op(id, changes);
@@ -730,9 +772,13 @@ asio::awaitable<http::response> service::route(context& c) {
     if (!body.contains("since")) co_return invalid("field 'since' is required");
     if (!body.contains("until")) co_return invalid("field 'until' is required");
     auto since = parse_time(body["since"]);
-    if (!since) co_return invalid("field 'since' must be an RFC 3339 date-time");
+    if (!since) {
+      co_return invalid("field 'since' must be an RFC 3339 date-time in years 2000-2100");
+    }
     auto until = parse_time(body["until"]);
-    if (!until) co_return invalid("field 'until' must be an RFC 3339 date-time");
+    if (!until) {
+      co_return invalid("field 'until' must be an RFC 3339 date-time in years 2000-2100");
+    }
     if (*since >= *until) co_return invalid("field 'since' must be before 'until'");
     if (*until - *since > max_replay_window) {
       co_return invalid("field 'until' must be at most 30 days after 'since'");

@@ -30,6 +30,7 @@
 #include "api/idempotency.hpp"
 #include "api/page_cache.hpp"
 #include "api/replays.hpp"
+#include "http/address_guard.hpp"
 #include "redis/async_client.hpp"
 #include "redis/client.hpp"
 #include "registry/store.hpp"
@@ -39,14 +40,24 @@
 
 namespace tresse::dispatcher::api {
 
+// `http::` here is the server side (tresse/common/http_server.hpp); the delivery client's
+// units (URL parser, SSRF guard) are dispatcher::http.
+namespace http = ::tresse::http;
+
 struct service_options {
   std::uint32_t rate_limit_per_minute = 600;
   bool allow_http_live = false;  // live endpoints may use http:// (else https only)
+  // The delivery client's SSRF guard (delivery.allow_private_networks, delivery.allow_list):
+  // an endpoint URL whose host is a literal IP it refuses is refused at create and update.
+  dispatcher::http::address_guard_options url_guard;
   std::string events_topic = "tresse.events";
   std::chrono::milliseconds publish_timeout = std::chrono::seconds(5);
   std::string openapi_document;  // served at GET /v1/openapi.json
   std::string peer_header = "x-tresse-peer";  // set by the HTTP server (server_options)
   std::optional<registry::secret_box> encryption;  // seals stored Idempotency-Key responses
+  // How long an Idempotency-Key in progress holds before it may be retried: longer than a
+  // request runs (its slowest step, a test ping's publish, waits publish_timeout), plus a margin.
+  std::chrono::seconds idempotency_lease = std::chrono::seconds(60);
   std::function<std::chrono::system_clock::time_point()> now = [] {
     return std::chrono::system_clock::now();
   };
@@ -93,6 +104,7 @@ class service {
   gate gate_;
   idempotency idempotency_;
   page_cache pages_;
+  dispatcher::http::address_guard url_guard_;
   static constexpr std::size_t max_callers = 10000;
   mutable std::mutex callers_mutex_;
   std::unordered_map<std::string, caller> callers_;

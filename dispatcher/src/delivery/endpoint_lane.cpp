@@ -345,10 +345,12 @@ asio::awaitable<attempt_result> endpoint_lane::attempt(shard_env& env, const eve
     ctx.counters.latency->observe(std::chrono::duration<double>(r->latency).count());
     rec.response_snippet = std::move(r->body_snippet);
   } else {
+    // The record's error says why no response came; a response's status says what it was
+    // (the reason, "http_500", stays in describe() for the task and the logs).
     out.error = r.error().message;
+    rec.error = out.describe();
   }
   rec.succeeded = delivered;
-  rec.error = out.describe();
   if (log::enabled(log::level::debug)) {  // the fields cost allocations even when unused
     log::debug("attempt", {{"event", meta.id},
                            {"endpoint", ep.id},

@@ -37,6 +37,7 @@ outcome of_failure(const http::failure& f) {
   using kind = http::failure_kind;
   outcome o{outcome::action::retry, std::nullopt, http::to_string(f.kind), false};
   if (f.kind == kind::timeout) o.throttle_signal = true;
+  if (f.kind == kind::invalid_url) o.permanent = true;
   if (f.kind == kind::connect && f.code == boost::asio::error::connection_refused) {
     o.reason = "connect_refused";
   }

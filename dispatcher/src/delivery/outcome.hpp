@@ -15,13 +15,15 @@
 // | any other status                         | retry            | http_<status>     |
 // | timeout                                  | retry            | timeout           |
 // | connection refused / other connect error | retry            | connect_refused / connect |
+// | invalid_url                              | retry, permanent | invalid_url       |
 // | dns, tls, protocol, blocked_address,     | retry            | the failure kind  |
-// | invalid_url, invalid_request, cancelled  |                  |                   |
+// | invalid_request, cancelled               |                  |                   |
 //
 // The disable header wins even over a 2xx: the endpoint asked to stop (the attempt log keeps
-// the status). Failures that retrying cannot fix by itself (blocked_address, invalid_url)
-// are still retries: the operator may fix the allow-list or the URL meanwhile, and the
-// schedule dead-letters the message in the end. `cancelled` means our own shutdown; the
+// the status). `permanent`: no attempt can succeed (the stored URL is one the client cannot
+// post to), so the message is dead-lettered at once instead of retried for a day. A
+// blocked_address is still a retry: its host name may resolve elsewhere later, or the operator
+// may fix the allow-list meanwhile. `cancelled` means our own shutdown; the
 // caller should not count it against the endpoint. throttle_signal marks 429, 502, 503,
 // 504 and timeouts: the endpoint is overloaded, for adaptive throttling.
 #pragma once
@@ -43,6 +45,7 @@ struct outcome {
   std::optional<std::chrono::seconds> retry_after;
   std::string reason;  // short and stable, for logs and metrics labels
   bool throttle_signal = false;
+  bool permanent = false;  // with action::retry: dead-letter now, no retry can succeed
 };
 
 const char* to_string(outcome::action a);

@@ -141,6 +141,10 @@ asio::awaitable<settle::next_step> settle::retry_or_dead_letter(const retry::tas
   co_await note_failure(task.endpoint_id);
   std::optional<std::chrono::milliseconds> hint;
   if (o.retry_after) hint = *o.retry_after;
+  if (o.permanent) {
+    co_return co_await dead_letter("permanent_failure", task) ? next_step::dead_lettered
+                                                              : next_step::interrupted;
+  }
   auto delay = ctx_.deps.schedule.next_delay(task.attempts, hint);
   if (delay) {
     auto stored = co_await schedule(task, clock::now() + *delay, claimed);

@@ -9,6 +9,7 @@
 #include <unordered_map>
 #include <utility>
 
+#include "http/url.hpp"
 #include "redis/keys.hpp"
 #include "tresse/common/event.hpp"
 #include "tresse/common/log.hpp"
@@ -20,7 +21,6 @@ namespace {
 using json = nlohmann::json;
 namespace keys = redis::keys;
 
-constexpr std::size_t max_url_length = 2048;
 constexpr std::size_t max_description_length = 512;
 constexpr std::size_t max_events = 64;
 constexpr std::size_t mget_batch = 256;
@@ -134,23 +134,11 @@ return 0
   return s;
 }
 
+// The delivery client's own parser decides (http/url.hpp), so the CLI and the API accept
+// exactly the URLs that can be delivered to.
 status validate_url(std::string_view url) {
-  std::string_view rest;
-  if (url.starts_with("https://")) {
-    rest = url.substr(8);
-  } else if (url.starts_with("http://")) {
-    rest = url.substr(7);
-  } else {
-    return fail(error_kind::permanent, "url must start with https:// or http://");
-  }
-  if (url.size() > max_url_length) return fail(error_kind::permanent, "url is too long");
-  if (rest.empty() || rest.front() == '/' || rest.front() == '?' || rest.front() == '#') {
-    return fail(error_kind::permanent, "url has no host");
-  }
-  for (unsigned char c : url) {
-    if (c <= 0x20 || c >= 0x7f) {
-      return fail(error_kind::permanent, "url contains spaces or non-ASCII characters");
-    }
+  if (auto u = http::parse_url(url); !u) {
+    return fail(error_kind::permanent, "url: " + u.error().message);
   }
   return {};
 }

@@ -2,8 +2,10 @@
 
 #include <gtest/gtest.h>
 
+#include <chrono>
 #include <memory>
 #include <string>
+#include <thread>
 
 #include "redis/client.hpp"
 #include "dispatcher/redis_test.hpp"
@@ -65,6 +67,31 @@ TEST_F(IdempotencyTest, RecordsExpire) {
   auto ttl = redis_->command({"TTL", keys->elements[0].str});
   EXPECT_GE(ttl->integer, 0);
   EXPECT_LE(ttl->integer, 1);
+}
+
+TEST_F(IdempotencyTest, AClaimHoldsOnlyForItsLease) {
+  idempotency idem(redis_, std::nullopt, std::chrono::hours(24), std::chrono::seconds(1));
+  ASSERT_EQ(idem.begin("key_1", "k", "fp")->what, state::fresh);
+  auto keys = redis_->command({"KEYS", "tresse:idempotency:*"});
+  ASSERT_EQ(keys->elements.size(), 1u);
+  EXPECT_LE(redis_->command({"TTL", keys->elements[0].str})->integer, 1);
+  EXPECT_EQ(idem.begin("key_1", "k", "fp")->what, state::in_progress);
+  // The request died mid-way: once the lease ran out, the client's retry runs for real.
+  std::this_thread::sleep_for(std::chrono::milliseconds(1200));
+  ASSERT_EQ(idem.begin("key_1", "k", "fp")->what, state::fresh);
+  // A response is kept for the whole ttl, not the lease.
+  ASSERT_TRUE(idem.finish("key_1", "k", 201, "{}"));
+  EXPECT_GT(redis_->command({"TTL", keys->elements[0].str})->integer, 3600);
+  EXPECT_EQ(idem.begin("key_1", "k", "fp")->what, state::replay);
+}
+
+TEST_F(IdempotencyTest, AResponseAfterTheLeaseRanOutIsNotKept) {
+  idempotency idem(redis_, std::nullopt, std::chrono::hours(24), std::chrono::seconds(1));
+  ASSERT_EQ(idem.begin("key_1", "k", "fp")->what, state::fresh);
+  std::this_thread::sleep_for(std::chrono::milliseconds(1200));
+  ASSERT_TRUE(idem.finish("key_1", "k", 201, "{}"));
+  EXPECT_TRUE(redis_->command({"KEYS", "tresse:idempotency:*"})->elements.empty());
+  EXPECT_EQ(idem.begin("key_1", "k", "fp")->what, state::fresh);
 }
 
 TEST(IdempotencyKeyTest, AcceptsPrintableAsciiUpTo255) {

@@ -119,14 +119,23 @@ TEST(OutcomeTest, ConnectionRefusedHasItsOwnReason) {
 
 TEST(OutcomeTest, EveryOtherFailureIsRetriedUnderItsKind) {
   using k = http::failure_kind;
-  for (auto kind : {k::dns, k::tls, k::protocol, k::blocked_address, k::invalid_url,
-                    k::invalid_request, k::cancelled}) {
+  for (auto kind : {k::dns, k::tls, k::protocol, k::blocked_address, k::invalid_request,
+                    k::cancelled}) {
     const auto o = classify_attempt(failed(kind));
     EXPECT_EQ(o.next, action::retry) << http::to_string(kind);
     EXPECT_EQ(o.reason, http::to_string(kind));
     EXPECT_FALSE(o.throttle_signal);
     EXPECT_FALSE(o.retry_after);
+    EXPECT_FALSE(o.permanent) << http::to_string(kind);
   }
+}
+
+TEST(OutcomeTest, AnInvalidUrlIsPermanent) {
+  const auto o = classify_attempt(failed(http::failure_kind::invalid_url));
+  EXPECT_EQ(o.next, action::retry);
+  EXPECT_EQ(o.reason, "invalid_url");
+  EXPECT_TRUE(o.permanent) << "no retry can succeed: dead-lettered at once";
+  EXPECT_FALSE(o.throttle_signal);
 }
 
 TEST(OutcomeTest, ActionsHaveStableNames) {

@@ -107,6 +107,29 @@ TEST_F(RegistryStoreTest, CreateRejectsInvalidInput) {
   EXPECT_EQ(*s.version(), 0);
 }
 
+// The CLI and the API store through here: the delivery client's own parser decides.
+TEST_F(RegistryStoreTest, UrlsAreCheckedByTheDeliveryClientsParser) {
+  auto s = make_store();
+  for (const char* url : {"https://example.com:70000/h", "https://user:pw@example.com/h",
+                          "https://exa%6dple.com/h", "https://example.com:0/h", "http:///h"}) {
+    auto sp = spec();
+    sp.url = url;
+    auto r = s.create(sp);
+    ASSERT_FALSE(r.has_value()) << url;
+    EXPECT_EQ(r.error().kind, error_kind::permanent) << url;
+    EXPECT_NE(r.error().message.find("url"), std::string::npos) << r.error().message;
+  }
+  EXPECT_EQ(*s.version(), 0);
+  auto upper = spec();
+  upper.url = "HTTPS://EXAMPLE.COM/x";
+  EXPECT_TRUE(s.create(upper).has_value()) << "scheme and host are case-insensitive";
+  auto ep = s.create(spec());
+  ASSERT_TRUE(ep.has_value());
+  auto bad = s.update(ep->id, {.url = "https://example.com:99999/h"});
+  ASSERT_FALSE(bad.has_value());
+  EXPECT_EQ(bad.error().kind, error_kind::permanent);
+}
+
 TEST_F(RegistryStoreTest, EveryChangeBumpsTheVersion) {
   auto s = make_store();
   EXPECT_EQ(*s.version(), 0);
