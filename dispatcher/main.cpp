@@ -35,12 +35,12 @@
 #include "api/server.hpp"
 #include "api/service.hpp"
 #include "config/config.hpp"
+#include "config/startup_checks.hpp"
 #include "delivery/engine.hpp"
 #include "kafka/consumer.hpp"
 #include "kafka/dead_letter.hpp"
 #include "kafka/dev_broker.hpp"
 #include "redis/client.hpp"
-#include "redis/server_check.hpp"
 #include "registry/cache.hpp"
 #include "registry/cli.hpp"
 #include "registry/store.hpp"
@@ -114,119 +114,6 @@ std::optional<std::string> reserve_problem(rlim_t descriptors, std::size_t api_c
          "limit (LimitNOFILE=, ulimit -n)";
 }
 
-// Brokers that answered a metadata request within `timeout` (0: none, or no answer).
-int kafka_brokers_answering(rd_kafka_t* rk, std::chrono::milliseconds timeout) {
-  const rd_kafka_metadata_t* md = nullptr;
-  if (rd_kafka_metadata(rk, 0, nullptr, &md, static_cast<int>(timeout.count())) !=
-      RD_KAFKA_RESP_ERR_NO_ERROR) {
-    return 0;
-  }
-  const int n = md->broker_cnt;
-  rd_kafka_metadata_destroy(md);
-  return n;
-}
-
-bool kafka_reachable(rd_kafka_t* rk) { return kafka_brokers_answering(rk, 1s) > 0; }
-
-constexpr std::string_view embedded_warning =
-    "kafka.brokers=embedded: events go to librdkafka's in-process mock cluster, kept in memory "
-    "and lost at exit; for try-outs and tests, not for production";
-
-// Logs the TRESSE_* variables that name no key (they would be ignored), never their values.
-void warn_unknown_environment(const std::map<std::string, std::string>& env) {
-  for (const auto& u : td::unknown_environment(env)) {
-    tresse::log::warn(
-        "unknown environment variable ignored",
-        {{"variable", u.name}, {"nearest", u.nearest_variable}, {"key", u.nearest_key}});
-  }
-}
-
-enum class redis_verdict { safe, refused, unknown };
-
-// Redis: refuse one that evicts keys, warn when it persists nothing (see
-// redis/server_check.hpp); unknown while Redis does not answer.
-redis_verdict check_redis(td::redis::client& redis) {
-  auto facts = td::redis::read_server_facts(redis);
-  if (!facts) return redis_verdict::unknown;
-  const auto verdict = td::redis::assess(*facts);
-  for (const auto& w : verdict.warnings) tresse::log::warn("Redis", {{"warning", w}});
-  for (const auto& e : verdict.errors) tresse::log::error("Redis refused", {{"reason", e}});
-  return verdict.errors.empty() ? redis_verdict::safe : redis_verdict::refused;
-}
-
-// A Redis unreachable at start is checked as soon as it answers; if it is then refused, the
-// dispatcher stops (SIGTERM to itself: the usual drain) and exits 2, as it would have at start.
-std::jthread watch_redis_until_checked(td::redis::client& redis, std::atomic<bool>& refused) {
-  tresse::log::warn("Redis unreachable at start: its maxmemory-policy and persistence are "
-                    "checked once it answers");
-  return std::jthread([&redis, &refused](const std::stop_token& stop) {
-    while (!stop.stop_requested()) {
-      const auto verdict = check_redis(redis);
-      if (verdict == redis_verdict::refused) {
-        refused = true;
-        ::kill(::getpid(), SIGTERM);
-      }
-      if (verdict != redis_verdict::unknown) return;
-      for (int i = 0; i < 10 && !stop.stop_requested(); ++i) std::this_thread::sleep_for(100ms);
-    }
-  });
-}
-
-// run --check: everything a start needs, tried and reported, one line each; then exit.
-int run_check(const td::config& cfg, const std::map<std::string, std::string>& env) {
-  bool ok = true;
-  const auto report = [&](std::string_view verdict, std::string_view what) {
-    if (verdict == "FAIL") ok = false;
-    std::cout << verdict << std::string(6 - verdict.size(), ' ') << what << "\n";
-  };
-  const auto problems = td::validate(cfg);
-  for (const auto& p : problems) report("FAIL", "config: " + p);
-  if (problems.empty()) report("ok", "config: every key parsed and the required ones are set");
-  for (const auto& u : td::unknown_environment(env)) {
-    report("warn", "config: " + u.name +
-                       " is not a configuration variable and is ignored (nearest: " +
-                       u.nearest_variable + ", key " + u.nearest_key + ")");
-  }
-
-  if (cfg.kafka.brokers == "embedded") {
-    report("warn", "kafka: embedded (not for production): " + std::string(embedded_warning));
-  } else if (!cfg.kafka.brokers.empty()) {
-    auto producer = tresse::kafka::producer::create(
-        {.brokers = cfg.kafka.brokers,
-         .extra =
-             tresse::kafka::config_map(cfg.kafka.librdkafka.begin(), cfg.kafka.librdkafka.end())});
-    if (!producer) {
-      report("FAIL", "kafka: " + producer.error().message);
-    } else if (const int n = kafka_brokers_answering((*producer)->handle(), 5s); n == 0) {
-      report("FAIL", "kafka: no broker of " + cfg.kafka.brokers + " answered within 5s");
-    } else {
-      report("ok", "kafka: " + cfg.kafka.brokers + " answered (" + std::to_string(n) + " broker" +
-                       (n == 1 ? "" : "s") + " in the cluster)");
-    }
-  }
-
-  if (auto opts = td::redis::parse_url(cfg.redis.url); !opts) {
-    report("FAIL", "redis.url: " + opts.error().message);
-  } else {
-    opts->pool_size = 1;
-    td::redis::client redis(*opts);
-    if (auto pong = redis.ping(); !pong) {
-      report("FAIL", "redis: " + pong.error().message);
-    } else if (auto facts = td::redis::read_server_facts(redis); !facts) {
-      report("FAIL", "redis: " + facts.error().message);
-    } else {
-      const auto verdict = td::redis::assess(*facts);
-      for (const auto& e : verdict.errors) report("FAIL", "redis: " + e);
-      for (const auto& w : verdict.warnings) report("warn", "redis: " + w);
-      if (verdict.errors.empty()) {
-        report("ok", "redis: answered; maxmemory-policy " + facts->maxmemory_policy.value_or("?"));
-      }
-    }
-  }
-  std::cout << (ok ? "check passed\n" : "check failed\n");
-  return ok ? 0 : 1;
-}
-
 int run(int argc, char** argv) {
   // Signals are taken by sigwait in this thread only; every thread created later inherits
   // the mask, so SIGTERM never interrupts a delivery thread.
@@ -262,9 +149,9 @@ int run(int argc, char** argv) {
     std::cerr << "tresse-dispatcher: " << e.what() << "\n";
     return 2;
   }
-  if (cli.check) return run_check(cfg, env);
+  if (cli.check) return td::run_check(cfg, env);
   tresse::log::set_level(cfg.log.level);
-  warn_unknown_environment(env);
+  td::warn_unknown_environment(env);
   if (const auto problems = td::validate(cfg); !problems.empty()) {
     for (const auto& p : problems) std::cerr << "tresse-dispatcher: " << p << "\n";
     return 2;
@@ -285,13 +172,13 @@ int run(int argc, char** argv) {
   auto redis = std::make_shared<td::redis::client>(*redis_opts);
   std::atomic<bool> redis_refused{false};
   std::jthread redis_watch;  // joined before `redis` goes
-  switch (check_redis(*redis)) {
-    case redis_verdict::refused:
+  switch (td::check_redis(*redis)) {
+    case td::redis_verdict::refused:
       return 2;
-    case redis_verdict::unknown:
-      redis_watch = watch_redis_until_checked(*redis, redis_refused);
+    case td::redis_verdict::unknown:
+      redis_watch = td::watch_redis_until_checked(*redis, redis_refused);
       break;
-    case redis_verdict::safe:
+    case td::redis_verdict::safe:
       break;
   }
 
@@ -299,7 +186,7 @@ int run(int argc, char** argv) {
   std::string brokers = cfg.kafka.brokers;
   const bool kafka_embedded = brokers == "embedded";
   if (kafka_embedded) {
-    tresse::log::warn(std::string(embedded_warning));
+    tresse::log::warn(std::string(td::embedded_warning));
     auto cluster = tresse::kafka::mock_cluster::start(
         {.partitions = 4,
          .topics = {cfg.kafka.topic, cfg.kafka.dead_letter_topic, cfg.kafka.ops_topic}});
@@ -424,7 +311,9 @@ int run(int argc, char** argv) {
                               .idle_timeout = cfg.admin.idle_timeout,
                               .max_connections = cfg.admin.max_connections},
                              stats,
-                             {.kafka = [&] { return kafka_reachable(shared_producer->handle()); },
+                             {.kafka = [&] {
+                                return td::kafka_reachable(shared_producer->handle());
+                              },
                               .redis = [&] { return static_cast<bool>(redis->ping()); },
                               .kafka_embedded = kafka_embedded});
   if (!admin) {
