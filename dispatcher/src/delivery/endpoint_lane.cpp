@@ -163,6 +163,16 @@ const std::vector<receiver::key>& endpoint_lane::signing_keys(const registry::en
   return keys_;
 }
 
+namespace {
+
+// How long a delivery deferred without an attempt (no slot, paced out, a local error) waits:
+// the schedule's first delay.
+clock::duration retry_delay(const context& ctx) {
+  return std::chrono::duration_cast<clock::duration>(ctx.deps.schedule.next_delay(1).value_or(5s));
+}
+
+}  // namespace
+
 const std::expected<http::target, http::failure>& endpoint_lane::target_for(
     const http::client& client, const std::string& url) {
   // Parsed once per change of the endpoint's URL, not per attempt.
@@ -179,9 +189,6 @@ asio::awaitable<admission> endpoint_lane::admit(shard_env& env, const registry::
   admission out;
   out.user = use_lane(users_);
   bool probe = false;
-  const auto retry_delay = [&ctx] {
-    return std::chrono::duration_cast<clock::duration>(ctx.deps.schedule.next_delay(1).value_or(5s));
-  };
   const health::breaker::verdict verdict = circuit_.admit(clock::now());
   if (verdict == health::breaker::verdict::defer) {
     out.defer(circuit_due(env.rng, clock::now()));
@@ -218,7 +225,7 @@ asio::awaitable<admission> endpoint_lane::admit(shard_env& env, const registry::
     co_return out;
   }
   if (admitted == lane::admit::deferred) {
-    out.defer(clock::now() + retry_delay());
+    out.defer(clock::now() + retry_delay(ctx));
     co_return out;
   }
   out.state = admission::granted;
@@ -236,9 +243,6 @@ asio::awaitable<attempt_result> endpoint_lane::attempt(shard_env& env, const eve
     out.ran = true;
     out.deferred = true;
     out.defer_due = due;
-  };
-  const auto retry_delay = [&ctx] {
-    return std::chrono::duration_cast<clock::duration>(ctx.deps.schedule.next_delay(1).value_or(5s));
   };
   if (admitted.state == admission::cancelled) co_return out;
   if (admitted.state == admission::deferred) {
@@ -260,7 +264,7 @@ asio::awaitable<attempt_result> endpoint_lane::attempt(shard_env& env, const eve
       pace_.reserve(steady::now(), std::max<steady::duration>(deadline - steady::now(), 0s));
   if (!paced_at) {
     const auto pause = std::chrono::duration_cast<clock::duration>(pace_.paused_until() - steady::now());
-    defer_until(clock::now() + std::max(retry_delay(), pause));
+    defer_until(clock::now() + std::max(retry_delay(ctx), pause));
     co_return out;
   }
   if (*paced_at > steady::now()) {
@@ -321,7 +325,7 @@ asio::awaitable<attempt_result> endpoint_lane::attempt(shard_env& env, const eve
     ctx.counters.local_errors->inc();
     log::warn("local resource error; delivery deferred without an attempt",
               {{"endpoint", ep.id}, {"error", r.error().message}});
-    defer_until(clock::now() + retry_delay());
+    defer_until(clock::now() + retry_delay(ctx));
     co_return out;
   }
 
