@@ -118,6 +118,7 @@ if [ -n "${STRACE:-}" ]; then  # system calls by kind (slows the dispatcher: cou
 fi
 read -r user0 sys0 < <(cpu_ticks "$DISPATCHER_PID")
 read -r ruser0 rsys0 < <(cpu_ticks "$REDIS_PID")
+redis-cli -p "$REDIS_PORT" CONFIG RESETSTAT >/dev/null  # commands per delivery, below
 # CALLGRIND=1: the dispatcher runs under valgrind --tool=callgrind (a BUILD_DIR whose
 # tresse-dispatcher wraps it, see README.md): its counts cover exactly the rate run.
 [ -n "${CALLGRIND:-}" ] && callgrind_control -z "$DISPATCHER_PID" >/dev/null
@@ -129,6 +130,7 @@ PIDS+=($!)
 t1=$(wait_delivered $((base + DELIVERIES)) $((120 + DELIVERIES / 500)))
 read -r user1 sys1 < <(cpu_ticks "$DISPATCHER_PID")
 read -r ruser1 rsys1 < <(cpu_ticks "$REDIS_PID")
+REDIS_STATS=$(redis-cli -p "$REDIS_PORT" INFO commandstats)
 [ -n "${CALLGRIND:-}" ] && callgrind_control -d rate-run "$DISPATCHER_PID" >/dev/null
 if [ -n "${PERF:-}" ]; then
   kill -INT "$PERF_PID"
@@ -153,6 +155,14 @@ CPU_S=$(python3 -c "print('%.2f' % ($ticks / $CLK_TCK))")
 CPU_US=$(python3 -c "print('%.1f' % (1e6 * $ticks / $CLK_TCK / $window))")
 # Redis shares the machine: its CPU per delivery is part of what a delivery costs here.
 REDIS_US=$(python3 -c "print('%.1f' % (1e6 * ($ruser1 - $ruser0 + $rsys1 - $rsys0) / $CLK_TCK / $window))")
+# "cmdstat_lpush:calls=812,usec=..." lines: the commands Redis ran per delivery, by kind.
+REDIS_CALLS=$(printf '%s\n' "$REDIS_STATS" | python3 -c "
+import sys, re
+calls = {m.group(1): int(m.group(2)) for m in re.finditer(r'cmdstat_([a-z|]+):calls=(\d+)', sys.stdin.read())}
+calls.pop('config|resetstat', None); calls.pop('info', None)
+total = sum(calls.values())
+top = sorted(calls.items(), key=lambda kv: -kv[1])[:8]
+print('%.2f commands per delivery: ' % (total / $window) + ', '.join('%s %.2f' % (k.upper(), v / $window) for k, v in top))")
 CPU_SYS=$(python3 -c "print('%.0f %%' % (100.0 * ($sys1 - $sys0) / max(1, $ticks)))")
 HWM_RATE_KB=$(kb VmHWM)
 failed=$(metric 'tresse_deliveries_total{outcome="retry_scheduled"}')
@@ -275,7 +285,7 @@ Dispatcher benchmark: $what, endpoint_concurrency=$CONC, build $BUILD
   delivery rate          $RATE/s from the first delivery ($FULL_RATE/s from the publisher's start: $DELIVERIES deliveries in $SECS_RATE s)   ratio $(pct "$RATE" "$WRK_RATE") of the ceiling   goal >= 50 %
   ceiling                $WRK_RATE/s ($ceiling)
   dispatcher CPU         $CPU_US us per delivery ($CPU_S s for $window deliveries, $CPU_SYS in the kernel)   goal <= 30 us
-  redis-server CPU       $REDIS_US us per delivery
+  redis-server CPU       $REDIS_US us per delivery ($REDIS_CALLS)
   retries scheduled      $failed (should be 0), deferred $deferred; mean attempt ${ATTEMPT_MS} ms
   peak RSS (rate run)    $(mb "$HWM_RATE_KB")
 EOF

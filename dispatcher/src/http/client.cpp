@@ -11,48 +11,48 @@
 #include <boost/asio/ssl.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
-#include <boost/beast/core.hpp>
-#include <boost/beast/http.hpp>
-#include <boost/beast/ssl.hpp>
-#include <cctype>
 #include <charconv>
+#include <cstring>
 #include <deque>
 #include <mutex>
 #include <stdexcept>
+#include <type_traits>
 #include <unordered_map>
 #include <variant>
 
+#include "http/header_syntax.hpp"
+#include "http/response_parser.hpp"
 #include "http/retry_after.hpp"
 
 namespace tresse::dispatcher::http {
 namespace {
 
 namespace asio = boost::asio;
-namespace beast = boost::beast;
-namespace bhttp = boost::beast::http;
 namespace ssl = boost::asio::ssl;
 using tcp = asio::ip::tcp;
 using steady = std::chrono::steady_clock;
 using boost::system::error_code;
 
 constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
-constexpr std::size_t kMaxHeaderValueKept = 256;
 constexpr int kMaxInterimResponses = 8;
 // A pooled connection idle for less than this is reused without asking the kernel whether the
 // peer closed it (a poll() per request under load). A peer closing that fast is rare, and is
 // still safe: the request then fails before any response byte and goes once more on a fresh
 // connection (post()).
 constexpr auto kUncheckedIdle = std::chrono::milliseconds(20);
-
+// A connection's receive buffer: what one read asks for, and how little room is too little.
+constexpr std::size_t kReadSize = 4096;
+constexpr std::size_t kMinReadRoom = 1024;
 
 std::unexpected<failure> fail(failure_kind kind, std::string message, error_code code = {}) {
   return std::unexpected(failure{kind, std::move(message), code});
 }
 
 // The one place that turns a network error into a failure kind. `kind` is the step's own
-// kind (connect, tls, protocol); timeouts and cancellation win over it.
-failure classify(const error_code& ec, failure_kind kind, std::string_view what) {
-  if (ec == beast::error::timeout) {
+// kind (connect, tls, protocol); timeouts (the watchdog cancelled the step: `expired`) and
+// cancellation win over it.
+failure classify(const error_code& ec, failure_kind kind, std::string_view what, bool expired) {
+  if (expired) {
     return {failure_kind::timeout, std::string(what) + ": timed out", ec};
   }
   if (ec == asio::error::operation_aborted) {
@@ -65,33 +65,19 @@ failure classify(const error_code& ec, failure_kind kind, std::string_view what)
   return {kind, std::string(what) + ": " + ec.message(), ec};
 }
 
-// RFC 9110 tchar: the characters a header name may have.
-constexpr std::array<bool, 256> token_chars = [] {
-  std::array<bool, 256> t{};
-  for (int c = 0x21; c < 0x7F; ++c) t[c] = true;
-  for (unsigned char c : std::string_view("()<>@,;:\\\"/[]?={} \t")) t[c] = false;
-  return t;
-}();
-
-bool valid_header_name(std::string_view s) {
-  return !s.empty() && std::all_of(s.begin(), s.end(), [](char c) {
-    return token_chars[static_cast<unsigned char>(c)];
-  });
-}
-
+// One memchr per forbidden byte: a per-character find_first_of was ~1 000 instructions for a
+// signature header.
 bool valid_header_value(std::string_view s) {
-  return s.find_first_of(std::string_view("\r\n\0", 3)) == std::string_view::npos;
-}
-
-bool iequals(std::string_view a, std::string_view b) {
-  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
-           return std::tolower(static_cast<unsigned char>(x)) ==
-                  std::tolower(static_cast<unsigned char>(y));
-         });
+  for (char bad : {'\r', '\n', '\0'}) {
+    if (std::memchr(s.data(), bad, s.size()) != nullptr) return false;
+  }
+  return true;
 }
 
 bool client_owned_header(std::string_view name) {
-  for (auto owned : {"host", "content-length", "transfer-encoding", "connection", "user-agent"}) {
+  using namespace std::string_view_literals;
+  for (auto owned : {"host"sv, "content-length"sv, "transfer-encoding"sv, "connection"sv,
+                     "user-agent"sv}) {
     if (iequals(name, owned)) return true;
   }
   return false;
@@ -101,6 +87,83 @@ std::string describe(const tcp::endpoint& ep) {
   return ep.address().is_v6() ? "[" + ep.address().to_string() + "]:" + std::to_string(ep.port())
                               : ep.address().to_string() + ":" + std::to_string(ep.port());
 }
+
+}  // namespace
+
+// The deadline of one post, watched by its client's watchdog: past `at`, the watchdog cancels
+// what `socket` is doing and sets `expired`, which the post reports as a timeout. It lives in
+// the post's frame, linked into the watchdog's list for as long as the post runs.
+struct deadline_watch {
+  deadline_watch(deadline_watchdog& dog, steady::time_point at);
+  ~deadline_watch();
+  deadline_watch(const deadline_watch&) = delete;
+  deadline_watch& operator=(const deadline_watch&) = delete;
+
+  deadline_watchdog& dog;
+  tcp::socket* socket = nullptr;  // the connection the post is using, null between connections
+  steady::time_point at;
+  bool expired = false;
+  deadline_watch* prev = nullptr;
+  deadline_watch* next = nullptr;
+};
+
+// The deadlines of a client's posts, checked every `tick` by one timer while posts run:
+// Beast's streams armed and cancelled a timer around every read and write. Runs on the
+// client's io_context thread, like the posts, so it needs no lock.
+class deadline_watchdog : public std::enable_shared_from_this<deadline_watchdog> {
+ public:
+  deadline_watchdog(asio::io_context& ioc, steady::duration tick) : timer_(ioc), tick_(tick) {}
+
+  void link(deadline_watch* w) {
+    w->next = head_;
+    if (head_) head_->prev = w;
+    head_ = w;
+    arm();
+  }
+  void unlink(deadline_watch* w) {
+    (w->prev ? w->prev->next : head_) = w->next;
+    if (w->next) w->next->prev = w->prev;
+  }
+  void stop() { timer_.cancel(); }
+
+ private:
+  void arm() {
+    if (armed_ || head_ == nullptr) return;
+    armed_ = true;
+    timer_.expires_after(tick_);
+    timer_.async_wait([weak = weak_from_this()](error_code ec) {
+      auto self = weak.lock();
+      if (!self || ec) return;
+      self->armed_ = false;
+      self->check();
+      self->arm();
+    });
+  }
+  // An expired post is cancelled on every tick, so that an operation it starts after the
+  // first cancel cannot outlive its deadline either.
+  void check() {
+    const auto now = steady::now();
+    for (auto* w = head_; w != nullptr; w = w->next) {
+      if (w->at > now) continue;
+      w->expired = true;
+      error_code ignored;
+      if (w->socket) w->socket->cancel(ignored);
+    }
+  }
+
+  deadline_watch* head_ = nullptr;
+  asio::steady_timer timer_;
+  steady::duration tick_;
+  bool armed_ = false;
+};
+
+deadline_watch::deadline_watch(deadline_watchdog& d, steady::time_point deadline)
+    : dog(d), at(deadline) {
+  dog.link(this);
+}
+deadline_watch::~deadline_watch() { dog.unlink(this); }
+
+namespace {
 
 // What one request/response exchange on a connection produced.
 struct exchange_result {
@@ -114,86 +177,100 @@ struct exchange_result {
 // the header fields, Content-Length, and the body, none of them copied together.
 using request_buffers = std::array<asio::const_buffer, 4>;
 
+request_buffers skip(request_buffers buffers, std::size_t n) {
+  for (auto& b : buffers) {
+    const auto k = std::min(n, b.size());
+    b += k;
+    n -= k;
+  }
+  return buffers;
+}
+
+// Sends the request on `stream` (the TLS stream over `socket`, or `socket` itself) and reads
+// the response into the connection's buffer `in`. Over plain TCP the request goes out in one
+// non-blocking sendmsg when the socket takes it all, as it nearly always does: no asynchronous
+// write and no completion to dispatch.
 template <class Stream>
-asio::awaitable<exchange_result> exchange(Stream& stream, beast::flat_buffer& buffer,
+asio::awaitable<exchange_result> exchange(Stream& stream, tcp::socket& socket, std::string& in,
                                           const request_buffers& request_bytes,
-                                          const client_options& options,
-                                          steady::time_point deadline) {
+                                          const client_options& options, deadline_watch& watch) {
   exchange_result out;
-  beast::get_lowest_layer(stream).expires_at(deadline);
-  auto [write_ec, written] = co_await asio::async_write(stream, request_bytes, use_tuple);
-  if (write_ec) {
-    out.error = classify(write_ec, failure_kind::protocol, "sending the request");
+  error_code ec;
+  std::size_t sent = 0;
+  if constexpr (std::is_same_v<Stream, tcp::socket>) {
+    sent = socket.write_some(request_bytes, ec);  // the socket is non-blocking
+    if (ec == asio::error::would_block || ec == asio::error::try_again) ec = {};
+  }
+  if (!ec && sent < asio::buffer_size(request_bytes)) {
+    const auto rest = skip(request_bytes, sent);
+    auto [write_ec, written] = co_await asio::async_write(stream, rest, use_tuple);
+    ec = write_ec;
+  }
+  if (ec || watch.expired) {
+    out.error = classify(ec, failure_kind::protocol, "sending the request", watch.expired);
     co_return out;
   }
 
-  // Read the header, skipping interim 1xx responses (101 is final: we never ask to upgrade).
-  std::optional<bhttp::response_parser<bhttp::buffer_body>> parser;
-  for (int interim = 0;; ++interim) {
-    parser.emplace();
-    parser->header_limit(static_cast<std::uint32_t>(options.max_response_header));
-    parser->body_limit(boost::none);  // we stop reading at the cap ourselves
-    auto [ec, n] = co_await bhttp::async_read_header(stream, buffer, *parser, use_tuple);
-    out.response_started = out.response_started || parser->got_some() || buffer.size() > 0;
-    if (ec == bhttp::error::header_limit) {
-      out.error = {
-          failure_kind::protocol,
-          "response header larger than " + std::to_string(options.max_response_header) + " bytes",
-          ec};
-      co_return out;
-    }
-    if (ec == bhttp::error::end_of_stream) {
-      out.error = {failure_kind::protocol, "connection closed before a response", ec};
-      co_return out;
-    }
-    if (ec) {
-      out.error = classify(ec, failure_kind::protocol, "reading the response");
-      co_return out;
-    }
-    const unsigned status = parser->get().result_int();
-    if (status / 100 != 1 || status == 101) break;
-    if (interim == kMaxInterimResponses) {
-      out.error = {failure_kind::protocol, "too many interim responses", {}};
-      co_return out;
-    }
-  }
-
-  response r;
-  auto& head = parser->get();
-  r.status = head.result_int();
-  for (const auto& field : head) {
-    for (auto name : kept_response_headers) {
-      if (iequals(field.name_string(), name)) {
-        const auto value = field.value();
-        r.headers.emplace_back(std::string(name),
-                               std::string(value.substr(0, kMaxHeaderValueKept)));
+  // The head, skipping interim 1xx responses (101 is final: we never ask to upgrade), then
+  // the body up to the cap. The parser consumes what it can; unconsumed bytes move to the
+  // front of the buffer before it grows (bounded: the parser fails past max_response_header).
+  if (in.size() < kReadSize) in.resize(kReadSize);
+  std::size_t filled = 0;
+  std::size_t parsed = 0;
+  response_parser parser(options.max_response_header, options.max_response_body);
+  int interim = 0;
+  error_code read_ec;
+  for (;;) {
+    parsed += parser.parse(std::string_view(in.data() + parsed, filled - parsed));
+    if (parser.interim()) {
+      if (++interim > kMaxInterimResponses) {
+        out.error = {failure_kind::protocol, "too many interim responses", {}};
+        co_return out;
       }
+      parser = response_parser(options.max_response_header, options.max_response_body);
+      continue;
     }
-  }
-  if (auto v = r.header("retry-after"); !v.empty()) {
-    r.retry_after = parse_retry_after(v, std::chrono::system_clock::now());
-  }
-
-  // The body: at most max_response_body bytes, never the whole of a large one.
-  const std::size_t cap = options.max_response_body;
-  char chunk[4096];
-  error_code body_ec;
-  while (!parser->is_done() && r.body_snippet.size() < cap) {
-    const std::size_t want = std::min(sizeof chunk, cap - r.body_snippet.size());
-    head.body().data = chunk;
-    head.body().size = want;
-    auto [ec, n] = co_await bhttp::async_read(stream, buffer, *parser, use_tuple);
-    r.body_snippet.append(chunk, want - head.body().size);
-    if (ec && ec != bhttp::error::need_buffer) {
-      // The status is in: the endpoint answered. A body that fails half-way is only
-      // a shorter log line, not a failed attempt.
-      body_ec = ec;
+    if (!parser.wants_more()) break;
+    if (parsed == filled) parsed = filled = 0;
+    if (in.size() - filled < kMinReadRoom) {
+      std::memmove(in.data(), in.data() + parsed, filled - parsed);
+      filled -= parsed;
+      parsed = 0;
+      if (in.size() - filled < kMinReadRoom) in.resize(in.size() * 2);
+    }
+    if (watch.expired) {
+      read_ec = asio::error::timed_out;
+      break;
+    }
+    auto [rec, n] = co_await stream.async_read_some(
+        asio::buffer(in.data() + filled, in.size() - filled), use_tuple);
+    filled += n;
+    if (n > 0) out.response_started = true;
+    if (rec == asio::error::eof || rec == ssl::error::stream_truncated) {
+      parser.end_of_stream();
+    } else if (rec) {
+      read_ec = rec;
       break;
     }
   }
-  r.body_truncated = !parser->is_done();
-  out.reusable = parser->is_done() && !body_ec && head.keep_alive() && !parser->need_eof() &&
-                 buffer.size() == 0;
+
+  if (!parser.head_complete()) {
+    if (read_ec || watch.expired) {
+      out.error = classify(read_ec, failure_kind::protocol, "reading the response", watch.expired);
+    } else if (!out.response_started) {
+      out.error = {failure_kind::protocol, "connection closed before a response", {}};
+    } else {
+      out.error = {failure_kind::protocol, parser.error(), {}};
+    }
+    co_return out;
+  }
+  // The status is in: the endpoint answered. A body that fails half-way (a read error, a
+  // malformed chunk, the deadline) is only a shorter log line, not a failed attempt.
+  out.reusable = parser.reusable() && !read_ec && !watch.expired && parsed == filled;
+  response r = parser.take();
+  if (auto v = r.header("retry-after"); !v.empty()) {
+    r.retry_after = parse_retry_after(v, std::chrono::system_clock::now());
+  }
   out.resp = std::move(r);
   co_return out;
 }
@@ -234,7 +311,7 @@ std::string_view response::header(std::string_view name) const {
 }
 
 header_fields& header_fields::add(std::string_view name, std::string_view value) {
-  if (!valid_header_name(name) || !valid_header_value(value)) {
+  if (!is_token(name) || !valid_header_value(value)) {
     if (invalid_.empty()) invalid_ = name.empty() ? std::string("(empty name)") : std::string(name);
     return *this;
   }
@@ -244,18 +321,20 @@ header_fields& header_fields::add(std::string_view name, std::string_view value)
 }
 
 struct client::connection {
+  explicit connection(asio::io_context& ioc) : socket(ioc) {}
+
   std::string origin;
-  std::unique_ptr<beast::tcp_stream> plain;  // exactly one of plain and tls
-  std::unique_ptr<beast::ssl_stream<beast::tcp_stream>> tls;
-  beast::flat_buffer buffer;
+  asio::ip::tcp::socket socket;  // the connection, unless moved into tls
+  std::unique_ptr<ssl::stream<asio::ip::tcp::socket>> tls;
+  std::string in;  // the receive buffer, kept with the connection for its next request
   steady::time_point idle_since;
 
-  beast::tcp_stream& tcp() { return tls ? tls->next_layer() : *plain; }
+  asio::ip::tcp::socket& tcp() { return tls ? tls->next_layer() : socket; }
 
   // An idle HTTP/1.1 connection has nothing to read: readable means the peer closed it
   // (EOF, TLS close_notify) or sent garbage; either way it must not carry a request.
   bool looks_alive() {
-    pollfd p{tcp().socket().native_handle(), POLLIN, 0};
+    pollfd p{tcp().native_handle(), POLLIN, 0};
     return ::poll(&p, 1, 0) == 0;
   }
 };
@@ -301,7 +380,6 @@ struct client::pool : std::enable_shared_from_this<client::pool> {
     std::unique_ptr<connection> evicted;
     std::lock_guard lock(mu);
     if (max_per_origin == 0) return;
-    c->tcp().expires_never();
     c->idle_since = steady::now();
     auto& q = idle[c->origin];
     q.push_back(std::move(c));
@@ -357,6 +435,13 @@ address_guard make_guard(const client_options& o) {
   return *std::move(g);
 }
 
+// Deadlines are checked this often: a tenth of the shortest timeout, within 5-100 ms.
+steady::duration watchdog_tick(const client_options& o) {
+  const auto shortest = std::min(o.connect_timeout, o.total_timeout);
+  return std::clamp<steady::duration>(shortest / 10, std::chrono::milliseconds(5),
+                                      std::chrono::milliseconds(100));
+}
+
 }  // namespace
 
 std::shared_ptr<ssl::context> make_tls_context(const client_options& options) {
@@ -380,9 +465,11 @@ client::client(asio::io_context& ioc, client_options options, std::shared_ptr<ss
       options_(std::move(options)),
       guard_(make_guard(options_)),
       tls_(tls ? std::move(tls) : make_tls_context(options_)),
-      pool_(std::make_shared<pool>(ioc)) {}
+      pool_(std::make_shared<pool>(ioc)),
+      watchdog_(std::make_shared<deadline_watchdog>(ioc, watchdog_tick(options_))) {}
 
 client::~client() {
+  watchdog_->stop();
   std::lock_guard lock(pool_->mu);
   pool_->sweeper.cancel();
 }
@@ -392,9 +479,10 @@ client_stats client::stats() const {
 }
 
 asio::awaitable<std::expected<std::unique_ptr<client::connection>, failure>> client::connect(
-    const url& u, steady::time_point deadline) {
+    const url& u, steady::time_point deadline, deadline_watch& watch) {
   using namespace asio::experimental::awaitable_operators;
 
+  watch.socket = nullptr;
   std::vector<tcp::endpoint> candidates;
   if (u.host_is_ip) {
     candidates.emplace_back(asio::ip::make_address(u.host), u.port);
@@ -430,34 +518,38 @@ asio::awaitable<std::expected<std::unique_ptr<client::connection>, failure>> cli
       continue;
     }
     if (steady::now() >= deadline) break;
-    auto stream = std::make_unique<beast::tcp_stream>(ioc_);
-    stream->expires_at(std::min(deadline, steady::now() + options_.connect_timeout));
-    auto [ec] = co_await stream->async_connect(endpoint, use_tuple);
-    if (ec) {
-      last = classify(ec, failure_kind::connect, "connecting to " + describe(endpoint));
+    auto conn = std::make_unique<connection>(ioc_);
+    watch.socket = &conn->socket;
+    watch.at = std::min(deadline, steady::now() + options_.connect_timeout);
+    watch.expired = false;
+    auto [ec] = co_await conn->socket.async_connect(endpoint, use_tuple);
+    if (ec || watch.expired) {
+      watch.socket = nullptr;
+      last = classify(ec, failure_kind::connect, "connecting to " + describe(endpoint),
+                      watch.expired);
       if (last->kind == failure_kind::cancelled || last->kind == failure_kind::local) break;
       continue;
     }
     opened_.fetch_add(1, std::memory_order_relaxed);
-    stream->socket().set_option(tcp::no_delay(true), ec);
-
-    auto conn = std::make_unique<connection>();
+    conn->socket.set_option(tcp::no_delay(true), ec);
+    conn->socket.non_blocking(true, ec);  // exchange() writes without waiting
+    watch.at = deadline;
     conn->origin = u.origin();
-    if (!u.tls) {
-      conn->plain = std::move(stream);
-      co_return std::move(conn);
-    }
-    conn->tls = std::make_unique<beast::ssl_stream<beast::tcp_stream>>(std::move(*stream), *tls_);
+    if (!u.tls) co_return std::move(conn);
+
+    conn->tls = std::make_unique<ssl::stream<tcp::socket>>(std::move(conn->socket), *tls_);
+    watch.socket = &conn->tcp();
     // SNI for names only: RFC 6066 forbids IP literals in server_name.
     if (!u.host_is_ip && !SSL_set_tlsext_host_name(conn->tls->native_handle(), u.host.c_str())) {
+      watch.socket = nullptr;
       co_return fail(failure_kind::tls, "cannot set SNI for " + u.host);
     }
     if (options_.verify_tls) conn->tls->set_verify_callback(ssl::host_name_verification(u.host));
-    conn->tls->next_layer().expires_at(deadline);
     auto [hec] = co_await conn->tls->async_handshake(ssl::stream_base::client, use_tuple);
-    if (hec) {
-      co_return std::unexpected(
-          classify(hec, failure_kind::tls, "TLS handshake with " + describe(endpoint)));
+    if (hec || watch.expired) {
+      watch.socket = nullptr;
+      co_return std::unexpected(classify(hec, failure_kind::tls,
+                                         "TLS handshake with " + describe(endpoint), watch.expired));
     }
     co_return std::move(conn);
   }
@@ -513,6 +605,7 @@ asio::awaitable<std::expected<response, failure>> client::post(const target& to,
         asio::buffer(body_bytes.data(), body_bytes.size())};
     const url* u = &to.parsed;
     const std::string& origin = to.origin;
+    deadline_watch watch(*watchdog_, deadline);
     // Declared outside the loop: GCC 12 destroyed a loop-scoped one at co_return without
     // having constructed it (free(): invalid pointer), and miscompiles co_await inside ?:.
     exchange_result x;
@@ -523,19 +616,20 @@ asio::awaitable<std::expected<response, failure>> client::post(const target& to,
       if (reused) {
         reused_.fetch_add(1, std::memory_order_relaxed);
       } else {
-        auto fresh = co_await connect(*u, deadline);
+        auto fresh = co_await connect(*u, deadline, watch);
         if (!fresh) co_return std::unexpected(std::move(fresh.error()));
         conn = std::move(*fresh);
       }
+      watch.socket = &conn->tcp();
       x = exchange_result{};
       if (conn->tls) {
-        x = co_await exchange(*conn->tls, conn->buffer, request_bytes, options_, deadline);
+        x = co_await exchange(*conn->tls, conn->tcp(), conn->in, request_bytes, options_, watch);
       } else {
-        x = co_await exchange(*conn->plain, conn->buffer, request_bytes, options_, deadline);
+        x = co_await exchange(conn->socket, conn->socket, conn->in, request_bytes, options_, watch);
       }
+      watch.socket = nullptr;  // the connection goes back to the pool or is closed
       if (x.resp) {
         if (x.reusable) {
-          conn->buffer.clear();
           pool_->put(std::move(conn), options_.max_idle_per_origin, options_.idle_timeout);
         }
         x.resp->latency = steady::now() - start;

@@ -22,8 +22,10 @@
 //   // or, for many posts to one URL: auto to = c.prepare(ep.url); co_await c.post(*to, headers, body);
 //   if (r) log(r->status, r->body_snippet); else log(to_string(r.error().kind), r.error().message);
 //
-// `post` may run concurrently from many coroutines (also on several threads of the
-// io_context); the client must outlive every `post` in flight.
+// `post` may run concurrently from many coroutines on the one thread that runs the client's
+// io_context (each delivery shard has its own client); the client must outlive every `post`
+// in flight. Timeouts are checked every tenth of the shortest one (5-100 ms), so a timeout
+// ends within that much after it is due.
 #pragma once
 
 #include <atomic>
@@ -43,6 +45,7 @@
 #include <vector>
 
 #include "http/address_guard.hpp"
+#include "http/response.hpp"
 #include "http/url.hpp"
 
 #ifndef TRESSE_VERSION
@@ -104,22 +107,6 @@ struct target {
   std::string head;  // "POST /path HTTP/1.1\r\nHost: ...\r\nUser-Agent: ...\r\n"
 };
 
-// Response headers worth keeping for the outcome and the attempt log (lower-case names).
-inline constexpr std::string_view kept_response_headers[] = {"content-type", "location",
-                                                             "retry-after", "webhook-delivery"};
-
-struct response {
-  unsigned status = 0;
-  std::optional<std::chrono::seconds> retry_after;           // parsed Retry-After, when valid
-  std::vector<std::pair<std::string, std::string>> headers;  // kept_response_headers only
-  std::string body_snippet;                                  // the first max_response_body bytes
-  bool body_truncated = false;  // the body was longer (or ended early); the rest unread
-  std::chrono::steady_clock::duration latency{};  // from post() to the end of the snippet
-
-  // The value of a kept header ("" when absent); `name` in lower case.
-  std::string_view header(std::string_view name) const;
-};
-
 enum class failure_kind {
   invalid_url,      // parse_url rejected it
   invalid_request,  // a header name or value with CR, LF or NUL
@@ -154,6 +141,10 @@ struct client_stats {
 // shards load it once. Throws std::invalid_argument when the CA file cannot be loaded.
 std::shared_ptr<boost::asio::ssl::context> make_tls_context(const client_options& options);
 
+// The timeouts of a client's posts (defined in client.cpp).
+class deadline_watchdog;
+struct deadline_watch;
+
 class client {
  public:
   // Throws std::invalid_argument (start-up only) when an allow-list entry is not a CIDR or
@@ -181,13 +172,14 @@ class client {
   struct pool;
 
   boost::asio::awaitable<std::expected<std::unique_ptr<connection>, failure>> connect(
-      const url& u, std::chrono::steady_clock::time_point deadline);
+      const url& u, std::chrono::steady_clock::time_point deadline, deadline_watch& watch);
 
   boost::asio::io_context& ioc_;
   client_options options_;
   address_guard guard_;
   std::shared_ptr<boost::asio::ssl::context> tls_;
   std::shared_ptr<pool> pool_;
+  std::shared_ptr<deadline_watchdog> watchdog_;
   std::atomic<std::uint64_t> opened_{0};
   std::atomic<std::uint64_t> reused_{0};
   std::atomic<std::uint64_t> stale_retries_{0};

@@ -272,6 +272,81 @@ class test_pki {
   std::filesystem::path dir_;
 };
 
+// A server that answers each request with bytes exactly as given, for the framings the
+// Beast-based local_server does not produce: chunked bodies, interim responses, a body that
+// runs to the close, a response that stops half-way.
+class raw_server {
+ public:
+  struct answer {
+    std::string bytes;
+    bool close = false;  // close the connection after the answer
+    bool hang = false;   // keep it open and silent after the answer
+  };
+  using handler = std::function<answer(int request)>;  // 1-based over all connections
+
+  explicit raw_server(handler h)
+      : handler_(std::move(h)), acceptor_(ioc_, {asio::ip::make_address("127.0.0.1"), 0}) {
+    asio::co_spawn(ioc_, accept_loop(), asio::detached);
+    thread_ = std::thread([this] { ioc_.run(); });
+  }
+  ~raw_server() {
+    ioc_.stop();
+    thread_.join();
+  }
+
+  std::string url() const {
+    return "http://127.0.0.1:" + std::to_string(acceptor_.local_endpoint().port()) + "/hook";
+  }
+  int connections() const { return connections_.load(); }
+
+ private:
+  asio::awaitable<void> accept_loop() {
+    for (;;) {
+      auto [ec, socket] = co_await acceptor_.async_accept(use_tuple);
+      if (ec) co_return;
+      ++connections_;
+      asio::co_spawn(ioc_, session(std::move(socket)), asio::detached);
+    }
+  }
+
+  // Reads one request at a time (the head, then Content-Length bytes) and answers it.
+  asio::awaitable<void> session(tcp::socket socket) {
+    std::string in;
+    char buf[4096];
+    for (;;) {
+      std::size_t head_end = 0;
+      while ((head_end = in.find("\r\n\r\n")) == std::string::npos) {
+        auto [ec, n] = co_await socket.async_read_some(asio::buffer(buf), use_tuple);
+        if (ec) co_return;
+        in.append(buf, n);
+      }
+      std::size_t length = 0;
+      if (auto at = in.find("Content-Length: "); at < head_end) length = std::stoul(in.substr(at + 16));
+      while (in.size() < head_end + 4 + length) {
+        auto [ec, n] = co_await socket.async_read_some(asio::buffer(buf), use_tuple);
+        if (ec) co_return;
+        in.append(buf, n);
+      }
+      in.erase(0, head_end + 4 + length);
+      const answer a = handler_(++requests_);
+      auto [ec, n] = co_await asio::async_write(socket, asio::buffer(a.bytes), use_tuple);
+      if (ec || a.close) co_return;
+      if (a.hang) {
+        asio::steady_timer never(ioc_, std::chrono::hours(1));
+        co_await never.async_wait(use_tuple);
+        co_return;
+      }
+    }
+  }
+
+  handler handler_;
+  asio::io_context ioc_;
+  tcp::acceptor acceptor_;
+  std::thread thread_;
+  std::atomic<int> connections_{0};
+  int requests_ = 0;  // the server's thread only
+};
+
 // ---- the tests ---------------------------------------------------------------------------
 
 class ClientTest : public ::testing::Test {
@@ -309,6 +384,14 @@ class ClientTest : public ::testing::Test {
       }
     }
     return *std::move(out);
+  }
+
+  // One post, and how long it took.
+  std::pair<std::expected<response, failure>, std::chrono::steady_clock::duration> timed_post(
+      client& c, request r) {
+    const auto start = std::chrono::steady_clock::now();
+    auto result = post(c, std::move(r));
+    return {std::move(result), std::chrono::steady_clock::now() - start};
   }
 
   // Keeps ioc_ turning until `done` (timers of the client need it).
@@ -471,9 +554,7 @@ TEST_F(ClientTest, SilentServerTimesOutWithinTheTotalTimeout) {
   o.total_timeout = 300ms;
   client c(ioc_, o);
 
-  const auto start = std::chrono::steady_clock::now();
-  auto r = post(c, make_request(server.url()));
-  const auto elapsed = std::chrono::steady_clock::now() - start;
+  auto [r, elapsed] = timed_post(c, make_request(server.url()));
 
   ASSERT_FALSE(r);
   EXPECT_EQ(r.error().kind, failure_kind::timeout);
@@ -720,6 +801,98 @@ TEST_F(ClientTest, CancellationEndsThePostWithoutThrowing) {
   ASSERT_TRUE(run_until([&] { return out.has_value(); }));
   ASSERT_FALSE(*out);
   EXPECT_EQ(out->error().kind, failure_kind::cancelled) << out->error().message;
+}
+
+TEST_F(ClientTest, ReadsChunkedResponsesAndReusesTheirConnection) {
+  raw_server server([](int) {
+    return raw_server::answer{
+        "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n2;x=y\r\nok\r\n1\r\n!\r\n0\r\n\r\n"};
+  });
+  client c(ioc_, local_options());
+
+  for (int i = 0; i < 2; ++i) {
+    auto r = post(c, make_request(server.url()));
+    ASSERT_TRUE(r) << r.error().message;
+    EXPECT_EQ(r->status, 200u);
+    EXPECT_EQ(r->body_snippet, "ok!");
+    EXPECT_FALSE(r->body_truncated);
+  }
+  EXPECT_EQ(server.connections(), 1);
+  EXPECT_EQ(c.stats().connections_reused, 1u);
+}
+
+TEST_F(ClientTest, SkipsInterimResponses) {
+  raw_server server([](int) {
+    return raw_server::answer{
+        "HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 102 Processing\r\n\r\n"
+        "HTTP/1.1 201 Created\r\nContent-Length: 2\r\n\r\nok"};
+  });
+  client c(ioc_, local_options());
+
+  auto r = post(c, make_request(server.url()));
+
+  ASSERT_TRUE(r) << r.error().message;
+  EXPECT_EQ(r->status, 201u);
+  EXPECT_EQ(r->body_snippet, "ok");
+  EXPECT_EQ(c.stats().idle_connections, 1u);
+}
+
+TEST_F(ClientTest, EndlessInterimResponsesAreAProtocolFailure) {
+  std::string interim;
+  for (int i = 0; i < 20; ++i) interim += "HTTP/1.1 100 Continue\r\n\r\n";
+  raw_server server([&](int) { return raw_server::answer{interim, false, true}; });
+  client c(ioc_, local_options());
+
+  auto r = post(c, make_request(server.url()));
+
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().kind, failure_kind::protocol);
+  EXPECT_EQ(r.error().message, "too many interim responses");
+}
+
+TEST_F(ClientTest, ReadsABodyThatRunsToTheCloseAndDropsThatConnection) {
+  raw_server server([](int) { return raw_server::answer{"HTTP/1.0 200 OK\r\n\r\nbye", true}; });
+  client c(ioc_, local_options());
+
+  for (int i = 0; i < 2; ++i) {
+    auto r = post(c, make_request(server.url()));
+    ASSERT_TRUE(r) << r.error().message;
+    EXPECT_EQ(r->body_snippet, "bye");
+    EXPECT_FALSE(r->body_truncated);
+    EXPECT_EQ(c.stats().idle_connections, 0u);
+  }
+  EXPECT_EQ(server.connections(), 2);
+}
+
+TEST_F(ClientTest, ATimeoutInTheMiddleOfTheBodyKeepsTheStatus) {
+  raw_server server([](int) {
+    return raw_server::answer{"HTTP/1.1 503 Busy\r\nContent-Length: 10\r\n\r\nabc", false, true};
+  });
+  auto o = local_options();
+  o.total_timeout = 300ms;
+  client c(ioc_, o);
+
+  auto [r, elapsed] = timed_post(c, make_request(server.url()));
+
+  ASSERT_TRUE(r) << r.error().message;  // the endpoint answered: a response, not a timeout
+  EXPECT_EQ(r->status, 503u);
+  EXPECT_EQ(r->body_snippet, "abc");
+  EXPECT_TRUE(r->body_truncated);
+  EXPECT_EQ(c.stats().idle_connections, 0u);
+  EXPECT_GE(elapsed, 250ms);
+  EXPECT_LT(elapsed, 5s);
+}
+
+TEST_F(ClientTest, AMalformedResponseIsAProtocolFailureThatIsNotResent) {
+  raw_server server([](int) { return raw_server::answer{"SMTP ready\r\n\r\n", true}; });
+  client c(ioc_, local_options());
+
+  auto r = post(c, make_request(server.url()));
+
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().kind, failure_kind::protocol);
+  EXPECT_EQ(r.error().message, "malformed response status line");
+  EXPECT_EQ(server.connections(), 1);
 }
 
 // ---- TLS ---------------------------------------------------------------------------------
