@@ -25,7 +25,8 @@ asio::awaitable<bool> attempt_log::write(const retry::attempt_record& a, std::st
 asio::awaitable<void> attempt_log::flush() {
   // Declared outside the loop and assigned in it (g++ 12 and co_await: see context.hpp).
   std::shared_ptr<batch> b;
-  redis::request commands;
+  retry::store::log_request commands;
+  redis::request trims;
   std::optional<std::vector<redis::reply>> written;
   while (filling_) {
     if (filling_->entries.size() < opts_.max_batch && opts_.gather.count() > 0) {
@@ -35,9 +36,12 @@ asio::awaitable<void> attempt_log::flush() {
     b = std::move(filling_);
     filling_.reset();  // what is logged from now on waits for the next write
     commands = store_.log_attempts_commands(b->entries);
-    written = co_await writer_.write(commands, "attempt log");
+    written = co_await writer_.write(commands.commands, "attempt log");
     b->ok = written.has_value();
     b->done.cancel();
+    // Rare (an event past 100 attempts); its writers need not wait for it.
+    if (written) trims = store_.trim_commands(commands, *written);
+    if (written && !trims.commands.empty()) co_await writer_.write(trims, "attempt log trim");
   }
   flushing_ = false;
 }

@@ -1,7 +1,7 @@
 // A shard's attempt log: the attempts its deliveries log within a short gathering window (and
 // while a write is out) leave together in one write, so that attempts to one endpoint, and the
 // deliveries of one event, share their list commands (retry::store::log_attempts_commands: one
-// LPUSH and one LTRIM per list, not per attempt), and a batch costs one Redis round trip (a
+// LPUSH per list, not per attempt), and a batch costs one Redis round trip (a
 // send, a receive and a wake-up on each side) instead of one per attempt or two.
 //
 // The window (`gather`, 2 ms) delays only the hand-off: the webhook is already delivered when

@@ -11,8 +11,8 @@
 // record then stays uncommitted and Kafka redelivers it).
 //
 //   redis_writer w(shard_io, redis_options, ctx.stopping);
-//   const auto log = retries.log_attempt_commands(rec);     // a redis::request (request.hpp)
-//   if (!co_await w.write(log, "attempt log")) co_return;   // stopping
+//   const redis::request r = retries.complete_commands(task_id);   // request.hpp
+//   if (!co_await w.write(r, "retry complete")) co_return;         // stopping
 #pragma once
 
 #include <atomic>

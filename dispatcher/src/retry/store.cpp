@@ -160,32 +160,33 @@ task task_from_fields(const std::vector<redis::reply>& fields) {
 }
 
 // Written as text, not through a JSON DOM: one of these is encoded for every attempt.
+// One record per attempt, on every delivery: the keys go in as literal fragments (append_key
+// escaped each of the 11, ~200 instructions apiece).
 std::string encode(const attempt_record& a, std::size_t snippet_limit) {
   namespace jt = tresse::json_text;
   std::string out;
   out.reserve(256 + std::min(a.response_snippet.size(), snippet_limit));
-  out.push_back('{');
-  jt::append_key(out, "id");
+  out.append("{\"id\":");
   jt::append_string(out, a.id.empty() ? tresse::ids::time_ordered("att_", a.at) : a.id);
-  jt::append_key(out, "event_id");
+  out.append(",\"event_id\":");
   jt::append_string(out, a.event_id);
-  jt::append_key(out, "event_type");
+  out.append(",\"event_type\":");
   jt::append_string(out, a.event_type);
-  jt::append_key(out, "endpoint_id");
+  out.append(",\"endpoint_id\":");
   jt::append_string(out, a.endpoint_id);
-  jt::append_key(out, "attempt");
+  out.append(",\"attempt\":");
   jt::append_int(out, a.attempt);
-  jt::append_key(out, "at");
+  out.append(",\"at\":");
   jt::append_int(out, unix_ms(a.at));
-  jt::append_key(out, "status");
+  out.append(",\"status\":");
   jt::append_int(out, a.status);
-  jt::append_key(out, "succeeded");
+  out.append(",\"succeeded\":");
   jt::append_bool(out, a.succeeded);
-  jt::append_key(out, "error");
+  out.append(",\"error\":");
   jt::append_string(out, a.error);
-  jt::append_key(out, "latency_ms");
+  out.append(",\"latency_ms\":");
   jt::append_int(out, a.latency.count());
-  jt::append_key(out, "response");
+  out.append(",\"response\":");
   // The snippet is whatever the endpoint sent: invalid UTF-8 becomes U+FFFD, never an exception.
   jt::append_string(out, std::string_view(a.response_snippet).substr(0, snippet_limit));
   out.push_back('}');
@@ -328,12 +329,12 @@ result<backlog_size> store::backlog() {
   return backlog_size{(*r)[0].integer, (*r)[1].integer};
 }
 
-redis::request store::log_attempt_commands(const attempt_record& a,
-                                           std::string_view event_body) const {
+store::log_request store::log_attempt_commands(const attempt_record& a,
+                                              std::string_view event_body) const {
   return log_attempts_commands({{&a, event_body}});
 }
 
-redis::request store::log_attempts_commands(const std::vector<logged>& batch) const {
+store::log_request store::log_attempts_commands(const std::vector<logged>& batch) const {
   // Each list's records in one LPUSH, in batch order: the newest ends up first, as pushing them
   // one by one would leave them. Lists are few per batch (one per endpoint, one per event).
   struct list {
@@ -359,8 +360,8 @@ redis::request store::log_attempts_commands(const std::vector<logged>& batch) co
   }
   const std::string ttl = std::to_string(opts_.event_attempts_ttl.count());
   const std::string endpoint_keep = std::to_string(opts_.attempts_per_endpoint - 1);
-  const std::string event_keep = std::to_string(opts_.attempts_per_event - 1);
-  redis::request r;
+  log_request out;
+  redis::request& r = out.commands;
   std::vector<std::string_view> push;
   auto push_all = [&](const list& l) {
     push.assign({"LPUSH", l.key});
@@ -371,19 +372,40 @@ redis::request store::log_attempts_commands(const std::vector<logged>& batch) co
     push_all(l);
     r.commands.add({"LTRIM", l.key, "0", endpoint_keep});
   }
-  for (const auto& l : by_event) {
+  out.event_lists.reserve(by_event.size());
+  for (auto& l : by_event) {
+    out.event_lists.emplace_back(r.commands.size(), l.key);
     push_all(l);
-    r.commands.add({"LTRIM", l.key, "0", event_keep}).add({"PEXPIRE", l.key, ttl});
+    r.commands.add({"PEXPIRE", l.key, ttl});
     if (!l.body.empty()) {
       const std::string body_key = keys::event_body(batch[l.records.front()].attempt->event_id);
       r.commands.add({"SET", body_key, l.body, "PX", ttl, "NX"});
+    }
+  }
+  return out;
+}
+
+redis::request store::trim_commands(const log_request& written,
+                                    const std::vector<redis::reply>& replies) const {
+  const std::string event_keep = std::to_string(opts_.attempts_per_event - 1);
+  redis::request r;
+  for (const auto& [index, key] : written.event_lists) {
+    if (index < replies.size() && replies[index].type == redis::reply::kind::integer &&
+        static_cast<std::size_t>(replies[index].integer) > opts_.attempts_per_event) {
+      r.commands.add({"LTRIM", key, "0", event_keep});
     }
   }
   return r;
 }
 
 status store::log_attempt(const attempt_record& a, std::string_view event_body) {
-  return redis_->pipeline_ok(log_attempt_commands(a, event_body).commands);
+  const auto written = log_attempt_commands(a, event_body);
+  auto replies = redis::run(*redis_, written.commands);
+  if (!replies) return std::unexpected(replies.error());
+  if (auto e = redis::first_error(*replies); !e) return e;
+  const auto trims = trim_commands(written, *replies);
+  if (trims.commands.empty()) return {};
+  return redis_->pipeline_ok(trims.commands);
 }
 
 result<std::optional<std::string>> store::event_body(std::string_view event_id) {

@@ -155,16 +155,27 @@ class store {
   static std::vector<task> tasks_from_reply(const redis::reply& r);
   static redis::request complete_commands(std::string_view task_id);
   static status complete_from_replies(const std::vector<redis::reply>& r);
-  redis::request log_attempt_commands(const attempt_record& a,
-                                      std::string_view event_body = {}) const;
   // Several attempts in one request, oldest first: one LPUSH of all their records and one
-  // LTRIM per endpoint list and per event list (attempts to one endpoint, or of one event's
-  // fan-out, share them), one PEXPIRE per event, one SET NX per event body given.
+  // LTRIM per endpoint list (attempts to one endpoint share them), one LPUSH and one PEXPIRE
+  // per event list (one event's fan-out shares them), one SET NX per event body given.
+  //
+  // An event list is trimmed only when its LPUSH reply says it outgrew attempts_per_event
+  // (trim_commands, a second request): that takes 100 attempts of one event, while an LTRIM
+  // per event was one Redis command in four at one endpoint. Until then it is over the cap by
+  // at most that one request's records.
   struct logged {
     const attempt_record* attempt;
     std::string_view event_body;  // empty: not kept with this one
   };
-  redis::request log_attempts_commands(const std::vector<logged>& batch) const;
+  struct log_request {
+    redis::request commands;
+    std::vector<std::pair<std::size_t, std::string>> event_lists;  // LPUSH reply index, key
+  };
+  log_request log_attempts_commands(const std::vector<logged>& batch) const;
+  log_request log_attempt_commands(const attempt_record& a, std::string_view event_body = {}) const;
+  // The LTRIMs of the event lists `written`'s replies show over the cap (none: empty).
+  redis::request trim_commands(const log_request& written,
+                               const std::vector<redis::reply>& replies) const;
 
  private:
   std::shared_ptr<redis::client> redis_;

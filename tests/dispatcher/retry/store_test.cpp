@@ -252,12 +252,17 @@ TEST_F(RetryStoreTest, ABatchOfAttemptsLeavesTheListsAsLoggingThemOneByOneWould)
                                     attempt_for("evt_1", "we_2", 2)};
   std::vector<store::logged> batch;
   for (const auto& a : as) batch.push_back({&a, a.attempt == 1 ? "{\"id\":\"body\"}" : ""});
-  const auto commands = s.log_attempts_commands(batch);
-  // One LPUSH and LTRIM per endpoint list (2), LPUSH, LTRIM, PEXPIRE and the body per event (4).
-  EXPECT_EQ(commands.commands.size(), 2u * 2 + 4u * 4);
-  auto replies = redis::run(*redis_, commands);
+  const auto written = s.log_attempts_commands(batch);
+  // One LPUSH and LTRIM per endpoint list (2), LPUSH, PEXPIRE and the body per event (4).
+  EXPECT_EQ(written.commands.commands.size(), 2u * 2 + 4u * 3);
+  auto replies = redis::run(*redis_, written.commands);
   ASSERT_TRUE(replies.has_value());
   ASSERT_TRUE(redis::first_error(*replies).has_value());
+  // evt_1's list holds 4 of its cap of 3: trimmed by the second request, and only it.
+  EXPECT_EQ(redis_->command({"LLEN", "tresse:attempts:event:evt_1"})->integer, 4);
+  const auto trims = s.trim_commands(written, *replies);
+  EXPECT_EQ(trims.commands.size(), 1u);
+  ASSERT_TRUE(redis::first_error(*redis::run(*redis_, trims)).has_value());
 
   auto we1 = s.list_attempts("we_1", 100);  // newest first, capped at 4 of its 5
   ASSERT_EQ(we1->size(), 4u);
@@ -273,6 +278,21 @@ TEST_F(RetryStoreTest, ABatchOfAttemptsLeavesTheListsAsLoggingThemOneByOneWould)
   EXPECT_EQ((*evt1)[2].attempt, 1);
   EXPECT_EQ(*s.event_body("evt_3"), "{\"id\":\"body\"}");
   EXPECT_GT(redis_->command({"PTTL", "tresse:attempts:event:evt_4"})->integer, 0);
+}
+
+TEST_F(RetryStoreTest, AnEventListIsTrimmedOnlyOnceItOutgrowsItsCap) {
+  store s(redis_, {.attempts_per_event = 2});
+  const auto first = attempt_for("evt_1", "we_1", 1);
+  const auto written = s.log_attempt_commands(first);
+  auto replies = redis::run(*redis_, written.commands);
+  ASSERT_TRUE(replies.has_value());
+  EXPECT_TRUE(s.trim_commands(written, *replies).commands.empty());  // 1 of 2: nothing to trim
+
+  for (int n = 2; n <= 4; ++n) ASSERT_TRUE(s.log_attempt(attempt_for("evt_1", "we_1", n)).has_value());
+  auto kept = s.attempts_for_event("", "evt_1");
+  ASSERT_EQ(kept->size(), 2u);  // the newest two
+  EXPECT_EQ((*kept)[0].attempt, 4);
+  EXPECT_EQ((*kept)[1].attempt, 3);
 }
 
 TEST_F(RetryStoreTest, ResponseSnippetIsBoundedAndAnyBytesAreSafe) {
