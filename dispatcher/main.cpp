@@ -309,7 +309,9 @@ int run(int argc, char** argv) {
       td::start_admin_server({.host = cfg.admin.listen.host,
                               .port = cfg.admin.listen.port,
                               .idle_timeout = cfg.admin.idle_timeout,
-                              .max_connections = cfg.admin.max_connections},
+                              .header_timeout = cfg.admin.header_timeout,
+                              .max_connections = cfg.admin.max_connections,
+                              .close_idle_when_full = true},
                              stats,
                              {.kafka = [&] {
                                 return td::kafka_reachable(shared_producer->handle());
@@ -348,7 +350,9 @@ int run(int argc, char** argv) {
                                       .port = cfg.api.listen->port,
                                       .threads = cfg.api.threads,
                                       .idle_timeout = cfg.api.idle_timeout,
-                                      .max_connections = api_cap},
+                                      .header_timeout = cfg.api.header_timeout,
+                                      .max_connections = api_cap,
+                                      .close_idle_when_full = true},
                                      *api_service, "x-tresse-peer", *api_requests);
     if (!srv) {
       tresse::log::error("management API listener failed", {{"error", srv.error().message}});

@@ -42,6 +42,10 @@ using tcp = asio::ip::tcp;
 // session, not something to throw about.
 constexpr auto nothrow = asio::as_tuple(asio::use_awaitable);
 
+// What an idle connection reads when its next request begins: usually the whole request, which
+// the header parser then takes from the buffer without another read.
+constexpr std::size_t first_read_size = 4096;
+
 void log_coroutine_exception(std::exception_ptr e) {
   if (!e) return;
   try {
@@ -98,11 +102,31 @@ struct server::impl {
       return d != 0 && d <= now;
     }
 
+    // Waiting for a request's first byte: stop() and a full listener may close it now.
+    void become_idle() {
+      idle_since.store(to_ticks(std::chrono::steady_clock::now()), std::memory_order_relaxed);
+      state.store(idle);
+    }
+    // A request began; false when the listener took the connection (to admit another) first,
+    // and then the connection must end.
+    bool begin_request() {
+      int expected = idle;
+      return state.compare_exchange_strong(expected, reading_header);
+    }
+    // Claims an idle connection for closing; false when it is no longer idle.
+    bool take_for_another() {
+      int expected = idle;
+      return state.compare_exchange_strong(expected, closed_for_another);
+    }
+
+    // Only the connection's own coroutine changes its state, except take_for_another().
+    static constexpr int busy = 0, idle = 1, reading_header = 2, closed_for_another = 3;
     tcp::socket socket;
     // Steady-clock deadline of the pending read or write; 0 when none. Set by the connection,
     // read by the sweeper.
     std::atomic<std::int64_t> deadline{0};
-    bool awaiting_request = false;  // touched only on the socket's executor
+    std::atomic<int> state{busy};
+    std::atomic<std::int64_t> idle_since{0};  // when it last became idle
   };
 
   static std::int64_t to_ticks(std::chrono::steady_clock::time_point t) {
@@ -134,6 +158,7 @@ struct server::impl {
   asio::awaitable<void> serve(tcp::socket socket);
   asio::awaitable<void> lingering_close(connection& conn);
   asio::awaitable<void> sweep_loop();
+  bool close_longest_idle();
 
   server_options options;
   handler handle;
@@ -172,10 +197,15 @@ asio::awaitable<void> server::impl::accept_loop() {
     // Counted here, not when serve() registers it: accepts that complete before the coroutines
     // they spawn have run must see each other, or a burst would overshoot the cap.
     if (options.max_connections > 0 && admitted.load() >= options.max_connections) {
-      socket.close(ignored);  // over the cap: refused, and its descriptor back at once
-      continue;
+      // Over the cap: refused, and its descriptor back at once, unless an idle connection hands
+      // its slot over (it keeps its descriptor for the moment it takes to close).
+      if (!options.close_idle_when_full || !close_longest_idle()) {
+        socket.close(ignored);
+        continue;
+      }
+    } else {
+      admitted.fetch_add(1);
     }
-    admitted.fetch_add(1);
     socket.set_option(tcp::no_delay(true), ignored);
     auto ex = socket.get_executor();
     asio::co_spawn(ex, serve(std::move(socket)), log_coroutine_exception);
@@ -195,13 +225,15 @@ asio::awaitable<void> server::impl::serve(tcp::socket socket) {
   struct unregister {
     impl* owner;
     std::list<std::shared_ptr<connection>>::iterator it;
+    connection* conn;
     ~unregister() {
-      owner->admitted.fetch_sub(1);
+      // A connection closed to admit another gave its slot to that one.
+      if (conn->state.load() != connection::closed_for_another) owner->admitted.fetch_sub(1);
       std::lock_guard lock(owner->mutex);
       owner->connections.erase(it);
       owner->changed.notify_all();
     }
-  } unregister_on_exit{this, self};
+  } unregister_on_exit{this, self, conn.get()};
 
   tcp::socket& stream = conn->socket;
   beast::flat_buffer buffer;  // one per connection; keeps pipelined bytes for the next request
@@ -211,11 +243,22 @@ asio::awaitable<void> server::impl::serve(tcp::socket socket) {
     parser.body_limit(options.body_limit);
     parser.header_limit(static_cast<std::uint32_t>(options.header_limit));
 
-    // Idle until the next request starts; stop() cancels only reads in this state.
-    conn->awaiting_request = true;
-    conn->expires_after(buffer.size() == 0 ? options.idle_timeout : options.read_timeout);
+    // Idle until the next request's first byte (unless pipelined bytes are here already): only
+    // then may stop() or a full listener close the connection.
+    if (buffer.size() == 0) {
+      conn->become_idle();
+      conn->expires_after(options.idle_timeout);
+      auto space = buffer.prepare(first_read_size);
+      auto [idle_ec, got] = co_await stream.async_read_some(space, nothrow);
+      if (!conn->begin_request() || idle_ec) break;  // taken for another, closed, timed out
+      buffer.commit(got);
+    } else {
+      conn->state.store(connection::reading_header);
+    }
+    // The whole header within its own deadline, however slowly its bytes trickle in.
+    conn->expires_after(options.header_timeout);
     auto [ec, n] = co_await bhttp::async_read_header(stream, buffer, parser, nothrow);
-    conn->awaiting_request = false;
+    conn->state.store(connection::busy);
     if (!ec && !parser.is_done()) {
       if (beast::iequals(parser.get()[bhttp::field::expect], "100-continue")) {
         bhttp::response<bhttp::empty_body> go_on{bhttp::status::continue_, 11};
@@ -303,7 +346,8 @@ asio::awaitable<void> server::impl::lingering_close(connection& conn) {
 // Cancels the pending operation of every connection past its deadline. Deadlines are enforced
 // to within one tick (a quarter of the shortest timeout, 10 ms to 1 s).
 asio::awaitable<void> server::impl::sweep_loop() {
-  auto shortest = std::min({options.idle_timeout, options.read_timeout, options.write_timeout});
+  auto shortest = std::min({options.idle_timeout, options.header_timeout, options.read_timeout,
+                            options.write_timeout});
   auto tick = std::clamp<std::chrono::milliseconds>(shortest / 4, std::chrono::milliseconds(10),
                                                     std::chrono::seconds(1));
   while (!stopping) {
@@ -320,6 +364,31 @@ asio::awaitable<void> server::impl::sweep_loop() {
         if (conn->expired(now)) conn->socket.cancel(ignored);
       });
     }
+  }
+}
+
+// Picks the connection idle the longest, claims it so that it cannot start a request, and closes
+// it on its own executor. False when none is idle. O(connections), and only at the cap.
+bool server::impl::close_longest_idle() {
+  std::lock_guard lock(mutex);
+  for (;;) {
+    std::shared_ptr<connection> oldest;
+    std::int64_t oldest_since = 0;
+    for (const auto& conn : connections) {
+      if (conn->state.load() != connection::idle) continue;
+      auto since = conn->idle_since.load(std::memory_order_relaxed);
+      if (!oldest || since < oldest_since) {
+        oldest = conn;
+        oldest_since = since;
+      }
+    }
+    if (!oldest) return false;
+    if (!oldest->take_for_another()) continue;  // it just began a request: look again
+    asio::post(oldest->socket.get_executor(), [oldest] {
+      beast::error_code ignored;
+      oldest->socket.cancel(ignored);
+    });
+    return true;
   }
 }
 
@@ -383,11 +452,11 @@ void server::stop() {
   });
   std::unique_lock lock(s.mutex);
   for (const auto& conn : s.connections) {
-    // Wake connections waiting for their next request; those busy with one finish it and
-    // close, since `stopping` turns keep-alive off.
+    // Wake connections waiting for their next request or reading its header; those busy with
+    // one finish it and close, since `stopping` turns keep-alive off.
     asio::post(conn->socket.get_executor(), [conn] {
       beast::error_code ignored;
-      if (conn->awaiting_request) conn->socket.cancel(ignored);
+      if (conn->state.load() != impl::connection::busy) conn->socket.cancel(ignored);
     });
   }
   s.changed.wait_for(lock, s.options.drain_timeout,

@@ -51,10 +51,12 @@ The first line on stderr says where it listens. SIGINT/SIGTERM stop it.
   --replay-guard      acknowledge a webhook-id seen before as a duplicate (see above)
   --quiet             print no per-request lines (benchmarks)
   --threads N         server threads (default 1)
-  --max-connections N connections held open at once; more are closed at once (default: the
-                      descriptor limit less 64 kept for the process itself, at least 16)
-  --idle-timeout SECONDS  a connection is closed when no whole request header arrived within
-                      this (default 60)
+  --max-connections N connections held open at once (default: the descriptor limit less 64
+                      kept for the process itself, at least 16); past it a new connection
+                      closes the longest-idle one, or is closed at once when none is idle
+  --idle-timeout SECONDS  a connection is closed when no request began within this (default 60)
+  --header-timeout SECONDS  a connection is closed when a request's header did not arrive
+                      whole within this of its first byte (default 10)
 Without --secret and --secret-file, the secrets come from TRESSE_WEBHOOK_SECRET (separated by
 spaces), which keeps them off the command line, where ps shows them.
 test knobs:
@@ -165,7 +167,7 @@ int listen_command(int argc, const char* const* argv) {
   auto opts = options::parse(argc, argv,
                              {"port", "host", "secret", "secret-file", "tolerance", "status",
                               "fail-every", "delay-ms", "threads", "max-connections",
-                              "idle-timeout"},
+                              "idle-timeout", "header-timeout"},
                              {"replay-guard", "quiet"});
   constexpr std::int64_t int_max = std::numeric_limits<std::int32_t>::max();
   auto keys = parse_secrets(opts);
@@ -178,6 +180,8 @@ int listen_command(int argc, const char* const* argv) {
   so.max_connections = static_cast<std::size_t>(
       opts.integer("max-connections", default_connection_cap(), 1, int_max));
   so.idle_timeout = std::chrono::seconds(opts.integer("idle-timeout", 60, 1, int_max));
+  so.header_timeout = std::chrono::seconds(opts.integer("header-timeout", 10, 1, int_max));
+  so.close_idle_when_full = true;
 
   receiver::verifier_options vo;
   vo.tolerance = std::chrono::seconds(opts.integer("tolerance", vo.tolerance.count(), 0, int_max));

@@ -347,16 +347,35 @@ bool eventually_closed(const idle_flood& flood, std::size_t n) {
   return flood.closed_by_peer() >= n;
 }
 
-TEST_F(ListenCommandTest, ClosesConnectionsPastItsCapAtOnceAndServesOnceTheFloodEnds) {
+TEST_F(ListenCommandTest, ClosesTheLongestIdleConnectionsPastItsCapAndAcceptsAWebhookAtOnce) {
   start({"--max-connections", "16"});
   auto flood = std::make_unique<idle_flood>("127.0.0.1", port_, 300);
   ASSERT_EQ(flood->count(), 300u);
-  // 16 held (the idle timeout is a minute away), the other 284 closed at once, not queued.
+  // 16 held (the idle timeout is a minute away): each newcomer took the place of the longest-idle
+  // connection, none was queued.
   EXPECT_TRUE(eventually_closed(*flood, 300 - 16)) << flood->closed_by_peer();
   EXPECT_EQ(flood->closed_by_peer(), 300u - 16u);  // and exactly 16 let in
+  // Full of idle connections, it still takes a webhook at once, in place of one of them.
+  http_client client("127.0.0.1", port_, 5s);
+  EXPECT_EQ(client.post("/", signed_headers("evt_full", body), body).status, 204);
+  EXPECT_EQ(next_line()["id"], "evt_full");
+  EXPECT_TRUE(eventually_closed(*flood, 300 - 15)) << flood->closed_by_peer();
+  flood.reset();
+  EXPECT_TRUE(eventually_accepted(port_, signed_headers("evt_after", body)));
+  EXPECT_EQ(next_line()["id"], "evt_after");
+}
+
+TEST_F(ListenCommandTest, RefusesConnectionsPastItsCapWhileEveryOneIsMidRequest) {
+  start({"--max-connections", "16", "--header-timeout", "2"});
+  idle_flood busy("127.0.0.1", port_, 16, "POST / HTTP/1.1\r\n");
+  ASSERT_EQ(busy.count(), 16u);
+  std::this_thread::sleep_for(300ms);  // all 16 read: none may be closed to make room
   http_client refused("127.0.0.1", port_, 5s);
   EXPECT_THROW(refused.post("/", signed_headers("evt_full", body), body), std::exception);
-  flood.reset();
+  // --header-timeout ends the unfinished requests long before the minute of idle timeout.
+  auto begin = std::chrono::steady_clock::now();
+  EXPECT_TRUE(eventually_closed(busy, 16)) << busy.closed_by_peer();
+  EXPECT_LT(std::chrono::steady_clock::now() - begin, 10s);
   EXPECT_TRUE(eventually_accepted(port_, signed_headers("evt_after", body)));
   EXPECT_EQ(next_line()["id"], "evt_after");
 }

@@ -6,6 +6,7 @@
 #include <atomic>
 #include <chrono>
 #include <future>
+#include <memory>
 #include <stdexcept>
 #include <string>
 #include <thread>
@@ -17,6 +18,7 @@
 
 #include "support/http_client.hpp"
 #include "support/idle_flood.hpp"
+#include "support/slow_client.hpp"
 
 namespace tresse::http {
 namespace {
@@ -170,6 +172,110 @@ TEST(HttpServerTest, ClosesARequestThatStallsHalfway) {
   http_client client("127.0.0.1", s.port());
   client.write_raw("POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\n\r\nabc");
   EXPECT_TRUE(client.closed_by_peer(10s));
+}
+
+// A header of `n` bytes that never ends (no blank line), for slowloris clients.
+std::string endless_header(std::size_t n) {
+  return "GET / HTTP/1.1\r\nHost: x\r\nX-Slow: " + std::string(n, 'a');
+}
+
+TEST(HttpServerTest, ClosesAHeaderTricklingPastTheHeaderTimeoutWhateverTheIdleTimeout) {
+  auto s = start({.idle_timeout = 30s, .header_timeout = 400ms});
+  // A byte every 50 ms beats any idle timeout; 200 bytes would take 10 s.
+  auto closed_after = test::trickle_until_closed("127.0.0.1", s.port(), "", endless_header(200),
+                                                 50ms);
+  ASSERT_TRUE(closed_after) << "never closed";
+  EXPECT_GE(*closed_after, 300ms);
+  EXPECT_LT(*closed_after, 5s);
+  http_client client("127.0.0.1", s.port());
+  EXPECT_EQ(client.request("GET", "/after", {}, "").status, 200);
+}
+
+TEST(HttpServerTest, GivesAHeaderItsHeaderTimeoutEvenPastTheIdleTimeout) {
+  auto s = start({.idle_timeout = 200ms, .header_timeout = 10s});
+  http_client client("127.0.0.1", s.port());
+  // 1.2 s for the whole header, six idle timeouts: the header timeout counts from its first byte.
+  for (char byte : std::string("GET /slowly HTTP/1.1\r\nHost: x\r\n\r\n")) {
+    client.write_raw(std::string(1, byte));
+    std::this_thread::sleep_for(35ms);
+  }
+  EXPECT_EQ(client.read_reply().body, "GET /slowly ");
+}
+
+TEST(HttpServerTest, WaitsTheIdleTimeoutNotTheHeaderTimeoutForARequestToBegin) {
+  auto s = start({.idle_timeout = 5s, .header_timeout = 200ms});
+  http_client client("127.0.0.1", s.port());
+  std::this_thread::sleep_for(700ms);  // before the first request
+  EXPECT_EQ(client.request("GET", "/1", {}, "").status, 200);
+  std::this_thread::sleep_for(700ms);  // between two on a keep-alive connection
+  EXPECT_EQ(client.request("GET", "/2", {}, "").status, 200);
+}
+
+TEST(HttpServerTest, ClosesABodyTricklingPastTheReadTimeout) {
+  auto s = start({.header_timeout = 10s, .read_timeout = 400ms});
+  auto closed_after = test::trickle_until_closed(
+      "127.0.0.1", s.port(), "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 1000\r\n\r\n",
+      std::string(200, 'b'), 50ms);
+  ASSERT_TRUE(closed_after) << "never closed";
+  EXPECT_GE(*closed_after, 300ms);
+  EXPECT_LT(*closed_after, 5s);
+}
+
+TEST(HttpServerTest, AtItsCapClosesTheLongestIdleConnectionToAdmitANewOne) {
+  auto s = start({.max_connections = 2, .close_idle_when_full = true});
+  http_client a("127.0.0.1", s.port());
+  EXPECT_EQ(a.request("GET", "/a", {}, "").status, 200);
+  std::this_thread::sleep_for(50ms);
+  http_client b("127.0.0.1", s.port());
+  EXPECT_EQ(b.request("GET", "/b", {}, "").status, 200);
+  // Full of idle keep-alive connections: a third gets in at once, in place of the oldest.
+  http_client c("127.0.0.1", s.port());
+  EXPECT_EQ(c.request("GET", "/c", {}, "").status, 200);
+  EXPECT_TRUE(a.closed_by_peer());
+  // b was more recently busy: it is the next to go, not yet.
+  EXPECT_EQ(b.request("GET", "/b2", {}, "").status, 200);
+  http_client d("127.0.0.1", s.port());
+  EXPECT_EQ(d.request("GET", "/d", {}, "").status, 200);
+  EXPECT_TRUE(c.closed_by_peer());
+  EXPECT_EQ(b.request("GET", "/b3", {}, "").status, 200);
+}
+
+TEST(HttpServerTest, AtItsCapRefusesANewConnectionWhenEveryOneIsMidRequest) {
+  auto s = start({.header_timeout = 10s, .max_connections = 2, .close_idle_when_full = true});
+  http_client a("127.0.0.1", s.port());
+  http_client b("127.0.0.1", s.port());
+  a.write_raw("GET /a HTTP/1.1\r\n");
+  b.write_raw("GET /b HTTP/1.1\r\n");
+  std::this_thread::sleep_for(200ms);  // let the server read both first lines
+  http_client c("127.0.0.1", s.port());
+  EXPECT_THROW(c.request("GET", "/c", {}, ""), std::exception);
+  // a finishes its request and is idle again: now it makes room.
+  a.write_raw("Host: x\r\n\r\n");
+  EXPECT_EQ(a.read_reply().body, "GET /a ");
+  http_client d("127.0.0.1", s.port());
+  EXPECT_EQ(d.request("GET", "/d", {}, "").status, 200);
+  EXPECT_TRUE(a.closed_by_peer());
+  b.write_raw("Host: x\r\n\r\n");
+  EXPECT_EQ(b.read_reply().body, "GET /b ");
+}
+
+TEST(HttpServerTest, KeepsItsCapAfterAFloodOfIdleConnectionsWasShed) {
+  auto s = start({.threads = 2, .max_connections = 8, .close_idle_when_full = true});
+  {
+    test::idle_flood flood("127.0.0.1", s.port(), 100);
+    ASSERT_EQ(flood.count(), 100u);
+    for (int i = 0; i < 500 && flood.closed_by_peer() < 92; ++i) std::this_thread::sleep_for(20ms);
+    std::this_thread::sleep_for(100ms);
+    EXPECT_EQ(flood.closed_by_peer(), 92u);  // each newcomer took the oldest's place: 8 held
+  }
+  // Once the flood is gone, 8 clients are held at once again: none of them pushes another out.
+  std::this_thread::sleep_for(200ms);
+  std::vector<std::unique_ptr<http_client>> clients;
+  for (int i = 0; i < 8; ++i) {
+    clients.push_back(std::make_unique<http_client>("127.0.0.1", s.port()));
+    EXPECT_EQ(clients.back()->request("GET", "/", {}, "").status, 200) << i;
+  }
+  for (int i = 0; i < 8; ++i) EXPECT_EQ(clients[i]->request("GET", "/", {}, "").status, 200) << i;
 }
 
 TEST(HttpServerTest, ReportsAPortInUse) {

@@ -11,6 +11,7 @@
 #include <fstream>
 #include <map>
 #include <nlohmann/json.hpp>
+#include <regex>
 #include <set>
 #include <string>
 #include <thread>
@@ -794,6 +795,40 @@ TEST_F(ApiTest, ReplayRedeliversExactlyTheWindow) {
                "not_found");
   expect_error(call("GET", "/v1/replays/" + replay, create_key("biz_w", "test")), 404,
                "not_found");
+}
+
+TEST_F(ApiTest, ReplayRefusesAWindowBeginningBeforeWhatKafkaStillHolds) {
+  recording_sink sink;
+  start_api({"api.allow_http=true"});
+  std::string key = create_key("biz_w", "live");
+  auto ep = create_webhook(key, sink.url(), json::array({"appointment.*"}));
+  const std::string replay = "/v1/webhooks/" + ep["id"].get<std::string>() + "/replay";
+  const auto begin = std::chrono::system_clock::now();
+  std::this_thread::sleep_for(std::chrono::milliseconds(1100));
+  publish({make_event("appointment.created", "biz_w")});
+  // 7 MB more on biz_w's partition: the mock cluster drops its oldest records, that event too,
+  // as retention would on a broker.
+  const std::string big(100 * 1000, 'x');
+  for (int i = 0; i < 70; ++i) produce_raw("biz_w", big);
+  const auto end = std::chrono::system_clock::now();
+
+  auto refused = call("POST", replay, key,
+                      json{{"since", rfc3339_ms(begin)}, {"until", rfc3339_ms(end)}}.dump());
+  expect_error(refused, 400, "invalid_request", "the earliest time that can be replayed is ");
+  std::string message = refused.body["error"].value("message", "");
+  std::smatch named;
+  ASSERT_TRUE(std::regex_search(message, named, std::regex(R"(replayed is (\S+Z)$)"))) << message;
+  auto earliest = tresse::events::parse_rfc3339(named[1].str());
+  ASSERT_TRUE(earliest) << named[1];
+  EXPECT_GT(*earliest, begin + std::chrono::seconds(1));
+  EXPECT_LE(*earliest, end + std::chrono::seconds(1));
+
+  // From the time it names, the window is accepted and replays what is left.
+  auto r = call("POST", replay, key,
+                json{{"since", named[1].str()},
+                     {"until", rfc3339_ms(std::chrono::system_clock::now() + 1min)}}
+                    .dump());
+  EXPECT_EQ(r.status, 202u) << r.raw.body;
 }
 
 }  // namespace

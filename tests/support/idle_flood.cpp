@@ -12,7 +12,8 @@
 
 namespace tresse::test {
 
-idle_flood::idle_flood(const std::string& host, std::uint16_t port, std::size_t count) {
+idle_flood::idle_flood(const std::string& host, std::uint16_t port, std::size_t count,
+                       std::string_view say_first) {
   rlimit lim{};
   if (::getrlimit(RLIMIT_NOFILE, &lim) == 0 && lim.rlim_cur < lim.rlim_max) {
     lim.rlim_cur = lim.rlim_max;
@@ -32,6 +33,7 @@ idle_flood::idle_flood(const std::string& host, std::uint16_t port, std::size_t 
       ::close(fd);
       continue;
     }
+    if (!say_first.empty()) (void)::send(fd, say_first.data(), say_first.size(), MSG_NOSIGNAL);
     sockets_.push_back(fd);
   }
 }

@@ -1,6 +1,7 @@
 #include "api/replays.hpp"
 
 #include <boost/asio/post.hpp>
+#include <algorithm>
 #include <cstdlib>
 #include <map>
 #include <thread>
@@ -23,11 +24,45 @@ std::string rfc3339_ms(std::int64_t ms) {
 
 }  // namespace
 
+namespace {
+
+kafka::window_scan retention_scan(const replay_options& o) {
+  kafka::window_scan scan = o.scan;
+  scan.timeout = std::min(scan.timeout, o.retention_timeout);
+  return scan;
+}
+
+}  // namespace
+
 replays::replays(std::shared_ptr<redis::client> redis, retry::store& retries, replay_options opts)
     : redis_(std::move(redis)),
       retries_(retries),
       opts_(std::move(opts)),
+      retention_(retention_scan(opts_), opts_.retention_max_age),
       pool_(opts_.workers == 0 ? 1 : opts_.workers) {}
+
+std::optional<clock::time_point> replays::earliest_replayable() {
+  auto r = retention_.get();
+  if (!r) {
+    if (!retention_unknown_.exchange(true)) {
+      log::warn("replay: cannot learn what the events topic still holds; replay windows are "
+                "taken as given until it can",
+                {{"topic", opts_.scan.topic}, {"error", r.error().message}});
+    }
+    return std::nullopt;
+  }
+  if (retention_unknown_.exchange(false)) {
+    log::info("replay: what the events topic holds is known again", {{"topic", opts_.scan.topic}});
+  }
+  if (!r->emptied.empty() && !emptied_warned_.exchange(true)) {
+    log::warn("replay: partitions of the events topic were emptied by retention; events they "
+              "lost are not counted in the earliest replayable time",
+              {{"topic", opts_.scan.topic}, {"partitions", r->emptied.size()}});
+  }
+  if (!r->earliest_ms) return std::nullopt;
+  auto earliest = registry::from_unix_ms(*r->earliest_ms);
+  return std::chrono::ceil<std::chrono::seconds>(earliest);
+}
 
 replays::~replays() { stop(); }
 

@@ -8,6 +8,11 @@
 // (scanned / matched / scheduled) is written to the record as it goes; GET /v1/replays/{id}
 // reads it from any instance.
 //
+// A window must not begin before what the topic still holds (kafka/retention.hpp): the API asks
+// earliest_replayable() and refuses such a window naming that time, rather than replaying less
+// than asked. When it cannot be learned (Kafka unreachable), windows are taken as given and a
+// warning is logged once, until it can again.
+//
 // If the instance stops mid-replay, the record says "failed" with the reason when it could
 // still write it; a crashed instance leaves it "running" (the tasks already scheduled are
 // delivered; call replay again for the rest: deliveries are deduplicated by webhook-id).
@@ -23,6 +28,7 @@
 #include <string>
 #include <string_view>
 
+#include "kafka/retention.hpp"
 #include "kafka/window_reader.hpp"
 #include "redis/client.hpp"
 #include "redis/request.hpp"
@@ -36,6 +42,10 @@ struct replay_options {
   kafka::window_scan scan;
   std::size_t workers = 2;  // replays scanning at once on this instance; more wait their turn
   std::chrono::hours record_ttl{24 * 7};
+  // How long what the topic retains is remembered, and the longest a look-up may take (an API
+  // request waits for it, at most once per max age).
+  std::chrono::milliseconds retention_max_age = std::chrono::minutes(1);
+  std::chrono::milliseconds retention_timeout = std::chrono::seconds(5);
 };
 
 class replays {
@@ -62,6 +72,11 @@ class replays {
                                                                 std::string_view business_id,
                                                                 bool livemode);
 
+  // The earliest time a replay window may begin, rounded up to a whole second (the API's
+  // precision): before it the topic has lost events. nullopt when nothing was lost yet, or
+  // when it cannot be learned (logged once).
+  std::optional<registry::clock::time_point> earliest_replayable();
+
   // Cancels running scans (their records end "failed": "dispatcher stopped") and waits.
   void stop();
 
@@ -71,6 +86,9 @@ class replays {
   std::shared_ptr<redis::client> redis_;
   retry::store& retries_;
   replay_options opts_;
+  kafka::retention_cache retention_;
+  std::atomic<bool> retention_unknown_{false};  // warned about, until it is known again
+  std::atomic<bool> emptied_warned_{false};
   std::atomic<bool> stopping_{false};
   boost::asio::thread_pool pool_;
 };

@@ -783,6 +783,12 @@ asio::awaitable<http::response> service::route(context& c) {
     if (*until - *since > max_replay_window) {
       co_return invalid("field 'until' must be at most 30 days after 'since'");
     }
+    // Refused rather than silently replaying less: Kafka no longer holds the window's start.
+    if (auto earliest = deps_.replay_runner.earliest_replayable(); earliest && *since < *earliest) {
+      co_return invalid("field 'since' is before the oldest event Kafka still holds: the earliest "
+                        "time that can be replayed is " +
+                        tresse::events::format_rfc3339(*earliest));
+    }
     auto op = deps_.replay_runner.start_op(ep, *since, *until);
     auto started = co_await redis::run(async_redis_, op);
     if (!started) co_return store_failure(started.error(), "start replay");

@@ -347,8 +347,14 @@ const std::vector<key_spec>& keys() {
           format_count<std::size_t>),
       field(
           "admin.idle_timeout",
-          "an admin connection is closed when no whole request header arrived within this",
+          "an admin connection is closed when no request began within this",
           [](auto& c) -> auto& { return c.admin.idle_timeout; }, parse_positive_duration,
+          format_duration),
+      field(
+          "admin.header_timeout",
+          "an admin connection is closed when a request's header did not arrive whole within "
+          "this of its first byte",
+          [](auto& c) -> auto& { return c.admin.header_timeout; }, parse_positive_duration,
           format_duration),
       field(
           "api.listen", "host:port of the management API (\"\" = off)",
@@ -374,8 +380,14 @@ const std::vector<key_spec>& keys() {
           format_count<std::size_t>),
       field(
           "api.idle_timeout",
-          "an API connection is closed when no whole request header arrived within this",
+          "an API connection is closed when no request began within this",
           [](auto& c) -> auto& { return c.api.idle_timeout; }, parse_positive_duration,
+          format_duration),
+      field(
+          "api.header_timeout",
+          "an API connection is closed when a request's header did not arrive whole within this "
+          "of its first byte",
+          [](auto& c) -> auto& { return c.api.header_timeout; }, parse_positive_duration,
           format_duration),
       field(
           "delivery.allow_private_networks",

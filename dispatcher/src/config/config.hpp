@@ -72,6 +72,7 @@ struct config {
     listen_address listen{"127.0.0.1", 9464};
     std::size_t max_connections = 64;  // scrapers and probes
     std::chrono::milliseconds idle_timeout = std::chrono::seconds(10);
+    std::chrono::milliseconds header_timeout = std::chrono::seconds(10);
   } admin;
 
   struct api_section {
@@ -81,6 +82,7 @@ struct config {
     bool allow_http = false;
     std::size_t max_connections = 0;  // 0: a quarter of the descriptor limit
     std::chrono::milliseconds idle_timeout = std::chrono::seconds(60);
+    std::chrono::milliseconds header_timeout = std::chrono::seconds(10);
   } api;
 
   struct delivery_section {

@@ -35,54 +35,20 @@ result<std::map<std::int32_t, std::int64_t>> offsets_at(rd_kafka_t* rk, const st
 
 status read_window(const window_scan& scan, std::int64_t since_ms, std::int64_t until_ms,
                    const std::function<bool(const message&)>& on_message) {
-  tresse::kafka::config_map values = {
-      {"bootstrap.servers", scan.brokers},
-      // Needed by librdkafka for a consumer handle; never joined (assign, not subscribe) and
-      // never committed.
-      {"group.id", "tresse-replay"},
-      {"enable.auto.commit", "false"},
-      {"enable.auto.offset.store", "false"},
-      {"enable.partition.eof", "false"},
-      {"fetch.wait.max.ms", "20"},
-  };
-  values.insert(values.end(), scan.extra.begin(), scan.extra.end());
-  auto conf = tresse::kafka::make_conf(values);
-  if (!conf) return std::unexpected(conf.error());
-  auto rk = tresse::kafka::make_handle(RD_KAFKA_CONSUMER, std::move(*conf));
+  auto rk = make_scan_consumer(scan);
   if (!rk) return std::unexpected(rk.error());
   rd_kafka_t* h = rk->get();
   int timeout_ms = static_cast<int>(scan.timeout.count());
 
-  // Which partitions the topic has.
+  auto ranges = partition_ranges(h, scan);
+  if (!ranges) return std::unexpected(ranges.error());
   std::vector<std::int32_t> parts;
-  {
-    rd_kafka_topic_t* t = rd_kafka_topic_new(h, scan.topic.c_str(), nullptr);
-    const rd_kafka_metadata_t* md = nullptr;
-    rd_kafka_resp_err_t err = rd_kafka_metadata(h, 0, t, &md, timeout_ms);
-    rd_kafka_topic_destroy(t);
-    if (err) return std::unexpected(tresse::kafka::to_error(err, "metadata for " + scan.topic));
-    for (int i = 0; i < md->topic_cnt; ++i) {
-      if (md->topics[i].err) {
-        auto e = tresse::kafka::to_error(md->topics[i].err, "topic " + scan.topic);
-        rd_kafka_metadata_destroy(md);
-        return std::unexpected(e);
-      }
-      for (int j = 0; j < md->topics[i].partition_cnt; ++j) {
-        parts.push_back(md->topics[i].partitions[j].id);
-      }
-    }
-    rd_kafka_metadata_destroy(md);
-  }
+  for (const auto& r : *ranges) parts.push_back(r.partition);
 
   auto starts = offsets_at(h, scan.topic, parts, since_ms, timeout_ms);
   auto ends = offsets_at(h, scan.topic, parts, until_ms, timeout_ms);
   std::map<std::int32_t, bounds> todo;
-  for (auto p : parts) {
-    std::int64_t low = 0, high = 0;
-    if (rd_kafka_resp_err_t err =
-            rd_kafka_query_watermark_offsets(h, scan.topic.c_str(), p, &low, &high, timeout_ms)) {
-      return std::unexpected(tresse::kafka::to_error(err, "watermarks"));
-    }
+  for (const auto& [p, low, high] : *ranges) {
     // -1 means "no message at or after that time" from a real broker, and "cannot look up by
     // time" from librdkafka's mock cluster; scanning from the log start is right for both (the
     // timestamps are checked anyway), only slower.

@@ -20,18 +20,11 @@
 #include <string>
 
 #include "kafka/consumer.hpp"
+#include "kafka/scan_consumer.hpp"
 #include "tresse/common/kafka.hpp"
 #include "tresse/common/result.hpp"
 
 namespace tresse::dispatcher::kafka {
-
-struct window_scan {
-  std::string brokers;
-  std::string topic;
-  tresse::kafka::config_map extra;  // librdkafka overrides
-  // How long to wait for metadata, offset look-ups and each fetch before giving up (transient).
-  std::chrono::milliseconds timeout = std::chrono::seconds(30);
-};
 
 // Calls `on_message` for every message of the window, partition by partition, in offset
 // order. Returns ok when every partition was read to its end (or `on_message` said stop).

@@ -4,8 +4,13 @@
 // Each connection is one C++20 coroutine on the server's own io_context thread(s): read a
 // request, co_await the handler, write the response, repeat while the client keeps the
 // connection alive. Requests on one connection are answered strictly in order, so pipelining
-// clients are safe. Every read and write has a deadline (enforced to within a quarter of the
-// shortest timeout, by one sweeper timer); a request body over `body_limit` is answered 413,
+// clients are safe. Every wait has a deadline (enforced to within a quarter of the shortest
+// timeout, by one sweeper timer): `idle_timeout` for a request's first byte, then
+// `header_timeout` for its whole header, `read_timeout` for its body, `write_timeout` for the
+// answer; each bounds the whole step, so trickling bytes does not extend it (slowloris). A
+// listener at `max_connections` refuses new connections, or with `close_idle_when_full` closes
+// its longest-idle one (waiting for a request's first byte) to let the new one in; a request
+// body over `body_limit` is answered 413,
 // oversized headers 431, a malformed request 400, and those connections are closed. `stop()` closes
 // the listening socket and idle connections, lets requests already being handled finish (up to
 // `drain_timeout`), then joins the threads.
@@ -59,9 +64,12 @@ struct server_options {
   std::size_t threads = 1;               // io_context threads
   std::size_t body_limit = 1024 * 1024;  // larger request bodies are answered 413
   std::size_t header_limit = 16 * 1024;  // larger request headers are answered 431
-  // Between requests on a keep-alive connection, before the first byte of the next one.
+  // Between requests on a keep-alive connection (and after connecting), before the first byte of
+  // the next one.
   std::chrono::milliseconds idle_timeout{std::chrono::seconds(60)};
-  // Reading one whole request once it started, and writing one response.
+  // From a request's first byte to the end of its header, whatever the idle timeout.
+  std::chrono::milliseconds header_timeout{std::chrono::seconds(10)};
+  // Reading a request's whole body once its header arrived, and writing one response.
   std::chrono::milliseconds read_timeout{std::chrono::seconds(30)};
   std::chrono::milliseconds write_timeout{std::chrono::seconds(30)};
   // How long stop() waits for requests in progress before cutting them off.
@@ -73,6 +81,10 @@ struct server_options {
   // Connections open at once, at most (0: no cap). One more is accepted and closed at once, so
   // a flood of connections cannot take every file descriptor of the process.
   std::size_t max_connections = 0;
+  // At the cap, close the connection idle the longest (no request in progress) to admit a new
+  // one, rather than refusing it; only when every connection is mid-request is it refused. So a
+  // flood of idle connections cannot lock probes or clients out until the idle timeout.
+  bool close_idle_when_full = false;
 };
 
 class server {
