@@ -883,6 +883,13 @@ TEST_F(ApiTest, PortalSessionActsForItsBusinessAndModeOnly) {
 
   // The token never appears in the dispatcher's log.
   EXPECT_EQ(dispatchers_.back()->log_text().find(token), std::string::npos);
+
+  // Revoking the key ends the sessions it made, at once.
+  auto key_list = cli({"keys", "list", "--business", "biz_p"});
+  for (const auto& k : key_list["data"]) {
+    if (k["mode"] == "live") cli({"keys", "revoke", "--id", k["id"].get<std::string>()});
+  }
+  expect_error(call("GET", "/v1/webhooks", token), 401, "invalid_api_key");
 }
 
 TEST_F(ApiTest, ReadOnlyPortalSessionGets403OnEveryWrite) {

@@ -44,6 +44,26 @@ std::string record_key(std::string_view digest) {
   return "tresse:portal_session:" + std::string(digest);
 }
 
+std::string of_key(std::string_view key_id) {
+  return "tresse:portal_sessions_of:" + std::string(key_id);
+}
+
+// Two round trips, not a script: the records are keys of their own (no shared hash tag).
+result<std::size_t> end_sessions_of(redis::client& redis, std::string_view key_id) {
+  const std::string set = of_key(key_id);
+  auto members = redis.command({"SMEMBERS", set});
+  if (!members) return std::unexpected(members.error());
+  std::vector<std::vector<std::string>> dels;
+  for (const auto& m : members->elements) dels.push_back({"DEL", m.str});
+  dels.push_back({"DEL", set});
+  auto r = redis.pipeline(dels);
+  if (!r) return std::unexpected(r.error());
+  if (auto st = redis::first_error(*r); !st) return std::unexpected(st.error());
+  std::size_t live = 0;
+  for (std::size_t i = 0; i + 1 < r->size(); ++i) live += (*r)[i].integer > 0 ? 1 : 0;
+  return live;
+}
+
 redis::operation<created> create_op(std::string_view business_id, key_mode mode,
                                     std::string_view key_id, bool read_only,
                                     std::chrono::seconds ttl, clock::time_point now) {
@@ -59,6 +79,9 @@ redis::operation<created> create_op(std::string_view business_id, key_mode mode,
             "read_only", read_only ? "1" : "0", "key_id", key_id, "expires_at",
             std::to_string(unix_ms(s.expires_at))})
       .add({"PEXPIREAT", key, std::to_string(unix_ms(s.expires_at))})
+      // Outlives every member: no session lasts longer than max_ttl.
+      .add({"SADD", of_key(key_id), key})
+      .add({"EXPIRE", of_key(key_id), std::to_string(max_ttl.count())})
       .add({"EXEC"});
   return redis::operation<created>::one(
       std::move(r), [s](redis::operation<created>&, redis::replies got) -> std::optional<result<created>> {

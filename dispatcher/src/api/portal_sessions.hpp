@@ -8,7 +8,8 @@
 // record expires with the session (PEXPIREAT), after which the token is unknown: 401.
 //
 // What a session may do is decided here (refusal): the business and mode of the key that made
-// it; never create portal sessions; a read-only one only reads. The Management API has no
+// it; never create portal sessions; a read-only one only reads. Revoking that key ends its
+// sessions at once. The Management API has no
 // routes for API keys at all (they are made by `tresse-dispatcher keys`), so no credential can
 // create, list or revoke them through it.
 //
@@ -37,6 +38,14 @@ bool looks_like_token(std::string_view token);
 // Where the session whose token has SHA-256 `digest` is kept (a hash: id, business_id, mode,
 // read_only, key_id, expires_at). The gate's script reads it as it reads an API key.
 std::string record_key(std::string_view digest);
+
+// The set of the records of the sessions API key `key_id` made: revoking the key ends them.
+std::string of_key(std::string_view key_id);
+
+// Ends every session API key `key_id` made (key_store::revoke, after marking the key revoked so
+// that it makes no more); returns how many were still live. Transient error when Redis is
+// unreachable.
+result<std::size_t> end_sessions_of(redis::client& redis, std::string_view key_id);
 
 struct created {
   std::string id;     // "psn_…", time-ordered: what idempotency and logs may name

@@ -65,8 +65,9 @@ TEST_F(PortalSessionStoreTest, KeepsOnlyTheDigestAndExpiresWithTheSession) {
   ASSERT_TRUE(s) << s.error().message;
   auto keys = redis_->command({"KEYS", "*"});
   ASSERT_TRUE(keys);
-  ASSERT_EQ(keys->elements.size(), 1u);
-  EXPECT_EQ(keys->elements[0].str, record_key(key_hash(s->token)));
+  std::set<std::string> names;
+  for (const auto& e : keys->elements) names.insert(e.str);
+  EXPECT_EQ(names, (std::set<std::string>{record_key(key_hash(s->token)), of_key("key_1")}));
   auto dump = redis_->command({"HGETALL", record_key(key_hash(s->token))});
   ASSERT_TRUE(dump);
   for (const auto& e : dump->elements) {
@@ -92,6 +93,38 @@ TEST_F(PortalSessionStoreTest, KeepsOnlyTheDigestAndExpiresWithTheSession) {
   auto none = redis::run(*redis_, gone);
   ASSERT_TRUE(none);
   EXPECT_FALSE(*none);
+}
+
+TEST_F(PortalSessionStoreTest, RevokingTheKeyEndsItsSessions) {
+  key_store keys(redis_);
+  auto k = keys.create("biz_1", key_mode::live);
+  auto other = keys.create("biz_1", key_mode::live);
+  ASSERT_TRUE(k && other);
+  auto one_op = create_op("biz_1", key_mode::live, k->key.id, false, 900s, clock::now());
+  auto two_op = create_op("biz_1", key_mode::live, k->key.id, true, 60s, clock::now());
+  auto kept_op = create_op("biz_1", key_mode::live, other->key.id, false, 900s, clock::now());
+  auto one = redis::run(*redis_, one_op);
+  auto two = redis::run(*redis_, two_op);
+  auto kept = redis::run(*redis_, kept_op);
+  ASSERT_TRUE(one && two && kept);
+  auto set_ttl = redis_->command({"TTL", of_key(k->key.id)});
+  ASSERT_TRUE(set_ttl);
+  EXPECT_GT(set_ttl->integer, 86000) << "the set outlives its sessions";
+
+  ASSERT_TRUE(keys.revoke(k->key.id).value());
+  auto exists = [&](const created& s) {
+    auto r = redis_->command({"EXISTS", record_key(key_hash(s.token))});
+    return r && r->integer == 1;
+  };
+  EXPECT_FALSE(exists(*one));
+  EXPECT_FALSE(exists(*two));
+  EXPECT_TRUE(exists(*kept)) << "another key's session stays";
+  auto set = redis_->command({"EXISTS", of_key(k->key.id)});
+  ASSERT_TRUE(set);
+  EXPECT_EQ(set->integer, 0);
+  auto again = end_sessions_of(*redis_, k->key.id);
+  ASSERT_TRUE(again);
+  EXPECT_EQ(*again, 0u) << "ending twice is fine";
 }
 
 TEST_F(PortalSessionStoreTest, RedisDownIsATransientError) {
