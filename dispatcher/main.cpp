@@ -326,6 +326,7 @@ int run(int argc, char** argv) {
   std::unique_ptr<td::api::replays> replays;
   std::unique_ptr<td::api::service> api_service;
   std::optional<td::api::request_metrics> api_requests;
+  std::optional<td::console::assets> console_site;
   std::optional<tresse::http::server> api_server;
   if (cfg.api.listen) {
     auto api_redis_opts = *redis_opts;
@@ -346,6 +347,8 @@ int run(int argc, char** argv) {
                                  .openapi_document = std::string(td::api::openapi_document()),
                                  .encryption = encryption});
     api_requests.emplace(stats, td::api::route_table(td::api::openapi_document()));
+    console_site.emplace(td::console::assets_options{
+        .frame_ancestors = cfg.api.console_frame_ancestors});
     auto srv = td::api::start_server({.host = cfg.api.listen->host,
                                       .port = cfg.api.listen->port,
                                       .threads = cfg.api.threads,
@@ -353,7 +356,8 @@ int run(int argc, char** argv) {
                                       .header_timeout = cfg.api.header_timeout,
                                       .max_connections = api_cap,
                                       .close_idle_when_full = true},
-                                     *api_service, "x-tresse-peer", *api_requests);
+                                     *api_service, "x-tresse-peer", *api_requests,
+                                     *console_site);
     if (!srv) {
       tresse::log::error("management API listener failed", {{"error", srv.error().message}});
       return 1;

@@ -11,6 +11,8 @@ TRESSE_PACKAGES=(
   # tests/deploy: the manifests as YAML (python3-yaml), the compose file by Compose's schema
   # (docker-compose), the alert rules and a real /metrics (promtool, in Debian's prometheus)
   python3 python3-yaml docker-compose prometheus
+  # tests/console: the web console driven in a real browser (with puppeteer-core from npm)
+  chromium
 )
 
 # Installs the Debian packages that are not installed yet (apt-get update only when needed).
@@ -32,7 +34,8 @@ ensure_packages() {
 
 # The npm packages the node-driven tests use: standardwebhooks, an independent Standard Webhooks
 # implementation (tests/interop), and ajv + ajv-formats, which check Management API responses
-# against dispatcher/api/openapi.json (tests/api).
+# against dispatcher/api/openapi.json (tests/api), and puppeteer-core, which drives Debian's chromium
+# through the web console (tests/console; it downloads no browser of its own).
 ensure_interop_peer() {
   if [ -f tests/interop/package.json ] && [ ! -d tests/interop/node_modules/standardwebhooks ]; then
     echo "==> installing the standardwebhooks npm package (interop peer)"
@@ -41,6 +44,10 @@ ensure_interop_peer() {
   if [ -f tests/api/package.json ] && [ ! -d tests/api/node_modules/ajv-formats ]; then
     echo "==> installing ajv and ajv-formats (API contract validator)"
     (cd tests/api && npm ci --no-audit --no-fund --loglevel=error)
+  fi
+  if [ -f tests/console/package.json ] && [ ! -d tests/console/node_modules/puppeteer-core ]; then
+    echo "==> installing puppeteer-core (drives chromium in the console's browser test)"
+    (cd tests/console && npm ci --no-audit --no-fund --loglevel=error)
   fi
 }
 

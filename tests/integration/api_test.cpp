@@ -10,6 +10,7 @@
 #include <chrono>
 #include <fstream>
 #include <map>
+#include <regex>
 #include <nlohmann/json.hpp>
 #include <regex>
 #include <set>
@@ -829,6 +830,199 @@ TEST_F(ApiTest, ReplayRefusesAWindowBeginningBeforeWhatKafkaStillHolds) {
                      {"until", rfc3339_ms(std::chrono::system_clock::now() + 1min)}}
                     .dump());
   EXPECT_EQ(r.status, 202u) << r.raw.body;
+}
+
+// The token of a portal session's console URL ("…/console/#session=ps_…").
+std::string session_token(const json& created) {
+  std::string url = created.value("url", "");
+  auto at = url.find("#session=");
+  return at == std::string::npos ? "" : url.substr(at + 9);
+}
+
+TEST_F(ApiTest, PortalSessionActsForItsBusinessAndModeOnly) {
+  start_api({"api.allow_http=true"});
+  std::string live = create_key("biz_p", "live");
+  std::string test = create_key("biz_p", "test");
+  std::string other = create_key("biz_q", "live");
+  auto mine = create_webhook(live, "http://127.0.0.1:9/mine");
+  create_webhook(test, "http://127.0.0.1:9/test-mode");
+  auto theirs = create_webhook(other, "http://127.0.0.1:9/theirs");
+  const std::string host = "127.0.0.1:" + std::to_string(api_port_);
+
+  const auto before = std::chrono::system_clock::now();
+  auto made = call("POST", "/v1/portal_sessions", live, "", {{"Host", host}});
+  ASSERT_EQ(made.status, 201u) << made.raw.body;
+  EXPECT_EQ(made.body["object"], "portal_session");
+  EXPECT_EQ(made.body["read_only"], false);
+  EXPECT_EQ(made.body["livemode"], true);
+  std::string token = session_token(made.body);
+  EXPECT_TRUE(made.body["url"].get<std::string>().starts_with("http://" + host + "/console/#session=ps_"))
+      << made.body.dump();
+  auto expires = events::parse_rfc3339(made.body["expires_at"].get<std::string>());
+  ASSERT_TRUE(expires);
+  EXPECT_GE(*expires, before + std::chrono::seconds(899));
+  EXPECT_LE(*expires, std::chrono::system_clock::now() + std::chrono::seconds(901));
+
+  // The token is a Bearer credential for that business and mode, and nothing else.
+  auto listed = list_all("/v1/webhooks", token, 10);
+  ASSERT_EQ(listed.size(), 1u);
+  EXPECT_EQ(listed[0]["id"], mine["id"]);
+  expect_error(call("GET", "/v1/webhooks/" + theirs["id"].get<std::string>(), token), 404,
+               "not_found");
+  auto changed = call("PATCH", "/v1/webhooks/" + mine["id"].get<std::string>(), token,
+                      R"({"description":"from the portal"})");
+  EXPECT_EQ(changed.status, 200u) << changed.raw.body;
+  auto current = call("GET", "/v1/portal_sessions/current", token);
+  ASSERT_EQ(current.status, 200u) << current.raw.body;
+  EXPECT_EQ(current.body["id"], made.body["id"]);
+  EXPECT_EQ(current.body["read_only"], false);
+  EXPECT_EQ(current.body["expires_at"], made.body["expires_at"]);
+  expect_error(call("GET", "/v1/portal_sessions/current", live), 404, "not_found");
+
+  // A session makes no sessions, however the path is spelled.
+  expect_error(call("POST", "/v1/portal_sessions", token), 403, "forbidden", "portal session");
+  {
+    // Not recorded for the OpenAPI check: the document names the path as it is meant.
+    http_client client("127.0.0.1", api_port_);
+    auto encoded = client.request("POST", "/v1/portal%5Fsessions",
+                                  {{"Authorization", "Bearer " + token}}, "");
+    EXPECT_EQ(encoded.status, 403u) << encoded.body;
+  }
+
+  // A test key's session sees the test-mode endpoint only.
+  auto test_made = call("POST", "/v1/portal_sessions", test, R"({"ttl_seconds": 60})");
+  ASSERT_EQ(test_made.status, 201u) << test_made.raw.body;
+  EXPECT_EQ(test_made.body["livemode"], false);
+  auto test_listed = list_all("/v1/webhooks", session_token(test_made.body), 10);
+  ASSERT_EQ(test_listed.size(), 1u);
+  EXPECT_EQ(test_listed[0]["livemode"], false);
+
+  // Bad input is a 400 naming the field, and makes no session.
+  expect_error(call("POST", "/v1/portal_sessions", live, R"({"ttl_seconds": 0})"), 400,
+               "invalid_request", "ttl_seconds");
+  expect_error(call("POST", "/v1/portal_sessions", live, R"({"ttl_seconds": 86401})"), 400,
+               "invalid_request", "ttl_seconds");
+  expect_error(call("POST", "/v1/portal_sessions", live, R"({"read_only": "yes"})"), 400,
+               "invalid_request", "read_only");
+  expect_error(call("POST", "/v1/portal_sessions", live, R"({"scope": "all"})"), 400,
+               "invalid_request", "scope");
+  expect_error(call("POST", "/v1/portal_sessions", live, "", {{"Host", "evil.com/x?"}}), 400,
+               "invalid_request", "Host");
+  expect_error(call("GET", "/v1/portal_sessions", live), 405, "method_not_allowed");
+  // Behind a TLS proxy the URL is https.
+  auto proxied = call("POST", "/v1/portal_sessions", live, "",
+                      {{"Host", "dash.example.com"}, {"X-Forwarded-Proto", "https"}});
+  ASSERT_EQ(proxied.status, 201u);
+  EXPECT_TRUE(proxied.body["url"].get<std::string>().starts_with(
+      "https://dash.example.com/console/#session=ps_"));
+
+  // The token never appears in the dispatcher's log.
+  EXPECT_EQ(dispatchers_.back()->log_text().find(token), std::string::npos);
+
+  // Revoking the key ends the sessions it made, at once.
+  auto key_list = cli({"keys", "list", "--business", "biz_p"});
+  for (const auto& k : key_list["data"]) {
+    if (k["mode"] == "live") cli({"keys", "revoke", "--id", k["id"].get<std::string>()});
+  }
+  expect_error(call("GET", "/v1/webhooks", token), 401, "invalid_api_key");
+}
+
+TEST_F(ApiTest, ReadOnlyPortalSessionGets403OnEveryWrite) {
+  start_api({"api.allow_http=true"});
+  std::string key = create_key("biz_r", "live");
+  auto ep = create_webhook(key, "http://127.0.0.1:9/r");
+  std::string path = "/v1/webhooks/" + ep["id"].get<std::string>();
+  auto made = call("POST", "/v1/portal_sessions", key, R"({"read_only": true, "ttl_seconds": 600})");
+  ASSERT_EQ(made.status, 201u) << made.raw.body;
+  EXPECT_EQ(made.body["read_only"], true);
+  std::string ro = session_token(made.body);
+
+  EXPECT_EQ(call("GET", "/v1/webhooks", ro).status, 200u);
+  EXPECT_EQ(call("GET", path, ro).status, 200u);
+  EXPECT_EQ(call("GET", path + "/deliveries", ro).status, 200u);
+  EXPECT_EQ(call("GET", "/v1/event_types", ro).status, 200u);
+  auto current = call("GET", "/v1/portal_sessions/current", ro);
+  EXPECT_EQ(current.status, 200u);
+  EXPECT_EQ(current.body["read_only"], true);
+  struct write { std::string method, target, body; };
+  for (const auto& w : std::vector<write>{
+           {"POST", "/v1/webhooks", R"({"url":"http://127.0.0.1:9/x","events":["*"]})"},
+           {"PATCH", path, R"({"enabled":false})"},
+           {"DELETE", path, ""},
+           {"POST", path + "/rotate_secret", ""},
+           {"POST", path + "/test", ""},
+           {"POST", path + "/replay", R"({"since":"2026-01-01T00:00:00Z","until":"2026-01-01T01:00:00Z"})"},
+           {"POST", path + "/deliveries/evt_1/retry", ""},
+           {"POST", "/v1/portal_sessions", ""}}) {
+    SCOPED_TRACE(w.method + " " + w.target);
+    expect_error(call(w.method, w.target, ro, w.body), 403, "forbidden");
+  }
+  // Nothing changed.
+  auto still = call("GET", path, key);
+  EXPECT_EQ(still.body["enabled"], true);
+  EXPECT_EQ(list_all("/v1/webhooks", key, 10).size(), 1u);
+}
+
+TEST_F(ApiTest, ExpiredPortalSessionIsRefused) {
+  start_api({"api.allow_http=true"});
+  std::string key = create_key("biz_e", "live");
+  auto made = call("POST", "/v1/portal_sessions", key, R"({"ttl_seconds": 1})");
+  ASSERT_EQ(made.status, 201u) << made.raw.body;
+  std::string token = session_token(made.body);
+  EXPECT_EQ(call("GET", "/v1/webhooks", token).status, 200u);
+  // Redis expires the record: within a few seconds the token is unknown.
+  unsigned status = 200;
+  for (int i = 0; i < 50 && status == 200; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    status = call("GET", "/v1/webhooks", token).status;
+  }
+  expect_error(call("GET", "/v1/webhooks", token), 401, "invalid_api_key", "expired");
+  // A made-up token of the right shape is as unknown.
+  expect_error(call("GET", "/v1/webhooks", "ps_" + std::string(43, 'A')), 401, "invalid_api_key");
+}
+
+TEST_F(ApiTest, ConsoleIsServedOnTheApiListenerWithStrictHeaders) {
+  start_api({"api.allow_http=true", "api.console_frame_ancestors='self' https://dash.example.com"});
+  auto get = [&](const std::string& target, http_headers headers = {}) {
+    http_client client("127.0.0.1", api_port_);
+    return client.request("GET", target, headers, "");
+  };
+  auto page = get("/console/");
+  ASSERT_EQ(page.status, 200u);
+  EXPECT_EQ(page.header("Content-Type"), "text/html; charset=utf-8");
+  const std::string csp = page.header("Content-Security-Policy");
+  EXPECT_NE(csp.find("script-src 'self'"), std::string::npos) << csp;
+  EXPECT_EQ(csp.find("unsafe"), std::string::npos) << csp;
+  EXPECT_NE(csp.find("frame-ancestors 'self' https://dash.example.com"), std::string::npos) << csp;
+  EXPECT_EQ(page.header("X-Content-Type-Options"), "nosniff");
+  EXPECT_EQ(page.header("Cache-Control"), "no-cache");
+  EXPECT_TRUE(page.header("X-RateLimit-Limit").empty()) << "static files are not API calls";
+  auto cached = get("/console/", {{"If-None-Match", page.header("ETag")}});
+  EXPECT_EQ(cached.status, 304u);
+  EXPECT_EQ(get("/console").status, 301u);
+  EXPECT_EQ(get("/console/missing.js").status, 404u);
+
+  // Every script the page loads, and every module those import, is served as JavaScript.
+  std::set<std::string> seen, todo{"/console/app.js"};
+  const std::regex import_re(R"(from '\./([a-z_]+\.js)')");
+  while (!todo.empty()) {
+    std::string target = *todo.begin();
+    todo.erase(todo.begin());
+    if (!seen.insert(target).second) continue;
+    auto js = get(target);
+    SCOPED_TRACE(target);
+    ASSERT_EQ(js.status, 200u);
+    EXPECT_EQ(js.header("Content-Type"), "text/javascript; charset=utf-8");
+    for (std::sregex_iterator it(js.body.begin(), js.body.end(), import_re), end; it != end; ++it) {
+      todo.insert("/console/" + (*it)[1].str());
+    }
+  }
+  EXPECT_GE(seen.size(), 5u);
+  auto css = get("/console/style.css");
+  EXPECT_EQ(css.status, 200u);
+  EXPECT_EQ(css.header("Content-Type"), "text/css; charset=utf-8");
+  // The API still answers beside it.
+  EXPECT_EQ(call("GET", "/v1/webhooks", "").status, 401u);
 }
 
 }  // namespace

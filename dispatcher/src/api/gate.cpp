@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "api/portal_sessions.hpp"
 #include "redis/keys.hpp"
 
 namespace tresse::dispatcher::api {
@@ -9,20 +10,21 @@ namespace {
 
 namespace keys = redis::keys;
 
-// KEYS: key record (may not exist), the key's counter, the peer's counter.
+// KEYS: key (or portal session) record (may not exist), its counter, the peer's counter.
 // ARGV: "1" when a key was presented, counter TTL seconds.
-// Returns {count} or {count, id, business_id, mode} for a valid, unrevoked key.
+// Returns {count} or {count, id, business_id, mode, read_only} for a valid, unrevoked key or
+// an unexpired session (read_only: "" for a key, "0"/"1" for a session).
 const redis::script& admit_script() {
   static const redis::script s(R"lua(
 local rec = nil
 if ARGV[1] == '1' then
-  local f = redis.call('HMGET', KEYS[1], 'id', 'business_id', 'mode', 'revoked')
+  local f = redis.call('HMGET', KEYS[1], 'id', 'business_id', 'mode', 'revoked', 'read_only')
   if f[1] and f[4] ~= '1' then rec = f end
 end
 local counter = rec and KEYS[2] or KEYS[3]
 local n = redis.call('INCR', counter)
 if n == 1 then redis.call('EXPIRE', counter, ARGV[2]) end
-if rec then return {n, rec[1], rec[2], rec[3]} end
+if rec then return {n, rec[1], rec[2], rec[3], rec[5] or ''} end
 return {n}
 )lua");
   return s;
@@ -54,6 +56,9 @@ credentials read_credentials(std::string_view authorization, std::string_view x_
   } else if (looks_like_business_key(token)) {
     c.type = credentials::kind::business_key;
     c.token = token;
+  } else if (portal_sessions::looks_like_token(token)) {
+    c.type = credentials::kind::portal_session;
+    c.token = token;
   } else {
     c.type = credentials::kind::malformed;
   }
@@ -81,10 +86,12 @@ admission gate::uncounted(std::chrono::system_clock::time_point now) const {
 redis::request gate::admit_request(const credentials& c, const std::string& peer,
                                    std::chrono::system_clock::time_point now) {
   std::int64_t minute = unix_seconds(now) / 60;
-  bool presented = c.type == credentials::kind::business_key;
+  bool session = c.type == credentials::kind::portal_session;
+  bool presented = c.type == credentials::kind::business_key || session;
   std::string hash = presented ? key_hash(c.token) : std::string();
   return {&admit_script(),
-          {keys::api_key(hash), keys::rate_limit("key:" + hash, minute),
+          {session ? portal_sessions::record_key(hash) : keys::api_key(hash),
+           keys::rate_limit("key:" + hash, minute),
            keys::rate_limit("ip:" + peer, minute)},
           {presented ? "1" : "0", "120"},
           {}};
@@ -103,8 +110,9 @@ result<admission> gate::admission_from(const redis::reply& r,
   a.remaining = count >= a.limit ? 0 : static_cast<std::uint32_t>(a.limit - count);
   a.reset = window_end(unix_s);
   if (count > a.limit) a.retry_after = std::max<std::int64_t>(1, a.reset - unix_s);
-  if (e.size() == 4) {
-    a.who = caller{e[1].str, e[2].str, e[3].str == "test" ? key_mode::test : key_mode::live};
+  if (e.size() == 5) {
+    a.who = caller{e[1].str, e[2].str, e[3].str == "test" ? key_mode::test : key_mode::live,
+                   !e[4].str.empty(), e[4].str == "1"};
   }
   return a;
 }

@@ -30,11 +30,12 @@ struct credentials {
   enum class kind {
     none,          // no Authorization, no X-API-Key
     business_key,  // Bearer sk_live_… / sk_test_… (well-formed)
+    portal_session, // Bearer ps_… (well-formed): api/portal_sessions.hpp
     developer_key, // dk_… as Bearer or X-API-Key: the Public API's key, refused here
     malformed,     // anything else
   };
   kind type = kind::none;
-  std::string token;  // the bearer token, when business_key
+  std::string token;  // the bearer token, when business_key or portal_session
 };
 
 credentials read_credentials(std::string_view authorization, std::string_view x_api_key);
@@ -43,11 +44,13 @@ struct caller {
   std::string key_id;
   std::string business_id;
   key_mode mode = key_mode::live;
+  bool portal_session = false;  // key_id is then the session's id ("psn_…")
+  bool read_only = false;       // a read-only portal session
   bool livemode() const { return mode == key_mode::live; }
 };
 
 struct admission {
-  std::optional<caller> who;  // set when the key is valid and not revoked
+  std::optional<caller> who;  // set when the key (or session) is valid and not revoked/expired
   std::uint32_t limit = 0;
   std::uint32_t remaining = 0;
   std::int64_t reset = 0;        // unix seconds when the window ends

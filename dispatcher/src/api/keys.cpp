@@ -5,6 +5,7 @@
 #include <array>
 #include <charconv>
 
+#include "api/portal_sessions.hpp"
 #include "cli/args.hpp"
 #include "redis/keys.hpp"
 #include "tresse/common/event.hpp"
@@ -138,6 +139,9 @@ result<bool> key_store::revoke(std::string_view key_id) {
   if (hash->is_nil()) return false;
   auto r = redis_->command({"HSET", keys::api_key(hash->str), "revoked", "1"});
   if (!r) return std::unexpected(r.error());
+  // The portal sessions made with the key end with it (revoked first, so it makes no more).
+  auto ended = portal_sessions::end_sessions_of(*redis_, key_id);
+  if (!ended) return std::unexpected(ended.error());
   return true;
 }
 

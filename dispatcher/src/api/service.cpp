@@ -16,6 +16,7 @@
 #include <string_view>
 #include <vector>
 
+#include "api/portal_sessions.hpp"
 #include "http/url.hpp"
 #include "tresse/common/event.hpp"
 #include "tresse/common/log.hpp"
@@ -411,6 +412,12 @@ asio::awaitable<http::response> service::answer(context& ctx, const credentials&
                                "developer keys (dk_) are for the Public API; the Webhooks "
                                "endpoints need a business key (sk_live_ or sk_test_) as "
                                "'Authorization: Bearer'");
+    case credentials::kind::portal_session:
+      if (!a.who) {
+        co_return error_response(401, "invalid_api_key",
+                                 "the portal session is unknown or has expired");
+      }
+      break;
     case credentials::kind::malformed:
     case credentials::kind::business_key:
       if (!a.who) {
@@ -439,6 +446,11 @@ asio::awaitable<http::response> service::answer(context& ctx, const credentials&
     if (!k->empty()) ctx.query[*k] = *v;
     if (amp == std::string_view::npos) break;
     query.remove_prefix(amp + 1);
+  }
+  if (ctx.who.portal_session && !ctx.path.empty()) {
+    if (auto why = portal_sessions::refusal(ctx.who.read_only, req.method(), ctx.path[0])) {
+      co_return error_response(403, "forbidden", *why);
+    }
   }
 
   if (req.count("Idempotency-Key") > 1) {
@@ -588,6 +600,60 @@ asio::awaitable<http::response> service::list_webhooks(context& c) {
   co_return res;
 }
 
+// POST /v1/portal_sessions (a business key: portal_sessions::refusal), and
+// GET /v1/portal_sessions/current (the session presented), which the console reads to know
+// whether to show write controls.
+asio::awaitable<http::response> service::portal_session_route(context& c) {
+  const auto& p = c.path;
+  if (p.size() == 2 && p[1] == "current") {
+    if (c.method() != verb::get) co_return method_not_allowed("GET");
+    if (auto e = c.allow_query({})) co_return *e;
+    const auto creds =
+        read_credentials(c.req[boost::beast::http::field::authorization], c.req["X-API-Key"]);
+    if (creds.type != credentials::kind::portal_session) {
+      co_return not_found("this request was not made with a portal session");
+    }
+    auto op = portal_sessions::get_op(creds.token);
+    auto got = co_await redis::run(async_redis_, op);
+    if (!got) co_return store_failure(got.error(), "get portal session");
+    if (!*got) co_return not_found("this portal session has expired");
+    co_return json_response(200, **got);
+  }
+  if (p.size() != 1) co_return not_found("no such path");
+  if (c.method() != verb::post) co_return method_not_allowed("POST");
+  if (auto e = c.allow_query({})) co_return *e;
+  json body;
+  if (auto e = c.read_body(body, {"read_only", "ttl_seconds"}, true)) co_return *e;
+  bool read_only = false;
+  if (auto it = body.find("read_only"); it != body.end()) {
+    if (!it->is_boolean()) co_return invalid("field 'read_only' must be a boolean");
+    read_only = it->get<bool>();
+  }
+  std::chrono::seconds ttl = portal_sessions::default_ttl;
+  if (auto it = body.find("ttl_seconds"); it != body.end()) {
+    if (!it->is_number_integer() || it->get<std::int64_t>() < 1 ||
+        it->get<std::int64_t>() > portal_sessions::max_ttl.count()) {
+      co_return invalid("field 'ttl_seconds' must be an integer from 1 to 86400");
+    }
+    ttl = std::chrono::seconds(it->get<std::int64_t>());
+  }
+  const std::string_view host = c.req[boost::beast::http::field::host];
+  if (!portal_sessions::valid_host(host)) {
+    co_return invalid("the Host header must be a host name or address with an optional port");
+  }
+  auto op = portal_sessions::create_op(c.who.business_id, c.who.mode, c.who.key_id, read_only,
+                                       ttl, c.now);
+  auto made = co_await redis::run(async_redis_, op);
+  if (!made) co_return store_failure(made.error(), "create portal session");
+  co_return json_response(201, {{"object", "portal_session"},
+                                {"id", made->id},
+                                {"url", portal_sessions::console_url(host, c.req["X-Forwarded-Proto"],
+                                                                     made->token)},
+                                {"livemode", c.who.livemode()},
+                                {"read_only", made->read_only},
+                                {"expires_at", tresse::events::format_rfc3339(made->expires_at)}});
+}
+
 asio::awaitable<http::response> service::route(context& c) {
   const auto& p = c.path;
   const verb m = c.method();
@@ -657,6 +723,11 @@ asio::awaitable<http::response> service::route(context& c) {
       co_return json_response(201, registry::to_json(*ep, /*include_secret=*/true));
     }
     co_return method_not_allowed("GET, POST");
+  }
+
+  if (!p.empty() && p[0] == "portal_sessions") {
+    http::response answered = co_await portal_session_route(c);
+    co_return answered;
   }
 
   if (p.size() == 2 && p[0] == "replays") {

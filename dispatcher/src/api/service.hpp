@@ -88,6 +88,7 @@ class service {
                                                 std::string_view query);
   boost::asio::awaitable<http::response> route(context& ctx);
   boost::asio::awaitable<http::response> list_webhooks(context& ctx);
+  boost::asio::awaitable<http::response> portal_session_route(context& ctx);
   // The page cache's key: the caller's business and mode, the query as sent.
   static std::string page_key(const caller& who, std::string_view raw_query);
   // The answer from cached page `p` when replies r[from...] to its check say it is current.

@@ -13,6 +13,7 @@
 #include <utility>
 
 #include "redis/client.hpp"
+#include "console/assets.hpp"
 #include "registry/secret_box.hpp"
 
 extern char** environ;  // NOLINT: POSIX
@@ -63,6 +64,12 @@ std::string join(const std::vector<T>& items, std::string (*format)(const T&)) {
 
 std::string parse_text(std::string_view v) { return std::string(v); }
 std::string format_text(const std::string& s) { return s; }
+
+// The CSP frame-ancestors sources, as console::check_frame_ancestors accepts them.
+std::string parse_frame_ancestors(std::string_view v) {
+  if (auto why = console::check_frame_ancestors(v)) throw bad_value{*why};
+  return std::string(v);
+}
 
 std::string parse_name(std::string_view v) {
   if (v.empty()) throw bad_value{"must not be empty"};
@@ -372,6 +379,12 @@ const std::vector<key_spec>& keys() {
       field(
           "api.allow_http", "live endpoints may use http:// URLs (else https:// only)",
           [](auto& c) -> auto& { return c.api.allow_http; }, parse_bool, format_bool),
+      field(
+          "api.console_frame_ancestors",
+          "sites that may embed the web console in an iframe (CSP frame-ancestors sources, "
+          "space-separated; 'none' = no site)",
+          [](auto& c) -> auto& { return c.api.console_frame_ancestors; }, parse_frame_ancestors,
+          format_text),
       field(
           "api.max_connections",
           "connections the management API holds open at once (0 = a quarter of the descriptor "

@@ -80,6 +80,7 @@ struct config {
     std::uint32_t rate_limit_per_minute = 600;
     std::size_t threads = 4;
     bool allow_http = false;
+    std::string console_frame_ancestors = "'none'";  // who may embed /console/ (CSP)
     std::size_t max_connections = 0;  // 0: a quarter of the descriptor limit
     std::chrono::milliseconds idle_timeout = std::chrono::seconds(60);
     std::chrono::milliseconds header_timeout = std::chrono::seconds(10);

@@ -10,6 +10,7 @@
 #include <string>
 
 #include "api/keys.hpp"
+#include "api/portal_sessions.hpp"
 #include "redis/client.hpp"
 #include "dispatcher/redis_test.hpp"
 
@@ -113,6 +114,60 @@ TEST_F(GateTest, UnknownAndRevokedKeysCountAgainstTheClientAddress) {
   EXPECT_EQ(anonymous->remaining, 0u);
   EXPECT_FALSE(admit(g, "", "10.0.0.9", at)->allowed());
   EXPECT_TRUE(admit(g, "", "10.0.0.10", at)->allowed()) << "per address";
+}
+
+TEST(CredentialsTest, ReadsPortalSessionTokens) {
+  std::string token = "ps_" + std::string(43, 'a');
+  auto c = read_credentials("Bearer " + token, "");
+  EXPECT_EQ(c.type, kind::portal_session);
+  EXPECT_EQ(c.token, token);
+  EXPECT_EQ(read_credentials("Bearer ps_" + std::string(42, 'a'), "").type, kind::malformed);
+  EXPECT_EQ(read_credentials("Bearer ps_" + std::string(42, 'a') + "-", "").type,
+            kind::malformed);
+  EXPECT_EQ(read_credentials("", token).type, kind::malformed) << "Bearer only";
+}
+
+TEST_F(GateTest, AdmitsPortalSessionsUntilTheyExpire) {
+  const auto now = std::chrono::system_clock::now();
+  auto rw_op = portal_sessions::create_op("biz_1", key_mode::test, "key_1", false, 900s, now);
+  auto rw = redis::run(*redis_, rw_op);
+  ASSERT_TRUE(rw) << rw.error().message;
+  auto ro_op = portal_sessions::create_op("biz_2", key_mode::live, "key_2", true, 900s, now);
+  auto ro = redis::run(*redis_, ro_op);
+  ASSERT_TRUE(ro) << ro.error().message;
+  gate g(*async_, {.limit_per_minute = 10});
+
+  auto a = admit(g, "Bearer " + rw->token, "10.0.0.1", at);
+  ASSERT_TRUE(a) << a.error().message;
+  ASSERT_TRUE(a->who);
+  EXPECT_EQ(a->who->business_id, "biz_1");
+  EXPECT_EQ(a->who->key_id, rw->id);
+  EXPECT_FALSE(a->who->livemode());
+  EXPECT_TRUE(a->who->portal_session);
+  EXPECT_FALSE(a->who->read_only);
+  auto b = admit(g, "Bearer " + ro->token, "10.0.0.1", at);
+  ASSERT_TRUE(b && b->who);
+  EXPECT_EQ(b->who->business_id, "biz_2");
+  EXPECT_TRUE(b->who->livemode());
+  EXPECT_TRUE(b->who->read_only);
+
+  // A business key is not a session; a session token is not looked up as a key.
+  key_store keys(redis_);
+  auto k = keys.create("biz_1", key_mode::live);
+  ASSERT_TRUE(k);
+  auto key = admit(g, "Bearer " + k->secret, "10.0.0.1", at);
+  ASSERT_TRUE(key && key->who);
+  EXPECT_FALSE(key->who->portal_session);
+  EXPECT_FALSE(key->who->read_only);
+
+  // Expired (its expiry already past when made): unknown, counted against the address.
+  auto old_op = portal_sessions::create_op("biz_1", key_mode::live, "key_1", false, 1s, now - 1h);
+  auto old = redis::run(*redis_, old_op);
+  ASSERT_TRUE(old);
+  auto gone = admit(g, "Bearer " + old->token, "10.0.0.7", at);
+  ASSERT_TRUE(gone);
+  EXPECT_FALSE(gone->who);
+  EXPECT_EQ(gone->remaining, 9u);
 }
 
 TEST_F(GateTest, RedisDownIsATransientError) {

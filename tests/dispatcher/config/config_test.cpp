@@ -243,6 +243,17 @@ TEST_F(ConfigTest, RejectsOtherBadValuesNamingKey) {
   EXPECT_THAT(set_error("kafka.topic", ""), HasSubstr("kafka.topic"));
 }
 
+TEST_F(ConfigTest, ParsesConsoleFrameAncestors) {
+  EXPECT_EQ(config{}.api.console_frame_ancestors, "'none'");
+  config c;
+  set_value(c, "api.console_frame_ancestors", "'self' https://dash.example.com");
+  EXPECT_EQ(c.api.console_frame_ancestors, "'self' https://dash.example.com");
+  // Nothing that would end the CSP directive and start another.
+  EXPECT_THAT(set_error("api.console_frame_ancestors", "https://a.com; script-src *"),
+              HasSubstr("api.console_frame_ancestors"));
+  EXPECT_THAT(set_error("api.console_frame_ancestors", ""), HasSubstr("api.console_frame_ancestors"));
+}
+
 TEST_F(ConfigTest, EnvironmentErrorNamesVariable) {
   EXPECT_THAT(load_error({.environment = {{"TRESSE_DELIVERY_TIMEOUT", "soon"}}}),
               AllOf(HasSubstr("TRESSE_DELIVERY_TIMEOUT"), HasSubstr("delivery.timeout")));

@@ -1,0 +1,86 @@
+// The endpoints list: state badges, create (with the secret shown once), enable/disable, delete.
+import {call, all, enc} from './api.js';
+import {h, field, show, notice, when} from './dom.js';
+import {eventPicker} from './events.js';
+import {viewer} from './viewer.js';
+
+// What the Management API tells about an endpoint's state. Throttling and an open circuit are
+// per-instance delivery state that the API does not expose (yet), so they are not shown here.
+export function stateBadge(ep) {
+  let state = 'healthy';
+  if (!ep.enabled) state = 'disabled';
+  else if (ep.consecutive_failures > 0) state = 'failing';
+  const title = !ep.enabled && ep.disabled_reason ? ep.disabled_reason
+    : state === 'failing' ? ep.consecutive_failures + ' failed attempts since the last success' : '';
+  return h('span', {class: 'badge ' + state, title: title || undefined}, state);
+}
+
+// The secret, once, with a copy button: it is not shown again (GET never returns it).
+export function secretOnce(secret) {
+  const box = h('input', {type: 'text', readonly: true, value: secret, class: 'secret', 'aria-label': 'Signing secret'});
+  return h('div', {class: 'card reveal', role: 'alert'},
+    h('h2', {}, 'Signing secret'),
+    h('p', {}, 'Copy it now: it is shown only this once. Your receiver verifies signatures with it.'),
+    box,
+    h('button', {type: 'button', onclick: async (e) => {
+      box.select();
+      try { await navigator.clipboard.writeText(secret); e.target.textContent = 'Copied'; }
+      catch { e.target.textContent = 'Select and copy'; }
+    }}, 'Copy'),
+    h('button', {type: 'button', class: 'secondary', onclick: (e) => e.target.closest('.reveal').remove()}, 'Done'));
+}
+
+async function createForm(onCreated) {
+  const url = h('input', {type: 'url', name: 'url', required: true, placeholder: 'https://example.com/webhooks'});
+  const description = h('input', {type: 'text', name: 'description', maxlength: 512});
+  const picker = await eventPicker(['*']);
+  const status = notice();
+  return h('form', {class: 'card', 'aria-labelledby': 'create-title', onsubmit: async (e) => {
+    e.preventDefault();
+    const events = picker.value();
+    if (events.length === 0) return status.say('Pick at least one event type.', true);
+    try {
+      const ep = await call('POST', '/v1/webhooks', {url: url.value.trim(), events, description: description.value});
+      await onCreated(ep);
+    } catch (err) {
+      status.say(err.message, true);
+    }
+  }},
+  h('h2', {id: 'create-title'}, 'New endpoint'),
+  field('URL', url), field('Description', description, 'Optional, for your own reference'), picker,
+  h('button', {type: 'submit'}, 'Create endpoint'), status);
+}
+
+export async function endpointsPage(revealed) {
+  const list = await all('/v1/webhooks');
+  const status = notice();
+  const rows = list.map((ep) => h('tr', {'data-id': ep.id},
+    h('td', {'data-label': 'URL'}, h('a', {href: '#/endpoints/' + ep.id}, ep.url),
+      ep.description ? h('div', {class: 'muted'}, ep.description) : null),
+    h('td', {'data-label': 'State'}, stateBadge(ep)),
+    h('td', {'data-label': 'Events'}, ep.events.join(', ')),
+    h('td', {'data-label': 'Created'}, when(ep.created_at)),
+    viewer.readOnly ? null : h('td', {class: 'actions'},
+      h('button', {type: 'button', class: 'secondary', onclick: async () => {
+        try {
+          await call('PATCH', '/v1/webhooks/' + enc(ep.id), {enabled: !ep.enabled});
+          await endpointsPage();
+        } catch (err) { status.say(err.message, true); }
+      }}, ep.enabled ? 'Disable' : 'Enable'),
+      h('button', {type: 'button', class: 'danger', onclick: async () => {
+        if (!confirm('Delete the endpoint ' + ep.url + '? Deliveries to it stop at once.')) return;
+        try {
+          await call('DELETE', '/v1/webhooks/' + enc(ep.id));
+          await endpointsPage();
+        } catch (err) { status.say(err.message, true); }
+      }}, 'Delete'))));
+  const table = list.length === 0 ? h('p', {}, 'No endpoints yet.')
+    : h('table', {class: 'list'}, h('caption', {class: 'sr-only'}, 'Webhook endpoints'),
+        h('thead', {}, h('tr', {}, h('th', {scope: 'col'}, 'URL'), h('th', {scope: 'col'}, 'State'),
+          h('th', {scope: 'col'}, 'Events'), h('th', {scope: 'col'}, 'Created'),
+          viewer.readOnly ? null : h('th', {scope: 'col'}, h('span', {class: 'sr-only'}, 'Actions')))),
+        h('tbody', {}, rows));
+  const form = viewer.readOnly ? null
+    : await createForm(async (ep) => endpointsPage(secretOnce(ep.secret)));
+  show(h('h1', {}, 'Endpoints'), revealed || null, status, table, form);
+}
