@@ -1,5 +1,7 @@
 #include "api/portal_sessions.hpp"
 
+#include "redis/keys.hpp"
+
 #include <charconv>
 
 #include "tresse/common/event.hpp"
@@ -38,15 +40,9 @@ bool looks_like_token(std::string_view token) {
   return true;
 }
 
-// Not in redis/keys.hpp with the other API keys only because that file is being reworked
-// elsewhere; the layout follows it (no hash tag: one key per command).
-std::string record_key(std::string_view digest) {
-  return "tresse:portal_session:" + std::string(digest);
-}
+std::string record_key(std::string_view digest) { return redis::keys::portal_session(digest); }
 
-std::string of_key(std::string_view key_id) {
-  return "tresse:portal_sessions_of:" + std::string(key_id);
-}
+std::string of_key(std::string_view key_id) { return redis::keys::portal_sessions_of(key_id); }
 
 // Two round trips, not a script: the records are keys of their own (no shared hash tag).
 result<std::size_t> end_sessions_of(redis::client& redis, std::string_view key_id) {

@@ -80,6 +80,13 @@ inline std::string event_body(std::string_view event_id) { return join("tresse:e
 inline std::string api_key(std::string_view sha256) { return join("tresse:apikey:", sha256); }
 inline std::string api_key_id(std::string_view id) { return join("tresse:apikey_id:", id); }
 inline constexpr std::string_view api_keys_all = "tresse:apikeys";
+// A portal session by its token's SHA-256, and the sessions a key made (ended with the key).
+inline std::string portal_session(std::string_view sha256) {
+  return join("tresse:portal_session:", sha256);
+}
+inline std::string portal_sessions_of(std::string_view key_id) {
+  return join("tresse:portal_sessions_of:", key_id);
+}
 inline std::string rate_limit(std::string_view bucket, std::int64_t minute) {
   return join("tresse:ratelimit:", bucket, ":" + std::to_string(minute));
 }
