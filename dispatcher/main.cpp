@@ -1,11 +1,8 @@
 // tresse-dispatcher: consume events from Kafka, fan out, sign, POST, retry, dead-letter.
 //
+// `run` is here; the command line and the other subcommands are in cli/command_line.hpp.
+//
 //   tresse-dispatcher run [--config FILE] [--set key=value ...] [--check]
-//   tresse-dispatcher healthcheck [--address HOST:PORT] [--timeout 3s]
-//   tresse-dispatcher dev-broker --bootstrap-file FILE
-//   tresse-dispatcher endpoints create|list|get|update|delete|rotate-secret|health ...
-//   tresse-dispatcher deliveries list --endpoint ID ...
-//   tresse-dispatcher keys create|list|revoke ...
 #include <sys/resource.h>
 
 #include <signal.h>
@@ -27,24 +24,21 @@
 
 #include "admin/admin_server.hpp"
 #include "admin/metrics.hpp"
-#include "admin/probe.hpp"
 #include "api/keys.hpp"
 #include "api/openapi_document.hpp"
 #include "api/replays.hpp"
 #include "api/request_metrics.hpp"
 #include "api/server.hpp"
 #include "api/service.hpp"
+#include "cli/command_line.hpp"
 #include "config/config.hpp"
 #include "config/startup_checks.hpp"
 #include "delivery/engine.hpp"
 #include "kafka/consumer.hpp"
 #include "kafka/dead_letter.hpp"
-#include "kafka/dev_broker.hpp"
 #include "redis/client.hpp"
 #include "registry/cache.hpp"
-#include "registry/cli.hpp"
 #include "registry/store.hpp"
-#include "retry/cli.hpp"
 #include "retry/schedule.hpp"
 #include "retry/store.hpp"
 #include "tresse/common/kafka.hpp"
@@ -55,20 +49,6 @@ namespace td = tresse::dispatcher;
 using namespace std::chrono_literals;
 
 namespace {
-
-constexpr std::string_view usage = R"(usage: tresse-dispatcher <command> [options]
-
-commands:
-  run [--config FILE] [--set key=value ...]   run the dispatcher (see `run --help` for every key)
-  run --check ...                             validate the config, connect to Kafka and Redis, exit
-  healthcheck [--address HOST:PORT]           probe a running dispatcher's /readyz (exit 0 ready)
-  dev-broker --bootstrap-file FILE            run librdkafka's mock Kafka cluster on its own
-  endpoints <create|list|get|update|delete|rotate-secret> ...   manage endpoints in Redis
-  endpoints health [--business ID] [ID]       per-endpoint health (state, breaker, latency, backlog)
-  deliveries list --endpoint ID ...           read an endpoint's attempt log
-  keys <create|list|revoke> ...               business API keys for the management API
-  --version
-)";
 
 // Writes atomically, so a reader never sees half an address.
 void write_file(const std::string& path, const std::string& text) {
@@ -114,7 +94,7 @@ std::optional<std::string> reserve_problem(rlim_t descriptors, std::size_t api_c
          "limit (LimitNOFILE=, ulimit -n)";
 }
 
-int run(int argc, char** argv) {
+int run(const td::cli::run_request& cli) {
   // Signals are taken by sigwait in this thread only; every thread created later inherits
   // the mask, so SIGTERM never interrupts a delivery thread.
   sigset_t signals;
@@ -126,18 +106,7 @@ int run(int argc, char** argv) {
   const rlim_t descriptors = raise_descriptor_limit();
 
   td::config cfg;
-  td::command_line cli;
   const auto env = td::process_environment();
-  try {
-    cli = td::parse_command_line(argc, argv);
-  } catch (const td::config_error& e) {
-    std::cerr << "tresse-dispatcher: " << e.what() << "\n";
-    return 2;
-  }
-  if (cli.help) {
-    std::cout << td::help_text();
-    return 0;
-  }
   try {
     cfg =
         td::load_config({.file = cli.config_file, .environment = env, .overrides = cli.overrides});
@@ -394,26 +363,4 @@ int run(int argc, char** argv) {
 
 }  // namespace
 
-int main(int argc, char** argv) {
-  if (argc < 2) {
-    std::cerr << usage;
-    return 2;
-  }
-  std::string_view cmd = argv[1];
-  if (cmd == "run") return run(argc - 1, argv + 1);
-  if (cmd == "healthcheck") return td::admin::run_healthcheck_command(argc - 1, argv + 1);
-  if (cmd == "dev-broker") return td::kafka::run_dev_broker(argc - 1, argv + 1);
-  if (cmd == "endpoints") return td::registry::run_endpoints_command(argc - 1, argv + 1);
-  if (cmd == "deliveries") return td::retry::run_deliveries_command(argc - 1, argv + 1);
-  if (cmd == "keys") return td::api::run_keys_command(argc - 1, argv + 1);
-  if (cmd == "--version" || cmd == "version") {
-    std::cout << "tresse-dispatcher " TRESSE_VERSION "\n";
-    return 0;
-  }
-  if (cmd == "--help" || cmd == "-h" || cmd == "help") {
-    std::cout << usage;
-    return 0;
-  }
-  std::cerr << "tresse-dispatcher: unknown command '" << cmd << "'\n" << usage;
-  return 2;
-}
+int main(int argc, char** argv) { return td::cli::main(argc, argv, run); }

@@ -8,6 +8,8 @@ TRESSE_PACKAGES=(
   build-essential cmake ninja-build pkg-config ccache clang libclang-rt-14-dev
   libssl-dev libboost1.81-dev librdkafka-dev libhiredis-dev libjemalloc-dev nlohmann-json3-dev
   libgtest-dev libgmock-dev libbenchmark-dev redis-server wrk curl
+  # the programs' command lines (CLI11, header-only) and their man pages, generated at build time
+  libcli11-dev help2man
   # tests/deploy: the manifests as YAML (python3-yaml), the compose file by Compose's schema
   # (docker-compose), the alert rules and a real /metrics (promtool, in Debian's prometheus)
   python3 python3-yaml docker-compose prometheus

@@ -7,7 +7,6 @@
 //
 // Bad events are refused with the reason (good ones are still sent); the exit status is 0 only
 // when every event was acknowledged by Kafka, 1 otherwise, 2 for usage errors.
-#include <charconv>
 #include <chrono>
 #include <cstdio>
 #include <fstream>
@@ -20,6 +19,7 @@
 #include <thread>
 #include <vector>
 
+#include "tresse/cli/program.hpp"
 #include "tresse/common/publisher.hpp"
 
 namespace {
@@ -27,14 +27,6 @@ namespace {
 using namespace std::chrono_literals;
 using clock_type = std::chrono::steady_clock;
 namespace events = tresse::events;
-
-constexpr std::string_view usage = R"(usage:
-  tresse-publish --brokers B [--topic T] --type TYPE --business ID [--data JSON] [--id ID] [--test-mode]
-  tresse-publish --brokers B [--topic T] [--file F]      JSON lines from F ("-" or none: stdin)
-  tresse-publish --brokers B [--topic T] --count N [--rate R] [--businesses K] [--test-mode]
-options:
-  --timeout S   seconds to wait for Kafka's acknowledgements at the end (default 30)
-)";
 
 struct options {
   std::string brokers;
@@ -47,67 +39,40 @@ struct options {
   std::uint64_t timeout_s = 30;
 };
 
-template <class T>
-bool parse_number(std::string_view s, T& out) {
-  auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), out);
-  return ec == std::errc() && end == s.data() + s.size();
-}
-
-std::optional<options> parse_args(int argc, char** argv) {
-  options o;
-  for (int i = 1; i < argc; ++i) {
-    std::string_view a = argv[i];
-    auto value = [&]() -> std::optional<std::string> {
-      if (i + 1 >= argc) return std::nullopt;
-      return std::string(argv[++i]);
-    };
-    std::optional<std::string> v;
-    if (a == "--test-mode") {
-      o.test_mode = true;
-      continue;
-    }
-    if (a == "--help" || a == "-h") return std::nullopt;
-    if (!(v = value())) {
-      std::cerr << "tresse-publish: " << a << " needs a value\n";
-      return std::nullopt;
-    }
-    bool ok = true;
-    if (a == "--brokers")
-      o.brokers = *v;
-    else if (a == "--topic")
-      o.topic = *v;
-    else if (a == "--type")
-      o.type = *v;
-    else if (a == "--business")
-      o.business = *v;
-    else if (a == "--data")
-      o.data = *v;
-    else if (a == "--id")
-      o.id = *v;
-    else if (a == "--file")
-      o.file = *v;
-    else if (a == "--count")
-      ok = parse_number(*v, o.count.emplace());
-    else if (a == "--rate")
-      ok = parse_number(*v, o.rate) && o.rate >= 0;
-    else if (a == "--businesses")
-      ok = parse_number(*v, o.businesses) && o.businesses > 0;
-    else if (a == "--timeout")
-      ok = parse_number(*v, o.timeout_s);
-    else {
-      std::cerr << "tresse-publish: unknown option " << a << "\n";
-      return std::nullopt;
-    }
-    if (!ok) {
-      std::cerr << "tresse-publish: bad value for " << a << ": " << *v << "\n";
-      return std::nullopt;
-    }
-  }
-  if (o.brokers.empty()) {
-    std::cerr << "tresse-publish: --brokers is required\n";
-    return std::nullopt;
-  }
-  return o;
+// The flags, into `o`: one event, JSON lines (a file or stdin), or synthetic load.
+void add_flags(CLI::App& app, options& o) {
+  app.footer(
+      "One event (--type, --business), JSON lines from --file (\"-\" or none: stdin), or\n"
+      "--count synthetic appointment events. Bad events are refused with the reason (good ones\n"
+      "are still sent). Exit status: 0 when Kafka acknowledged every event, 1 otherwise, 2 for\n"
+      "bad usage.");
+  app.add_option("--brokers", o.brokers, "Kafka bootstrap servers, HOST:PORT[,...]")
+      ->required()
+      ->type_name("HOST:PORT");
+  app.add_option("--topic", o.topic, "topic to publish to")->capture_default_str();
+  app.add_option("--type", o.type, "event type of the one event, e.g. appointment.created");
+  app.add_option("--business", o.business,
+                 "business id of the one event (of every synthetic one with --count)")
+      ->type_name("ID");
+  app.add_option("--data", o.data, "the event's data object")
+      ->type_name("JSON")
+      ->capture_default_str();
+  app.add_option("--id", o.id, "the event id (default: a new evt_ id)");
+  app.add_flag("--test-mode", o.test_mode, "livemode false (a sk_test_ business)");
+  app.add_option("--file", o.file, "JSON lines to publish, one event each (\"-\": stdin)")
+      ->type_name("FILE");
+  app.add_option("--count", o.count, "publish N synthetic appointment events")->type_name("N");
+  app.add_option("--rate", o.rate, "synthetic events per second (0: as fast as possible)")
+      ->check(tresse::cli::non_negative())
+      ->capture_default_str();
+  app.add_option("--businesses", o.businesses, "synthetic events spread over K businesses")
+      ->check(tresse::cli::positive())
+      ->type_name("K")
+      ->capture_default_str();
+  app.add_option("--timeout", o.timeout_s,
+                 "seconds to wait for Kafka's acknowledgements at the end")
+      ->type_name("SECONDS")
+      ->capture_default_str();
 }
 
 // Counts and the periodic progress line for long runs.
@@ -229,12 +194,7 @@ std::uint64_t publish_synthetic(events::publisher& pub, const options& o, std::u
 
 }  // namespace
 
-int main(int argc, char** argv) {
-  auto o = parse_args(argc, argv);
-  if (!o) {
-    std::cerr << usage;
-    return 2;
-  }
+int publish(const options* o) {
   auto pub = events::publisher::create({.brokers = o->brokers, .topic = o->topic});
   if (!pub) {
     std::cerr << "tresse-publish: " << pub.error().message << "\n";
@@ -275,4 +235,12 @@ int main(int argc, char** argv) {
   std::cout << c.delivered << " published, " << refused << " refused, " << c.failed + unacknowledged
             << " failed\n";
   return refused == 0 && c.failed == 0 && unacknowledged == 0 && flushed ? 0 : 1;
+}
+
+int main(int argc, char** argv) {
+  tresse::cli::program program("tresse-publish", "Put well-formed Tresse events on Kafka.");
+  options o;
+  add_flags(program.app(), o);
+  program.action([&o] { return publish(&o); });
+  return program.main(argc, argv);
 }

@@ -1,15 +1,13 @@
-// The tresse-webhook subcommands. Each takes the arguments after its name and returns the
-// process exit code (see args.hpp); usage errors are thrown as usage_error.
+// The tresse-webhook subcommands, each registered on the program with its flags; each action
+// returns the process exit code (see input.hpp) or throws usage_error.
 #pragma once
+
+#include "tresse/cli/program.hpp"
 
 namespace tresse::cli {
 
-int sign_command(int argc, const char* const* argv);
-int verify_command(int argc, const char* const* argv);
-int listen_command(int argc, const char* const* argv);
-
-extern const char* const sign_help;
-extern const char* const verify_help;
-extern const char* const listen_help;
+void add_sign_command(program& p);
+void add_verify_command(program& p);
+void add_listen_command(program& p);
 
 }  // namespace tresse::cli

@@ -21,49 +21,13 @@
 #include <string>
 #include <string_view>
 
-#include "receiver/cli/args.hpp"
 #include "receiver/cli/commands.hpp"
+#include "receiver/cli/input.hpp"
 #include "tresse/common/http_server.hpp"
 #include "tresse/receiver/replay_guard.hpp"
 #include "tresse/receiver/verify.hpp"
 
 namespace tresse::cli {
-
-const char* const listen_help =
-    R"(usage: tresse-webhook listen --port PORT (--secret KEY | --secret-file FILE)... [options]
-
-Receives webhooks over HTTP/1.1 (keep-alive), verifies each one and prints one JSON line per
-request on stdout:
-  {"id":"evt_1","type":"appointment.created","outcome":"valid","timestamp":1776594720,
-   "body_bytes":312,"status":204}
-outcome is "valid" or the error code (no_matching_signature, timestamp_too_old, ...).
-Answers 204 to valid webhooks, 401 with {"error":{"code","message","status"}} otherwise.
-With --replay-guard, a validly signed webhook whose id was already accepted is a duplicate
-(outcome "replayed"): at least once delivery sends some twice, so it is acknowledged with
-200 {"duplicate":true} and not processed again (a 4xx would make the sender retry it).
-The first line on stderr says where it listens. SIGINT/SIGTERM stop it.
-
-  --port PORT         port to listen on; 0 picks a free one (printed on stderr)
-  --host HOST         address to bind (default 127.0.0.1)
-  --secret KEY        whsec_<base64>, whsk_<base64> or whpk_<base64>; repeat for rotation
-  --secret-file FILE  secrets from FILE, one per line ('#' comments); repeatable
-  --tolerance SECONDS accepted clock skew in both directions (default 300)
-  --replay-guard      acknowledge a webhook-id seen before as a duplicate (see above)
-  --quiet             print no per-request lines (benchmarks)
-  --threads N         server threads (default 1)
-  --max-connections N connections held open at once (default: the descriptor limit less 64
-                      kept for the process itself, at least 16); past it a new connection
-                      closes the longest-idle one, or is closed at once when none is idle
-  --idle-timeout SECONDS  a connection is closed when no request began within this (default 60)
-  --header-timeout SECONDS  a connection is closed when a request's header did not arrive
-                      whole within this of its first byte (default 10)
-Without --secret and --secret-file, the secrets come from TRESSE_WEBHOOK_SECRET (separated by
-spaces), which keeps them off the command line, where ps shows them.
-test knobs:
-  --status CODE       answer valid webhooks with CODE instead of 204
-  --fail-every N      answer every Nth valid webhook with 500
-  --delay-ms N        wait N ms before answering each request
-)";
 
 namespace {
 
@@ -161,37 +125,45 @@ std::int64_t default_connection_cap() {
   return std::max<std::int64_t>(16, static_cast<std::int64_t>(lim.rlim_cur) - reserve);
 }
 
-}  // namespace
+struct listen_options {
+  secret_flags secrets;
+  std::int64_t port = -1;
+  std::string host = "127.0.0.1";
+  std::int64_t tolerance = 300;
+  bool replay_guard = false;
+  bool quiet = false;
+  std::int64_t threads = 1;
+  std::int64_t max_connections = 0;  // 0: default_connection_cap()
+  std::int64_t idle_timeout = 60;
+  std::int64_t header_timeout = 10;
+  std::int64_t status = 204;
+  std::int64_t fail_every = 0;
+  std::int64_t delay_ms = 0;
+};
 
-int listen_command(int argc, const char* const* argv) {
-  auto opts = options::parse(argc, argv,
-                             {"port", "host", "secret", "secret-file", "tolerance", "status",
-                              "fail-every", "delay-ms", "threads", "max-connections",
-                              "idle-timeout", "header-timeout"},
-                             {"replay-guard", "quiet"});
-  constexpr std::int64_t int_max = std::numeric_limits<std::int32_t>::max();
-  auto keys = parse_secrets(opts);
-  opts.required("port");
+int listen(const listen_options& o) {
+  auto keys = parse_secrets(o.secrets);
 
   http::server_options so;
-  so.port = static_cast<std::uint16_t>(opts.integer("port", 0, 0, 65535));
-  so.host = opts.optional("host").value_or("127.0.0.1");
-  so.threads = static_cast<std::size_t>(opts.integer("threads", 1, 1, 64));
-  so.max_connections = static_cast<std::size_t>(
-      opts.integer("max-connections", default_connection_cap(), 1, int_max));
-  so.idle_timeout = std::chrono::seconds(opts.integer("idle-timeout", 60, 1, int_max));
-  so.header_timeout = std::chrono::seconds(opts.integer("header-timeout", 10, 1, int_max));
+  so.port = static_cast<std::uint16_t>(o.port);
+  so.host = o.host;
+  so.threads = static_cast<std::size_t>(o.threads);
+  so.max_connections = static_cast<std::size_t>(o.max_connections > 0 ? o.max_connections
+                                                                      : default_connection_cap());
+  so.idle_timeout = std::chrono::seconds(o.idle_timeout);
+  so.header_timeout = std::chrono::seconds(o.header_timeout);
+  // The dispatcher keeps connections pooled: a full sink makes room for a new one.
   so.close_idle_when_full = true;
 
   receiver::verifier_options vo;
-  vo.tolerance = std::chrono::seconds(opts.integer("tolerance", vo.tolerance.count(), 0, int_max));
-  if (opts.has("replay-guard")) vo.replay = std::make_shared<receiver::memory_replay_guard>();
+  vo.tolerance = std::chrono::seconds(o.tolerance);
+  if (o.replay_guard) vo.replay = std::make_shared<receiver::memory_replay_guard>();
 
   sink_options sink_opts;
-  sink_opts.status = static_cast<unsigned>(opts.integer("status", 204, 100, 599));
-  sink_opts.fail_every = opts.integer("fail-every", 0, 0, int_max);
-  sink_opts.delay = std::chrono::milliseconds(opts.integer("delay-ms", 0, 0, int_max));
-  sink_opts.quiet = opts.has("quiet");
+  sink_opts.status = static_cast<unsigned>(o.status);
+  sink_opts.fail_every = o.fail_every;
+  sink_opts.delay = std::chrono::milliseconds(o.delay_ms);
+  sink_opts.quiet = o.quiet;
   auto the_sink =
       std::make_shared<sink>(receiver::verifier(std::move(keys), std::move(vo)), sink_opts);
 
@@ -221,6 +193,77 @@ int listen_command(int argc, const char* const* argv) {
                received == SIGINT ? "SIGINT" : "SIGTERM",
                static_cast<unsigned long long>(server->requests_served()));
   return exit_ok;
+}
+
+}  // namespace
+
+void add_listen_command(program& p) {
+  auto o = std::make_shared<listen_options>();
+  CLI::App& cmd = p.command(p.app(), "listen",
+                            "run an HTTP sink that verifies and prints every webhook it receives",
+                            [o] { return listen(*o); });
+  cmd.footer(
+      std::string(
+          "Receives webhooks over HTTP/1.1 (keep-alive), verifies each one and prints one "
+          "JSON line\nper request on stdout:\n"
+          "  {\"id\":\"evt_1\",\"type\":\"appointment.created\",\"outcome\":\"valid\","
+          "\"timestamp\":1776594720,\n"
+          "   \"body_bytes\":312,\"status\":204}\n"
+          "outcome is \"valid\" or the error code (no_matching_signature, timestamp_too_old, "
+          "...).\n"
+          "Answers 204 to valid webhooks, 401 with {\"error\":{\"code\",\"message\",\"status\"}} "
+          "otherwise.\n"
+          "With --replay-guard, a validly signed webhook whose id was already accepted is a "
+          "duplicate\n"
+          "(outcome \"replayed\"): at least once delivery sends some twice, so it is "
+          "acknowledged with\n"
+          "200 {\"duplicate\":true} and not processed again (a 4xx would make the sender "
+          "retry it).\n"
+          "The first line on stderr says where it listens. SIGINT/SIGTERM stop it.\n") +
+      secret_env_note);
+  constexpr std::int64_t int_max = std::numeric_limits<std::int32_t>::max();
+  cmd.add_option("--port", o->port, "port to listen on; 0 picks a free one (printed on stderr)")
+      ->required()
+      ->check(in_range(0, 65535));
+  cmd.add_option("--host", o->host, "address to bind")->capture_default_str();
+  add_secret_flags(cmd, o->secrets);
+  cmd.add_option("--tolerance", o->tolerance, "accepted clock skew in both directions, in seconds")
+      ->type_name("SECONDS")
+      ->check(in_range(0, int_max))
+      ->capture_default_str();
+  cmd.add_flag("--replay-guard", o->replay_guard,
+               "acknowledge a webhook-id seen before as a duplicate (see below)");
+  cmd.add_flag("--quiet", o->quiet, "print no per-request lines (benchmarks)");
+  cmd.add_option("--threads", o->threads, "server threads")
+      ->check(in_range(1, 64))
+      ->capture_default_str();
+  cmd.add_option("--max-connections", o->max_connections,
+                 "connections held open at once (default: the descriptor limit less 64 kept for "
+                 "the process itself, at least 16); past it a new connection closes the "
+                 "longest-idle one, or is closed at once when none is idle")
+      ->check(in_range(1, int_max));
+  cmd.add_option("--idle-timeout", o->idle_timeout,
+                 "a connection is closed when no request began within this many seconds")
+      ->type_name("SECONDS")
+      ->check(in_range(1, int_max))
+      ->capture_default_str();
+  cmd.add_option("--header-timeout", o->header_timeout,
+                 "a connection is closed when a request's header did not arrive whole within "
+                 "this many seconds of its first byte")
+      ->type_name("SECONDS")
+      ->check(in_range(1, int_max))
+      ->capture_default_str();
+  const std::string knobs = "Test knobs";
+  cmd.add_option("--status", o->status, "answer valid webhooks with CODE instead of 204")
+      ->type_name("CODE")
+      ->check(in_range(100, 599))
+      ->group(knobs);
+  cmd.add_option("--fail-every", o->fail_every, "answer every Nth valid webhook with 500")
+      ->check(in_range(0, int_max))
+      ->group(knobs);
+  cmd.add_option("--delay-ms", o->delay_ms, "wait N ms before answering each request")
+      ->check(in_range(0, int_max))
+      ->group(knobs);
 }
 
 }  // namespace tresse::cli

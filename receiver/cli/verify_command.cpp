@@ -3,39 +3,18 @@
 #include <cstdint>
 #include <cstdio>
 #include <limits>
+#include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <utility>
 #include <vector>
 
-#include "receiver/cli/args.hpp"
 #include "receiver/cli/commands.hpp"
+#include "receiver/cli/input.hpp"
 #include "tresse/receiver/verify.hpp"
 
 namespace tresse::cli {
-
-const char* const verify_help =
-    R"(usage: tresse-webhook verify (--secret KEY | --secret-file FILE)...
-                             --header "name: value"... [--body-file FILE] [--now UNIX]
-                             [--tolerance SECONDS]
-
-Verifies a webhook's signature and timestamp against the body (read from stdin without
---body-file). Prints 'valid' and exits 0, or prints the error code as the first word, then
-the reason, and exits 1:
-  missing_header, invalid_timestamp, timestamp_too_old, timestamp_too_new,
-  no_matching_signature, invalid_secret (a secret that does not parse)
-Exits 2 on bad usage (unknown option, bad number, no secret, an unreadable file).
-
-  --secret KEY          whsec_<base64>, whsk_<base64> or whpk_<base64>; repeat for rotation
-  --secret-file FILE    secrets from FILE, one per line ('#' comments); repeatable
-  --header "n: v"       a request header, e.g. "webhook-id: evt_1"; repeat (names any case)
-  --body-file FILE      the exact body bytes received (default: stdin)
-  --now UNIX            the current time, unix seconds (default: the system clock)
-  --tolerance SECONDS   accepted clock skew in both directions (default 300)
-Without --secret and --secret-file, the secrets come from TRESSE_WEBHOOK_SECRET (separated by
-spaces), which keeps them off the command line.
-)";
-
 namespace {
 
 std::string_view trim(std::string_view s) {
@@ -45,9 +24,17 @@ std::string_view trim(std::string_view s) {
   return s.substr(first, last - first + 1);
 }
 
-std::vector<std::pair<std::string, std::string>> parse_headers(const options& opts) {
+struct verify_options {
+  secret_flags secrets;
+  std::vector<std::string> headers;
+  std::string body_file;
+  std::optional<std::int64_t> now;
+  std::int64_t tolerance = 300;
+};
+
+std::vector<std::pair<std::string, std::string>> parse_headers(const verify_options& opts) {
   std::vector<std::pair<std::string, std::string>> headers;
-  for (const auto& h : opts.all("header")) {
+  for (const auto& h : opts.headers) {
     auto colon = h.find(':');
     std::string_view name =
         colon == std::string::npos ? "" : trim(std::string_view(h).substr(0, colon));
@@ -58,24 +45,18 @@ std::vector<std::pair<std::string, std::string>> parse_headers(const options& op
   return headers;
 }
 
-}  // namespace
-
-int verify_command(int argc, const char* const* argv) {
-  auto opts = options::parse(
-      argc, argv, {"secret", "secret-file", "header", "body-file", "now", "tolerance"}, {});
+int verify(const verify_options& opts) {
   auto headers = parse_headers(opts);
   receiver::verifier_options vo;
-  vo.tolerance = std::chrono::seconds(
-      opts.integer("tolerance", vo.tolerance.count(), 0, std::numeric_limits<std::int32_t>::max()));
-  if (opts.has("now")) {
-    auto now = std::chrono::system_clock::time_point(std::chrono::seconds(
-        opts.integer("now", 0, 0, std::numeric_limits<std::int32_t>::max() * 1000LL)));
+  vo.tolerance = std::chrono::seconds(opts.tolerance);
+  if (opts.now) {
+    auto now = std::chrono::system_clock::time_point(std::chrono::seconds(*opts.now));
     vo.clock = [now] { return now; };
   }
-  std::string body = read_body(opts.optional("body-file"));
+  std::string body = read_body(opts.body_file);
   std::vector<receiver::key> keys;
   try {
-    keys = parse_secrets(opts);
+    keys = parse_secrets(opts.secrets);
   } catch (const invalid_secret_error& e) {
     // One of verify's outcomes, like the verifier's own invalid_secret: the usage was right.
     std::printf("%s (%s)\n",
@@ -93,6 +74,38 @@ int verify_command(int argc, const char* const* argv) {
   if (!v.message.empty()) line += " (" + v.message + ")";
   std::puts(line.c_str());
   return exit_rejected;
+}
+
+}  // namespace
+
+void add_verify_command(program& p) {
+  auto o = std::make_shared<verify_options>();
+  CLI::App& cmd = p.command(p.app(), "verify",
+                            "check a webhook's headers and body; exit 0 when valid, 1 when not",
+                            [o] { return verify(*o); });
+  cmd.footer(
+      std::string(
+          "Verifies a webhook's signature and timestamp against the body (read from stdin\n"
+          "without --body-file). Prints 'valid' and exits 0, or prints the error code as the\n"
+          "first word, then the reason, and exits 1:\n"
+          "  missing_header, invalid_timestamp, timestamp_too_old, timestamp_too_new,\n"
+          "  no_matching_signature, invalid_secret (a secret that does not parse)\n"
+          "Exits 2 on bad usage (unknown option, bad number, no secret, an unreadable file).\n") +
+      secret_env_note);
+  add_secret_flags(cmd, o->secrets);
+  cmd.add_option("--header", o->headers,
+                 "a request header, e.g. \"webhook-id: evt_1\"; repeat (names in any case)")
+      ->type_name("\"NAME: VALUE\"")
+      ->allow_extra_args(false);
+  cmd.add_option("--body-file", o->body_file, "the exact body bytes received (default: stdin)")
+      ->type_name("FILE");
+  cmd.add_option("--now", o->now, "the current time, unix seconds (default: the system clock)")
+      ->type_name("UNIX")
+      ->check(in_range(0, std::int64_t{std::numeric_limits<std::int32_t>::max()} * 1000));
+  cmd.add_option("--tolerance", o->tolerance, "accepted clock skew in both directions, in seconds")
+      ->type_name("SECONDS")
+      ->check(in_range(0, std::numeric_limits<std::int32_t>::max()))
+      ->capture_default_str();
 }
 
 }  // namespace tresse::cli

@@ -7,6 +7,7 @@
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <regex>
 #include <set>
 #include <sstream>
 #include <string>
@@ -175,6 +176,32 @@ TEST_F(PublishCliTest, RejectsUsageErrors) {
   EXPECT_EQ(run({"--brokers", kafka_.bootstrap(), "--bogus", "1"}).exit_code, 2);
   EXPECT_EQ(run({"--brokers", kafka_.bootstrap(), "--file", (dir_ / "missing").string()}).exit_code,
             2);
+  EXPECT_EQ(run({"--brokers", kafka_.bootstrap(), "--rate", "-1", "--count", "1"}).exit_code, 2);
+  auto missing = run({"--count", "1"});
+  EXPECT_EQ(missing.exit_code, 2);
+  EXPECT_NE(missing.err.find("--brokers is required"), std::string::npos) << missing.err;
+}
+
+TEST_F(PublishCliTest, HelpAndVersionExitZero) {
+  auto help = run({"--help"});
+  EXPECT_EQ(help.exit_code, 0) << help.err;
+  EXPECT_NE(help.out.find("usage: tresse-publish"), std::string::npos) << help.out;
+  for (const char* flag : {"--brokers", "--topic", "--type", "--business", "--data", "--id",
+                           "--test-mode", "--file", "--count", "--rate", "--businesses",
+                           "--timeout", "--version"}) {
+    EXPECT_NE(help.out.find(flag), std::string::npos) << flag;
+  }
+  auto version = run({"--version"});
+  EXPECT_EQ(version.exit_code, 0) << version.err;
+  EXPECT_TRUE(std::regex_match(version.out, std::regex("tresse-publish [0-9]+\\.[0-9]+\\.[0-9]+\n")))
+      << version.out;
+}
+
+TEST_F(PublishCliTest, TakesFlagEqualsValue) {
+  auto r = run({"--brokers=" + kafka_.bootstrap(), "--type=client.created", "--business=biz_eq",
+                "--data={\"id\":\"cli_1\"}"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.out.find("1 published, 0 refused, 0 failed"), std::string::npos) << r.out;
 }
 
 }  // namespace

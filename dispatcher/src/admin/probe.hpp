@@ -1,12 +1,9 @@
-// `tresse-dispatcher healthcheck`: GET /readyz (or another admin path) of a running dispatcher,
-// for container HEALTHCHECKs and compose healthchecks, which then need neither curl nor a shell.
+// One GET of a running dispatcher's admin endpoint (/readyz by default): what
+// `tresse-dispatcher healthcheck` (ops/healthcheck.cpp) runs for container and compose
+// healthchecks, which then need neither curl nor a shell.
 //
-//   tresse-dispatcher healthcheck [--address HOST:PORT] [--path /readyz] [--timeout 3s]
-//
-// The address defaults to admin.listen as the environment gives it (TRESSE_ADMIN_LISTEN), else
-// 127.0.0.1:9464; a wildcard host (0.0.0.0, ::) is probed on loopback. Exit 0 when the answer is
-// 200, 1 on any other answer, a refused connection or the timeout, 2 on a usage error. The answer's
-// body (the /readyz JSON) goes to stdout.
+//   auto answer = admin::probe({.host = "127.0.0.1", .port = 9464});
+//   bool ready = answer && answer->status == 200;
 #pragma once
 
 #include <chrono>
@@ -32,8 +29,5 @@ struct probe_answer {
 // One GET over a fresh connection. A transient error when the connection is refused, breaks or
 // the timeout passes.
 result<probe_answer> probe(const probe_options& options);
-
-// The subcommand: argv[0] is "healthcheck".
-int run_healthcheck_command(int argc, char** argv);
 
 }  // namespace tresse::dispatcher::admin

@@ -6,7 +6,6 @@
 #include <charconv>
 
 #include "api/portal_sessions.hpp"
-#include "cli/args.hpp"
 #include "redis/keys.hpp"
 #include "tresse/common/event.hpp"
 #include "tresse/common/ids.hpp"
@@ -143,54 +142,6 @@ result<bool> key_store::revoke(std::string_view key_id) {
   auto ended = portal_sessions::end_sessions_of(*redis_, key_id);
   if (!ended) return std::unexpected(ended.error());
   return true;
-}
-
-int run_keys_command(int argc, char** argv) {
-  static constexpr std::string_view usage =
-      "usage: tresse-dispatcher keys <create|list|revoke> [flags]\n"
-      "  create --business ID --mode live|test   prints the new key once\n"
-      "  list [--business ID]\n"
-      "  revoke --id KEY_ID\n"
-      "  common: --redis URL (or $TRESSE_REDIS_URL)\n";
-  if (argc < 2) return cli::usage_error(usage, "missing action");
-  std::string_view action = argv[1];
-  auto a = cli::args::parse(argc, argv, 2, {.values = {"--business", "--mode", "--id", "--redis"}});
-  if (!a) return cli::usage_error(usage, a.error().message);
-  if (action != "create" && action != "list" && action != "revoke") {
-    return cli::usage_error(usage, "unknown action " + std::string(action));
-  }
-  if (action == "create" && a->value("--business").empty()) {
-    return cli::usage_error(usage, "--business is required");
-  }
-  std::string mode = a->get("--mode").value_or("live");
-  if (action == "create" && mode != "live" && mode != "test") {
-    return cli::usage_error(usage, "--mode must be live or test");
-  }
-  if (action == "revoke" && a->value("--id").empty()) {
-    return cli::usage_error(usage, "--id is required");
-  }
-  auto redis = cli::redis_client(*a);
-  if (!redis) return cli::usage_error(usage, redis.error().message);
-  key_store store(*redis);
-
-  if (action == "create") {
-    auto k = store.create(a->value("--business"), mode == "live" ? key_mode::live : key_mode::test);
-    if (!k) return cli::action_error(k.error());
-    json j = to_json(k->key);
-    j["secret"] = k->secret;
-    return cli::print(j);
-  }
-  if (action == "list") {
-    auto ks = store.list(a->value("--business"));
-    if (!ks) return cli::action_error(ks.error());
-    json data = json::array();
-    for (const auto& k : *ks) data.push_back(to_json(k));
-    return cli::print({{"data", data}});
-  }
-  auto revoked = store.revoke(a->value("--id"));
-  if (!revoked) return cli::action_error(revoked.error());
-  if (!*revoked) return cli::print_error(1, "not_found", "no key " + a->value("--id"));
-  return cli::print({{"id", a->value("--id")}, {"object", "api_key"}, {"revoked", true}});
 }
 
 }  // namespace tresse::dispatcher::api

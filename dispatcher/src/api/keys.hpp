@@ -68,7 +68,4 @@ class key_store {
   std::shared_ptr<redis::client> redis_;
 };
 
-// `tresse-dispatcher keys create|list|revoke`; argv[0] is "keys". Exit codes as cli/args.hpp.
-int run_keys_command(int argc, char** argv);
-
 }  // namespace tresse::dispatcher::api

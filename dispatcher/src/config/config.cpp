@@ -747,41 +747,6 @@ std::map<std::string, std::string> process_environment() {
   return env;
 }
 
-command_line parse_command_line(int argc, const char* const* argv) {
-  command_line out;
-  for (int i = 1; i < argc; ++i) {
-    const std::string_view arg(argv[i]);
-    // Both "--opt value" and "--opt=value".
-    const auto value_of = [&](std::string_view opt) -> std::optional<std::string> {
-      if (arg == opt) {
-        if (i + 1 >= argc) throw config_error(std::string(opt) + " needs a value");
-        return std::string(argv[++i]);
-      }
-      if (arg.starts_with(opt) && arg.substr(opt.size(), 1) == "=") {
-        return std::string(arg.substr(opt.size() + 1));
-      }
-      return std::nullopt;
-    };
-    if (arg == "--help" || arg == "-h") {
-      out.help = true;
-    } else if (arg == "--check") {
-      out.check = true;
-    } else if (auto file = value_of("--config")) {
-      out.config_file = std::move(*file);
-    } else if (auto file_short = value_of("-c")) {
-      out.config_file = std::move(*file_short);
-    } else if (auto set = value_of("--set")) {
-      if (set->find('=') == std::string::npos) {
-        throw config_error("--set " + *set + ": expected key=value");
-      }
-      out.overrides.push_back(std::move(*set));
-    } else {
-      throw config_error("unknown argument \"" + std::string(arg) + "\" (see --help)");
-    }
-  }
-  return out;
-}
-
 std::vector<std::string> config_keys() {
   std::vector<std::string> out;
   for (const auto& spec : keys()) out.emplace_back(spec.name);
@@ -808,8 +773,7 @@ std::string help_text() {
     def_width = std::max(def_width, r.def.size());
   }
   std::ostringstream out;
-  out << "Usage: tresse-dispatcher run [--config FILE] [--set key=value]... [--check] [--help]\n\n"
-         "--check validates the configuration, connects to Kafka and Redis (and checks that\n"
+  out << "--check validates the configuration, connects to Kafka and Redis (and checks that\n"
          "Redis never evicts keys), prints what it found and exits: 0 when all is well, 1 if not.\n"
          "kafka.brokers is required. Exit status of run: 2 when the configuration (or Redis's)\n"
          "is refused, 1 on another failure to start, 0 after a SIGTERM drain.\n\n"

@@ -12,11 +12,10 @@
 // only). Durations take a unit: ms, s, m, h or d ("500ms", "5m"). Values of secret keys never
 // appear in messages.
 //
-//   auto cli = tresse::dispatcher::parse_command_line(argc, argv);
-//   if (cli.help) { std::cout << tresse::dispatcher::help_text(); return 0; }
 //   tresse::dispatcher::config cfg = tresse::dispatcher::load_config(
-//       {.file = cli.config_file, .environment = tresse::dispatcher::process_environment(),
-//        .overrides = cli.overrides});
+//       {.file = "/etc/tresse/dispatcher.conf",
+//        .environment = tresse::dispatcher::process_environment(),
+//        .overrides = {"log.level=debug"}});   // run's --set, cli/command_line.hpp
 //   std::chrono::milliseconds t = cfg.delivery.timeout;
 #pragma once
 
@@ -159,18 +158,8 @@ std::vector<unknown_variable> unknown_environment(const std::map<std::string, st
 // The environment of this process, for config_sources::environment.
 std::map<std::string, std::string> process_environment();
 
-struct command_line {
-  std::optional<std::string> config_file;  // --config FILE
-  std::vector<std::string> overrides;      // --set key=value (repeatable)
-  bool help = false;                       // --help / -h
-  bool check = false;                      // --check: validate, connect, report, exit
-};
-
-// Parses the dispatcher's arguments (argv[0] skipped). Throws config_error on anything else.
-command_line parse_command_line(int argc, const char* const* argv);
-
-// The --help text: usage, then one table of every key with its default and meaning, generated
-// from the key list the parser uses.
+// The end of `run --help`: how the sources combine, then one table of every key with its
+// default and meaning, generated from the key list the parser uses.
 std::string help_text();
 
 // Every key the parser knows, in help order ("kafka.librdkafka.<property>" stands for the

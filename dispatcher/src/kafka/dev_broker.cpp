@@ -2,23 +2,16 @@
 
 #include <signal.h>
 
-#include <charconv>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
-#include <iostream>
 #include <string>
-#include <string_view>
-#include <vector>
 
 #include "tresse/common/kafka_mock_cluster.hpp"
 #include "tresse/common/log.hpp"
 
 namespace tresse::dispatcher::kafka {
 namespace {
-
-constexpr std::string_view usage =
-    "usage: tresse-dispatcher dev-broker --bootstrap-file F [--partitions N] [--topic T]...\n";
 
 bool write_atomically(const std::filesystem::path& path, const std::string& text) {
   std::filesystem::path tmp = path;
@@ -35,38 +28,9 @@ bool write_atomically(const std::filesystem::path& path, const std::string& text
 
 }  // namespace
 
-int run_dev_broker(int argc, char** argv) {
-  std::string bootstrap_file;
-  tresse::kafka::mock_cluster_options options;
-  std::vector<std::string> topics;
-  for (int i = 1; i < argc; ++i) {
-    std::string_view a = argv[i];
-    if (i + 1 >= argc) {
-      std::cerr << "dev-broker: " << a << " needs a value\n" << usage;
-      return 2;
-    }
-    std::string_view v = argv[++i];
-    if (a == "--bootstrap-file") {
-      bootstrap_file = v;
-    } else if (a == "--topic") {
-      topics.emplace_back(v);
-    } else if (a == "--partitions") {
-      auto [end, ec] = std::from_chars(v.data(), v.data() + v.size(), options.partitions);
-      if (ec != std::errc() || end != v.data() + v.size() || options.partitions < 1 ||
-          options.partitions > 1000) {
-        std::cerr << "dev-broker: bad --partitions " << v << "\n";
-        return 2;
-      }
-    } else {
-      std::cerr << "dev-broker: unknown option " << a << "\n" << usage;
-      return 2;
-    }
-  }
-  if (bootstrap_file.empty()) {
-    std::cerr << usage;
-    return 2;
-  }
-  if (!topics.empty()) options.topics = topics;
+int run_dev_broker(const dev_broker_options& o) {
+  const std::string& bootstrap_file = o.bootstrap_file;
+  const tresse::kafka::mock_cluster_options& options = o.cluster;
 
   // Block the stop signals before librdkafka starts its threads (they inherit the mask), so
   // sigwait below is the only place they are received.

@@ -4,17 +4,26 @@
 // committed.
 //
 //   tresse-dispatcher dev-broker --bootstrap-file /tmp/tresse/kafka [--partitions 4]
-//                                [--topic tresse.events --topic ...]
+//                                [--topic tresse.events --topic ...]     (cli/command_line.cpp)
 //
 // Writes the bootstrap address ("127.0.0.1:PORT") to the file once the brokers listen
 // (atomically: readers never see a partial address), runs until SIGTERM or SIGINT, then
 // removes the file.
 #pragma once
 
+#include <string>
+
+#include "tresse/common/kafka_mock_cluster.hpp"
+
 namespace tresse::dispatcher::kafka {
 
-// argv[0] is "dev-broker" (the sub-command). Returns the process exit status: 0 after a clean
-// shutdown, 2 for usage errors, 1 if the cluster could not start.
-int run_dev_broker(int argc, char** argv);
+struct dev_broker_options {
+  std::string bootstrap_file;  // required
+  tresse::kafka::mock_cluster_options cluster;
+};
+
+// Runs the cluster until SIGTERM or SIGINT. Returns the process exit status: 0 after a clean
+// shutdown, 1 if the cluster could not start or the file could not be written.
+int run_dev_broker(const dev_broker_options& options);
 
 }  // namespace tresse::dispatcher::kafka

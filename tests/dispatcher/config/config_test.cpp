@@ -420,23 +420,5 @@ TEST_F(ConfigTest, HelpDefaultsParseBackToTheDefaults) {
   EXPECT_EQ(c.admin.listen, config{}.admin.listen);
 }
 
-TEST_F(ConfigTest, ParsesCommandLine) {
-  const char* argv[] = {"tresse-dispatcher",     "--config", "d.conf", "--set", "kafka.topic=t",
-                        "--set=log.level=debug", "-h"};
-  const auto cli = parse_command_line(7, argv);
-  EXPECT_EQ(cli.config_file, "d.conf");
-  EXPECT_THAT(cli.overrides, ElementsAre("kafka.topic=t", "log.level=debug"));
-  EXPECT_TRUE(cli.help);
-  EXPECT_FALSE(cli.check);
-  const char* check[] = {"tresse-dispatcher", "--check", "--config=d.conf"};
-  const auto checked = parse_command_line(3, check);
-  EXPECT_TRUE(checked.check);
-  EXPECT_EQ(checked.config_file, "d.conf");
-  const char* bad[] = {"tresse-dispatcher", "--frobnicate"};
-  EXPECT_THROW(parse_command_line(2, bad), config_error);
-  const char* no_value[] = {"tresse-dispatcher", "--set"};
-  EXPECT_THROW(parse_command_line(2, no_value), config_error);
-}
-
 }  // namespace
 }  // namespace tresse::dispatcher

@@ -12,6 +12,8 @@
 #include <string>
 #include <vector>
 
+#include "cli/command_line.hpp"
+#include "dispatcher/cli/run_cli.hpp"
 #include "kafka/consumer.hpp"
 #include "support/kafka_cluster.hpp"
 #include "tresse/common/kafka.hpp"
@@ -37,13 +39,12 @@ struct child_guard {
 };
 
 TEST(DevBrokerTest, RejectsUsageErrors) {
-  std::vector<std::string> args = {"dev-broker", "--partitions", "x"};
-  std::vector<char*> argv;
-  for (auto& a : args) argv.push_back(a.data());
-  EXPECT_EQ(run_dev_broker(static_cast<int>(argv.size()), argv.data()), 2);
-  char name[] = "dev-broker";
-  char* only_name[] = {name};
-  EXPECT_EQ(run_dev_broker(1, only_name), 2);  // --bootstrap-file is required
+  EXPECT_EQ(test::run_cli({"dev-broker", "--bootstrap-file", "f", "--partitions", "x"}).code, 2);
+  EXPECT_EQ(test::run_cli({"dev-broker", "--bootstrap-file", "f", "--partitions", "0"}).code, 2);
+  EXPECT_EQ(test::run_cli({"dev-broker", "--bootstrap-file"}).code, 2);
+  auto r = test::run_cli({"dev-broker"});
+  EXPECT_EQ(r.code, 2);  // --bootstrap-file is required
+  EXPECT_NE(r.err.find("--bootstrap-file"), std::string::npos) << r.err;
 }
 
 TEST(DevBrokerTest, CommittedOffsetsOutliveConsumerRestartsUntilSigterm) {
@@ -52,11 +53,11 @@ TEST(DevBrokerTest, CommittedOffsetsOutliveConsumerRestartsUntilSigterm) {
   pid_t child = ::fork();
   ASSERT_GE(child, 0);
   if (child == 0) {
+    // --flag=value and --flag value, through the program's parser.
     std::string f = file.string();
-    std::vector<std::string> args = {"dev-broker", "--bootstrap-file", f, "--partitions", "2"};
-    std::vector<char*> argv;
-    for (auto& a : args) argv.push_back(a.data());
-    ::_exit(run_dev_broker(static_cast<int>(argv.size()), argv.data()));
+    const char* argv[] = {"tresse-dispatcher", "dev-broker", "--bootstrap-file", f.c_str(),
+                          "--partitions=2", nullptr};
+    ::_exit(cli::main(5, argv, [](const cli::run_request&) { return 99; }));
   }
   child_guard guard{child, file};
   std::string bootstrap;

@@ -1,5 +1,6 @@
-#include "health/cli.hpp"
-
+// `tresse-dispatcher endpoints health [--business B] [ID]`: per-endpoint health as JSON, merged
+// from every running instance's report (health/report.hpp), the shared circuit state, the
+// stats counters and the retry backlog in Redis.
 #include <algorithm>
 #include <iostream>
 #include <map>
@@ -10,31 +11,30 @@
 #include <string_view>
 #include <vector>
 
-#include "cli/args.hpp"
 #include "health/breaker_store.hpp"
 #include "health/report.hpp"
+#include "ops/commands.hpp"
+#include "ops/connect.hpp"
+#include "ops/output.hpp"
 #include "redis/client.hpp"
 #include "redis/keys.hpp"
-#include "registry/cli.hpp"
 #include "registry/store.hpp"
 #include "tresse/common/event.hpp"
 
-namespace tresse::dispatcher::health {
+namespace tresse::dispatcher::ops {
 namespace {
 
 using json = nlohmann::json;
 
-constexpr std::string_view usage =
-    "usage: tresse-dispatcher endpoints health [--business ID] [ENDPOINT_ID]\n"
-    "  per endpoint: state, breaker, success rate and p50/p99 latency of the last attempts,\n"
-    "  rate in force, backlog (retry schedule, queued, in flight), failure streaks\n"
-    "  common: --redis URL (or $TRESSE_REDIS_URL)\n"
-    "          --encryption-key KEY (or $TRESSE_REGISTRY_ENCRYPTION_KEY)\n";
+using health::breaker_store;
+using health::endpoint_report;
+using health::report_store;
 
-int fail_with(int code, std::string_view kind, std::string_view message) {
-  if (code == 2) return cli::usage_error(usage, message);
-  return cli::print_error(code, kind, message);
-}
+struct health_flags {
+  store_flags store;
+  std::optional<std::string> business;
+  std::optional<std::string> id;
+};
 
 // Retry tasks per endpoint (task ids are "<event>:<endpoint>"), scheduled or claimed.
 result<std::map<std::string, std::int64_t>> retry_backlog(redis::client& redis,
@@ -63,8 +63,8 @@ result<std::map<std::string, std::int64_t>> retry_backlog(redis::client& redis,
 }
 
 json merge(const registry::endpoint& ep, const std::map<std::string, endpoint_report>& views,
-           const std::optional<wall_time>& open_until, std::int64_t scheduled,
-           const std::vector<std::optional<std::string>>& stats, wall_time now) {
+           const std::optional<health::wall_time>& open_until, std::int64_t scheduled,
+           const std::vector<std::optional<std::string>>& stats, health::wall_time now) {
   std::size_t attempts = 0, in_flight = 0, queued = 0;
   double ok = 0;
   std::optional<std::int64_t> p50, p99;
@@ -85,7 +85,7 @@ json merge(const registry::endpoint& ep, const std::map<std::string, endpoint_re
   merged.attempts = attempts;
   merged.success_rate = attempts > 0 ? ok / static_cast<double>(attempts) : -1;
   merged.breaker = !open_until ? "closed" : *open_until > now ? "open" : "half_open";
-  std::string state = ep.enabled ? classify(merged, throttled) : "disabled";
+  std::string state = ep.enabled ? health::classify(merged, throttled) : "disabled";
   auto opt = [](const auto& o) { return o ? json(*o) : json(nullptr); };
   auto num = [](const std::optional<std::string>& s) -> std::int64_t {
     return s ? std::strtoll(s->c_str(), nullptr, 10) : 0;
@@ -118,38 +118,21 @@ json merge(const registry::endpoint& ep, const std::map<std::string, endpoint_re
       {"instances", views.size()}};
 }
 
-}  // namespace
-
-int run_health_command(int argc, char** argv) {
-  auto a = cli::args::parse(argc, argv, 1,
-                            {.values = {"--business", "--redis", "--encryption-key"},
-                             .switches = {"--help", "-h"},
-                             .max_positional = 1});
-  if (!a) return fail_with(2, "usage", a.error().message);
-  if (a->has("--help") || a->has("-h")) {
-    std::cout << usage;
-    return 0;
-  }
-  std::optional<std::string> business = a->get("--business");
-  std::optional<std::string> id;
-  if (!a->positional().empty()) id = a->positional().front();
-  if (!business && !id) return fail_with(2, "usage", "give --business or an endpoint id");
-
-  auto opened = registry::open_store(*a);
-  if (!opened) return fail_with(2, "usage", opened.error().message);
-  registry::store& endpoints = *opened;
-  auto connected = cli::redis_client(*a);  // reports, breakers and counters
-  if (!connected) return fail_with(2, "usage", connected.error().message);
-  std::shared_ptr<redis::client> redis = *connected;
-  auto unavailable = [](const error& e) { return fail_with(1, "unavailable", e.message); };
+int endpoint_health(const health_flags& f) {
+  const auto& business = f.business;
+  const auto& id = f.id;
+  if (!business && !id) throw tresse::cli::usage_error("give --business or an endpoint id");
+  std::shared_ptr<redis::client> redis = redis_client(f.store);  // reports, breakers, counters
+  registry::store endpoints = open_store(f.store, redis);
+  auto unavailable = [](const error& e) { return print_error(1, "unavailable", e.message); };
 
   std::vector<registry::endpoint> eps;
   if (id) {
     auto ep = endpoints.get(*id);
     if (!ep) return unavailable(ep.error());
-    if (!*ep) return fail_with(1, "not_found", "no endpoint " + *id);
+    if (!*ep) return print_error(1, "not_found", "no endpoint " + *id);
     if (business && (*ep)->business_id != *business) {
-      return fail_with(1, "not_found", "no endpoint " + *id);
+      return print_error(1, "not_found", "no endpoint " + *id);
     }
     eps.push_back(std::move(**ep));
   } else {
@@ -184,7 +167,7 @@ int run_health_command(int argc, char** argv) {
   const auto now = std::chrono::system_clock::now();
   json data = json::array();
   for (std::size_t i = 0; i < eps.size(); ++i) {
-    std::optional<wall_time> open_until;
+    std::optional<health::wall_time> open_until;
     for (const auto& c : *open) {
       if (c.endpoint_id == eps[i].id) open_until = c.open_until;
     }
@@ -200,8 +183,23 @@ int run_health_command(int argc, char** argv) {
     data.push_back(merge(eps[i], v == views->end() ? none : v->second, open_until,
                          (*backlog)[eps[i].id], fields, now));
   }
-  std::cout << json{{"data", data}}.dump(2) << "\n";
-  return 0;
+  return print({{"data", data}});
 }
 
-}  // namespace tresse::dispatcher::health
+}  // namespace
+
+void add_endpoint_health_command(tresse::cli::program& p, CLI::App& endpoints) {
+  auto f = std::make_shared<health_flags>();
+  CLI::App& cmd =
+      p.command(endpoints, "health", "per-endpoint health: state, breaker, latency, backlog",
+                [f] { return endpoint_health(*f); });
+  cmd.footer(
+      "Per endpoint: state, breaker, success rate and p50/p99 latency of the last attempts,\n"
+      "rate in force, backlog (retry schedule, queued, in flight), failure streaks; merged from\n"
+      "every running instance's report. Give --business, an endpoint id, or both.");
+  cmd.add_option("endpoint_id", f->id, "one endpoint (we_...)")->type_name("ENDPOINT_ID");
+  cmd.add_option("--business", f->business, "every endpoint of this business")->type_name("ID");
+  add_store_flags(cmd, f->store);
+}
+
+}  // namespace tresse::dispatcher::ops

@@ -1,11 +1,12 @@
-#include "retry/cli.hpp"
-
+// `tresse-dispatcher deliveries list` through the program's own parser, against a real
+// redis-server.
 #include <gtest/gtest.h>
 
 #include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
 
+#include "dispatcher/cli/run_cli.hpp"
 #include "redis/client.hpp"
 #include "retry/store.hpp"
 #include "support/redis_server.hpp"
@@ -16,15 +17,9 @@ namespace {
 using namespace std::chrono_literals;
 
 int run(std::vector<std::string> args, std::string& out) {
-  std::vector<char*> argv;
-  for (auto& a : args) argv.push_back(a.data());
-  argv.push_back(nullptr);
-  ::testing::internal::CaptureStdout();
-  ::testing::internal::CaptureStderr();
-  int code = run_deliveries_command(static_cast<int>(args.size()), argv.data());
-  out = ::testing::internal::GetCapturedStdout();
-  (void)::testing::internal::GetCapturedStderr();
-  return code;
+  auto r = test::run_cli(std::move(args));
+  out = r.out;
+  return r.code;
 }
 
 TEST(DeliveriesCliTest, ListsAnEndpointsAttemptsNewestFirst) {

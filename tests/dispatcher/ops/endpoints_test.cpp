@@ -1,11 +1,11 @@
-#include "registry/cli.hpp"
-
+// `tresse-dispatcher endpoints ...` through the program's own parser, against a real redis-server.
 #include <gtest/gtest.h>
 
 #include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
 
+#include "dispatcher/cli/run_cli.hpp"
 #include "redis/client.hpp"
 #include "registry/store.hpp"
 #include "support/redis_server.hpp"
@@ -15,10 +15,7 @@ namespace {
 
 using json = nlohmann::json;
 
-struct cli_result {
-  int code;
-  std::string out;
-};
+using test::cli_result;
 
 class EndpointsCliTest : public ::testing::Test {
  protected:
@@ -28,15 +25,7 @@ class EndpointsCliTest : public ::testing::Test {
       args.push_back("--redis");
       args.push_back(server_.url());
     }
-    std::vector<char*> argv;
-    for (auto& a : args) argv.push_back(a.data());
-    argv.push_back(nullptr);
-    ::testing::internal::CaptureStdout();
-    ::testing::internal::CaptureStderr();
-    int code = run_endpoints_command(static_cast<int>(args.size()), argv.data());
-    std::string out = ::testing::internal::GetCapturedStdout();
-    (void)::testing::internal::GetCapturedStderr();
-    return {code, out};
+    return test::run_cli(args);
   }
 
   json create(const std::string& business = "biz_1") {

@@ -1,0 +1,179 @@
+// `tresse-dispatcher endpoints ...`: manage endpoints in Redis from a shell. JSON on stdout; the
+// secret is printed on create and rotate-secret only.
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "ops/commands.hpp"
+#include "ops/connect.hpp"
+#include "ops/output.hpp"
+#include "registry/store.hpp"
+
+namespace tresse::dispatcher::ops {
+namespace {
+
+using json = nlohmann::json;
+
+struct endpoint_flags {
+  store_flags store;
+  std::string business, id, url, description, cursor;
+  std::vector<std::string> events;
+  bool test_mode = false;
+  std::optional<std::string> enabled;  // update: "true" or "false"
+  std::size_t limit = 0;               // list: 0, the store's default
+  std::int64_t expires_in = 24 * 3600;
+};
+
+int not_found(std::string_view id) {
+  return print_error(1, "not_found", "no endpoint " + std::string(id));
+}
+
+registry::store open(const endpoint_flags& f) { return open_store(f.store, redis_client(f.store)); }
+
+int create(const endpoint_flags& f) {
+  registry::endpoint_spec spec;
+  spec.business_id = f.business;
+  spec.url = f.url;
+  spec.events = f.events;
+  spec.description = f.description;
+  spec.livemode = !f.test_mode;
+  auto ep = open(f).create(spec);
+  if (!ep) return action_error(ep.error());
+  return print(to_json(*ep, /*include_secret=*/true));
+}
+
+int list(const endpoint_flags& f) {
+  registry::page_request req;
+  if (f.limit > 0) req.limit = f.limit;
+  req.cursor = f.cursor;
+  auto page = open(f).list(f.business, req);
+  if (!page) return action_error(page.error());
+  json data = json::array();
+  for (const auto& ep : page->data) data.push_back(to_json(ep));
+  return print({{"data", data},
+                {"has_more", page->has_more},
+                {"next_cursor", page->has_more ? json(page->next_cursor) : json(nullptr)}});
+}
+
+int get(const endpoint_flags& f) {
+  auto ep = open(f).get(f.id);
+  if (!ep) return action_error(ep.error());
+  if (!*ep) return not_found(f.id);
+  return print(to_json(**ep));
+}
+
+// Only the flags given change.
+int update(const endpoint_flags& f, const CLI::App& cmd) {
+  registry::endpoint_update changes;
+  if (cmd.count("--url") > 0) changes.url = f.url;
+  if (cmd.count("--description") > 0) changes.description = f.description;
+  if (cmd.count("--events") > 0) changes.events = f.events;
+  if (f.enabled) changes.enabled = *f.enabled == "true";
+  auto ep = open(f).update(f.id, changes);
+  if (!ep) return action_error(ep.error());
+  if (!*ep) return not_found(f.id);
+  return print(to_json(**ep));
+}
+
+int remove(const endpoint_flags& f) {
+  auto removed = open(f).remove(f.id);
+  if (!removed) return action_error(removed.error());
+  if (!*removed) return not_found(f.id);
+  return print({{"id", f.id}, {"deleted", true}});
+}
+
+int rotate_secret(const endpoint_flags& f) {
+  auto ep = open(f).rotate_secret(f.id, std::chrono::seconds(f.expires_in));
+  if (!ep) return action_error(ep.error());
+  if (!*ep) return not_found(f.id);
+  return print(to_json(**ep, /*include_secret=*/true));
+}
+
+void add_id(CLI::App& cmd, endpoint_flags& f) {
+  cmd.add_option("--id", f.id, "the endpoint's id (we_...)")->required();
+}
+
+void add_events(CLI::App& cmd, endpoint_flags& f) {
+  cmd.add_option("--events", f.events,
+                 "event types, comma-separated (appointment.*, client.created)")
+      ->type_name("a,b")
+      ->delimiter(',')
+      ->allow_extra_args(false);
+}
+
+}  // namespace
+
+void add_endpoints_command(tresse::cli::program& p) {
+  CLI::App& endpoints = p.command(p.app(), "endpoints", "manage endpoints in Redis");
+  endpoints.footer(
+      "Results as JSON on stdout; errors as {\"error\": {\"code\", \"message\"}} on stderr.\n"
+      "Exit codes: 0 done, 1 the action failed (Redis unreachable, not found, invalid input),\n"
+      "2 bad usage.");
+
+  auto f = std::make_shared<endpoint_flags>();
+  CLI::App& create_cmd =
+      p.command(endpoints, "create", "create an endpoint; prints its secret once",
+                [f] { return create(*f); });
+  create_cmd.add_option("--business", f->business, "the business it belongs to")
+      ->type_name("ID")
+      ->required();
+  create_cmd.add_option("--url", f->url, "where its webhooks go")->required();
+  add_events(create_cmd, *f);
+  create_cmd.get_option("--events")->required();
+  create_cmd.add_option("--description", f->description, "free text")->type_name("TEXT");
+  create_cmd.add_flag("--test-mode", f->test_mode, "receive the business's test-mode events");
+  add_store_flags(create_cmd, f->store);
+
+  CLI::App& list_cmd = p.command(endpoints, "list", "a business's endpoints, a page at a time",
+                                 [f] { return list(*f); });
+  list_cmd.add_option("--business", f->business, "the business")->type_name("ID")->required();
+  list_cmd.add_option("--limit", f->limit, "endpoints per page")
+      ->type_name("N")
+      ->check(tresse::cli::positive());
+  list_cmd.add_option("--cursor", f->cursor, "the page after this endpoint id (next_cursor)")
+      ->type_name("ID");
+  add_store_flags(list_cmd, f->store);
+
+  CLI::App& get_cmd =
+      p.command(endpoints, "get", "one endpoint, without its secret", [f] { return get(*f); });
+  add_id(get_cmd, *f);
+  add_store_flags(get_cmd, f->store);
+
+  // update asks its App which flags were given; the App outlives the action.
+  auto update_app = std::make_shared<CLI::App*>();
+  CLI::App& update_cmd = p.command(endpoints, "update", "change an endpoint's url, events, ...",
+                                   [f, update_app] { return update(*f, **update_app); });
+  *update_app = &update_cmd;
+  add_id(update_cmd, *f);
+  update_cmd.add_option("--url", f->url, "a new url");
+  add_events(update_cmd, *f);
+  update_cmd.add_option("--description", f->description, "a new description")->type_name("TEXT");
+  update_cmd.add_option("--enabled", f->enabled, "enable or disable it")
+      ->type_name("true|false")
+      ->check(CLI::IsMember({"true", "false"}));
+  add_store_flags(update_cmd, f->store);
+
+  CLI::App& delete_cmd =
+      p.command(endpoints, "delete", "delete an endpoint", [f] { return remove(*f); });
+  add_id(delete_cmd, *f);
+  add_store_flags(delete_cmd, f->store);
+
+  CLI::App& rotate_cmd =
+      p.command(endpoints, "rotate-secret",
+                "a new signing secret; the old one keeps signing beside it until it expires",
+                [f] { return rotate_secret(*f); });
+  add_id(rotate_cmd, *f);
+  rotate_cmd.add_option("--expires-in", f->expires_in, "seconds the previous secret still signs")
+      ->type_name("SECONDS")
+      ->check(tresse::cli::non_negative())
+      ->capture_default_str();
+  add_store_flags(rotate_cmd, f->store);
+
+  add_endpoint_health_command(p, endpoints);
+}
+
+}  // namespace tresse::dispatcher::ops
