@@ -264,6 +264,17 @@ def check_files(source, dispatcher):
         entries = {l.strip() for l in open(ignore) if l.strip() and not l.startswith("#")}
         check({"build", ".git"} <= entries and any("node_modules" in e for e in entries),
               ".dockerignore lets build/, .git or node_modules into the context")
+    # The image's build stage has every library the programs build with (scripts/lib.sh names
+    # them for this machine; the test-only ones aside) and help2man for the man pages it
+    # installs: a new build dependency must reach the image too.
+    packages = load(source, "scripts/lib.sh").split("TRESSE_PACKAGES=(", 1)[1].split("\n)", 1)[0]
+    packages = re.sub(r"#.*", "", packages)
+    test_only = {"libgtest-dev", "libgmock-dev", "libbenchmark-dev", "libclang-rt-14-dev"}
+    stages = re.split(r"^FROM\s", cf, flags=re.M)
+    build_stage = stages[1] if len(stages) > 2 else ""
+    stage_packages = set(re.findall(r"[a-z0-9][a-z0-9.+-]+", build_stage))
+    for name in sorted(set(re.findall(r"\blib[a-z0-9.+-]+-dev\b", packages)) - test_only | {"help2man"}):
+        check(name in stage_packages, "Containerfile: the build stage does not install %s" % name)
 
     # The sample config and the unit template.
     sample = load(source, "deploy/systemd/dispatcher.conf")
