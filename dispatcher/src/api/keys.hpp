@@ -59,7 +59,8 @@ class key_store {
 
   // The business id must match [A-Za-z0-9_-]{1,128}.
   result<created_key> create(std::string_view business_id, key_mode mode);
-  // Every key (of one business, when given), in creation order.
+  // Every key (of one business, when given), in creation order to the millisecond (ids are
+  // time-ordered; keys made in the same millisecond come in no particular order).
   result<std::vector<api_key>> list(std::string_view business_id = {});
   // false when no such key. Revoking twice is fine.
   result<bool> revoke(std::string_view key_id);

@@ -2,8 +2,10 @@
 
 #include <gtest/gtest.h>
 
+#include <chrono>
 #include <memory>
 #include <string>
+#include <thread>
 
 #include "redis/client.hpp"
 #include "dispatcher/redis_test.hpp"
@@ -41,8 +43,11 @@ TEST_F(KeyStoreTest, StoresOnlyTheHashOfTheSecret) {
 
 TEST_F(KeyStoreTest, ListsPerBusinessAndRevokes) {
   key_store keys(redis_);
+  // A millisecond apart: the listing's order is the ids' time order, to the millisecond.
   auto a = keys.create("biz_1", key_mode::live);
+  std::this_thread::sleep_for(std::chrono::milliseconds(2));
   auto b = keys.create("biz_1", key_mode::test);
+  std::this_thread::sleep_for(std::chrono::milliseconds(2));
   auto c = keys.create("biz_2", key_mode::live);
   ASSERT_TRUE(a && b && c);
   EXPECT_NE(a->secret, b->secret);
