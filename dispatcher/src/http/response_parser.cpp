@@ -47,12 +47,10 @@ std::size_t response_parser::parse(std::string_view bytes) {
   std::size_t used = 0;
   if (state_ == state::head) {
     const auto end = bytes.find("\r\n\r\n");
-    if (end == std::string_view::npos || end + 4 > max_header_) {
-      if (bytes.size() > max_header_ || (end != std::string_view::npos)) {
-        fail("response header larger than " + std::to_string(max_header_) + " bytes");
-      }
-      return 0;
-    }
+    const bool too_large = end == std::string_view::npos ? bytes.size() > max_header_
+                                                         : end + 4 > max_header_;
+    if (too_large) fail("response header larger than " + std::to_string(max_header_) + " bytes");
+    if (too_large || end == std::string_view::npos) return 0;
     if (!parse_head(bytes.substr(0, end + 2))) return 0;
     used = end + 4;
     head_complete_ = true;
