@@ -1,22 +1,16 @@
 #include "delivery/outcome.hpp"
 
-#include <algorithm>
 #include <boost/asio/error.hpp>
-#include <cctype>
 #include <string_view>
+
+#include "http/header_syntax.hpp"
 
 namespace tresse::dispatcher {
 namespace {
 
-bool asks_to_disable(std::string_view v) {
-  while (!v.empty() && std::isspace(static_cast<unsigned char>(v.front()))) v.remove_prefix(1);
-  while (!v.empty() && std::isspace(static_cast<unsigned char>(v.back()))) v.remove_suffix(1);
-  constexpr std::string_view kDisable = "disable";
-  return v.size() == kDisable.size() &&
-         std::equal(v.begin(), v.end(), kDisable.begin(), [](char a, char b) {
-           return std::tolower(static_cast<unsigned char>(a)) == b;
-         });
-}
+// The parser already dropped the value's surrounding whitespace; trimmed again for responses
+// made elsewhere (tests).
+bool asks_to_disable(std::string_view v) { return http::iequals(http::trim_ows(v), "disable"); }
 
 outcome of_response(const http::response& r) {
   using action = outcome::action;
