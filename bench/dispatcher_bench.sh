@@ -9,6 +9,7 @@
 #   env: N=8000 E=1 CONC=10 WRK_SECS=10 WRK_T=2 (1 when E > 1) LAT_SECS=10
 #        BACKLOG=100000 (0 skips) MAX_SECS=900
 #        KEEP=1 keeps the temp dir (logs); SETS="key=value ..." extra dispatcher settings (e.g. kafka.librdkafka.fetch.wait.max.ms=10)
+#        SYSCALLS=FILE counts system calls by kind and thread (perf stat on tracepoints: cheap)
 #        PERF=FILE records the dispatcher with `perf record -g` during the rate run only
 #        (then: perf report -i FILE --no-children)
 #
@@ -60,6 +61,16 @@ wait_delivered() {
   done
   now
 }
+# others_ticks: "sinks broker" CPU clock ticks so far of the E sinks (summed) and the broker.
+others_ticks() {
+  local sinks=0 pid u s
+  for pid in "${SINK_PIDS[@]}"; do
+    read -r u s < <(cpu_ticks "$pid")
+    sinks=$((sinks + u + s))
+  done
+  read -r u s < <(cpu_ticks "$BROKER_PID")
+  echo "$sinks $((u + s))"
+}
 kb() { awk -v k="$1:" '$1 == k { print $2 }' "/proc/$DISPATCHER_PID/status"; }
 # start_sink PORT SECRET [listen options...]: a tresse-webhook sink verifying with SECRET.
 start_sink() {
@@ -67,6 +78,7 @@ start_sink() {
   shift 2
   "$WEBHOOK" listen --port "$port" --secret "$secret" "$@" 2>"$TMP/sink_$port.log" &
   PIDS+=($!)
+  SINK_PIDS+=($!)
   wait_for 20 bash -c "exec 3<>/dev/tcp/127.0.0.1/$port"
 }
 set_url() {
@@ -83,6 +95,7 @@ start_dev_broker
 # verifying with its secret SECRETS[i]. The dispatcher starts after, so no set_url wait.
 export TRESSE_LOG_LEVEL=error
 ENDPOINTS=()
+SINK_PIDS=()
 SECRETS=()
 SINK_PORTS=()
 for i in $(seq 0 $((E - 1))); do
@@ -111,6 +124,11 @@ if [ -n "${PERF:-}" ]; then
   PERF_PID=$!
   sleep 0.5  # perf attached
 fi
+if [ -n "${SYSCALLS:-}" ]; then  # system calls by kind and thread, from kernel tracepoints
+  perf stat --per-thread -e "${SYSCALL_EVENTS:-$(printf 'syscalls:sys_enter_%s,' recvfrom recvmsg sendmsg sendto read write poll epoll_wait futex timerfd_settime epoll_ctl madvise | sed 's/,$//')}" -o "$SYSCALLS" -p "$DISPATCHER_PID" 2>/dev/null &
+  SYSCALLS_PID=$!
+  sleep 1
+fi
 if [ -n "${STRACE:-}" ]; then  # system calls by kind (slows the dispatcher: counts, not time)
   strace ${STRACE_OPTS:--c} -f -o "$STRACE" -p "$DISPATCHER_PID" 2>/dev/null &
   STRACE_PID=$!
@@ -118,6 +136,9 @@ if [ -n "${STRACE:-}" ]; then  # system calls by kind (slows the dispatcher: cou
 fi
 read -r user0 sys0 < <(cpu_ticks "$DISPATCHER_PID")
 read -r ruser0 rsys0 < <(cpu_ticks "$REDIS_PID")
+switches0=$(context_switches "$DISPATCHER_PID")
+read -r busy0 idle0 < <(machine_ticks)
+others0=$(others_ticks)
 redis-cli -p "$REDIS_PORT" CONFIG RESETSTAT >/dev/null  # commands per delivery, below
 # CALLGRIND=1: the dispatcher runs under valgrind --tool=callgrind (a BUILD_DIR whose
 # tresse-dispatcher wraps it, see README.md): its counts cover exactly the rate run.
@@ -130,11 +151,18 @@ PIDS+=($!)
 t1=$(wait_delivered $((base + DELIVERIES)) $((120 + DELIVERIES / 500)))
 read -r user1 sys1 < <(cpu_ticks "$DISPATCHER_PID")
 read -r ruser1 rsys1 < <(cpu_ticks "$REDIS_PID")
+switches1=$(context_switches "$DISPATCHER_PID")
+read -r busy1 idle1 < <(machine_ticks)
+others1=$(others_ticks)
 REDIS_STATS=$(redis-cli -p "$REDIS_PORT" INFO commandstats)
 [ -n "${CALLGRIND:-}" ] && callgrind_control -d rate-run "$DISPATCHER_PID" >/dev/null
 if [ -n "${PERF:-}" ]; then
   kill -INT "$PERF_PID"
   wait "$PERF_PID" 2>/dev/null || true
+fi
+if [ -n "${SYSCALLS:-}" ]; then
+  kill -INT "$SYSCALLS_PID"
+  wait "$SYSCALLS_PID" 2>/dev/null || true
 fi
 if [ -n "${STRACE:-}" ]; then
   kill -INT "$STRACE_PID"
@@ -163,6 +191,15 @@ calls.pop('config|resetstat', None); calls.pop('info', None)
 total = sum(calls.values())
 top = sorted(calls.items(), key=lambda kv: -kv[1])[:8]
 print('%.2f commands per delivery: ' % (total / $window) + ', '.join('%s %.2f' % (k.upper(), v / $window) for k, v in top))")
+read -r sinks0 broker0 <<<"$others0"
+read -r sinks1 broker1 <<<"$others1"
+# Where the machine's two cores went: if it is saturated (idle near 0), a delivery's cost to the
+# whole machine (dispatcher, Redis, sinks, broker, publisher, the kernel) sets the rate.
+MACHINE=$(python3 -c "
+t = 1e6 / $CLK_TCK / $window
+busy, idle = $busy1 - $busy0, $idle1 - $idle0
+print('%.1f us per delivery, %.0f %% idle; sinks %.1f us, broker %.1f us' % (busy * t, 100.0 * idle / max(1, busy + idle), ($sinks1 - $sinks0) * t, ($broker1 - $broker0) * t))")
+SWITCHES=$(python3 -c "print('%.2f' % (($switches1 - $switches0) / $window))")
 CPU_SYS=$(python3 -c "print('%.0f %%' % (100.0 * ($sys1 - $sys0) / max(1, $ticks)))")
 HWM_RATE_KB=$(kb VmHWM)
 failed=$(metric 'tresse_deliveries_total{outcome="retry_scheduled"}')
@@ -285,6 +322,8 @@ Dispatcher benchmark: $what, endpoint_concurrency=$CONC, build $BUILD
   delivery rate          $RATE/s from the first delivery ($FULL_RATE/s from the publisher's start: $DELIVERIES deliveries in $SECS_RATE s)   ratio $(pct "$RATE" "$WRK_RATE") of the ceiling   goal >= 50 %
   ceiling                $WRK_RATE/s ($ceiling)
   dispatcher CPU         $CPU_US us per delivery ($CPU_S s for $window deliveries, $CPU_SYS in the kernel)   goal <= 30 us
+  context switches       $SWITCHES per delivery (all the dispatcher's threads)
+  whole machine          $MACHINE
   redis-server CPU       $REDIS_US us per delivery ($REDIS_CALLS)
   retries scheduled      $failed (should be 0), deferred $deferred; mean attempt ${ATTEMPT_MS} ms
   peak RSS (rate run)    $(mb "$HWM_RATE_KB")

@@ -74,7 +74,8 @@ start_redis() {
 # so the dispatcher's RSS does not include the broker's copy of the events); sets BROKERS.
 start_dev_broker() {
   "$DISPATCHER" dev-broker --bootstrap-file "$TMP/bootstrap" >/dev/null 2>"$TMP/broker.log" &
-  PIDS+=($!)
+  BROKER_PID=$!
+  PIDS+=($BROKER_PID)
   wait_for 30 test -s "$TMP/bootstrap"
   BROKERS=$(cat "$TMP/bootstrap")
 }
@@ -97,7 +98,7 @@ start_dispatcher() {
     2>"$TMP/dispatcher.log" &
   DISPATCHER_PID=$!
   PIDS+=($DISPATCHER_PID)
-  wait_for 30 curl -sf "http://127.0.0.1:$ADMIN_PORT/healthz"
+  wait_for "${START_SECS:-30}" curl -sf "http://127.0.0.1:$ADMIN_PORT/healthz"  # START_SECS: valgrind
 }
 # cpu_ticks PID: "user system", the process's CPU time so far (utime and stime from
 # /proc/PID/stat) in clock ticks; CLK_TCK ticks make a second.
@@ -105,6 +106,16 @@ CLK_TCK=$(getconf CLK_TCK)
 cpu_ticks() {
   # Fields after "pid (comm) ": state is 1, utime 12, stime 13 (comm may hold spaces).
   sed 's/^.*) //' "/proc/$1/stat" | awk '{ print $12, $13 }'
+}
+# machine_ticks: "busy idle" clock ticks of all CPUs so far (/proc/stat: user, nice, system,
+# irq, softirq, steal are busy; idle and iowait are not).
+machine_ticks() {
+  awk '$1 == "cpu" { print $2 + $3 + $4 + $7 + $8 + $9, $5 + $6 }' /proc/stat
+}
+# context_switches PID: the voluntary and involuntary context switches of all its threads (a
+# thread that sleeps in epoll and is woken pays one; so does every cross-thread hand-off).
+context_switches() {
+  cat /proc/"$1"/task/*/status 2>/dev/null | awk '/ctxt_switches/ { n += $2 } END { print n + 0 }'
 }
 # wrk_result FILE: "req/s p50 p99" from the output of `wrk --latency` in FILE. Fails (and prints
 # FILE on stderr) if wrk got non-2xx answers, warns on socket errors.

@@ -16,6 +16,8 @@
 #include <vector>
 
 #include "integration/harness.hpp"
+#include "redis/client.hpp"
+#include "redis/keys.hpp"
 #include "support/http_client.hpp"
 
 namespace tresse::test {
@@ -88,6 +90,17 @@ TEST_F(EngineTest, ShardedEndpointsKeepTheirOwnLimitsUnderManyRecords) {
   for (const auto& ep : eps) {
     auto log = attempts(ep.id, 1000);
     EXPECT_EQ(log.size(), static_cast<std::size_t>(events_n));
+  }
+  // Each event's list holds its six attempts and expires, and its body is kept, though only
+  // one delivery per record sets the TTL and the body (the others' writes may land first).
+  namespace keys = dispatcher::redis::keys;
+  dispatcher::redis::client redis(*dispatcher::redis::parse_url(redis_.url()));
+  for (const auto& ev : evs) {
+    SCOPED_TRACE(ev.id);
+    const std::string list = keys::event_attempts(ev.id);
+    EXPECT_EQ(redis.command({"LLEN", list})->integer, endpoints);
+    EXPECT_GT(redis.command({"PTTL", list})->integer, 0);
+    EXPECT_GT(redis.command({"PTTL", keys::event_body(ev.id)})->integer, 0);
   }
   auto [status, metrics] = http_get(d.admin_port(), "/metrics");
   ASSERT_EQ(status, 200u);

@@ -8,10 +8,11 @@
 namespace tresse::dispatcher {
 namespace asio = boost::asio;
 
-asio::awaitable<bool> attempt_log::write(const retry::attempt_record& a, std::string_view body) {
+asio::awaitable<bool> attempt_log::write(const retry::attempt_record& a, std::string_view body,
+                                         bool sets_ttl) {
   if (!filling_) filling_ = std::make_shared<batch>(ex_);
   const std::shared_ptr<batch> mine = filling_;
-  mine->entries.push_back({&a, body});
+  mine->entries.push_back({&a, body, sets_ttl});
   if (mine->entries.size() >= opts_.max_batch) gather_.cancel();  // full: no more waiting
   if (!flushing_) {
     // Spawned, so it starts after the current handler: whoever else logs in this turn joins.

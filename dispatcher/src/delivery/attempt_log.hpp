@@ -41,8 +41,10 @@ class attempt_log {
               attempt_log_options opts = {})
       : ex_(std::move(ex)), writer_(writer), store_(store), opts_(opts), gather_(ex_) {}
 
-  // `body`: the event's bytes to keep with it ("" for none).
-  boost::asio::awaitable<bool> write(const retry::attempt_record& a, std::string_view body);
+  // `body`: the event's bytes to keep with it ("" for none). `sets_ttl`: see
+  // retry::store::logged (false only for a fan-out's deliveries after its first).
+  boost::asio::awaitable<bool> write(const retry::attempt_record& a, std::string_view body,
+                                     bool sets_ttl = true);
 
  private:
   struct batch {

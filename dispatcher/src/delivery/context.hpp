@@ -110,8 +110,9 @@ struct event_meta {
 // different shards share, hence atomic.
 struct fanout {
   std::atomic<std::size_t> remaining{0};
-  // The event's bytes go into the attempt log once per record, with the first delivery whose
-  // attempt is logged (a SET NX of the same body per endpoint did nothing but cost Redis).
+  // The event's bytes and its attempt list's TTL go into the attempt log once per record, with
+  // the first delivery whose attempt is logged (a SET NX of the same body, or a PEXPIRE of the
+  // same list, per endpoint did nothing but cost Redis).
   std::atomic<bool> body_logged{false};
   std::function<void()> done;
   void one_done() {

@@ -47,10 +47,14 @@ asio::awaitable<settle::handoff> settle::first(const event_meta& meta,
     ctx_.counters.deferred->inc();
     co_return handoff::done;
   }
-  // An interrupted log leaves the record uncommitted: its redelivery logs the body again.
+  // The record's first logged delivery keeps the body and sets the event list's TTL; the
+  // others only push onto that list (one that reaches Redis first makes the list, which then
+  // lacks a TTL for the moment until the first one's write). An interrupted log leaves the
+  // record uncommitted: its redelivery logs the body and the TTL again.
+  const bool first_of_record = !body_logged.exchange(true);
   const std::string_view body =
-      body_logged.exchange(true) || !meta.body ? std::string_view{} : std::string_view(*meta.body);
-  if (!co_await log_.write(res.record, body)) co_return handoff::interrupted;
+      first_of_record && meta.body ? std::string_view(*meta.body) : std::string_view{};
+  if (!co_await log_.write(res.record, body, first_of_record)) co_return handoff::interrupted;
   if (counted_delivered(res.result, reset_streak)) co_return handoff::done;
   if (res.result.next != outcome::action::retry) {
     co_return co_await delivered_or_disabled(ep, reset_streak, res.result)

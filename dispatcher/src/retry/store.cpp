@@ -341,6 +341,7 @@ store::log_request store::log_attempts_commands(const std::vector<logged>& batch
     std::string key;
     std::vector<std::size_t> records;  // indexes into `records` below
     std::string_view body;             // event lists: the body to keep, if any
+    bool expire = false;               // event lists: an entry sets its TTL
   };
   std::vector<std::string> records;
   records.reserve(batch.size());
@@ -351,12 +352,13 @@ store::log_request store::log_attempts_commands(const std::vector<logged>& batch
     }
     return lists.emplace_back(list{std::move(key), {}, {}});
   };
-  for (const auto& [a, body] : batch) {
+  for (const auto& [a, body, sets_ttl] : batch) {
     records.push_back(encode(*a, opts_.snippet_limit));
     list_for(by_endpoint, keys::endpoint_attempts(a->endpoint_id)).records.push_back(records.size() - 1);
     list& ev = list_for(by_event, keys::event_attempts(a->event_id));
     ev.records.push_back(records.size() - 1);
     if (!body.empty()) ev.body = body;
+    ev.expire = ev.expire || sets_ttl;
   }
   const std::string ttl = std::to_string(opts_.event_attempts_ttl.count());
   const std::string endpoint_keep = std::to_string(opts_.attempts_per_endpoint - 1);
@@ -376,7 +378,7 @@ store::log_request store::log_attempts_commands(const std::vector<logged>& batch
   for (auto& l : by_event) {
     out.event_lists.emplace_back(r.commands.size(), l.key);
     push_all(l);
-    r.commands.add({"PEXPIRE", l.key, ttl});
+    if (l.expire) r.commands.add({"PEXPIRE", l.key, ttl});
     if (!l.body.empty()) {
       const std::string body_key = keys::event_body(batch[l.records.front()].attempt->event_id);
       r.commands.add({"SET", body_key, l.body, "PX", ttl, "NX"});

@@ -280,6 +280,33 @@ TEST_F(RetryStoreTest, ABatchOfAttemptsLeavesTheListsAsLoggingThemOneByOneWould)
   EXPECT_GT(redis_->command({"PTTL", "tresse:attempts:event:evt_4"})->integer, 0);
 }
 
+TEST_F(RetryStoreTest, AnEventListGetsItsTtlFromTheEntryThatSetsIt) {
+  store s(redis_);
+  // A fan-out's later deliveries, in a batch of their own: they push, and set no TTL.
+  const auto we2 = attempt_for("evt_1", "we_2", 1);
+  const auto we3 = attempt_for("evt_1", "we_3", 1);
+  const std::vector<store::logged> later = {{&we2, "", false}, {&we3, "", false}};
+  const auto pushed = s.log_attempts_commands(later);
+  // Two endpoint lists (LPUSH, LTRIM each) and the event list's LPUSH: no PEXPIRE.
+  EXPECT_EQ(pushed.commands.commands.size(), 2u * 2 + 1u);
+  ASSERT_TRUE(redis::first_error(*redis::run(*redis_, pushed.commands)).has_value());
+  EXPECT_EQ(redis_->command({"PTTL", "tresse:attempts:event:evt_1"})->integer, -1);  // no TTL yet
+  // The first delivery's write, even when it lands after them, sets it with the body.
+  const auto we1 = attempt_for("evt_1", "we_1", 1);
+  const std::vector<store::logged> first = {{&we1, "{\"id\":\"body\"}", true}};
+  ASSERT_TRUE(redis::first_error(*redis::run(*redis_, s.log_attempts_commands(first).commands))
+                  .has_value());
+  EXPECT_GT(redis_->command({"PTTL", "tresse:attempts:event:evt_1"})->integer, 0);
+  EXPECT_EQ(s.attempts_for_event("", "evt_1")->size(), 3u);
+  // One entry that sets it is enough for the list it shares with others.
+  const auto a = attempt_for("evt_2", "we_1", 1);
+  const auto b = attempt_for("evt_2", "we_2", 1);
+  const std::vector<store::logged> mixed = {{&a, "", false}, {&b, "", true}};
+  ASSERT_TRUE(redis::first_error(*redis::run(*redis_, s.log_attempts_commands(mixed).commands))
+                  .has_value());
+  EXPECT_GT(redis_->command({"PTTL", "tresse:attempts:event:evt_2"})->integer, 0);
+}
+
 TEST_F(RetryStoreTest, AnEventListIsTrimmedOnlyOnceItOutgrowsItsCap) {
   store s(redis_, {.attempts_per_event = 2});
   const auto first = attempt_for("evt_1", "we_1", 1);
