@@ -243,6 +243,7 @@ for i in $(seq 0 $((E - 1))); do
     done <"$TMP/headers_$i"
   } >"$TMP/post_$i.lua"
 done
+read -r wrk_sinks0 _ < <(others_ticks)
 for i in $(seq 0 $((E - 1))); do
   wrk -t"$WRK_T" -c"$CONC" -d"${WRK_SECS}s" --latency -s "$TMP/post_$i.lua" \
     "http://127.0.0.1:${SINK_PORTS[i]}/" >"$TMP/wrk_$i.txt" &
@@ -250,6 +251,7 @@ for i in $(seq 0 $((E - 1))); do
   PIDS+=($!)
 done
 wait "${wrk_pids[@]}"
+read -r wrk_sinks1 _ < <(others_ticks)
 WRK_RATE=0
 WRK_RATES=""
 for i in $(seq 0 $((E - 1))); do
@@ -259,6 +261,9 @@ for i in $(seq 0 $((E - 1))); do
   WRK_RATES+="${WRK_RATES:+ }$r"
   if [ "$i" -eq 0 ]; then WRK_P50=$p50 WRK_P99=$p99; fi
 done
+# What a request costs the sinks under wrk, next to what a delivery costs them (whole machine):
+# the same sinks, the same signed body.
+WRK_SINKS_US=$(python3 -c "print('%.1f' % (1e6 * ($wrk_sinks1 - $wrk_sinks0) / $CLK_TCK / max(1, $WRK_RATE * $WRK_SECS)))")
 
 # --- 3. publish-to-receive latency at half the measured rate --------------------------------
 # A second sink prints one line per webhook; a reader stamps each line with the wall clock on
@@ -331,7 +336,7 @@ Dispatcher benchmark: $what, endpoint_concurrency=$CONC, build $BUILD
   ceiling                $WRK_RATE/s ($ceiling)
   dispatcher CPU         $CPU_FIRST_US us per delivery from the first delivery on; $CPU_US us from the publisher's start ($CPU_S s for $window deliveries, $CPU_SYS in the kernel)   goal <= 30 us
   context switches       $SWITCHES per delivery (all the dispatcher's threads)
-  whole machine          $MACHINE
+  whole machine          $MACHINE (under wrk the sinks spent $WRK_SINKS_US us per request)
   redis-server CPU       $REDIS_US us per delivery ($REDIS_CALLS)
   retries scheduled      $failed (should be 0), deferred $deferred; mean attempt ${ATTEMPT_MS} ms
   peak RSS (rate run)    $(mb "$HWM_RATE_KB")
