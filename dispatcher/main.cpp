@@ -265,12 +265,14 @@ int run(const td::cli::run_request& cli) {
                               auto n = retries.backlog();
                               return n ? static_cast<double>(n->scheduled + n->claimed) : -1.0;
                             });
+  // /metrics and the operators' view (api/ops_view.hpp) read the same number.
+  std::function<std::optional<double>()> consumer_lag = [c = consumer->get()] {
+    double total = 0;
+    for (const auto& p : c->lag()) total += p.lag > 0 ? p.lag : 0;
+    return std::optional<double>(total);
+  };
   stats.make_callback_gauge("tresse_consumer_lag", "Messages behind the partitions' ends",
-                            [c = consumer->get()] {
-                              double total = 0;
-                              for (const auto& p : c->lag()) total += p.lag > 0 ? p.lag : 0;
-                              return total;
-                            });
+                            [consumer_lag] { return *consumer_lag(); });
   stats.make_callback_gauge("tresse_consumer_in_flight", "Kafka messages not yet handed off",
                             [c = consumer->get()] { return static_cast<double>(c->in_flight()); });
 
@@ -306,7 +308,8 @@ int run(const td::cli::run_request& cli) {
         td::api::replay_options{
             .scan = {.brokers = brokers, .topic = cfg.kafka.topic, .extra = kafka_extra}});
     api_service = std::make_unique<td::api::service>(
-        td::api::service_deps{api_redis, registry, retries, *replays, *shared_producer},
+        td::api::service_deps{api_redis, registry, retries, *replays, *shared_producer,
+                              {.endpoints = &endpoints, .consumer_lag = consumer_lag}},
         td::api::service_options{.rate_limit_per_minute = cfg.api.rate_limit_per_minute,
                                  .allow_http_live = cfg.api.allow_http,
                                  .url_guard = {.allow_private_networks =
@@ -314,10 +317,12 @@ int run(const td::cli::run_request& cli) {
                                                .allow_list = cfg.delivery.allow_list},
                                  .events_topic = cfg.kafka.topic,
                                  .openapi_document = std::string(td::api::openapi_document()),
-                                 .encryption = encryption});
+                                 .encryption = encryption,
+                                 .operator_token_sha256 = cfg.api.operator_token_sha256});
     api_requests.emplace(stats, td::api::route_table(td::api::openapi_document()));
     console_site.emplace(td::console::assets_options{
-        .frame_ancestors = cfg.api.console_frame_ancestors});
+        .frame_ancestors = cfg.api.console_frame_ancestors,
+        .ops = !cfg.api.operator_token_sha256.empty()});
     auto srv = td::api::start_server({.host = cfg.api.listen->host,
                                       .port = cfg.api.listen->port,
                                       .threads = cfg.api.threads,

@@ -1,6 +1,7 @@
-// Deliveries over time, drawn as SVG from the attempts the API lists (the newest 1000 it
-// keeps per endpoint). A windowed stats endpoint with minute buckets would draw longer and
-// busier histories; until it exists, this is what the public API can give.
+// Deliveries over time, drawn as SVG from GET /v1/webhooks/{id}/stats (minute buckets kept
+// 48 h, summed over every dispatcher instance): delivered and failed per step as stacked bars,
+// and p50/p99 latency as lines with a point per step that had responses.
+import {call, enc} from './api.js';
 import {h} from './dom.js';
 
 const svgNs = 'http://www.w3.org/2000/svg';
@@ -11,52 +12,89 @@ function s(tag, attrs, ...children) {
   return el;
 }
 
-function percentile(sorted, p) {
-  if (sorted.length === 0) return null;
-  return sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))];
+export function plural(n, one, many = one + 's') {
+  return n + ' ' + (n === 1 ? one : many);
 }
 
-// Buckets of `step` ms over `span` ms ending now: delivered and failed counts.
-function buckets(attempts, span, step, now) {
-  const n = Math.round(span / step);
-  const out = Array.from({length: n}, () => ({ok: 0, bad: 0}));
-  for (const at of attempts) {
-    const i = Math.floor((new Date(at.at).getTime() - (now - span)) / step);
-    if (i < 0 || i >= n) continue;
-    if (at.succeeded) out[i].ok++; else out[i].bad++;
-  }
-  return out;
-}
+const W = 600, H = 120;
 
-function draw(attempts, span, step, label) {
-  const now = Date.now();
-  const data = buckets(attempts, span, step, now);
-  const inWindow = attempts.filter((a) => now - new Date(a.at).getTime() <= span);
-  const ok = inWindow.filter((a) => a.succeeded).length;
-  const lat = inWindow.map((a) => a.latency_ms).sort((a, b) => a - b);
-  const max = Math.max(1, ...data.map((b) => b.ok + b.bad));
-  const W = 600, H = 120, bw = W / data.length;
-  const bars = [];
-  data.forEach((b, i) => {
+// Stacked bars of {start, ok, bad} points (ok below, bad above).
+function countBars(points) {
+  const max = Math.max(1, ...points.map((b) => b.ok + b.bad));
+  const bw = W / points.length;
+  const out = [];
+  points.forEach((b, i) => {
     const okH = (b.ok / max) * H, badH = (b.bad / max) * H;
-    if (b.ok) bars.push(s('rect', {class: 'ok', x: i * bw, y: H - okH, width: Math.max(bw - 1, 1), height: okH}));
-    if (b.bad) bars.push(s('rect', {class: 'bad', x: i * bw, y: H - okH - badH, width: Math.max(bw - 1, 1), height: badH}));
+    const at = {x: i * bw, width: Math.max(bw - 1, 0.5), 'data-start': b.start};
+    if (b.ok) out.push(s('rect', {...at, class: 'ok', y: H - okH, height: okH}));
+    if (b.bad) out.push(s('rect', {...at, class: 'bad', y: H - okH - badH, height: badH}));
   });
-  const summary = inWindow.length === 0 ? 'No attempts in this window.'
-    : inWindow.length + ' attempts, ' + Math.round((100 * ok) / inWindow.length) + '% succeeded, latency p50 ' +
-      percentile(lat, 0.5) + ' ms, p99 ' + percentile(lat, 0.99) + ' ms';
-  const svg = s('svg', {viewBox: `0 0 ${W} ${H}`, preserveAspectRatio: 'none', role: 'img',
-                        'aria-label': label + ': ' + summary, class: 'chart'},
-                s('line', {x1: 0, y1: H, x2: W, y2: H, class: 'axis'}), ...bars);
-  return h('figure', {}, svg, h('figcaption', {}, label + ' — ', summary));
+  return {rects: out, max};
 }
 
-export function attemptChart(attempts) {
-  const hour = draw(attempts, 3600e3, 60e3, 'Last hour, per minute');
-  const day = draw(attempts, 86400e3, 3600e3, 'Last 24 hours, per hour');
+function barSvg(points, label) {
+  const {rects, max} = countBars(points);
+  return {svg: s('svg', {viewBox: `0 0 ${W} ${H}`, preserveAspectRatio: 'none', role: 'img',
+                         'aria-label': label, class: 'chart counts'},
+                 s('line', {x1: 0, y1: H, x2: W, y2: H, class: 'axis'}), ...rects), max};
+}
+
+// A figure of stacked bars with its caption (the operators' view uses it too).
+export function bars(points, label) {
+  const total = points.reduce((n, p) => n + p.ok + p.bad, 0);
+  const {svg, max} = barSvg(points, label + ': ' + total + ' in all');
+  return h('figure', {}, svg, h('figcaption', {}, label + ' — ' + total + ' in all, at most ' + max + ' per bar.'));
+}
+
+function latencyLines(data) {
+  const max = Math.max(1, ...data.map((b) => b.latency_ms.p99 || 0));
+  const bw = W / data.length;
+  const out = [];
+  for (const p of ['p50', 'p99']) {
+    const pts = [];
+    data.forEach((b, i) => {
+      if (b.latency_ms[p] !== null) pts.push([i * bw + bw / 2, H - (b.latency_ms[p] / max) * (H - 4)]);
+    });
+    if (pts.length > 1) out.push(s('polyline', {class: 'line ' + p, points: pts.map((q) => q.join(',')).join(' ')}));
+    for (const [x, y] of pts) out.push(s('circle', {class: 'point ' + p, cx: x, cy: y, r: 2}));
+  }
+  return {lines: out, max};
+}
+
+function summaryText(sum) {
+  const n = sum.delivered + sum.failed;
+  if (n === 0) return 'No attempts in this window.';
+  let text = plural(n, 'attempt') + ', ' + Math.round(100 * sum.success_rate) + '% succeeded';
+  if (sum.latency_ms.p50 !== null) text += ', latency p50 ≤ ' + sum.latency_ms.p50 + ' ms, p99 ≤ ' + sum.latency_ms.p99 + ' ms';
+  return text;
+}
+
+function draw(stats, label) {
+  const summary = summaryText(stats.summary);
+  const {svg: counts} = barSvg(stats.data.map((b) => ({start: b.start, ok: b.delivered, bad: b.failed})),
+                              label + ', deliveries: ' + summary);
+  const {lines, max} = latencyLines(stats.data);
+  const latency = s('svg', {viewBox: `0 0 ${W} ${H}`, preserveAspectRatio: 'none', role: 'img',
+                            'aria-label': label + ', latency p50 and p99 up to ' + max + ' ms', class: 'chart latency'},
+                    s('line', {x1: 0, y1: H, x2: W, y2: H, class: 'axis'}), ...lines);
+  return h('figure', {'data-step': stats.step},
+    counts, latency,
+    h('figcaption', {}, label + ' — ', summary, '. Latency scale: 0 to ' + max + ' ms.'));
+}
+
+async function fetchWindow(ep, span, step) {
+  const until = new Date();
+  const since = new Date(until.getTime() - span);
+  return call('GET', '/v1/webhooks/' + enc(ep) + '/stats?' + new URLSearchParams(
+    {since: since.toISOString(), until: until.toISOString(), step: String(step)}));
+}
+
+export async function statsChart(endpointId) {
+  const [hour, day] = await Promise.all([fetchWindow(endpointId, 3600e3, 60), fetchWindow(endpointId, 86400e3, 900)]);
   return h('section', {class: 'card', 'aria-labelledby': 'chart-title'},
     h('h2', {id: 'chart-title'}, 'Deliveries'),
-    h('p', {class: 'legend'}, h('span', {class: 'key ok'}), ' delivered ', h('span', {class: 'key bad'}), ' failed'),
-    hour, day,
-    h('p', {class: 'muted'}, 'From the newest ' + attempts.length + ' attempts the API keeps for this endpoint.'));
+    h('p', {class: 'legend'}, h('span', {class: 'key ok'}), ' delivered ', h('span', {class: 'key bad'}), ' failed ',
+      h('span', {class: 'key p50'}), ' latency p50 ', h('span', {class: 'key p99'}), ' latency p99'),
+    draw(hour, 'Last hour, per minute'), draw(day, 'Last 24 hours, per 15 minutes'),
+    h('p', {class: 'muted'}, 'Every attempt, from every dispatcher instance; kept for 48 hours.'));
 }

@@ -1,10 +1,10 @@
-// One endpoint: its settings (edit), secret rotation, test ping, a chart of recent attempts,
+// One endpoint: its settings (edit), secret rotation, test ping, charts from its stats,
 // the attempt log (filter, expand, retry) and replays.
-import {call, all, enc} from './api.js';
+import {call, enc} from './api.js';
 import {h, field, show, notice, when} from './dom.js';
 import {eventPicker, eventTypes} from './events.js';
 import {stateBadge, secretOnce} from './endpoints.js';
-import {attemptChart} from './chart.js';
+import {statsChart} from './chart.js';
 import {viewer} from './viewer.js';
 
 function editForm(ep, picker, status) {
@@ -149,7 +149,7 @@ export async function endpointPage(id, revealed, message) {
   const status = notice();
   if (message) status.say(message);
   const picker = viewer.readOnly ? null : await eventPicker(ep.events);
-  const recent = await all('/v1/webhooks/' + enc(id) + '/deliveries', 1000);
+  const chart = await statsChart(id);
   show(h('p', {}, h('a', {href: '#/endpoints'}, '← Endpoints')),
     h('h1', {}, ep.url, ' ', stateBadge(ep)),
     revealed || null, status,
@@ -159,7 +159,7 @@ export async function endpointPage(id, revealed, message) {
         h('dt', {}, 'Created'), h('dd', {}, when(ep.created_at)),
         h('dt', {}, 'Failed attempts'), h('dd', {}, String(ep.failure_count)),
         h('dt', {}, 'Dead-lettered'), h('dd', {}, String(ep.dead_lettered)))),
-    attemptChart(recent),
+    chart,
     viewer.readOnly ? null : actions(ep, status),
     await attemptLog(ep, status),
     viewer.readOnly ? null : replayForm(ep),

@@ -3,16 +3,26 @@ import {call, all, enc} from './api.js';
 import {h, field, show, notice, when} from './dom.js';
 import {eventPicker} from './events.js';
 import {viewer} from './viewer.js';
+import {plural} from './chart.js';
 
-// What the Management API tells about an endpoint's state. Throttling and an open circuit are
-// per-instance delivery state that the API does not expose (yet), so they are not shown here.
+// The endpoint's state as the API's `health` says (every instance's recent attempts and the
+// shared circuit breaker): healthy, failing, throttled, circuit open, disabled. An endpoint
+// without recent attempts (the API's "idle") has nothing wrong with it: healthy, saying so.
+const stateText = {healthy: 'healthy', failing: 'failing', throttled: 'throttled', circuit_open: 'circuit open',
+                   circuit_half_open: 'circuit half-open', disabled: 'disabled', idle: 'healthy'};
 export function stateBadge(ep) {
-  let state = 'healthy';
-  if (!ep.enabled) state = 'disabled';
-  else if (ep.consecutive_failures > 0) state = 'failing';
-  const title = !ep.enabled && ep.disabled_reason ? ep.disabled_reason
-    : state === 'failing' ? ep.consecutive_failures + ' failed attempts since the last success' : '';
-  return h('span', {class: 'badge ' + state, title: title || undefined}, state);
+  const health = ep.health || {state: ep.enabled ? 'idle' : 'disabled'};
+  const state = health.state;
+  let title = '';
+  if (state === 'disabled') title = ep.disabled_reason || '';
+  else if (state === 'circuit_open') title = 'Deliveries wait until ' + new Date(health.circuit_open_until).toLocaleString();
+  else if (state === 'idle') title = 'No recent attempts';
+  else if (health.success_rate !== null && health.success_rate !== undefined) {
+    title = Math.round(100 * health.success_rate) + '% of the last ' + plural(health.attempts, 'attempt') + ' succeeded';
+  }
+  const look = state === 'idle' ? 'healthy' : state.replaceAll('_', '-');
+  return h('span', {class: 'badge ' + look, 'data-state': state, title: title || undefined},
+           stateText[state] || state);
 }
 
 // The secret, once, with a copy button: it is not shown again (GET never returns it).

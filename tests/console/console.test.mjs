@@ -7,6 +7,7 @@ import { spawn, spawnSync } from "node:child_process";
 import { mkdtempSync, mkdirSync, readFileSync, rmSync, existsSync } from "node:fs";
 import { createServer } from "node:http";
 import { tmpdir } from "node:os";
+import { randomBytes } from "node:crypto";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 
@@ -88,13 +89,14 @@ await new Promise((r) => sink.listen(0, "127.0.0.1", r));
 const sinkBase = `http://127.0.0.1:${sink.address().port}`;
 
 const bootstrap = join(work, "bootstrap");
+const operatorToken = "op_console_" + randomBytes(24).toString("hex");
 const dispatcher = spawn(opt.dispatcher, [
   "run", "--set", "kafka.brokers=embedded", "--set", `kafka.embedded_bootstrap_file=${bootstrap}`,
   "--set", "admin.listen=127.0.0.1:0", "--set", "api.listen=127.0.0.1:0", "--set", "api.allow_http=true",
   "--set", "delivery.allow_private_networks=true",
   // Long retries: the only second attempt of a failed event is the one Retry asks for.
   "--set", "delivery.retry_schedule=1h", "--set", "registry.refresh_interval=100ms",
-  "--set", "delivery.breaker_failures=0",
+  "--set", "delivery.breaker_failures=0", "--set", `api.operator_token=${operatorToken}`,
 ], { env: { ...process.env, TRESSE_REDIS_URL: redisUrl }, stdio: ["ignore", "ignore", "pipe"] });
 children.push(dispatcher);
 dispatcher.stderr.on("data", (d) => { dispatcherLog += d; });
@@ -223,6 +225,9 @@ try {
   await sleep(300);  // the registry refresh (100 ms) picks both up
   publish("client.created", { id: "cli_8x7kq2m", name: "Ana Souza" });
   await until("the attempt (API)", async () => (await api("GET", `/v1/webhooks/${ok.id}/deliveries`)).body.data.length > 0);
+  // The stats are flushed to Redis about once a second after the attempt.
+  await until("the attempt in the stats (API)", async () =>
+    (await api("GET", `/v1/webhooks/${ok.id}/stats`)).body.summary.delivered === 1);
   await openEndpoint(ok.id);
   await page.waitForSelector("li.attempt summary");
   await page.click("li.attempt summary");
@@ -232,6 +237,16 @@ try {
         "the attempt expands to its status and response body");
   const bars = await page.$$eval("svg.chart rect", (r) => r.length);
   check(bars > 0, `the charts draw the attempts (${bars} bars)`);
+  // From GET …/stats: one delivered bar in the minute of the attempt, in both windows, and a
+  // latency point for it; the caption counts it in the singular.
+  const stats = (await api("GET", `/v1/webhooks/${ok.id}/stats`)).body;
+  const minute = stats.data.find((b) => b.delivered > 0).start;
+  check(await page.$$eval("svg.chart.counts rect.ok", (r) => r.length) === 2 &&
+        await page.$eval(`svg.chart.counts rect.ok[data-start="${minute}"]`, () => true).catch(() => false),
+        "the charts draw a delivered bar in the minute the stats endpoint gives");
+  check(await page.$$eval("svg.chart.latency circle.point.p99", (c) => c.length) >= 2,
+        "the latency charts have points from the stats endpoint");
+  check((await text()).includes("1 attempt, 100% succeeded"), "the caption says 1 attempt (singular)");
   await shot("endpoint");
 
   // 5. Retry a failed attempt and see the next attempt.
@@ -252,6 +267,37 @@ try {
   const attempts = (await api("GET", `/v1/webhooks/${failing.id}/deliveries`)).body.data;
   check(attempts.length >= 2 && attempts[0].attempt === 2, "Retry made attempt 2 (API)");
   await shot("retried");
+
+  // 5b. Its badge says failing (every instance's recent attempts, through the API's health),
+  // in the list and in the operators' view, which only the operator token opens.
+  await page.goto(base + "/console/#/endpoints");
+  await until("the failing badge", async () => {
+    await page.reload();
+    await sleep(500);
+    return page.$eval(`tr[data-id="${failing.id}"] .badge`, (el) => el.textContent === "failing").catch(() => false);
+  });
+  check((await api("GET", `/v1/webhooks/${failing.id}`)).body.health.state === "failing", "the API says failing too");
+  await shot("endpoints");
+  const consolePage = page;
+  const opsContext = await browser.createBrowserContext();
+  page = await newPage(opsContext);
+  await page.goto(base + "/console/ops/");
+  await page.waitForSelector('input[name="operator_token"]');
+  await page.type('input[name="operator_token"]', key);
+  await page.keyboard.press("Enter");
+  await until("the refusal of a business key", async () => (await text()).includes("needs the operator token"));
+  await page.type('input[name="operator_token"]', operatorToken);
+  await page.keyboard.press("Enter");
+  await until("the ops view's failing endpoint", () =>
+    page.$eval(`div[data-business="biz_console"] tr[data-id="${failing.id}"] .badge`,
+               (el) => el.textContent === "failing").catch(() => false));
+  check(await page.$eval(`section[aria-labelledby="worst-rate-title"] tbody tr`, (tr) => tr.dataset.id) === failing.id,
+        "the ops view lists the failing endpoint first among the worst by success rate");
+  check(await page.$$eval("section[aria-labelledby=rate-title] svg.chart rect.ok", (r) => r.length) > 0,
+        "the ops view draws the delivery rate");
+  await shot("ops");
+  await opsContext.close();
+  page = consolePage;
 
   // 6. Replay the last hour to the good endpoint, and see progress reach completed.
   await openEndpoint(ok.id);

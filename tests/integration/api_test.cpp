@@ -741,6 +741,159 @@ TEST_F(ApiTest, DeliveriesListsAttemptsAndManualRetryRedelivers) {
   EXPECT_TRUE(history[0]["error"].is_null()) << "no \"http_2xx\" error: " << history[0].dump();
 }
 
+// Stats are counted by the delivery path in minute buckets in Redis (about a second behind)
+// and read back summed, with percentiles from the merged latency histograms.
+TEST_F(ApiTest, StatsCountDeliveriesAndLatencyPerMinute) {
+  recording_sink sink([](const received_request& r) {
+    // Client events fail at once; appointments succeed, slowly.
+    if (r.header("tresse-event-type") == "client.created") return sink_reply{.status = 500};
+    return sink_reply{.status = 200, .delay = std::chrono::milliseconds(300)};
+  });
+  start_api({"api.allow_http=true"});
+  std::string key = create_key("biz_st", "live");
+  auto ep = create_webhook(key, sink.url());
+  const std::string base = "/v1/webhooks/" + ep["id"].get<std::string>() + "/stats";
+  const auto before = std::chrono::system_clock::now() - std::chrono::minutes(1);
+
+  auto empty = call("GET", base, key);
+  ASSERT_EQ(empty.status, 200u) << empty.raw.body;
+  EXPECT_EQ(empty.body["step"], 60);
+  EXPECT_EQ(empty.body["data"].size(), 61u);  // the hour up to now, minute by minute
+  EXPECT_EQ(empty.body["summary"]["delivered"], 0);
+  EXPECT_TRUE(empty.body["summary"]["latency_ms"]["p50"].is_null());
+
+  publish({make_event("appointment.created", "biz_st"), make_event("appointment.created", "biz_st"),
+           make_event("appointment.created", "biz_st"), make_event("client.created", "biz_st")});
+  // Three delivered; the client event's first attempt and three retries (200 ms apart) fail.
+  ASSERT_TRUE(sink.wait_for_count(7));
+  const std::string window = base + "?since=" + rfc3339_ms(before) +
+                             "&until=" + rfc3339_ms(std::chrono::system_clock::now() +
+                                                    std::chrono::minutes(1));
+  api_reply got;
+  ASSERT_TRUE(eventually_true([&] {
+    got = call("GET", window, key);
+    return got.status == 200 && got.body["summary"]["delivered"] == 3 &&
+           got.body["summary"]["failed"] == 4;
+  })) << got.raw.body;
+  const auto& summary = got.body["summary"];
+  EXPECT_DOUBLE_EQ(summary["success_rate"].get<double>(), 3.0 / 7.0);
+  // Every attempt got a response: 4 fast, 3 of at least 300 ms (bucket bounds are >= the value).
+  EXPECT_GE(summary["latency_ms"]["p99"].get<std::int64_t>(), 300);
+  EXPECT_LE(summary["latency_ms"]["p50"].get<std::int64_t>(),
+            summary["latency_ms"]["p99"].get<std::int64_t>());
+  std::int64_t delivered = 0, failed = 0;
+  for (const auto& step : got.body["data"]) {
+    delivered += step["delivered"].get<std::int64_t>();
+    failed += step["failed"].get<std::int64_t>();
+    if (step["delivered"].get<std::int64_t>() > 0) {
+      EXPECT_GE(step["latency_ms"]["p99"].get<std::int64_t>(), 300) << step.dump();
+    }
+  }
+  EXPECT_EQ(delivered, 3);
+  EXPECT_EQ(failed, 4);
+  // Hourly steps over a day hold the same counts.
+  auto day = call("GET", base + "?step=3600&since=" +
+                              rfc3339_ms(std::chrono::system_clock::now() - std::chrono::hours(24)),
+                  key);
+  ASSERT_EQ(day.status, 200u) << day.raw.body;
+  EXPECT_EQ(day.body["step"], 3600);
+  EXPECT_EQ(day.body["summary"]["delivered"], 3);
+
+  // Bad parameters are 400s naming the parameter; another business sees no such endpoint.
+  expect_error(call("GET", base + "?step=59", key), 400, "invalid_request", "step");
+  expect_error(call("GET", base + "?since=yesterday", key), 400, "invalid_request", "since");
+  expect_error(call("GET", base + "?since=2026-01-02T00:00:00Z&until=2026-01-01T00:00:00Z", key),
+               400, "invalid_request", "since must be before until");
+  expect_error(call("GET", base + "?since=2026-01-01T00:00:00Z&until=2026-01-03T01:00:00Z&step=3600",
+                    key),
+               400, "invalid_request", "48 hours");
+  expect_error(call("GET", base + "?since=2026-01-01T00:00:00Z&until=2026-01-02T12:00:00Z", key),
+               400, "invalid_request", "1440 steps");
+  expect_error(call("GET", base + "?bucket=1", key), 400, "invalid_request", "bucket");
+  expect_error(call("GET", base, create_key("biz_other", "live")), 404, "not_found");
+  expect_error(call("POST", base, key), 405, "method_not_allowed");
+}
+
+// The endpoint's state, as every instance's health reports and the shared breaker say it, on
+// both GETs; and the operators' view over every business, with the operator token only.
+TEST_F(ApiTest, HealthAndTheOperatorsViewShowAFailingEndpointAsFailing) {
+  recording_sink sink([](const received_request& r) {
+    return sink_reply{.status = r.target == "/bad" ? 500u : 200u};
+  });
+  const std::string token = "op_test_0123456789abcdefghijklmnopqrstuvwxyz";
+  start_api({"api.allow_http=true", "api.operator_token=" + token});
+  std::string key_a = create_key("biz_ops_a", "live"), key_b = create_key("biz_ops_b", "live");
+  auto bad = create_webhook(key_a, sink.url("/bad"));
+  auto good = create_webhook(key_b, sink.url("/good"));
+  const std::string bad_id = bad["id"], good_id = good["id"];
+  auto fresh = call("GET", "/v1/webhooks/" + good_id, key_b);
+  ASSERT_EQ(fresh.status, 200u) << fresh.raw.body;
+  EXPECT_EQ(fresh.body["health"]["state"], "idle");  // no attempts yet
+  EXPECT_TRUE(fresh.body["health"]["success_rate"].is_null());
+
+  publish({make_event("client.created", "biz_ops_a"), make_event("client.created", "biz_ops_b")});
+  ASSERT_TRUE(sink.wait_for_delivered(1));
+  // Instances report every 2 s; the list (a cached page after the first call) reads it afresh.
+  api_reply listed;
+  ASSERT_TRUE(eventually_true([&] {
+    listed = call("GET", "/v1/webhooks", key_a);
+    return listed.status == 200 && listed.body["data"][0]["health"]["state"] == "failing";
+  })) << listed.raw.body;
+  EXPECT_EQ(listed.body["data"][0]["health"]["success_rate"], 0.0);
+  EXPECT_GE(listed.body["data"][0]["health"]["attempts"], 1);
+  EXPECT_EQ(call("GET", "/v1/webhooks/" + bad_id, key_a).body["health"]["state"], "failing");
+  ASSERT_TRUE(eventually_true([&] {
+    return call("GET", "/v1/webhooks/" + good_id, key_b).body["health"]["state"] == "healthy";
+  }));
+
+  // The operators' view: not with a business key, nor a wrong token.
+  expect_error(call("GET", "/v1/ops/overview", key_a), 401, "invalid_api_key", "operator token");
+  expect_error(call("GET", "/v1/ops/overview", token + "x"), 401, "invalid_api_key");
+  expect_error(call("GET", "/v1/ops/overview?x=1", token), 400, "invalid_request");
+  expect_error(call("POST", "/v1/ops/overview", token), 405, "method_not_allowed");
+  // The bad endpoint's four attempts end in a dead letter.
+  api_reply ops;
+  ASSERT_TRUE(eventually_true([&] {
+    ops = call("GET", "/v1/ops/overview", token);
+    if (ops.status != 200) return false;
+    std::int64_t dead = 0, delivered = 0;
+    for (const auto& h : ops.body["dead_letters_per_hour"]) dead += h["count"].get<std::int64_t>();
+    for (const auto& m : ops.body["delivery_rate"]) delivered += m["delivered"].get<std::int64_t>();
+    return dead == 1 && delivered == 1 && ops.body["endpoints"]["by_state"]["failing"] == 1;
+  })) << ops.raw.body;
+  const auto& o = ops.body;
+  EXPECT_FALSE(ops.header("X-RateLimit-Limit").empty());
+  EXPECT_EQ(o["endpoints"]["total"], 2);
+  EXPECT_EQ(o["endpoints"]["by_state"]["healthy"], 1);
+  ASSERT_EQ(o["businesses"].size(), 2u);
+  EXPECT_EQ(o["businesses"][0]["business_id"], "biz_ops_a");
+  EXPECT_EQ(o["businesses"][0]["endpoints"][0]["id"], bad_id);
+  EXPECT_EQ(o["businesses"][0]["endpoints"][0]["state"], "failing");
+  ASSERT_EQ(o["worst_success_rate"].size(), 2u);
+  EXPECT_EQ(o["worst_success_rate"][0]["id"], bad_id);
+  EXPECT_EQ(o["worst_success_rate"][0]["success_rate"], 0.0);
+  EXPECT_EQ(o["worst_p99"].size(), 2u);
+  EXPECT_EQ(o["retry_backlog"]["scheduled"], 0);
+  EXPECT_TRUE(o["consumer_lag"].is_number()) << o["consumer_lag"];
+  EXPECT_EQ(o["dead_letters_per_hour"].size(), 24u);
+  EXPECT_EQ(o["delivery_rate"].size(), 60u);
+
+  // Disabled is a state of its own.
+  ASSERT_EQ(call("PATCH", "/v1/webhooks/" + bad_id, key_a, R"({"enabled":false})").status, 200u);
+  EXPECT_EQ(call("GET", "/v1/webhooks/" + bad_id, key_a).body["health"]["state"], "disabled");
+  EXPECT_EQ(call("GET", "/v1/webhooks", key_a).body["data"][0]["health"]["state"], "disabled");
+}
+
+// Without api.operator_token the operators' view and its API do not exist.
+TEST_F(ApiTest, OperatorsViewIsOffWithoutAToken) {
+  start_api();
+  expect_error(call("GET", "/v1/ops/overview", "op_test_0123456789abcdefghijklmnopqrstuvwxyz"), 404,
+               "not_found");
+  http_client ops_page("127.0.0.1", api_port_), console_page("127.0.0.1", api_port_);
+  EXPECT_EQ(ops_page.request("GET", "/console/ops/", {}, "").status, 404u);
+  EXPECT_EQ(console_page.request("GET", "/console/", {}, "").status, 200u);
+}
+
 TEST_F(ApiTest, ReplayRedeliversExactlyTheWindow) {
   recording_sink sink;
   start_api({"api.allow_http=true"});

@@ -5,8 +5,9 @@
 // A page is kept with the endpoints' version counter (registry::store::version) read before
 // its records were: every change of any endpoint, on any instance, bumps it, so a page whose
 // version is still the current one still holds the current records. Only the counters
-// (failure_count, consecutive_failures, dead_lettered) change without a bump; they are read
-// afresh on every request, with the version, in one pipelined round trip of plain commands.
+// (failure_count, consecutive_failures, dead_lettered) and the health change without a bump;
+// they are read afresh on every request, with the version, in one pipelined round trip of
+// plain commands.
 //
 //   auto p = cache.find(key);                     // null: build it (version first, then page)
 //   if (p && p->version == current) { for (auto& it : p->items) it.append(out, counters); }
@@ -20,6 +21,7 @@
 #include <memory>
 #include <mutex>
 #include <string>
+#include <string_view>
 #include <unordered_map>
 #include <vector>
 
@@ -46,24 +48,29 @@ class page_cache {
     std::string text;
     std::array<std::size_t, 3> at{};  // consecutive_failures, dead_lettered, failure_count
     bool split = true;                // false: `text` is whole, counters included (not cached)
+    bool enabled = true;              // for its health's state (a change bumps the version)
 
-    // Appends the endpoint's JSON with counters `c`.
-    void append(std::string& out, const counters& c) const;
+    // Appends the endpoint's JSON with counters `c`, and `more` (members, each after a comma:
+    // `,"health":{…}`) before its closing brace.
+    void append(std::string& out, const counters& c, std::string_view more = {}) const;
   };
   struct page {
     std::int64_t version = 0;
     std::vector<item> items;
     bool has_more = false;
     std::string last_id;  // of the last item, for next_cursor
-    // What checks it: the version's GET, then each item's counters (built once, sent often).
+    // What checks it: the version's GET, then each item's counters, then the items' health
+    // (health::add_read; never cached: it changes every second). Built once, sent often.
     redis::request check;
   };
 
   // The endpoint as registry::to_json_text writes it, split around its counters (whole, not
   // split, if the text is not laid out as expected: a page with such an item is not cached).
   static item render(const registry::endpoint& ep);
-  // The page as GET /v1/webhooks answers it, with the counters of counts[i] for items[i].
-  static std::string body(const page& p, const std::vector<counters>& counts);
+  // The page as GET /v1/webhooks answers it, with the counters of counts[i] and the members
+  // more[i] (if given) for items[i].
+  static std::string body(const page& p, const std::vector<counters>& counts,
+                          const std::vector<std::string>& more = {});
 
   std::shared_ptr<const page> find(const std::string& key) const;
   void put(const std::string& key, std::shared_ptr<const page> p);

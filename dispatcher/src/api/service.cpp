@@ -17,7 +17,9 @@
 #include <vector>
 
 #include "api/portal_sessions.hpp"
+#include "health/merged.hpp"
 #include "http/url.hpp"
+#include "stats/series.hpp"
 #include "tresse/common/event.hpp"
 #include "tresse/common/log.hpp"
 #include "tresse/common/percent_encoding.hpp"
@@ -180,6 +182,33 @@ struct service::context {
     return std::nullopt;
   }
 
+  // GET …/stats's since, until (RFC 3339; default: the hour up to now) and step (seconds,
+  // default 60), as the steps to read.
+  std::optional<http::response> read_stats_window(stats::window& w) const {
+    clock::time_point until = now;
+    clock::time_point since;
+    for (const char* name : {"since", "until"}) {
+      auto it = query.find(name);
+      if (it == query.end()) continue;
+      auto t = parse_time(json(it->second));
+      if (!t) return invalid(std::string(name) + " must be an RFC 3339 date-time in years 2000-2100");
+      (std::string_view(name) == "since" ? since : until) = *t;
+    }
+    if (!query.contains("since")) since = until - std::chrono::hours(1);
+    std::int64_t step = 60;
+    if (auto it = query.find("step"); it != query.end()) {
+      const std::string& v = it->second;
+      auto [ptr, ec] = std::from_chars(v.data(), v.data() + v.size(), step);
+      if (ec != std::errc() || ptr != v.data() + v.size()) {
+        return invalid("step must be an integer number of seconds");
+      }
+    }
+    auto got = stats::window_of(since, until, std::chrono::seconds(step));
+    if (!got) return invalid(got.error());
+    w = *got;
+    return std::nullopt;
+  }
+
   // The body as a JSON object with only `allowed` fields; an empty body is {} when
   // `empty_ok`.
   std::optional<http::response> read_body(json& out, std::initializer_list<std::string_view> allowed,
@@ -209,7 +238,8 @@ service::service(service_deps deps, service_options opts)
       async_redis_(deps_.redis->config()),
       gate_(async_redis_, {.limit_per_minute = opts_.rate_limit_per_minute}),
       idempotency_(deps_.redis, opts_.encryption, std::chrono::hours(24),
-                   opts_.idempotency_lease) {
+                   opts_.idempotency_lease),
+      ops_(opts_.operator_token_sha256, deps_.ops) {
   auto guard = dispatcher::http::address_guard::create(opts_.url_guard);
   if (!guard) throw std::invalid_argument(guard.error().message);  // at start-up only
   url_guard_ = std::move(*guard);
@@ -297,6 +327,21 @@ http::response write_failure(const error& e, std::string_view what) {
   return store_failure(e, what);
 }
 
+// The endpoint as GET /v1/webhooks/{id} shows it: with its `health`, read in one round trip.
+asio::awaitable<result<json>> with_health(redis::async_client& redis, const registry::endpoint& ep,
+                                          clock::time_point now) {
+  const std::vector<std::string> ids{ep.id};
+  redis::request read;
+  health::add_read(read.commands, ids);
+  redis::replies got = co_await redis::run(redis, read);
+  if (!got) co_return std::unexpected(got.error());
+  const auto views = health::from_replies(*got, 0, ids);
+  json body = registry::to_json(ep);
+  body["health"] =
+      health::to_api_json(health::merge(ep.enabled, views.views[0], views.open_until[0], now));
+  co_return body;
+}
+
 }  // namespace
 
 asio::awaitable<void> service::decorate_rejection(const http::request& head,
@@ -353,7 +398,7 @@ asio::awaitable<http::response> service::handle(const http::request& req) {
       if (a) {
         if (a->allowed() && a->who && a->who->key_id == known->key_id &&
             a->who->business_id == known->business_id && a->who->mode == known->mode) {
-          if (auto res = cached_answer(*cached, *got, 1)) {
+          if (auto res = cached_answer(*cached, *got, 1, ctx.now)) {
             set_rate_headers(*res, *a);
             co_return std::move(*res);
           }
@@ -397,6 +442,10 @@ asio::awaitable<http::response> service::answer(context& ctx, const credentials&
     auto res = json_response(200, json::object());
     res.body() = opts_.openapi_document;
     co_return res;
+  }
+  if (path == "/v1/ops" || path.starts_with("/v1/ops/")) {
+    http::response answered = co_await ops_route(req, path, ctx.now);
+    co_return answered;
   }
   // Refused rather than letting the first one win: a proxy that adds its own header would
   // otherwise decide who the caller is by header order.
@@ -504,8 +553,9 @@ std::string service::page_key(const caller& who, std::string_view raw_query) {
 
 std::optional<http::response> service::cached_answer(const page_cache::page& p,
                                                      const std::vector<redis::reply>& r,
-                                                     std::size_t from) {
-  // r[from]: the version's GET, then one HMGET per item (page_cache::page::check).
+                                                     std::size_t from, clock::time_point now) {
+  // r[from]: the version's GET, then one HMGET per item, then the items' health
+  // (page_cache::page::check).
   if (r.size() != from + p.check.commands.size() || !redis::first_error(r)) return std::nullopt;
   if (registry::store::version_of(r[from]) != p.version) return std::nullopt;
   std::vector<page_cache::counters> counts;
@@ -516,8 +566,24 @@ std::optional<http::response> service::cached_answer(const page_cache::page& p,
     counts.push_back(page_cache::counters::of(scratch));
   }
   auto res = json_response(200, json::object());
-  res.body() = page_cache::body(p, counts);
+  res.body() = page_cache::body(p, counts, health_members(p, r, from + 1 + p.items.size(), now));
   return res;
+}
+
+std::vector<std::string> service::health_members(const page_cache::page& p,
+                                                 const std::vector<redis::reply>& r,
+                                                 std::size_t from, clock::time_point now) {
+  std::vector<std::string> ids;
+  ids.reserve(p.items.size());
+  for (const auto& it : p.items) ids.push_back(it.id);
+  const health::read_result read = health::from_replies(r, from, ids);
+  std::vector<std::string> out;
+  out.reserve(ids.size());
+  for (std::size_t i = 0; i < ids.size(); ++i) {
+    const auto h = health::merge(p.items[i].enabled, read.views[i], read.open_until[i], now);
+    out.push_back(",\"health\":" + health::to_api_json(h).dump());
+  }
+  return out;
 }
 
 std::optional<caller> service::known_caller(const std::string& key_digest) const {
@@ -549,7 +615,7 @@ asio::awaitable<http::response> service::list_webhooks(context& c) {
     if (auto st = redis::first_error(*fresh); !st) {
       co_return store_failure(st.error(), "list endpoints");
     }
-    if (auto res = cached_answer(*cached, *fresh, 0)) co_return std::move(*res);
+    if (auto res = cached_answer(*cached, *fresh, 0, c.now)) co_return std::move(*res);
   }
   std::vector<page_cache::counters> counts;
 
@@ -588,16 +654,48 @@ asio::awaitable<http::response> service::list_webhooks(context& c) {
     if (built->has_more || !pg->has_more) break;
     after = pg->next_cursor;
   }
+  std::vector<std::string> ids;
+  ids.reserve(built->items.size());
+  for (const auto& it : built->items) ids.push_back(it.id);
+  redis::request health_read;
+  health::add_read(health_read.commands, ids);
+  redis::replies healths = co_await redis::run(async_redis_, health_read);
+  if (!healths) co_return store_failure(healths.error(), "list endpoints");
   auto res = json_response(200, json::object());
-  res.body() = page_cache::body(*built, counts);
+  res.body() = page_cache::body(*built, counts, health_members(*built, *healths, 0, c.now));
   if (cacheable) {
     built->check.commands.add(registry::store::version_command());
     for (const auto& it : built->items) {
       built->check.commands.add(registry::store::counters_command(it.id));
     }
+    built->check.commands.append(health_read.commands);
     pages_.put(key, std::move(built));
   }
   co_return res;
+}
+
+// Off (404, as any unknown path) without api.operator_token. Rate-limited like the rest: the
+// gate counted the request per client address (an operator token is no business key).
+asio::awaitable<http::response> service::ops_route(const http::request& req, std::string_view path,
+                                                   clock::time_point now) {
+  if (!ops_.enabled()) co_return not_found("no such path");
+  if (several_credentials(req)) {
+    co_return invalid("send one Authorization header, not several");
+  }
+  if (!ops_.authorized(req[boost::beast::http::field::authorization])) {
+    co_return error_response(401, "invalid_api_key",
+                             "the operators' view needs the operator token (api.operator_token) "
+                             "as 'Authorization: Bearer'");
+  }
+  if (path != "/v1/ops/overview") co_return not_found("no such path");
+  if (req.method() != verb::get) co_return method_not_allowed("GET");
+  if (req.target().find('?') != std::string_view::npos) {
+    co_return invalid("this path takes no query parameters");
+  }
+  auto op = ops_.overview_op(now);
+  auto got = co_await redis::run(async_redis_, op);
+  if (!got) co_return store_failure(got.error(), "ops overview");
+  co_return json_response(200, *got);
 }
 
 // POST /v1/portal_sessions (a business key: portal_sessions::refusal), and
@@ -759,7 +857,11 @@ asio::awaitable<http::response> service::route(context& c) {
 
   if (p.size() == 2) {
     if (auto e = c.allow_query({})) co_return *e;
-    if (m == verb::get) co_return json_response(200, registry::to_json(ep));
+    if (m == verb::get) {
+      auto body = co_await with_health(async_redis_, ep, c.now);
+      if (!body) co_return store_failure(body.error(), "get endpoint health");
+      co_return json_response(200, *body);
+    }
     if (m == verb::delete_) {
       auto op = deps_.endpoints.remove_op(id);
       auto removed = co_await redis::run(async_redis_, op);
@@ -785,7 +887,10 @@ asio::awaitable<http::response> service::route(context& c) {
       auto updated = co_await redis::run(async_redis_, op);
       if (!updated) co_return write_failure(updated.error(), "update endpoint");
       if (!*updated) co_return not_found(missing);
-      co_return json_response(200, registry::to_json(**updated));
+      // As GET shows it (the change is made: a failed health read is a 503 to retry).
+      auto shown = co_await with_health(async_redis_, **updated, c.now);
+      if (!shown) co_return store_failure(shown.error(), "get endpoint health");
+      co_return json_response(200, *shown);
     }
     co_return method_not_allowed("GET, PATCH, DELETE");
   }
@@ -864,6 +969,17 @@ asio::awaitable<http::response> service::route(context& c) {
     auto started = co_await redis::run(async_redis_, op);
     if (!started) co_return store_failure(started.error(), "start replay");
     co_return json_response(202, *started);
+  }
+
+  if (p.size() == 3 && action == "stats") {
+    if (m != verb::get) co_return method_not_allowed("GET");
+    if (auto e = c.allow_query({"since", "until", "step"})) co_return *e;
+    stats::window w;
+    if (auto e = c.read_stats_window(w)) co_return *e;
+    auto op = stats::read_op(id, w.first_minute, w.steps, w.step_minutes);
+    auto got = co_await redis::run(async_redis_, op);
+    if (!got) co_return store_failure(got.error(), "endpoint stats");
+    co_return json_response(200, stats::to_json(*got));
   }
 
   if (action != "deliveries") co_return not_found("no such path");

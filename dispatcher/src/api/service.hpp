@@ -28,6 +28,7 @@
 
 #include "api/gate.hpp"
 #include "api/idempotency.hpp"
+#include "api/ops_view.hpp"
 #include "api/page_cache.hpp"
 #include "api/replays.hpp"
 #include "http/address_guard.hpp"
@@ -58,6 +59,8 @@ struct service_options {
   // How long an Idempotency-Key in progress holds before it may be retried: longer than a
   // request runs (its slowest step, a test ping's publish, waits publish_timeout), plus a margin.
   std::chrono::seconds idempotency_lease = std::chrono::seconds(60);
+  // api.operator_token's SHA-256 (hex): the operators' view (api/ops_view.hpp); empty: off.
+  std::string operator_token_sha256;
   std::function<std::chrono::system_clock::time_point()> now = [] {
     return std::chrono::system_clock::now();
   };
@@ -69,6 +72,7 @@ struct service_deps {
   retry::store& retries;
   replays& replay_runner;
   tresse::kafka::producer& producer;  // test pings go through the normal pipeline
+  ops_sources ops = {};                // what the operators' view reads besides Redis
 };
 
 class service {
@@ -81,6 +85,9 @@ class service {
   // (server_options::on_rejected).
   boost::asio::awaitable<void> decorate_rejection(const http::request& head, http::response& res);
 
+  // Whether the operators' view (/console/ops/, /v1/ops/) is on: api.operator_token is set.
+  bool ops_enabled() const { return ops_.enabled(); }
+
  private:
   struct context;
   boost::asio::awaitable<http::response> answer(context& ctx, const credentials& creds,
@@ -89,12 +96,21 @@ class service {
   boost::asio::awaitable<http::response> route(context& ctx);
   boost::asio::awaitable<http::response> list_webhooks(context& ctx);
   boost::asio::awaitable<http::response> portal_session_route(context& ctx);
+  // /v1/ops/…, with the operator token instead of a business key (after the rate limit).
+  boost::asio::awaitable<http::response> ops_route(const http::request& req, std::string_view path,
+                                                   std::chrono::system_clock::time_point now);
   // The page cache's key: the caller's business and mode, the query as sent.
   static std::string page_key(const caller& who, std::string_view raw_query);
   // The answer from cached page `p` when replies r[from...] to its check say it is current.
   static std::optional<http::response> cached_answer(const page_cache::page& p,
                                                      const std::vector<redis::reply>& r,
-                                                     std::size_t from);
+                                                     std::size_t from,
+                                                     std::chrono::system_clock::time_point now);
+  // Each item's `,"health":{…}` member from replies r[from...] to health::add_read of its ids.
+  static std::vector<std::string> health_members(const page_cache::page& p,
+                                                 const std::vector<redis::reply>& r,
+                                                 std::size_t from,
+                                                 std::chrono::system_clock::time_point now);
   // Who a key (by its digest) was when last admitted: a guess the rate-limit script confirms.
   std::optional<caller> known_caller(const std::string& key_digest) const;
   void remember_caller(const std::string& key_digest, const caller& who);
@@ -105,6 +121,7 @@ class service {
   gate gate_;
   idempotency idempotency_;
   page_cache pages_;
+  ops_view ops_;
   dispatcher::http::address_guard url_guard_;
   static constexpr std::size_t max_callers = 10000;
   mutable std::mutex callers_mutex_;

@@ -15,6 +15,7 @@
 #include "redis/client.hpp"
 #include "console/assets.hpp"
 #include "registry/secret_box.hpp"
+#include "api/keys.hpp"
 
 extern char** environ;  // NOLINT: POSIX
 
@@ -69,6 +70,26 @@ std::string format_text(const std::string& s) { return s; }
 std::string parse_frame_ancestors(std::string_view v) {
   if (auto why = console::check_frame_ancestors(v)) throw bad_value{*why};
   return std::string(v);
+}
+
+// api.operator_token: the token (32 to 256 printable ASCII characters, no spaces), or
+// "sha256:" and its digest in hex, so that a config file need not hold the token itself. Kept
+// as the digest alone; empty: the operators' view is off.
+std::string parse_operator_token(std::string_view v) {
+  if (v.empty()) return {};  // off
+  if (v.starts_with("sha256:")) {
+    const std::string_view hex = v.substr(7);
+    const bool ok = hex.size() == 64 && std::all_of(hex.begin(), hex.end(), [](char c) {
+                      return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f');
+                    });
+    if (!ok) throw bad_value{"sha256: must be followed by 64 lower-case hex digits"};
+    return std::string(hex);
+  }
+  const bool printable = std::all_of(v.begin(), v.end(), [](char c) { return c > ' ' && c < 127; });
+  if (v.size() < 32 || v.size() > 256 || !printable) {
+    throw bad_value{"must be 32 to 256 printable characters without spaces, or sha256:<hex>"};
+  }
+  return api::key_hash(v);
 }
 
 std::string parse_name(std::string_view v) {
@@ -385,6 +406,12 @@ const std::vector<key_spec>& keys() {
           "space-separated; 'none' = no site)",
           [](auto& c) -> auto& { return c.api.console_frame_ancestors; }, parse_frame_ancestors,
           format_text),
+      field(
+          "api.operator_token",
+          "the operators' view (/console/ops/, /v1/ops/): its bearer token, 32 to 256 "
+          "characters, or sha256:<hex> of it; unset = the view is off (404)",
+          [](auto& c) -> auto& { return c.api.operator_token_sha256; }, parse_operator_token,
+          format_secret, /*secret=*/true),
       field(
           "api.max_connections",
           "connections the management API holds open at once (0 = a quarter of the descriptor "

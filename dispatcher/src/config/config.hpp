@@ -80,6 +80,8 @@ struct config {
     std::size_t threads = 4;
     bool allow_http = false;
     std::string console_frame_ancestors = "'none'";  // who may embed /console/ (CSP)
+    // The operator token's SHA-256 (hex), never the token; empty = the operators' view is off.
+    std::string operator_token_sha256;
     std::size_t max_connections = 0;  // 0: a quarter of the descriptor limit
     std::chrono::milliseconds idle_timeout = std::chrono::seconds(60);
     std::chrono::milliseconds header_timeout = std::chrono::seconds(10);

@@ -81,6 +81,7 @@ assets::assets(assets_options opts) {
       "connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors " +
       opts.frame_ancestors;
   for (const auto& f : embedded_files()) {
+    if (!opts.ops && f.path.starts_with("ops/")) continue;
     file entry{f.bytes, content_type_of(f.path), "\"" + api::key_hash(f.bytes).substr(0, 32) + "\""};
     std::string url = std::string(prefix) + std::string(f.path);
     if (url.ends_with("/index.html")) files_.emplace(url.substr(0, url.size() - 10), entry);

@@ -18,6 +18,9 @@ namespace tresse::dispatcher::console {
 struct assets_options {
   // The CSP frame-ancestors sources: who may embed the console in an iframe.
   std::string frame_ancestors = "'none'";
+  // The operators' page (/console/ops/): served only with api.operator_token set, else 404
+  // like its API.
+  bool ops = false;
 };
 
 // nullopt when `sources` is a valid frame-ancestors source list ('none', 'self', schemes such

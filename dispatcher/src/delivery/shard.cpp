@@ -26,6 +26,7 @@ shard::shard(context& ctx, std::size_t index, std::size_t permits)
       writer_(io_, ctx.options.redis, ctx.stopping),
       attempt_log_(io_.get_executor(), writer_, ctx.deps.retries),
       settle_(ctx, writer_, attempt_log_),
+      stats_(io_.get_executor(), writer_, ctx.stopping),
       env_{ctx, client_, in_flight_, rng_} {}
 
 shard::~shard() { stop(); }
@@ -34,6 +35,7 @@ void shard::start() {
   work_.emplace(io_.get_executor());
   thread_ = std::thread([this] { io_.run(); });
   asio::co_spawn(io_, housekeeping(), asio::detached);
+  stats_.start();
 }
 
 void shard::stop() {
@@ -146,6 +148,7 @@ asio::awaitable<void> shard::first_admitted(delivery& d, endpoint_lane& lane,
   const int first_attempt = 1;
   auto res = co_await lane.attempt(env_, *d.meta, *d.endpoint, first_attempt, admitted);
   if (!res.ran) co_return;  // shutdown: no hand-off, Kafka redelivers
+  if (!res.deferred) stats_.add(res.record);
   const bool reset_streak = resets_streak(lane, res);
   auto step = co_await settle_.first(*d.meta, *d.endpoint, reset_streak, res, d.fan->body_logged);
   if (step != settle::handoff::interrupted) d.fan->one_done();
@@ -168,6 +171,7 @@ asio::awaitable<void> shard::retry_delivery(retry::task task, std::atomic<std::s
   admission admitted = co_await lane.admit(env_, *ep, meta, lane::kind::retry);
   auto res = co_await lane.attempt(env_, meta, *ep, number, admitted);
   if (!res.ran) co_return;  // shutdown: the claim's lease runs out and someone retries
+  if (!res.deferred) stats_.add(res.record);
   co_await settle_.retry(task, *ep, resets_streak(lane, res), res);
 }
 

@@ -32,6 +32,7 @@
 #include "delivery/endpoint_lane.hpp"
 #include "delivery/redis_writer.hpp"
 #include "delivery/settle.hpp"
+#include "delivery/stats_recorder.hpp"
 #include "http/client.hpp"
 
 namespace tresse::dispatcher {
@@ -84,6 +85,7 @@ class shard {
   redis_writer writer_;
   attempt_log attempt_log_;
   settle settle_;
+  stats_recorder stats_;  // every attempt's outcome, for GET /v1/webhooks/{id}/stats
   shard_env env_;
   std::unordered_map<std::string, std::unique_ptr<endpoint_lane>> lanes_;
   std::optional<boost::asio::executor_work_guard<boost::asio::io_context::executor_type>> work_;

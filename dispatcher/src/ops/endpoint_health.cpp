@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "health/breaker_store.hpp"
+#include "health/merged.hpp"
 #include "health/report.hpp"
 #include "ops/commands.hpp"
 #include "ops/connect.hpp"
@@ -65,27 +66,9 @@ result<std::map<std::string, std::int64_t>> retry_backlog(redis::client& redis,
 json merge(const registry::endpoint& ep, const std::map<std::string, endpoint_report>& views,
            const std::optional<health::wall_time>& open_until, std::int64_t scheduled,
            const std::vector<std::optional<std::string>>& stats, health::wall_time now) {
-  std::size_t attempts = 0, in_flight = 0, queued = 0;
-  double ok = 0;
-  std::optional<std::int64_t> p50, p99;
-  std::optional<double> rate;
-  bool throttled = false;
-  for (const auto& [instance, r] : views) {
-    attempts += r.attempts;
-    if (r.success_rate >= 0) ok += r.success_rate * static_cast<double>(r.attempts);
-    // Percentiles do not merge exactly: the worst instance's is shown.
-    if (r.p50_ms) p50 = std::max(p50.value_or(0), *r.p50_ms);
-    if (r.p99_ms) p99 = std::max(p99.value_or(0), *r.p99_ms);
-    if (r.rate_per_second) rate = std::min(rate.value_or(*r.rate_per_second), *r.rate_per_second);
-    throttled = throttled || r.state == "throttled";
-    in_flight += r.in_flight;
-    queued += r.queued;
-  }
-  endpoint_report merged;
-  merged.attempts = attempts;
-  merged.success_rate = attempts > 0 ? ok / static_cast<double>(attempts) : -1;
-  merged.breaker = !open_until ? "closed" : *open_until > now ? "open" : "half_open";
-  std::string state = ep.enabled ? health::classify(merged, throttled) : "disabled";
+  std::vector<endpoint_report> reports;
+  for (const auto& [instance, r] : views) reports.push_back(r);
+  const health::merged m = health::merge(ep.enabled, reports, open_until, now);
   auto opt = [](const auto& o) { return o ? json(*o) : json(nullptr); };
   auto num = [](const std::optional<std::string>& s) -> std::int64_t {
     return s ? std::strtoll(s->c_str(), nullptr, 10) : 0;
@@ -100,22 +83,22 @@ json merge(const registry::endpoint& ep, const std::map<std::string, endpoint_re
       {"url", ep.url},
       {"enabled", ep.enabled},
       {"disabled_reason", ep.disabled_reason.empty() ? json(nullptr) : json(ep.disabled_reason)},
-      {"state", state},
-      {"breaker", merged.breaker},
+      {"state", m.state},
+      {"breaker", m.breaker},
       {"breaker_open_until",
        open_until ? json(tresse::events::format_rfc3339(*open_until)) : json(nullptr)},
-      {"attempts", attempts},
-      {"success_rate", attempts > 0 ? json(merged.success_rate) : json(nullptr)},
-      {"latency_ms", {{"p50", opt(p50)}, {"p99", opt(p99)}}},
-      {"rate_per_second", opt(rate)},
+      {"attempts", m.attempts},
+      {"success_rate", m.attempts > 0 ? json(m.success_rate) : json(nullptr)},
+      {"latency_ms", {{"p50", opt(m.p50_ms)}, {"p99", opt(m.p99_ms)}}},
+      {"rate_per_second", opt(m.rate_per_second)},
       {"rate_limit_per_second", ep.rate_limit_per_second},
-      {"backlog", {{"retry_scheduled", scheduled}, {"queued", queued}, {"in_flight", in_flight}}},
+      {"backlog", {{"retry_scheduled", scheduled}, {"queued", m.queued}, {"in_flight", m.in_flight}}},
       {"failure_count", ep.failure_count},
       {"consecutive_failures", ep.consecutive_failures},
       {"failing_since", failing_since},
       {"dead_lettered", ep.dead_lettered},
       {"consecutive_dead_lettered", num(stats[1])},
-      {"instances", views.size()}};
+      {"instances", m.instances}};
 }
 
 int endpoint_health(const health_flags& f) {

@@ -30,6 +30,13 @@
 //   tresse:ratelimit:{bucket}:{minute}       string  requests in that minute (TTL 2 min)
 //   tresse:idempotency:{key id}:{sha256}     hash    a POST's first response (TTL 24 h)
 //   tresse:replay:{id}                       hash    a replay's progress (TTL 7 d)
+//   tresse:stats:{we_…}:{minute}             hash    one endpoint's attempts in one unix
+//                                                    minute: d, f, h<i> (stats/accumulator.hpp);
+//                                                    TTL 48 h. The braces are literal: a hash
+//                                                    tag, so a Redis Cluster keeps an
+//                                                    endpoint's minutes on one node
+//   tresse:stats:{all}:{minute}              hash    every endpoint's d and f in that minute
+//   tresse:dead_letters:{hour}               string  dead letters in that unix hour (TTL 48 h)
 #pragma once
 
 #include <cstdint>
@@ -94,5 +101,14 @@ inline std::string idempotency(std::string_view key_id, std::string_view sha256)
   return join("tresse:idempotency:", key_id, ":" + std::string(sha256));
 }
 inline std::string replay(std::string_view id) { return join("tresse:replay:", id); }
+inline std::string endpoint_minute_stats(std::string_view id, std::int64_t minute) {
+  return join("tresse:stats:{", id, "}:" + std::to_string(minute));
+}
+inline std::string all_minute_stats(std::int64_t minute) {
+  return join("tresse:stats:{all}:", std::to_string(minute));
+}
+inline std::string dead_letters_hour(std::int64_t hour) {
+  return join("tresse:dead_letters:", std::to_string(hour));
+}
 
 }  // namespace tresse::dispatcher::redis::keys

@@ -102,6 +102,14 @@ std::shared_ptr<const endpoint> cache::find(std::string_view id) const {
   return it == snap->by_id.end() ? nullptr : it->second;
 }
 
+std::vector<std::shared_ptr<const endpoint>> cache::all() const {
+  auto snap = current();
+  std::vector<std::shared_ptr<const endpoint>> out;
+  out.reserve(snap->by_id.size());
+  for (const auto& [id, ep] : snap->by_id) out.push_back(ep);
+  return out;
+}
+
 std::int64_t cache::version() const { return current()->version; }
 
 std::size_t cache::size() const { return current()->by_id.size(); }

@@ -56,6 +56,9 @@ class cache {
   // Any endpoint by id, enabled or not; nullptr when unknown.
   std::shared_ptr<const endpoint> find(std::string_view id) const;
 
+  // Every endpoint, enabled or not, in no particular order (the operators' view).
+  std::vector<std::shared_ptr<const endpoint>> all() const;
+
   // The registry version the snapshot was loaded at; -1 before the first load.
   std::int64_t version() const;
   std::size_t size() const;

@@ -645,6 +645,10 @@ result<std::int64_t> store::record_dead_letter(std::string_view id, bool exhaust
   auto r = redis_->eval(record_dead_letter_script(), {keys::endpoint(id), keys::endpoint_stats(id)},
                         {exhausted ? "1" : "0"});
   if (!r) return propagate(r);
+  // Dead letters per hour, for the operators' view; a counter, best effort.
+  const auto hour = std::chrono::floor<std::chrono::hours>(opts_.now().time_since_epoch()).count();
+  const std::string per_hour = keys::dead_letters_hour(hour);
+  (void)redis_->pipeline_ok({{"INCR", per_hour}, {"EXPIRE", per_hour, "172800"}});
   return r->integer;
 }
 

@@ -53,6 +53,25 @@ TEST(PageCacheTest, BodyIsThePageWithFreshCounters) {
   EXPECT_TRUE(nlohmann::json::parse(page_cache::body(p, counts))["next_cursor"].is_null());
 }
 
+TEST(PageCacheTest, FreshMembersGoInsideEachItem) {
+  auto a = sample("we_a"), b = sample("we_b");
+  page_cache::item whole = page_cache::render(b);
+  whole.split = false;  // as an item whose text could not be split is kept
+  whole.text = registry::to_json_text(b);
+  page_cache::page p{1, {page_cache::render(a), whole}, false, "we_b", {}};
+  std::vector<page_cache::counters> counts{page_cache::counters::of(a),
+                                           page_cache::counters::of(b)};
+  const std::vector<std::string> health{R"(,"health":{"state":"failing"})",
+                                        R"(,"health":{"state":"idle"})"};
+  auto j = nlohmann::json::parse(page_cache::body(p, counts, health));
+  ASSERT_EQ(j["data"].size(), 2u);
+  auto want_a = registry::to_json(a), want_b = registry::to_json(b);
+  want_a["health"] = {{"state", "failing"}};
+  want_b["health"] = {{"state", "idle"}};
+  EXPECT_EQ(j["data"][0], want_a);
+  EXPECT_EQ(j["data"][1], want_b);
+}
+
 TEST(PageCacheTest, FindsWhatWasPut) {
   page_cache cache;
   EXPECT_EQ(cache.find("k"), nullptr);

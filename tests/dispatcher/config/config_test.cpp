@@ -11,6 +11,7 @@
 #include <sstream>
 #include <string>
 
+#include "api/keys.hpp"
 #include "registry/secret_box.hpp"
 
 namespace tresse::dispatcher {
@@ -252,6 +253,23 @@ TEST_F(ConfigTest, ParsesConsoleFrameAncestors) {
   EXPECT_THAT(set_error("api.console_frame_ancestors", "https://a.com; script-src *"),
               HasSubstr("api.console_frame_ancestors"));
   EXPECT_THAT(set_error("api.console_frame_ancestors", ""), HasSubstr("api.console_frame_ancestors"));
+}
+
+TEST_F(ConfigTest, KeepsOnlyTheOperatorTokensDigest) {
+  EXPECT_EQ(config{}.api.operator_token_sha256, "");  // off by default
+  const std::string token = "op_0123456789abcdefghijklmnopqrstuv";
+  config c;
+  set_value(c, "api.operator_token", token);
+  EXPECT_EQ(c.api.operator_token_sha256, api::key_hash(token));
+  config hashed;
+  set_value(hashed, "api.operator_token", "sha256:" + api::key_hash(token));
+  EXPECT_EQ(hashed.api.operator_token_sha256, api::key_hash(token));
+  // Too short, spaces, a bad digest: refused, and the value is never echoed.
+  for (const std::string bad : {"short", "op_0123456789 abcdefghijklmnopqrstuv", "sha256:abc"}) {
+    const auto e = set_error("api.operator_token", bad);
+    EXPECT_THAT(e, HasSubstr("api.operator_token"));
+    EXPECT_THAT(e, Not(HasSubstr(bad)));
+  }
 }
 
 TEST_F(ConfigTest, EnvironmentErrorNamesVariable) {

@@ -34,8 +34,17 @@ TEST(FrameAncestorsTest, AcceptsSourceListsAndRefusesWhatCouldEndTheDirective) {
   EXPECT_THROW(assets({.frame_ancestors = "a;b"}), std::invalid_argument);
 }
 
+TEST(ConsoleAssetsTest, TheOperatorsPageIsServedOnlyWhenOn) {
+  assets off({}), on({.ops = true});
+  EXPECT_EQ(get(off, "/console/ops/").result_int(), 404u);
+  EXPECT_EQ(get(off, "/console/ops/ops.js").result_int(), 404u);
+  EXPECT_EQ(get(off, "/console/").result_int(), 200u);
+  EXPECT_EQ(get(on, "/console/ops/").result_int(), 200u);
+  EXPECT_EQ(get(on, "/console/ops/ops.js").result_int(), 200u);
+}
+
 TEST(ConsoleAssetsTest, EveryEmbeddedFileIsServedWithItsTypeAndTheStrictPolicy) {
-  assets site({.frame_ancestors = "https://dash.example.com"});
+  assets site({.frame_ancestors = "https://dash.example.com", .ops = true});
   ASSERT_FALSE(embedded_files().empty());
   for (const auto& f : embedded_files()) {
     auto res = get(site, "/console/" + std::string(f.path));
