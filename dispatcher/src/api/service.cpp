@@ -19,6 +19,7 @@
 #include "api/portal_sessions.hpp"
 #include "health/merged.hpp"
 #include "http/url.hpp"
+#include "registry/endpoint_options.hpp"
 #include "stats/series.hpp"
 #include "tresse/common/event.hpp"
 #include "tresse/common/log.hpp"
@@ -286,8 +287,38 @@ std::optional<http::response> read_endpoint_fields(const json& body, registry::e
     }
     u.rate_limit_per_second = static_cast<std::uint32_t>(it->get<std::int64_t>());
   }
+  if (auto it = body.find("headers"); it != body.end()) {
+    auto h = registry::headers_from_json(*it);
+    if (!h) return invalid(h.error().message);
+    u.headers = std::move(*h);
+  }
+  if (auto it = body.find("auth"); it != body.end()) {
+    auto a = registry::auth_from_json(*it);
+    if (!a) return invalid(a.error().message);
+    u.auth = std::move(*a);
+  }
+  if (auto it = body.find("tls_client_certificate"); it != body.end()) {
+    auto c = registry::client_certificate_from_json(*it);
+    if (!c) return invalid(c.error().message);
+    u.tls_client_certificate = std::move(*c);
+  }
+  if (auto it = body.find("timeout_seconds"); it != body.end()) {
+    if (it->is_null()) {
+      u.timeout_seconds = 0;  // back to delivery.timeout
+    } else if (!it->is_number_integer() || it->get<std::int64_t>() < 1 ||
+               it->get<std::int64_t>() > registry::max_timeout_seconds) {
+      return invalid("field 'timeout_seconds' must be an integer from 1 to 30, or null");
+    } else {
+      u.timeout_seconds = static_cast<std::uint32_t>(it->get<std::int64_t>());
+    }
+  }
   return std::nullopt;
 }
+
+// The fields a POST /v1/webhooks or a PATCH of one may carry.
+const std::initializer_list<std::string_view> endpoint_fields = {
+    "url",     "events", "description",    "enabled", "rate_limit_per_second",
+    "headers", "auth",   "timeout_seconds", "tls_client_certificate"};
 
 // An endpoint URL is one the delivery client can post to: its own parser decides (scheme and
 // host case-insensitive; no user-info, no '%' in the host, ports 1-65535). Live endpoints need
@@ -796,9 +827,7 @@ asio::awaitable<http::response> service::route(context& c) {
     if (m == verb::post) {
       if (auto e = c.allow_query({})) co_return *e;
       json body;
-      if (auto e = c.read_body(body, {"url", "events", "description", "enabled",
-                                      "rate_limit_per_second"},
-                               false)) {
+      if (auto e = c.read_body(body, endpoint_fields, false)) {
         co_return *e;
       }
       if (!body.contains("url")) co_return invalid("field 'url' is required");
@@ -815,6 +844,11 @@ asio::awaitable<http::response> service::route(context& c) {
       spec.description = fields.description.value_or("");
       spec.rate_limit_per_second = fields.rate_limit_per_second.value_or(0);
       spec.enabled = fields.enabled.value_or(true);
+      spec.headers = fields.headers.value_or(registry::header_list{});
+      spec.auth = fields.auth.value_or(registry::endpoint_auth{});
+      spec.timeout_seconds = fields.timeout_seconds.value_or(0);
+      spec.tls_client_certificate =
+          fields.tls_client_certificate.value_or(registry::client_certificate{});
       auto op = deps_.endpoints.create_op(spec);
       auto ep = co_await redis::run(async_redis_, op);
       if (!ep) co_return write_failure(ep.error(), "create endpoint");
@@ -871,9 +905,7 @@ asio::awaitable<http::response> service::route(context& c) {
     }
     if (m == verb::patch) {
       json body;
-      if (auto e = c.read_body(body, {"url", "events", "description", "enabled",
-                                      "rate_limit_per_second"},
-                               false)) {
+      if (auto e = c.read_body(body, endpoint_fields, false)) {
         co_return *e;
       }
       if (body.empty()) co_return invalid("give at least one field to change");

@@ -174,11 +174,15 @@ clock::duration retry_delay(const context& ctx) {
 }  // namespace
 
 const std::expected<http::target, http::failure>& endpoint_lane::target_for(
-    const http::client& client, const std::string& url) {
-  // Parsed once per change of the endpoint's URL, not per attempt.
-  if (!target_ || target_url_ != url) {
-    target_ = client.prepare(url);
-    target_url_ = url;
+    const http::client& client, const registry::endpoint& ep) {
+  // Parsed once per change of the endpoint's URL or timeout, not per attempt.
+  const auto& identity = ep.tls_client_certificate.identity;
+  if (!target_ || target_url_ != ep.url || target_timeout_s_ != ep.timeout_seconds ||
+      (*target_ && (*target_)->identity != identity)) {
+    target_ = client.prepare(ep.url, identity);
+    if (*target_) (*target_)->total_timeout = std::chrono::seconds(ep.timeout_seconds);
+    target_url_ = ep.url;
+    target_timeout_s_ = ep.timeout_seconds;
   }
   return *target_;
 }
@@ -197,7 +201,10 @@ asio::awaitable<admission> endpoint_lane::admit(shard_env& env, const registry::
   if (verdict == health::breaker::verdict::probe) {
     bool won = true;
     if (ctx.deps.breakers != nullptr) {
-      const auto lease = ctx.options.http.total_timeout + 5s;
+      const auto timeout = ep.timeout_seconds > 0
+                               ? std::chrono::milliseconds(std::chrono::seconds(ep.timeout_seconds))
+                               : ctx.options.http.total_timeout;
+      const auto lease = timeout + 5s;
       auto take_lease = [&ctx, &ep, lease] {
         return ctx.deps.breakers->try_probe_lease(ep.id, ctx.instance_id, lease, clock::now());
       };
@@ -302,17 +309,19 @@ asio::awaitable<attempt_result> endpoint_lane::attempt(shard_env& env, const eve
 
   char ts_text[24];
   const std::string_view ts_view(ts_text, std::to_chars(ts_text, ts_text + sizeof ts_text, ts).ptr);
+  const http::header_fields& own = own_headers_.of(ep);
   http::header_fields headers;
-  headers.reserve(160 + meta.id.size() + signature.size() + meta.type.size());
+  headers.reserve(160 + meta.id.size() + signature.size() + meta.type.size() + own.wire().size());
   headers.add("content-type", "application/json")
       .add(receiver::header_id, meta.id)
       .add(receiver::header_timestamp, ts_view)
       .add(receiver::header_signature, signature)
-      .add("tresse-event-type", meta.type);
+      .add("tresse-event-type", meta.type)
+      .append(own);
   const std::string_view body = *meta.body;
   std::expected<http::response, http::failure> r;
   ctx.counters.in_flight->add(1);
-  if (const auto& to = target_for(env.client, ep.url)) {
+  if (const auto& to = target_for(env.client, ep)) {
     r = co_await env.client.post(*to, headers, body);
   } else {
     r = std::unexpected(to.error());

@@ -33,6 +33,7 @@
 
 #include "delivery/async_semaphore.hpp"
 #include "delivery/context.hpp"
+#include "delivery/endpoint_headers.hpp"
 #include "delivery/lane.hpp"
 #include "delivery/outcome.hpp"
 #include "health/breaker.hpp"
@@ -136,9 +137,10 @@ class endpoint_lane {
   void report_to_throttle(const registry::endpoint& ep, const outcome& o);
   // The endpoint's live secrets, parsed once per change.
   const std::vector<receiver::key>& signing_keys(const registry::endpoint& ep, clock_time now);
-  // The endpoint's URL, prepared for the client once per change (or why it cannot be).
+  // The endpoint's URL, timeout and client certificate, prepared for the client once per
+  // change (or why it cannot be).
   const std::expected<http::target, http::failure>& target_for(const http::client& client,
-                                                               const std::string& url);
+                                                               const registry::endpoint& ep);
 
   lane slots_;
   health::breaker circuit_;
@@ -154,6 +156,8 @@ class endpoint_lane {
   std::vector<std::string> secrets_;
   std::vector<receiver::key> keys_;
   std::string target_url_;
+  std::uint32_t target_timeout_s_ = 0;
+  endpoint_headers own_headers_;
   std::optional<std::expected<http::target, http::failure>> target_;
 };
 

@@ -83,6 +83,13 @@ class header_fields {
  public:
   void reserve(std::size_t bytes) { wire_.reserve(bytes); }
   header_fields& add(std::string_view name, std::string_view value);
+  // Another set's fields after these (checked when they were added to it): an endpoint's own
+  // headers, rendered once per change, go out on every attempt this way.
+  header_fields& append(const header_fields& other) {
+    if (invalid_.empty()) invalid_ = other.invalid_;
+    wire_.append(other.wire_);
+    return *this;
+  }
   bool valid() const { return invalid_.empty(); }
   const std::string& invalid_name() const { return invalid_; }  // the first refused name
   std::string_view wire() const { return wire_; }
@@ -98,13 +105,18 @@ struct request {
   std::shared_ptr<const std::string> body;  // shared by every endpoint and attempt, not copied
 };
 
+class client_identity;  // http/client_identity.hpp
+
 // A parsed URL with what every request to it repeats: the origin its connections are pooled
 // by, and the request line with Host and User-Agent. Made once per endpoint URL
 // (client::prepare) and used by any number of posts.
 struct target {
   url parsed;
-  std::string origin;
+  std::string origin;  // with the client certificate's fingerprint when it has one
+  std::shared_ptr<const client_identity> identity;  // mTLS: presented on its handshakes
   std::string head;  // "POST /path HTTP/1.1\r\nHost: ...\r\nUser-Agent: ...\r\n"
+  // The whole attempt to this target, when not the client's total_timeout (0).
+  std::chrono::milliseconds total_timeout{0};
 };
 
 enum class failure_kind {
@@ -161,8 +173,10 @@ class client {
   boost::asio::awaitable<std::expected<response, failure>> post(const target& to,
                                                                 const header_fields& headers,
                                                                 std::string_view body);
-  // Parses `url` (failure_kind::invalid_url when it is not one the client can post to).
-  std::expected<target, failure> prepare(std::string_view url) const;
+  // Parses `url` (failure_kind::invalid_url when it is not one the client can post to). With
+  // an identity, its connections present that client certificate and are pooled apart.
+  std::expected<target, failure> prepare(
+      std::string_view url, std::shared_ptr<const client_identity> identity = nullptr) const;
 
   client_stats stats() const;
   const client_options& options() const { return options_; }
@@ -172,7 +186,7 @@ class client {
   struct pool;
 
   boost::asio::awaitable<std::expected<std::unique_ptr<connection>, failure>> connect(
-      const url& u, std::chrono::steady_clock::time_point deadline, deadline_watch& watch);
+      const target& to, std::chrono::steady_clock::time_point deadline, deadline_watch& watch);
 
   boost::asio::io_context& ioc_;
   client_options options_;

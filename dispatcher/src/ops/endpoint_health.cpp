@@ -92,6 +92,12 @@ json merge(const registry::endpoint& ep, const std::map<std::string, endpoint_re
       {"latency_ms", {{"p50", opt(m.p50_ms)}, {"p99", opt(m.p99_ms)}}},
       {"rate_per_second", opt(m.rate_per_second)},
       {"rate_limit_per_second", ep.rate_limit_per_second},
+      // mTLS: when the client certificate stops working (null: none).
+      {"tls_client_certificate_expires_at",
+       ep.tls_client_certificate.identity
+           ? json(tresse::events::format_rfc3339(
+                 ep.tls_client_certificate.identity->info().expires_at))
+           : json(nullptr)},
       {"backlog", {{"retry_scheduled", scheduled}, {"queued", m.queued}, {"in_flight", m.in_flight}}},
       {"failure_count", ep.failure_count},
       {"consecutive_failures", ep.consecutive_failures},

@@ -2,6 +2,8 @@
 // secret is printed on create and rotate-secret only.
 #include <chrono>
 #include <cstdint>
+#include <fstream>
+#include <sstream>
 #include <memory>
 #include <optional>
 #include <string>
@@ -11,6 +13,7 @@
 #include "ops/commands.hpp"
 #include "ops/connect.hpp"
 #include "ops/output.hpp"
+#include "registry/endpoint_options.hpp"
 #include "registry/store.hpp"
 
 namespace tresse::dispatcher::ops {
@@ -26,7 +29,59 @@ struct endpoint_flags {
   std::optional<std::string> enabled;  // update: "true" or "false"
   std::size_t limit = 0;               // list: 0, the store's default
   std::int64_t expires_in = 24 * 3600;
+  std::vector<std::string> headers;  // "Name: value" each
+  bool no_headers = false;           // update: remove them all
+  std::string auth_file;             // JSON, as the API's "auth"
+  bool no_auth = false;              // update: remove it
+  std::uint32_t timeout_seconds = 0;
+  std::string client_certificate_file, client_key_file;  // mTLS, PEM
+  bool no_client_certificate = false;                    // update: remove it
 };
+
+std::optional<std::string> read_file(const std::string& path) {
+  std::ifstream in(path);
+  if (!in) return std::nullopt;
+  std::stringstream text;
+  text << in.rdbuf();
+  return text.str();
+}
+
+// --tls-client-certificate-file and --tls-client-key-file, checked as the API checks them.
+result<registry::client_certificate> client_certificate_of(const endpoint_flags& f) {
+  if (f.client_certificate_file.empty() != f.client_key_file.empty()) {
+    return fail(error_kind::permanent,
+                "--tls-client-certificate-file and --tls-client-key-file go together");
+  }
+  auto cert = read_file(f.client_certificate_file);
+  auto key = read_file(f.client_key_file);
+  if (!cert || !key) return fail(error_kind::permanent, "cannot read the certificate or key file");
+  return registry::client_certificate_from_json({{"certificate", *cert}, {"private_key", *key}});
+}
+
+// The --header flags as the endpoint's headers, checked as the API checks them.
+result<registry::header_list> headers_of(const endpoint_flags& f) {
+  nlohmann::json j = nlohmann::json::object();
+  for (const auto& h : f.headers) {
+    const auto colon = h.find(':');
+    if (colon == std::string::npos) {
+      return fail(error_kind::permanent, "--header '" + h + "' is not 'Name: value'");
+    }
+    std::string value = h.substr(colon + 1);
+    value.erase(0, value.find_first_not_of(" \t"));
+    j[h.substr(0, colon)] = value;
+  }
+  return registry::headers_from_json(j);
+}
+
+// The --auth-file's JSON ({"type": "bearer", "token": ...}): a file, so that the secret is not
+// on the command line for `ps` to show.
+result<registry::endpoint_auth> auth_of(const endpoint_flags& f) {
+  auto text = read_file(f.auth_file);
+  if (!text) return fail(error_kind::permanent, "--auth-file: cannot read " + f.auth_file);
+  auto j = nlohmann::json::parse(*text, nullptr, /*allow_exceptions=*/false);
+  if (j.is_discarded()) return fail(error_kind::permanent, "--auth-file: not JSON");
+  return registry::auth_from_json(j);
+}
 
 int not_found(std::string_view id) {
   return print_error(1, "not_found", "no endpoint " + std::string(id));
@@ -41,6 +96,20 @@ int create(const endpoint_flags& f) {
   spec.events = f.events;
   spec.description = f.description;
   spec.livemode = !f.test_mode;
+  spec.timeout_seconds = f.timeout_seconds;
+  auto headers = headers_of(f);
+  if (!headers) return action_error(headers.error());
+  spec.headers = std::move(*headers);
+  if (!f.auth_file.empty()) {
+    auto auth = auth_of(f);
+    if (!auth) return action_error(auth.error());
+    spec.auth = std::move(*auth);
+  }
+  if (!f.client_certificate_file.empty() || !f.client_key_file.empty()) {
+    auto cert = client_certificate_of(f);
+    if (!cert) return action_error(cert.error());
+    spec.tls_client_certificate = std::move(*cert);
+  }
   auto ep = open(f).create(spec);
   if (!ep) return action_error(ep.error());
   return print(to_json(*ep, /*include_secret=*/true));
@@ -73,6 +142,24 @@ int update(const endpoint_flags& f, const CLI::App& cmd) {
   if (cmd.count("--description") > 0) changes.description = f.description;
   if (cmd.count("--events") > 0) changes.events = f.events;
   if (f.enabled) changes.enabled = *f.enabled == "true";
+  if (cmd.count("--timeout-seconds") > 0) changes.timeout_seconds = f.timeout_seconds;
+  if (cmd.count("--header") > 0 || f.no_headers) {
+    auto headers = headers_of(f);
+    if (!headers) return action_error(headers.error());
+    changes.headers = std::move(*headers);
+  }
+  if (f.no_auth) changes.auth = registry::endpoint_auth{};
+  if (!f.auth_file.empty()) {
+    auto auth = auth_of(f);
+    if (!auth) return action_error(auth.error());
+    changes.auth = std::move(*auth);
+  }
+  if (f.no_client_certificate) changes.tls_client_certificate = registry::client_certificate{};
+  if (!f.client_certificate_file.empty() || !f.client_key_file.empty()) {
+    auto cert = client_certificate_of(f);
+    if (!cert) return action_error(cert.error());
+    changes.tls_client_certificate = std::move(*cert);
+  }
   auto ep = open(f).update(f.id, changes);
   if (!ep) return action_error(ep.error());
   if (!*ep) return not_found(f.id);
@@ -95,6 +182,30 @@ int rotate_secret(const endpoint_flags& f) {
 
 void add_id(CLI::App& cmd, endpoint_flags& f) {
   cmd.add_option("--id", f.id, "the endpoint's id (we_...)")->required();
+}
+
+// The delivery options create and update share (registry/endpoint_options.hpp).
+void add_options(CLI::App& cmd, endpoint_flags& f) {
+  cmd.add_option("--header", f.headers,
+                 "an extra request header sent on every attempt (repeat for more; update: "
+                 "replaces them all)")
+      ->type_name("'NAME: VALUE'")
+      ->allow_extra_args(false);
+  cmd.add_option("--auth-file", f.auth_file,
+                 "JSON file: {\"type\": \"bearer\", \"token\": ...} or {\"type\": \"basic\", "
+                 "\"username\": ..., \"password\": ...}; sent as Authorization, sealed at rest")
+      ->type_name("FILE");
+  cmd.add_option("--tls-client-certificate-file", f.client_certificate_file,
+                 "mTLS: PEM certificate chain presented to this endpoint only (with "
+                 "--tls-client-key-file); sealed at rest")
+      ->type_name("FILE");
+  cmd.add_option("--tls-client-key-file", f.client_key_file,
+                 "mTLS: the certificate's unencrypted PEM private key")
+      ->type_name("FILE");
+  cmd.add_option("--timeout-seconds", f.timeout_seconds,
+                 "the whole attempt, 1-30 s (0: delivery.timeout)")
+      ->type_name("SECONDS")
+      ->check(CLI::Range(0, 30));
 }
 
 void add_events(CLI::App& cmd, endpoint_flags& f) {
@@ -126,6 +237,7 @@ void add_endpoints_command(tresse::cli::program& p) {
   create_cmd.get_option("--events")->required();
   create_cmd.add_option("--description", f->description, "free text")->type_name("TEXT");
   create_cmd.add_flag("--test-mode", f->test_mode, "receive the business's test-mode events");
+  add_options(create_cmd, *f);
   add_store_flags(create_cmd, f->store);
 
   CLI::App& list_cmd = p.command(endpoints, "list", "a business's endpoints, a page at a time",
@@ -155,6 +267,11 @@ void add_endpoints_command(tresse::cli::program& p) {
   update_cmd.add_option("--enabled", f->enabled, "enable or disable it")
       ->type_name("true|false")
       ->check(CLI::IsMember({"true", "false"}));
+  add_options(update_cmd, *f);
+  update_cmd.add_flag("--no-headers", f->no_headers, "remove its extra headers");
+  update_cmd.add_flag("--no-auth", f->no_auth, "remove its auth");
+  update_cmd.add_flag("--no-tls-client-certificate", f->no_client_certificate,
+                      "remove its client certificate");
   add_store_flags(update_cmd, f->store);
 
   CLI::App& delete_cmd =

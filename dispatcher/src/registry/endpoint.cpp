@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <array>
 
+#include "registry/endpoint_options.hpp"
 #include "tresse/common/event.hpp"
 #include "tresse/common/ids.hpp"
 #include "tresse/common/json_text.hpp"
@@ -43,6 +44,8 @@ std::string to_json_text(const endpoint& ep, bool include_secret) {
   std::string out;
   out.reserve(512);
   out.push_back('{');
+  jt::append_key(out, "auth");  // masked: the secret part is never shown
+  out += masked_auth_json(ep.auth).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
   jt::append_key(out, "business_id");
   jt::append_string(out, ep.business_id);
   jt::append_key(out, "consecutive_failures");
@@ -70,6 +73,13 @@ std::string to_json_text(const endpoint& ep, bool include_secret) {
   out.push_back(']');
   jt::append_key(out, "failure_count");
   jt::append_int(out, ep.failure_count);
+  jt::append_key(out, "headers");
+  out.push_back('{');
+  for (const auto& [name, value] : ep.headers) {
+    jt::append_key(out, name);
+    jt::append_string(out, value);
+  }
+  out.push_back('}');
   jt::append_key(out, "id");
   jt::append_string(out, ep.id);
   jt::append_key(out, "livemode");
@@ -96,6 +106,15 @@ std::string to_json_text(const endpoint& ep, bool include_secret) {
     jt::append_key(out, "secret");
     jt::append_string(out, ep.secret);
   }
+  jt::append_key(out, "timeout_seconds");
+  if (ep.timeout_seconds == 0) {
+    out += "null";
+  } else {
+    jt::append_int(out, ep.timeout_seconds);
+  }
+  jt::append_key(out, "tls_client_certificate");
+  out += client_certificate_shown(ep.tls_client_certificate)
+             .dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
   jt::append_key(out, "updated_at");
   jt::append_string(out, format_rfc3339(ep.updated_at));
   jt::append_key(out, "url");

@@ -10,10 +10,14 @@
 
 #include <chrono>
 #include <cstdint>
+#include <memory>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
+
+#include "http/client_identity.hpp"
 
 namespace tresse::dispatcher::registry {
 
@@ -23,6 +27,32 @@ struct previous_secret {
   std::string secret;  // whsec_...
   clock::time_point expires_at;
 };
+
+// How the dispatcher authenticates to the endpoint, besides the signature: an Authorization
+// header on every attempt. Sealed at rest with the signing secrets; the API shows it masked.
+struct endpoint_auth {
+  enum class kind { none, bearer, basic };
+  kind type = kind::none;
+  std::string token;     // bearer
+  std::string username;  // basic
+  std::string password;  // basic
+  bool operator==(const endpoint_auth&) const = default;
+};
+
+// A TLS client certificate presented to the endpoint only (mTLS). The PEMs are sealed at rest
+// with the signing secrets and never shown: the API shows what `identity` says of them.
+struct client_certificate {
+  std::string certificate;  // PEM chain, the leaf first; "" for none
+  std::string private_key;  // PEM
+  std::shared_ptr<const http::client_identity> identity;  // parsed from the two; null for none
+  bool empty() const { return certificate.empty(); }
+  bool operator==(const client_certificate& o) const {
+    return certificate == o.certificate && private_key == o.private_key;
+  }
+};
+
+// Extra request headers (name, value), sorted by name; checked by registry/endpoint_options.hpp.
+using header_list = std::vector<std::pair<std::string, std::string>>;
 
 struct endpoint {
   std::string id;  // "we_" + time-ordered random, so id order is creation order
@@ -36,6 +66,10 @@ struct endpoint {
   std::string disabled_reason;
   std::string description;
   std::uint32_t rate_limit_per_second = 0;  // 0: no limit
+  header_list headers;                      // sent on every attempt
+  endpoint_auth auth;
+  client_certificate tls_client_certificate;
+  std::uint32_t timeout_seconds = 0;  // a whole attempt; 0: delivery.timeout
   clock::time_point created_at;
   clock::time_point updated_at;
   // Counters kept apart from the record (redis/keys.hpp); read by store::get and list.

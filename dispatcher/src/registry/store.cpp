@@ -11,6 +11,7 @@
 
 #include "http/url.hpp"
 #include "redis/keys.hpp"
+#include "registry/endpoint_options.hpp"
 #include "tresse/common/event.hpp"
 #include "tresse/common/log.hpp"
 #include "tresse/receiver/key.hpp"
@@ -161,6 +162,23 @@ status validate_description(std::string_view d) {
   return {};
 }
 
+// The delivery options of a spec or an update (registry/endpoint_options.hpp).
+status validate_options(const header_list* headers, const endpoint_auth* auth,
+                        const std::uint32_t* timeout_seconds, const client_certificate* cert) {
+  if (cert && !cert->empty() && !cert->identity) {
+    // Made by client_certificate_from_json, which parses and checks it.
+    return fail(error_kind::permanent, "field 'tls_client_certificate' was not parsed");
+  }
+  if (headers) {
+    if (auto s = validate_headers(*headers); !s) return s;
+  }
+  if (auth) {
+    if (auto s = validate_auth(*auth); !s) return s;
+  }
+  if (timeout_seconds) return validate_timeout(*timeout_seconds);
+  return {};
+}
+
 template <class T>
 std::unexpected<error> propagate(const result<T>& r) {
   return std::unexpected(r.error());
@@ -184,6 +202,10 @@ store::store(std::shared_ptr<redis::client> redis, store_options opts)
 
 result<std::string> store::serialize(const endpoint& ep) const {
   json secrets = {{"current", ep.secret}, {"previous", json::array()}};
+  if (ep.auth.type != endpoint_auth::kind::none) secrets["auth"] = auth_to_json(ep.auth);
+  if (!ep.tls_client_certificate.empty()) {
+    secrets["client_certificate"] = client_certificate_to_json(ep.tls_client_certificate);
+  }
   for (const auto& p : ep.previous_secrets) {
     secrets["previous"].push_back({{"secret", p.secret}, {"expires_at", to_unix_ms(p.expires_at)}});
   }
@@ -197,6 +219,8 @@ result<std::string> store::serialize(const endpoint& ep) const {
       {"disabled_reason", ep.disabled_reason},
       {"description", ep.description},
       {"rate_limit_per_second", ep.rate_limit_per_second},
+      {"headers", headers_to_json(ep.headers)},
+      {"timeout_seconds", ep.timeout_seconds},
       {"created_at", to_unix_ms(ep.created_at)},
       {"updated_at", to_unix_ms(ep.updated_at)},
   };
@@ -243,6 +267,12 @@ result<endpoint> store::parse_record(std::string_view id, std::string_view raw) 
     ep.disabled_reason = j.value("disabled_reason", "");
     ep.description = j.value("description", "");
     ep.rate_limit_per_second = j.value("rate_limit_per_second", 0u);
+    ep.timeout_seconds = j.value("timeout_seconds", 0u);
+    if (auto it = j.find("headers"); it != j.end()) {
+      auto h = headers_from_json(*it);
+      if (!h) return fail(error_kind::permanent, "endpoint " + ep.id + ": " + h.error().message);
+      ep.headers = std::move(*h);
+    }
     ep.created_at = from_unix_ms(j.at("created_at").get<std::int64_t>());
     ep.updated_at = from_unix_ms(j.at("updated_at").get<std::int64_t>());
     json secrets;
@@ -266,6 +296,16 @@ result<endpoint> store::parse_record(std::string_view id, std::string_view raw) 
     for (const auto& p : secrets.at("previous")) {
       ep.previous_secrets.push_back({p.at("secret").get<std::string>(),
                                      from_unix_ms(p.at("expires_at").get<std::int64_t>())});
+    }
+    if (auto it = secrets.find("auth"); it != secrets.end()) {
+      auto a = auth_from_json(*it);
+      if (!a) return fail(error_kind::permanent, "endpoint " + ep.id + ": " + a.error().message);
+      ep.auth = std::move(*a);
+    }
+    if (auto it = secrets.find("client_certificate"); it != secrets.end()) {
+      auto c = client_certificate_from_json(*it);
+      if (!c) return fail(error_kind::permanent, "endpoint " + ep.id + ": " + c.error().message);
+      ep.tls_client_certificate = std::move(*c);
     }
     return ep;
   } catch (const json::exception& e) {
@@ -326,6 +366,11 @@ redis::operation<endpoint> store::create_op(const endpoint_spec& spec) const {
   if (auto s = validate_description(spec.description); !s) {
     return op::done(std::unexpected(s.error()));
   }
+  if (auto s = validate_options(&spec.headers, &spec.auth, &spec.timeout_seconds,
+                                &spec.tls_client_certificate);
+      !s) {
+    return op::done(std::unexpected(s.error()));
+  }
 
   auto now = opts_.now();
   endpoint ep;
@@ -337,6 +382,10 @@ redis::operation<endpoint> store::create_op(const endpoint_spec& spec) const {
   ep.description = spec.description;
   ep.rate_limit_per_second = spec.rate_limit_per_second;
   ep.enabled = spec.enabled;
+  ep.headers = spec.headers;
+  ep.auth = spec.auth;
+  ep.tls_client_certificate = spec.tls_client_certificate;
+  ep.timeout_seconds = spec.timeout_seconds;
   ep.secret = tresse::receiver::generate_hmac_secret();
   ep.created_at = ep.updated_at = now;
   auto raw = serialize(ep);
@@ -433,8 +482,20 @@ redis::operation<std::optional<endpoint>> store::update_op(std::string_view id,
       return op::done(std::unexpected(s.error()));
     }
   }
+  if (auto s = validate_options(changes.headers ? &*changes.headers : nullptr,
+                                changes.auth ? &*changes.auth : nullptr,
+                                changes.timeout_seconds ? &*changes.timeout_seconds : nullptr,
+                                changes.tls_client_certificate ? &*changes.tls_client_certificate
+                                                               : nullptr);
+      !s) {
+    return op::done(std::unexpected(s.error()));
+  }
   return modify_op(id, [changes](endpoint& ep) -> status {
     if (changes.url) ep.url = *changes.url;
+    if (changes.headers) ep.headers = *changes.headers;
+    if (changes.auth) ep.auth = *changes.auth;
+    if (changes.tls_client_certificate) ep.tls_client_certificate = *changes.tls_client_certificate;
+    if (changes.timeout_seconds) ep.timeout_seconds = *changes.timeout_seconds;
     if (changes.events) ep.events = *changes.events;
     if (changes.description) ep.description = *changes.description;
     if (changes.rate_limit_per_second) ep.rate_limit_per_second = *changes.rate_limit_per_second;

@@ -43,6 +43,10 @@ struct endpoint_spec {
   std::string description;
   std::uint32_t rate_limit_per_second = 0;
   bool enabled = true;
+  header_list headers;
+  endpoint_auth auth;
+  client_certificate tls_client_certificate;
+  std::uint32_t timeout_seconds = 0;  // 0: delivery.timeout
 };
 
 // Fields left empty are unchanged.
@@ -52,6 +56,10 @@ struct endpoint_update {
   std::optional<std::string> description;
   std::optional<std::uint32_t> rate_limit_per_second;
   std::optional<bool> enabled;  // enabling clears disabled_reason
+  std::optional<header_list> headers;          // replaces them all
+  std::optional<endpoint_auth> auth;           // kind::none removes it
+  std::optional<client_certificate> tls_client_certificate;  // empty removes it
+  std::optional<std::uint32_t> timeout_seconds;  // 0: back to delivery.timeout
 };
 
 struct failure_streak {
@@ -79,7 +87,8 @@ class store {
  public:
   store(std::shared_ptr<redis::client> redis, store_options opts = {});
 
-  // Validates the spec (business id, http(s) url, known event patterns), generates the id and
+  // Validates the spec (business id, http(s) url, known event patterns, the options of
+  // registry/endpoint_options.hpp), generates the id and
   // a whsec_ secret, and stores it. The returned endpoint carries the secret.
   result<endpoint> create(const endpoint_spec& spec);
 

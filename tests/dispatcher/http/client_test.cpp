@@ -1,4 +1,5 @@
 #include "http/client.hpp"
+#include "http/client_identity.hpp"
 
 #include <gtest/gtest.h>
 #include <openssl/pem.h>
@@ -93,6 +94,11 @@ class local_server {
     std::lock_guard lock(mu_);
     return requests_;
   }
+  // The CN of the client certificate of each TLS connection ("" without one).
+  std::vector<std::string> client_names() const {
+    std::lock_guard lock(mu_);
+    return client_names_;
+  }
   std::vector<std::string> server_names() const {
     std::lock_guard lock(mu_);
     return server_names_;
@@ -117,9 +123,17 @@ class local_server {
         auto [ec] = co_await stream.async_handshake(ssl::stream_base::server, use_tuple);
         if (!ec) {
           const char* sni = SSL_get_servername(stream.native_handle(), TLSEXT_NAMETYPE_host_name);
+          std::string client_cn;
+          if (X509* peer = SSL_get1_peer_certificate(stream.native_handle())) {
+            char cn[256] = "";
+            X509_NAME_get_text_by_NID(X509_get_subject_name(peer), NID_commonName, cn, sizeof cn);
+            client_cn = cn;
+            X509_free(peer);
+          }
           {
             std::lock_guard lock(mu_);
             server_names_.push_back(sni ? sni : "");
+            client_names_.push_back(client_cn);
           }
           co_await serve(stream, id);
         }
@@ -177,6 +191,7 @@ class local_server {
   mutable std::mutex mu_;
   std::vector<received> requests_;
   std::vector<std::string> server_names_;
+  std::vector<std::string> client_names_;
 };
 
 using reply = local_server::reply;
@@ -199,7 +214,7 @@ void add_ext(X509* cert, X509V3_CTX* ctx, int nid, const char* value) {
 
 // A CA certificate when `issuer` is null (self-signed), else a leaf signed by it.
 x509_ptr new_cert(EVP_PKEY* key, const char* cn, X509* issuer, EVP_PKEY* issuer_key,
-                  const char* san) {
+                  const char* san, const char* eku = "serverAuth") {
   static long serial = 1;
   x509_ptr cert(X509_new(), X509_free);
   X509_set_version(cert.get(), 2);
@@ -220,7 +235,7 @@ x509_ptr new_cert(EVP_PKEY* key, const char* cn, X509* issuer, EVP_PKEY* issuer_
     add_ext(cert.get(), &ctx, NID_subject_key_identifier, "hash");
   } else {
     add_ext(cert.get(), &ctx, NID_basic_constraints, "CA:FALSE");
-    add_ext(cert.get(), &ctx, NID_ext_key_usage, "serverAuth");
+    add_ext(cert.get(), &ctx, NID_ext_key_usage, eku);
     add_ext(cert.get(), &ctx, NID_subject_alt_name, san);
   }
   X509_sign(cert.get(), issuer_key ? issuer_key : key, EVP_sha256());
@@ -264,6 +279,25 @@ class test_pki {
     ctx->use_certificate_chain(asio::buffer(cert_pem));
     ctx->use_private_key(asio::buffer(key_pem), ssl::context::pem);
     return ctx;
+  }
+
+  // The same, and it requires a client certificate signed by this CA.
+  std::shared_ptr<ssl::context> mtls_server_context(const char* san) const {
+    auto ctx = server_context(san);
+    ctx->load_verify_file(ca_file());
+    ctx->set_verify_mode(ssl::verify_peer | ssl::verify_fail_if_no_peer_cert);
+    return ctx;
+  }
+
+  // A client certificate for `cn` signed by this CA, and its key, in PEM.
+  std::pair<std::string, std::string> client_credentials(const char* cn) const {
+    auto key = new_key();
+    auto leaf = new_cert(key.get(), cn, ca_.get(), ca_key_.get(), "DNS:client.invalid",
+                         "clientAuth");
+    return {to_pem([&](BIO* b) { PEM_write_bio_X509(b, leaf.get()); }),
+            to_pem([&](BIO* b) {
+              PEM_write_bio_PrivateKey(b, key.get(), nullptr, nullptr, 0, nullptr, nullptr);
+            })};
   }
 
  private:
@@ -370,9 +404,17 @@ class ClientTest : public ::testing::Test {
 
   // Runs one post to completion on ioc_ (run_one: the pool's sweep timer may stay armed).
   std::expected<response, failure> post(client& c, request r) {
+    return run_post(c.post(std::move(r)));
+  }
+  // The same to a prepared target.
+  std::expected<response, failure> post_to(client& c, const target& to, const request& r) {
+    return run_post(c.post(to, r.headers, *r.body));
+  }
+  std::expected<response, failure> run_post(
+      asio::awaitable<std::expected<response, failure>> posting) {
     std::optional<std::expected<response, failure>> out;
     ioc_.restart();  // a previous run may have run out of work, which stops the context
-    asio::co_spawn(ioc_, c.post(std::move(r)),
+    asio::co_spawn(ioc_, std::move(posting),
                    [&](std::exception_ptr e, std::expected<response, failure> result) {
                      if (e) std::rethrow_exception(e);
                      out = std::move(result);
@@ -910,6 +952,56 @@ TEST_F(ClientTest, VerifiesAServerSignedByTheConfiguredCaAndSendsSni) {
   }
   EXPECT_EQ(server.connections(), 1);  // keep-alive over TLS too
   EXPECT_EQ(server.server_names(), std::vector<std::string>{"localhost"});
+}
+
+TEST_F(ClientTest, PresentsTheTargetsClientCertificateOnlyToThatTarget) {
+  local_server server({}, pki_.mtls_server_context("DNS:localhost,IP:127.0.0.1"));
+  auto o = local_options();
+  o.ca_file = pki_.ca_file();
+  client c(ioc_, o);
+  const auto [cert_pem, key_pem] = pki_.client_credentials("crm-client");
+  auto id = client_identity::parse(cert_pem, key_pem);
+  ASSERT_TRUE(id) << id.error().message;
+  EXPECT_EQ((*id)->info().subject, "CN=crm-client");
+  EXPECT_EQ((*id)->info().fingerprint_sha256.size(), 64u);
+  EXPECT_GT((*id)->info().expires_at, std::chrono::system_clock::now() + 23h);
+
+  const auto req = make_request(server.url("/hook", "localhost"));
+  auto with = c.prepare(req.url, *id);
+  ASSERT_TRUE(with);
+  for (int i = 0; i < 2; ++i) {
+    auto r = post_to(c, *with, req);
+    ASSERT_TRUE(r) << r.error().message;
+    EXPECT_EQ(r->status, 200u);
+  }
+  EXPECT_EQ(server.connections(), 1);  // pooled like any other
+  EXPECT_EQ(server.client_names(), std::vector<std::string>{"crm-client"});
+
+  // Another endpoint of the same origin without a certificate gets none, nor the pooled
+  // connection that presented one: the server refuses it.
+  auto without = c.prepare(req.url);
+  ASSERT_TRUE(without);
+  auto r = post_to(c, *without, req);
+  EXPECT_FALSE(r);
+  EXPECT_EQ(server.connections(), 2);
+  EXPECT_EQ(server.requests().size(), 2u);
+}
+
+TEST_F(ClientTest, ClientCertificatesAreCheckedWhenParsed) {
+  const auto [cert_pem, key_pem] = pki_.client_credentials("crm-client");
+  const auto [other_cert, other_key] = pki_.client_credentials("someone-else");
+  auto mismatch = client_identity::parse(cert_pem, other_key);
+  ASSERT_FALSE(mismatch);
+  EXPECT_NE(mismatch.error().message.find("does not match"), std::string::npos);
+  EXPECT_FALSE(client_identity::parse("not a certificate", key_pem));
+  EXPECT_FALSE(client_identity::parse(cert_pem, "not a key"));
+  auto bad = client_identity::parse(cert_pem, "");
+  ASSERT_FALSE(bad);
+  EXPECT_NE(bad.error().message.find("field 'tls_client_certificate'"), std::string::npos);
+  // A chain: the leaf first, then intermediates.
+  auto chain = client_identity::parse(cert_pem + other_cert, key_pem);
+  ASSERT_TRUE(chain) << chain.error().message;
+  EXPECT_EQ((*chain)->info().subject, "CN=crm-client");
 }
 
 TEST_F(ClientTest, VerifiesAnIpLiteralAgainstTheIpSubjectAltName) {

@@ -1,7 +1,11 @@
 // `tresse-dispatcher endpoints ...` through the program's own parser, against a real redis-server.
 #include <gtest/gtest.h>
+#include <unistd.h>
 
+#include <filesystem>
+#include <fstream>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -36,6 +40,17 @@ class EndpointsCliTest : public ::testing::Test {
     return json::parse(r.out);
   }
 
+  // The endpoint as Redis holds it, read with this test's key.
+  std::optional<endpoint> stored(const std::string& id) {
+    auto opts = *redis::parse_url(server_.url());
+    store_options so;
+    so.encryption = *secret_box::from_text(key_);
+    store s(std::make_shared<redis::client>(opts), std::move(so));
+    auto ep = s.get(id);
+    EXPECT_TRUE(ep.has_value());
+    return ep ? *ep : std::nullopt;
+  }
+
   test::redis_server server_;
   std::string key_ = std::string(64, 'a');
 };
@@ -51,13 +66,9 @@ TEST_F(EndpointsCliTest, CreatePrintsTheEndpointWithItsSecret) {
   EXPECT_EQ(ep["enabled"], true);
 
   // It is really in Redis, encrypted with the given key.
-  auto opts = *redis::parse_url(server_.url());
-  store_options so;
-  so.encryption = *secret_box::from_text(key_);
-  store s(std::make_shared<redis::client>(opts), std::move(so));
-  auto stored = s.get(ep["id"].get<std::string>());
-  ASSERT_TRUE(stored.has_value() && stored->has_value());
-  EXPECT_EQ((*stored)->secret, ep["secret"]);
+  auto in_redis = stored(ep["id"]);
+  ASSERT_TRUE(in_redis.has_value());
+  EXPECT_EQ(in_redis->secret, ep["secret"]);
 }
 
 TEST_F(EndpointsCliTest, ListAndGetNeverPrintSecrets) {
@@ -107,6 +118,48 @@ TEST_F(EndpointsCliTest, UpdateAndDelete) {
   EXPECT_EQ(run({"delete", "--id", ep["id"], "--encryption-key", key_}).code, 0);
   EXPECT_EQ(run({"get", "--id", ep["id"], "--encryption-key", key_}).code, 1);
   EXPECT_EQ(run({"delete", "--id", ep["id"], "--encryption-key", key_}).code, 1);
+}
+
+TEST_F(EndpointsCliTest, SetsHeadersAuthAndTimeoutWithTheSecretFromAFile) {
+  const auto auth_file = std::filesystem::temp_directory_path() /
+                         ("tresse-auth-" + std::to_string(::getpid()) + ".json");
+  std::ofstream(auth_file) << R"({"type": "bearer", "token": "tok_from_a_file_0042"})";
+  auto r = run({"create", "--business", "biz_1", "--url", "https://example.com/hook", "--events",
+                "*", "--header", "X-Tenant: front desk", "--header", "X-Trace:on", "--auth-file",
+                auth_file.string(), "--timeout-seconds", "3", "--encryption-key", key_});
+  std::filesystem::remove(auth_file);
+  ASSERT_EQ(r.code, 0) << r.out << r.err;
+  auto ep = json::parse(r.out);
+  EXPECT_EQ(ep["headers"], (json{{"X-Tenant", "front desk"}, {"X-Trace", "on"}}));
+  EXPECT_EQ(ep["auth"], (json{{"type", "bearer"}, {"token", "\u20260042"}}));
+  EXPECT_EQ(ep["timeout_seconds"], 3);
+  EXPECT_EQ(r.out.find("tok_from_a_file"), std::string::npos);
+
+  // What delivery reads: the token itself, sealed in Redis.
+  auto in_redis = stored(ep["id"]);
+  ASSERT_TRUE(in_redis.has_value());
+  EXPECT_EQ(in_redis->auth.token, "tok_from_a_file_0042");
+  EXPECT_EQ(in_redis->timeout_seconds, 3u);
+
+  r = run({"update", "--id", ep["id"], "--no-auth", "--no-headers", "--timeout-seconds", "0",
+           "--encryption-key", key_});
+  ASSERT_EQ(r.code, 0) << r.out << r.err;
+  auto updated = json::parse(r.out);
+  EXPECT_TRUE(updated["auth"].is_null());
+  EXPECT_EQ(updated["headers"], json::object());
+  EXPECT_TRUE(updated["timeout_seconds"].is_null());
+
+  // Refused as the API refuses them, naming the field; nothing changes.
+  r = run({"update", "--id", ep["id"], "--header", "Host: evil.example", "--encryption-key", key_});
+  EXPECT_EQ(r.code, 1);
+  EXPECT_NE(r.err.find("field 'headers'"), std::string::npos) << r.err;
+  EXPECT_EQ(run({"update", "--id", ep["id"], "--header", "no colon", "--encryption-key", key_}).code,
+            1);
+  EXPECT_EQ(run({"update", "--id", ep["id"], "--timeout-seconds", "31", "--encryption-key", key_})
+                .code,
+            2);
+  auto got = json::parse(run({"get", "--id", ep["id"], "--encryption-key", key_}).out);
+  EXPECT_EQ(got["headers"], json::object());
 }
 
 TEST_F(EndpointsCliTest, ReportsUsageAndInputErrors) {

@@ -45,7 +45,11 @@ TEST(EndpointJsonTest, TextIsTheDocumentedObject) {
                    {"updated_at", "2026-04-19T10:32:00Z"},
                    {"failure_count", 3},
                    {"consecutive_failures", 2},
-                   {"dead_lettered", 1}};
+                   {"dead_lettered", 1},
+                   {"headers", json::object()},
+                   {"auth", nullptr},
+                   {"tls_client_certificate", nullptr},
+                   {"timeout_seconds", nullptr}};
   std::string text = to_json_text(sample());
   EXPECT_EQ(json::parse(text), expected);
   EXPECT_EQ(text, expected.dump());  // same key order and spacing as a DOM would write
@@ -55,6 +59,21 @@ TEST(EndpointJsonTest, TextIsTheDocumentedObject) {
   with_secret["secret"] = "whsec_abc";
   with_secret["previous_secrets"] = {{{"secret", "whsec_old"}, {"expires_at", "2026-04-19T10:32:00Z"}}};
   EXPECT_EQ(to_json_text(sample(), true), with_secret.dump());
+}
+
+TEST(EndpointJsonTest, OptionsAreShownWithTheSecretPartMasked) {
+  endpoint ep = sample();
+  ep.headers = {{"X-A", "1"}, {"X-Quote", "say \"hi\""}};
+  ep.auth = {.type = endpoint_auth::kind::bearer, .token = "tok_0123456789abcdef"};
+  ep.timeout_seconds = 12;
+  const std::string text = to_json_text(ep);
+  json j = json::parse(text);
+  EXPECT_EQ(text, j.dump());  // same key order and spacing as a DOM would write
+  EXPECT_EQ(j["headers"], (json{{"X-A", "1"}, {"X-Quote", "say \"hi\""}}));
+  EXPECT_EQ(j["auth"], (json{{"type", "bearer"}, {"token", "\u2026cdef"}}));
+  EXPECT_EQ(j["timeout_seconds"], 12);
+  EXPECT_EQ(text.find("tok_0123456789abcdef"), std::string::npos);
+  EXPECT_EQ(to_json_text(ep, true).find("tok_0123456789abcdef"), std::string::npos);
 }
 
 TEST(EndpointJsonTest, NullDisabledReasonAndEmptyLists) {

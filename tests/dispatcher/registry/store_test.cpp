@@ -216,6 +216,39 @@ TEST_F(RegistryStoreTest, EncryptsSecretsAtRest) {
   EXPECT_NE(sealed(raw->str), sealed(raw2->str));
 }
 
+TEST_F(RegistryStoreTest, KeepsDeliveryOptionsAndSealsTheAuth) {
+  auto s = make_store(key('k'));
+  auto sp = spec();
+  sp.headers = {{"X-Tenant", "t1"}};
+  sp.auth = {.type = endpoint_auth::kind::basic, .username = "clerk-7", .password = "pw-0123456789"};
+  sp.timeout_seconds = 9;
+  auto ep = s.create(sp);
+  ASSERT_TRUE(ep.has_value()) << ep.error().message;
+  auto raw = redis_->command({"GET", "tresse:endpoint:" + ep->id});
+  ASSERT_TRUE(raw.has_value());
+  EXPECT_EQ(raw->str.find("pw-0123456789"), std::string::npos) << raw->str;
+  EXPECT_EQ(raw->str.find("clerk-7"), std::string::npos) << "the user name is sealed too";
+  auto got = **s.get(ep->id);
+  EXPECT_EQ(got.headers, sp.headers);
+  EXPECT_EQ(got.auth, sp.auth);
+  EXPECT_EQ(got.timeout_seconds, 9u);
+
+  // Only what is given changes; an empty auth removes it.
+  auto updated = s.update(ep->id, {.auth = endpoint_auth{}});
+  ASSERT_TRUE(updated.has_value() && updated->has_value());
+  EXPECT_EQ((*updated)->auth.type, endpoint_auth::kind::none);
+  EXPECT_EQ((*updated)->headers, sp.headers);
+  EXPECT_EQ((*updated)->timeout_seconds, 9u);
+
+  // The store checks them whoever calls it (the API, the CLI).
+  auto bad = spec();
+  bad.headers = {{"Webhook-Signature", "v1,forged"}};
+  EXPECT_FALSE(s.create(bad).has_value());
+  EXPECT_FALSE(s.update(ep->id, {.timeout_seconds = 31}).has_value());
+  EXPECT_FALSE(s.update(ep->id, {.auth = endpoint_auth{.type = endpoint_auth::kind::bearer}})
+                   .has_value());
+}
+
 TEST_F(RegistryStoreTest, WrongEncryptionKeyFailsCleanly) {
   auto writer = make_store(key('a'));
   auto ep = writer.create(spec());
