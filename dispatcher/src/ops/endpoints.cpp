@@ -24,6 +24,7 @@ struct endpoint_flags {
   std::vector<std::string> events;
   bool test_mode = false;
   std::optional<std::string> enabled;  // update: "true" or "false"
+  std::string ordering = "none";       // "none" or "per_resource" (checked by the option)
   std::size_t limit = 0;               // list: 0, the store's default
   std::int64_t expires_in = 24 * 3600;
 };
@@ -41,6 +42,7 @@ int create(const endpoint_flags& f) {
   spec.events = f.events;
   spec.description = f.description;
   spec.livemode = !f.test_mode;
+  spec.order = registry::parse_ordering(f.ordering).value_or(registry::ordering::none);
   auto ep = open(f).create(spec);
   if (!ep) return action_error(ep.error());
   return print(to_json(*ep, /*include_secret=*/true));
@@ -73,6 +75,7 @@ int update(const endpoint_flags& f, const CLI::App& cmd) {
   if (cmd.count("--description") > 0) changes.description = f.description;
   if (cmd.count("--events") > 0) changes.events = f.events;
   if (f.enabled) changes.enabled = *f.enabled == "true";
+  if (cmd.count("--ordering") > 0) changes.order = registry::parse_ordering(f.ordering);
   auto ep = open(f).update(f.id, changes);
   if (!ep) return action_error(ep.error());
   if (!*ep) return not_found(f.id);
@@ -95,6 +98,14 @@ int rotate_secret(const endpoint_flags& f) {
 
 void add_id(CLI::App& cmd, endpoint_flags& f) {
   cmd.add_option("--id", f.id, "the endpoint's id (we_...)")->required();
+}
+
+void add_ordering(CLI::App& cmd, endpoint_flags& f) {
+  cmd.add_option("--ordering", f.ordering,
+                 "per_resource: one resource's events (data.id) arrive in publish order, "
+                 "each with tresse-sequence")
+      ->type_name("none|per_resource")
+      ->check(CLI::IsMember({"none", "per_resource"}));
 }
 
 void add_events(CLI::App& cmd, endpoint_flags& f) {
@@ -126,6 +137,7 @@ void add_endpoints_command(tresse::cli::program& p) {
   create_cmd.get_option("--events")->required();
   create_cmd.add_option("--description", f->description, "free text")->type_name("TEXT");
   create_cmd.add_flag("--test-mode", f->test_mode, "receive the business's test-mode events");
+  add_ordering(create_cmd, *f);
   add_store_flags(create_cmd, f->store);
 
   CLI::App& list_cmd = p.command(endpoints, "list", "a business's endpoints, a page at a time",
@@ -155,6 +167,7 @@ void add_endpoints_command(tresse::cli::program& p) {
   update_cmd.add_option("--enabled", f->enabled, "enable or disable it")
       ->type_name("true|false")
       ->check(CLI::IsMember({"true", "false"}));
+  add_ordering(update_cmd, *f);
   add_store_flags(update_cmd, f->store);
 
   CLI::App& delete_cmd =

@@ -11,6 +11,7 @@
 #include <chrono>
 #include <cstdint>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -18,6 +19,13 @@
 namespace tresse::dispatcher::registry {
 
 using clock = std::chrono::system_clock;
+
+// Whether one resource's events (data.id) reach the endpoint in publish order
+// (delivery/ordered_queue.hpp). "none": fastest, no order promised.
+enum class ordering { none, per_resource };
+std::string_view to_string(ordering o);
+// nullopt: not "none" or "per_resource".
+std::optional<ordering> parse_ordering(std::string_view text);
 
 struct previous_secret {
   std::string secret;  // whsec_...
@@ -36,6 +44,7 @@ struct endpoint {
   std::string disabled_reason;
   std::string description;
   std::uint32_t rate_limit_per_second = 0;  // 0: no limit
+  ordering order = ordering::none;
   clock::time_point created_at;
   clock::time_point updated_at;
   // Counters kept apart from the record (redis/keys.hpp); read by store::get and list.
