@@ -1,5 +1,8 @@
 #include "delivery/ordered_queue.hpp"
 
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/this_coro.hpp>
+#include <boost/asio/use_awaitable.hpp>
 #include <nlohmann/json.hpp>
 
 #include "delivery/redis_writer.hpp"
@@ -222,8 +225,29 @@ redis::operation<backlog> backlog_op(std::string_view endpoint_id) {
 }  // namespace ordered
 
 boost::asio::awaitable<std::optional<ordered::place>> ordered_queue::enter(const retry::task& t) {
+  std::string key = t.endpoint_id;
+  key.push_back(' ');
+  key.append(t.resource);
+  // Present: another enter of this resource is under way; wait for it to hand over.
+  auto [it, first] = gates_.try_emplace(key);
+  if (!first) {
+    const auto ex = co_await boost::asio::this_coro::executor;
+    auto turn = std::make_shared<boost::asio::steady_timer>(
+        ex, boost::asio::steady_timer::time_point::max());
+    it->second.waiting.push_back(turn);
+    co_await turn->async_wait(boost::asio::as_tuple(boost::asio::use_awaitable));
+  }
   const redis::request call = ordered::enter_call(t, ordered::clock::now(), task_ttl_);
   auto got = co_await writer_.write(call, "ordered intake");
+  // Hand over to the next enter of this resource, or close the gate (references into an
+  // unordered_map stay valid while other keys come and go).
+  gate& g = gates_.at(key);
+  if (g.waiting.empty()) {
+    gates_.erase(key);
+  } else {
+    g.waiting.front()->cancel();
+    g.waiting.pop_front();
+  }
   if (!got) co_return std::nullopt;
   auto p = got->empty() ? result<ordered::place>(fail(error_kind::transient, "no reply"))
                         : ordered::place_from_reply(got->front());

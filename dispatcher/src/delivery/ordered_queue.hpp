@@ -28,11 +28,15 @@
 #pragma once
 
 #include <boost/asio/awaitable.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <chrono>
 #include <cstdint>
+#include <deque>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 
 #include "redis/request.hpp"
 #include "retry/store.hpp"
@@ -97,6 +101,12 @@ redis::operation<backlog> backlog_op(std::string_view endpoint_id);  // either c
 
 // The delivery path's side: the scripts through the shard's writer (durable: they retry until
 // Redis took them; nullopt / false only when stopping).
+//
+// Redis must run one resource's enters in Kafka order, and concurrent requests do not keep
+// theirs: a write retried after an outage, or an EVALSHA answered NOSCRIPT and sent again as
+// EVAL, lands after requests sent later. So enters of one (endpoint, resource) go one at a
+// time, in the order they were called (a FIFO gate per resource, on the shard's thread);
+// other resources do not wait.
 class ordered_queue {
  public:
   ordered_queue(redis_writer& writer, std::chrono::milliseconds task_ttl)
@@ -106,8 +116,12 @@ class ordered_queue {
   boost::asio::awaitable<bool> release(const retry::task& t, bool complete_task);
 
  private:
+  struct gate {
+    std::deque<std::shared_ptr<boost::asio::steady_timer>> waiting;  // woken in turn
+  };
   redis_writer& writer_;
   std::chrono::milliseconds task_ttl_;
+  std::unordered_map<std::string, gate> gates_;  // resources with an enter under way
 };
 
 }  // namespace tresse::dispatcher
