@@ -191,6 +191,7 @@ TEST_F(ApiTest, CrudRoundTrip) {
   EXPECT_EQ(created.body["description"], "front desk");
   EXPECT_EQ(created.body["enabled"], false);
   EXPECT_EQ(created.body["rate_limit_per_second"], 5);
+  EXPECT_EQ(created.body["ordering"], "none");  // the default
   EXPECT_EQ(created.body["business_id"], "biz_c");
   std::string path = "/v1/webhooks/" + created.body["id"].get<std::string>();
   auto listed = call("GET", "/v1/webhooks", key);  // the page is cached now
@@ -198,7 +199,8 @@ TEST_F(ApiTest, CrudRoundTrip) {
   EXPECT_EQ(listed.body["data"][0]["url"], "https://example.com/h");
 
   auto patched = call("PATCH", path, key,
-                      R"({"url":"https://example.org/x","events":["client.*"],"enabled":true})");
+                      R"({"url":"https://example.org/x","events":["client.*"],"enabled":true,
+                          "ordering":"per_resource"})");
   ASSERT_EQ(patched.status, 200u) << patched.raw.body;
   // The list shows the change at once (a cached page is checked against the endpoints' version).
   listed = call("GET", "/v1/webhooks", key);
@@ -207,6 +209,7 @@ TEST_F(ApiTest, CrudRoundTrip) {
   EXPECT_EQ(patched.body["url"], "https://example.org/x");
   EXPECT_EQ(patched.body["events"], json::array({"client.*"}));
   EXPECT_EQ(patched.body["enabled"], true);
+  EXPECT_EQ(patched.body["ordering"], "per_resource");
   EXPECT_EQ(patched.body["description"], "front desk");
   EXPECT_FALSE(patched.body.contains("secret"));
   EXPECT_EQ(call("GET", path, key).body, patched.body);
@@ -361,6 +364,9 @@ TEST_F(ApiTest, BadInputGetsTheRightErrorAndChangesNothing) {
        "rate_limit_per_second", 400},
       {"POST", "/v1/webhooks", R"({"url":"https://e.com","events":["*"],"description":7})",
        "invalid_request", "description", 400},
+      {"POST", "/v1/webhooks", R"({"url":"https://e.com","events":["*"],"ordering":"fifo"})",
+       "invalid_request", "ordering", 400},
+      {"PATCH", path, R"({"ordering":true})", "invalid_request", "ordering", 400},
       {"PATCH", path, "{}", "invalid_request", "at least one", 400},
       {"PATCH", path, R"({"events":[1]})", "invalid_request", "events", 400},
       {"PATCH", path, R"({"secret":"whsec_x"})", "invalid_request", "secret", 400},
@@ -776,6 +782,55 @@ TEST_F(ApiTest, OperatorsViewIsOffWithoutAToken) {
   http_client ops_page("127.0.0.1", api_port_), console_page("127.0.0.1", api_port_);
   EXPECT_EQ(ops_page.request("GET", "/console/ops/", {}, "").status, 404u);
   EXPECT_EQ(console_page.request("GET", "/console/", {}, "").status, 200u);
+}
+
+TEST_F(ApiTest, OrderedEndpointShowsItsBacklogAndManualRetryGoesToTheBack) {
+  auto e1 = make_event("appointment.created", "biz_o", R"({"id":"apt_x"})");
+  auto e2 = make_event("appointment.canceled", "biz_o", R"({"id":"apt_x"})");
+  std::atomic<bool> healthy{false};
+  const std::string stuck = e1.id;
+  recording_sink sink([&healthy, stuck](const received_request& r) {
+    return sink_reply{.status = healthy || r.header("webhook-id") != stuck ? 200u : 500u};
+  });
+  start_api({"api.allow_http=true", "delivery.retry_schedule=1s,1s,1s"});
+  std::string key = create_key("biz_o", "live");
+  const json spec = {{"url", sink.url()}, {"events", {"*"}}, {"ordering", "per_resource"}};
+  auto created = call("POST", "/v1/webhooks", key, spec.dump());
+  ASSERT_EQ(created.status, 201u) << created.raw.body;
+  EXPECT_EQ(created.body["ordering"], "per_resource");
+  std::string base = "/v1/webhooks/" + created.body["id"].get<std::string>();
+  auto empty = call("GET", base + "/ordered_backlog", key);
+  ASSERT_EQ(empty.status, 200u) << empty.raw.body;
+  EXPECT_EQ(empty.body["waiting"], 0);
+  EXPECT_TRUE(empty.body["oldest_queued_at"].is_null());
+  publish({e1, e2});
+
+  // e1 fails at the head of apt_x's queue; e2 waits behind it.
+  ASSERT_TRUE(eventually_true([&] {
+    auto b = call("GET", base + "/ordered_backlog", key).body;
+    return b["waiting"] == 1 && b["oldest_queued_at"].is_string();
+  }));
+  EXPECT_EQ(sink.ids(), std::set<std::string>{e1.id});
+  // Dead-lettered after its schedule: e2 goes, numbered 2 (the gap shows the loss of 1).
+  ASSERT_TRUE(sink.wait_for_delivered(1));
+  auto after = sink.requests();
+  EXPECT_EQ(after.back().header("webhook-id"), e2.id);
+  EXPECT_EQ(after.back().header("tresse-sequence"), "2");
+  ASSERT_TRUE(eventually_true(
+      [&] { return call("GET", base + "/ordered_backlog", key).body["waiting"] == 0; }));
+
+  // A manual retry of e1 goes to the back of apt_x's queue, with a new number.
+  healthy = true;
+  api_reply retry;
+  ASSERT_TRUE(eventually_true([&] {
+    retry = call("POST", base + "/deliveries/" + e1.id + "/retry", key);
+    return retry.status != 409;
+  }));
+  ASSERT_EQ(retry.status, 202u) << retry.raw.body;
+  ASSERT_TRUE(sink.wait_for_delivered(2));
+  auto last = sink.requests().back();
+  EXPECT_EQ(last.header("webhook-id"), e1.id);
+  EXPECT_EQ(last.header("tresse-sequence"), "3");
 }
 
 TEST_F(ApiTest, ReplayRedeliversExactlyTheWindow) {

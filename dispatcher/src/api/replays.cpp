@@ -6,6 +6,7 @@
 #include <map>
 #include <thread>
 
+#include "delivery/ordered_queue.hpp"
 #include "redis/keys.hpp"
 #include "tresse/common/event.hpp"
 #include "tresse/common/ids.hpp"
@@ -198,9 +199,13 @@ void replays::run(std::string id, registry::endpoint ep, std::int64_t since_ms,
       t.body = std::move(ev->raw);
       t.first_attempt_at = clock::now();
       t.source = {m.topic, m.partition, m.offset, m.key};
+      // An ordered endpoint: each to the back of its resource's queue, in window order.
+      if (ep.order == registry::ordering::per_resource) t.resource = ordered::resource_of(t.body);
       // Redis down: retry briefly, then give up on the replay (the record says why).
       for (int tries = 0;; ++tries) {
-        auto st = retries_.schedule_now(t, clock::now());
+        auto op = t.resource.empty() ? retries_.schedule_now_op(t, clock::now())
+                                     : ordered::requeue_op(t, clock::now(), retries_.task_ttl());
+        auto st = redis::run(*redis_, op);
         if (st) break;
         if (tries == 20 || stopping_) {
           failure = "redis: " + st.error().message;

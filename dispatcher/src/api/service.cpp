@@ -18,6 +18,7 @@
 
 #include "api/portal_sessions.hpp"
 #include "health/merged.hpp"
+#include "delivery/ordered_queue.hpp"
 #include "http/url.hpp"
 #include "registry/endpoint_options.hpp"
 #include "stats/series.hpp"
@@ -312,13 +313,19 @@ std::optional<http::response> read_endpoint_fields(const json& body, registry::e
       u.timeout_seconds = static_cast<std::uint32_t>(it->get<std::int64_t>());
     }
   }
+  if (auto it = body.find("ordering"); it != body.end()) {
+    const auto order =
+        it->is_string() ? registry::parse_ordering(it->get<std::string>()) : std::nullopt;
+    if (!order) return invalid("field 'ordering' must be \"none\" or \"per_resource\"");
+    u.order = *order;
+  }
   return std::nullopt;
 }
 
 // The fields a POST /v1/webhooks or a PATCH of one may carry.
 const std::initializer_list<std::string_view> endpoint_fields = {
     "url",     "events", "description",    "enabled", "rate_limit_per_second",
-    "headers", "auth",   "timeout_seconds", "tls_client_certificate"};
+    "headers", "auth",   "timeout_seconds", "tls_client_certificate", "ordering"};
 
 // An endpoint URL is one the delivery client can post to: its own parser decides (scheme and
 // host case-insensitive; no user-info, no '%' in the host, ports 1-65535). Live endpoints need
@@ -843,6 +850,7 @@ asio::awaitable<http::response> service::route(context& c) {
       spec.livemode = who.livemode();
       spec.description = fields.description.value_or("");
       spec.rate_limit_per_second = fields.rate_limit_per_second.value_or(0);
+      spec.order = fields.order.value_or(registry::ordering::none);
       spec.enabled = fields.enabled.value_or(true);
       spec.headers = fields.headers.value_or(registry::header_list{});
       spec.auth = fields.auth.value_or(registry::endpoint_auth{});
@@ -947,6 +955,21 @@ asio::awaitable<http::response> service::route(context& c) {
     if (!rotated) co_return store_failure(rotated.error(), "rotate secret");
     if (!*rotated) co_return not_found(missing);
     co_return json_response(200, registry::to_json(**rotated, /*include_secret=*/true));
+  }
+
+  if (p.size() == 3 && action == "ordered_backlog") {
+    if (m != verb::get) co_return method_not_allowed("GET");
+    if (auto e = c.allow_query({})) co_return *e;
+    auto op = ordered::backlog_op(id);
+    auto b = co_await redis::run(async_redis_, op);
+    if (!b) co_return store_failure(b.error(), "ordered backlog");
+    json oldest = nullptr;
+    if (b->oldest_queued_at) oldest = tresse::events::format_rfc3339(*b->oldest_queued_at);
+    co_return json_response(200, {{"object", "ordered_backlog"},
+                                  {"endpoint_id", id},
+                                  {"ordering", registry::to_string(ep.order)},
+                                  {"waiting", b->waiting},
+                                  {"oldest_queued_at", oldest}});
   }
 
   if (p.size() == 3 && action == "test") {
@@ -1080,7 +1103,11 @@ asio::awaitable<http::response> service::route(context& c) {
   t.event_type = ev->type;
   t.body = std::move(ev->raw);
   t.first_attempt_at = c.now;
-  auto schedule = deps_.retries.schedule_now_op(t, c.now);
+  // An ordered endpoint: to the back of the event's resource's queue, with a new number.
+  if (ep.order == registry::ordering::per_resource) t.resource = ordered::resource_of(t.body);
+  auto schedule = t.resource.empty()
+                      ? deps_.retries.schedule_now_op(t, c.now)
+                      : ordered::requeue_op(t, c.now, deps_.retries.task_ttl());
   auto scheduled = co_await redis::run(async_redis_, schedule);
   if (!scheduled) co_return store_failure(scheduled.error(), "schedule retry");
   if (!*scheduled) {

@@ -104,6 +104,8 @@ struct event_meta {
   std::string business_id;
   std::shared_ptr<const std::string> body;  // the exact bytes, serialized once
   kafka::dead_letter::source_ref source;     // where it came from, for dead letters
+  // data.id, only when a recipient orders per resource (delivery/ordered_queue.hpp); else "".
+  std::string resource;
 };
 
 // Counts a record's deliveries down to its hand-off. The one piece of state that deliveries on
@@ -125,6 +127,7 @@ struct delivery {
   std::shared_ptr<const event_meta> meta;
   std::shared_ptr<const registry::endpoint> endpoint;
   std::shared_ptr<fanout> fan;
+  std::uint64_t sequence = 0;  // tresse-sequence of an ordered delivery; 0: unordered
 };
 
 struct context {

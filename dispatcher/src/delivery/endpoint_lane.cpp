@@ -243,7 +243,8 @@ asio::awaitable<admission> endpoint_lane::admit(shard_env& env, const registry::
 
 asio::awaitable<attempt_result> endpoint_lane::attempt(shard_env& env, const event_meta& meta,
                                                        const registry::endpoint& ep, int number,
-                                                       admission& admitted) {
+                                                       admission& admitted,
+                                                       std::uint64_t sequence) {
   context& ctx = env.ctx;
   attempt_result out;
   auto defer_until = [&out](clock_time due) {
@@ -316,8 +317,13 @@ asio::awaitable<attempt_result> endpoint_lane::attempt(shard_env& env, const eve
       .add(receiver::header_id, meta.id)
       .add(receiver::header_timestamp, ts_view)
       .add(receiver::header_signature, signature)
-      .add("tresse-event-type", meta.type)
-      .append(own);
+      .add("tresse-event-type", meta.type);
+  char seq_text[24];
+  if (sequence > 0) {
+    const auto end = std::to_chars(seq_text, seq_text + sizeof seq_text, sequence).ptr;
+    headers.add("tresse-sequence", std::string_view(seq_text, end - seq_text));
+  }
+  headers.append(own);
   const std::string_view body = *meta.body;
   std::expected<http::response, http::failure> r;
   ctx.counters.in_flight->add(1);

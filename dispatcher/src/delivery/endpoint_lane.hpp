@@ -107,10 +107,11 @@ class endpoint_lane {
   boost::asio::awaitable<admission> admit(shard_env& env, const registry::endpoint& ep,
                                           const event_meta& meta, lane::kind k);
   // Attempt `number` of an admitted delivery (a deferred or cancelled admission returns as
-  // such, with no request). Never throws.
+  // such, with no request); `sequence` > 0: sent as tresse-sequence (ordered_queue.hpp).
+  // Never throws.
   boost::asio::awaitable<attempt_result> attempt(shard_env& env, const event_meta& meta,
                                                  const registry::endpoint& ep, int number,
-                                                 admission& admitted);
+                                                 admission& admitted, std::uint64_t sequence);
 
   // Whether this success should reset the endpoint's failure streak in Redis: after a failure
   // seen here, and otherwise at most once a second (another instance may have failed).

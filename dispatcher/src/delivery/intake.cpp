@@ -2,6 +2,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "delivery/ordered_queue.hpp"
 #include "tresse/common/log.hpp"
 
 namespace tresse::dispatcher {
@@ -24,6 +25,12 @@ intake::result intake::take(kafka::message& record) const {
   meta->business_id = ev->business_id;
   meta->body = std::make_shared<const std::string>(std::move(ev->raw));
   meta->source = std::move(source);
+  for (const auto& ep : out.recipients) {
+    if (ep->order == registry::ordering::per_resource) {
+      meta->resource = ordered::resource_of(*meta->body);  // parsed only for ordered endpoints
+      break;
+    }
+  }
   out.meta = std::move(meta);
   return out;
 }

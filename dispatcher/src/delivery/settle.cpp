@@ -11,7 +11,7 @@ namespace asio = boost::asio;
 using clock = std::chrono::system_clock;
 
 retry::task settle::task_of(const event_meta& meta, const std::string& endpoint_id, int attempts,
-                            std::string last_error) {
+                            std::string last_error, std::uint64_t sequence) {
   retry::task t;
   t.event_id = meta.id;
   t.endpoint_id = endpoint_id;
@@ -22,6 +22,8 @@ retry::task settle::task_of(const event_meta& meta, const std::string& endpoint_
   t.first_attempt_at = clock::now();
   t.last_error = std::move(last_error);
   t.source = meta.source;
+  t.sequence = sequence;
+  t.resource = meta.resource;
   return t;
 }
 
@@ -32,16 +34,23 @@ event_meta settle::meta_of(const retry::task& t) {
   meta.business_id = t.business_id;
   meta.body = std::make_shared<const std::string>(t.body);
   meta.source = t.source;
+  meta.resource = t.resource;
   return meta;
+}
+
+asio::awaitable<std::optional<ordered::place>> settle::enter_ordered(const delivery& d) {
+  const retry::task task = task_of(*d.meta, d.endpoint->id, 0, "queued");
+  co_return co_await ordered_.enter(task);
 }
 
 asio::awaitable<settle::handoff> settle::first(const event_meta& meta,
                                                const registry::endpoint& ep, bool reset_streak,
                                                const attempt_result& res,
-                                               std::atomic<bool>& body_logged) {
+                                               std::atomic<bool>& body_logged,
+                                               std::uint64_t sequence) {
   if (res.deferred) {
     // No request made: the schedule still owes it every attempt.
-    const retry::task task = task_of(meta, ep.id, 0, "deferred");
+    const retry::task task = task_of(meta, ep.id, 0, "deferred", sequence);
     auto stored = co_await schedule(task, res.defer_due, false);
     if (!stored) co_return handoff::interrupted;
     ctx_.counters.deferred->inc();
@@ -55,14 +64,18 @@ asio::awaitable<settle::handoff> settle::first(const event_meta& meta,
   const std::string_view body =
       first_of_record && meta.body ? std::string_view(*meta.body) : std::string_view{};
   if (!co_await log_.write(res.record, body, first_of_record)) co_return handoff::interrupted;
-  if (counted_delivered(res.result, reset_streak)) co_return handoff::done;
+  if (sequence == 0 && counted_delivered(res.result, reset_streak)) co_return handoff::done;
   if (res.result.next != outcome::action::retry) {
-    co_return co_await delivered_or_disabled(ep, reset_streak, res.result)
-        ? handoff::done
-        : handoff::interrupted;
+    if (!co_await delivered_or_disabled(ep, reset_streak, res.result)) {
+      co_return handoff::interrupted;
+    }
+    co_return co_await release_head(meta, ep.id, sequence) ? handoff::done : handoff::interrupted;
   }
-  const retry::task task = task_of(meta, ep.id, 1, res.describe());
+  const retry::task task = task_of(meta, ep.id, 1, res.describe(), sequence);
   auto step = co_await retry_or_dead_letter(task, res.result, false);
+  if (step == next_step::dead_lettered && !co_await release_head(meta, ep.id, sequence)) {
+    co_return handoff::interrupted;
+  }
   co_return step == next_step::interrupted ? handoff::interrupted : handoff::done;
 }
 
@@ -78,12 +91,11 @@ asio::awaitable<settle::handoff> settle::retry(retry::task& task, const registry
   }
   const std::string_view no_body;  // logged with the first attempt
   if (!co_await log_.write(res.record, no_body)) co_return handoff::interrupted;
-  const std::string id = task.id();
   if (res.result.next != outcome::action::retry) {
     if (!co_await delivered_or_disabled(ep, reset_streak, res.result)) {
       co_return handoff::interrupted;
     }
-    co_return co_await complete(id) ? handoff::done : handoff::interrupted;
+    co_return co_await finish(task) ? handoff::done : handoff::interrupted;
   }
   task.attempts = res.record.attempt;
   task.last_error = res.describe();
@@ -91,21 +103,20 @@ asio::awaitable<settle::handoff> settle::retry(retry::task& task, const registry
   auto step = co_await retry_or_dead_letter(task, res.result, true);
   if (step == next_step::interrupted) co_return handoff::interrupted;
   if (step == next_step::gone) co_return handoff::gone;
-  if (step == next_step::dead_lettered && !co_await complete(id)) co_return handoff::interrupted;
+  if (step == next_step::dead_lettered && !co_await finish(task)) co_return handoff::interrupted;
   co_return handoff::done;
 }
 
 asio::awaitable<void> settle::drop(const retry::task& task, const registry::endpoint* ep) {
-  const std::string id = task.id();
   if (ep == nullptr) {
     log::info("retry dropped: endpoint deleted",
               {{"event", task.event_id}, {"endpoint", task.endpoint_id}});
-    co_await complete(id);
+    co_await finish(task);
     co_return;
   }
   retry::task t = task;
   t.last_error = ep->disabled_reason;
-  if (co_await dead_letter("endpoint_disabled", t)) co_await complete(id);
+  if (co_await dead_letter("endpoint_disabled", t)) co_await finish(task);
 }
 
 bool settle::counted_delivered(const outcome& o, bool reset_streak) {
@@ -164,6 +175,22 @@ asio::awaitable<settle::next_step> settle::retry_or_dead_letter(const retry::tas
 asio::awaitable<bool> settle::complete(const std::string& task_id) {
   const auto commands = retry::store::complete_commands(task_id);
   co_return (co_await writer_.write(commands, "complete retry")).has_value();
+}
+
+asio::awaitable<bool> settle::release_head(const event_meta& meta, const std::string& endpoint_id,
+                                          std::uint64_t sequence) {
+  if (sequence == 0) co_return true;
+  retry::task head;  // what the release names: no body
+  head.event_id = meta.id;
+  head.endpoint_id = endpoint_id;
+  head.resource = meta.resource;
+  head.sequence = sequence;
+  co_return co_await ordered_.release(head, /*complete_task=*/false);
+}
+
+asio::awaitable<bool> settle::finish(const retry::task& task) {
+  if (task.sequence == 0) co_return co_await complete(task.id());
+  co_return co_await ordered_.release(task, /*complete_task=*/true);
 }
 
 asio::awaitable<bool> settle::dead_letter(std::string_view reason, const retry::task& task) {

@@ -13,6 +13,10 @@
 // failed for `auto_disable_after` is disabled (webhook_endpoint.disabled, as for 410 Gone and
 // `webhook-delivery: disable`). A success ends the streak.
 //
+// Ordered endpoints (ordered_queue.hpp): a delivery with a sequence number heads its resource's
+// queue; its final hand-off (delivered, dead-lettered, endpoint disabled, dropped) releases the
+// next one, in the same script that completes its retry task.
+//
 // Runs on a shard's thread, with that shard's writer. It touches no endpoint state: whether a
 // success resets the endpoint's failure streak is the lane's to say, beforehand
 // (endpoint_lane::take_streak_reset).
@@ -27,6 +31,7 @@
 #include "delivery/attempt_log.hpp"
 #include "delivery/context.hpp"
 #include "delivery/endpoint_lane.hpp"
+#include "delivery/ordered_queue.hpp"
 #include "delivery/redis_writer.hpp"
 
 namespace tresse::dispatcher {
@@ -34,16 +39,20 @@ namespace tresse::dispatcher {
 class settle {
  public:
   settle(context& ctx, redis_writer& writer, attempt_log& log)
-      : ctx_(ctx), writer_(writer), log_(log) {}
+      : ctx_(ctx), writer_(writer), log_(log), ordered_(writer, ctx.deps.retries.task_ttl()) {}
 
   enum class handoff { interrupted, done, gone };
 
+  // A delivery to an ordered endpoint, before any attempt: its place in its resource's queue
+  // (head: attempt it now with that sequence number; else it is handed off). nullopt: stopping.
+  boost::asio::awaitable<std::optional<ordered::place>> enter_ordered(const delivery& d);
   // A first delivery's attempt (`res.ran`). done: handed off; interrupted: shutdown came
   // first (no hand-off: Kafka redelivers). `reset_streak`: a success also resets the
   // endpoint's failure counters in Redis. `body_logged`: the record's fanout::body_logged.
+  // `sequence` > 0: the head of its resource's queue (enter_ordered).
   boost::asio::awaitable<handoff> first(const event_meta& meta, const registry::endpoint& ep,
                                         bool reset_streak, const attempt_result& res,
-                                        std::atomic<bool>& body_logged);
+                                        std::atomic<bool>& body_logged, std::uint64_t sequence);
   // A claimed retry's attempt (`res.ran`); `task` as claimed. The claim ends (completed or
   // rescheduled) unless interrupted.
   boost::asio::awaitable<handoff> retry(retry::task& task, const registry::endpoint& ep,
@@ -53,7 +62,7 @@ class settle {
 
   // Builds the retry task of a first delivery.
   static retry::task task_of(const event_meta& meta, const std::string& endpoint_id, int attempts,
-                             std::string last_error);
+                             std::string last_error, std::uint64_t sequence = 0);
   static event_meta meta_of(const retry::task& t);
 
  private:
@@ -73,6 +82,11 @@ class settle {
   boost::asio::awaitable<bool> dead_letter(std::string_view reason, const retry::task& task);
   boost::asio::awaitable<bool> disable_endpoint(const registry::endpoint& ep, const outcome& o);
   boost::asio::awaitable<bool> complete(const std::string& task_id);
+  // A claimed task's end: complete(), and for an ordered one the release of the next, at once.
+  boost::asio::awaitable<bool> finish(const retry::task& task);
+  // A first delivery's end: the release of the next, when it heads a queue (`sequence` > 0).
+  boost::asio::awaitable<bool> release_head(const event_meta& meta, const std::string& endpoint_id,
+                                            std::uint64_t sequence);
   // The failure streak (counters in Redis), and auto-disable when it is long enough.
   boost::asio::awaitable<void> note_failure(const std::string& endpoint_id);
   // Blocking pool: the dead-letter streak, and webhook_endpoint.failing at its threshold.
@@ -82,6 +96,7 @@ class settle {
   context& ctx_;
   redis_writer& writer_;
   attempt_log& log_;
+  ordered_queue ordered_;
 };
 
 }  // namespace tresse::dispatcher

@@ -138,6 +138,15 @@ asio::awaitable<void> shard::first_delivery(delivery d) {
   // Split in two so that what waits for a slot is small (a burst queues thousands): this
   // frame and the admission's; the attempt's and the hand-off's state come once admitted.
   active_guard active(ctx_.active);
+  if (d.endpoint->order == registry::ordering::per_resource && !d.meta->resource.empty()) {
+    const auto place = co_await settle_.enter_ordered(d);
+    if (!place) co_return;  // stopping: no hand-off, Kafka redelivers
+    if (place->where != ordered::state::head) {
+      d.fan->one_done();  // waiting (or seen before): durably queued
+      co_return;
+    }
+    d.sequence = place->sequence;
+  }
   endpoint_lane& lane = lane_of(d.endpoint->id);
   admission admitted = co_await lane.admit(env_, *d.endpoint, *d.meta, lane::kind::first);
   co_await first_admitted(d, lane, admitted);
@@ -146,11 +155,13 @@ asio::awaitable<void> shard::first_delivery(delivery d) {
 asio::awaitable<void> shard::first_admitted(delivery& d, endpoint_lane& lane,
                                             admission& admitted) {
   const int first_attempt = 1;
-  auto res = co_await lane.attempt(env_, *d.meta, *d.endpoint, first_attempt, admitted);
+  auto res =
+      co_await lane.attempt(env_, *d.meta, *d.endpoint, first_attempt, admitted, d.sequence);
   if (!res.ran) co_return;  // shutdown: no hand-off, Kafka redelivers
   if (!res.deferred) stats_.add(res.record);
   const bool reset_streak = resets_streak(lane, res);
-  auto step = co_await settle_.first(*d.meta, *d.endpoint, reset_streak, res, d.fan->body_logged);
+  auto step = co_await settle_.first(*d.meta, *d.endpoint, reset_streak, res, d.fan->body_logged,
+                                     d.sequence);
   if (step != settle::handoff::interrupted) d.fan->one_done();
 }
 
@@ -169,7 +180,7 @@ asio::awaitable<void> shard::retry_delivery(retry::task task, std::atomic<std::s
   const event_meta meta = settle::meta_of(task);
   const int number = task.attempts + 1;
   admission admitted = co_await lane.admit(env_, *ep, meta, lane::kind::retry);
-  auto res = co_await lane.attempt(env_, meta, *ep, number, admitted);
+  auto res = co_await lane.attempt(env_, meta, *ep, number, admitted, task.sequence);
   if (!res.ran) co_return;  // shutdown: the claim's lease runs out and someone retries
   if (!res.deferred) stats_.add(res.record);
   co_await settle_.retry(task, *ep, resets_streak(lane, res), res);

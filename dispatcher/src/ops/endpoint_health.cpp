@@ -11,6 +11,7 @@
 #include <string_view>
 #include <vector>
 
+#include "delivery/ordered_queue.hpp"
 #include "health/breaker_store.hpp"
 #include "health/merged.hpp"
 #include "health/report.hpp"
@@ -169,8 +170,20 @@ int endpoint_health(const health_flags& f) {
     }
     static const std::map<std::string, endpoint_report> none;
     auto v = views->find(eps[i].id);
-    data.push_back(merge(eps[i], v == views->end() ? none : v->second, open_until,
-                         (*backlog)[eps[i].id], fields, now));
+    json entry = merge(eps[i], v == views->end() ? none : v->second, open_until,
+                       (*backlog)[eps[i].id], fields, now);
+    entry["ordering"] = registry::to_string(eps[i].order);
+    if (eps[i].order == registry::ordering::per_resource) {
+      auto op = ordered::backlog_op(eps[i].id);
+      auto waiting = redis::run(*redis, op);
+      if (!waiting) return unavailable(waiting.error());
+      entry["backlog"]["ordered_waiting"] = waiting->waiting;
+      entry["backlog"]["ordered_oldest_queued_at"] =
+          waiting->oldest_queued_at
+              ? json(tresse::events::format_rfc3339(*waiting->oldest_queued_at))
+              : json(nullptr);
+    }
+    data.push_back(std::move(entry));
   }
   return print({{"data", data}});
 }
@@ -184,7 +197,8 @@ void add_endpoint_health_command(tresse::cli::program& p, CLI::App& endpoints) {
                 [f] { return endpoint_health(*f); });
   cmd.footer(
       "Per endpoint: state, breaker, success rate and p50/p99 latency of the last attempts,\n"
-      "rate in force, backlog (retry schedule, queued, in flight), failure streaks; merged from\n"
+      "rate in force, backlog (retry schedule, queued, in flight; for ordered endpoints the\n"
+      "events waiting in their resources' queues), failure streaks; merged from\n"
       "every running instance's report. Give --business, an endpoint id, or both.");
   cmd.add_option("endpoint_id", f->id, "one endpoint (we_...)")->type_name("ENDPOINT_ID");
   cmd.add_option("--business", f->business, "every endpoint of this business")->type_name("ID");

@@ -27,6 +27,7 @@ struct endpoint_flags {
   std::vector<std::string> events;
   bool test_mode = false;
   std::optional<std::string> enabled;  // update: "true" or "false"
+  std::string ordering = "none";       // "none" or "per_resource" (checked by the option)
   std::size_t limit = 0;               // list: 0, the store's default
   std::int64_t expires_in = 24 * 3600;
   std::vector<std::string> headers;  // "Name: value" each
@@ -110,6 +111,7 @@ int create(const endpoint_flags& f) {
     if (!cert) return action_error(cert.error());
     spec.tls_client_certificate = std::move(*cert);
   }
+  spec.order = registry::parse_ordering(f.ordering).value_or(registry::ordering::none);
   auto ep = open(f).create(spec);
   if (!ep) return action_error(ep.error());
   return print(to_json(*ep, /*include_secret=*/true));
@@ -160,6 +162,7 @@ int update(const endpoint_flags& f, const CLI::App& cmd) {
     if (!cert) return action_error(cert.error());
     changes.tls_client_certificate = std::move(*cert);
   }
+  if (cmd.count("--ordering") > 0) changes.order = registry::parse_ordering(f.ordering);
   auto ep = open(f).update(f.id, changes);
   if (!ep) return action_error(ep.error());
   if (!*ep) return not_found(f.id);
@@ -208,6 +211,14 @@ void add_options(CLI::App& cmd, endpoint_flags& f) {
       ->check(CLI::Range(0, 30));
 }
 
+void add_ordering(CLI::App& cmd, endpoint_flags& f) {
+  cmd.add_option("--ordering", f.ordering,
+                 "per_resource: one resource's events (data.id) arrive in publish order, "
+                 "each with tresse-sequence")
+      ->type_name("none|per_resource")
+      ->check(CLI::IsMember({"none", "per_resource"}));
+}
+
 void add_events(CLI::App& cmd, endpoint_flags& f) {
   cmd.add_option("--events", f.events,
                  "event types, comma-separated (appointment.*, client.created)")
@@ -238,6 +249,7 @@ void add_endpoints_command(tresse::cli::program& p) {
   create_cmd.add_option("--description", f->description, "free text")->type_name("TEXT");
   create_cmd.add_flag("--test-mode", f->test_mode, "receive the business's test-mode events");
   add_options(create_cmd, *f);
+  add_ordering(create_cmd, *f);
   add_store_flags(create_cmd, f->store);
 
   CLI::App& list_cmd = p.command(endpoints, "list", "a business's endpoints, a page at a time",
@@ -272,6 +284,7 @@ void add_endpoints_command(tresse::cli::program& p) {
   update_cmd.add_flag("--no-auth", f->no_auth, "remove its auth");
   update_cmd.add_flag("--no-tls-client-certificate", f->no_client_certificate,
                       "remove its client certificate");
+  add_ordering(update_cmd, *f);
   add_store_flags(update_cmd, f->store);
 
   CLI::App& delete_cmd =

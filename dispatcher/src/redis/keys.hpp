@@ -23,6 +23,19 @@
 //   tresse:attempts:endpoint:{id}            list    newest-first attempt records (capped)
 //   tresse:attempts:event:{event}            list    every attempt of one event (capped, TTL)
 //   tresse:event:{event}                     string  the event's bytes, for manual retries (TTL)
+//   tresse:ordered:{we_…}:r:{resource}       hash    an ordered endpoint's sequence for one
+//                                                    resource: last (number given last), head,
+//                                                    head_seq (the event being delivered);
+//                                                    TTL 30 d from its last event
+//   tresse:ordered:{we_…}:w:{resource}       list    task ids waiting behind the head, in order
+//                                                    (their records: tresse:retry:task:…, kept
+//                                                    without TTL until released)
+//   tresse:ordered:{we_…}:e:{event}          string  the event's sequence number (idempotent
+//                                                    intake; TTL 30 d)
+//   tresse:ordered:{we_…}:backlog            hash    waiting: events waiting in its queues
+//   tresse:ordered:{we_…}:oldest             zset    resource -> when its oldest waiting event
+//                                                    was queued (unix ms)
+//   ({we_…} is a hash tag: every key of one endpoint's ordered scripts is in one cluster slot.)
 //   tresse:apikey:{sha256}                   hash    a business API key (id, business_id,
 //                                                    mode, last4, created_at, revoked)
 //   tresse:apikey_id:{id}                    string  the key's sha256, by key id
@@ -83,6 +96,26 @@ inline std::string event_attempts(std::string_view event_id) {
   return join("tresse:attempts:event:", event_id);
 }
 inline std::string event_body(std::string_view event_id) { return join("tresse:event:", event_id); }
+
+// An ordered endpoint's keys (delivery/ordered_queue.hpp), under its {id} hash tag.
+inline std::string ordered_tag(std::string_view endpoint_id) {
+  return join("tresse:ordered:{", endpoint_id, "}:");
+}
+inline std::string ordered_sequence(std::string_view endpoint_id, std::string_view resource) {
+  return join(ordered_tag(endpoint_id), "r:", resource);
+}
+inline std::string ordered_waiting(std::string_view endpoint_id, std::string_view resource) {
+  return join(ordered_tag(endpoint_id), "w:", resource);
+}
+inline std::string ordered_event(std::string_view endpoint_id, std::string_view event_id) {
+  return join(ordered_tag(endpoint_id), "e:", event_id);
+}
+inline std::string ordered_backlog(std::string_view endpoint_id) {
+  return join(ordered_tag(endpoint_id), "backlog");
+}
+inline std::string ordered_oldest(std::string_view endpoint_id) {
+  return join(ordered_tag(endpoint_id), "oldest");
+}
 
 inline std::string api_key(std::string_view sha256) { return join("tresse:apikey:", sha256); }
 inline std::string api_key_id(std::string_view id) { return join("tresse:apikey_id:", id); }

@@ -26,6 +26,16 @@ bool endpoint::subscribes_to(std::string_view event_type, bool event_livemode) c
   });
 }
 
+std::string_view to_string(ordering o) {
+  return o == ordering::per_resource ? "per_resource" : "none";
+}
+
+std::optional<ordering> parse_ordering(std::string_view text) {
+  if (text == "none") return ordering::none;
+  if (text == "per_resource") return ordering::per_resource;
+  return std::nullopt;
+}
+
 std::string new_endpoint_id(clock::time_point now) { return ids::time_ordered("we_", now); }
 
 std::int64_t to_unix_ms(clock::time_point t) {
@@ -86,6 +96,8 @@ std::string to_json_text(const endpoint& ep, bool include_secret) {
   jt::append_bool(out, ep.livemode);
   jt::append_key(out, "object");
   jt::append_string(out, "webhook_endpoint");
+  jt::append_key(out, "ordering");
+  jt::append_string(out, to_string(ep.order));
   if (include_secret) {
     jt::append_key(out, "previous_secrets");
     out.push_back('[');

@@ -12,6 +12,7 @@
 #include <cstdint>
 #include <memory>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -22,6 +23,13 @@
 namespace tresse::dispatcher::registry {
 
 using clock = std::chrono::system_clock;
+
+// Whether one resource's events (data.id) reach the endpoint in publish order
+// (delivery/ordered_queue.hpp). "none": fastest, no order promised.
+enum class ordering { none, per_resource };
+std::string_view to_string(ordering o);
+// nullopt: not "none" or "per_resource".
+std::optional<ordering> parse_ordering(std::string_view text);
 
 struct previous_secret {
   std::string secret;  // whsec_...
@@ -70,6 +78,7 @@ struct endpoint {
   endpoint_auth auth;
   client_certificate tls_client_certificate;
   std::uint32_t timeout_seconds = 0;  // a whole attempt; 0: delivery.timeout
+  ordering order = ordering::none;
   clock::time_point created_at;
   clock::time_point updated_at;
   // Counters kept apart from the record (redis/keys.hpp); read by store::get and list.

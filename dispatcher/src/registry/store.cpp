@@ -221,6 +221,7 @@ result<std::string> store::serialize(const endpoint& ep) const {
       {"rate_limit_per_second", ep.rate_limit_per_second},
       {"headers", headers_to_json(ep.headers)},
       {"timeout_seconds", ep.timeout_seconds},
+      {"ordering", to_string(ep.order)},
       {"created_at", to_unix_ms(ep.created_at)},
       {"updated_at", to_unix_ms(ep.updated_at)},
   };
@@ -273,6 +274,8 @@ result<endpoint> store::parse_record(std::string_view id, std::string_view raw) 
       if (!h) return fail(error_kind::permanent, "endpoint " + ep.id + ": " + h.error().message);
       ep.headers = std::move(*h);
     }
+    // Records from before the option have none: "none".
+    ep.order = parse_ordering(j.value("ordering", "none")).value_or(ordering::none);
     ep.created_at = from_unix_ms(j.at("created_at").get<std::int64_t>());
     ep.updated_at = from_unix_ms(j.at("updated_at").get<std::int64_t>());
     json secrets;
@@ -381,6 +384,7 @@ redis::operation<endpoint> store::create_op(const endpoint_spec& spec) const {
   ep.livemode = spec.livemode;
   ep.description = spec.description;
   ep.rate_limit_per_second = spec.rate_limit_per_second;
+  ep.order = spec.order;
   ep.enabled = spec.enabled;
   ep.headers = spec.headers;
   ep.auth = spec.auth;
@@ -499,6 +503,7 @@ redis::operation<std::optional<endpoint>> store::update_op(std::string_view id,
     if (changes.events) ep.events = *changes.events;
     if (changes.description) ep.description = *changes.description;
     if (changes.rate_limit_per_second) ep.rate_limit_per_second = *changes.rate_limit_per_second;
+    if (changes.order) ep.order = *changes.order;
     if (changes.enabled) {
       ep.enabled = *changes.enabled;
       if (ep.enabled) ep.disabled_reason.clear();

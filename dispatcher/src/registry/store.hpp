@@ -42,6 +42,7 @@ struct endpoint_spec {
   bool livemode = true;
   std::string description;
   std::uint32_t rate_limit_per_second = 0;
+  ordering order = ordering::none;
   bool enabled = true;
   header_list headers;
   endpoint_auth auth;
@@ -55,6 +56,7 @@ struct endpoint_update {
   std::optional<std::vector<std::string>> events;
   std::optional<std::string> description;
   std::optional<std::uint32_t> rate_limit_per_second;
+  std::optional<ordering> order;
   std::optional<bool> enabled;  // enabling clears disabled_reason
   std::optional<header_list> headers;          // replaces them all
   std::optional<endpoint_auth> auth;           // kind::none removes it

@@ -97,7 +97,7 @@ return out
 
 std::vector<std::string> task_argv(const task& t, clock::time_point due,
                                    std::chrono::milliseconds ttl) {
-  return {t.id(),
+  std::vector<std::string> out{t.id(),
           std::to_string(unix_ms(due)),
           std::to_string(ttl.count()),
           "event_id",
@@ -124,6 +124,11 @@ std::vector<std::string> task_argv(const task& t, clock::time_point due,
           std::to_string(t.source.offset),
           "source_key",
           t.source.key};
+  // Only an ordered delivery has these: an unordered one pays nothing for them.
+  if (t.sequence > 0) {
+    out.insert(out.end(), {"sequence", std::to_string(t.sequence), "resource", t.resource});
+  }
+  return out;
 }
 
 task task_from_fields(const std::vector<redis::reply>& fields) {
@@ -155,6 +160,10 @@ task task_from_fields(const std::vector<redis::reply>& fields) {
       t.source.offset = std::atoll(v.c_str());
     else if (k == "source_key")
       t.source.key = v;
+    else if (k == "sequence")
+      t.sequence = std::strtoull(v.c_str(), nullptr, 10);
+    else if (k == "resource")
+      t.resource = v;
   }
   return t;
 }
@@ -227,6 +236,11 @@ std::string task_id(std::string_view event_id, std::string_view endpoint_id) {
 }
 
 std::string task::id() const { return task_id(event_id, endpoint_id); }
+
+std::vector<std::string> store::task_args(const task& t, clock::time_point due,
+                                          std::chrono::milliseconds ttl) {
+  return task_argv(t, due, ttl);
+}
 
 store::store(std::shared_ptr<redis::client> redis, store_options opts)
     : redis_(std::move(redis)), opts_(opts) {

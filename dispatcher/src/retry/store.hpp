@@ -51,6 +51,10 @@ struct task {
   clock::time_point first_attempt_at;
   std::string last_error;
   kafka::dead_letter::source_ref source;  // where the event came from, for its dead letter
+  // An ordered endpoint's delivery (delivery/ordered_queue.hpp): its tresse-sequence number
+  // and the resource (data.id) whose queue it heads or waits in; 0 and "" otherwise.
+  std::uint64_t sequence = 0;
+  std::string resource;
 
   // event_id + ":" + endpoint_id: one task per delivery, whoever schedules it.
   std::string id() const;
@@ -150,6 +154,11 @@ class store {
   // methods above are these plus a blocking round trip, so the layout lives here alone.
   redis::request schedule_call(const task& t, clock::time_point due) const;
   redis::request reschedule_call(const task& t, clock::time_point due) const;  // reply 1: stored
+  // ARGV of the schedule scripts: task id, due ms, ttl ms, then the record's field/value pairs
+  // (delivery/ordered_queue.cpp writes the same record).
+  static std::vector<std::string> task_args(const task& t, clock::time_point due,
+                                            std::chrono::milliseconds ttl);
+  std::chrono::milliseconds task_ttl() const { return opts_.task_ttl; }
   static redis::request claim_call(clock::time_point now, std::size_t limit,
                                        std::chrono::milliseconds lease);
   static std::vector<task> tasks_from_reply(const redis::reply& r);

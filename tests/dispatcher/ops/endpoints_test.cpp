@@ -162,6 +162,24 @@ TEST_F(EndpointsCliTest, SetsHeadersAuthAndTimeoutWithTheSecretFromAFile) {
   EXPECT_EQ(got["headers"], json::object());
 }
 
+TEST_F(EndpointsCliTest, OrderingIsSetOnCreateAndUpdate) {
+  auto r = run({"create", "--business", "biz_1", "--url", "https://example.com/hook", "--events",
+                "*", "--ordering", "per_resource", "--encryption-key", key_});
+  ASSERT_EQ(r.code, 0) << r.out;
+  auto ep = json::parse(r.out);
+  EXPECT_EQ(ep["ordering"], "per_resource");
+  EXPECT_EQ(create()["ordering"], "none");  // the default
+  // Only the flags given change: the ordering stays through another update.
+  r = run({"update", "--id", ep["id"], "--description", "x", "--encryption-key", key_});
+  ASSERT_EQ(r.code, 0) << r.out;
+  EXPECT_EQ(json::parse(r.out)["ordering"], "per_resource");
+  r = run({"update", "--id", ep["id"], "--ordering", "none", "--encryption-key", key_});
+  ASSERT_EQ(r.code, 0) << r.out;
+  EXPECT_EQ(json::parse(r.out)["ordering"], "none");
+  EXPECT_EQ(run({"update", "--id", ep["id"], "--ordering", "fifo", "--encryption-key", key_}).code,
+            2);
+}
+
 TEST_F(EndpointsCliTest, ReportsUsageAndInputErrors) {
   EXPECT_EQ(run({"explode"}).code, 2);
   EXPECT_EQ(run({"create", "--business", "biz_1"}).code, 2);

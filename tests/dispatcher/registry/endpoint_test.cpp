@@ -22,6 +22,7 @@ endpoint sample() {
   ep.disabled_reason = "410 Gone";
   ep.description = "front desk \xe2\x80\x94 \"main\"\n\\";
   ep.rate_limit_per_second = 7;
+  ep.order = ordering::per_resource;
   ep.created_at = clock::time_point(std::chrono::seconds(1776594000));
   ep.updated_at = clock::time_point(std::chrono::seconds(1776594720));
   ep.failure_count = 3;
@@ -41,6 +42,7 @@ TEST(EndpointJsonTest, TextIsTheDocumentedObject) {
                    {"disabled_reason", "410 Gone"},
                    {"description", "front desk \xe2\x80\x94 \"main\"\n\\"},
                    {"rate_limit_per_second", 7},
+                   {"ordering", "per_resource"},
                    {"created_at", "2026-04-19T10:20:00Z"},
                    {"updated_at", "2026-04-19T10:32:00Z"},
                    {"failure_count", 3},
@@ -83,6 +85,15 @@ TEST(EndpointJsonTest, NullDisabledReasonAndEmptyLists) {
   auto j = json::parse(to_json_text(ep, true));
   EXPECT_TRUE(j["disabled_reason"].is_null());
   EXPECT_EQ(j["previous_secrets"], json::array());
+}
+
+TEST(EndpointJsonTest, OrderingParsesOnlyItsTwoValues) {
+  EXPECT_EQ(parse_ordering("none"), ordering::none);
+  EXPECT_EQ(parse_ordering("per_resource"), ordering::per_resource);
+  EXPECT_EQ(parse_ordering("Per_Resource"), std::nullopt);
+  EXPECT_EQ(parse_ordering(""), std::nullopt);
+  EXPECT_EQ(to_string(ordering::none), "none");
+  EXPECT_EQ(json::parse(to_json_text(endpoint{}))["ordering"], "none");
 }
 
 }  // namespace

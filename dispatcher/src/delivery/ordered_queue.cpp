@@ -1,0 +1,267 @@
+#include "delivery/ordered_queue.hpp"
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/this_coro.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <nlohmann/json.hpp>
+
+#include "delivery/redis_writer.hpp"
+#include "redis/keys.hpp"
+#include "tresse/common/event.hpp"
+#include "tresse/common/log.hpp"
+
+namespace tresse::dispatcher {
+namespace ordered {
+namespace {
+
+namespace keys = redis::keys;
+
+std::int64_t unix_ms(clock::time_point t) {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(t.time_since_epoch()).count();
+}
+
+// KEYS: sequence hash, waiting list, event key, backlog hash, oldest zset, task hash, retry due.
+// ARGV: event id, task id, now ms, task ttl ms, sequence ttl ms, resource, mode ("enter" or
+// "requeue"), then the task record's field/value pairs.
+// Returns {sequence, state}: 1 head (attempt now), 0 waiting, 2 known, 3 pending, 4 due.
+const redis::script& place_script() {
+  static const redis::script s(R"lua(
+local known = redis.call('GET', KEYS[3])
+local head = redis.call('HGET', KEYS[1], 'head')
+if ARGV[7] == 'enter' then
+  if known then
+    if head == ARGV[1] and redis.call('EXISTS', KEYS[6]) == 0 then
+      -- Redelivered by Kafka while still the head, with no retry task: its instance died
+      -- before handing it off. Due now, for whichever instance claims it.
+      redis.call('HSET', KEYS[6], 'sequence', known, 'resource', ARGV[6], unpack(ARGV, 8))
+      redis.call('PEXPIRE', KEYS[6], ARGV[4])
+      redis.call('ZADD', KEYS[7], ARGV[3], ARGV[2])
+    end
+    return {tonumber(known), 2}
+  end
+elseif head == ARGV[1] or redis.call('EXISTS', KEYS[6]) == 1 then
+  return {tonumber(known) or 0, 3}
+end
+local n = redis.call('HINCRBY', KEYS[1], 'last', 1)
+redis.call('PEXPIRE', KEYS[1], ARGV[5])
+redis.call('SET', KEYS[3], n, 'PX', ARGV[5])
+if not head then
+  redis.call('HSET', KEYS[1], 'head', ARGV[1], 'head_seq', n)
+  if ARGV[7] == 'enter' then return {n, 1} end
+  redis.call('HSET', KEYS[6], 'sequence', n, 'resource', ARGV[6], unpack(ARGV, 8))
+  redis.call('PEXPIRE', KEYS[6], ARGV[4])
+  redis.call('ZADD', KEYS[7], ARGV[3], ARGV[2])
+  return {n, 4}
+end
+-- Waiting: no TTL on its record until it is released (a head may take the whole schedule).
+redis.call('HSET', KEYS[6], 'sequence', n, 'resource', ARGV[6], 'queued_at', ARGV[3],
+           unpack(ARGV, 8))
+redis.call('PERSIST', KEYS[6])
+redis.call('RPUSH', KEYS[2], ARGV[2])
+redis.call('PEXPIRE', KEYS[2], ARGV[5])
+redis.call('HINCRBY', KEYS[4], 'waiting', 1)
+redis.call('ZADD', KEYS[5], 'NX', ARGV[3], ARGV[6])
+return {n, 0}
+)lua");
+  return s;
+}
+
+// KEYS: sequence hash, waiting list, backlog hash, oldest zset, retry due, retry claimed, the
+// settled task's hash. ARGV: event id, settled task id ("": no task to complete), now ms, task
+// key prefix, task ttl ms, resource, sequence ttl ms.
+// Waiting records are found by prefix, as the claim script finds task records.
+const redis::script& release_script() {
+  static const redis::script s(R"lua(
+if ARGV[2] ~= '' then
+  redis.call('DEL', KEYS[7])
+  redis.call('ZREM', KEYS[5], ARGV[2])
+  redis.call('ZREM', KEYS[6], ARGV[2])
+end
+if redis.call('HGET', KEYS[1], 'head') ~= ARGV[1] then return 0 end
+while true do
+  local id = redis.call('LPOP', KEYS[2])
+  if not id then
+    redis.call('HDEL', KEYS[1], 'head', 'head_seq')
+    redis.call('ZREM', KEYS[4], ARGV[6])
+    return 1
+  end
+  redis.call('HINCRBY', KEYS[3], 'waiting', -1)
+  local record = ARGV[4] .. id
+  local next = redis.call('HMGET', record, 'event_id', 'sequence')
+  if next[1] then
+    redis.call('HSET', KEYS[1], 'head', next[1], 'head_seq', next[2])
+    redis.call('PEXPIRE', KEYS[1], ARGV[7])
+    redis.call('PEXPIRE', record, ARGV[5])
+    redis.call('ZADD', KEYS[5], ARGV[3], id)
+    local front = redis.call('LINDEX', KEYS[2], 0)
+    if front then
+      local at = redis.call('HGET', ARGV[4] .. front, 'queued_at') or ARGV[3]
+      redis.call('ZADD', KEYS[4], at, ARGV[6])
+    else
+      redis.call('ZREM', KEYS[4], ARGV[6])
+    end
+    return 2
+  end
+end
+)lua");
+  return s;
+}
+
+redis::request place_call(const retry::task& t, clock::time_point now,
+                          std::chrono::milliseconds task_ttl, const char* mode) {
+  // The record as the retry store writes it (its own id, due and ttl first: dropped here).
+  std::vector<std::string> record = retry::store::task_args(t, now, task_ttl);
+  std::vector<std::string> args{t.event_id,
+                                std::move(record[0]),
+                                std::to_string(unix_ms(now)),
+                                std::to_string(task_ttl.count()),
+                                std::to_string(sequence_ttl.count()),
+                                t.resource,
+                                mode};
+  args.insert(args.end(), std::make_move_iterator(record.begin() + 3),
+              std::make_move_iterator(record.end()));
+  const std::string& ep = t.endpoint_id;
+  return {&place_script(),
+          {keys::ordered_sequence(ep, t.resource), keys::ordered_waiting(ep, t.resource),
+           keys::ordered_event(ep, t.event_id), keys::ordered_backlog(ep), keys::ordered_oldest(ep),
+           keys::retry_task(args[1]), std::string(keys::retry_due)},
+          std::move(args),
+          {}};
+}
+
+}  // namespace
+
+std::string resource_of(std::string_view event_body) {
+  auto doc = nlohmann::json::parse(event_body, nullptr, /*allow_exceptions=*/false);
+  if (!doc.is_object()) return {};
+  auto data = doc.find("data");
+  if (data == doc.end() || !data->is_object()) return {};
+  auto id = data->find("id");
+  if (id == data->end() || !id->is_string()) return {};
+  std::string out = id->get<std::string>();
+  // It becomes part of key names: the event-id alphabet only.
+  return events::is_valid_id(out) ? out : std::string();
+}
+
+redis::request enter_call(const retry::task& t, clock::time_point now,
+                          std::chrono::milliseconds task_ttl) {
+  return place_call(t, now, task_ttl, "enter");
+}
+
+redis::request requeue_call(const retry::task& t, clock::time_point now,
+                            std::chrono::milliseconds task_ttl) {
+  return place_call(t, now, task_ttl, "requeue");
+}
+
+redis::request release_call(const retry::task& t, bool complete_task, clock::time_point now,
+                            std::chrono::milliseconds task_ttl) {
+  const std::string& ep = t.endpoint_id;
+  std::string id = t.id();
+  return {&release_script(),
+          {keys::ordered_sequence(ep, t.resource), keys::ordered_waiting(ep, t.resource),
+           keys::ordered_backlog(ep), keys::ordered_oldest(ep), std::string(keys::retry_due),
+           std::string(keys::retry_claimed), keys::retry_task(id)},
+          {t.event_id, complete_task ? std::move(id) : std::string(), std::to_string(unix_ms(now)),
+           std::string(keys::retry_task_prefix), std::to_string(task_ttl.count()), t.resource,
+           std::to_string(sequence_ttl.count())},
+          {}};
+}
+
+result<place> place_from_reply(const redis::reply& r) {
+  if (r.elements.size() != 2 || r.elements[0].type != redis::reply::kind::integer ||
+      r.elements[1].type != redis::reply::kind::integer) {
+    return fail(error_kind::transient, "redis: unexpected reply to the ordered-queue script");
+  }
+  static constexpr state by_code[] = {state::waiting, state::head, state::known, state::pending,
+                                      state::due};
+  const auto code = r.elements[1].integer;
+  if (code < 0 || code > 4) {
+    return fail(error_kind::transient, "redis: unexpected state from the ordered-queue script");
+  }
+  return place{static_cast<std::uint64_t>(r.elements[0].integer), by_code[code]};
+}
+
+redis::operation<bool> requeue_op(const retry::task& t, clock::time_point now,
+                                  std::chrono::milliseconds task_ttl) {
+  using op = redis::operation<bool>;
+  return op::one(requeue_call(t, now, task_ttl),
+                 [](op&, redis::replies r) -> std::optional<result<bool>> {
+                   auto got = redis::single_reply(std::move(r));
+                   if (!got) return std::unexpected(got.error());
+                   auto p = place_from_reply(*got);
+                   if (!p) return std::unexpected(p.error());
+                   return p->where != state::pending;
+                 });
+}
+
+redis::request backlog_commands(std::string_view endpoint_id) {
+  redis::request r;
+  r.commands.add({"HGET", keys::ordered_backlog(endpoint_id), "waiting"})
+      .add({"ZRANGE", keys::ordered_oldest(endpoint_id), "0", "0", "WITHSCORES"});
+  return r;
+}
+
+result<backlog> backlog_from_replies(const std::vector<redis::reply>& r) {
+  if (auto e = redis::first_error(r); !e) return std::unexpected(e.error());
+  if (r.size() != 2) return fail(error_kind::transient, "redis: unexpected backlog replies");
+  backlog out;
+  if (!r[0].is_nil()) out.waiting = std::max<std::int64_t>(0, std::atoll(r[0].str.c_str()));
+  if (r[1].elements.size() == 2) {
+    out.oldest_queued_at = clock::time_point(std::chrono::duration_cast<clock::duration>(
+        std::chrono::milliseconds(std::atoll(r[1].elements[1].str.c_str()))));
+  }
+  return out;
+}
+
+redis::operation<backlog> backlog_op(std::string_view endpoint_id) {
+  using op = redis::operation<backlog>;
+  return op::one(backlog_commands(endpoint_id),
+                 [](op&, redis::replies r) -> std::optional<result<backlog>> {
+                   if (!r) return std::unexpected(r.error());
+                   return backlog_from_replies(*r);
+                 });
+}
+
+}  // namespace ordered
+
+boost::asio::awaitable<std::optional<ordered::place>> ordered_queue::enter(const retry::task& t) {
+  std::string key = t.endpoint_id;
+  key.push_back(' ');
+  key.append(t.resource);
+  // Present: another enter of this resource is under way; wait for it to hand over.
+  auto [it, first] = gates_.try_emplace(key);
+  if (!first) {
+    const auto ex = co_await boost::asio::this_coro::executor;
+    auto turn = std::make_shared<boost::asio::steady_timer>(
+        ex, boost::asio::steady_timer::time_point::max());
+    it->second.waiting.push_back(turn);
+    co_await turn->async_wait(boost::asio::as_tuple(boost::asio::use_awaitable));
+  }
+  const redis::request call = ordered::enter_call(t, ordered::clock::now(), task_ttl_);
+  auto got = co_await writer_.write(call, "ordered intake");
+  // Hand over to the next enter of this resource, or close the gate (references into an
+  // unordered_map stay valid while other keys come and go).
+  gate& g = gates_.at(key);
+  if (g.waiting.empty()) {
+    gates_.erase(key);
+  } else {
+    g.waiting.front()->cancel();
+    g.waiting.pop_front();
+  }
+  if (!got) co_return std::nullopt;
+  auto p = got->empty() ? result<ordered::place>(fail(error_kind::transient, "no reply"))
+                        : ordered::place_from_reply(got->front());
+  if (p) co_return *p;
+  // Not the script's reply (never expected): attempted, unnumbered, rather than lost.
+  log::error("ordered intake: unexpected reply; delivering without order",
+             {{"event", t.event_id}, {"endpoint", t.endpoint_id}, {"error", p.error().message}});
+  co_return ordered::place{0, ordered::state::head};
+}
+
+boost::asio::awaitable<bool> ordered_queue::release(const retry::task& t, bool complete_task) {
+  const redis::request call =
+      ordered::release_call(t, complete_task, ordered::clock::now(), task_ttl_);
+  co_return (co_await writer_.write(call, "ordered release")).has_value();
+}
+
+}  // namespace tresse::dispatcher

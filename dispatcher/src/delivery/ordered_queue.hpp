@@ -1,0 +1,127 @@
+// Ordered delivery per resource (DESIGN.md "Ordered delivery"): for an endpoint with
+// `ordering: "per_resource"`, the events of one resource (the event's data.id) are attempted
+// strictly in Kafka order, each carrying `tresse-sequence: <n>` (1, 2, 3 … per endpoint and
+// resource, the same on every attempt); a stuck resource holds back no other.
+//
+// All the state is in Redis (keys: redis/keys.hpp, tresse:ordered:{we_…}:…), changed by two
+// scripts, so that nothing is lost or reordered when an instance dies:
+// - enter (intake): idempotent by event id (Kafka redelivers after a crash). A new event gets
+//   the resource's next number; with no head it becomes the head and is attempted now,
+//   otherwise it joins the waiting list, its retry task record stored beside it, and counts as
+//   handed off (its offset may commit). An event seen before keeps its number; if it is the
+//   head and has no retry task (its instance died before handing it off), it goes onto the
+//   retry schedule, due now.
+// - release (settling the head: delivered, dead-lettered, endpoint disabled or deleted): clears
+//   the head and moves the next waiting event onto the retry schedule, due now, as the new head,
+//   so whichever instance claims it delivers it. A failed head is rescheduled as usual and stays
+//   the head. A dead-lettered head lets the next go: the gap in the numbers shows it.
+// - requeue (manual retry, replay): the event goes to the back of its resource's queue with a
+//   new number (due now if the queue was empty).
+//
+// An unordered endpoint never reaches this file: no command, no allocation.
+//
+//   ordered_queue q(ctx, writer);
+//   auto place = co_await q.enter(task, now);   // task: settle::task_of(...) with resource
+//   if (place && place->state == ordered::state::head) attempt(sequence = place->sequence);
+//   ... final hand-off ...
+//   co_await q.release(task, /*complete_task=*/false);
+#pragma once
+
+#include <boost/asio/awaitable.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <chrono>
+#include <cstdint>
+#include <deque>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+
+#include "redis/request.hpp"
+#include "retry/store.hpp"
+#include "tresse/common/result.hpp"
+
+namespace tresse::dispatcher {
+
+class redis_writer;
+
+namespace ordered {
+
+using clock = std::chrono::system_clock;
+
+// How long a resource's numbering and an event's number are kept after the resource's last
+// event: a resource idle this long starts again at 1.
+inline constexpr std::chrono::milliseconds sequence_ttl = std::chrono::hours(24 * 30);
+
+// The event's resource: data.id when it is a string of 1-128 [A-Za-z0-9_-]; "" otherwise (then
+// the event is delivered unordered, without tresse-sequence).
+std::string resource_of(std::string_view event_body);
+
+enum class state {
+  head,     // enter: attempt it now, with `sequence`
+  waiting,  // enter, requeue: behind the head; handed off
+  known,    // enter: seen before (waiting, head or done); handed off
+  pending,  // requeue: it is the head or already waiting; nothing changed
+  due,      // requeue: the queue was empty: it is the head, due now on the retry schedule
+};
+
+struct place {
+  std::uint64_t sequence = 0;
+  state where = state::known;
+};
+
+// `t`: the delivery's retry task (sequence unset, resource set), as stored for a waiting event.
+redis::request enter_call(const retry::task& t, clock::time_point now,
+                          std::chrono::milliseconds task_ttl);
+redis::request requeue_call(const retry::task& t, clock::time_point now,
+                            std::chrono::milliseconds task_ttl);
+// Settles the head `t` (its endpoint, resource and event); with `complete_task` its retry task
+// is completed in the same script (as retry::store::complete_commands). Reply 0: it was not the
+// head (already released); 1: the resource's queue is now empty; 2: the next one is due.
+redis::request release_call(const retry::task& t, bool complete_task, clock::time_point now,
+                            std::chrono::milliseconds task_ttl);
+result<place> place_from_reply(const redis::reply& r);
+// A manual retry or replay of `t` to an ordered endpoint (t.resource set), with the meaning of
+// retry::store::schedule_now_op: false when the event is in progress (it is the head, or waits
+// already), true when it was queued.
+redis::operation<bool> requeue_op(const retry::task& t, clock::time_point now,
+                                  std::chrono::milliseconds task_ttl);
+
+// What waits in one endpoint's ordered queues.
+struct backlog {
+  std::int64_t waiting = 0;
+  std::optional<clock::time_point> oldest_queued_at;  // the longest-waiting event's queueing
+};
+redis::request backlog_commands(std::string_view endpoint_id);
+result<backlog> backlog_from_replies(const std::vector<redis::reply>& r);
+redis::operation<backlog> backlog_op(std::string_view endpoint_id);  // either client
+
+}  // namespace ordered
+
+// The delivery path's side: the scripts through the shard's writer (durable: they retry until
+// Redis took them; nullopt / false only when stopping).
+//
+// Redis must run one resource's enters in Kafka order, and concurrent requests do not keep
+// theirs: a write retried after an outage, or an EVALSHA answered NOSCRIPT and sent again as
+// EVAL, lands after requests sent later. So enters of one (endpoint, resource) go one at a
+// time, in the order they were called (a FIFO gate per resource, on the shard's thread);
+// other resources do not wait.
+class ordered_queue {
+ public:
+  ordered_queue(redis_writer& writer, std::chrono::milliseconds task_ttl)
+      : writer_(writer), task_ttl_(task_ttl) {}
+
+  boost::asio::awaitable<std::optional<ordered::place>> enter(const retry::task& t);
+  boost::asio::awaitable<bool> release(const retry::task& t, bool complete_task);
+
+ private:
+  struct gate {
+    std::deque<std::shared_ptr<boost::asio::steady_timer>> waiting;  // woken in turn
+  };
+  redis_writer& writer_;
+  std::chrono::milliseconds task_ttl_;
+  std::unordered_map<std::string, gate> gates_;  // resources with an enter under way
+};
+
+}  // namespace tresse::dispatcher

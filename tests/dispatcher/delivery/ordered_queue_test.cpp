@@ -1,0 +1,228 @@
+#include "delivery/ordered_queue.hpp"
+
+#include <gtest/gtest.h>
+
+#include <string>
+#include <vector>
+
+#include "dispatcher/redis_test.hpp"
+#include "redis/keys.hpp"
+#include "redis/request.hpp"
+#include "retry/store.hpp"
+
+namespace tresse::dispatcher::ordered {
+namespace {
+
+using namespace std::chrono_literals;
+
+// The two scripts against a real redis-server, as the delivery path and the API run them.
+class OrderedQueueTest : public test_support::redis_test {
+ protected:
+  static retry::task make(std::string event, std::string resource = "apt_1",
+                          std::string endpoint = "we_1") {
+    retry::task t;
+    t.event_id = std::move(event);
+    t.endpoint_id = std::move(endpoint);
+    t.business_id = "biz_1";
+    t.event_type = "appointment.updated";
+    t.body = R"({"id":")" + t.event_id + R"(","data":{"id":")" + resource + R"("}})";
+    t.first_attempt_at = now_;
+    t.source = {"tresse.events", 0, 7, "biz_1"};
+    t.resource = std::move(resource);
+    return t;
+  }
+
+  place enter(const retry::task& t) { return run_place(enter_call(t, now_, ttl_)); }
+  place requeue(const retry::task& t) { return run_place(requeue_call(t, now_, ttl_)); }
+  place run_place(const redis::request& r) {
+    auto got = redis::single_reply(redis::run(*redis_, r));
+    EXPECT_TRUE(got.has_value()) << (got ? "" : got.error().message);
+    auto p = place_from_reply(*got);
+    EXPECT_TRUE(p.has_value());
+    return *p;
+  }
+  std::int64_t release(const retry::task& t, bool complete) {
+    auto got = redis::single_reply(redis::run(*redis_, release_call(t, complete, now_, ttl_)));
+    EXPECT_TRUE(got.has_value()) << (got ? "" : got.error().message);
+    return got->integer;
+  }
+  // Claims what is due now, as an instance's retry poll does.
+  std::vector<retry::task> claim() {
+    retry::store s(redis_);
+    auto got = s.claim_due(now_, 100, 60s);
+    EXPECT_TRUE(got.has_value());
+    return *got;
+  }
+  backlog backlog_of(const std::string& endpoint) {
+    auto got = redis::run(*redis_, backlog_commands(endpoint));
+    EXPECT_TRUE(got.has_value());
+    auto b = backlog_from_replies(*got);
+    EXPECT_TRUE(b.has_value());
+    return *b;
+  }
+
+  static inline const clock::time_point now_ = clock::time_point(1776594720s);
+  const std::chrono::milliseconds ttl_ = 24h;
+};
+
+TEST_F(OrderedQueueTest, FirstEventHeadsItsQueueAndTheNextWait) {
+  auto p1 = enter(make("evt_1"));
+  EXPECT_EQ(p1.sequence, 1u);
+  EXPECT_EQ(p1.where, state::head);
+  auto p2 = enter(make("evt_2"));
+  EXPECT_EQ(p2.sequence, 2u);
+  EXPECT_EQ(p2.where, state::waiting);
+  auto p3 = enter(make("evt_3"));
+  EXPECT_EQ(p3.sequence, 3u);
+  EXPECT_EQ(p3.where, state::waiting);
+  // Waiting is handed off: stored, not due (nothing to claim while the head is out).
+  EXPECT_TRUE(claim().empty());
+  auto b = backlog_of("we_1");
+  EXPECT_EQ(b.waiting, 2);
+  ASSERT_TRUE(b.oldest_queued_at.has_value());
+  EXPECT_EQ(*b.oldest_queued_at, now_);
+}
+
+TEST_F(OrderedQueueTest, IntakeIsIdempotentByEventId) {
+  ASSERT_EQ(enter(make("evt_1")).where, state::head);
+  ASSERT_EQ(enter(make("evt_2")).where, state::waiting);
+  // Kafka redelivers both (a crash before the commit): same numbers, nothing added.
+  auto again2 = enter(make("evt_2"));
+  EXPECT_EQ(again2.sequence, 2u);
+  EXPECT_EQ(again2.where, state::known);
+  EXPECT_EQ(backlog_of("we_1").waiting, 1);
+  auto again1 = enter(make("evt_1"));
+  EXPECT_EQ(again1.sequence, 1u);
+  EXPECT_EQ(again1.where, state::known);
+  // The head came back with no retry task: its instance died before handing it off. It is
+  // now due, with its number, for whichever instance claims it.
+  auto due = claim();
+  ASSERT_EQ(due.size(), 1u);
+  EXPECT_EQ(due[0].event_id, "evt_1");
+  EXPECT_EQ(due[0].sequence, 1u);
+  EXPECT_EQ(due[0].resource, "apt_1");
+  // A third redelivery finds the task: nothing more.
+  EXPECT_EQ(enter(make("evt_1")).where, state::known);
+  EXPECT_TRUE(claim().empty());
+  EXPECT_EQ(enter(make("evt_4")).sequence, 3u);
+}
+
+TEST_F(OrderedQueueTest, SettlingTheHeadMovesTheNextOntoTheScheduleDueNow) {
+  auto e1 = make("evt_1"), e2 = make("evt_2"), e3 = make("evt_3");
+  enter(e1);
+  enter(e2);
+  enter(e3);
+  e1.sequence = 1;
+  EXPECT_EQ(release(e1, false), 2);
+  auto due = claim();
+  ASSERT_EQ(due.size(), 1u);
+  EXPECT_EQ(due[0].event_id, "evt_2");
+  EXPECT_EQ(due[0].sequence, 2u);
+  EXPECT_EQ(due[0].body, e2.body);
+  EXPECT_EQ(due[0].attempts, 0);
+  EXPECT_EQ(backlog_of("we_1").waiting, 1);
+  // A second release of the old head (a duplicate hand-off) changes nothing.
+  EXPECT_EQ(release(e1, false), 0);
+  EXPECT_TRUE(claim().empty());
+  // evt_2 delivered from its retry task: completed and evt_3 released in one script.
+  EXPECT_EQ(release(due[0], true), 2);
+  retry::store s(redis_);
+  EXPECT_FALSE(s.get(due[0].id())->has_value());
+  due = claim();
+  ASSERT_EQ(due.size(), 1u);
+  EXPECT_EQ(due[0].event_id, "evt_3");
+  EXPECT_EQ(due[0].sequence, 3u);
+  EXPECT_EQ(release(due[0], true), 1);  // the queue is empty now
+  auto b = backlog_of("we_1");
+  EXPECT_EQ(b.waiting, 0);
+  EXPECT_FALSE(b.oldest_queued_at.has_value());
+  // The next event heads the queue at once, numbering going on.
+  auto p4 = enter(make("evt_4"));
+  EXPECT_EQ(p4.where, state::head);
+  EXPECT_EQ(p4.sequence, 4u);
+}
+
+TEST_F(OrderedQueueTest, DeadLetteredHeadLetsTheNextGoAndLeavesAGap) {
+  auto e1 = make("evt_1");
+  enter(e1);
+  enter(make("evt_2"));
+  // evt_1 fails and is rescheduled: it stays the head, evt_2 waits.
+  e1.sequence = 1;
+  retry::store s(redis_);
+  ASSERT_TRUE(s.schedule(e1, now_).has_value());
+  auto due = claim();
+  ASSERT_EQ(due.size(), 1u);
+  EXPECT_EQ(due[0].event_id, "evt_1");
+  // Its schedule exhausted, it is dead-lettered: the release completes it and evt_2 goes.
+  EXPECT_EQ(release(due[0], true), 2);
+  due = claim();
+  ASSERT_EQ(due.size(), 1u);
+  EXPECT_EQ(due[0].event_id, "evt_2");
+  EXPECT_EQ(due[0].sequence, 2u);  // 1 was never delivered: the receiver sees the gap before 2
+}
+
+TEST_F(OrderedQueueTest, ResourcesAndEndpointsAreIndependent) {
+  EXPECT_EQ(enter(make("evt_a1", "apt_a")).where, state::head);
+  EXPECT_EQ(enter(make("evt_a2", "apt_a")).where, state::waiting);
+  auto b1 = enter(make("evt_b1", "apt_b"));
+  EXPECT_EQ(b1.where, state::head);
+  EXPECT_EQ(b1.sequence, 1u);
+  auto other = enter(make("evt_a1", "apt_a", "we_2"));
+  EXPECT_EQ(other.where, state::head);
+  EXPECT_EQ(other.sequence, 1u);
+}
+
+TEST_F(OrderedQueueTest, RequeueGoesToTheBackWithANewNumber) {
+  auto e1 = make("evt_1");
+  enter(e1);
+  // Still the head (in flight): a manual retry would only duplicate it.
+  EXPECT_EQ(requeue(e1).where, state::pending);
+  enter(make("evt_2"));
+  EXPECT_EQ(requeue(make("evt_2")).where, state::pending);  // already waiting
+  e1.sequence = 1;
+  EXPECT_EQ(release(e1, false), 2);
+  auto again = requeue(make("evt_1"));
+  EXPECT_EQ(again.where, state::waiting);
+  EXPECT_EQ(again.sequence, 3u);
+  auto due = claim();
+  ASSERT_EQ(due.size(), 1u);
+  EXPECT_EQ(release(due[0], true), 2);  // evt_2 done: evt_1 again, as 3
+  due = claim();
+  ASSERT_EQ(due.size(), 1u);
+  EXPECT_EQ(due[0].event_id, "evt_1");
+  EXPECT_EQ(due[0].sequence, 3u);
+  EXPECT_EQ(release(due[0], true), 1);
+  // An empty queue: the retried event is the head, due now.
+  auto alone = requeue(make("evt_1"));
+  EXPECT_EQ(alone.where, state::due);
+  EXPECT_EQ(alone.sequence, 4u);
+  due = claim();
+  ASSERT_EQ(due.size(), 1u);
+  EXPECT_EQ(due[0].sequence, 4u);
+}
+
+TEST_F(OrderedQueueTest, EveryKeyOfAnEndpointSharesItsHashTag) {
+  auto t = make("evt_1");
+  for (const auto& k : enter_call(t, now_, ttl_).keys) {
+    if (k.starts_with("tresse:ordered:")) {
+      EXPECT_TRUE(k.starts_with("tresse:ordered:{we_1}:")) << k;
+    }
+  }
+  for (const auto& k : release_call(t, true, now_, ttl_).keys) {
+    if (k.starts_with("tresse:ordered:")) {
+      EXPECT_TRUE(k.starts_with("tresse:ordered:{we_1}:")) << k;
+    }
+  }
+}
+
+TEST(OrderedResourceTest, IsDataIdWhenItIsAnId) {
+  EXPECT_EQ(resource_of(R"({"id":"evt_1","data":{"status":"x","id":"apt_q9"}})"), "apt_q9");
+  EXPECT_EQ(resource_of(R"({"id":"evt_1","data":{"id":7}})"), "");
+  EXPECT_EQ(resource_of(R"({"id":"evt_1","data":{"id":"a b"}})"), "");
+  EXPECT_EQ(resource_of(R"({"id":"evt_1","data":{}})"), "");
+  EXPECT_EQ(resource_of(R"({"id":"evt_1","data":{"id":")" + std::string(129, 'a') + R"("}})"), "");
+  EXPECT_EQ(resource_of("not json"), "");
+}
+
+}  // namespace
+}  // namespace tresse::dispatcher::ordered

@@ -1,0 +1,209 @@
+// End to end: `ordering: "per_resource"` (DESIGN.md "Ordered delivery"). One resource's events
+// reach the endpoint in publish order, each with tresse-sequence 1, 2, 3 …, across failures,
+// timeouts, two instances and a SIGKILL; a dead-lettered head lets the next go, the gap in the
+// numbers showing it; a stuck resource holds back no other.
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <map>
+#include <nlohmann/json.hpp>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "harness.hpp"
+
+namespace tresse::test {
+namespace {
+
+using json = nlohmann::json;
+
+class OrderingTest : public integration_test {
+ protected:
+  endpoint_info ordered_endpoint(const std::string& business, const std::string& url) {
+    auto ep = create_endpoint(business, url, "*");
+    auto updated = cli({"endpoints", "update", "--id", ep.id, "--ordering", "per_resource"});
+    EXPECT_EQ(updated.value("ordering", ""), "per_resource") << updated.dump();
+    return ep;
+  }
+
+  // The resource of a recorded request (its body's data.id).
+  static std::string resource_of(const received_request& r) {
+    return json::parse(r.body)["data"].value("id", "");
+  }
+
+  static bool succeeded(const received_request& r) { return r.answered >= 200 && r.answered < 300; }
+
+  // Event ids in the order their first successful attempt arrived, per resource.
+  static std::map<std::string, std::vector<std::string>> first_successes(
+      const std::vector<received_request>& requests) {
+    std::map<std::string, std::vector<std::string>> out;
+    std::set<std::string> seen;
+    for (const auto& r : requests) {
+      if (!succeeded(r) || !seen.insert(r.header("webhook-id")).second) continue;
+      out[resource_of(r)].push_back(r.header("webhook-id"));
+    }
+    return out;
+  }
+
+  // The dispatcher notices a new ordering within the registry refresh (100 ms here).
+  // The breaker and the throttle would only slow this down: the failures are the point.
+  const std::vector<std::string> settings_ = {
+      "delivery.timeout=400ms", "delivery.breaker_failures=0", "delivery.throttle_decrease=0.95",
+      "delivery.retry_schedule=100ms,100ms,100ms,100ms,"
+      "100ms,100ms,100ms,100ms,100ms,100ms,100ms,100ms"};
+};
+
+TEST_F(OrderingTest, ResourcesArriveInPublishOrderAcrossFailuresAndASigkill) {
+  // Fails about every third request and times out now and then (answered too late, as 504).
+  std::atomic<int> n{0};
+  recording_sink sink(
+      [&n](const received_request&) {
+        const int i = ++n;
+        if (i % 11 == 0) return sink_reply{.status = 504, .delay = std::chrono::milliseconds(700)};
+        if (i % 3 == 0) return sink_reply{.status = 500};
+        return sink_reply{.delay = std::chrono::milliseconds(2)};
+      },
+      8);
+  auto ep = ordered_endpoint("biz_ord", sink.url());
+  constexpr int resources = 50, per_resource = 20;
+  std::vector<events::event> evs;  // interleaved: event j of every resource, then j + 1
+  std::map<std::string, std::pair<std::string, int>> published;  // id -> (resource, index)
+  for (int j = 0; j < per_resource; ++j) {
+    for (int r = 0; r < resources; ++r) {
+      const std::string resource = "apt_" + std::to_string(r);
+      evs.push_back(make_event("appointment.updated", "biz_ord",
+                               R"({"id":")" + resource + R"(","step":)" + std::to_string(j) + "}"));
+      published[evs.back().id] = {resource, j};
+    }
+  }
+  auto& a = start_dispatcher(settings_);
+  auto& b = start_dispatcher(settings_);
+  auto has_partitions = [](const json& j) { return j.contains("partitions"); };
+  ASSERT_TRUE(a.wait_for_log("kafka partitions assigned", has_partitions)) << a.log_text();
+  ASSERT_TRUE(b.wait_for_log("kafka partitions assigned", has_partitions)) << b.log_text();
+  publish(evs);
+
+  ASSERT_TRUE(eventually_true([&] { return sink.delivered_ids().size() >= 250; }, 60s));
+  a.kill();
+  EXPECT_LT(sink.delivered_ids().size(), evs.size()) << "the stream ended before the kill";
+
+  // Nothing lost: every event succeeded once at least (receivers dedupe the rest).
+  std::set<std::string> want;
+  for (const auto& e : evs) want.insert(e.id);
+  ASSERT_TRUE(eventually_true(
+      [&] {
+        auto got = first_successes(sink.requests());
+        std::size_t total = 0;
+        for (const auto& [r, ids] : got) total += ids.size();
+        return total == want.size();
+      },
+      180s));
+  const auto requests = sink.requests();
+  // In order: per resource, the first successes in strictly increasing publish order.
+  auto order = first_successes(requests);
+  ASSERT_EQ(order.size(), static_cast<std::size_t>(resources));
+  for (const auto& [resource, ids] : order) {
+    SCOPED_TRACE(resource);
+    ASSERT_EQ(ids.size(), static_cast<std::size_t>(per_resource));
+    for (std::size_t i = 0; i < ids.size(); ++i) {
+      EXPECT_EQ(published[ids[i]].second, static_cast<int>(i)) << ids[i];
+    }
+  }
+  // Numbered as promised: event j of a resource is j + 1 on every attempt (none dead-lettered,
+  // so no gap).
+  for (const auto& r : requests) {
+    const auto& [resource, index] = published[r.header("webhook-id")];
+    EXPECT_EQ(r.header("tresse-sequence"), std::to_string(index + 1)) << resource;
+  }
+  // And never n + 1 before n was delivered: no attempt of event j before a success of j - 1.
+  std::map<std::string, int> delivered_upto;  // resource -> highest index delivered so far
+  for (const auto& r : requests) {
+    const auto& [resource, index] = published[r.header("webhook-id")];
+    auto it = delivered_upto.find(resource);
+    const int done = it == delivered_upto.end() ? -1 : it->second;
+    EXPECT_LE(index, done + 1) << resource << ": event " << index << " sent before " << done + 1
+                               << " was delivered";
+    if (succeeded(r) && index == done + 1) delivered_upto[resource] = index;
+  }
+}
+
+TEST_F(OrderingTest, DeadLetteredHeadLetsTheNextGoAndOthersAreNotHeldBack) {
+  auto a1 = make_event("appointment.created", "biz_dl", R"({"id":"apt_a"})");
+  auto a2 = make_event("appointment.rescheduled", "biz_dl", R"({"id":"apt_a"})");
+  auto a3 = make_event("appointment.canceled", "biz_dl", R"({"id":"apt_a"})");
+  std::vector<events::event> others;
+  for (int i = 0; i < 5; ++i) {
+    others.push_back(make_event("appointment.updated", "biz_dl", R"({"id":"apt_b"})"));
+  }
+  const std::string stuck = a1.id;  // always fails
+  recording_sink sink([stuck](const received_request& r) {
+    return r.header("webhook-id") == stuck ? sink_reply{.status = 500} : sink_reply{};
+  });
+  auto ep = ordered_endpoint("biz_dl", sink.url());
+  // Slow retries: apt_a is stuck on its head for a few seconds.
+  start_dispatcher({"delivery.retry_schedule=2s,2s,2s", "delivery.retry_jitter=0"});
+  std::vector<events::event> all = {a1, a2, a3};
+  all.insert(all.end(), others.begin(), others.end());
+  publish(all);
+
+  // apt_b flows while apt_a's head fails: a2 is not attempted meanwhile.
+  ASSERT_TRUE(eventually_true([&] {
+    auto got = sink.delivered_ids();
+    for (const auto& e : others) {
+      if (!got.contains(e.id)) return false;
+    }
+    return true;
+  }));
+  for (const auto& r : sink.requests()) EXPECT_NE(r.header("webhook-id"), a2.id);
+  // What waits shows: a2 and a3 behind a1.
+  auto health = cli({"endpoints", "health", ep.id});
+  EXPECT_EQ(health["data"][0]["ordering"], "per_resource") << health.dump();
+  EXPECT_EQ(health["data"][0]["backlog"]["ordered_waiting"], 2) << health.dump();
+  EXPECT_TRUE(health["data"][0]["backlog"]["ordered_oldest_queued_at"].is_string());
+
+  // a1 exhausts its schedule (4 attempts) and is dead-lettered; a2 and a3 follow, 2 and 3.
+  auto dead = kafka_.read(dead_letter_topic(), 1, eventually);
+  ASSERT_EQ(dead.size(), 1u);
+  EXPECT_EQ(json::parse(dead[0].value).value("endpoint_id", ""), ep.id);
+  ASSERT_TRUE(sink.wait_for_delivered(others.size() + 2));
+  const auto requests = sink.requests();
+  int a1_attempts = 0;
+  std::size_t last_a1 = 0, first_a2 = 0, first_a3 = 0;
+  for (std::size_t i = 0; i < requests.size(); ++i) {
+    const auto id = requests[i].header("webhook-id");
+    const auto seq = requests[i].header("tresse-sequence");
+    if (id == a1.id) {
+      ++a1_attempts;
+      last_a1 = i;
+      EXPECT_EQ(seq, "1");
+    } else if (id == a2.id) {
+      if (first_a2 == 0) first_a2 = i;
+      EXPECT_EQ(seq, "2");  // 1 never arrived: the receiver sees the gap
+    } else if (id == a3.id) {
+      if (first_a3 == 0) first_a3 = i;
+      EXPECT_EQ(seq, "3");
+    }
+  }
+  EXPECT_EQ(a1_attempts, 4);
+  EXPECT_GT(first_a2, last_a1);
+  EXPECT_GT(first_a3, first_a2);
+  // apt_b numbered on its own: 1..5 in publish order.
+  std::vector<std::string> b_seqs;
+  for (const auto& r : requests) {
+    if (resource_of(r) == "apt_b") b_seqs.push_back(r.header("tresse-sequence"));
+  }
+  EXPECT_EQ(b_seqs, (std::vector<std::string>{"1", "2", "3", "4", "5"}));
+}
+
+TEST_F(OrderingTest, UnorderedEndpointsCarryNoSequence) {
+  recording_sink sink;
+  create_endpoint("biz_un", sink.url(), "*");
+  start_dispatcher();
+  publish({make_event("client.created", "biz_un", R"({"id":"cli_1"})")});
+  ASSERT_TRUE(sink.wait_for_delivered(1));
+  EXPECT_EQ(sink.requests()[0].header("tresse-sequence"), "");
+}
+
+}  // namespace
+}  // namespace tresse::test
