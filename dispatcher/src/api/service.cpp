@@ -619,7 +619,8 @@ std::vector<std::string> service::health_members(const page_cache::page& p,
   out.reserve(ids.size());
   for (std::size_t i = 0; i < ids.size(); ++i) {
     const auto h = health::merge(p.items[i].enabled, read.views[i], read.open_until[i], now);
-    out.push_back(",\"health\":" + health::to_api_json(h).dump());
+    std::string& member = out.emplace_back(",\"health\":");
+    health::append_api_json(member, h);
   }
   return out;
 }

@@ -1,10 +1,12 @@
 #include "health/merged.hpp"
 
 #include <algorithm>
+#include <charconv>
 #include <cstdlib>
 
 #include "redis/keys.hpp"
 #include "tresse/common/event.hpp"
+#include "tresse/common/json_text.hpp"
 
 namespace tresse::dispatcher::health {
 
@@ -66,13 +68,36 @@ read_result from_replies(const std::vector<redis::reply>& r, std::size_t from,
   return out;
 }
 
+void append_api_json(std::string& out, const merged& h) {
+  namespace jt = tresse::json_text;
+  // In nlohmann's (sorted) key order, so that both forms print alike.
+  out.append("{\"attempts\":");
+  jt::append_int(out, static_cast<std::int64_t>(h.attempts));
+  out.append(",\"circuit_open_until\":");
+  if (h.open_until) {
+    jt::append_string(out, tresse::events::format_rfc3339(*h.open_until));
+  } else {
+    out.append("null");
+  }
+  out.append(",\"state\":");
+  jt::append_string(out, h.state);
+  out.append(",\"success_rate\":");
+  if (h.success_rate < 0) {
+    out.append("null");
+  } else {
+    char text[32];
+    const auto end = std::to_chars(text, text + sizeof text, h.success_rate).ptr;
+    const std::string_view number(text, static_cast<std::size_t>(end - text));
+    out.append(number);
+    if (number.find_first_of(".e") == std::string_view::npos) out.append(".0");  // as nlohmann
+  }
+  out.push_back('}');
+}
+
 nlohmann::json to_api_json(const merged& h) {
-  using json = nlohmann::json;
-  return {{"state", h.state},
-          {"attempts", h.attempts},
-          {"success_rate", h.success_rate < 0 ? json(nullptr) : json(h.success_rate)},
-          {"circuit_open_until",
-           h.open_until ? json(tresse::events::format_rfc3339(*h.open_until)) : json(nullptr)}};
+  std::string text;
+  append_api_json(text, h);
+  return nlohmann::json::parse(text);
 }
 
 }  // namespace tresse::dispatcher::health

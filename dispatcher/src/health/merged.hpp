@@ -50,8 +50,10 @@ struct read_result {
 read_result from_replies(const std::vector<redis::reply>& r, std::size_t from,
                          const std::vector<std::string>& ids);
 
-// The Management API's `health` object: {"state", "success_rate", "attempts",
-// "circuit_open_until"}.
+// The Management API's `health` object: {"attempts", "circuit_open_until", "state",
+// "success_rate"}, appended as text (a page of 25 built nlohmann objects and dumped them, per
+// request), and the same parsed, for responses built as nlohmann::json.
+void append_api_json(std::string& out, const merged& h);
 nlohmann::json to_api_json(const merged& h);
 
 }  // namespace tresse::dispatcher::health

@@ -75,5 +75,29 @@ TEST(MergedHealthTest, ReadsEveryInstancesReportAndTheSharedCircuitInOnePipeline
   EXPECT_TRUE(j["success_rate"].is_null());
 }
 
+TEST(MergedHealthTest, TheApiObjectAsTextIsWhatNlohmannWouldPrint) {
+  // Pages append it as text; GET of one endpoint parses that text: the two must agree.
+  const auto now = wall_time(std::chrono::milliseconds(1776594720000));
+  for (double rate : {1.0, 0.25, 2.0 / 3.0, 0.0}) {
+    merged m;
+    m.state = "failing";
+    m.attempts = 12;
+    m.success_rate = rate;
+    m.open_until = now;
+    std::string text;
+    append_api_json(text, m);
+    const nlohmann::json expected = {{"state", "failing"},
+                                     {"attempts", 12},
+                                     {"success_rate", rate},
+                                     {"circuit_open_until", "2026-04-19T10:32:00Z"}};
+    EXPECT_EQ(text, expected.dump()) << rate;
+  }
+  merged idle;
+  idle.state = "idle";
+  std::string text;
+  append_api_json(text, idle);
+  EXPECT_EQ(text, R"({"attempts":0,"circuit_open_until":null,"state":"idle","success_rate":null})");
+}
+
 }  // namespace
 }  // namespace tresse::dispatcher::health
