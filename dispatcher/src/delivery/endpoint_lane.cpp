@@ -171,6 +171,13 @@ clock::duration retry_delay(const context& ctx) {
   return std::chrono::duration_cast<clock::duration>(ctx.deps.schedule.next_delay(1).value_or(5s));
 }
 
+// How long one attempt to `ep` may take: its own timeout_seconds, else the client's default.
+std::chrono::milliseconds attempt_timeout(const registry::endpoint& ep,
+                                          std::chrono::milliseconds fallback) {
+  if (ep.timeout_seconds == 0) return fallback;
+  return std::chrono::seconds(ep.timeout_seconds);
+}
+
 }  // namespace
 
 const std::expected<http::target, http::failure>& endpoint_lane::target_for(
@@ -180,7 +187,7 @@ const std::expected<http::target, http::failure>& endpoint_lane::target_for(
   if (!target_ || target_url_ != ep.url || target_timeout_s_ != ep.timeout_seconds ||
       (*target_ && (*target_)->identity != identity)) {
     target_ = client.prepare(ep.url, identity);
-    if (*target_) (*target_)->total_timeout = std::chrono::seconds(ep.timeout_seconds);
+    if (*target_) (*target_)->total_timeout = attempt_timeout(ep, client.options().total_timeout);
     target_url_ = ep.url;
     target_timeout_s_ = ep.timeout_seconds;
   }
@@ -201,10 +208,7 @@ asio::awaitable<admission> endpoint_lane::admit(shard_env& env, const registry::
   if (verdict == health::breaker::verdict::probe) {
     bool won = true;
     if (ctx.deps.breakers != nullptr) {
-      const auto timeout = ep.timeout_seconds > 0
-                               ? std::chrono::milliseconds(std::chrono::seconds(ep.timeout_seconds))
-                               : ctx.options.http.total_timeout;
-      const auto lease = timeout + 5s;
+      const auto lease = attempt_timeout(ep, ctx.options.http.total_timeout) + 5s;
       auto take_lease = [&ctx, &ep, lease] {
         return ctx.deps.breakers->try_probe_lease(ep.id, ctx.instance_id, lease, clock::now());
       };
