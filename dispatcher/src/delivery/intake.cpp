@@ -7,6 +7,16 @@
 
 namespace tresse::dispatcher {
 
+std::string data_string(std::string_view event_json, std::string_view name) {
+  auto doc = nlohmann::json::parse(event_json, nullptr, /*allow_exceptions=*/false);
+  if (!doc.is_object()) return {};
+  auto data = doc.find("data");
+  if (data == doc.end() || !data->is_object()) return {};
+  auto field = data->find(name);
+  if (field == data->end() || !field->is_string()) return {};
+  return field->get<std::string>();
+}
+
 intake::result intake::take(kafka::message& record) const {
   result out;
   auto ev = events::parse_event(record.value, max_event_bytes_);
@@ -40,15 +50,7 @@ std::vector<std::shared_ptr<const registry::endpoint>> intake::recipients(
   if (ev.type != "webhook.test") return endpoints_.matching(ev.business_id, ev.type, ev.livemode);
   // A test ping (POST /v1/webhooks/{id}/test) names its one endpoint in data.endpoint_id;
   // subscriptions do not apply, the business and mode must.
-  auto doc = nlohmann::json::parse(ev.raw, nullptr, /*allow_exceptions=*/false);
-  std::string target;
-  if (doc.is_object()) {
-    auto data = doc.find("data");
-    if (data != doc.end() && data->is_object()) {
-      auto id = data->find("endpoint_id");
-      if (id != data->end() && id->is_string()) target = id->get<std::string>();
-    }
-  }
+  const std::string target = data_string(ev.raw, "endpoint_id");
   std::vector<std::shared_ptr<const registry::endpoint>> out;
   if (target.empty()) return out;
   auto ep = endpoints_.find(target);

@@ -14,6 +14,8 @@
 #include <cstddef>
 #include <memory>
 #include <optional>
+#include <string>
+#include <string_view>
 #include <vector>
 
 #include "delivery/context.hpp"
@@ -22,6 +24,11 @@
 #include "registry/cache.hpp"
 
 namespace tresse::dispatcher {
+
+// The string member `name` of an event's `data` object ("" when the bytes are not such an
+// object or the member is not a string): data.endpoint_id of a test ping, data.id of an
+// ordered delivery's resource.
+std::string data_string(std::string_view event_json, std::string_view name);
 
 class intake {
  public:

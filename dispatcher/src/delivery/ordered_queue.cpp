@@ -3,8 +3,8 @@
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
-#include <nlohmann/json.hpp>
 
+#include "delivery/intake.hpp"
 #include "delivery/redis_writer.hpp"
 #include "redis/keys.hpp"
 #include "tresse/common/event.hpp"
@@ -132,13 +132,7 @@ redis::request place_call(const retry::task& t, clock::time_point now,
 }  // namespace
 
 std::string resource_of(std::string_view event_body) {
-  auto doc = nlohmann::json::parse(event_body, nullptr, /*allow_exceptions=*/false);
-  if (!doc.is_object()) return {};
-  auto data = doc.find("data");
-  if (data == doc.end() || !data->is_object()) return {};
-  auto id = data->find("id");
-  if (id == data->end() || !id->is_string()) return {};
-  std::string out = id->get<std::string>();
+  std::string out = data_string(event_body, "id");
   // It becomes part of key names: the event-id alphabet only.
   return events::is_valid_id(out) ? out : std::string();
 }
