@@ -6,6 +6,7 @@
 #
 #   bench/api_bench.sh [BUILD_DIR]         (default build/release)
 #   env: SECS=10 CONN=32 THREADS=4 (api.threads) ENDPOINTS=25 (listed per GET) KEEP=1
+#        PERF=FILE records the dispatcher with `perf record -g` during the GET run only
 set -euo pipefail
 
 BUILD=${1:-build/release}
@@ -28,7 +29,8 @@ ADMIN_PORT=$(free_port)
   --set admin.listen="127.0.0.1:$ADMIN_PORT" \
   --set api.listen="127.0.0.1:$API_PORT" --set api.threads="$THREADS" \
   --set api.rate_limit_per_minute=1000000000 --set log.level=warn 2>"$TMP/dispatcher.log" &
-PIDS+=($!)
+DISPATCHER_PID=$!
+PIDS+=($DISPATCHER_PID)
 wait_for 60 curl -sf "http://127.0.0.1:$ADMIN_PORT/healthz"
 wait_for 30 curl -s "http://127.0.0.1:$API_PORT/v1/openapi.json"
 
@@ -46,24 +48,45 @@ wrk.headers["Authorization"] = "Bearer $KEY"
 wrk.headers["content-type"] = "application/json"
 LUA
 
-# run NAME URL [wrk args...]: prints "req/s p50 p99", fails on non-2xx answers.
+# ticks PID: the process's user + system clock ticks so far.
+ticks() { cpu_ticks "$1" | awk '{ print $1 + $2 }'; }
+HZ=$(getconf CLK_TCK)
+# run NAME URL [wrk args...]: writes "req/s p50 p99 dispatcher-us redis-us" to $TMP/NAME.row,
+# the last two the CPU each process spent per request (from /proc/PID/stat over the run: a
+# figure that a busy machine moves less than req/s). Exits on non-2xx answers.
 run() {
-  local name=$1 url=$2
+  local name=$1 url=$2 d0 r0 d1 r1 rate p50 p99 n
   shift 2
+  d0=$(ticks "$DISPATCHER_PID") r0=$(ticks "$REDIS_PID")
   wrk -t2 -c"$CONN" -d"${SECS}s" --latency "$@" "$url" >"$TMP/$name.txt"
-  wrk_result "$TMP/$name.txt" || exit 1
+  d1=$(ticks "$DISPATCHER_PID") r1=$(ticks "$REDIS_PID")
+  wrk_result "$TMP/$name.txt" >"$TMP/$name.res" || exit 1
+  read -r rate p50 p99 <"$TMP/$name.res"
+  n=$(awk '/requests in/ { print $1 }' "$TMP/$name.txt")
+  echo "$rate $p50 $p99 $(python3 -c "print(f'{($d1 - $d0) * 1e6 / $HZ / $n:.1f}', f'{($r1 - $r0) * 1e6 / $HZ / $n:.1f}')")" >"$TMP/$name.row"
 }
 
-read -r BASE BASE_P50 BASE_P99 < <(run healthz "http://127.0.0.1:$ADMIN_PORT/healthz")
-read -r GET GET_P50 GET_P99 < <(run get "http://127.0.0.1:$API_PORT/v1/webhooks" \
-  -H "Authorization: Bearer $KEY")
-read -r POST POST_P50 POST_P99 < <(run post "http://127.0.0.1:$API_PORT/v1/webhooks" \
-  -s "$TMP/post.lua")
+run healthz "http://127.0.0.1:$ADMIN_PORT/healthz"
+read -r BASE BASE_P50 BASE_P99 BASE_CPU BASE_RCPU <"$TMP/healthz.row"
+if [ -n "${PERF:-}" ]; then
+  perf record -q -g -F 2999 -o "$PERF" -p "$DISPATCHER_PID" 2>/dev/null &
+  PERF_PID=$!
+fi
+run get "http://127.0.0.1:$API_PORT/v1/webhooks" -H "Authorization: Bearer $KEY"
+if [ -n "${PERF:-}" ]; then
+  kill -INT "$PERF_PID"
+  wait "$PERF_PID" 2>/dev/null || true
+fi
+read -r GET GET_P50 GET_P99 GET_CPU GET_RCPU <"$TMP/get.row"
+run post "http://127.0.0.1:$API_PORT/v1/webhooks" -s "$TMP/post.lua"
+read -r POST POST_P50 POST_P99 POST_CPU POST_RCPU <"$TMP/post.row"
 
 ratio() { python3 -c "print(f'{$1 / $2:.2f}')"; }
 echo "Management API, wrk -t2 -c$CONN -d${SECS}s, api.threads=$THREADS, $ENDPOINTS endpoints per GET page"
-printf '%-44s %10s %9s %9s %8s\n' "" "req/s" "p50" "p99" "ratio"
-printf '%-44s %10s %9s %9s %8s\n' "baseline: GET /healthz (same server, no Redis)" "$BASE" "$BASE_P50" "$BASE_P99" "1.00"
-printf '%-44s %10s %9s %9s %8s\n' "GET /v1/webhooks (auth + rate limit + list)" "$GET" "$GET_P50" "$GET_P99" "$(ratio "$GET" "$BASE")"
-printf '%-44s %10s %9s %9s %8s\n' "POST /v1/webhooks (auth + rate limit + create)" "$POST" "$POST_P50" "$POST_P99" "$(ratio "$POST" "$BASE")"
+row() { printf '%-47s %8s %9s %9s %6s %11s %9s\n' "$@"; }
+row "" "req/s" "p50" "p99" "ratio" "dispatcher" "redis"
+row "baseline: GET /healthz (same server, no Redis)" "$BASE" "$BASE_P50" "$BASE_P99" "1.00" "$BASE_CPU µs" "$BASE_RCPU µs"
+row "GET /v1/webhooks (auth + rate limit + list)" "$GET" "$GET_P50" "$GET_P99" "$(ratio "$GET" "$BASE")" "$GET_CPU µs" "$GET_RCPU µs"
+row "POST /v1/webhooks (auth + rate limit + create)" "$POST" "$POST_P50" "$POST_P99" "$(ratio "$POST" "$BASE")" "$POST_CPU µs" "$POST_RCPU µs"
+echo "(dispatcher, redis: CPU per request, from /proc/PID/stat over the run)"
 echo "goal: GET >= 10000 req/s"

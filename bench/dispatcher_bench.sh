@@ -8,6 +8,8 @@
 #   bench/dispatcher_bench.sh [BUILD_DIR]         (default build/release)
 #   env: N=8000 E=1 CONC=10 WRK_SECS=10 WRK_T=2 (1 when E > 1) LAT_SECS=10
 #        BACKLOG=100000 (0 skips) MAX_SECS=900
+#        FEED=live (the rate run's events are published while the dispatcher consumes them) or
+#        backlog (published first, with the dispatcher stopped: its own rate, full fetches)
 #        KEEP=1 keeps the temp dir (logs); SETS="key=value ..." extra dispatcher settings (e.g. kafka.librdkafka.fetch.wait.max.ms=10)
 #        SYSCALLS=FILE counts system calls by kind and thread (perf stat on tracepoints: cheap)
 #        PERF=FILE records the dispatcher with `perf record -g` during the rate run only
@@ -31,6 +33,8 @@ WRK_T=${WRK_T:-$([ "$E" -eq 1 ] && echo 2 || echo 1)}
 WRK_SECS=${WRK_SECS:-10}
 LAT_SECS=${LAT_SECS:-10}
 BACKLOG=${BACKLOG:-100000}
+FEED=${FEED:-live}
+case "$FEED" in live | backlog) ;; *) echo "FEED is live or backlog, not $FEED" >&2; exit 2 ;; esac
 BUSINESS=biz_bench
 
 DISPATCHER=$BUILD/dispatcher/tresse-dispatcher
@@ -135,6 +139,14 @@ if [ -n "${STRACE:-}" ]; then  # system calls by kind (slows the dispatcher: cou
   STRACE_PID=$!
   sleep 0.5
 fi
+if [ "$FEED" = backlog ]; then
+  # The N events wait in Kafka before the dispatcher sees one: it is stopped (SIGSTOP; its
+  # consumer's session outlives the few seconds) while they are published, so the rate below
+  # is the dispatcher's own, with full fetches, not the publisher's and the mock's.
+  kill -STOP "$DISPATCHER_PID"
+  "$PUBLISH" --brokers "$BROKERS" --count "$N" --business "$BUSINESS" --timeout 120 \
+    >/dev/null 2>"$TMP/publish.log"
+fi
 read -r user0 sys0 < <(cpu_ticks "$DISPATCHER_PID")
 read -r ruser0 rsys0 < <(cpu_ticks "$REDIS_PID")
 switches0=$(context_switches "$DISPATCHER_PID")
@@ -146,9 +158,13 @@ redis-cli -p "$REDIS_PORT" CONFIG RESETSTAT >/dev/null  # commands per delivery,
 [ -n "${CALLGRIND:-}" ] && callgrind_control -z "$DISPATCHER_PID" >/dev/null
 : >"$TMP/timeline.txt"
 t0=$(now)
-"$PUBLISH" --brokers "$BROKERS" --count "$N" --business "$BUSINESS" --timeout 120 \
-  >/dev/null 2>"$TMP/publish.log" &
-PIDS+=($!)
+if [ "$FEED" = backlog ]; then
+  kill -CONT "$DISPATCHER_PID"
+else
+  "$PUBLISH" --brokers "$BROKERS" --count "$N" --business "$BUSINESS" --timeout 120 \
+    >/dev/null 2>"$TMP/publish.log" &
+  PIDS+=($!)
+fi
 t1=$(wait_delivered $((base + DELIVERIES)) $((120 + DELIVERIES / 500)))
 read -r user1 sys1 < <(cpu_ticks "$DISPATCHER_PID")
 read -r ruser1 rsys1 < <(cpu_ticks "$REDIS_PID")
@@ -156,6 +172,7 @@ switches1=$(context_switches "$DISPATCHER_PID")
 read -r busy1 idle1 < <(machine_ticks)
 others1=$(others_ticks)
 REDIS_STATS=$(redis-cli -p "$REDIS_PORT" INFO commandstats)
+printf '%s\n' "$REDIS_STATS" >"$TMP/redis-commandstats.txt"  # usec_per_call by command (KEEP=1)
 [ -n "${CALLGRIND:-}" ] && callgrind_control -d rate-run "$DISPATCHER_PID" >/dev/null
 if [ -n "${PERF:-}" ]; then
   kill -INT "$PERF_PID"
@@ -331,7 +348,7 @@ else
 fi
 cat <<EOF
 
-Dispatcher benchmark: $what, endpoint_concurrency=$CONC, build $BUILD
+Dispatcher benchmark: $what, endpoint_concurrency=$CONC, build $BUILD, feed $FEED
   delivery rate          $RATE/s from the first delivery ($FULL_RATE/s from the publisher's start: $DELIVERIES deliveries in $SECS_RATE s)   ratio $(pct "$RATE" "$WRK_RATE") of the ceiling   goal >= 50 %
   ceiling                $WRK_RATE/s ($ceiling)
   dispatcher CPU         $CPU_FIRST_US us per delivery from the first delivery on; $CPU_US us from the publisher's start ($CPU_S s for $window deliveries, $CPU_SYS in the kernel)   goal <= 30 us

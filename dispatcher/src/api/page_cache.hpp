@@ -5,9 +5,10 @@
 // A page is kept with the endpoints' version counter (registry::store::version) read before
 // its records were: every change of any endpoint, on any instance, bumps it, so a page whose
 // version is still the current one still holds the current records. Only the counters
-// (failure_count, consecutive_failures, dead_lettered) and the health change without a bump;
-// they are read afresh on every request, with the version, in one pipelined round trip of
-// plain commands.
+// (failure_count, consecutive_failures, dead_lettered) and the health change without a bump:
+// the counters are read afresh on every request, with the version, in one pipelined round trip
+// of plain commands, and the health too when this process's health::read_cache of the page's
+// endpoints is more than a second old.
 //
 //   auto p = cache.find(key);                     // null: build it (version first, then page)
 //   if (p && p->version == current) { for (auto& it : p->items) it.append(out, counters); }
@@ -59,9 +60,12 @@ class page_cache {
     std::vector<item> items;
     bool has_more = false;
     std::string last_id;  // of the last item, for next_cursor
-    // What checks it: the version's GET, then each item's counters, then the items' health
-    // (health::add_read; never cached: it changes every second). Built once, sent often.
+    std::vector<std::string> ids;  // the items'
+    // What checks it: the version's GET, then each item's counters. Built once, sent often.
     redis::request check;
+    // The items' health (health::add_read), sent after `check` when health::read_cache has
+    // none younger than a second.
+    redis::command_list health_read;
   };
 
   // The endpoint as registry::to_json_text writes it, split around its counters (whole, not

@@ -423,7 +423,9 @@ asio::awaitable<http::response> service::handle(const http::request& req) {
                                      std::to_string(admit.keys.size())};
     evalsha.insert(evalsha.end(), admit.keys.begin(), admit.keys.end());
     evalsha.insert(evalsha.end(), admit.args.begin(), admit.args.end());
+    std::optional<health::read_cache::entries> healths = health_reads_.find_all(cached->ids);
     both.commands.add(evalsha).append(cached->check.commands);
+    if (!healths) both.commands.append(cached->health_read);
     redis::replies got = co_await redis::run(async_redis_, both);
     if (!got) {
       auto res = store_failure(got.error(), "rate limit");
@@ -436,7 +438,7 @@ asio::awaitable<http::response> service::handle(const http::request& req) {
       if (a) {
         if (a->allowed() && a->who && a->who->key_id == known->key_id &&
             a->who->business_id == known->business_id && a->who->mode == known->mode) {
-          if (auto res = cached_answer(*cached, *got, 1, ctx.now)) {
+          if (auto res = cached_answer(*cached, *got, 1, healths, ctx.now)) {
             set_rate_headers(*res, *a);
             co_return std::move(*res);
           }
@@ -589,12 +591,14 @@ std::string service::page_key(const caller& who, std::string_view raw_query) {
   return key;
 }
 
-std::optional<http::response> service::cached_answer(const page_cache::page& p,
-                                                     const std::vector<redis::reply>& r,
-                                                     std::size_t from, clock::time_point now) {
-  // r[from]: the version's GET, then one HMGET per item, then the items' health
-  // (page_cache::page::check).
-  if (r.size() != from + p.check.commands.size() || !redis::first_error(r)) return std::nullopt;
+std::optional<http::response> service::cached_answer(
+    const page_cache::page& p, const std::vector<redis::reply>& r, std::size_t from,
+    std::optional<health::read_cache::entries> healths, clock::time_point now) {
+  // r[from]: the version's GET, then one HMGET per item (page_cache::page::check), then the
+  // items' health unless `healths` holds it (page_cache::page::health_read).
+  const std::size_t expected =
+      from + p.check.commands.size() + (healths ? 0 : p.health_read.size());
+  if (r.size() != expected || !redis::first_error(r)) return std::nullopt;
   if (registry::store::version_of(r[from]) != p.version) return std::nullopt;
   std::vector<page_cache::counters> counts;
   counts.reserve(p.items.size());
@@ -603,22 +607,21 @@ std::optional<http::response> service::cached_answer(const page_cache::page& p,
     registry::store::apply_counters(scratch, r[from + 1 + i]);
     counts.push_back(page_cache::counters::of(scratch));
   }
+  if (!healths) {
+    healths = health_reads_.put(p.ids, health::from_replies(r, from + p.check.commands.size(), p.ids));
+  }
   auto res = json_response(200, json::object());
-  res.body() = page_cache::body(p, counts, health_members(p, r, from + 1 + p.items.size(), now));
+  res.body() = page_cache::body(p, counts, health_members(p, *healths, now));
   return res;
 }
 
 std::vector<std::string> service::health_members(const page_cache::page& p,
-                                                 const std::vector<redis::reply>& r,
-                                                 std::size_t from, clock::time_point now) {
-  std::vector<std::string> ids;
-  ids.reserve(p.items.size());
-  for (const auto& it : p.items) ids.push_back(it.id);
-  const health::read_result read = health::from_replies(r, from, ids);
+                                                 const health::read_cache::entries& healths,
+                                                 clock::time_point now) {
   std::vector<std::string> out;
-  out.reserve(ids.size());
-  for (std::size_t i = 0; i < ids.size(); ++i) {
-    const auto h = health::merge(p.items[i].enabled, read.views[i], read.open_until[i], now);
+  out.reserve(p.items.size());
+  for (std::size_t i = 0; i < p.items.size() && i < healths.size(); ++i) {
+    const auto h = health::merge(p.items[i].enabled, healths[i]->views, healths[i]->open_until, now);
     std::string& member = out.emplace_back(",\"health\":");
     health::append_api_json(member, h);
   }
@@ -648,13 +651,16 @@ asio::awaitable<http::response> service::list_webhooks(context& c) {
   std::shared_ptr<const page_cache::page> cached = pages_.find(key);
   if (cached) {
     // The version and the cached endpoints' counters, in one round trip of plain commands.
-    const redis::request& check = cached->check;
+    std::optional<health::read_cache::entries> healths = health_reads_.find_all(cached->ids);
+    redis::request check;
+    check.commands.append(cached->check.commands);
+    if (!healths) check.commands.append(cached->health_read);
     redis::replies fresh = co_await redis::run(async_redis_, check);
     if (!fresh) co_return store_failure(fresh.error(), "list endpoints");
     if (auto st = redis::first_error(*fresh); !st) {
       co_return store_failure(st.error(), "list endpoints");
     }
-    if (auto res = cached_answer(*cached, *fresh, 0, c.now)) co_return std::move(*res);
+    if (auto res = cached_answer(*cached, *fresh, 0, healths, c.now)) co_return std::move(*res);
   }
   std::vector<page_cache::counters> counts;
 
@@ -693,21 +699,23 @@ asio::awaitable<http::response> service::list_webhooks(context& c) {
     if (built->has_more || !pg->has_more) break;
     after = pg->next_cursor;
   }
-  std::vector<std::string> ids;
-  ids.reserve(built->items.size());
-  for (const auto& it : built->items) ids.push_back(it.id);
-  redis::request health_read;
-  health::add_read(health_read.commands, ids);
-  redis::replies healths = co_await redis::run(async_redis_, health_read);
-  if (!healths) co_return store_failure(healths.error(), "list endpoints");
+  for (const auto& it : built->items) built->ids.push_back(it.id);
+  health::add_read(built->health_read, built->ids);
+  std::optional<health::read_cache::entries> healths = health_reads_.find_all(built->ids);
+  if (!healths) {
+    redis::request health_read;
+    health_read.commands.append(built->health_read);
+    redis::replies read = co_await redis::run(async_redis_, health_read);
+    if (!read) co_return store_failure(read.error(), "list endpoints");
+    healths = health_reads_.put(built->ids, health::from_replies(*read, 0, built->ids));
+  }
   auto res = json_response(200, json::object());
-  res.body() = page_cache::body(*built, counts, health_members(*built, *healths, 0, c.now));
+  res.body() = page_cache::body(*built, counts, health_members(*built, *healths, c.now));
   if (cacheable) {
     built->check.commands.add(registry::store::version_command());
     for (const auto& it : built->items) {
       built->check.commands.add(registry::store::counters_command(it.id));
     }
-    built->check.commands.append(health_read.commands);
     pages_.put(key, std::move(built));
   }
   co_return res;

@@ -31,6 +31,7 @@
 #include "api/ops_view.hpp"
 #include "api/page_cache.hpp"
 #include "api/replays.hpp"
+#include "health/read_cache.hpp"
 #include "http/address_guard.hpp"
 #include "redis/async_client.hpp"
 #include "redis/client.hpp"
@@ -101,15 +102,15 @@ class service {
                                                    std::chrono::system_clock::time_point now);
   // The page cache's key: the caller's business and mode, the query as sent.
   static std::string page_key(const caller& who, std::string_view raw_query);
-  // The answer from cached page `p` when replies r[from...] to its check say it is current.
-  static std::optional<http::response> cached_answer(const page_cache::page& p,
-                                                     const std::vector<redis::reply>& r,
-                                                     std::size_t from,
-                                                     std::chrono::system_clock::time_point now);
-  // Each item's `,"health":{…}` member from replies r[from...] to health::add_read of its ids.
+  // The answer from cached page `p` when replies r[from...] to its check (and its health_read,
+  // unless `healths` holds the items' health) say it is current.
+  std::optional<http::response> cached_answer(const page_cache::page& p,
+                                              const std::vector<redis::reply>& r, std::size_t from,
+                                              std::optional<health::read_cache::entries> healths,
+                                              std::chrono::system_clock::time_point now);
+  // Each item's `,"health":{…}` member.
   static std::vector<std::string> health_members(const page_cache::page& p,
-                                                 const std::vector<redis::reply>& r,
-                                                 std::size_t from,
+                                                 const health::read_cache::entries& healths,
                                                  std::chrono::system_clock::time_point now);
   // Who a key (by its digest) was when last admitted: a guess the rate-limit script confirms.
   std::optional<caller> known_caller(const std::string& key_digest) const;
@@ -121,6 +122,7 @@ class service {
   gate gate_;
   idempotency idempotency_;
   page_cache pages_;
+  health::read_cache health_reads_;  // the pages' health, a second old at most
   ops_view ops_;
   dispatcher::http::address_guard url_guard_;
   static constexpr std::size_t max_callers = 10000;
