@@ -7,6 +7,9 @@
 #   bench/api_bench.sh [BUILD_DIR]         (default build/release)
 #   env: SECS=10 CONN=32 THREADS=4 (api.threads) ENDPOINTS=25 (listed per GET) KEEP=1
 #        PERF=FILE records the dispatcher with `perf record -g` during the GET run only
+#        CALLGRIND=1 with a BUILD_DIR whose tresse-dispatcher runs under callgrind (see
+#        bench/README.md, "Where the time goes"): its counts are zeroed before the GET run and
+#        dumped after it
 set -euo pipefail
 
 BUILD=${1:-build/release}
@@ -72,7 +75,9 @@ if [ -n "${PERF:-}" ]; then
   perf record -q -g -F 2999 -o "$PERF" -p "$DISPATCHER_PID" 2>/dev/null &
   PERF_PID=$!
 fi
+[ -n "${CALLGRIND:-}" ] && callgrind_control -z "$DISPATCHER_PID" >/dev/null
 run get "http://127.0.0.1:$API_PORT/v1/webhooks" -H "Authorization: Bearer $KEY"
+[ -n "${CALLGRIND:-}" ] && callgrind_control -d get-run "$DISPATCHER_PID" >/dev/null
 if [ -n "${PERF:-}" ]; then
   kill -INT "$PERF_PID"
   wait "$PERF_PID" 2>/dev/null || true

@@ -64,7 +64,10 @@ json to_json(const api_key& k) {
 std::string key_hash(std::string_view secret) {
   std::array<unsigned char, EVP_MAX_MD_SIZE> md{};
   unsigned int len = 0;
-  EVP_Digest(secret.data(), secret.size(), md.data(), &len, EVP_sha256(), nullptr);
+  // Fetched once: EVP_sha256() makes EVP_Digest look the implementation up by name on every
+  // call, most of what hashing a 40-byte key costs (~10 k instructions a request).
+  static EVP_MD* const sha256 = EVP_MD_fetch(nullptr, "SHA256", nullptr);
+  EVP_Digest(secret.data(), secret.size(), md.data(), &len, sha256, nullptr);
   // Every API request hashes its key: no printf per byte.
   static constexpr char digits[] = "0123456789abcdef";
   std::string hex(std::size_t{len} * 2, '0');

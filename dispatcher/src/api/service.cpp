@@ -621,9 +621,7 @@ std::vector<std::string> service::health_members(const page_cache::page& p,
   std::vector<std::string> out;
   out.reserve(p.items.size());
   for (std::size_t i = 0; i < p.items.size() && i < healths.size(); ++i) {
-    const auto h = health::merge(p.items[i].enabled, healths[i]->views, healths[i]->open_until, now);
-    std::string& member = out.emplace_back(",\"health\":");
-    health::append_api_json(member, h);
+    out.emplace_back(",\"health\":").append(healths[i]->api_json(p.items[i].enabled, now));
   }
   return out;
 }

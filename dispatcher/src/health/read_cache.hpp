@@ -6,7 +6,7 @@
 //
 //   std::optional<health::read_cache::entries> got = cache.find_all(ids);   // null: read
 //   if (!got) got = cache.put(ids, health::from_replies(replies, from, ids));
-//   health::merge(enabled, (*got)[i]->views, (*got)[i]->open_until, now);
+//   out += (*got)[i]->api_json(enabled, now);   // as health::append_api_json(merge(...))
 //
 // Thread-safe; bounded (cleared when full, like the API's page cache).
 #pragma once
@@ -30,6 +30,15 @@ class read_cache {
   struct entry {
     std::vector<endpoint_report> views;
     std::optional<wall_time> open_until;
+    // The Management API's `health` object (append_api_json) at `now` for an endpoint enabled
+    // or not: rendered when read, once a second, not for every item of every page.
+    const std::string& api_json(bool enabled, wall_time now) const;
+
+    entry(std::vector<endpoint_report> v, std::optional<wall_time> until);
+
+   private:
+    // Enabled before open_until (or with no open circuit), enabled after it, disabled.
+    std::string open_text_, after_text_, disabled_text_;
   };
   using entries = std::vector<std::shared_ptr<const entry>>;  // per id, in the ids' order
 

@@ -1,7 +1,5 @@
 #include "redis/async_client.hpp"
 
-#include <hiredis/hiredis.h>
-
 #include <algorithm>
 #include <array>
 #include <boost/asio/bind_executor.hpp>
@@ -13,17 +11,11 @@
 #include <boost/asio/write.hpp>
 #include <charconv>
 
+#include "redis/resp_reader.hpp"
+
 namespace tresse::dispatcher::redis {
 namespace asio = boost::asio;
 using tcp = asio::ip::tcp;
-
-namespace {
-
-struct reader_deleter {
-  void operator()(redisReader* r) const { redisReaderFree(r); }
-};
-
-}  // namespace
 
 // Everything below runs on `exec`: a strand of the client's own thread, or a shard's io_context.
 struct async_client::state : std::enable_shared_from_this<async_client::state> {
@@ -48,7 +40,7 @@ struct async_client::state : std::enable_shared_from_this<async_client::state> {
   std::deque<waiting> inflight;  // in outbox or written, in reply order
   bool writing = false;
   bool stopped = false;
-  std::unique_ptr<redisReader, reader_deleter> reader{redisReaderCreate()};
+  resp_reader reader;
   std::array<char, 16384> buffer{};
   std::uint64_t generation = 0;  // bumps on every (re)connect, so stale callbacks do nothing
   std::shared_ptr<asio::executor_work_guard<asio::io_context::executor_type>> work;
@@ -80,7 +72,7 @@ struct async_client::state : std::enable_shared_from_this<async_client::state> {
     status = link::down;
     outbox.clear();
     writing = false;
-    reader.reset(redisReaderCreate());
+    reader = resp_reader();
     auto pending = std::move(inflight);
     inflight.clear();
     for (auto& w : pending) {
@@ -161,17 +153,12 @@ struct async_client::state : std::enable_shared_from_this<async_client::state> {
         asio::buffer(buffer), [self, gen](const boost::system::error_code& ec, std::size_t n) {
           if (gen != self->generation) return;
           if (ec) return self->fail_all("read: " + ec.message());
-          if (redisReaderFeed(self->reader.get(), self->buffer.data(), n) != REDIS_OK) {
-            return self->fail_all("protocol error");
-          }
+          self->reader.feed(self->buffer.data(), n);
           for (;;) {
-            void* raw = nullptr;
-            if (redisReaderGetReply(self->reader.get(), &raw) != REDIS_OK) {
-              return self->fail_all("protocol error");
-            }
-            if (!raw) break;
-            reply r = copy_reply(static_cast<redisReply*>(raw));
-            freeReplyObject(raw);
+            auto next = self->reader.next();
+            if (!next) return self->fail_all(next.error().message);
+            if (!*next) break;
+            reply r = std::move(**next);
             if (self->inflight.empty()) return self->fail_all("reply without a command");
             waiting& w = self->inflight.front();
             if (w.internal) {

@@ -51,6 +51,31 @@ TEST(HealthReadCacheTest, OneUnknownOrStaleIdMeansReadingThemAll) {
   EXPECT_TRUE((*c)[0]->views.empty());
 }
 
+// The text each entry renders once is the one append_api_json(merge(...)) gives at that
+// moment: an open circuit before its open_until, half-open from it on, and disabled.
+TEST(HealthReadCacheTest, RendersTheApiHealthAsMergeWouldAtThatMoment) {
+  read_cache cache(1s);
+  read_result r = read_of(10, 0);
+  r.views[0][0].success_rate = 0.1;
+  const auto e = cache.put({"we_a", "we_b"}, r, clock::time_point(100s));
+  const wall_time until = *e[1]->open_until;
+  auto expected = [&](std::size_t i, bool enabled, wall_time now) {
+    std::string text;
+    append_api_json(text, merge(enabled, r.views[i], r.open_until[i], now));
+    return text;
+  };
+  for (const wall_time now : {until - 1s, until, until + 1s}) {
+    for (const bool enabled : {true, false}) {
+      EXPECT_EQ(e[0]->api_json(enabled, now), expected(0, enabled, now));
+      EXPECT_EQ(e[1]->api_json(enabled, now), expected(1, enabled, now));
+    }
+  }
+  EXPECT_NE(e[1]->api_json(true, until - 1s).find("\"circuit_open\""), std::string::npos);
+  EXPECT_NE(e[1]->api_json(true, until).find("\"circuit_half_open\""), std::string::npos);
+  EXPECT_NE(e[0]->api_json(true, until).find("\"failing\""), std::string::npos);
+  EXPECT_NE(e[0]->api_json(false, until).find("\"disabled\""), std::string::npos);
+}
+
 TEST(HealthReadCacheTest, IsBounded) {
   read_cache cache(1s, 3);
   const auto t0 = clock::time_point(100s);
