@@ -97,24 +97,56 @@ redis::request gate::admit_request(const credentials& c, const std::string& peer
           {}};
 }
 
+admission gate::counted(std::int64_t n, std::chrono::system_clock::time_point now) const {
+  std::int64_t unix_s = unix_seconds(now);
+  admission a;
+  a.limit = opts_.limit_per_minute;
+  auto count = static_cast<std::uint64_t>(std::max<std::int64_t>(0, n));
+  a.remaining = count >= a.limit ? 0 : static_cast<std::uint32_t>(a.limit - count);
+  a.reset = window_end(unix_s);
+  if (count > a.limit) a.retry_after = std::max<std::int64_t>(1, a.reset - unix_s);
+  return a;
+}
+
 result<admission> gate::admission_from(const redis::reply& r,
                                        std::chrono::system_clock::time_point now) const {
   const auto& e = r.elements;
   if (e.empty() || e[0].type != redis::reply::kind::integer) {
     return fail(error_kind::transient, "redis: unexpected reply to the rate-limit script");
   }
-  std::int64_t unix_s = unix_seconds(now);
-  admission a;
-  a.limit = opts_.limit_per_minute;
-  auto count = static_cast<std::uint64_t>(std::max<std::int64_t>(0, e[0].integer));
-  a.remaining = count >= a.limit ? 0 : static_cast<std::uint32_t>(a.limit - count);
-  a.reset = window_end(unix_s);
-  if (count > a.limit) a.retry_after = std::max<std::int64_t>(1, a.reset - unix_s);
+  admission a = counted(e[0].integer, now);
   if (e.size() == 5) {
     a.who = caller{e[1].str, e[2].str, e[3].str == "test" ? key_mode::test : key_mode::live,
                    !e[4].str.empty(), e[4].str == "1"};
   }
   return a;
+}
+
+redis::command_list gate::known_key_commands(const std::string& key_digest,
+                                             std::chrono::system_clock::time_point now) {
+  const std::string counter = keys::rate_limit("key:" + key_digest, unix_seconds(now) / 60);
+  redis::command_list c;
+  // As the script reads it. The counter gets its TTL when created (SET NX), then counts: a
+  // window's counter is used only during its minute, so it cannot expire between the two.
+  c.add({"HMGET", keys::api_key(key_digest), "id", "business_id", "mode", "revoked"})
+      .add({"SET", counter, "0", "EX", "120", "NX"})
+      .add({"INCR", counter});
+  return c;
+}
+
+result<std::optional<admission>> gate::admission_from_known(
+    const std::vector<redis::reply>& r, std::size_t from,
+    std::chrono::system_clock::time_point now) const {
+  if (r.size() < from + known_key_replies || r[from + 2].type != redis::reply::kind::integer) {
+    return fail(error_kind::transient, "redis: unexpected reply to the rate-limit count");
+  }
+  const auto& f = r[from].elements;
+  if (f.size() != 4 || f[0].type != redis::reply::kind::string || f[3].str == "1") {
+    return std::optional<admission>();  // unknown or revoked now: admit() decides
+  }
+  admission a = counted(r[from + 2].integer, now);
+  a.who = caller{f[0].str, f[1].str, f[2].str == "test" ? key_mode::test : key_mode::live};
+  return std::optional<admission>(std::move(a));
 }
 
 boost::asio::awaitable<result<admission>> gate::admit(const credentials& c, std::string peer,

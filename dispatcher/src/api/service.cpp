@@ -405,9 +405,11 @@ asio::awaitable<http::response> service::handle(const http::request& req) {
   const std::string key_digest =
       creds.type == credentials::kind::business_key ? key_hash(creds.token) : std::string();
 
-  // GET /v1/webhooks by a key seen before whose page is cached: the rate-limit script and the
-  // page's check in one round trip. The script still decides who is calling; anything but the
-  // same caller, allowed, with the page unchanged, goes on below (counted once).
+  // GET /v1/webhooks by a key seen before whose page is cached: the key's count
+  // (gate::known_key_commands, plain commands, no script) and the page's check in one round
+  // trip. The key's record still says who is calling; anything but the same caller, allowed,
+  // with the page unchanged, goes on below (counted once, unless the key is no longer valid:
+  // see gate.hpp).
   std::optional<admission> early;
   std::optional<caller> known;
   if (req.method() == verb::get && path == "/v1/webhooks" && !key_digest.empty() &&
@@ -417,14 +419,10 @@ asio::awaitable<http::response> service::handle(const http::request& req) {
   std::shared_ptr<const page_cache::page> cached;
   if (known) cached = pages_.find(page_key(*known, query));
   if (cached) {
-    const redis::request admit = gate::admit_request(creds, peer, ctx.now);
     redis::request both;
-    std::vector<std::string> evalsha{"EVALSHA", admit.lua->sha1(),
-                                     std::to_string(admit.keys.size())};
-    evalsha.insert(evalsha.end(), admit.keys.begin(), admit.keys.end());
-    evalsha.insert(evalsha.end(), admit.args.begin(), admit.args.end());
+    both.commands = gate::known_key_commands(key_digest, ctx.now);
     std::optional<health::read_cache::entries> healths = health_reads_.find_all(cached->ids);
-    both.commands.add(evalsha).append(cached->check.commands);
+    both.commands.append(cached->check.commands);
     if (!healths) both.commands.append(cached->health_read);
     redis::replies got = co_await redis::run(async_redis_, both);
     if (!got) {
@@ -432,19 +430,17 @@ asio::awaitable<http::response> service::handle(const http::request& req) {
       set_rate_headers(res, gate_.uncounted(ctx.now));
       co_return res;
     }
-    // An error reply (NOSCRIPT after a Redis restart) counted nothing: the usual path does.
-    if (got->front().type != redis::reply::kind::error) {
-      auto a = gate_.admission_from(got->front(), ctx.now);
-      if (a) {
-        if (a->allowed() && a->who && a->who->key_id == known->key_id &&
-            a->who->business_id == known->business_id && a->who->mode == known->mode) {
-          if (auto res = cached_answer(*cached, *got, 1, healths, ctx.now)) {
-            set_rate_headers(*res, *a);
-            co_return std::move(*res);
-          }
+    auto a = gate_.admission_from_known(*got, 0, ctx.now);
+    if (a && *a) {
+      const admission& counted = **a;
+      if (counted.allowed() && counted.who->key_id == known->key_id &&
+          counted.who->business_id == known->business_id && counted.who->mode == known->mode) {
+        if (auto res = cached_answer(*cached, *got, gate::known_key_replies, healths, ctx.now)) {
+          set_rate_headers(*res, counted);
+          co_return std::move(*res);
         }
-        early = *a;
       }
+      early = counted;
     }
   }
 

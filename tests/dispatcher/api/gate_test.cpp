@@ -12,6 +12,8 @@
 #include "api/keys.hpp"
 #include "api/portal_sessions.hpp"
 #include "redis/client.hpp"
+#include "redis/keys.hpp"
+#include "redis/request.hpp"
 #include "dispatcher/redis_test.hpp"
 
 namespace tresse::dispatcher::api {
@@ -114,6 +116,52 @@ TEST_F(GateTest, UnknownAndRevokedKeysCountAgainstTheClientAddress) {
   EXPECT_EQ(anonymous->remaining, 0u);
   EXPECT_FALSE(admit(g, "", "10.0.0.9", at)->allowed());
   EXPECT_TRUE(admit(g, "", "10.0.0.10", at)->allowed()) << "per address";
+}
+
+// The cached page's path (service.cpp) counts a known key with plain commands: the same
+// window's counter as the script's, with its TTL, the same caller, and a key revoked since
+// then is no admission (admit() decides).
+TEST_F(GateTest, KnownKeyCommandsCountInTheScriptsWindowAndSeeARevocation) {
+  key_store keys(redis_);
+  auto k = keys.create("biz_1", key_mode::test);
+  ASSERT_TRUE(k);
+  gate g(*async_, {.limit_per_minute = 3});
+  auto counted = [&](std::chrono::system_clock::time_point now) {
+    redis::request req;
+    req.commands = gate::known_key_commands(key_hash(k->secret), now);
+    auto r = redis::run(*redis_, req);
+    EXPECT_TRUE(r) << r.error().message;
+    return g.admission_from_known(*r, 0, now);
+  };
+  auto first = counted(at);
+  ASSERT_TRUE(first && *first) << "a valid key";
+  ASSERT_TRUE((*first)->who);
+  EXPECT_EQ((*first)->who->key_id, k->key.id);
+  EXPECT_EQ((*first)->who->business_id, "biz_1");
+  EXPECT_FALSE((*first)->who->livemode());
+  EXPECT_FALSE((*first)->who->portal_session);
+  EXPECT_EQ((*first)->remaining, 2u);
+  auto by_script = admit(g, "Bearer " + k->secret, "10.0.0.1", at);
+  ASSERT_TRUE(by_script);
+  EXPECT_EQ(by_script->remaining, 1u) << "one counter for both";
+  auto third = counted(at);
+  ASSERT_TRUE(third && *third);
+  EXPECT_EQ((*third)->remaining, 0u);
+  EXPECT_TRUE((*third)->allowed());
+  auto over = counted(at);
+  ASSERT_TRUE(over && *over);
+  EXPECT_FALSE((*over)->allowed());
+  EXPECT_EQ((*over)->retry_after, 40);
+  const auto ttl = redis_->command(
+      {"TTL", redis::keys::rate_limit("key:" + key_hash(k->secret), 1800000000 / 60)});
+  ASSERT_TRUE(ttl);
+  EXPECT_GT(ttl->integer, 0);
+  EXPECT_LE(ttl->integer, 120);
+
+  ASSERT_TRUE(keys.revoke(k->key.id).value());
+  auto revoked = counted(at + 40s);
+  ASSERT_TRUE(revoked);
+  EXPECT_FALSE(*revoked);
 }
 
 TEST(CredentialsTest, ReadsPortalSessionTokens) {
