@@ -47,6 +47,15 @@ export function show(...children) {
   main.focus({preventScroll: true});
 }
 
+// A Copy button for `text` (selecting `box`, its input, where the clipboard is refused).
+export function copyButton(text, box) {
+  return h('button', {type: 'button', onclick: async (e) => {
+    box.select();
+    try { await navigator.clipboard.writeText(text); e.target.textContent = 'Copied'; }
+    catch { e.target.textContent = 'Select and copy'; }
+  }}, 'Copy');
+}
+
 // A status line for errors and results; role=alert is read out when it changes.
 export function notice() {
   const el = h('p', {class: 'notice', role: 'status', 'aria-live': 'polite'});

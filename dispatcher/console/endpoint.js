@@ -6,24 +6,39 @@ import {eventPicker, eventTypes} from './events.js';
 import {stateBadge, secretOnce} from './endpoints.js';
 import {statsChart} from './chart.js';
 import {viewer} from './viewer.js';
+import {optionsFields, optionsSummary} from './options.js';
 
-function editForm(ep, picker, status) {
-  const url = h('input', {type: 'url', required: true, value: ep.url});
-  const description = h('input', {type: 'text', maxlength: 512, value: ep.description});
+// The API's 400 names the field ("field 'headers': ..."): mark that one.
+function markInvalid(form, message) {
+  for (const el of form.querySelectorAll('[aria-invalid]')) el.removeAttribute('aria-invalid');
+  const m = /field '([a-z_]+)'/.exec(message || '');
+  const named = m && form.querySelector('[name="' + m[1] + '"]');
+  if (named) named.setAttribute('aria-invalid', 'true');
+}
+
+function editForm(ep, picker) {
+  const url = h('input', {type: 'url', name: 'url', required: true, value: ep.url});
+  const description = h('input', {type: 'text', name: 'description', maxlength: 512, value: ep.description});
   const rate = h('input', {type: 'number', min: 0, max: 10000, value: ep.rate_limit_per_second});
-  return h('form', {class: 'card', 'aria-labelledby': 'edit-title', onsubmit: async (e) => {
+  const options = optionsFields(ep);
+  const status = notice();  // beside the Save button, where the error is acted on
+  const form = h('form', {class: 'card', 'aria-labelledby': 'edit-title', onsubmit: async (e) => {
     e.preventDefault();
     const events = picker.value();
     if (events.length === 0) return status.say('Pick at least one event type.', true);
     try {
       await call('PATCH', '/v1/webhooks/' + enc(ep.id), {url: url.value.trim(), events,
-        description: description.value, rate_limit_per_second: Number(rate.value)});
+        description: description.value, rate_limit_per_second: Number(rate.value), ...options.changes()});
       await endpointPage(ep.id, null, 'Saved.');
-    } catch (err) { status.say(err.message, true); }
+    } catch (err) {
+      markInvalid(form, err.message);
+      status.say(err.message, true);
+    }
   }},
   h('h2', {id: 'edit-title'}, 'Settings'), field('URL', url), field('Description', description),
-  field('Rate limit (deliveries per second)', rate, '0 = no limit'), picker,
-  h('button', {type: 'submit'}, 'Save'));
+  field('Rate limit (deliveries per second)', rate, '0 = no limit'), picker, options.el,
+  h('button', {type: 'submit'}, 'Save'), status);
+  return form;
 }
 
 function actions(ep, status) {
@@ -52,7 +67,9 @@ function actions(ep, status) {
         try {
           const r = await call('POST', '/v1/webhooks/' + enc(ep.id) + '/rotate_secret',
                                {previous_expires_in: Number(expiry.value)});
-          await endpointPage(ep.id, secretOnce(r.secret));
+          // A v1a-only endpoint has no whsec_ secret: its new public key is on the page.
+          await endpointPage(ep.id, r.secret ? secretOnce(r.secret) : null,
+                             r.secret ? undefined : 'Rotated: receivers verify with the new public key.');
         } catch (err) { status.say(err.message, true); }
       }}, 'Rotate secret')));
 }
@@ -158,10 +175,11 @@ export async function endpointPage(id, revealed, message) {
         h('dt', {}, 'Events'), h('dd', {}, ep.events.join(', ')),
         h('dt', {}, 'Created'), h('dd', {}, when(ep.created_at)),
         h('dt', {}, 'Failed attempts'), h('dd', {}, String(ep.failure_count)),
-        h('dt', {}, 'Dead-lettered'), h('dd', {}, String(ep.dead_lettered)))),
+        h('dt', {}, 'Dead-lettered'), h('dd', {}, String(ep.dead_lettered)),
+        optionsSummary(ep))),
     chart,
     viewer.readOnly ? null : actions(ep, status),
     await attemptLog(ep, status),
     viewer.readOnly ? null : replayForm(ep),
-    viewer.readOnly ? null : editForm(ep, picker, status));
+    viewer.readOnly ? null : editForm(ep, picker));
 }

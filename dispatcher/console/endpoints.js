@@ -1,6 +1,6 @@
 // The endpoints list: state badges, create (with the secret shown once), enable/disable, delete.
 import {call, all, enc} from './api.js';
-import {h, field, show, notice, when} from './dom.js';
+import {h, field, show, notice, when, copyButton} from './dom.js';
 import {eventPicker} from './events.js';
 import {viewer} from './viewer.js';
 import {plural} from './chart.js';
@@ -32,11 +32,7 @@ export function secretOnce(secret) {
     h('h2', {}, 'Signing secret'),
     h('p', {}, 'Copy it now: it is shown only this once. Your receiver verifies signatures with it.'),
     box,
-    h('button', {type: 'button', onclick: async (e) => {
-      box.select();
-      try { await navigator.clipboard.writeText(secret); e.target.textContent = 'Copied'; }
-      catch { e.target.textContent = 'Select and copy'; }
-    }}, 'Copy'),
+    copyButton(secret, box),
     h('button', {type: 'button', class: 'secondary', onclick: (e) => e.target.closest('.reveal').remove()}, 'Done'));
 }
 

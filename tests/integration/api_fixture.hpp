@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "harness.hpp"
+#include "redis/client.hpp"
 #include "support/http_client.hpp"
 #include "support/process.hpp"
 
@@ -90,6 +91,16 @@ class ApiTest : public integration_test {
     EXPECT_FALSE(r.header("X-RateLimit-Limit").empty());
     EXPECT_FALSE(r.header("X-RateLimit-Remaining").empty());
     EXPECT_FALSE(r.header("X-RateLimit-Reset").empty());
+  }
+
+  // An endpoint's record as Redis holds it (to check what is sealed at rest).
+  std::string stored_record(const std::string& id) {
+    auto opts = dispatcher::redis::parse_url(redis_.url());
+    EXPECT_TRUE(opts.has_value());
+    dispatcher::redis::client redis(*opts);
+    auto r = redis.command({"GET", "tresse:endpoint:" + id});
+    EXPECT_TRUE(r.has_value());
+    return r ? r->str : "";
   }
 
   json create_webhook(const std::string& key, const std::string& url,

@@ -13,7 +13,6 @@
 
 #include "api_fixture.hpp"
 #include "harness.hpp"
-#include "redis/client.hpp"
 #include "support/process.hpp"
 
 namespace tresse::test {
@@ -30,16 +29,6 @@ constexpr const char* kOpenssl = "/usr/bin/openssl";
 
 class EndpointOptionsTest : public ApiTest {
  protected:
-  // The endpoint's record as Redis holds it.
-  std::string stored_record(const std::string& id) {
-    auto opts = dispatcher::redis::parse_url(redis_.url());
-    EXPECT_TRUE(opts.has_value());
-    dispatcher::redis::client redis(*opts);
-    auto r = redis.command({"GET", "tresse:endpoint:" + id});
-    EXPECT_TRUE(r.has_value());
-    return r ? r->str : "";
-  }
-
   json create(const std::string& key, const json& body) {
     auto r = call("POST", "/v1/webhooks", key, body.dump());
     EXPECT_EQ(r.status, 201u) << r.raw.body;
@@ -138,6 +127,9 @@ TEST_F(EndpointOptionsTest, BadOptionsAreRefusedNamingTheFieldAndChangeNothing) 
       {{{"timeout_seconds", 31}}, "timeout_seconds"},
       {{{"timeout_seconds", "5"}}, "timeout_seconds"},
       {{{"timeout_seconds", 2.5}}, "timeout_seconds"},
+      {{{"signature_scheme", "v2"}}, "signature_scheme"},
+      {{{"signature_scheme", "v1a,v1"}}, "signature_scheme"},
+      {{{"signature_scheme", nullptr}}, "signature_scheme"},
   };
   for (const auto& [fields, named] : bad) {
     json body = {{"url", "http://127.0.0.1:9/h"}, {"events", {"*"}}};

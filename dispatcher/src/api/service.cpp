@@ -319,13 +319,22 @@ std::optional<http::response> read_endpoint_fields(const json& body, registry::e
     if (!order) return invalid("field 'ordering' must be \"none\" or \"per_resource\"");
     u.order = *order;
   }
+  if (auto it = body.find("signature_scheme"); it != body.end()) {
+    const auto scheme =
+        it->is_string() ? registry::parse_signature_scheme(it->get<std::string>()) : std::nullopt;
+    if (!scheme) {
+      return invalid("field 'signature_scheme' must be \"v1\", \"v1a\" or \"v1,v1a\"");
+    }
+    u.scheme = *scheme;
+  }
   return std::nullopt;
 }
 
 // The fields a POST /v1/webhooks or a PATCH of one may carry.
 const std::initializer_list<std::string_view> endpoint_fields = {
     "url",     "events", "description",    "enabled", "rate_limit_per_second",
-    "headers", "auth",   "timeout_seconds", "tls_client_certificate", "ordering"};
+    "headers", "auth",   "timeout_seconds", "tls_client_certificate", "ordering",
+    "signature_scheme"};
 
 // An endpoint URL is one the delivery client can post to: its own parser decides (scheme and
 // host case-insensitive; no user-info, no '%' in the host, ports 1-65535). Live endpoints need
@@ -860,6 +869,7 @@ asio::awaitable<http::response> service::route(context& c) {
       spec.timeout_seconds = fields.timeout_seconds.value_or(0);
       spec.tls_client_certificate =
           fields.tls_client_certificate.value_or(registry::client_certificate{});
+      spec.scheme = fields.scheme.value_or(registry::signature_scheme::v1);
       auto op = deps_.endpoints.create_op(spec);
       auto ep = co_await redis::run(async_redis_, op);
       if (!ep) co_return write_failure(ep.error(), "create endpoint");

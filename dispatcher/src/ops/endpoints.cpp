@@ -1,5 +1,6 @@
 // `tresse-dispatcher endpoints ...`: manage endpoints in Redis from a shell. JSON on stdout; the
-// secret is printed on create and rotate-secret only.
+// secret is printed on create and rotate-secret only (the whpk_ public key always, the Ed25519
+// private key never).
 #include <chrono>
 #include <cstdint>
 #include <fstream>
@@ -26,9 +27,10 @@ struct endpoint_flags {
   std::string business, id, url, description, cursor;
   std::vector<std::string> events;
   bool test_mode = false;
-  std::optional<std::string> enabled;  // update: "true" or "false"
-  std::string ordering = "none";       // "none" or "per_resource" (checked by the option)
-  std::size_t limit = 0;               // list: 0, the store's default
+  std::optional<std::string> enabled;   // update: "true" or "false"
+  std::string ordering = "none";        // "none" or "per_resource" (checked by the option)
+  std::string signature_scheme = "v1";  // "v1", "v1a" or "v1,v1a" (checked by the option)
+  std::size_t limit = 0;                // list: 0, the store's default
   std::int64_t expires_in = 24 * 3600;
   std::vector<std::string> headers;  // "Name: value" each
   bool no_headers = false;           // update: remove them all
@@ -112,6 +114,8 @@ int create(const endpoint_flags& f) {
     spec.tls_client_certificate = std::move(*cert);
   }
   spec.order = registry::parse_ordering(f.ordering).value_or(registry::ordering::none);
+  spec.scheme =
+      registry::parse_signature_scheme(f.signature_scheme).value_or(registry::signature_scheme::v1);
   auto ep = open(f).create(spec);
   if (!ep) return action_error(ep.error());
   return print(to_json(*ep, /*include_secret=*/true));
@@ -163,6 +167,9 @@ int update(const endpoint_flags& f, const CLI::App& cmd) {
     changes.tls_client_certificate = std::move(*cert);
   }
   if (cmd.count("--ordering") > 0) changes.order = registry::parse_ordering(f.ordering);
+  if (cmd.count("--signature-scheme") > 0) {
+    changes.scheme = registry::parse_signature_scheme(f.signature_scheme);
+  }
   auto ep = open(f).update(f.id, changes);
   if (!ep) return action_error(ep.error());
   if (!*ep) return not_found(f.id);
@@ -209,6 +216,11 @@ void add_options(CLI::App& cmd, endpoint_flags& f) {
                  "the whole attempt, 1-30 s (0: delivery.timeout)")
       ->type_name("SECONDS")
       ->check(CLI::Range(0, 30));
+  cmd.add_option("--signature-scheme", f.signature_scheme,
+                 "v1: HMAC with the whsec_ secret; v1a: Ed25519, receivers verify with the "
+                 "printed whpk_ public_key; v1,v1a: both (a missing key is generated)")
+      ->type_name("v1|v1a|v1,v1a")
+      ->check(CLI::IsMember({"v1", "v1a", "v1,v1a"}));
 }
 
 void add_ordering(CLI::App& cmd, endpoint_flags& f) {

@@ -36,6 +36,30 @@ std::optional<ordering> parse_ordering(std::string_view text) {
   return std::nullopt;
 }
 
+std::string_view to_string(signature_scheme s) {
+  switch (s) {
+    case signature_scheme::v1a:
+      return "v1a";
+    case signature_scheme::v1_and_v1a:
+      return "v1,v1a";
+    case signature_scheme::v1:
+      break;
+  }
+  return "v1";
+}
+
+std::optional<signature_scheme> parse_signature_scheme(std::string_view text) {
+  if (text == "v1") return signature_scheme::v1;
+  if (text == "v1a") return signature_scheme::v1a;
+  if (text == "v1,v1a") return signature_scheme::v1_and_v1a;
+  return std::nullopt;
+}
+
+bool signs_v1(signature_scheme s) { return s != signature_scheme::v1a; }
+bool signs_v1a(signature_scheme s) { return s != signature_scheme::v1; }
+
+bool is_ed25519_key(std::string_view secret) { return secret.starts_with("whsk_"); }
+
 std::string new_endpoint_id(clock::time_point now) { return ids::time_ordered("we_", now); }
 
 std::int64_t to_unix_ms(clock::time_point t) {
@@ -102,6 +126,7 @@ std::string to_json_text(const endpoint& ep, bool include_secret) {
     jt::append_key(out, "previous_secrets");
     out.push_back('[');
     for (const auto& p : ep.previous_secrets) {
+      if (is_ed25519_key(p.secret)) continue;  // private: its public half is the receiver's
       if (out.back() != '[') out.push_back(',');
       out.push_back('{');
       jt::append_key(out, "expires_at");
@@ -112,12 +137,24 @@ std::string to_json_text(const endpoint& ep, bool include_secret) {
     }
     out.push_back(']');
   }
+  jt::append_key(out, "public_key");
+  if (signs_v1a(ep.scheme) && !ep.public_key.empty()) {
+    jt::append_string(out, ep.public_key);
+  } else {
+    out += "null";
+  }
   jt::append_key(out, "rate_limit_per_second");
   jt::append_int(out, ep.rate_limit_per_second);
   if (include_secret) {
     jt::append_key(out, "secret");
-    jt::append_string(out, ep.secret);
+    if (signs_v1(ep.scheme) && !ep.secret.empty()) {
+      jt::append_string(out, ep.secret);
+    } else {
+      out += "null";
+    }
   }
+  jt::append_key(out, "signature_scheme");
+  jt::append_string(out, to_string(ep.scheme));
   jt::append_key(out, "timeout_seconds");
   if (ep.timeout_seconds == 0) {
     out += "null";

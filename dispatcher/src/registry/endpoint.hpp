@@ -31,8 +31,19 @@ std::string_view to_string(ordering o);
 // nullopt: not "none" or "per_resource".
 std::optional<ordering> parse_ordering(std::string_view text);
 
+// Which signatures the endpoint's webhooks carry in webhook-signature: "v1" (HMAC with the
+// whsec_ secret), "v1a" (Ed25519 with the endpoint's key pair) or "v1,v1a" (both).
+enum class signature_scheme { v1, v1a, v1_and_v1a };
+std::string_view to_string(signature_scheme s);
+// nullopt: not "v1", "v1a" or "v1,v1a".
+std::optional<signature_scheme> parse_signature_scheme(std::string_view text);
+bool signs_v1(signature_scheme s);
+bool signs_v1a(signature_scheme s);
+// A whsk_ Ed25519 secret key (signs v1a), rather than a whsec_ secret (signs v1).
+bool is_ed25519_key(std::string_view secret);
+
 struct previous_secret {
-  std::string secret;  // whsec_...
+  std::string secret;  // whsec_..., or whsk_... for v1a
   clock::time_point expires_at;
 };
 
@@ -68,8 +79,13 @@ struct endpoint {
   std::string url;
   std::vector<std::string> events;  // exact names, "prefix.*", or "*"
   bool livemode = true;             // false: a test-mode endpoint, gets livemode:false events
-  std::string secret;               // current, whsec_...
-  std::vector<previous_secret> previous_secrets;
+  std::string secret;               // current, whsec_...; "" until the scheme signs v1
+  // The current Ed25519 key pair: whsk_ (sealed with the secrets, never shown) and its whpk_
+  // public half (shown); "" until the scheme signs v1a.
+  std::string signing_key;
+  std::string public_key;
+  std::vector<previous_secret> previous_secrets;  // of both kinds
+  signature_scheme scheme = signature_scheme::v1;
   bool enabled = true;
   std::string disabled_reason;
   std::string description;
@@ -86,15 +102,20 @@ struct endpoint {
   std::int64_t consecutive_failures = 0;
   std::int64_t dead_lettered = 0;
 
-  // The current secret and every previous one that has not expired at `now`: each signs.
+  // The current keys and every previous one that has not expired at `now`, of the kinds the
+  // scheme signs with (whsec_ for v1, whsk_ for v1a): each signs.
   std::vector<std::string> live_secrets(clock::time_point now) const;
   // Calls f(secret) for each of live_secrets(now), in that order, without building the vector,
   // until f returns false. False if it stopped early.
   template <class F>
   bool for_each_live_secret(clock::time_point now, F&& f) const {
-    if (!secret.empty() && !f(secret)) return false;
+    const bool v1 = signs_v1(scheme), v1a = signs_v1a(scheme);
+    if (v1 && !secret.empty() && !f(secret)) return false;
+    if (v1a && !signing_key.empty() && !f(signing_key)) return false;
     for (const auto& p : previous_secrets) {
-      if (p.expires_at > now && !f(p.secret)) return false;
+      if (p.expires_at > now && (is_ed25519_key(p.secret) ? v1a : v1) && !f(p.secret)) {
+        return false;
+      }
     }
     return true;
   }
@@ -112,8 +133,9 @@ std::int64_t to_unix_ms(clock::time_point t);
 clock::time_point from_unix_ms(std::int64_t ms);
 
 // The endpoint as the API and CLI show it: JSON text written directly (the API lists pages of
-// these), and the same parsed. Secrets are included only when asked (on create and rotate),
-// never otherwise.
+// these), and the same parsed. The whsec_ secrets are included only when asked (on create and
+// rotate), never otherwise; the whpk_ public key always (when the scheme signs v1a); the whsk_
+// private key never.
 std::string to_json_text(const endpoint& ep, bool include_secret = false);
 nlohmann::json to_json(const endpoint& ep, bool include_secret = false);
 

@@ -184,6 +184,23 @@ std::unexpected<error> propagate(const result<T>& r) {
   return std::unexpected(r.error());
 }
 
+// Generates the keys the scheme signs with that the endpoint lacks: a whsec_ secret for v1, an
+// Ed25519 key pair for v1a. Create, a change of scheme and rotation (which retires the current
+// ones first) all come here, so a key of either kind is made in one place.
+status add_missing_keys(endpoint& ep) {
+  if (signs_v1(ep.scheme) && ep.secret.empty()) {
+    ep.secret = tresse::receiver::generate_hmac_secret();
+    if (ep.secret.empty()) return fail(error_kind::transient, "the random generator failed");
+  }
+  if (signs_v1a(ep.scheme) && ep.signing_key.empty()) {
+    auto pair = tresse::receiver::generate_ed25519_keypair();
+    if (pair.secret_key.empty()) return fail(error_kind::transient, "the random generator failed");
+    ep.signing_key = std::move(pair.secret_key);
+    ep.public_key = std::move(pair.public_key);
+  }
+  return {};
+}
+
 }  // namespace
 
 struct store::parse_cache {
@@ -202,6 +219,7 @@ store::store(std::shared_ptr<redis::client> redis, store_options opts)
 
 result<std::string> store::serialize(const endpoint& ep) const {
   json secrets = {{"current", ep.secret}, {"previous", json::array()}};
+  if (!ep.signing_key.empty()) secrets["signing_key"] = ep.signing_key;
   if (ep.auth.type != endpoint_auth::kind::none) secrets["auth"] = auth_to_json(ep.auth);
   if (!ep.tls_client_certificate.empty()) {
     secrets["client_certificate"] = client_certificate_to_json(ep.tls_client_certificate);
@@ -222,6 +240,7 @@ result<std::string> store::serialize(const endpoint& ep) const {
       {"headers", headers_to_json(ep.headers)},
       {"timeout_seconds", ep.timeout_seconds},
       {"ordering", to_string(ep.order)},
+      {"signature_scheme", to_string(ep.scheme)},
       {"created_at", to_unix_ms(ep.created_at)},
       {"updated_at", to_unix_ms(ep.updated_at)},
   };
@@ -276,6 +295,8 @@ result<endpoint> store::parse_record(std::string_view id, std::string_view raw) 
     }
     // Records from before the option have none: "none".
     ep.order = parse_ordering(j.value("ordering", "none")).value_or(ordering::none);
+    ep.scheme =
+        parse_signature_scheme(j.value("signature_scheme", "v1")).value_or(signature_scheme::v1);
     ep.created_at = from_unix_ms(j.at("created_at").get<std::int64_t>());
     ep.updated_at = from_unix_ms(j.at("updated_at").get<std::int64_t>());
     json secrets;
@@ -296,6 +317,15 @@ result<endpoint> store::parse_record(std::string_view id, std::string_view raw) 
       secrets = j.at("secrets");
     }
     ep.secret = secrets.at("current").get<std::string>();
+    if (auto it = secrets.find("signing_key"); it != secrets.end()) {
+      std::error_code ec;
+      const auto k = tresse::receiver::key::parse(it->get<std::string>(), ec);
+      if (ec || k.kind() != tresse::receiver::key_kind::ed25519_secret) {
+        return fail(error_kind::permanent, "endpoint " + ep.id + ": corrupt signing key");
+      }
+      ep.signing_key = it->get<std::string>();
+      ep.public_key = k.public_key();
+    }
     for (const auto& p : secrets.at("previous")) {
       ep.previous_secrets.push_back({p.at("secret").get<std::string>(),
                                      from_unix_ms(p.at("expires_at").get<std::int64_t>())});
@@ -390,7 +420,8 @@ redis::operation<endpoint> store::create_op(const endpoint_spec& spec) const {
   ep.auth = spec.auth;
   ep.tls_client_certificate = spec.tls_client_certificate;
   ep.timeout_seconds = spec.timeout_seconds;
-  ep.secret = tresse::receiver::generate_hmac_secret();
+  ep.scheme = spec.scheme;
+  if (auto s = add_missing_keys(ep); !s) return op::done(std::unexpected(s.error()));
   ep.created_at = ep.updated_at = now;
   auto raw = serialize(ep);
   if (!raw) return op::done(propagate(raw));
@@ -504,6 +535,10 @@ redis::operation<std::optional<endpoint>> store::update_op(std::string_view id,
     if (changes.description) ep.description = *changes.description;
     if (changes.rate_limit_per_second) ep.rate_limit_per_second = *changes.rate_limit_per_second;
     if (changes.order) ep.order = *changes.order;
+    if (changes.scheme) {
+      ep.scheme = *changes.scheme;
+      if (auto s = add_missing_keys(ep); !s) return s;
+    }
     if (changes.enabled) {
       ep.enabled = *changes.enabled;
       if (ep.enabled) ep.disabled_reason.clear();
@@ -553,9 +588,19 @@ redis::operation<std::optional<endpoint>> store::rotate_secret_op(
     auto now = opts_.now();
     std::erase_if(ep.previous_secrets,
                   [&](const previous_secret& p) { return p.expires_at <= now; });
-    if (expires_in.count() > 0) ep.previous_secrets.push_back({ep.secret, now + expires_in});
-    ep.secret = tresse::receiver::generate_hmac_secret();
-    return {};
+    // Each current key the scheme signs with keeps signing until it expires; then new ones.
+    auto retire = [&](std::string& current) {
+      if (!current.empty() && expires_in.count() > 0) {
+        ep.previous_secrets.push_back({current, now + expires_in});
+      }
+      current.clear();
+    };
+    if (signs_v1(ep.scheme)) retire(ep.secret);
+    if (signs_v1a(ep.scheme)) {
+      retire(ep.signing_key);
+      ep.public_key.clear();
+    }
+    return add_missing_keys(ep);
   });
 }
 

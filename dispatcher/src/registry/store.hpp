@@ -48,6 +48,7 @@ struct endpoint_spec {
   endpoint_auth auth;
   client_certificate tls_client_certificate;
   std::uint32_t timeout_seconds = 0;  // 0: delivery.timeout
+  signature_scheme scheme = signature_scheme::v1;  // its keys are generated on create
 };
 
 // Fields left empty are unchanged.
@@ -62,6 +63,7 @@ struct endpoint_update {
   std::optional<endpoint_auth> auth;           // kind::none removes it
   std::optional<client_certificate> tls_client_certificate;  // empty removes it
   std::optional<std::uint32_t> timeout_seconds;  // 0: back to delivery.timeout
+  std::optional<signature_scheme> scheme;        // generates the kind of key it lacks
 };
 
 struct failure_streak {
@@ -90,8 +92,9 @@ class store {
   store(std::shared_ptr<redis::client> redis, store_options opts = {});
 
   // Validates the spec (business id, http(s) url, known event patterns, the options of
-  // registry/endpoint_options.hpp), generates the id and
-  // a whsec_ secret, and stores it. The returned endpoint carries the secret.
+  // registry/endpoint_options.hpp), generates the id and the keys its scheme signs with (a
+  // whsec_ secret for v1, an Ed25519 key pair for v1a), and stores it. The returned endpoint
+  // carries them.
   result<endpoint> create(const endpoint_spec& spec);
 
   // nullopt when no such endpoint.
@@ -100,8 +103,9 @@ class store {
   // false when no such endpoint. Also drops its counters.
   result<bool> remove(std::string_view id);
 
-  // The current secret becomes a previous one, still signing until now + expires_in; a new
-  // current secret is generated. Expired previous secrets are dropped.
+  // Each current key the scheme signs with (whsec_ secret, Ed25519 key) becomes a previous one,
+  // still signing until now + expires_in; new current ones are generated. Expired previous keys
+  // are dropped.
   result<std::optional<endpoint>> rotate_secret(
       std::string_view id, std::chrono::seconds expires_in = std::chrono::hours(24));
 

@@ -106,6 +106,46 @@ TEST_F(EndpointsCliTest, RotateSecretPrintsNewAndPreviousSecret) {
   EXPECT_TRUE(rotated["previous_secrets"][0]["expires_at"].is_string());
 }
 
+TEST_F(EndpointsCliTest, SignatureSchemePrintsThePublicKeyNeverThePrivateKey) {
+  auto r = run({"create", "--business", "biz_1", "--url", "https://example.com/hook", "--events",
+                "*", "--signature-scheme", "v1a", "--encryption-key", key_});
+  ASSERT_EQ(r.code, 0) << r.out << r.err;
+  auto ep = json::parse(r.out);
+  EXPECT_EQ(ep["signature_scheme"], "v1a");
+  const std::string public_key = ep["public_key"];
+  EXPECT_TRUE(public_key.starts_with("whpk_")) << r.out;
+  EXPECT_TRUE(ep["secret"].is_null()) << "no whsec_ secret signs for v1a alone";
+  EXPECT_EQ(r.out.find("whsk_"), std::string::npos) << r.out;
+  // Delivery reads the private half, sealed in Redis, whose public half is the one printed.
+  auto in_redis = stored(ep["id"]);
+  ASSERT_TRUE(in_redis.has_value());
+  EXPECT_TRUE(in_redis->signing_key.starts_with("whsk_"));
+  EXPECT_EQ(in_redis->public_key, public_key);
+  EXPECT_TRUE(in_redis->secret.empty());
+
+  // Both: the missing whsec_ secret is generated, the key pair stays.
+  r = run({"update", "--id", ep["id"], "--signature-scheme", "v1,v1a", "--encryption-key", key_});
+  ASSERT_EQ(r.code, 0) << r.out << r.err;
+  auto both = json::parse(r.out);
+  EXPECT_EQ(both["signature_scheme"], "v1,v1a");
+  EXPECT_EQ(both["public_key"], public_key);
+  EXPECT_TRUE(stored(ep["id"])->secret.starts_with("whsec_"));
+
+  // Rotation rotates both kinds; the old ones still sign.
+  r = run({"rotate-secret", "--id", ep["id"], "--encryption-key", key_});
+  ASSERT_EQ(r.code, 0) << r.out << r.err;
+  auto rotated = json::parse(r.out);
+  EXPECT_TRUE(rotated["public_key"].get<std::string>().starts_with("whpk_"));
+  EXPECT_NE(rotated["public_key"], public_key);
+  EXPECT_EQ(r.out.find("whsk_"), std::string::npos) << r.out;
+  EXPECT_EQ(rotated["previous_secrets"].size(), 1u) << "the whsec_ one; the whsk_ one is hidden";
+  EXPECT_EQ(stored(ep["id"])->live_secrets(clock::now()).size(), 4u);
+
+  EXPECT_EQ(run({"update", "--id", ep["id"], "--signature-scheme", "v2", "--encryption-key", key_})
+                .code,
+            2);
+}
+
 TEST_F(EndpointsCliTest, UpdateAndDelete) {
   auto ep = create();
   auto r = run({"update", "--id", ep["id"], "--enabled", "false", "--events", "client.*",

@@ -51,7 +51,9 @@ TEST(EndpointJsonTest, TextIsTheDocumentedObject) {
                    {"headers", json::object()},
                    {"auth", nullptr},
                    {"tls_client_certificate", nullptr},
-                   {"timeout_seconds", nullptr}};
+                   {"timeout_seconds", nullptr},
+                   {"signature_scheme", "v1"},
+                   {"public_key", nullptr}};
   std::string text = to_json_text(sample());
   EXPECT_EQ(json::parse(text), expected);
   EXPECT_EQ(text, expected.dump());  // same key order and spacing as a DOM would write
@@ -85,6 +87,60 @@ TEST(EndpointJsonTest, NullDisabledReasonAndEmptyLists) {
   auto j = json::parse(to_json_text(ep, true));
   EXPECT_TRUE(j["disabled_reason"].is_null());
   EXPECT_EQ(j["previous_secrets"], json::array());
+}
+
+TEST(EndpointJsonTest, V1aShowsThePublicKeyAndNeverThePrivateKey) {
+  endpoint ep = sample();
+  ep.scheme = signature_scheme::v1a;
+  ep.signing_key = "whsk_private";
+  ep.public_key = "whpk_public";
+  ep.previous_secrets.push_back({"whsk_old_private", clock::time_point::max()});
+  for (bool with_secret : {false, true}) {
+    const std::string text = to_json_text(ep, with_secret);
+    json j = json::parse(text);
+    EXPECT_EQ(text, j.dump());  // same key order and spacing as a DOM would write
+    EXPECT_EQ(j["signature_scheme"], "v1a");
+    EXPECT_EQ(j["public_key"], "whpk_public");
+    EXPECT_EQ(text.find("whsk_"), std::string::npos) << text;
+    if (with_secret) {
+      EXPECT_TRUE(j["secret"].is_null()) << "v1a alone: no whsec_ secret signs";
+      EXPECT_EQ(j["previous_secrets"].size(), 1u) << "only the whsec_ one";
+    }
+  }
+  ep.scheme = signature_scheme::v1_and_v1a;
+  auto both = json::parse(to_json_text(ep, true));
+  EXPECT_EQ(both["signature_scheme"], "v1,v1a");
+  EXPECT_EQ(both["secret"], "whsec_abc");
+  EXPECT_EQ(both["public_key"], "whpk_public");
+  ep.scheme = signature_scheme::v1;
+  EXPECT_TRUE(json::parse(to_json_text(ep))["public_key"].is_null()) << "a key that signs nothing";
+}
+
+TEST(EndpointTest, LiveSecretsAreTheKindsTheSchemeSignsWith) {
+  endpoint ep = sample();
+  const auto now = clock::time_point(std::chrono::seconds(1776594000));
+  const auto later = now + std::chrono::hours(1);
+  ep.signing_key = "whsk_new";
+  ep.previous_secrets = {{"whsec_old", later}, {"whsk_old", later}, {"whsk_gone", now}};
+  EXPECT_EQ(ep.live_secrets(now), (std::vector<std::string>{"whsec_abc", "whsec_old"}));
+  ep.scheme = signature_scheme::v1a;
+  EXPECT_EQ(ep.live_secrets(now), (std::vector<std::string>{"whsk_new", "whsk_old"}));
+  ep.scheme = signature_scheme::v1_and_v1a;
+  EXPECT_EQ(ep.live_secrets(now),
+            (std::vector<std::string>{"whsec_abc", "whsk_new", "whsec_old", "whsk_old"}));
+  EXPECT_EQ(ep.live_secrets(later), (std::vector<std::string>{"whsec_abc", "whsk_new"}));
+}
+
+TEST(EndpointJsonTest, SignatureSchemeParsesOnlyItsThreeValues) {
+  EXPECT_EQ(parse_signature_scheme("v1"), signature_scheme::v1);
+  EXPECT_EQ(parse_signature_scheme("v1a"), signature_scheme::v1a);
+  EXPECT_EQ(parse_signature_scheme("v1,v1a"), signature_scheme::v1_and_v1a);
+  for (const char* bad : {"", "V1", "v1a,v1", "v1, v1a", "v2"}) {
+    EXPECT_EQ(parse_signature_scheme(bad), std::nullopt) << bad;
+  }
+  for (auto s : {signature_scheme::v1, signature_scheme::v1a, signature_scheme::v1_and_v1a}) {
+    EXPECT_EQ(parse_signature_scheme(to_string(s)), s);
+  }
 }
 
 TEST(EndpointJsonTest, OrderingParsesOnlyItsTwoValues) {
