@@ -34,6 +34,7 @@
 #include "config/config.hpp"
 #include "config/startup_checks.hpp"
 #include "delivery/engine.hpp"
+#include "http/proxy.hpp"
 #include "kafka/consumer.hpp"
 #include "kafka/dead_letter.hpp"
 #include "redis/client.hpp"
@@ -209,6 +210,9 @@ int run(const td::cli::run_request& cli) {
   eopts.http.allow_private_networks = cfg.delivery.allow_private_networks;
   eopts.http.allow_list = cfg.delivery.allow_list;
   eopts.http.ca_file = cfg.delivery.ca_file;
+  eopts.http.proxy = cfg.delivery.proxy;
+  eopts.http.no_proxy = cfg.delivery.no_proxy;
+  eopts.http.proxy_resolves = cfg.delivery.proxy_resolves;
   eopts.io_threads = cfg.delivery.io_threads;
   eopts.redis = *redis_opts;
   eopts.max_in_flight = cfg.delivery.max_in_flight;
@@ -276,6 +280,16 @@ int run(const td::cli::run_request& cli) {
   stats.make_callback_gauge("tresse_consumer_in_flight", "Kafka messages not yet handed off",
                             [c = consumer->get()] { return static_cast<double>(c->in_flight()); });
 
+  // With a proxy, /readyz also says whether deliveries can leave through it.
+  std::function<bool()> proxy_ready;
+  if (!cfg.delivery.proxy.empty()) {
+    auto egress = td::http::proxy::parse(cfg.delivery.proxy);  // checked by the config already
+    if (egress) {
+      proxy_ready = [&engine, egress = *std::move(egress)] {
+        return !engine->proxy_health().failing() && td::http::proxy_reachable(egress, 1s);
+      };
+    }
+  }
   auto admin =
       td::start_admin_server({.host = cfg.admin.listen.host,
                               .port = cfg.admin.listen.port,
@@ -288,6 +302,7 @@ int run(const td::cli::run_request& cli) {
                                 return td::kafka_reachable(shared_producer->handle());
                               },
                               .redis = [&] { return static_cast<bool>(redis->ping()); },
+                              .proxy = proxy_ready,
                               .kafka_embedded = kafka_embedded});
   if (!admin) {
     tresse::log::error("admin listener failed", {{"error", admin.error().message}});

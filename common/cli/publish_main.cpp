@@ -1,7 +1,7 @@
 // tresse-publish: puts events on Kafka the way the Tresse platform does.
 //
 //   tresse-publish --brokers B [--topic T] --type appointment.created --business biz_1
-//                  [--data '{"id":"apt_1"}'] [--id evt_1] [--test-mode]
+//                  [--data '{"id":"apt_1"}'] [--id evt_1] [--test-mode] [--validate]
 //   tresse-publish --brokers B [--file events.jsonl]     (JSON lines; stdin without --file)
 //   tresse-publish --brokers B --count 10000 [--rate 500] [--businesses 20]
 //
@@ -33,6 +33,7 @@ struct options {
   std::string topic = std::string(tresse::kafka::default_events_topic);
   std::string type, business, data = "{}", id, file;
   bool test_mode = false;
+  bool validate = false;
   std::optional<std::uint64_t> count;
   double rate = 0;  // events per second, 0: as fast as possible
   std::uint64_t businesses = 10;
@@ -59,6 +60,9 @@ void add_flags(CLI::App& app, options& o) {
       ->capture_default_str();
   app.add_option("--id", o.id, "the event id (default: a new evt_ id)");
   app.add_flag("--test-mode", o.test_mode, "livemode false (a sk_test_ business)");
+  app.add_flag("--validate", o.validate,
+               "refuse events whose data does not match their type's JSON Schema (the event "
+               "catalog, GET /v1/event_types), naming the field");
   app.add_option("--file", o.file, "JSON lines to publish, one event each (\"-\": stdin)")
       ->type_name("FILE");
   app.add_option("--count", o.count, "publish N synthetic appointment events")->type_name("N");
@@ -138,7 +142,8 @@ std::uint64_t publish_lines(events::publisher& pub, std::istream& in, std::uint6
                 << events::default_max_bytes << " bytes\n";
     } else if (auto ev = pub.publish(line); !ev) {
       ++refused;
-      std::cerr << "line " << line_no << ": refused: " << ev.error().message << "\n";
+      // One write per line, so that librdkafka's log lines (its own thread) never split it.
+      std::cerr << ("line " + std::to_string(line_no) + ": refused: " + ev.error().message + "\n");
     } else {
       ++sent;
     }
@@ -173,7 +178,7 @@ std::uint64_t publish_synthetic(events::publisher& pub, const options& o, std::u
         R"(","client_id":")" + client +
         R"(","service_id":"svc_hair_color","staff_id":"stf_maria",)"
         R"("starts_at":"2026-04-22T14:00:00-04:00","ends_at":"2026-04-22T15:30:00-04:00",)"
-        R"("duration_minutes":90,"price_cents":18500})";
+        R"("duration_minutes":90,"price_cents":18500,"created_at":"2026-04-19T10:32:00Z"})";
     auto ev = events::make_event({.type = std::string(types[t]),
                                   .business_id = o.business.empty() ? business : o.business,
                                   .data_json = std::move(data),
@@ -195,7 +200,8 @@ std::uint64_t publish_synthetic(events::publisher& pub, const options& o, std::u
 }  // namespace
 
 int publish(const options* o) {
-  auto pub = events::publisher::create({.brokers = o->brokers, .topic = o->topic});
+  auto pub = events::publisher::create(
+      {.brokers = o->brokers, .topic = o->topic, .validate_data = o->validate});
   if (!pub) {
     std::cerr << "tresse-publish: " << pub.error().message << "\n";
     return 2;
@@ -213,7 +219,10 @@ int publish(const options* o) {
       ++refused;
       std::cerr << "refused: " << ev.error().message << "\n";
     } else if (auto st = (*pub)->publish(*ev); !st) {
-      std::cerr << "not sent: " << st.error().message << "\n";
+      // Permanent: the event itself was refused (--validate); else Kafka did not take it.
+      const bool bad = st.error().kind == tresse::error_kind::permanent;
+      refused += bad ? 1 : 0;
+      std::cerr << (bad ? "refused: " : "not sent: ") << st.error().message << "\n";
     } else {
       std::cout << ev->id << "\n";  // so scripts can follow the event
     }

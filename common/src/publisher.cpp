@@ -2,6 +2,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "tresse/common/event_catalog.hpp"
+
 namespace tresse::events {
 
 result<event> make_event(const event_fields& fields, std::size_t max_bytes) {
@@ -36,6 +38,9 @@ result<event> publisher::publish(std::string_view bytes) {
 }
 
 status publisher::publish(const event& ev) {
+  if (options_.validate_data) {
+    if (auto why = check_data(ev)) return fail(error_kind::permanent, *why);
+  }
   return producer_->produce(options_.topic, ev.business_id, ev.raw);
 }
 

@@ -106,6 +106,44 @@ TEST_F(PublishCliTest, RefusesABadEventFromFlags) {
   EXPECT_EQ(r.out, "0 published, 1 refused, 0 failed\n");
 }
 
+TEST_F(PublishCliTest, ValidateRefusesDataThatDoesNotMatchItsSchemaNamingTheField) {
+  const std::string good = R"({"id":"cli_1","name":"Ana Souza","created_at":"2026-04-19T10:30:00Z"})";
+  const std::string bad = R"({"id":"cli_1","name":"Ana Souza","created_at":"yesterday"})";
+  auto refused = run({"--brokers", kafka_.bootstrap(), "--validate", "--type", "client.created",
+                      "--business", "biz_v", "--data", bad});
+  EXPECT_EQ(refused.exit_code, 1);
+  EXPECT_NE(refused.err.find("refused: data.created_at: expected string (date-time)"),
+            std::string::npos)
+      << refused.err;
+  EXPECT_EQ(refused.out, "0 published, 1 refused, 0 failed\n");
+
+  // Without --validate the same event goes out (only the envelope is checked); with it, a good one.
+  auto unchecked = run({"--brokers", kafka_.bootstrap(), "--type", "client.created", "--business",
+                        "biz_v", "--data", bad});
+  EXPECT_EQ(unchecked.exit_code, 0) << unchecked.err;
+  auto checked = run({"--brokers", kafka_.bootstrap(), "--validate", "--type", "client.created",
+                      "--business", "biz_v", "--data", good});
+  EXPECT_EQ(checked.exit_code, 0) << checked.err;
+  EXPECT_EQ(kafka_.read("tresse.events", 2).size(), 2u);
+
+  // JSON lines too, line by line.
+  auto line = [](const std::string& id, const std::string& data) {
+    return R"({"id":")" + id + R"(","type":"client.created","business_id":"biz_v","livemode":true,)"
+           R"("timestamp":"2026-04-19T10:32:00Z","data":)" + data + "}";
+  };
+  auto lines = run({"--brokers", kafka_.bootstrap(), "--validate", "--file", "-"},
+                   line("evt_v1", good) + "\n" + line("evt_v2", R"({"id":"cli_2"})") + "\n");
+  EXPECT_EQ(lines.exit_code, 1);
+  EXPECT_NE(lines.err.find("line 2: refused: data.name: required field missing"), std::string::npos)
+      << lines.err;
+  EXPECT_EQ(lines.out, "1 published, 1 refused, 0 failed\n");
+
+  // Synthetic load is valid data.
+  auto synthetic = run({"--brokers", kafka_.bootstrap(), "--validate", "--count", "20"});
+  EXPECT_EQ(synthetic.exit_code, 0) << synthetic.err;
+  EXPECT_EQ(synthetic.out, "20 published, 0 refused, 0 failed\n");
+}
+
 TEST_F(PublishCliTest, SendsTheGoodLinesOfAFileAndReportsTheBadOnes) {
   auto good = [](const std::string& id) {
     return R"({"id":")" + id +

@@ -87,6 +87,25 @@ TEST(PublisherTest, RefusesInvalidBytesAndSendsNothing) {
   EXPECT_EQ((*pub)->counts().enqueued, 0u);
 }
 
+TEST(PublisherTest, WithValidateDataRefusesDataThatDoesNotMatchItsSchema) {
+  test::kafka_cluster kafka;
+  auto pub = publisher::create({.brokers = kafka.bootstrap(), .validate_data = true});
+  ASSERT_TRUE(pub);
+  auto bad = make_event({.type = "appointment.canceled", .business_id = "biz_1",
+                         .data_json = R"({"id":"apt_1","status":"canceled"})"});
+  ASSERT_TRUE(bad);
+  auto st = (*pub)->publish(*bad);
+  ASSERT_FALSE(st);
+  EXPECT_EQ(st.error().kind, error_kind::permanent);
+  EXPECT_EQ(st.error().message, "data.client_id: required field missing");
+  EXPECT_EQ((*pub)->counts().enqueued, 0u);
+  auto good = make_event({.type = "webhook.test", .business_id = "biz_1",
+                          .data_json = R"({"endpoint_id":"we_1"})"});
+  ASSERT_TRUE(good);
+  EXPECT_TRUE((*pub)->publish(*good));
+  EXPECT_EQ((*pub)->counts().enqueued, 1u);
+}
+
 TEST(PublisherTest, PublishesRawBytesUnchanged) {
   test::kafka_cluster kafka;
   auto pub = publisher::create({.brokers = kafka.bootstrap(), .topic = "tresse.webhooks.ops"});

@@ -226,6 +226,15 @@ TEST_F(ApiTest, CrudRoundTrip) {
   for (const auto& t : types) names.push_back(t["name"]);
   EXPECT_EQ(names, (std::vector<std::string>(events::known_types.begin(),
                                              events::known_types.end())));
+  // Each with its data's JSON Schema and an example, as the checked-in catalog has them.
+  for (const auto& t : types) {
+    const std::string name = t["name"];
+    EXPECT_EQ(t["schema"]["$id"], "https://schemas.tresse.io/webhooks/events/" + name + ".json");
+    std::ifstream file(TRESSE_SOURCE_DIR "/common/schemas/events/" + name + ".json");
+    const json checked_in = json::parse(file);
+    EXPECT_EQ(t["example"], checked_in["examples"][0]) << name;
+    EXPECT_EQ(t["schema"]["description"], checked_in["description"]) << name;
+  }
 
   // The document served is the checked-in one.
   auto doc = call("GET", "/v1/openapi.json", "");

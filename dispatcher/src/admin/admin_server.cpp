@@ -25,6 +25,10 @@ result<http::server> start_admin_server(http::server_options options, metrics& m
   m.make_callback_gauge("tresse_ready", ready_help,
                         [checks] { return passes(checks->redis) ? 1.0 : 0.0; },
                         {{"check", "redis"}});
+  if (checks->proxy) {
+    m.make_callback_gauge("tresse_ready", ready_help,
+                          [checks] { return checks->proxy() ? 1.0 : 0.0; }, {{"check", "proxy"}});
+  }
 
   auto handle = [&m, checks](http::request& req) -> boost::asio::awaitable<http::response> {
     http::response res{beast_http::status::ok, req.version()};
@@ -42,14 +46,19 @@ result<http::server> start_admin_server(http::server_options options, metrics& m
       // never on the delivery threads.
       const bool kafka_ok = passes(checks->kafka);
       const bool redis_ok = passes(checks->redis);
+      const bool proxy_ok = passes(checks->proxy);
       const std::string_view kafka = !kafka_ok                ? "unreachable"
                                      : checks->kafka_embedded ? "embedded (not for production)"
                                                               : "ok";
       res.set(beast_http::field::content_type, "application/json");
-      if (!kafka_ok || !redis_ok) res.result(beast_http::status::service_unavailable);
-      res.body() = std::string("{\"ready\": ") + (kafka_ok && redis_ok ? "true" : "false") +
+      const bool ready = kafka_ok && redis_ok && proxy_ok;
+      if (!ready) res.result(beast_http::status::service_unavailable);
+      res.body() = std::string("{\"ready\": ") + (ready ? "true" : "false") +
                    ", \"kafka\": \"" + std::string(kafka) + "\", \"redis\": \"" +
-                   (redis_ok ? "ok" : "unreachable") + "\"}\n";
+                   (redis_ok ? "ok" : "unreachable") + "\"" +
+                   (checks->proxy ? std::string(", \"proxy\": \"") + (proxy_ok ? "ok" : "failing") + "\""
+                                  : std::string()) +
+                   "}\n";
     } else if (target == "/metrics") {
       res.set(beast_http::field::content_type, "text/plain; version=0.0.4; charset=utf-8");
       res.body() = m.render();

@@ -1,13 +1,15 @@
 // The admin HTTP endpoint ops scrape and probe (admin.listen):
 //   GET /healthz  200 "ok" while the process runs
-//   GET /readyz   200 when Kafka and Redis are reachable, else 503; either way a JSON object
-//                 {"ready": true, "kafka": "ok", "redis": "ok"}, each part "ok" or "unreachable",
-//                 and "kafka": "embedded (not for production)" on the in-process mock cluster
+//   GET /readyz   200 when Kafka and Redis (and delivery.proxy, when set) are reachable, else
+//                 503; either way a JSON object {"ready": true, "kafka": "ok", "redis": "ok"},
+//                 each part "ok" or "unreachable", "kafka": "embedded (not for production)" on
+//                 the in-process mock cluster, and "proxy": "ok" or "failing" with a proxy
 //   GET /metrics  Prometheus text format
 // and puts what it knows of the process itself in those metrics:
 //   tresse_build_info{version="0.1.0"} 1
 //   tresse_ready{check="kafka"} 1     the same checks as /readyz, run when scraped (1 or 0)
 //   tresse_ready{check="redis"} 1
+//   tresse_ready{check="proxy"} 1     only with delivery.proxy
 #pragma once
 
 #include <functional>
@@ -23,6 +25,9 @@ namespace tresse::dispatcher {
 struct readiness_checks {
   std::function<bool()> kafka;  // true when the brokers answer
   std::function<bool()> redis;  // true when Redis answers PING
+  // With delivery.proxy only: true when the proxy takes connections and deliveries have not
+  // just seen it fail.
+  std::function<bool()> proxy;
   bool kafka_embedded = false;  // kafka.brokers=embedded: said in every answer
 };
 

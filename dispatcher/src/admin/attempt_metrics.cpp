@@ -53,6 +53,7 @@ attempt_class classify(const std::expected<http::response, http::failure>& resul
     case http::failure_kind::protocol:
     case http::failure_kind::cancelled:
     case http::failure_kind::local:
+    case http::failure_kind::proxy:
       return attempt_class::other;
   }
   return attempt_class::other;

@@ -23,6 +23,7 @@
 #include "registry/endpoint_options.hpp"
 #include "stats/series.hpp"
 #include "tresse/common/event.hpp"
+#include "tresse/common/event_catalog.hpp"
 #include "tresse/common/log.hpp"
 #include "tresse/common/percent_encoding.hpp"
 #include "tresse/common/publisher.hpp"
@@ -830,9 +831,12 @@ asio::awaitable<http::response> service::route(context& c) {
         break;
       }
       auto d = event_descriptions.find(type);
+      const auto* entry = tresse::events::catalog_entry_for(type);  // every known type has one
       data.push_back({{"object", "event_type"},
                       {"name", type},
-                      {"description", d == event_descriptions.end() ? "" : d->second}});
+                      {"description", d == event_descriptions.end() ? "" : d->second},
+                      {"schema", entry ? entry->schema : json(nullptr)},
+                      {"example", entry ? entry->example : json(nullptr)}});
       last = type;
     }
     co_return json_response(200, page_json(std::move(data), more, last));

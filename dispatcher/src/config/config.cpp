@@ -12,6 +12,7 @@
 #include <sstream>
 #include <utility>
 
+#include "http/proxy.hpp"
 #include "redis/client.hpp"
 #include "console/assets.hpp"
 #include "registry/secret_box.hpp"
@@ -262,7 +263,7 @@ std::vector<std::string> parse_cidr_list(std::string_view v) {
   for (const auto item : split_list(v)) out.push_back(parse_cidr(item));
   return out;
 }
-std::string format_cidr_list(const std::vector<std::string>& v) { return join(v, &format_text); }
+std::string format_text_list(const std::vector<std::string>& v) { return join(v, &format_text); }
 
 // The ops commands' parser too (secret_box::decode_key): a key one accepts, the other does.
 std::string parse_encryption_key(std::string_view v) {
@@ -279,11 +280,27 @@ std::string parse_redis_url(std::string_view v) {
   return std::string(v);
 }
 // The URL without its user-info, which may hold a password.
-std::string format_redis_url(const std::string& url) {
+std::string format_url_hiding_userinfo(const std::string& url) {
   const auto scheme_end = url.find("://");
   const auto at = url.rfind('@');
   if (scheme_end == std::string::npos || at == std::string::npos || at < scheme_end) return url;
   return url.substr(0, scheme_end + 3) + "***" + url.substr(at);
+}
+
+// The delivery client's own parser (http/proxy.hpp): a proxy accepted here is one it can use.
+std::string parse_proxy_url(std::string_view v) {
+  if (v.empty()) return {};
+  if (auto p = http::proxy::parse(v); !p) throw bad_value{p.error().message};
+  return std::string(v);
+}
+
+std::vector<std::string> parse_no_proxy_list(std::string_view v) {
+  std::vector<std::string> out;
+  for (const auto item : split_list(v)) {
+    if (auto why = http::proxy::no_proxy_problem(item)) throw bad_value{*why};
+    out.emplace_back(item);
+  }
+  return out;
 }
 
 constexpr std::array<std::pair<std::string_view, tresse::log::level>, 4> log_levels{
@@ -363,7 +380,7 @@ const std::vector<key_spec>& keys() {
           "redis.url",
           "Redis holding retry state and endpoints: redis://[[user]:password@]host[:port][/db] "
           "(user and password percent-encoded, an IPv6 host in brackets)",
-          [](auto& c) -> auto& { return c.redis.url; }, parse_redis_url, format_redis_url,
+          [](auto& c) -> auto& { return c.redis.url; }, parse_redis_url, format_url_hiding_userinfo,
           /*secret=*/true),
       field(
           "admin.listen", "host:port of /metrics and /healthz",
@@ -437,7 +454,7 @@ const std::vector<key_spec>& keys() {
       field(
           "delivery.allow_list", "CIDR blocks allowed even though internal, comma-separated",
           [](auto& c) -> auto& { return c.delivery.allow_list; }, parse_cidr_list,
-          format_cidr_list),
+          format_text_list),
       field(
           "delivery.retry_schedule", "delays between attempts; after the last, dead-letter",
           [](auto& c) -> auto& { return c.delivery.retry_schedule; }, parse_duration_list,
@@ -538,6 +555,23 @@ const std::vector<key_spec>& keys() {
       field(
           "delivery.ca_file", "PEM CA bundle for endpoint TLS (\"\" = system store)",
           [](auto& c) -> auto& { return c.delivery.ca_file; }, parse_text, format_text),
+      field(
+          "delivery.proxy",
+          "egress HTTP proxy for every delivery, http://[user:password@]host:port (CONNECT for "
+          "https); \"\" = direct. Its failures are not charged to endpoints",
+          [](auto& c) -> auto& { return c.delivery.proxy; }, parse_proxy_url,
+          format_url_hiding_userinfo, /*secret=*/true),
+      field(
+          "delivery.no_proxy",
+          "targets that bypass delivery.proxy: host suffixes (example.com covers its subdomains) "
+          "and CIDRs of IP-literal hosts, comma-separated",
+          [](auto& c) -> auto& { return c.delivery.no_proxy; }, parse_no_proxy_list,
+          format_text_list),
+      field(
+          "delivery.proxy_resolves",
+          "give the proxy target host names to resolve: the SSRF guard then cannot check them, "
+          "and the proxy must refuse internal addresses itself",
+          [](auto& c) -> auto& { return c.delivery.proxy_resolves; }, parse_bool, format_bool),
       field(
           "delivery.retry_lease", "how long an instance owns a due retry before others take it",
           [](auto& c) -> auto& { return c.delivery.retry_lease; }, parse_positive_duration,

@@ -114,6 +114,9 @@ struct config {
     std::size_t warn_after_dead_letters = 5;                                    // 0 = never
     std::size_t max_response_body = 4096;
     std::string ca_file;  // empty = the system trust store
+    std::string proxy;    // http://[user:password@]host:port (http/proxy.hpp); empty = direct
+    std::vector<std::string> no_proxy;  // host suffixes and CIDRs that go direct
+    bool proxy_resolves = false;        // the proxy resolves target names (and must filter)
     std::chrono::milliseconds retry_lease = std::chrono::seconds(60);
     std::chrono::milliseconds drain_timeout = std::chrono::seconds(10);
   } delivery;

@@ -26,6 +26,9 @@ delivery_counters register_counters(metrics& m) {
       .local_errors = &m.make_counter(
           "tresse_local_errors_total",
           "Deliveries deferred because this process ran out of descriptors, buffers or memory"),
+      .proxy_failures = &m.make_counter(
+          "tresse_proxy_failures_total",
+          "Deliveries deferred because the egress proxy failed (unreachable, 407, its own 5xx)"),
       .latency = &m.make_histogram("tresse_attempt_duration_seconds", "Duration of delivery attempts",
                                    {0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 15}),
       .in_flight = &m.make_gauge("tresse_attempts_in_flight", "Delivery attempts in flight"),

@@ -93,6 +93,7 @@ struct delivery_counters {
   counter* poison;
   counter* unmatched;
   counter* local_errors;
+  counter* proxy_failures;
   histogram* latency;
   gauge* in_flight;
 };
@@ -139,6 +140,7 @@ struct context {
   attempt_metrics attempts;  // tresse_attempts_total{class}: what each attempt came to
   std::string instance_id;
   std::shared_ptr<boost::asio::ssl::context> tls;  // every shard's HTTP client shares it
+  http::proxy_health proxy_health;  // what deliveries last saw of delivery.proxy (/readyz)
   boost::asio::thread_pool blocking;
   std::atomic<bool> stopping{false};
   std::atomic<std::size_t> active{0};  // coroutines that may still hand something off

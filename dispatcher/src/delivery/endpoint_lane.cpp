@@ -338,15 +338,20 @@ asio::awaitable<attempt_result> endpoint_lane::attempt(shard_env& env, const eve
   }
   ctx.counters.in_flight->add(-1);
   if (!r && r.error().kind == http::failure_kind::cancelled) co_return out;
-  if (!r && r.error().kind == http::failure_kind::local) {
-    // Out of descriptors or memory here: not the endpoint's fault. No attempt is counted and
-    // nothing is reported to the breaker or the throttle; the delivery comes back later.
-    ctx.counters.local_errors->inc();
-    log::warn("local resource error; delivery deferred without an attempt",
+  const bool proxy_failed = !r && r.error().kind == http::failure_kind::proxy;
+  if (proxy_failed || (!r && r.error().kind == http::failure_kind::local)) {
+    // Out of descriptors or memory here, or the egress proxy failing: not the endpoint's
+    // fault. No attempt is counted and nothing is reported to the breaker or the throttle; the
+    // delivery comes back later.
+    (proxy_failed ? ctx.counters.proxy_failures : ctx.counters.local_errors)->inc();
+    if (proxy_failed) ctx.proxy_health.failed();
+    log::warn(proxy_failed ? "egress proxy failed; delivery deferred without an attempt"
+                           : "local resource error; delivery deferred without an attempt",
               {{"endpoint", ep.id}, {"error", r.error().message}});
     defer_until(clock::now() + retry_delay(ctx));
     co_return out;
   }
+  if (r && target_->has_value() && (*target_)->via_proxy) ctx.proxy_health.worked();
 
   out.ran = true;
   out.result = classify_attempt(r);

@@ -74,6 +74,9 @@ class engine {
   // every shard each time put a scraper's cost on the delivery threads.
   std::vector<health::endpoint_report> health() const;
 
+  // What deliveries last saw of delivery.proxy (thread-safe), for /readyz.
+  const http::proxy_health& proxy_health() const { return ctx_.proxy_health; }
+
  private:
   // A record whose every delivery is handed off (or that had none).
   void record_done(std::int32_t partition, std::int64_t offset);

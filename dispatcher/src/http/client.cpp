@@ -22,6 +22,7 @@
 
 #include "http/client_identity.hpp"
 #include "http/header_syntax.hpp"
+#include "http/proxy.hpp"
 #include "http/response_parser.hpp"
 #include "http/retry_after.hpp"
 
@@ -73,6 +74,12 @@ bool client_owned_header(std::string_view name) {
     if (iequals(name, owned)) return true;
   }
   return false;
+}
+
+// "host:port" with the port always, as CONNECT wants it.
+std::string authority_of(const url& u) {
+  const bool v6 = u.host.find(':') != std::string::npos;
+  return (v6 ? "[" + u.host + "]" : u.host) + ":" + std::to_string(u.port);
 }
 
 std::string describe(const tcp::endpoint& ep) {
@@ -291,6 +298,8 @@ const char* to_string(failure_kind k) {
       return "protocol";
     case failure_kind::cancelled:
       return "cancelled";
+    case failure_kind::proxy:
+      return "proxy";
   }
   return "unknown";
 }
@@ -427,6 +436,13 @@ address_guard make_guard(const client_options& o) {
   return *std::move(g);
 }
 
+std::optional<proxy> make_proxy(const client_options& o) {
+  if (o.proxy.empty()) return std::nullopt;
+  auto p = proxy::parse(o.proxy, o.no_proxy);
+  if (!p) throw std::invalid_argument("http client: " + p.error().message);
+  return *std::move(p);
+}
+
 // Deadlines are checked this often: a tenth of the shortest timeout, within 5-100 ms.
 steady::duration watchdog_tick(const client_options& o) {
   const auto shortest = std::min(o.connect_timeout, o.total_timeout);
@@ -456,6 +472,7 @@ client::client(asio::io_context& ioc, client_options options, std::shared_ptr<ss
     : ioc_(ioc),
       options_(std::move(options)),
       guard_(make_guard(options_)),
+      proxy_(make_proxy(options_)),
       tls_(tls ? std::move(tls) : make_tls_context(options_)),
       pool_(std::make_shared<pool>(ioc)),
       watchdog_(std::make_shared<deadline_watchdog>(ioc, watchdog_tick(options_))) {}
@@ -470,95 +487,219 @@ client_stats client::stats() const {
   return {opened_.load(), reused_.load(), stale_retries_.load(), pool_->size()};
 }
 
+namespace {
+
+// The addresses of `host` (the literal itself for an IP), each once; dns, timeout or cancelled.
+asio::awaitable<std::expected<std::vector<tcp::endpoint>, failure>> resolve(
+    asio::io_context& ioc, const std::string& host, bool host_is_ip, std::uint16_t port,
+    steady::time_point deadline) {
+  using namespace asio::experimental::awaitable_operators;
+  std::vector<tcp::endpoint> candidates;
+  if (host_is_ip) {
+    candidates.emplace_back(asio::ip::make_address(host), port);
+    co_return candidates;
+  }
+  tcp::resolver resolver(ioc);
+  asio::steady_timer timer(ioc, deadline);
+  auto raced = co_await (resolver.async_resolve(host, std::to_string(port), use_tuple) ||
+                         timer.async_wait(use_tuple));
+  if (raced.index() == 1) co_return fail(failure_kind::timeout, "resolving " + host + ": timed out");
+  auto& [ec, results] = std::get<0>(raced);
+  if (ec == asio::error::operation_aborted) {
+    co_return fail(failure_kind::cancelled, "resolving " + host + ": cancelled", ec);
+  }
+  if (ec) co_return fail(failure_kind::dns, "resolving " + host + ": " + ec.message(), ec);
+  for (const auto& entry : results) {
+    if (std::find(candidates.begin(), candidates.end(), entry.endpoint()) == candidates.end()) {
+      candidates.push_back(entry.endpoint());
+    }
+  }
+  if (candidates.empty()) co_return fail(failure_kind::dns, "resolving " + host + ": no address");
+  co_return candidates;
+}
+
+// A failure on the way to the proxy is the proxy's (an instance-level fault), except
+// cancellation and this process's own resource errors, which keep their kind.
+failure as_proxy_failure(failure f, const proxy& p) {
+  if (f.kind != failure_kind::cancelled && f.kind != failure_kind::local) {
+    f.kind = failure_kind::proxy;
+  }
+  f.message = "proxy " + p.address() + ": " + f.message;
+  return f;
+}
+
+}  // namespace
+
+asio::awaitable<std::optional<failure>> client::open(connection& conn, const tcp::endpoint& endpoint,
+                                                     steady::time_point deadline,
+                                                     deadline_watch& watch) {
+  watch.socket = &conn.socket;
+  watch.at = std::min(deadline, steady::now() + options_.connect_timeout);
+  watch.expired = false;
+  auto [ec] = co_await conn.socket.async_connect(endpoint, use_tuple);
+  if (ec || watch.expired) {
+    watch.socket = nullptr;
+    co_return classify(ec, failure_kind::connect, "connecting to " + describe(endpoint),
+                       watch.expired);
+  }
+  opened_.fetch_add(1, std::memory_order_relaxed);
+  conn.socket.set_option(tcp::no_delay(true), ec);
+  watch.at = deadline;
+  co_return std::nullopt;
+}
+
+asio::awaitable<std::optional<failure>> client::handshake(connection& conn, const target& to,
+                                                          deadline_watch& watch) {
+  const url& u = to.parsed;
+  conn.tls = std::make_unique<ssl::stream<tcp::socket>>(std::move(conn.socket), *tls_);
+  watch.socket = &conn.tcp();
+  // SNI for names only: RFC 6066 forbids IP literals in server_name.
+  if (!u.host_is_ip && !SSL_set_tlsext_host_name(conn.tls->native_handle(), u.host.c_str())) {
+    watch.socket = nullptr;
+    co_return failure{failure_kind::tls, "cannot set SNI for " + u.host, {}};
+  }
+  if (options_.verify_tls) conn.tls->set_verify_callback(ssl::host_name_verification(u.host));
+  if (to.identity && !to.identity->apply(conn.tls->native_handle())) {
+    watch.socket = nullptr;
+    co_return failure{failure_kind::tls, "cannot present the client certificate to " + u.host, {}};
+  }
+  auto [hec] = co_await conn.tls->async_handshake(ssl::stream_base::client, use_tuple);
+  if (hec || watch.expired) {
+    watch.socket = nullptr;
+    co_return classify(hec, failure_kind::tls, "TLS handshake with " + u.host_header(),
+                       watch.expired);
+  }
+  co_return std::nullopt;
+}
+
 asio::awaitable<std::expected<std::unique_ptr<client::connection>, failure>> client::connect(
     const target& to, steady::time_point deadline, deadline_watch& watch) {
-  using namespace asio::experimental::awaitable_operators;
   const url& u = to.parsed;
-
   watch.socket = nullptr;
-  std::vector<tcp::endpoint> candidates;
-  if (u.host_is_ip) {
-    candidates.emplace_back(asio::ip::make_address(u.host), u.port);
-  } else {
-    tcp::resolver resolver(ioc_);
-    asio::steady_timer timer(ioc_, deadline);
-    auto raced = co_await (resolver.async_resolve(u.host, std::to_string(u.port), use_tuple) ||
-                           timer.async_wait(use_tuple));
-    if (raced.index() == 1)
-      co_return fail(failure_kind::timeout, "resolving " + u.host + ": timed out");
-    auto& [ec, results] = std::get<0>(raced);
-    if (ec == asio::error::operation_aborted) {
-      co_return fail(failure_kind::cancelled, "resolving " + u.host + ": cancelled", ec);
-    }
-    if (ec) co_return fail(failure_kind::dns, "resolving " + u.host + ": " + ec.message(), ec);
-    for (const auto& entry : results) {
-      if (std::find(candidates.begin(), candidates.end(), entry.endpoint()) == candidates.end()) {
-        candidates.push_back(entry.endpoint());
+  // Checked here, connected below (or asked of the proxy) to this very endpoint object: what
+  // is checked is what is connected to, whatever DNS says next time. Only a proxy that
+  // resolves names itself is given the name unchecked.
+  std::vector<tcp::endpoint> permitted;
+  std::string blocked;
+  const bool proxy_resolves = to.via_proxy && options_.proxy_resolves;
+  if (!proxy_resolves) {
+    auto resolved = co_await resolve(ioc_, u.host, u.host_is_ip, u.port, deadline);
+    if (!resolved) co_return std::unexpected(std::move(resolved.error()));
+    for (const auto& endpoint : *resolved) {
+      if (auto why = guard_.check(endpoint.address())) {
+        blocked += (blocked.empty() ? "" : ", ") + endpoint.address().to_string() + " (" +
+                   std::string(*why) + ")";
+      } else {
+        permitted.push_back(endpoint);
       }
     }
-    if (candidates.empty())
-      co_return fail(failure_kind::dns, "resolving " + u.host + ": no address");
+  }
+  if (!proxy_resolves && permitted.empty()) {
+    co_return fail(failure_kind::blocked_address,
+                   "refusing to connect to internal address " + blocked + " for " + u.host);
+  }
+  if (to.via_proxy) {
+    // An https tunnel goes to a permitted address, the next one when the proxy could not reach
+    // it (as a direct connection tries each); the proxy is given the name for http, whose
+    // absolute-form request names its host, and with proxy_resolves.
+    if (proxy_resolves || !u.tls) {
+      const std::string authority = authority_of(u);
+      co_return co_await connect_via_proxy(to, authority, deadline, watch);
+    }
+    std::expected<std::unique_ptr<connection>, failure> tunnel;
+    std::string authority;  // outside the loop: GCC 12 and loop-scoped locals across co_await
+    for (const auto& endpoint : permitted) {
+      authority = describe(endpoint);
+      tunnel = co_await connect_via_proxy(to, authority, deadline, watch);
+      if (tunnel || tunnel.error().kind != failure_kind::connect) break;
+    }
+    co_return std::move(tunnel);
   }
 
-  std::string blocked;
   std::optional<failure> last;
-  for (const auto& endpoint : candidates) {
-    // Checked here, connected below to this very endpoint object: what is checked is what
-    // is connected to, whatever DNS says next time.
-    if (auto why = guard_.check(endpoint.address())) {
-      blocked += (blocked.empty() ? "" : ", ") + endpoint.address().to_string() + " (" +
-                 std::string(*why) + ")";
-      continue;
-    }
+  for (const auto& endpoint : permitted) {
     if (steady::now() >= deadline) break;
     auto conn = std::make_unique<connection>(ioc_);
-    watch.socket = &conn->socket;
-    watch.at = std::min(deadline, steady::now() + options_.connect_timeout);
-    watch.expired = false;
-    auto [ec] = co_await conn->socket.async_connect(endpoint, use_tuple);
-    if (ec || watch.expired) {
-      watch.socket = nullptr;
-      last = classify(ec, failure_kind::connect, "connecting to " + describe(endpoint),
-                      watch.expired);
+    last = co_await open(*conn, endpoint, deadline, watch);
+    if (last) {
       if (last->kind == failure_kind::cancelled || last->kind == failure_kind::local) break;
       continue;
     }
-    opened_.fetch_add(1, std::memory_order_relaxed);
-    conn->socket.set_option(tcp::no_delay(true), ec);
+    error_code ec;
     conn->socket.non_blocking(true, ec);  // exchange() writes without waiting
-    watch.at = deadline;
     conn->origin = to.origin;
     if (!u.tls) co_return std::move(conn);
-
-    conn->tls = std::make_unique<ssl::stream<tcp::socket>>(std::move(conn->socket), *tls_);
-    watch.socket = &conn->tcp();
-    // SNI for names only: RFC 6066 forbids IP literals in server_name.
-    if (!u.host_is_ip && !SSL_set_tlsext_host_name(conn->tls->native_handle(), u.host.c_str())) {
-      watch.socket = nullptr;
-      co_return fail(failure_kind::tls, "cannot set SNI for " + u.host);
-    }
-    if (options_.verify_tls) conn->tls->set_verify_callback(ssl::host_name_verification(u.host));
-    if (to.identity && !to.identity->apply(conn->tls->native_handle())) {
-      watch.socket = nullptr;
-      co_return fail(failure_kind::tls, "cannot present the client certificate to " + u.host);
-    }
-    auto [hec] = co_await conn->tls->async_handshake(ssl::stream_base::client, use_tuple);
-    if (hec || watch.expired) {
-      watch.socket = nullptr;
-      co_return std::unexpected(classify(hec, failure_kind::tls,
-                                         "TLS handshake with " + describe(endpoint), watch.expired));
-    }
+    if (auto bad = co_await handshake(*conn, to, watch)) co_return std::unexpected(*bad);
     co_return std::move(conn);
   }
   if (last) {
     if (!blocked.empty()) last->message += "; blocked: " + blocked;
     co_return std::unexpected(*last);
   }
-  if (!blocked.empty()) {
-    co_return fail(failure_kind::blocked_address,
-                   "refusing to connect to internal address " + blocked + " for " + u.host);
-  }
   co_return fail(failure_kind::timeout, "connecting to " + u.host + ": timed out");
+}
+
+asio::awaitable<std::expected<std::unique_ptr<client::connection>, failure>>
+client::connect_via_proxy(const target& to, const std::string& authority,
+                          steady::time_point deadline, deadline_watch& watch) {
+  const proxy& p = *proxy_;
+  // The proxy's own address is ops' choice: the SSRF guard does not apply to it.
+  auto proxies = co_await resolve(ioc_, p.host(), p.host_is_ip(), p.port(), deadline);
+  if (!proxies) co_return std::unexpected(as_proxy_failure(std::move(proxies.error()), p));
+  std::unique_ptr<connection> conn;
+  std::optional<failure> last;
+  for (const auto& endpoint : *proxies) {
+    if (steady::now() >= deadline) break;
+    auto attempt = std::make_unique<connection>(ioc_);
+    last = co_await open(*attempt, endpoint, deadline, watch);
+    if (!last) {
+      conn = std::move(attempt);
+      break;
+    }
+    if (last->kind == failure_kind::cancelled || last->kind == failure_kind::local) break;
+  }
+  if (!conn) {
+    if (!last) last = failure{failure_kind::timeout, "connecting: timed out", {}};
+    co_return std::unexpected(as_proxy_failure(std::move(*last), p));
+  }
+  conn->origin = to.origin;
+  if (to.parsed.tls) {
+    // CONNECT, then the proxy's answer, before any byte of TLS.
+    watch.socket = &conn->socket;
+    const std::string request = p.connect_request(authority);
+    auto [wec, written] = co_await asio::async_write(conn->socket, asio::buffer(request), use_tuple);
+    if (wec || watch.expired) {
+      watch.socket = nullptr;
+      co_return std::unexpected(as_proxy_failure(
+          classify(wec, failure_kind::proxy, "sending CONNECT", watch.expired), p));
+    }
+    proxy_reply reply = co_await read_proxy_reply(conn->socket, options_.max_response_header);
+    if (reply.ec || watch.expired) {
+      watch.socket = nullptr;
+      failure f = classify(reply.ec, failure_kind::proxy,
+                           "proxy " + p.address() + ": waiting for the answer to CONNECT " + authority,
+                           watch.expired);
+      // A timeout here is most often the proxy still trying to reach a slow endpoint: the
+      // endpoint's, as a direct connect timeout would be. Other errors are the proxy's.
+      if (f.kind == failure_kind::timeout || f.kind == failure_kind::cancelled) {
+        co_return std::unexpected(std::move(f));
+      }
+      co_return std::unexpected(as_proxy_failure(std::move(f), p));
+    }
+    if (!reply.error.empty()) {
+      watch.socket = nullptr;
+      co_return fail(failure_kind::proxy, "proxy " + p.address() + ": " + reply.error);
+    }
+    if (auto kind = proxy_answer_kind(reply.status)) {
+      watch.socket = nullptr;
+      co_return fail(*kind, "proxy " + p.address() + " answered " + std::to_string(reply.status) +
+                                " to CONNECT " + authority);
+    }
+    if (auto bad = co_await handshake(*conn, to, watch)) co_return std::unexpected(*bad);
+  }
+  error_code ec;
+  conn->tcp().non_blocking(true, ec);  // exchange() writes without waiting
+  co_return std::move(conn);
 }
 
 std::expected<target, failure> client::prepare(
@@ -573,10 +714,21 @@ std::expected<target, failure> client::prepare(
     t.origin.append("#mtls:").append(identity->info().fingerprint_sha256);
     t.identity = std::move(identity);
   }
-  t.head.reserve(48 + u->target.size() + u->host.size() + options_.user_agent.size());
-  t.head.append("POST ").append(u->target).append(" HTTP/1.1\r\nHost: ");
+  if (proxy_ && !proxy_->bypasses(*u)) {
+    // Tunnels (and http connections to the proxy) are pooled per target, apart from direct ones.
+    t.via_proxy = true;
+    t.origin.append("#proxy");
+  }
+  // http through the proxy: the absolute form (RFC 9112 3.2.2), with the proxy's credentials.
+  const bool absolute = t.via_proxy && !u->tls;
+  t.head.reserve(64 + u->target.size() + 2 * u->host.size() + options_.user_agent.size() +
+                 (absolute ? proxy_->authorization_field().size() : 0));
+  t.head.append("POST ");
+  if (absolute) t.head.append("http://").append(u->host_header());
+  t.head.append(u->target).append(" HTTP/1.1\r\nHost: ");
   t.head.append(u->host_header()).append("\r\nUser-Agent: ").append(options_.user_agent);
   t.head.append("\r\n");
+  if (absolute) t.head.append(proxy_->authorization_field());
   t.parsed = *std::move(u);
   return t;
 }
@@ -632,6 +784,11 @@ asio::awaitable<std::expected<response, failure>> client::post(const target& to,
         x = co_await exchange(conn->socket, conn->socket, conn->in, request_bytes, options_, watch);
       }
       watch.socket = nullptr;  // the connection goes back to the pool or is closed
+      if (x.resp && to.via_proxy && !to.parsed.tls && x.resp->status == 407) {
+        // The proxy refused our credentials for a plain-http request: its answer, not the
+        // endpoint's.
+        co_return fail(failure_kind::proxy, "proxy " + proxy_->address() + " answered 407");
+      }
       if (x.resp) {
         if (x.reusable) {
           pool_->put(std::move(conn), options_.max_idle_per_origin, options_.idle_timeout);

@@ -2,7 +2,7 @@
 //
 // One `post` is one delivery attempt, an awaitable that never throws: it resolves the host,
 // checks every address with the SSRF guard (address_guard.hpp) before connecting to exactly
-// that address, verifies TLS (system trust store + optional CA file, peer verification,
+// that address (directly, or through the egress proxy: proxy.hpp), verifies TLS (system trust store + optional CA file, peer verification,
 // host-name check, SNI), writes the request and reads the status, headers and at most
 // `max_response_body` bytes of the body. Redirects are not followed: a 3xx is a response.
 // What a result means for the delivery (delivered / retry / disable) is decided in one place,
@@ -45,6 +45,7 @@
 #include <vector>
 
 #include "http/address_guard.hpp"
+#include "http/proxy.hpp"
 #include "http/response.hpp"
 #include "http/url.hpp"
 
@@ -69,6 +70,13 @@ struct client_options {
   // permitted despite it.
   bool allow_private_networks = false;
   std::vector<std::string> allow_list;
+  // Egress proxy (http/proxy.hpp): http://[user:password@]host:port, "" = connect directly.
+  // no_proxy: host suffixes and CIDRs that go direct. proxy_resolves: the proxy is given target
+  // names and resolves them itself, so the SSRF guard cannot check them (the proxy must filter);
+  // by default the client resolves and checks them, and asks the proxy for the checked address.
+  std::string proxy;
+  std::vector<std::string> no_proxy;
+  bool proxy_resolves = false;
   std::string ca_file;     // PEM CAs trusted besides the system store
   bool verify_tls = true;  // false only in tests; never a default
   std::string user_agent = "Tresse-Webhooks/" TRESSE_VERSION;
@@ -117,6 +125,7 @@ struct target {
   std::string head;  // "POST /path HTTP/1.1\r\nHost: ...\r\nUser-Agent: ...\r\n"
   // The whole attempt to this target, when not the client's total_timeout (0).
   std::chrono::milliseconds total_timeout{0};
+  bool via_proxy = false;  // through client_options::proxy (its connections pooled apart)
 };
 
 enum class failure_kind {
@@ -132,6 +141,9 @@ enum class failure_kind {
   // Out of descriptors, buffers or memory here (EMFILE, ENFILE, ENOBUFS, ENOMEM): this
   // process's problem, never the endpoint's, so it counts against no circuit or attempt.
   local,
+  // The egress proxy failed (unreachable, 407, its own 5xx to CONNECT: http/proxy.hpp): an
+  // instance-level fault like `local`, never the endpoint's.
+  proxy,
 };
 const char* to_string(failure_kind k);
 
@@ -159,8 +171,8 @@ struct deadline_watch;
 
 class client {
  public:
-  // Throws std::invalid_argument (start-up only) when an allow-list entry is not a CIDR or
-  // the CA file cannot be loaded. `tls` from make_tls_context(options), or null to make one.
+  // Throws std::invalid_argument (start-up only) when an allow-list entry is not a CIDR, the
+  // proxy or a no_proxy entry is malformed, or the CA file cannot be loaded. `tls` from make_tls_context(options), or null to make one.
   client(boost::asio::io_context& ioc, client_options options,
          std::shared_ptr<boost::asio::ssl::context> tls = nullptr);
   ~client();
@@ -187,10 +199,23 @@ class client {
 
   boost::asio::awaitable<std::expected<std::unique_ptr<connection>, failure>> connect(
       const target& to, std::chrono::steady_clock::time_point deadline, deadline_watch& watch);
+  // A TCP connection to `endpoint` within connect_timeout; the failure when there is none.
+  boost::asio::awaitable<std::optional<failure>> open(connection& conn,
+                                                      const boost::asio::ip::tcp::endpoint& endpoint,
+                                                      std::chrono::steady_clock::time_point deadline,
+                                                      deadline_watch& watch);
+  // TLS to the target over conn's TCP connection (direct, or a proxy's tunnel).
+  boost::asio::awaitable<std::optional<failure>> handshake(connection& conn, const target& to,
+                                                           deadline_watch& watch);
+  // Through the proxy: TCP to it, then for https a CONNECT to `authority` and TLS inside.
+  boost::asio::awaitable<std::expected<std::unique_ptr<connection>, failure>> connect_via_proxy(
+      const target& to, const std::string& authority,
+      std::chrono::steady_clock::time_point deadline, deadline_watch& watch);
 
   boost::asio::io_context& ioc_;
   client_options options_;
   address_guard guard_;
+  std::optional<proxy> proxy_;
   std::shared_ptr<boost::asio::ssl::context> tls_;
   std::shared_ptr<pool> pool_;
   std::shared_ptr<deadline_watchdog> watchdog_;

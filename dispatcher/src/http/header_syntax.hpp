@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <array>
 #include <cstring>
+#include <string>
 #include <string_view>
 
 namespace tresse::dispatcher::http {
@@ -35,6 +36,12 @@ inline bool is_field_value(std::string_view s) {
 }
 
 constexpr char ascii_lower(char c) { return c >= 'A' && c <= 'Z' ? static_cast<char>(c + 32) : c; }
+// The same for a whole string: schemes and host names compare so too (url.hpp, proxy.hpp).
+inline std::string ascii_lower(std::string_view s) {
+  std::string out(s);
+  for (auto& c : out) c = ascii_lower(c);
+  return out;
+}
 
 // Header names, codings and options compare case-insensitively, in ASCII whatever the locale.
 inline bool iequals(std::string_view a, std::string_view b) {

@@ -5,15 +5,10 @@
 #include <cctype>
 #include <charconv>
 
+#include "http/header_syntax.hpp"
+
 namespace tresse::dispatcher::http {
 namespace {
-
-std::string lower(std::string_view s) {
-  std::string out(s);
-  std::transform(out.begin(), out.end(), out.begin(),
-                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-  return out;
-}
 
 bool is_hostname_char(char c) {
   return std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '.' || c == '_';
@@ -49,7 +44,7 @@ tresse::result<url> parse_url(std::string_view text, std::size_t max_length) {
   url u;
   const auto scheme_end = text.find("://");
   if (scheme_end == std::string_view::npos) return invalid("no scheme");
-  const auto scheme = lower(text.substr(0, scheme_end));
+  const auto scheme = ascii_lower(text.substr(0, scheme_end));
   if (scheme == "https") {
     u.tls = true;
   } else if (scheme != "http") {
@@ -88,7 +83,7 @@ tresse::result<url> parse_url(std::string_view text, std::size_t max_length) {
     u.host_is_ip = !ec;
   }
   if (host.empty()) return invalid("no host");
-  u.host = lower(host);
+  u.host = ascii_lower(host);
 
   u.port = u.tls ? 443 : 80;
   if (!port.empty()) {

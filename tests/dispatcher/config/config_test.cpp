@@ -366,6 +366,31 @@ TEST_F(ConfigTest, NeverEchoesTheRedisUrl) {
   EXPECT_EQ(c.redis.url, "redis://app:hunter2@[::1]:6380/2");
 }
 
+// delivery.proxy may hold a password too; it is parsed by the delivery client's own parser.
+TEST_F(ConfigTest, ParsesTheEgressProxyWithoutEchoingItsCredentials) {
+  const config defaults = load_config({});
+  EXPECT_EQ(defaults.delivery.proxy, "");
+  EXPECT_TRUE(defaults.delivery.no_proxy.empty());
+  EXPECT_FALSE(defaults.delivery.proxy_resolves);
+
+  const config c = load_config({.overrides = {"delivery.proxy=http://ops:hunter2@proxy.internal:3128",
+                                              "delivery.no_proxy=internal.example, 10.0.0.0/8",
+                                              "delivery.proxy_resolves=true"}});
+  EXPECT_EQ(c.delivery.proxy, "http://ops:hunter2@proxy.internal:3128");
+  EXPECT_THAT(c.delivery.no_proxy, ElementsAre("internal.example", "10.0.0.0/8"));
+  EXPECT_TRUE(c.delivery.proxy_resolves);
+
+  for (const char* bad : {"https://ops:hunter2@proxy:3128", "http://ops:hunter2@proxy",
+                          "http://ops:hunter2@proxy:3128/path"}) {
+    const auto error = set_error("delivery.proxy", bad);
+    EXPECT_THAT(error, HasSubstr("delivery.proxy")) << bad;
+    EXPECT_THAT(error, Not(HasSubstr("hunter2"))) << error;
+  }
+  EXPECT_THAT(set_error("delivery.no_proxy", "10.0.0.0/33"), HasSubstr("delivery.no_proxy"));
+  EXPECT_THAT(set_error("delivery.no_proxy", "bad host"), HasSubstr("a host suffix or a CIDR"));
+  EXPECT_THAT(set_error("delivery.proxy_resolves", "maybe"), HasSubstr("delivery.proxy_resolves"));
+}
+
 TEST_F(ConfigTest, KafkaBrokersAreRequired) {
   const auto problems = validate(load_config({}));
   ASSERT_EQ(problems.size(), 1u);

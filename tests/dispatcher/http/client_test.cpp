@@ -1,5 +1,6 @@
 #include "http/client.hpp"
 #include "http/client_identity.hpp"
+#include "support/connect_proxy.hpp"
 
 #include <gtest/gtest.h>
 #include <openssl/pem.h>
@@ -434,6 +435,14 @@ class ClientTest : public ::testing::Test {
     const auto start = std::chrono::steady_clock::now();
     auto result = post(c, std::move(r));
     return {std::move(result), std::chrono::steady_clock::now() - start};
+  }
+
+  // Through `proxy`, trusting the test CA.
+  client_options through(const test::connect_proxy& proxy) {
+    auto o = local_options();
+    o.ca_file = pki_.ca_file();
+    o.proxy = proxy.url();
+    return o;
   }
 
   // Keeps ioc_ turning until `done` (timers of the client need it).
@@ -1062,6 +1071,179 @@ TEST_F(ClientTest, PlainHttpToATlsServerIsAProtocolFailure) {
   ASSERT_FALSE(r);
   EXPECT_TRUE(r.error().kind == failure_kind::protocol || r.error().kind == failure_kind::timeout)
       << r.error().message;
+}
+
+// ---- through the egress proxy (support/connect_proxy.hpp, a real CONNECT proxy) -----------
+
+TEST_F(ClientTest, HttpsGoesThroughAConnectTunnelToTheCheckedAddressAndVerifiesTheEndpoint) {
+  local_server server({}, pki_.server_context("DNS:localhost"));
+  test::connect_proxy proxy;
+  client c(ioc_, through(proxy));
+
+  for (int i = 0; i < 2; ++i) {
+    auto r = post(c, make_request(server.url("/hook", "localhost")));
+    ASSERT_TRUE(r) << r.error().message;
+    EXPECT_EQ(r->status, 200u);
+  }
+  // One tunnel, pooled per target like a direct connection; the proxy is asked for the address
+  // the client resolved and checked (::1 first, maybe, which the proxy cannot reach: the server
+  // is on 127.0.0.1 only, so the next address is asked for), and TLS inside names the endpoint
+  // (SNI, certificate).
+  EXPECT_EQ(proxy.connects(), 1);
+  const auto lines = proxy.request_lines();
+  ASSERT_FALSE(lines.empty());
+  EXPECT_EQ(lines.back(), "CONNECT 127.0.0.1:" + std::to_string(server.port()) + " HTTP/1.1");
+  for (const auto& line : lines) EXPECT_TRUE(line.starts_with("CONNECT ")) << line;
+  EXPECT_EQ(proxy.authorizations()[0], "");
+  EXPECT_EQ(server.server_names(), std::vector<std::string>{"localhost"});
+  ASSERT_EQ(server.requests().size(), 2u);
+  EXPECT_EQ(server.requests()[0].target, "/hook");
+}
+
+TEST_F(ClientTest, AWrongHostNameThroughTheTunnelFailsVerification) {
+  local_server server({}, pki_.server_context("DNS:other.example"));
+  test::connect_proxy proxy;
+  client c(ioc_, through(proxy));
+
+  auto r = post(c, make_request(server.url("/hook", "localhost")));
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().kind, failure_kind::tls) << r.error().message;  // the endpoint's, as ever
+  EXPECT_EQ(proxy.connects(), 1);
+  EXPECT_TRUE(server.requests().empty());
+}
+
+TEST_F(ClientTest, HttpTargetsAreSentToTheProxyInAbsoluteFormWithItsCredentials) {
+  local_server server;
+  // user "ops", password "p@ss:w" (percent-encoded in the URL).
+  test::connect_proxy proxy({.required_authorization = "Basic b3BzOnBAc3M6dw=="});
+  auto o = local_options();
+  o.proxy = "http://ops:p%40ss%3Aw@127.0.0.1:" + std::to_string(proxy.port());
+  client c(ioc_, o);
+
+  auto r = post(c, make_request(server.url("/hook?x=1")));
+  ASSERT_TRUE(r) << r.error().message;
+  EXPECT_EQ(r->status, 200u);
+  EXPECT_EQ(proxy.forwards(), 1);
+  EXPECT_EQ(proxy.connects(), 0);
+  ASSERT_EQ(proxy.request_lines().size(), 1u);
+  EXPECT_EQ(proxy.request_lines()[0],
+            "POST http://127.0.0.1:" + std::to_string(server.port()) + "/hook?x=1 HTTP/1.1");
+  ASSERT_EQ(server.requests().size(), 1u);
+  EXPECT_EQ(server.requests()[0].body, R"({"id":"evt_1"})");
+  EXPECT_EQ(server.requests()[0].headers.at("host"), "127.0.0.1:" + std::to_string(server.port()));
+}
+
+TEST_F(ClientTest, TheProxysCredentialsGoOnConnectAndA407IsTheProxysFailure) {
+  local_server server({}, pki_.server_context("DNS:localhost"));
+  test::connect_proxy proxy({.required_authorization = "Basic b3BzOnNlY3JldA=="});
+  auto o = through(proxy);
+  o.proxy = "http://ops:secret@127.0.0.1:" + std::to_string(proxy.port());
+  client good(ioc_, o);
+  auto r = post(good, make_request(server.url("/hook", "localhost")));
+  ASSERT_TRUE(r) << r.error().message;
+  EXPECT_EQ(proxy.authorizations()[0], "Basic b3BzOnNlY3JldA==");
+
+  o.proxy = "http://ops:wrong@127.0.0.1:" + std::to_string(proxy.port());
+  client bad(ioc_, o);
+  auto refused = post(bad, make_request(server.url("/hook", "localhost")));
+  ASSERT_FALSE(refused);
+  EXPECT_EQ(refused.error().kind, failure_kind::proxy);
+  EXPECT_NE(refused.error().message.find("407"), std::string::npos);
+  EXPECT_EQ(refused.error().message.find("wrong"), std::string::npos) << "no credentials in logs";
+  EXPECT_EQ(refused.error().message.find("b3Bz"), std::string::npos);
+
+  // And for a plain-http target, whose answer comes from the proxy directly.
+  auto plain = post(bad, make_request("http://127.0.0.1:" + std::to_string(server.port()) + "/"));
+  ASSERT_FALSE(plain);
+  EXPECT_EQ(plain.error().kind, failure_kind::proxy);
+}
+
+TEST_F(ClientTest, ADeadProxyIsTheProxysFailureNotTheEndpoints) {
+  local_server server;
+  unsigned short dead;
+  {
+    tcp::acceptor probe(ioc_, {asio::ip::make_address("127.0.0.1"), 0});
+    dead = probe.local_endpoint().port();
+  }
+  auto o = local_options();
+  o.proxy = "http://127.0.0.1:" + std::to_string(dead);
+  client c(ioc_, o);
+  for (const auto& url : {server.url(), std::string("https://localhost:") +
+                                            std::to_string(server.port()) + "/"}) {
+    auto r = post(c, make_request(url));
+    ASSERT_FALSE(r);
+    EXPECT_EQ(r.error().kind, failure_kind::proxy) << r.error().message;
+    EXPECT_NE(r.error().message.find("proxy 127.0.0.1:" + std::to_string(dead)), std::string::npos)
+        << r.error().message;
+  }
+  EXPECT_TRUE(server.requests().empty());
+}
+
+TEST_F(ClientTest, ConnectAnswersSayWhoseFailureItIs) {
+  for (const auto& [status, kind] : std::vector<std::pair<unsigned, failure_kind>>{
+           {503, failure_kind::proxy}, {500, failure_kind::proxy}, {502, failure_kind::connect},
+           {504, failure_kind::connect}, {403, failure_kind::connect}}) {
+    test::connect_proxy proxy;
+    proxy.refuse_with(status);
+    auto o = local_options();
+    o.proxy = proxy.url();
+    client c(ioc_, o);
+    auto r = post(c, make_request("https://localhost:9/"));
+    ASSERT_FALSE(r) << status;
+    EXPECT_EQ(r.error().kind, kind) << status << ": " << r.error().message;
+  }
+}
+
+TEST_F(ClientTest, NoProxyTargetsGoDirect) {
+  local_server server;
+  test::connect_proxy proxy;
+  auto o = local_options();
+  o.proxy = proxy.url();
+  o.no_proxy = {"127.0.0.0/8", "internal.example"};
+  client c(ioc_, o);
+  auto r = post(c, make_request(server.url()));
+  ASSERT_TRUE(r) << r.error().message;
+  EXPECT_EQ(proxy.connections(), 0);
+  EXPECT_EQ(server.requests().size(), 1u);
+  // The same URL is proxied by a client without the exception, pooled apart.
+  auto direct = c.prepare(server.url());
+  ASSERT_TRUE(direct);
+  EXPECT_FALSE(direct->via_proxy);
+  o.no_proxy = {};
+  client proxied(ioc_, o);
+  auto via = proxied.prepare(server.url());
+  ASSERT_TRUE(via);
+  EXPECT_TRUE(via->via_proxy);
+  EXPECT_NE(via->origin, direct->origin);
+}
+
+TEST_F(ClientTest, TheSsrfGuardRefusesInternalTargetsBeforeAnyConnect) {
+  local_server server({}, pki_.server_context("DNS:localhost"));
+  test::connect_proxy proxy;  // on 127.0.0.1: ops' choice, allowed although internal
+  client_options o = through(proxy);
+  o.allow_private_networks = false;
+  client guarded(ioc_, o);
+  auto r = post(guarded, make_request(server.url("/hook", "localhost")));
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().kind, failure_kind::blocked_address) << r.error().message;
+  EXPECT_EQ(proxy.connections(), 0);
+
+  // proxy_resolves: the name goes to the proxy unchecked (the proxy must filter), and the
+  // proxy's own internal address is no obstacle.
+  o.proxy_resolves = true;
+  client trusting(ioc_, o);
+  auto through = post(trusting, make_request(server.url("/hook", "localhost")));
+  ASSERT_TRUE(through) << through.error().message;
+  EXPECT_EQ(proxy.request_lines().at(0),
+            "CONNECT localhost:" + std::to_string(server.port()) + " HTTP/1.1");
+}
+
+TEST_F(ClientTest, RejectsAMalformedProxyAtConstruction) {
+  auto o = local_options();
+  for (const char* bad : {"https://proxy:3128", "http://proxy", "proxy:3128", "http://p:3128/x"}) {
+    o.proxy = bad;
+    EXPECT_THROW((client{ioc_, o}), std::invalid_argument) << bad;
+  }
 }
 
 }  // namespace

@@ -1,7 +1,7 @@
 // Puts well-formed events on Kafka: what the Tresse platform links to publish.
 //
 // Every event is validated with parse_event before it is produced (a bad one is refused with
-// the reason, never sent), keyed by business_id (one business's events stay in order in one
+// the reason, never sent), and with validate_data its data against the event catalog, keyed by business_id (one business's events stay in order in one
 // partition), and produced by an idempotent producer with acks=all.
 //
 //   auto pub = tresse::events::publisher::create({.brokers = "127.0.0.1:9092"});
@@ -42,6 +42,9 @@ struct publisher_options {
   std::size_t max_event_bytes = default_max_bytes;
   std::chrono::milliseconds message_timeout = std::chrono::seconds(30);
   kafka::config_map extra;  // librdkafka overrides
+  // Also refuse an event whose data does not match its type's schema (event_catalog.hpp), with
+  // check_data's reason ("data.starts_at: expected string (date-time)").
+  bool validate_data = false;
 };
 
 class publisher {
@@ -51,7 +54,8 @@ class publisher {
   // Validates `bytes` and enqueues them unchanged. Returns the parsed event, or a permanent
   // error with the reason it was refused (nothing is sent then).
   result<event> publish(std::string_view bytes);
-  // Enqueues an already validated event (from make_event or parse_event).
+  // Enqueues an already parsed event (from make_event or parse_event); with validate_data, a
+  // permanent error when its data does not match (nothing is sent then).
   status publish(const event& ev);
 
   // Waits for every enqueued event to be acknowledged; see kafka::producer::flush.
