@@ -143,6 +143,8 @@ if [ "$FEED" = backlog ]; then
   # The N events wait in Kafka before the dispatcher sees one: it is stopped (SIGSTOP; its
   # consumer's session outlives the few seconds) while they are published, so the rate below
   # is the dispatcher's own, with full fetches, not the publisher's and the mock's.
+  # (callgrind's counts are zeroed first: vgdb cannot reach a stopped process)
+  [ -n "${CALLGRIND:-}" ] && callgrind_control -z "$DISPATCHER_PID" >/dev/null
   kill -STOP "$DISPATCHER_PID"
   "$PUBLISH" --brokers "$BROKERS" --count "$N" --business "$BUSINESS" --timeout 120 \
     >/dev/null 2>"$TMP/publish.log"
@@ -155,7 +157,7 @@ others0=$(others_ticks)
 redis-cli -p "$REDIS_PORT" CONFIG RESETSTAT >/dev/null  # commands per delivery, below
 # CALLGRIND=1: the dispatcher runs under valgrind --tool=callgrind (a BUILD_DIR whose
 # tresse-dispatcher wraps it, see README.md): its counts cover exactly the rate run.
-[ -n "${CALLGRIND:-}" ] && callgrind_control -z "$DISPATCHER_PID" >/dev/null
+[ -n "${CALLGRIND:-}" ] && [ "$FEED" = live ] && callgrind_control -z "$DISPATCHER_PID" >/dev/null
 : >"$TMP/timeline.txt"
 t0=$(now)
 if [ "$FEED" = backlog ]; then
