@@ -3,7 +3,7 @@
 import {call, enc} from './api.js';
 import {h, field, show, notice, when} from './dom.js';
 import {eventPicker, eventTypes} from './events.js';
-import {stateBadge, secretOnce} from './endpoints.js';
+import {stateBadge, secretOnce, orderingSelect} from './endpoints.js';
 import {statsChart} from './chart.js';
 import {viewer} from './viewer.js';
 
@@ -11,18 +11,20 @@ function editForm(ep, picker, status) {
   const url = h('input', {type: 'url', required: true, value: ep.url});
   const description = h('input', {type: 'text', maxlength: 512, value: ep.description});
   const rate = h('input', {type: 'number', min: 0, max: 10000, value: ep.rate_limit_per_second});
+  const ordering = orderingSelect(ep.ordering);
   return h('form', {class: 'card', 'aria-labelledby': 'edit-title', onsubmit: async (e) => {
     e.preventDefault();
     const events = picker.value();
     if (events.length === 0) return status.say('Pick at least one event type.', true);
     try {
       await call('PATCH', '/v1/webhooks/' + enc(ep.id), {url: url.value.trim(), events,
-        description: description.value, rate_limit_per_second: Number(rate.value)});
+        description: description.value, rate_limit_per_second: Number(rate.value),
+        ordering: ordering.value});
       await endpointPage(ep.id, null, 'Saved.');
     } catch (err) { status.say(err.message, true); }
   }},
   h('h2', {id: 'edit-title'}, 'Settings'), field('URL', url), field('Description', description),
-  field('Rate limit (deliveries per second)', rate, '0 = no limit'), picker,
+  field('Rate limit (deliveries per second)', rate, '0 = no limit'), field('Ordering', ordering), picker,
   h('button', {type: 'submit'}, 'Save'));
 }
 
@@ -144,8 +146,18 @@ function replayForm(ep) {
   h('button', {type: 'submit'}, 'Replay'), bar, state);
 }
 
+// An ordered endpoint's backlog: the events waiting behind their resource's head.
+async function orderedBacklog(ep) {
+  if (ep.ordering !== 'per_resource') return [h('dt', {}, 'Ordering'), h('dd', {}, 'none')];
+  const b = await call('GET', '/v1/webhooks/' + enc(ep.id) + '/ordered_backlog');
+  return [h('dt', {}, 'Ordering'), h('dd', {}, 'per resource'),
+    h('dt', {}, 'Waiting in order'), h('dd', {'data-field': 'ordered-waiting'}, String(b.waiting),
+      b.oldest_queued_at ? [' (the oldest since ', when(b.oldest_queued_at), ')'] : null)];
+}
+
 export async function endpointPage(id, revealed, message) {
   const ep = await call('GET', '/v1/webhooks/' + enc(id));
+  const ordered = await orderedBacklog(ep);
   const status = notice();
   if (message) status.say(message);
   const picker = viewer.readOnly ? null : await eventPicker(ep.events);
@@ -158,7 +170,7 @@ export async function endpointPage(id, revealed, message) {
         h('dt', {}, 'Events'), h('dd', {}, ep.events.join(', ')),
         h('dt', {}, 'Created'), h('dd', {}, when(ep.created_at)),
         h('dt', {}, 'Failed attempts'), h('dd', {}, String(ep.failure_count)),
-        h('dt', {}, 'Dead-lettered'), h('dd', {}, String(ep.dead_lettered)))),
+        h('dt', {}, 'Dead-lettered'), h('dd', {}, String(ep.dead_lettered)), ...ordered)),
     chart,
     viewer.readOnly ? null : actions(ep, status),
     await attemptLog(ep, status),
