@@ -148,7 +148,7 @@ TEST_F(OrderingTest, DeadLetteredHeadLetsTheNextGoAndOthersAreNotHeldBack) {
   });
   auto ep = ordered_endpoint("biz_dl", sink.url());
   // Slow retries: apt_a is stuck on its head for a few seconds.
-  start_dispatcher({"delivery.retry_schedule=2s,2s,2s", "delivery.retry_jitter=0"});
+  auto& d = start_dispatcher({"delivery.retry_schedule=2s,2s,2s", "delivery.retry_jitter=0"});
   std::vector<events::event> all = {a1, a2, a3};
   all.insert(all.end(), others.begin(), others.end());
   publish(all);
@@ -167,6 +167,13 @@ TEST_F(OrderingTest, DeadLetteredHeadLetsTheNextGoAndOthersAreNotHeldBack) {
   EXPECT_EQ(health["data"][0]["ordering"], "per_resource") << health.dump();
   EXPECT_EQ(health["data"][0]["backlog"]["ordered_waiting"], 2) << health.dump();
   EXPECT_TRUE(health["data"][0]["backlog"]["ordered_oldest_queued_at"].is_string());
+  // And on /metrics, over all ordered endpoints.
+  auto [status, metrics] = http_get(d.admin_port(), "/metrics");
+  ASSERT_EQ(status, 200u);
+  EXPECT_NE(metrics.find("\ntresse_ordered_waiting 2\n"), std::string::npos) << metrics;
+  const auto oldest = metrics.find("\ntresse_ordered_oldest_wait_seconds ");
+  ASSERT_NE(oldest, std::string::npos) << metrics;
+  EXPECT_GT(std::stod(metrics.substr(oldest + 36)), 0.0);
 
   // a1 exhausts its schedule (4 attempts) and is dead-lettered; a2 and a3 follow, 2 and 3.
   auto dead = kafka_.read(dead_letter_topic(), 1, eventually);

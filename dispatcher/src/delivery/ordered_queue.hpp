@@ -4,7 +4,8 @@
 // resource, the same on every attempt); a stuck resource holds back no other.
 //
 // All the state is in Redis (keys: redis/keys.hpp, tresse:ordered:{we_…}:…), changed by two
-// scripts, so that nothing is lost or reordered when an instance dies:
+// scripts (and a deleted endpoint's purge), so that nothing is lost or reordered when an
+// instance dies:
 // - enter (intake): idempotent by event id (Kafka redelivers after a crash). A new event gets
 //   the resource's next number; with no head it becomes the head and is attempted now,
 //   otherwise it joins the waiting list, its retry task record stored beside it, and counts as
