@@ -24,6 +24,7 @@
 
 #include "admin/admin_server.hpp"
 #include "admin/metrics.hpp"
+#include "admin/ordered_gauges.hpp"
 #include "api/keys.hpp"
 #include "api/openapi_document.hpp"
 #include "api/replays.hpp"
@@ -269,6 +270,7 @@ int run(const td::cli::run_request& cli) {
                               auto n = retries.backlog();
                               return n ? static_cast<double>(n->scheduled + n->claimed) : -1.0;
                             });
+  td::register_ordered_gauges(stats, endpoints, redis);
   // /metrics and the operators' view (api/ops_view.hpp) read the same number.
   std::function<std::optional<double>()> consumer_lag = [c = consumer->get()] {
     double total = 0;

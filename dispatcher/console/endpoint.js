@@ -3,7 +3,7 @@
 import {call, enc} from './api.js';
 import {h, field, show, notice, when} from './dom.js';
 import {eventPicker, eventTypes} from './events.js';
-import {stateBadge, secretOnce} from './endpoints.js';
+import {stateBadge, secretOnce, orderingSelect} from './endpoints.js';
 import {statsChart} from './chart.js';
 import {viewer} from './viewer.js';
 import {optionsFields, optionsSummary} from './options.js';
@@ -21,6 +21,7 @@ function editForm(ep, picker) {
   const description = h('input', {type: 'text', name: 'description', maxlength: 512, value: ep.description});
   const rate = h('input', {type: 'number', min: 0, max: 10000, value: ep.rate_limit_per_second});
   const options = optionsFields(ep);
+  const ordering = orderingSelect(ep.ordering);
   const status = notice();  // beside the Save button, where the error is acted on
   const form = h('form', {class: 'card', 'aria-labelledby': 'edit-title', onsubmit: async (e) => {
     e.preventDefault();
@@ -28,7 +29,8 @@ function editForm(ep, picker) {
     if (events.length === 0) return status.say('Pick at least one event type.', true);
     try {
       await call('PATCH', '/v1/webhooks/' + enc(ep.id), {url: url.value.trim(), events,
-        description: description.value, rate_limit_per_second: Number(rate.value), ...options.changes()});
+        description: description.value, rate_limit_per_second: Number(rate.value),
+        ordering: ordering.value, ...options.changes()});
       await endpointPage(ep.id, null, 'Saved.');
     } catch (err) {
       markInvalid(form, err.message);
@@ -36,8 +38,8 @@ function editForm(ep, picker) {
     }
   }},
   h('h2', {id: 'edit-title'}, 'Settings'), field('URL', url), field('Description', description),
-  field('Rate limit (deliveries per second)', rate, '0 = no limit'), picker, options.el,
-  h('button', {type: 'submit'}, 'Save'), status);
+  field('Rate limit (deliveries per second)', rate, '0 = no limit'), field('Ordering', ordering),
+  picker, options.el, h('button', {type: 'submit'}, 'Save'), status);
   return form;
 }
 
@@ -161,8 +163,18 @@ function replayForm(ep) {
   h('button', {type: 'submit'}, 'Replay'), bar, state);
 }
 
+// An ordered endpoint's backlog: the events waiting behind their resource's head.
+async function orderedBacklog(ep) {
+  if (ep.ordering !== 'per_resource') return [h('dt', {}, 'Ordering'), h('dd', {}, 'none')];
+  const b = await call('GET', '/v1/webhooks/' + enc(ep.id) + '/ordered_backlog');
+  return [h('dt', {}, 'Ordering'), h('dd', {}, 'per resource'),
+    h('dt', {}, 'Waiting in order'), h('dd', {'data-field': 'ordered-waiting'}, String(b.waiting),
+      b.oldest_queued_at ? [' (the oldest since ', when(b.oldest_queued_at), ')'] : null)];
+}
+
 export async function endpointPage(id, revealed, message) {
   const ep = await call('GET', '/v1/webhooks/' + enc(id));
+  const ordered = await orderedBacklog(ep);
   const status = notice();
   if (message) status.say(message);
   const picker = viewer.readOnly ? null : await eventPicker(ep.events);
@@ -175,7 +187,7 @@ export async function endpointPage(id, revealed, message) {
         h('dt', {}, 'Events'), h('dd', {}, ep.events.join(', ')),
         h('dt', {}, 'Created'), h('dd', {}, when(ep.created_at)),
         h('dt', {}, 'Failed attempts'), h('dd', {}, String(ep.failure_count)),
-        h('dt', {}, 'Dead-lettered'), h('dd', {}, String(ep.dead_lettered)),
+        h('dt', {}, 'Dead-lettered'), h('dd', {}, String(ep.dead_lettered)), ...ordered,
         optionsSummary(ep))),
     chart,
     viewer.readOnly ? null : actions(ep, status),

@@ -36,24 +36,34 @@ export function secretOnce(secret) {
     h('button', {type: 'button', class: 'secondary', onclick: (e) => e.target.closest('.reveal').remove()}, 'Done'));
 }
 
+// The endpoint's `ordering`: per_resource keeps each appointment's or client's events in order.
+export function orderingSelect(value) {
+  return h('select', {name: 'ordering'},
+    [['none', 'None (fastest)'], ['per_resource', 'Per resource (each appointment or client in order)']]
+      .map(([v, t]) => h('option', {value: v, selected: v === (value || 'none')}, t)));
+}
+
 async function createForm(onCreated) {
   const url = h('input', {type: 'url', name: 'url', required: true, placeholder: 'https://example.com/webhooks'});
   const description = h('input', {type: 'text', name: 'description', maxlength: 512});
   const picker = await eventPicker(['*']);
+  const ordering = orderingSelect('none');
   const status = notice();
   return h('form', {class: 'card', 'aria-labelledby': 'create-title', onsubmit: async (e) => {
     e.preventDefault();
     const events = picker.value();
     if (events.length === 0) return status.say('Pick at least one event type.', true);
     try {
-      const ep = await call('POST', '/v1/webhooks', {url: url.value.trim(), events, description: description.value});
+      const ep = await call('POST', '/v1/webhooks', {url: url.value.trim(), events, description: description.value,
+                                                     ordering: ordering.value});
       await onCreated(ep);
     } catch (err) {
       status.say(err.message, true);
     }
   }},
   h('h2', {id: 'create-title'}, 'New endpoint'),
-  field('URL', url), field('Description', description, 'Optional, for your own reference'), picker,
+  field('URL', url), field('Description', description, 'Optional, for your own reference'),
+  field('Ordering', ordering), picker,
   h('button', {type: 'submit'}, 'Create endpoint'), status);
 }
 

@@ -418,6 +418,38 @@ try {
   await until("the row to go", async () => !(await page.$(`tr[data-id="${failing.id}"]`)));
   check((await api("GET", `/v1/webhooks/${failing.id}`)).status === 404, "Delete deleted it (API)");
 
+  // 8b. An ordered endpoint through the form: its page shows the ordering and what waits (its
+  // sink fails, so the resource's first event stays the head and the second waits behind it).
+  await page.type('input[name="url"]', sinkBase + "/fail/ordered");
+  await page.select('select[name="ordering"]', "per_resource");
+  await clickButton("Create endpoint");
+  await page.waitForSelector(".reveal input.secret");
+  const ordered = (await api("GET", "/v1/webhooks")).body.data.find((e) => e.url === sinkBase + "/fail/ordered");
+  check(ordered && ordered.ordering === "per_resource", "the form created an ordered endpoint (API)");
+  await clickButton("Done");
+  await sleep(300);  // the registry refresh (100 ms)
+  publish("client.updated", { id: "cli_ordered", name: "Ana Souza" });
+  publish("client.updated", { id: "cli_ordered", name: "Ana Souza-Lima" });
+  await until("the ordered backlog (API)", async () =>
+    (await api("GET", `/v1/webhooks/${ordered.id}/ordered_backlog`)).body.waiting === 1);
+  await openEndpoint(ordered.id);
+  await until("the ordered backlog on the page", () =>
+    page.$eval('dd[data-field="ordered-waiting"]', (el) => el.textContent.startsWith("1 (the oldest since"))
+      .catch(() => false));
+  check((await text()).includes("per resource"), "the endpoint page says it is ordered per resource");
+  check(await page.$eval('form[aria-labelledby=edit-title] select[name="ordering"]', (s) => s.value) === "per_resource",
+        "the settings form shows the ordering");
+  await shot("ordered");
+  // Back to none through the settings form.
+  await page.select('form[aria-labelledby=edit-title] select[name="ordering"]', "none");
+  await clickButton("Save", "form[aria-labelledby=edit-title]");
+  await until("the saved ordering (API)", async () =>
+    (await api("GET", `/v1/webhooks/${ordered.id}`)).body.ordering === "none");
+  await until("the page after saving", async () => (await text()).includes("Saved."));
+  check(!(await page.$('dd[data-field="ordered-waiting"]')), "an unordered endpoint shows no ordered backlog");
+  await page.goto(base + "/console/#/endpoints");
+  await until("the list", async () => (await text()).includes(sinkBase + "/ok"));
+
   // 9. A portal-session URL logs in without a key.
   const rw = (await api("POST", "/v1/portal_sessions", {})).body;
   let ctx = await browser.createBrowserContext();

@@ -840,6 +840,16 @@ TEST_F(ApiTest, OrderedEndpointShowsItsBacklogAndManualRetryGoesToTheBack) {
   auto last = sink.requests().back();
   EXPECT_EQ(last.header("webhook-id"), e1.id);
   EXPECT_EQ(last.header("tresse-sequence"), "3");
+
+  // e2 waited behind e1 before its first attempt: its body was kept with that attempt, so it
+  // too can be retried (to the back, as 4).
+  const std::size_t before_e2 = sink.count();
+  auto again = call("POST", base + "/deliveries/" + e2.id + "/retry", key);
+  ASSERT_EQ(again.status, 202u) << again.raw.body;
+  ASSERT_TRUE(sink.wait_for_count(before_e2 + 1));
+  last = sink.requests().back();
+  EXPECT_EQ(last.header("webhook-id"), e2.id);
+  EXPECT_EQ(last.header("tresse-sequence"), "4");
 }
 
 TEST_F(ApiTest, ReplayRedeliversExactlyTheWindow) {

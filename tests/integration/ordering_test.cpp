@@ -4,14 +4,20 @@
 // numbers showing it; a stuck resource holds back no other.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <atomic>
+#include <iostream>
 #include <map>
+#include <optional>
 #include <nlohmann/json.hpp>
 #include <set>
 #include <string>
 #include <vector>
 
 #include "harness.hpp"
+#include "redis/client.hpp"
+#include "redis/keys.hpp"
+#include "retry/store.hpp"
 
 namespace tresse::test {
 namespace {
@@ -142,7 +148,7 @@ TEST_F(OrderingTest, DeadLetteredHeadLetsTheNextGoAndOthersAreNotHeldBack) {
   });
   auto ep = ordered_endpoint("biz_dl", sink.url());
   // Slow retries: apt_a is stuck on its head for a few seconds.
-  start_dispatcher({"delivery.retry_schedule=2s,2s,2s", "delivery.retry_jitter=0"});
+  auto& d = start_dispatcher({"delivery.retry_schedule=2s,2s,2s", "delivery.retry_jitter=0"});
   std::vector<events::event> all = {a1, a2, a3};
   all.insert(all.end(), others.begin(), others.end());
   publish(all);
@@ -161,6 +167,13 @@ TEST_F(OrderingTest, DeadLetteredHeadLetsTheNextGoAndOthersAreNotHeldBack) {
   EXPECT_EQ(health["data"][0]["ordering"], "per_resource") << health.dump();
   EXPECT_EQ(health["data"][0]["backlog"]["ordered_waiting"], 2) << health.dump();
   EXPECT_TRUE(health["data"][0]["backlog"]["ordered_oldest_queued_at"].is_string());
+  // And on /metrics, over all ordered endpoints.
+  auto [status, metrics] = http_get(d.admin_port(), "/metrics");
+  ASSERT_EQ(status, 200u);
+  EXPECT_NE(metrics.find("\ntresse_ordered_waiting 2\n"), std::string::npos) << metrics;
+  const auto oldest = metrics.find("\ntresse_ordered_oldest_wait_seconds ");
+  ASSERT_NE(oldest, std::string::npos) << metrics;
+  EXPECT_GT(std::stod(metrics.substr(oldest + 36)), 0.0);
 
   // a1 exhausts its schedule (4 attempts) and is dead-lettered; a2 and a3 follow, 2 and 3.
   auto dead = kafka_.read(dead_letter_topic(), 1, eventually);
@@ -194,6 +207,140 @@ TEST_F(OrderingTest, DeadLetteredHeadLetsTheNextGoAndOthersAreNotHeldBack) {
     if (resource_of(r) == "apt_b") b_seqs.push_back(r.header("tresse-sequence"));
   }
   EXPECT_EQ(b_seqs, (std::vector<std::string>{"1", "2", "3", "4", "5"}));
+}
+
+TEST_F(OrderingTest, OneStuckResourceHoldsBackNoOther) {
+  // 49 resources x 10 events, once alone and once beside one resource whose every delivery
+  // fails (answered 500 at once). Each success takes the sink 20 ms: with the endpoint's 10
+  // slots a run takes about 490 x 20 ms / 10 = 1 s of sink time, so what is compared is the
+  // dispatcher's scheduling, not the CPU a loaded machine happens to give it.
+  const std::string stuck = "apt_stuck";
+  recording_sink sink(
+      [&stuck](const received_request& r) {
+        if (resource_of(r) == stuck) return sink_reply{.status = 500};
+        return sink_reply{.delay = std::chrono::milliseconds(20)};
+      },
+      16);
+  auto ep = ordered_endpoint("biz_stuck", sink.url());
+  // The stuck head is retried every 200 ms for the whole run (12 s), so it never gets out of
+  // the way by being dead-lettered. The breaker sees the other resources' successes between
+  // its failures and stays closed, as it would in production.
+  std::string schedule = "delivery.retry_schedule=200ms";
+  for (int i = 1; i < 60; ++i) schedule += ",200ms";
+  auto& d = start_dispatcher({schedule});
+  auto has_partitions = [](const json& j) { return j.contains("partitions"); };
+  ASSERT_TRUE(d.wait_for_log("kafka partitions assigned", has_partitions)) << d.log_text();
+
+  constexpr int others = 49, per_resource = 10;
+  // The 49 resources' events of one run (prefix), interleaved as in the first test.
+  auto run_of = [&](const std::string& prefix) {
+    std::vector<events::event> evs;
+    for (int j = 0; j < per_resource; ++j) {
+      for (int r = 0; r < others; ++r) {
+        evs.push_back(make_event("appointment.updated", "biz_stuck",
+                                 R"({"id":")" + prefix + std::to_string(r) + R"("})"));
+      }
+    }
+    return evs;
+  };
+  // From the run's first request to the last of its events' first successes.
+  auto run_time = [&](const std::vector<events::event>& evs) {
+    std::set<std::string> ids;
+    for (const auto& e : evs) ids.insert(e.id);
+    EXPECT_TRUE(eventually_true(
+        [&] {
+          auto got = sink.delivered_ids();
+          return std::all_of(ids.begin(), ids.end(), [&](const auto& id) { return got.contains(id); });
+        },
+        120s));
+    std::optional<std::chrono::steady_clock::time_point> first, last;
+    for (const auto& r : sink.requests()) {
+      if (!ids.contains(r.header("webhook-id"))) continue;
+      if (!first) first = r.at;
+      if (succeeded(r)) last = r.at;
+    }
+    EXPECT_TRUE(first && last);
+    return first && last ? *last - *first : std::chrono::steady_clock::duration::max();
+  };
+  // A warm-up: the connections to the sink and the first scripts' loading.
+  const auto warm = run_of("apt_warm_");
+  publish(warm);
+  run_time(warm);
+
+  const auto alone = run_of("apt_alone_");
+  publish(alone);
+  const auto without = run_time(alone);
+
+  std::vector<events::event> with_stuck;
+  for (int j = 0; j < 5; ++j) {
+    with_stuck.push_back(make_event("appointment.updated", "biz_stuck",
+                                    R"({"id":")" + stuck + R"("})"));
+  }
+  const auto beside = run_of("apt_beside_");
+  with_stuck.insert(with_stuck.end(), beside.begin(), beside.end());
+  publish(with_stuck);
+  const auto with = run_time(beside);
+
+  using ms = std::chrono::milliseconds;
+  const auto without_ms = std::chrono::duration_cast<ms>(without).count();
+  const auto with_ms = std::chrono::duration_cast<ms>(with).count();
+  RecordProperty("without_ms", std::to_string(without_ms));
+  RecordProperty("with_stuck_ms", std::to_string(with_ms));
+  EXPECT_LE(with_ms, without_ms * 12 / 10) << "without the stuck resource " << without_ms
+                                            << " ms, beside it " << with_ms << " ms";
+  // It is stuck: its head fails again and again, and nothing behind it is sent.
+  auto stuck_requests = [&] {
+    std::vector<received_request> out;
+    for (const auto& r : sink.requests()) {
+      if (resource_of(r) == stuck) out.push_back(r);
+    }
+    return out;
+  };
+  EXPECT_TRUE(eventually_true([&] { return stuck_requests().size() >= 3; }));
+  for (const auto& r : stuck_requests()) {
+    EXPECT_EQ(r.header("webhook-id"), with_stuck[0].id);
+    EXPECT_EQ(r.answered, 500u);
+  }
+  std::cout << "49 resources without the stuck one: " << without_ms << " ms, beside it: " << with_ms
+            << " ms\n";
+}
+
+TEST_F(OrderingTest, DeletingTheEndpointRemovesItsQueues) {
+  recording_sink sink([](const received_request&) { return sink_reply{.status = 500}; });
+  auto ep = ordered_endpoint("biz_del", sink.url());
+  start_dispatcher({"delivery.retry_schedule=10s"});
+  std::vector<events::event> evs;
+  for (const char* resource : {"apt_a", "apt_a", "apt_a", "apt_b", "apt_b"}) {
+    evs.push_back(make_event("appointment.updated", "biz_del",
+                             std::string(R"({"id":")") + resource + R"("})"));
+  }
+  publish(evs);
+  // Both heads failed once; three events wait behind them.
+  ASSERT_TRUE(eventually_true(
+      [&] { return cli({"endpoints", "health", ep.id})["data"][0]["backlog"]["ordered_waiting"] == 3; }));
+  dispatcher::redis::client redis(*dispatcher::redis::parse_url(redis_.url()));
+  auto count = [&](const std::string& pattern) {
+    auto got = redis.command({"KEYS", pattern});
+    EXPECT_TRUE(got.has_value());
+    return got ? got->elements.size() : 0u;
+  };
+  const std::string tag = "tresse:ordered:{" + ep.id + "}:";
+  ASSERT_EQ(count(tag + "[rw]:*"), 4u);  // two resources' numbering and waiting lists
+  const auto waiting_task = dispatcher::redis::keys::retry_task(
+      dispatcher::retry::task_id(evs[1].id, ep.id));
+  ASSERT_EQ(count(waiting_task), 1u);
+
+  cli({"endpoints", "delete", "--id", ep.id});
+  EXPECT_EQ(count(tag + "[rw]:*"), 0u);
+  EXPECT_EQ(count(tag + "backlog"), 0u);
+  EXPECT_EQ(count(tag + "oldest"), 0u);
+  EXPECT_EQ(count(tag + "resources"), 0u);
+  for (std::size_t i : {1u, 2u, 4u}) {
+    EXPECT_EQ(count(dispatcher::redis::keys::retry_task(
+                  dispatcher::retry::task_id(evs[i].id, ep.id))),
+              0u)
+        << "waiting event " << i;
+  }
 }
 
 TEST_F(OrderingTest, UnorderedEndpointsCarryNoSequence) {

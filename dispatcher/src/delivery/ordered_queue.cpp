@@ -1,5 +1,7 @@
 #include "delivery/ordered_queue.hpp"
 
+#include <algorithm>
+
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
@@ -20,7 +22,8 @@ std::int64_t unix_ms(clock::time_point t) {
   return std::chrono::duration_cast<std::chrono::milliseconds>(t.time_since_epoch()).count();
 }
 
-// KEYS: sequence hash, waiting list, event key, backlog hash, oldest zset, task hash, retry due.
+// KEYS: sequence hash, waiting list, event key, backlog hash, oldest zset, task hash, retry due,
+// the endpoint's resource index.
 // ARGV: event id, task id, now ms, task ttl ms, sequence ttl ms, resource, mode ("enter" or
 // "requeue"), then the task record's field/value pairs.
 // Returns {sequence, state}: 1 head (attempt now), 0 waiting, 2 known, 3 pending, 4 due.
@@ -44,6 +47,8 @@ elseif head == ARGV[1] or redis.call('EXISTS', KEYS[6]) == 1 then
 end
 local n = redis.call('HINCRBY', KEYS[1], 'last', 1)
 redis.call('PEXPIRE', KEYS[1], ARGV[5])
+redis.call('SADD', KEYS[8], ARGV[6])
+redis.call('PEXPIRE', KEYS[8], ARGV[5])
 redis.call('SET', KEYS[3], n, 'PX', ARGV[5])
 if not head then
   redis.call('HSET', KEYS[1], 'head', ARGV[1], 'head_seq', n)
@@ -53,10 +58,11 @@ if not head then
   redis.call('ZADD', KEYS[7], ARGV[3], ARGV[2])
   return {n, 4}
 end
--- Waiting: no TTL on its record until it is released (a head may take the whole schedule).
+-- Waiting: its record lives as long as the list that holds it (the task TTL could run out
+-- while heads ahead of it take their whole schedules); released, it gets the task TTL.
 redis.call('HSET', KEYS[6], 'sequence', n, 'resource', ARGV[6], 'queued_at', ARGV[3],
            unpack(ARGV, 8))
-redis.call('PERSIST', KEYS[6])
+redis.call('PEXPIRE', KEYS[6], ARGV[5])
 redis.call('RPUSH', KEYS[2], ARGV[2])
 redis.call('PEXPIRE', KEYS[2], ARGV[5])
 redis.call('HINCRBY', KEYS[4], 'waiting', 1)
@@ -68,8 +74,12 @@ return {n, 0}
 
 // KEYS: sequence hash, waiting list, backlog hash, oldest zset, retry due, retry claimed, the
 // settled task's hash. ARGV: event id, settled task id ("": no task to complete), now ms, task
-// key prefix, task ttl ms, resource, sequence ttl ms.
+// key prefix, task ttl ms, resource, sequence ttl ms, lease-until ms.
 // Waiting records are found by prefix, as the claim script finds task records.
+// Returns {0}: not the head; {1}: the queue is empty now; {2, {task id, {field, value, ...}}}:
+// the next event, now the head, claimed for the caller until the lease: it is delivered at once
+// on the caller's shard, and should the caller die, the claim script finds the lease run out
+// and makes it due for any instance (as every claimed retry).
 const redis::script& release_script() {
   static const redis::script s(R"lua(
 if ARGV[2] ~= '' then
@@ -77,13 +87,13 @@ if ARGV[2] ~= '' then
   redis.call('ZREM', KEYS[5], ARGV[2])
   redis.call('ZREM', KEYS[6], ARGV[2])
 end
-if redis.call('HGET', KEYS[1], 'head') ~= ARGV[1] then return 0 end
+if redis.call('HGET', KEYS[1], 'head') ~= ARGV[1] then return {0} end
 while true do
   local id = redis.call('LPOP', KEYS[2])
   if not id then
     redis.call('HDEL', KEYS[1], 'head', 'head_seq')
     redis.call('ZREM', KEYS[4], ARGV[6])
-    return 1
+    return {1}
   end
   redis.call('HINCRBY', KEYS[3], 'waiting', -1)
   local record = ARGV[4] .. id
@@ -92,7 +102,7 @@ while true do
     redis.call('HSET', KEYS[1], 'head', next[1], 'head_seq', next[2])
     redis.call('PEXPIRE', KEYS[1], ARGV[7])
     redis.call('PEXPIRE', record, ARGV[5])
-    redis.call('ZADD', KEYS[5], ARGV[3], id)
+    redis.call('ZADD', KEYS[6], ARGV[8], id)
     local front = redis.call('LINDEX', KEYS[2], 0)
     if front then
       local at = redis.call('HGET', ARGV[4] .. front, 'queued_at') or ARGV[3]
@@ -100,9 +110,42 @@ while true do
     else
       redis.call('ZREM', KEYS[4], ARGV[6])
     end
-    return 2
+    return {2, {id, redis.call('HGETALL', record)}}
   end
 end
+)lua");
+  return s;
+}
+
+// KEYS: the endpoint's resource index, backlog hash, oldest zset, retry due, retry claimed.
+// ARGV: the endpoint's key prefix (keys::ordered_tag), task key prefix, budget.
+// Removes up to `budget` waiting events and emptied resources; returns the resources left.
+// Keys are found from the index, as the release script finds waiting records.
+const redis::script& purge_script() {
+  static const redis::script s(R"lua(
+local budget = tonumber(ARGV[3])
+while budget > 0 do
+  local r = redis.call('SRANDMEMBER', KEYS[1])
+  if not r then break end
+  local w = ARGV[1] .. 'w:' .. r
+  local ids = redis.call('LPOP', w, budget)
+  if ids then
+    for _, id in ipairs(ids) do
+      redis.call('DEL', ARGV[2] .. id)
+      redis.call('ZREM', KEYS[4], id)
+      redis.call('ZREM', KEYS[5], id)
+    end
+    budget = budget - #ids
+  end
+  if redis.call('EXISTS', w) == 0 then
+    redis.call('DEL', ARGV[1] .. 'r:' .. r)
+    redis.call('SREM', KEYS[1], r)
+    budget = budget - 1
+  end
+end
+local left = redis.call('SCARD', KEYS[1])
+if left == 0 then redis.call('DEL', KEYS[2], KEYS[3]) end
+return left
 )lua");
   return s;
 }
@@ -124,7 +167,7 @@ redis::request place_call(const retry::task& t, clock::time_point now,
   return {&place_script(),
           {keys::ordered_sequence(ep, t.resource), keys::ordered_waiting(ep, t.resource),
            keys::ordered_event(ep, t.event_id), keys::ordered_backlog(ep), keys::ordered_oldest(ep),
-           keys::retry_task(args[1]), std::string(keys::retry_due)},
+           keys::retry_task(args[1]), std::string(keys::retry_due), keys::ordered_resources(ep)},
           std::move(args),
           {}};
 }
@@ -148,7 +191,7 @@ redis::request requeue_call(const retry::task& t, clock::time_point now,
 }
 
 redis::request release_call(const retry::task& t, bool complete_task, clock::time_point now,
-                            std::chrono::milliseconds task_ttl) {
+                            std::chrono::milliseconds task_ttl, std::chrono::milliseconds lease) {
   const std::string& ep = t.endpoint_id;
   std::string id = t.id();
   return {&release_script(),
@@ -157,7 +200,7 @@ redis::request release_call(const retry::task& t, bool complete_task, clock::tim
            std::string(keys::retry_claimed), keys::retry_task(id)},
           {t.event_id, complete_task ? std::move(id) : std::string(), std::to_string(unix_ms(now)),
            std::string(keys::retry_task_prefix), std::to_string(task_ttl.count()), t.resource,
-           std::to_string(sequence_ttl.count())},
+           std::to_string(sequence_ttl.count()), std::to_string(unix_ms(now + lease))},
           {}};
 }
 
@@ -173,6 +216,29 @@ result<place> place_from_reply(const redis::reply& r) {
     return fail(error_kind::transient, "redis: unexpected state from the ordered-queue script");
   }
   return place{static_cast<std::uint64_t>(r.elements[0].integer), by_code[code]};
+}
+
+redis::request purge_call(std::string_view endpoint_id, std::size_t budget) {
+  return {&purge_script(),
+          {keys::ordered_resources(endpoint_id), keys::ordered_backlog(endpoint_id),
+           keys::ordered_oldest(endpoint_id), std::string(keys::retry_due),
+           std::string(keys::retry_claimed)},
+          {keys::ordered_tag(endpoint_id), std::string(keys::retry_task_prefix),
+           std::to_string(std::max<std::size_t>(1, budget))},
+          {}};
+}
+
+result<released> released_from_reply(const redis::reply& r) {
+  if (r.elements.empty() || r.elements[0].type != redis::reply::kind::integer) {
+    return fail(error_kind::transient, "redis: unexpected reply to the ordered release script");
+  }
+  released out;
+  out.was_head = r.elements[0].integer != 0;
+  if (r.elements[0].integer == 2 && r.elements.size() == 2) {
+    auto next = retry::store::tasks_from_reply(r.elements[1]);
+    if (next.size() == 1) out.next = std::move(next.front());
+  }
+  return out;
 }
 
 redis::operation<bool> requeue_op(const retry::task& t, clock::time_point now,
@@ -208,15 +274,44 @@ result<backlog> backlog_from_replies(const std::vector<redis::reply>& r) {
 }
 
 redis::operation<backlog> backlog_op(std::string_view endpoint_id) {
+  return total_backlog_op({std::string(endpoint_id)});
+}
+
+redis::operation<backlog> total_backlog_op(const std::vector<std::string>& endpoint_ids) {
   using op = redis::operation<backlog>;
-  return op::one(backlog_commands(endpoint_id),
-                 [](op&, redis::replies r) -> std::optional<result<backlog>> {
-                   if (!r) return std::unexpected(r.error());
-                   return backlog_from_replies(*r);
-                 });
+  if (endpoint_ids.empty()) return op::done(backlog{});
+  redis::request r;
+  for (const auto& id : endpoint_ids) r.commands.append(backlog_commands(id).commands);
+  return op::one(std::move(r), [](op&, redis::replies got) -> std::optional<result<backlog>> {
+    if (!got) return std::unexpected(got.error());
+    backlog total;
+    constexpr std::size_t per_endpoint = 2;  // backlog_commands' two
+    for (std::size_t i = 0; i + per_endpoint <= got->size(); i += per_endpoint) {
+      auto one = backlog_from_replies({(*got)[i], (*got)[i + 1]});
+      if (!one) return std::unexpected(one.error());
+      total.waiting += one->waiting;
+      if (one->oldest_queued_at &&
+          (!total.oldest_queued_at || *one->oldest_queued_at < *total.oldest_queued_at)) {
+        total.oldest_queued_at = one->oldest_queued_at;
+      }
+    }
+    return total;
+  });
 }
 
 }  // namespace ordered
+
+namespace {
+
+// A script's one reply, as `parse` reads it.
+template <class T>
+result<T> script_reply(const std::vector<redis::reply>& got,
+                       result<T> (*parse)(const redis::reply&)) {
+  if (got.empty()) return fail(error_kind::transient, "redis: no reply to an ordered-queue script");
+  return parse(got.front());
+}
+
+}  // namespace
 
 boost::asio::awaitable<std::optional<ordered::place>> ordered_queue::enter(const retry::task& t) {
   std::string key = t.endpoint_id;
@@ -243,8 +338,7 @@ boost::asio::awaitable<std::optional<ordered::place>> ordered_queue::enter(const
     g.waiting.pop_front();
   }
   if (!got) co_return std::nullopt;
-  auto p = got->empty() ? result<ordered::place>(fail(error_kind::transient, "no reply"))
-                        : ordered::place_from_reply(got->front());
+  auto p = script_reply(*got, ordered::place_from_reply);
   if (p) co_return *p;
   // Not the script's reply (never expected): attempted, unnumbered, rather than lost.
   log::error("ordered intake: unexpected reply; delivering without order",
@@ -252,10 +346,19 @@ boost::asio::awaitable<std::optional<ordered::place>> ordered_queue::enter(const
   co_return ordered::place{0, ordered::state::head};
 }
 
-boost::asio::awaitable<bool> ordered_queue::release(const retry::task& t, bool complete_task) {
+boost::asio::awaitable<std::optional<ordered::released>> ordered_queue::release(
+    const retry::task& t, bool complete_task) {
   const redis::request call =
-      ordered::release_call(t, complete_task, ordered::clock::now(), task_ttl_);
-  co_return (co_await writer_.write(call, "ordered release")).has_value();
+      ordered::release_call(t, complete_task, ordered::clock::now(), task_ttl_, lease_);
+  auto got = co_await writer_.write(call, "ordered release");
+  if (!got) co_return std::nullopt;
+  auto r = script_reply(*got, ordered::released_from_reply);
+  if (r) co_return *r;
+  // Ran, but not the script's reply (never expected): a next event it claimed comes back
+  // through the retry schedule once its lease runs out.
+  log::error("ordered release: unexpected reply",
+             {{"event", t.event_id}, {"endpoint", t.endpoint_id}, {"error", r.error().message}});
+  co_return ordered::released{};
 }
 
 }  // namespace tresse::dispatcher

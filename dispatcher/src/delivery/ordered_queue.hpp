@@ -4,7 +4,8 @@
 // resource, the same on every attempt); a stuck resource holds back no other.
 //
 // All the state is in Redis (keys: redis/keys.hpp, tresse:ordered:{we_…}:…), changed by two
-// scripts, so that nothing is lost or reordered when an instance dies:
+// scripts (and a deleted endpoint's purge), so that nothing is lost or reordered when an
+// instance dies:
 // - enter (intake): idempotent by event id (Kafka redelivers after a crash). A new event gets
 //   the resource's next number; with no head it becomes the head and is attempted now,
 //   otherwise it joins the waiting list, its retry task record stored beside it, and counts as
@@ -12,9 +13,12 @@
 //   head and has no retry task (its instance died before handing it off), it goes onto the
 //   retry schedule, due now.
 // - release (settling the head: delivered, dead-lettered, endpoint disabled or deleted): clears
-//   the head and moves the next waiting event onto the retry schedule, due now, as the new head,
-//   so whichever instance claims it delivers it. A failed head is rescheduled as usual and stays
-//   the head. A dead-lettered head lets the next go: the gap in the numbers shows it.
+//   the head and makes the next waiting event the head, claimed for the releasing instance with
+//   a retry claim's lease, and returns it: that instance delivers it at once on the endpoint's
+//   shard (one Redis round trip between a resource's events, not a poll of the schedule). If it
+//   dies first, the lease runs out and the retry schedule gives the event to any instance, as
+//   every claimed retry. A failed head is rescheduled as usual and stays the head. A
+//   dead-lettered head lets the next go: the gap in the numbers shows it.
 // - requeue (manual retry, replay): the event goes to the back of its resource's queue with a
 //   new number (due now if the queue was empty).
 //
@@ -24,7 +28,9 @@
 //   auto place = co_await q.enter(task, now);   // task: settle::task_of(...) with resource
 //   if (place && place->state == ordered::state::head) attempt(sequence = place->sequence);
 //   ... final hand-off ...
-//   co_await q.release(task, /*complete_task=*/false);
+//   auto r = co_await q.release(task, /*complete_task=*/false);
+//   if (r && r->next) deliver_now(*r->next);   // claimed for us
+
 #pragma once
 
 #include <boost/asio/awaitable.hpp>
@@ -37,6 +43,7 @@
 #include <string>
 #include <string_view>
 #include <unordered_map>
+#include <vector>
 
 #include "redis/request.hpp"
 #include "retry/store.hpp"
@@ -77,10 +84,19 @@ redis::request enter_call(const retry::task& t, clock::time_point now,
 redis::request requeue_call(const retry::task& t, clock::time_point now,
                             std::chrono::milliseconds task_ttl);
 // Settles the head `t` (its endpoint, resource and event); with `complete_task` its retry task
-// is completed in the same script (as retry::store::complete_commands). Reply 0: it was not the
-// head (already released); 1: the resource's queue is now empty; 2: the next one is due.
+// is completed in the same script (as retry::store::complete_commands). The next waiting event
+// becomes the head, claimed until now + `lease` (retry::store::claim_due's lease).
 redis::request release_call(const retry::task& t, bool complete_task, clock::time_point now,
-                            std::chrono::milliseconds task_ttl);
+                            std::chrono::milliseconds task_ttl, std::chrono::milliseconds lease);
+// A deleted endpoint's queues: removes up to `budget` waiting events (their task records) and
+// emptied resources (numbering, waiting list). Reply: the resources left; call again until 0.
+// The per-event numbers (keys::ordered_event) are left to their TTL: nothing indexes them.
+redis::request purge_call(std::string_view endpoint_id, std::size_t budget = 100);
+struct released {
+  bool was_head = false;            // false: already released (a duplicate hand-off)
+  std::optional<retry::task> next;  // the new head, claimed: the caller delivers it
+};
+result<released> released_from_reply(const redis::reply& r);
 result<place> place_from_reply(const redis::reply& r);
 // A manual retry or replay of `t` to an ordered endpoint (t.resource set), with the meaning of
 // retry::store::schedule_now_op: false when the event is in progress (it is the head, or waits
@@ -96,6 +112,8 @@ struct backlog {
 redis::request backlog_commands(std::string_view endpoint_id);
 result<backlog> backlog_from_replies(const std::vector<redis::reply>& r);
 redis::operation<backlog> backlog_op(std::string_view endpoint_id);  // either client
+// Several endpoints' backlogs in one pipeline: the waiting summed, the oldest of all.
+redis::operation<backlog> total_backlog_op(const std::vector<std::string>& endpoint_ids);
 
 }  // namespace ordered
 
@@ -109,11 +127,15 @@ redis::operation<backlog> backlog_op(std::string_view endpoint_id);  // either c
 // other resources do not wait.
 class ordered_queue {
  public:
-  ordered_queue(redis_writer& writer, std::chrono::milliseconds task_ttl)
-      : writer_(writer), task_ttl_(task_ttl) {}
+  // `lease`: how long a released next event is claimed (engine_options::retry_lease).
+  ordered_queue(redis_writer& writer, std::chrono::milliseconds task_ttl,
+                std::chrono::milliseconds lease)
+      : writer_(writer), task_ttl_(task_ttl), lease_(lease) {}
 
   boost::asio::awaitable<std::optional<ordered::place>> enter(const retry::task& t);
-  boost::asio::awaitable<bool> release(const retry::task& t, bool complete_task);
+  // nullopt: stopping (not released; Kafka or the lease brings it back).
+  boost::asio::awaitable<std::optional<ordered::released>> release(const retry::task& t,
+                                                                   bool complete_task);
 
  private:
   struct gate {
@@ -121,6 +143,7 @@ class ordered_queue {
   };
   redis_writer& writer_;
   std::chrono::milliseconds task_ttl_;
+  std::chrono::milliseconds lease_;
   std::unordered_map<std::string, gate> gates_;  // resources with an enter under way
 };
 

@@ -89,8 +89,11 @@ asio::awaitable<settle::handoff> settle::retry(retry::task& task, const registry
     ctx_.counters.deferred->inc();
     co_return handoff::done;
   }
-  const std::string_view no_body;  // logged with the first attempt
-  if (!co_await log_.write(res.record, no_body)) co_return handoff::interrupted;
+  // The body goes with the event's first logged attempt. A task with no attempt yet (an ordered
+  // event that waited, a deferred first delivery) made none before this one.
+  const std::string_view body =
+      task.attempts == 0 ? std::string_view(task.body) : std::string_view{};
+  if (!co_await log_.write(res.record, body)) co_return handoff::interrupted;
   if (res.result.next != outcome::action::retry) {
     if (!co_await delivered_or_disabled(ep, reset_streak, res.result)) {
       co_return handoff::interrupted;
@@ -185,12 +188,19 @@ asio::awaitable<bool> settle::release_head(const event_meta& meta, const std::st
   head.endpoint_id = endpoint_id;
   head.resource = meta.resource;
   head.sequence = sequence;
-  co_return co_await ordered_.release(head, /*complete_task=*/false);
+  co_return co_await release(head, /*complete_task=*/false);
 }
 
 asio::awaitable<bool> settle::finish(const retry::task& task) {
   if (task.sequence == 0) co_return co_await complete(task.id());
-  co_return co_await ordered_.release(task, /*complete_task=*/true);
+  co_return co_await release(task, /*complete_task=*/true);
+}
+
+asio::awaitable<bool> settle::release(const retry::task& head, bool complete_task) {
+  auto r = co_await ordered_.release(head, complete_task);
+  if (!r) co_return false;
+  if (r->next && on_released_) on_released_(std::move(*r->next));
+  co_return true;
 }
 
 asio::awaitable<bool> settle::dead_letter(std::string_view reason, const retry::task& task) {

@@ -15,13 +15,15 @@
 //
 // Ordered endpoints (ordered_queue.hpp): a delivery with a sequence number heads its resource's
 // queue; its final hand-off (delivered, dead-lettered, endpoint disabled, dropped) releases the
-// next one, in the same script that completes its retry task.
+// next one, in the same script that completes its retry task, and gives that one, claimed, to
+// `on_released` to deliver at once.
 //
 // Runs on a shard's thread, with that shard's writer. It touches no endpoint state: whether a
 // success resets the endpoint's failure streak is the lane's to say, beforehand
 // (endpoint_lane::take_streak_reset).
 #pragma once
 
+#include <functional>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -38,8 +40,15 @@ namespace tresse::dispatcher {
 
 class settle {
  public:
-  settle(context& ctx, redis_writer& writer, attempt_log& log)
-      : ctx_(ctx), writer_(writer), log_(log), ordered_(writer, ctx.deps.retries.task_ttl()) {}
+  // Runs on the shard's thread with the next event of an ordered resource, claimed as a retry.
+  using released_fn = std::function<void(retry::task)>;
+
+  settle(context& ctx, redis_writer& writer, attempt_log& log, released_fn on_released)
+      : ctx_(ctx),
+        writer_(writer),
+        log_(log),
+        ordered_(writer, ctx.deps.retries.task_ttl(), ctx.options.retry_lease),
+        on_released_(std::move(on_released)) {}
 
   enum class handoff { interrupted, done, gone };
 
@@ -84,6 +93,8 @@ class settle {
   boost::asio::awaitable<bool> complete(const std::string& task_id);
   // A claimed task's end: complete(), and for an ordered one the release of the next, at once.
   boost::asio::awaitable<bool> finish(const retry::task& task);
+  // A head's release, and the next event to on_released_. False: stopping.
+  boost::asio::awaitable<bool> release(const retry::task& head, bool complete_task);
   // A first delivery's end: the release of the next, when it heads a queue (`sequence` > 0).
   boost::asio::awaitable<bool> release_head(const event_meta& meta, const std::string& endpoint_id,
                                             std::uint64_t sequence);
@@ -97,6 +108,7 @@ class settle {
   redis_writer& writer_;
   attempt_log& log_;
   ordered_queue ordered_;
+  released_fn on_released_;
 };
 
 }  // namespace tresse::dispatcher

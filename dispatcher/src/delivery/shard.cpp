@@ -25,7 +25,8 @@ shard::shard(context& ctx, std::size_t index, std::size_t permits)
       in_flight_(io_.get_executor(), permits),
       writer_(io_, ctx.options.redis, ctx.stopping),
       attempt_log_(io_.get_executor(), writer_, ctx.deps.retries),
-      settle_(ctx, writer_, attempt_log_),
+      settle_(ctx, writer_, attempt_log_,
+              [this](retry::task t) { deliver_released(std::move(t)); }),
       stats_(io_.get_executor(), writer_, ctx.stopping),
       env_{ctx, client_, in_flight_, rng_} {}
 
@@ -58,7 +59,10 @@ void shard::deliver(std::vector<delivery> batch) {
 
 void shard::retry(std::vector<retry::task> tasks, std::atomic<std::size_t>& outstanding) {
   asio::post(io_, [this, tasks = std::move(tasks), &outstanding]() mutable {
-    for (auto& t : tasks) asio::co_spawn(io_, retry_delivery(std::move(t), outstanding), asio::detached);
+    for (auto& t : tasks) {
+      asio::co_spawn(io_, retry_delivery(std::move(t), &outstanding, lane::kind::retry),
+                     asio::detached);
+    }
     ctx_.active.fetch_sub(tasks.size());
   });
 }
@@ -165,11 +169,20 @@ asio::awaitable<void> shard::first_admitted(delivery& d, endpoint_lane& lane,
   if (step != settle::handoff::interrupted) d.fan->one_done();
 }
 
-asio::awaitable<void> shard::retry_delivery(retry::task task, std::atomic<std::size_t>& outstanding) {
+void shard::deliver_released(retry::task task) {
+  // Stopping: the claim's lease runs out and the retry schedule brings it back.
+  if (ctx_.stopping) return;
+  asio::co_spawn(io_, retry_delivery(std::move(task), nullptr, lane::kind::first), asio::detached);
+}
+
+asio::awaitable<void> shard::retry_delivery(retry::task task,
+                                            std::atomic<std::size_t>* outstanding, lane::kind k) {
   active_guard active(ctx_.active);
   struct outstanding_guard {  // counted up by the engine's retry poll when claimed
-    std::atomic<std::size_t>& n;
-    ~outstanding_guard() { n.fetch_sub(1); }
+    std::atomic<std::size_t>* n;
+    ~outstanding_guard() {
+      if (n != nullptr) n->fetch_sub(1);
+    }
   } counted{outstanding};
   auto ep = ctx_.deps.endpoints.find(task.endpoint_id);
   if (!ep || !ep->enabled) {
@@ -179,7 +192,7 @@ asio::awaitable<void> shard::retry_delivery(retry::task task, std::atomic<std::s
   endpoint_lane& lane = lane_of(ep->id);
   const event_meta meta = settle::meta_of(task);
   const int number = task.attempts + 1;
-  admission admitted = co_await lane.admit(env_, *ep, meta, lane::kind::retry);
+  admission admitted = co_await lane.admit(env_, *ep, meta, k);
   auto res = co_await lane.attempt(env_, meta, *ep, number, admitted, task.sequence);
   if (!res.ran) co_return;  // shutdown: the claim's lease runs out and someone retries
   if (!res.deferred) stats_.add(res.record);

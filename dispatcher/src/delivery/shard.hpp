@@ -70,7 +70,14 @@ class shard {
  private:
   boost::asio::awaitable<void> first_delivery(delivery d);
   boost::asio::awaitable<void> first_admitted(delivery& d, endpoint_lane& lane, admission& admitted);
-  boost::asio::awaitable<void> retry_delivery(retry::task task, std::atomic<std::size_t>& outstanding);
+  // A claimed task: from the retry poll (`outstanding` counted down as it ends, lane kind retry)
+  // or released as the next head of an ordered resource (nullptr, kind first: it has had no
+  // attempt yet, and it is what keeps that resource flowing).
+  boost::asio::awaitable<void> retry_delivery(retry::task task,
+                                              std::atomic<std::size_t>* outstanding,
+                                              lane::kind k);
+  // settle's on_released: the next head, claimed for us, delivered at once.
+  void deliver_released(retry::task task);
   // Every second the health snapshot; every 5 s, forgets idle lanes of deleted endpoints.
   boost::asio::awaitable<void> housekeeping();
   endpoint_lane& lane_of(const std::string& endpoint_id);

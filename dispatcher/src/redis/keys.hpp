@@ -28,13 +28,16 @@
 //                                                    head_seq (the event being delivered);
 //                                                    TTL 30 d from its last event
 //   tresse:ordered:{we_…}:w:{resource}       list    task ids waiting behind the head, in order
-//                                                    (their records: tresse:retry:task:…, kept
-//                                                    without TTL until released)
+//                                                    (their records: tresse:retry:task:…, with
+//                                                    the list's TTL until released)
 //   tresse:ordered:{we_…}:e:{event}          string  the event's sequence number (idempotent
 //                                                    intake; TTL 30 d)
 //   tresse:ordered:{we_…}:backlog            hash    waiting: events waiting in its queues
 //   tresse:ordered:{we_…}:oldest             zset    resource -> when its oldest waiting event
 //                                                    was queued (unix ms)
+//   tresse:ordered:{we_…}:resources          set     every resource numbered in the last 30 d,
+//                                                    so that deleting the endpoint finds its
+//                                                    queues without SCAN
 //   ({we_…} is a hash tag: every key of one endpoint's ordered scripts is in one cluster slot.)
 //   tresse:apikey:{sha256}                   hash    a business API key (id, business_id,
 //                                                    mode, last4, created_at, revoked)
@@ -115,6 +118,9 @@ inline std::string ordered_backlog(std::string_view endpoint_id) {
 }
 inline std::string ordered_oldest(std::string_view endpoint_id) {
   return join(ordered_tag(endpoint_id), "oldest");
+}
+inline std::string ordered_resources(std::string_view endpoint_id) {
+  return join(ordered_tag(endpoint_id), "resources");
 }
 
 inline std::string api_key(std::string_view sha256) { return join("tresse:apikey:", sha256); }

@@ -9,6 +9,7 @@
 #include <unordered_map>
 #include <utility>
 
+#include "delivery/ordered_queue.hpp"
 #include "http/url.hpp"
 #include "redis/keys.hpp"
 #include "registry/endpoint_options.hpp"
@@ -554,13 +555,28 @@ result<std::optional<endpoint>> store::update(std::string_view id, const endpoin
 
 redis::operation<bool> store::remove_op(std::string_view id) const {
   using op = redis::operation<bool>;
-  // Read the record (for its business), then delete it.
+  // Read the record (for its business), delete it, then its ordered queues, a bounded batch
+  // per round trip (delivery/ordered_queue.hpp).
+  enum class step { load, remove, purge };
   return op::one(load_request(id),
-                 [this, id = std::string(id), removing = false](
+                 [this, id = std::string(id), at = step::load](
                      op& o, redis::replies r) mutable -> std::optional<result<bool>> {
-                   if (removing) {
+                   if (at == step::remove) {
                      if (!r) return propagate(r);
-                     return r->front().integer == 1;
+                     if (r->front().integer != 1) return false;
+                     o.next = ordered::purge_call(id);
+                     at = step::purge;
+                     return std::nullopt;
+                   }
+                   if (at == step::purge) {
+                     // Deleted already: queues left by an outage expire with their TTL.
+                     if (!r) {
+                       log::warn("deleted endpoint's ordered queues not purged",
+                                 {{"endpoint", id}, {"error", r.error().message}});
+                       return true;
+                     }
+                     if (r->front().integer == 0) return true;
+                     return std::nullopt;  // o.next as it was: the next batch
                    }
                    auto l = loaded(id, std::move(r));
                    if (!l) return propagate(l);
@@ -572,7 +588,7 @@ redis::operation<bool> store::remove_op(std::string_view id) const {
                               std::string(keys::endpoints_all), keys::endpoint_stats(id)},
                              {version_seed(), id},
                              {}};
-                   removing = true;
+                   at = step::remove;
                    return std::nullopt;
                  });
 }

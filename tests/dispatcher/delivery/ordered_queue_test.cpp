@@ -41,18 +41,22 @@ class OrderedQueueTest : public test_support::redis_test {
     EXPECT_TRUE(p.has_value());
     return *p;
   }
-  std::int64_t release(const retry::task& t, bool complete) {
-    auto got = redis::single_reply(redis::run(*redis_, release_call(t, complete, now_, ttl_)));
+  released release(const retry::task& t, bool complete) {
+    auto got =
+        redis::single_reply(redis::run(*redis_, release_call(t, complete, now_, ttl_, lease_)));
     EXPECT_TRUE(got.has_value()) << (got ? "" : got.error().message);
-    return got->integer;
+    auto r = released_from_reply(*got);
+    EXPECT_TRUE(r.has_value());
+    return *r;
   }
-  // Claims what is due now, as an instance's retry poll does.
-  std::vector<retry::task> claim() {
+  // Claims what is due at `at`, as an instance's retry poll does.
+  std::vector<retry::task> claim(clock::time_point at = now_) {
     retry::store s(redis_);
-    auto got = s.claim_due(now_, 100, 60s);
+    auto got = s.claim_due(at, 100, 60s);
     EXPECT_TRUE(got.has_value());
     return *got;
   }
+  std::int64_t pttl(const std::string& key) { return redis_->command({"PTTL", key})->integer; }
   backlog backlog_of(const std::string& endpoint) {
     auto got = redis::run(*redis_, backlog_commands(endpoint));
     EXPECT_TRUE(got.has_value());
@@ -63,6 +67,7 @@ class OrderedQueueTest : public test_support::redis_test {
 
   static inline const clock::time_point now_ = clock::time_point(1776594720s);
   const std::chrono::milliseconds ttl_ = 24h;
+  const std::chrono::milliseconds lease_ = 60s;
 };
 
 TEST_F(OrderedQueueTest, FirstEventHeadsItsQueueAndTheNextWait) {
@@ -107,32 +112,43 @@ TEST_F(OrderedQueueTest, IntakeIsIdempotentByEventId) {
   EXPECT_EQ(enter(make("evt_4")).sequence, 3u);
 }
 
-TEST_F(OrderedQueueTest, SettlingTheHeadMovesTheNextOntoTheScheduleDueNow) {
+TEST_F(OrderedQueueTest, SettlingTheHeadClaimsTheNextForTheReleaser) {
   auto e1 = make("evt_1"), e2 = make("evt_2"), e3 = make("evt_3");
   enter(e1);
   enter(e2);
   enter(e3);
   e1.sequence = 1;
-  EXPECT_EQ(release(e1, false), 2);
-  auto due = claim();
-  ASSERT_EQ(due.size(), 1u);
-  EXPECT_EQ(due[0].event_id, "evt_2");
-  EXPECT_EQ(due[0].sequence, 2u);
-  EXPECT_EQ(due[0].body, e2.body);
-  EXPECT_EQ(due[0].attempts, 0);
+  auto r = release(e1, false);
+  EXPECT_TRUE(r.was_head);
+  ASSERT_TRUE(r.next.has_value());
+  EXPECT_EQ(r.next->event_id, "evt_2");
+  EXPECT_EQ(r.next->sequence, 2u);
+  EXPECT_EQ(r.next->resource, "apt_1");
+  EXPECT_EQ(r.next->body, e2.body);
+  EXPECT_EQ(r.next->attempts, 0);
+  EXPECT_EQ(r.next->source.offset, 7);
+  // Claimed, not due: no other instance's poll takes it while the releaser delivers it.
+  EXPECT_TRUE(claim().empty());
   EXPECT_EQ(backlog_of("we_1").waiting, 1);
   // A second release of the old head (a duplicate hand-off) changes nothing.
-  EXPECT_EQ(release(e1, false), 0);
-  EXPECT_TRUE(claim().empty());
-  // evt_2 delivered from its retry task: completed and evt_3 released in one script.
-  EXPECT_EQ(release(due[0], true), 2);
+  auto again = release(e1, false);
+  EXPECT_FALSE(again.was_head);
+  EXPECT_FALSE(again.next.has_value());
+  auto recovered = claim(now_ + 2 * lease_);  // once the lease is over: evt_2 alone
+  ASSERT_EQ(recovered.size(), 1u);
+  EXPECT_EQ(recovered[0].event_id, "evt_2");
+  // evt_2 delivered from its claim: completed and evt_3 released in one script.
+  auto second = *r.next;
+  auto r2 = release(second, true);
   retry::store s(redis_);
-  EXPECT_FALSE(s.get(due[0].id())->has_value());
-  due = claim();
-  ASSERT_EQ(due.size(), 1u);
-  EXPECT_EQ(due[0].event_id, "evt_3");
-  EXPECT_EQ(due[0].sequence, 3u);
-  EXPECT_EQ(release(due[0], true), 1);  // the queue is empty now
+  EXPECT_FALSE(s.get(second.id())->has_value());
+  ASSERT_TRUE(r2.next.has_value());
+  EXPECT_EQ(r2.next->event_id, "evt_3");
+  EXPECT_EQ(r2.next->sequence, 3u);
+  auto r3 = release(*r2.next, true);
+  EXPECT_TRUE(r3.was_head);
+  EXPECT_FALSE(r3.next.has_value());  // the queue is empty now
+  EXPECT_TRUE(claim(now_ + 2 * lease_).empty());
   auto b = backlog_of("we_1");
   EXPECT_EQ(b.waiting, 0);
   EXPECT_FALSE(b.oldest_queued_at.has_value());
@@ -140,6 +156,37 @@ TEST_F(OrderedQueueTest, SettlingTheHeadMovesTheNextOntoTheScheduleDueNow) {
   auto p4 = enter(make("evt_4"));
   EXPECT_EQ(p4.where, state::head);
   EXPECT_EQ(p4.sequence, 4u);
+}
+
+TEST_F(OrderedQueueTest, AReleasedHeadWhoseReleaserDiedIsDueWhenItsLeaseRunsOut) {
+  auto e1 = make("evt_1");
+  enter(e1);
+  enter(make("evt_2"));
+  e1.sequence = 1;
+  ASSERT_TRUE(release(e1, false).next.has_value());
+  // The releasing instance is SIGKILLed before its attempt: nothing is due during the lease.
+  EXPECT_TRUE(claim(now_ + lease_ - 1ms).empty());
+  auto due = claim(now_ + lease_ + 1ms);
+  ASSERT_EQ(due.size(), 1u);
+  EXPECT_EQ(due[0].event_id, "evt_2");
+  EXPECT_EQ(due[0].sequence, 2u);
+  // Still the head: a third event waits behind it.
+  EXPECT_EQ(enter(make("evt_3")).where, state::waiting);
+}
+
+TEST_F(OrderedQueueTest, WaitingRecordsExpireWithTheirQueue) {
+  auto e1 = make("evt_1"), e2 = make("evt_2");
+  enter(e1);
+  enter(e2);
+  const auto record = redis::keys::retry_task(e2.id());
+  // Waiting: as long as its resource's queue lives (longer than a task, shorter than forever).
+  EXPECT_GT(pttl(record), ttl_.count());
+  EXPECT_LE(pttl(record), sequence_ttl.count());
+  e1.sequence = 1;
+  ASSERT_TRUE(release(e1, false).next.has_value());
+  // Released: a task's TTL, as every scheduled task.
+  EXPECT_GT(pttl(record), 0);
+  EXPECT_LE(pttl(record), ttl_.count());
 }
 
 TEST_F(OrderedQueueTest, DeadLetteredHeadLetsTheNextGoAndLeavesAGap) {
@@ -154,11 +201,11 @@ TEST_F(OrderedQueueTest, DeadLetteredHeadLetsTheNextGoAndLeavesAGap) {
   ASSERT_EQ(due.size(), 1u);
   EXPECT_EQ(due[0].event_id, "evt_1");
   // Its schedule exhausted, it is dead-lettered: the release completes it and evt_2 goes.
-  EXPECT_EQ(release(due[0], true), 2);
-  due = claim();
-  ASSERT_EQ(due.size(), 1u);
-  EXPECT_EQ(due[0].event_id, "evt_2");
-  EXPECT_EQ(due[0].sequence, 2u);  // 1 was never delivered: the receiver sees the gap before 2
+  auto r = release(due[0], true);
+  ASSERT_TRUE(r.next.has_value());
+  EXPECT_EQ(r.next->event_id, "evt_2");
+  EXPECT_EQ(r.next->sequence, 2u);  // 1 was never delivered: the receiver sees the gap before 2
+  EXPECT_FALSE(s.get(due[0].id())->has_value());
 }
 
 TEST_F(OrderedQueueTest, ResourcesAndEndpointsAreIndependent) {
@@ -180,25 +227,58 @@ TEST_F(OrderedQueueTest, RequeueGoesToTheBackWithANewNumber) {
   enter(make("evt_2"));
   EXPECT_EQ(requeue(make("evt_2")).where, state::pending);  // already waiting
   e1.sequence = 1;
-  EXPECT_EQ(release(e1, false), 2);
+  auto r = release(e1, false);
+  ASSERT_TRUE(r.next.has_value());
   auto again = requeue(make("evt_1"));
   EXPECT_EQ(again.where, state::waiting);
   EXPECT_EQ(again.sequence, 3u);
-  auto due = claim();
-  ASSERT_EQ(due.size(), 1u);
-  EXPECT_EQ(release(due[0], true), 2);  // evt_2 done: evt_1 again, as 3
-  due = claim();
-  ASSERT_EQ(due.size(), 1u);
-  EXPECT_EQ(due[0].event_id, "evt_1");
-  EXPECT_EQ(due[0].sequence, 3u);
-  EXPECT_EQ(release(due[0], true), 1);
+  r = release(*r.next, true);  // evt_2 done: evt_1 again, as 3
+  ASSERT_TRUE(r.next.has_value());
+  EXPECT_EQ(r.next->event_id, "evt_1");
+  EXPECT_EQ(r.next->sequence, 3u);
+  EXPECT_FALSE(release(*r.next, true).next.has_value());
   // An empty queue: the retried event is the head, due now.
   auto alone = requeue(make("evt_1"));
   EXPECT_EQ(alone.where, state::due);
   EXPECT_EQ(alone.sequence, 4u);
-  due = claim();
+  auto due = claim();
   ASSERT_EQ(due.size(), 1u);
   EXPECT_EQ(due[0].sequence, 4u);
+}
+
+TEST_F(OrderedQueueTest, PurgeRemovesADeletedEndpointsQueuesInBoundedBatches) {
+  std::vector<std::string> waiting_tasks;
+  for (int r = 0; r < 5; ++r) {
+    const std::string resource = "apt_" + std::to_string(r);
+    for (int j = 0; j < 4; ++j) {
+      auto t = make("evt_" + std::to_string(r) + "_" + std::to_string(j), resource);
+      enter(t);
+      if (j > 0) waiting_tasks.push_back(t.id());
+    }
+  }
+  enter(make("evt_other", "apt_0", "we_2"));
+  enter(make("evt_other_2", "apt_0", "we_2"));
+  auto keys_of = [&](const std::string& pattern) {
+    return redis_->command({"KEYS", pattern})->elements.size();
+  };
+  ASSERT_GT(keys_of("tresse:ordered:{we_1}:[rw]:*"), 0u);
+  // A budget of 3 per call: several calls, each bounded, until nothing is left.
+  int calls = 0;
+  for (std::int64_t left = 1; left > 0; ++calls) {
+    ASSERT_LT(calls, 100);
+    auto got = redis::single_reply(redis::run(*redis_, purge_call("we_1", 3)));
+    ASSERT_TRUE(got.has_value()) << got.error().message;
+    left = got->integer;
+  }
+  EXPECT_GT(calls, 2);
+  EXPECT_EQ(keys_of("tresse:ordered:{we_1}:[rw]:*"), 0u);
+  EXPECT_EQ(keys_of("tresse:ordered:{we_1}:backlog"), 0u);
+  EXPECT_EQ(keys_of("tresse:ordered:{we_1}:oldest"), 0u);
+  EXPECT_EQ(keys_of("tresse:ordered:{we_1}:resources"), 0u);
+  for (const auto& id : waiting_tasks) EXPECT_EQ(keys_of(redis::keys::retry_task(id)), 0u) << id;
+  // Another endpoint's queue is untouched.
+  EXPECT_EQ(backlog_of("we_2").waiting, 1);
+  EXPECT_EQ(keys_of(redis::keys::retry_task(make("evt_other_2", "apt_0", "we_2").id())), 1u);
 }
 
 TEST_F(OrderedQueueTest, EveryKeyOfAnEndpointSharesItsHashTag) {
@@ -208,7 +288,9 @@ TEST_F(OrderedQueueTest, EveryKeyOfAnEndpointSharesItsHashTag) {
       EXPECT_TRUE(k.starts_with("tresse:ordered:{we_1}:")) << k;
     }
   }
-  for (const auto& k : release_call(t, true, now_, ttl_).keys) {
+  auto keys = release_call(t, true, now_, ttl_, lease_).keys;
+  for (const auto& k : purge_call("we_1").keys) keys.push_back(k);
+  for (const auto& k : keys) {
     if (k.starts_with("tresse:ordered:")) {
       EXPECT_TRUE(k.starts_with("tresse:ordered:{we_1}:")) << k;
     }

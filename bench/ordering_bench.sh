@@ -1,0 +1,113 @@
+#!/usr/bin/env bash
+# Ordered delivery benchmark (issue 12, §7): the delivery rate of one endpoint with
+# `ordering: "per_resource"` against one with `"none"`, in one run, each getting N events spread
+# round-robin over RESOURCES resources (data.id), each endpoint with its own verifying sink
+# (`tresse-webhook listen --quiet`). The two are measured one after the other on the same
+# dispatcher, redis-server and mock broker, unordered first. Builds nothing; see README.md
+# ("Ordered delivery") for the build command and recorded figures.
+#
+#   bench/ordering_bench.sh [BUILD_DIR]          (default build/release)
+#   env: N=6000 RESOURCES=100 CONC=10 (delivery.endpoint_concurrency) MAX_SECS=900 KEEP=1
+#        SETS="key=value ..." (extra dispatcher settings)
+set -euo pipefail
+
+MAX_SECS=${MAX_SECS:-900}
+if [ -z "${TRESSE_BENCH_TIMED:-}" ]; then
+  TRESSE_BENCH_TIMED=1 exec timeout --foreground "$MAX_SECS" "$0" "$@"
+fi
+
+BUILD=${1:-build/release}
+N=${N:-6000}
+RESOURCES=${RESOURCES:-100}
+CONC=${CONC:-10}
+
+DISPATCHER=$BUILD/dispatcher/tresse-dispatcher
+WEBHOOK=$BUILD/receiver/cli/tresse-webhook
+PUBLISH=$BUILD/common/tresse-publish
+for b in "$DISPATCHER" "$WEBHOOK" "$PUBLISH"; do
+  [ -x "$b" ] || { echo "missing $b (build it first, see bench/README.md)" >&2; exit 2; }
+done
+
+. "$(dirname "$0")/lib.sh"
+
+start_redis
+start_dev_broker
+export TRESSE_LOG_LEVEL=error
+
+# One endpoint (and sink) per ordering, each for its own business.
+for mode in none per_resource; do
+  port=$(free_port)
+  "$DISPATCHER" endpoints create --redis "$REDIS" --business "biz_$mode" \
+    --url "http://127.0.0.1:$port/hook" --events '*' >"$TMP/$mode.json" 2>/dev/null
+  id=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["id"])' "$TMP/$mode.json")
+  "$DISPATCHER" endpoints update --redis "$REDIS" --id "$id" --ordering "$mode" >/dev/null
+  secret=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["secret"])' "$TMP/$mode.json")
+  "$WEBHOOK" listen --port "$port" --quiet --secret "$secret" 2>/dev/null &
+  PIDS+=($!)
+  wait_for 20 bash -c "exec 3<>/dev/tcp/127.0.0.1/$port"
+done
+
+# events BUSINESS PREFIX COUNT: JSON lines, event i of resource apt_<i mod RESOURCES>.
+events() {
+  python3 - "$1" "$2" "$3" "$RESOURCES" <<'EOF'
+import json, sys
+business, prefix, count, resources = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
+for i in range(count):
+    print(json.dumps({"id": "%s%d" % (prefix, i), "type": "appointment.updated",
+                      "business_id": business, "livemode": True,
+                      "timestamp": "2026-04-19T10:32:00Z",
+                      "data": {"id": "apt_%d" % (i % resources), "status": "confirmed",
+                               "price_cents": 18500}}, separators=(",", ":")))
+EOF
+}
+for mode in none per_resource; do
+  events "biz_$mode" "evt_warm_${mode}_" "$RESOURCES" >"$TMP/warm_$mode.jsonl"
+  events "biz_$mode" "evt_${mode}_" "$N" >"$TMP/run_$mode.jsonl"
+done
+
+start_dispatcher error
+DELIVERED='tresse_deliveries_total{outcome="delivered"}'
+# wait_delivered COUNT SECONDS: until the dispatcher counted COUNT deliveries.
+wait_delivered() {
+  local deadline=$(($(date +%s) + $2))
+  while [ "$(metric "$DELIVERED")" -lt "$1" ]; do
+    [ "$(date +%s)" -lt "$deadline" ] || { echo "timed out at $(metric "$DELIVERED")/$1" >&2; return 1; }
+    sleep 0.02
+  done
+}
+
+# Warm-up: the group joined, the endpoints loaded, connections and scripts in place.
+for mode in none per_resource; do "$PUBLISH" --brokers "$BROKERS" --file "$TMP/warm_$mode.jsonl" >/dev/null 2>&1; done
+wait_delivered $((2 * RESOURCES)) 120
+
+# run MODE: "rate" of N deliveries, from the first delivery the script sees to the last (the
+# publisher's start, up to ~1 s against the mock broker, is left out: see "Dispatcher" above).
+run() {
+  local before first t0 t1
+  before=$(metric "$DELIVERED")
+  "$PUBLISH" --brokers "$BROKERS" --file "$TMP/run_$1.jsonl" >/dev/null 2>&1 &
+  local pub=$!
+  while [ "$(metric "$DELIVERED")" -le "$before" ]; do sleep 0.02; done
+  t0=$(now)
+  first=$(metric "$DELIVERED")
+  wait_delivered $((before + N)) 600
+  t1=$(now)
+  wait "$pub"
+  python3 -c "print('%.0f' % (($before + $N - $first) / ($t1 - $t0)))"
+}
+
+RATE_NONE=$(run none)
+RATE_ORDERED=$(run per_resource)
+RETRIES=$(metric 'tresse_deliveries_total{outcome="retry_scheduled"}')
+DEFERRED=$(metric 'tresse_deliveries_total{outcome="deferred"}')
+# Redis's time in the scripts (the ordered queues' and the retry store's), over both runs.
+SCRIPTS=$(redis-cli -p "$REDIS_PORT" info commandstats |
+  awk -F'[:,=]' '/^cmdstat_(evalsha|eval):/ { calls += $3; usec += $5 } END { printf "%d calls, %.1f us each", calls, calls ? usec / calls : 0 }')
+cat <<EOF
+
+Ordered delivery: $N events over $RESOURCES resources to one endpoint each way, endpoint_concurrency=$CONC, build $BUILD
+  ordering none           ${RATE_NONE}/s
+  ordering per_resource   ${RATE_ORDERED}/s
+  ratio                   $(python3 -c "print('%.0f %%' % (100.0 * $RATE_ORDERED / $RATE_NONE))") of none   goal >= 50 %
+  retries scheduled ${RETRIES}, deferred ${DEFERRED} (both should be 0); Redis scripts: ${SCRIPTS}
+EOF
