@@ -4,6 +4,7 @@ import {h, field, show, notice, when, copyButton} from './dom.js';
 import {eventPicker} from './events.js';
 import {viewer} from './viewer.js';
 import {plural} from './chart.js';
+import {schemeSelect, publicKeyOnce} from './options.js';
 
 // The endpoint's state as the API's `health` says (every instance's recent attempts and the
 // shared circuit breaker): healthy, failing, throttled, circuit open, disabled. An endpoint
@@ -48,6 +49,7 @@ async function createForm(onCreated) {
   const description = h('input', {type: 'text', name: 'description', maxlength: 512});
   const picker = await eventPicker(['*']);
   const ordering = orderingSelect('none');
+  const scheme = schemeSelect('v1');
   const status = notice();
   return h('form', {class: 'card', 'aria-labelledby': 'create-title', onsubmit: async (e) => {
     e.preventDefault();
@@ -55,7 +57,7 @@ async function createForm(onCreated) {
     if (events.length === 0) return status.say('Pick at least one event type.', true);
     try {
       const ep = await call('POST', '/v1/webhooks', {url: url.value.trim(), events, description: description.value,
-                                                     ordering: ordering.value});
+                                                     ordering: ordering.value, signature_scheme: scheme.value});
       await onCreated(ep);
     } catch (err) {
       status.say(err.message, true);
@@ -63,8 +65,9 @@ async function createForm(onCreated) {
   }},
   h('h2', {id: 'create-title'}, 'New endpoint'),
   field('URL', url), field('Description', description, 'Optional, for your own reference'),
-  field('Ordering', ordering), picker,
-  h('button', {type: 'submit'}, 'Create endpoint'), status);
+  field('Ordering', ordering),
+  field('Signature scheme', scheme, 'v1a: receivers verify with the endpoint\'s public key, shown once it is made'),
+  picker, h('button', {type: 'submit'}, 'Create endpoint'), status);
 }
 
 export async function endpointsPage(revealed) {
@@ -97,6 +100,6 @@ export async function endpointsPage(revealed) {
           viewer.readOnly ? null : h('th', {scope: 'col'}, h('span', {class: 'sr-only'}, 'Actions')))),
         h('tbody', {}, rows));
   const form = viewer.readOnly ? null
-    : await createForm(async (ep) => endpointsPage(secretOnce(ep.secret)));
+    : await createForm(async (ep) => endpointsPage(ep.secret ? secretOnce(ep.secret) : publicKeyOnce(ep)));
   show(h('h1', {}, 'Endpoints'), revealed || null, status, table, form);
 }

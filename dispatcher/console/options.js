@@ -28,6 +28,22 @@ export function publicKeyBox(ep) {
   return h('div', {class: 'public-key'}, box, copyButton(ep.public_key, box));
 }
 
+// The signature scheme select, in the create form and in Settings.
+export function schemeSelect(value) {
+  return h('select', {name: 'signature_scheme'},
+    schemes.map(([v, t]) => h('option', {value: v, selected: v === (value || 'v1')}, t)));
+}
+
+// What the create form reveals for an endpoint that signs only v1a: no secret (it has none),
+// its public key, which its receivers verify with (shown on its page too).
+export function publicKeyOnce(ep) {
+  return h('div', {class: 'card reveal', role: 'alert'},
+    h('h2', {}, 'Public key'),
+    h('p', {}, 'This endpoint signs with Ed25519 (v1a) only: your receiver verifies with this public key.'),
+    publicKeyBox(ep),
+    h('button', {type: 'button', class: 'secondary', onclick: (e) => e.target.closest('.reveal').remove()}, 'Done'));
+}
+
 // <dt>/<dd> pairs for the endpoint's description list.
 export function optionsSummary(ep) {
   const headers = Object.entries(ep.headers || {});
@@ -137,8 +153,7 @@ export function optionsFields(ep) {
   const cert = certificateEditor(ep.tls_client_certificate);
   const timeout = h('input', {type: 'number', name: 'timeout_seconds', min: 1, max: 30,
                               value: ep.timeout_seconds ?? '', placeholder: 'default'});
-  const scheme = h('select', {name: 'signature_scheme'},
-    schemes.map(([v, t]) => h('option', {value: v, selected: v === ep.signature_scheme}, t)));
+  const scheme = schemeSelect(ep.signature_scheme);
   const el = h('div', {class: 'options'},
     field('Signature scheme', scheme, 'v1a: receivers verify with the endpoint\'s public key (shown above); a new key pair is made when needed'),
     field('Attempt timeout (seconds)', timeout, '1–30; empty: the dispatcher\'s default'),

@@ -450,6 +450,19 @@ try {
   await page.goto(base + "/console/#/endpoints");
   await until("the list", async () => (await text()).includes(sinkBase + "/ok"));
 
+  // 8c. A v1a-only endpoint through the form: it has no secret to reveal, its public key instead.
+  await page.type('input[name="url"]', sinkBase + "/ok/v1a");
+  await page.select('form[aria-labelledby=create-title] select[name="signature_scheme"]', "v1a");
+  await clickButton("Create endpoint");
+  await page.waitForSelector('.reveal input[name="public_key"]');
+  const v1a = (await api("GET", "/v1/webhooks")).body.data.find((e) => e.url === sinkBase + "/ok/v1a");
+  check(v1a && v1a.signature_scheme === "v1a" && v1a.public_key.startsWith("whpk_"),
+        "the form created a v1a endpoint (API)");
+  check(await page.$eval('.reveal input[name="public_key"]', (el) => el.value) === v1a.public_key,
+        "the create form reveals its public key");
+  check(!(await page.$(".reveal input.secret:not([name])")), "and no secret");
+  await clickButton("Done");
+
   // 9. A portal-session URL logs in without a key.
   const rw = (await api("POST", "/v1/portal_sessions", {})).body;
   let ctx = await browser.createBrowserContext();
