@@ -73,6 +73,11 @@ std::int64_t unix_seconds(std::chrono::system_clock::time_point t) {
 
 std::int64_t window_end(std::int64_t unix_s) { return (unix_s / 60 + 1) * 60; }
 
+// A key's request counter in the window of `now`, for the script and the plain commands alike.
+std::string key_counter(std::string_view key_digest, std::chrono::system_clock::time_point now) {
+  return keys::rate_limit(std::string("key:").append(key_digest), unix_seconds(now) / 60);
+}
+
 }  // namespace
 
 admission gate::uncounted(std::chrono::system_clock::time_point now) const {
@@ -91,7 +96,7 @@ redis::request gate::admit_request(const credentials& c, const std::string& peer
   std::string hash = presented ? key_hash(c.token) : std::string();
   return {&admit_script(),
           {session ? portal_sessions::record_key(hash) : keys::api_key(hash),
-           keys::rate_limit("key:" + hash, minute),
+           key_counter(hash, now),
            keys::rate_limit("ip:" + peer, minute)},
           {presented ? "1" : "0", "120"},
           {}};
@@ -124,7 +129,7 @@ result<admission> gate::admission_from(const redis::reply& r,
 
 redis::command_list gate::known_key_commands(const std::string& key_digest,
                                              std::chrono::system_clock::time_point now) {
-  const std::string counter = keys::rate_limit("key:" + key_digest, unix_seconds(now) / 60);
+  const std::string counter = key_counter(key_digest, now);
   redis::command_list c;
   // As the script reads it. The counter gets its TTL when created (SET NX), then counts: a
   // window's counter is used only during its minute, so it cannot expire between the two.

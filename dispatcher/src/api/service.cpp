@@ -431,9 +431,7 @@ asio::awaitable<http::response> service::handle(const http::request& req) {
   if (cached) {
     redis::request both;
     both.commands = gate::known_key_commands(key_digest, ctx.now);
-    std::optional<health::read_cache::entries> healths = health_reads_.find_all(cached->ids);
-    both.commands.append(cached->check.commands);
-    if (!healths) both.commands.append(cached->health_read);
+    std::optional<health::read_cache::entries> healths = add_page_check(both.commands, *cached);
     redis::replies got = co_await redis::run(async_redis_, both);
     if (!got) {
       auto res = store_failure(got.error(), "rate limit");
@@ -597,6 +595,14 @@ std::string service::page_key(const caller& who, std::string_view raw_query) {
   return key;
 }
 
+std::optional<health::read_cache::entries> service::add_page_check(
+    redis::command_list& c, const page_cache::page& p) const {
+  std::optional<health::read_cache::entries> healths = health_reads_.find_all(p.ids);
+  c.append(p.check.commands);
+  if (!healths) c.append(p.health_read);
+  return healths;
+}
+
 std::optional<http::response> service::cached_answer(
     const page_cache::page& p, const std::vector<redis::reply>& r, std::size_t from,
     std::optional<health::read_cache::entries> healths, clock::time_point now) {
@@ -655,10 +661,8 @@ asio::awaitable<http::response> service::list_webhooks(context& c) {
   std::shared_ptr<const page_cache::page> cached = pages_.find(key);
   if (cached) {
     // The version and the cached endpoints' counters, in one round trip of plain commands.
-    std::optional<health::read_cache::entries> healths = health_reads_.find_all(cached->ids);
     redis::request check;
-    check.commands.append(cached->check.commands);
-    if (!healths) check.commands.append(cached->health_read);
+    std::optional<health::read_cache::entries> healths = add_page_check(check.commands, *cached);
     redis::replies fresh = co_await redis::run(async_redis_, check);
     if (!fresh) co_return store_failure(fresh.error(), "list endpoints");
     if (auto st = redis::first_error(*fresh); !st) {

@@ -102,6 +102,10 @@ class service {
                                                    std::chrono::system_clock::time_point now);
   // The page cache's key: the caller's business and mode, the query as sent.
   static std::string page_key(const caller& who, std::string_view raw_query);
+  // Appends what checks cached page `p` to `c`: its check, then its health_read unless this
+  // process read the items' health less than a second ago; returns that health if so.
+  std::optional<health::read_cache::entries> add_page_check(redis::command_list& c,
+                                                            const page_cache::page& p) const;
   // The answer from cached page `p` when replies r[from...] to its check (and its health_read,
   // unless `healths` holds the items' health) say it is current.
   std::optional<http::response> cached_answer(const page_cache::page& p,
