@@ -1,0 +1,284 @@
+#include "redis/cluster_client.hpp"
+
+#include <algorithm>
+#include <atomic>
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <cctype>
+#include <charconv>
+#include <map>
+#include <optional>
+
+#include "redis/async_client.hpp"
+
+namespace tresse::dispatcher::redis {
+namespace asio = boost::asio;
+using namespace std::chrono_literals;
+
+namespace {
+
+bool iequals(std::string_view a, std::string_view b) {
+  return std::ranges::equal(a, b, [](char x, char y) {
+    return std::tolower(static_cast<unsigned char>(x)) == std::tolower(static_cast<unsigned char>(y));
+  });
+}
+
+// Commands whose argv[1] is not a key (or that have no argument at all).
+bool keyless(std::string_view name) {
+  for (std::string_view k : {"PING", "INFO", "SCRIPT", "CLUSTER", "ECHO", "TIME", "DBSIZE",
+                             "FLUSHALL", "FLUSHDB", "WAIT", "ROLE", "CLIENT", "CONFIG", "ASKING",
+                             "READONLY", "SELECT", "AUTH", "HELLO", "COMMAND", "SLOWLOG", "MULTI",
+                             "EXEC", "DISCARD", "MEMORY", "LATENCY"}) {
+    if (iequals(name, k)) return true;
+  }
+  return false;
+}
+
+std::string node_name(const cluster_node& n) { return n.host + ":" + std::to_string(n.port); }
+
+}  // namespace
+
+std::optional<std::uint16_t> command_slot(const std::vector<std::string>& argv) {
+  if (argv.size() < 2 || keyless(argv[0])) return std::nullopt;
+  if (iequals(argv[0], "EVAL") || iequals(argv[0], "EVALSHA") || iequals(argv[0], "FCALL")) {
+    long numkeys = 0;
+    const auto& n = argv.size() > 2 ? argv[2] : std::string();
+    auto [p, ec] = std::from_chars(n.data(), n.data() + n.size(), numkeys);
+    if (ec != std::errc() || p != n.data() + n.size() || numkeys <= 0 || argv.size() < 4) {
+      return std::nullopt;
+    }
+    return key_slot(argv[3]);
+  }
+  return key_slot(argv[1]);
+}
+
+// Everything below runs on the client's own thread.
+struct cluster_client::state : std::enable_shared_from_this<cluster_client::state> {
+  state(asio::io_context& io, options o, std::vector<cluster_node> s)
+      : io(io), opts(std::move(o)), seeds(std::move(s)) {}
+
+  asio::io_context& io;
+  options opts;
+  std::vector<cluster_node> seeds;
+  std::optional<slot_map> map;
+  std::chrono::steady_clock::time_point map_read_at{};
+  std::map<std::string, std::unique_ptr<async_client>> clients;  // by host:port
+  std::atomic<std::size_t> map_reads{0};
+
+  async_client& client_for(const cluster_node& n) {
+    auto& slot = clients[node_name(n)];
+    if (!slot) {
+      options o = opts;
+      o.host = n.host;
+      o.port = n.port;
+      slot = std::make_unique<async_client>(o, io);
+    }
+    return *slot;
+  }
+
+  // The primary of `slot`, or of slot 0's range for a keyless command.
+  std::optional<cluster_node> primary_for(std::optional<std::uint16_t> slot) const {
+    if (!map) return std::nullopt;
+    if (!slot) {
+      if (map->ranges().empty()) return std::nullopt;
+      return map->ranges().front().primary;
+    }
+    const cluster_node* n = map->primary_for(*slot);
+    if (n == nullptr) return std::nullopt;
+    return *n;
+  }
+
+  // CLUSTER SLOTS from the known primaries, then the seeds; false when none answered.
+  asio::awaitable<bool> refresh() {
+    std::vector<cluster_node> ask;
+    if (map) {
+      for (const auto& r : map->ranges()) ask.push_back(r.primary);
+    }
+    ask.insert(ask.end(), seeds.begin(), seeds.end());
+    const std::vector<std::string> slots{"CLUSTER", "SLOTS"};
+    for (const auto& n : ask) {
+      auto r = co_await client_for(n).command(slots);
+      if (!r) continue;
+      auto m = slot_map::from_cluster_slots(*r);
+      if (!m) continue;
+      map = std::move(*m);
+      map_read_at = std::chrono::steady_clock::now();
+      ++map_reads;
+      co_return true;
+    }
+    co_return false;
+  }
+
+  asio::awaitable<void> pause(int hop) {
+    asio::steady_timer t(io, 100ms * (hop + 1));
+    co_await t.async_wait(asio::as_tuple(asio::use_awaitable));
+  }
+
+  // One command, following redirections: its reply (an error reply kept as kind::error).
+  asio::awaitable<result<reply>> route(std::vector<std::string> argv,
+                                       std::optional<std::uint16_t> slot) {
+    if (!map) co_await refresh();
+    std::optional<cluster_node> redirected;
+    bool asking = false;
+    for (int hop = 0; hop <= max_redirects; ++hop) {
+      std::optional<cluster_node> node = redirected ? redirected : primary_for(slot);
+      redirected.reset();
+      if (!node) {  // no map yet, or a slot without a primary (a failover under way)
+        co_await pause(hop);
+        co_await refresh();
+        continue;
+      }
+      std::vector<std::vector<std::string>> commands;
+      if (asking) commands.push_back({"ASKING"});
+      commands.push_back(argv);
+      asking = false;
+      auto r = co_await client_for(*node).pipeline(commands);
+      if (!r) {  // the node is gone or unreachable: maybe a failover; read the map again
+        co_await pause(hop);
+        co_await refresh();
+        continue;
+      }
+      reply rep = std::move(r->back());
+      if (auto to = parse_redirect(rep)) {
+        redirected = to->target;
+        if (redirected->host.empty()) redirected->host = node->host;
+        asking = to->type == redirect::kind::ask;
+        // MOVED: the map is stale; read it again, at most every 100 ms (a resharding moves
+        // many slots), and send this command straight to the new owner meanwhile.
+        if (!asking && std::chrono::steady_clock::now() - map_read_at > 100ms) {
+          co_await refresh();
+        }
+        continue;
+      }
+      if (rep.type == reply::kind::error &&
+          (rep.str.starts_with("CLUSTERDOWN") || rep.str.starts_with("TRYAGAIN"))) {
+        co_await pause(hop);
+        co_await refresh();
+        continue;
+      }
+      co_return rep;
+    }
+    co_return fail(error_kind::transient, "redis cluster: no node took the command");
+  }
+
+  asio::awaitable<result<std::vector<reply>>> route_all(
+      std::vector<std::vector<std::string>> commands) {
+    if (!map) co_await refresh();
+    // A keyless command (MULTI, EXEC, WAIT) goes with its neighbours: the slot of the keyed
+    // command before it, else the one after.
+    std::vector<std::optional<std::uint16_t>> slots(commands.size());
+    std::optional<std::uint16_t> last;
+    for (std::size_t i = 0; i < commands.size(); ++i) {
+      slots[i] = command_slot(commands[i]);
+      if (slots[i]) last = slots[i];
+      else slots[i] = last;
+    }
+    std::optional<std::uint16_t> next;
+    for (std::size_t i = commands.size(); i-- > 0;) {
+      if (command_slot(commands[i])) next = command_slot(commands[i]);
+      else if (!slots[i]) slots[i] = next;
+    }
+    struct group {
+      cluster_node node;
+      std::vector<std::size_t> indexes;
+      std::vector<std::vector<std::string>> commands;
+      result<std::vector<reply>> replies = fail(error_kind::transient, "not sent");
+    };
+    std::vector<group> groups;
+    std::vector<std::size_t> unrouted;
+    for (std::size_t i = 0; i < commands.size(); ++i) {
+      auto n = primary_for(slots[i]);
+      if (!n) {
+        unrouted.push_back(i);
+        continue;
+      }
+      auto g = std::ranges::find_if(groups, [&](const group& x) { return x.node == *n; });
+      if (g == groups.end()) g = groups.insert(groups.end(), group{*n, {}, {}});
+      g->indexes.push_back(i);
+      g->commands.push_back(commands[i]);
+    }
+    // Every group's pipeline at once; the last to finish wakes this coroutine.
+    std::size_t pending = groups.size();
+    asio::steady_timer all_done(io, asio::steady_timer::time_point::max());
+    for (auto& g : groups) {
+      asio::co_spawn(
+          io,
+          [&g, &pending, &all_done, this]() -> asio::awaitable<void> {
+            g.replies = co_await client_for(g.node).pipeline(g.commands);
+            if (--pending == 0) all_done.cancel();
+          },
+          asio::detached);
+    }
+    if (pending > 0) co_await all_done.async_wait(asio::as_tuple(asio::use_awaitable));
+
+    std::vector<std::optional<reply>> out(commands.size());
+    for (auto& g : groups) {
+      if (!g.replies) continue;  // routed again below, one by one
+      for (std::size_t k = 0; k < g.indexes.size(); ++k) {
+        if (!parse_redirect((*g.replies)[k])) out[g.indexes[k]] = std::move((*g.replies)[k]);
+      }
+    }
+    // Redirected, unrouted or on a failed connection: one by one, in order. (A MULTI block
+    // split this way would lose its atomicity; our callers keep one in one slot, so its
+    // commands are redirected together and never reach here apart.)
+    for (std::size_t i = 0; i < commands.size(); ++i) {
+      if (out[i]) continue;
+      auto r = co_await route(commands[i], slots[i]);
+      if (!r) co_return std::unexpected(r.error());
+      out[i] = std::move(*r);
+    }
+    std::vector<reply> replies;
+    replies.reserve(out.size());
+    for (auto& r : out) replies.push_back(std::move(*r));
+    co_return replies;
+  }
+};
+
+cluster_client::cluster_client(options opts, std::vector<cluster_node> seeds)
+    : io_(std::make_unique<asio::io_context>(1)),
+      state_(std::make_shared<state>(*io_, std::move(opts), std::move(seeds))) {
+  thread_ = std::thread([io = io_.get()] {
+    auto work = asio::make_work_guard(*io);
+    io->run();
+  });
+}
+
+cluster_client::~cluster_client() {
+  io_->stop();
+  thread_.join();
+  state_->clients.clear();  // bound to io_, which no longer runs: allowed (async_client.hpp)
+}
+
+asio::awaitable<result<reply>> cluster_client::command(std::vector<std::string> argv) {
+  const auto slot = command_slot(argv);
+  auto r = co_await asio::co_spawn(*io_, state_->route(std::move(argv), slot), asio::use_awaitable);
+  if (!r) co_return r;
+  if (r->type == reply::kind::error) co_return std::unexpected(error_of(*r));
+  co_return r;
+}
+
+asio::awaitable<result<reply>> cluster_client::eval(const script& s, std::vector<std::string> keys,
+                                                    std::vector<std::string> args) {
+  std::vector<std::string> argv{"EVALSHA", s.sha1(), std::to_string(keys.size())};
+  argv.insert(argv.end(), keys.begin(), keys.end());
+  argv.insert(argv.end(), args.begin(), args.end());
+  auto r = co_await command(argv);
+  if (r || r.error().message.find("NOSCRIPT") == std::string::npos) co_return r;
+  argv[0] = "EVAL";
+  argv[1] = s.source();
+  co_return co_await command(std::move(argv));
+}
+
+asio::awaitable<result<std::vector<reply>>> cluster_client::pipeline(
+    std::vector<std::vector<std::string>> commands) {
+  co_return co_await asio::co_spawn(*io_, state_->route_all(std::move(commands)),
+                                    asio::use_awaitable);
+}
+
+std::size_t cluster_client::map_reads() const { return state_->map_reads.load(); }
+
+}  // namespace tresse::dispatcher::redis

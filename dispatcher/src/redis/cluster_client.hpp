@@ -1,0 +1,71 @@
+// A Redis Cluster client over the non-blocking one (async_client.hpp): each command goes to the
+// primary that serves its key's slot (cluster_slots.hpp), on one pipelined connection per
+// primary, and redirections are followed.
+//
+//   redis::cluster_client redis(opts, {{"127.0.0.1", 7000}, {"127.0.0.1", 7001}});
+//   const std::vector<std::string> get{"GET", "tresse:{we_1}:x"};
+//   auto r = co_await redis.command(get);               // resumes on the caller's executor
+//   auto rs = co_await redis.pipeline(commands);         // split by primary, replies in order
+//
+// Routing: the slot of a command's first key (argv[1]; for EVAL/EVALSHA the first of KEYS, for
+// a keyless command or a script without keys any primary). A command whose keys are in
+// different slots is refused by Redis (CROSSSLOT): redis/keys.hpp keeps every script's keys
+// under one hash tag.
+//
+// The slot map is read with CLUSTER SLOTS from the seeds (then any known primary), lazily on
+// the first call and again after a MOVED reply or a lost connection (a failover: the map then
+// names the promoted replica). MOVED: the command goes again to the new owner. ASK (a slot
+// being migrated): ASKING and the command go to the target once, and the map is kept. At most
+// `max_redirects` hops per command; past them, or with no node reachable, the command fails as
+// transient (like async_client while Redis is down), so callers retry as they do today.
+//
+// Threads: the client runs on a thread of its own (as async_client(opts)); calls may come from
+// any executor. `opts` gives AUTH, db (must be 0 on a cluster) and the timeouts for every node.
+#pragma once
+
+#include <boost/asio/awaitable.hpp>
+#include <boost/asio/io_context.hpp>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "redis/client.hpp"
+#include "redis/cluster_slots.hpp"
+#include "tresse/common/result.hpp"
+
+namespace tresse::dispatcher::redis {
+
+class cluster_client {
+ public:
+  static constexpr int max_redirects = 5;
+
+  cluster_client(options opts, std::vector<cluster_node> seeds);
+  ~cluster_client();
+  cluster_client(const cluster_client&) = delete;
+  cluster_client& operator=(const cluster_client&) = delete;
+
+  // An error reply is an error result (permanent, as async_client), after redirections.
+  boost::asio::awaitable<result<reply>> command(std::vector<std::string> argv);
+  boost::asio::awaitable<result<reply>> eval(const script& s, std::vector<std::string> keys,
+                                             std::vector<std::string> args);
+  // Each command to its own slot's primary, the groups concurrently; the replies in order,
+  // error replies kept as kind::error (not a transaction, as a pipeline on one node). An error
+  // result only when a command could reach no node.
+  boost::asio::awaitable<result<std::vector<reply>>> pipeline(
+      std::vector<std::vector<std::string>> commands);
+
+  // How many times the slot map was read (for tests and metrics).
+  std::size_t map_reads() const;
+
+ private:
+  struct state;
+  std::unique_ptr<boost::asio::io_context> io_;
+  std::shared_ptr<state> state_;
+  std::thread thread_;
+};
+
+// The slot a command is routed by, nullopt for a keyless command (tested apart from I/O).
+std::optional<std::uint16_t> command_slot(const std::vector<std::string>& argv);
+
+}  // namespace tresse::dispatcher::redis
