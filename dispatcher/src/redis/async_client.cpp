@@ -11,6 +11,7 @@
 #include <boost/asio/write.hpp>
 #include <charconv>
 
+#include "redis/cluster_client.hpp"
 #include "redis/resp_reader.hpp"
 
 namespace tresse::dispatcher::redis {
@@ -202,6 +203,10 @@ struct async_client::state : std::enable_shared_from_this<async_client::state> {
 };
 
 async_client::async_client(options opts) : own_io_(std::make_unique<asio::io_context>()) {
+  if (!opts.cluster_nodes.empty()) {  // the cluster client has threads of its own
+    cluster_ = std::make_shared<cluster_client>(opts);
+    return;
+  }
   state_ = std::make_shared<state>(asio::make_strand(own_io_->get_executor()), std::move(opts));
   auto work = std::make_shared<asio::executor_work_guard<asio::io_context::executor_type>>(
       own_io_->get_executor());
@@ -210,9 +215,11 @@ async_client::async_client(options opts) : own_io_(std::make_unique<asio::io_con
 }
 
 async_client::async_client(options opts, asio::io_context& ioc)
-    : state_(std::make_shared<state>(ioc.get_executor(), std::move(opts))) {}
+    : cluster_(opts.cluster_nodes.empty() ? nullptr : std::make_shared<cluster_client>(opts)),
+      state_(std::make_shared<state>(ioc.get_executor(), std::move(opts))) {}
 
 async_client::~async_client() {
+  if (cluster_) return;
   if (!own_io_) {
     // Bound: on the shard's thread (or after it stopped), so no other call is running.
     state_->stopped = true;
@@ -228,6 +235,10 @@ async_client::~async_client() {
 }
 
 void async_client::submit(std::string_view encoded, std::size_t count, batch_completion done) {
+  if (cluster_) {
+    cluster_->submit(encoded, count, std::move(done));
+    return;
+  }
   if (!own_io_) {
     state_->enqueue(encoded, count, std::move(done));  // the shard's thread: no copy, no post
     return;

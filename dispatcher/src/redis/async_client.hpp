@@ -43,6 +43,10 @@
 
 namespace tresse::dispatcher::redis {
 
+class cluster_client;
+
+// With options::cluster_nodes set, every call goes through a redis::cluster_client (its own
+// thread: a bound client then posts too), routed by slot.
 class async_client {
  public:
   using completion = boost::asio::any_completion_handler<void(result<reply>)>;
@@ -76,6 +80,7 @@ class async_client {
   // executor) with their replies.
   void submit(std::string_view encoded, std::size_t count, batch_completion done);
 
+  std::shared_ptr<cluster_client> cluster_;          // set: cluster mode
   std::unique_ptr<boost::asio::io_context> own_io_;  // null when bound to a shard's
   std::shared_ptr<state> state_;
   std::thread thread_;

@@ -9,6 +9,7 @@
 #include <optional>
 #include <utility>
 
+#include "redis/cluster_client.hpp"
 #include "tresse/common/percent_encoding.hpp"
 
 namespace tresse::dispatcher::redis {
@@ -300,6 +301,10 @@ class client::lease {
 };
 
 client::client(options opts) : opts_(std::move(opts)) {
+  if (!opts_.cluster_nodes.empty()) {
+    cluster_ = std::make_shared<cluster_client>(opts_);
+    return;
+  }
   std::size_t n = opts_.pool_size == 0 ? 1 : opts_.pool_size;
   for (std::size_t i = 0; i < n; ++i) idle_.push_back(std::make_unique<connection>(opts_));
 }
@@ -319,6 +324,14 @@ result<reply> client::command(std::initializer_list<std::string_view> argv) {
 }
 
 result<reply> client::command(std::span<const std::string_view> argv) {
+  if (cluster_) {
+    command_list one;
+    one.add(std::vector<std::string_view>(argv.begin(), argv.end()));
+    auto r = cluster_->run(one);
+    if (!r) return std::unexpected(r.error());
+    if (r->front().type == reply::kind::error) return std::unexpected(error_of(r->front()));
+    return std::move(r->front());
+  }
   return borrow()->command(argv);
 }
 
@@ -332,6 +345,7 @@ result<std::vector<reply>> client::pipeline(const std::vector<std::vector<std::s
 }
 
 result<std::vector<reply>> client::pipeline(const command_list& commands) {
+  if (cluster_) return cluster_->run(commands);
   return borrow()->pipeline(commands);
 }
 
@@ -350,15 +364,28 @@ status client::pipeline_ok(const command_list& commands) {
 
 result<reply> client::eval(const script& s, std::initializer_list<std::string_view> keys,
                            std::initializer_list<std::string_view> args) {
-  return borrow()->eval(s, std::span<const std::string_view>(keys.begin(), keys.size()),
-                        std::span<const std::string_view>(args.begin(), args.size()));
+  return eval_of(s, std::span<const std::string_view>(keys.begin(), keys.size()),
+                 std::span<const std::string_view>(args.begin(), args.size()));
 }
 
 result<reply> client::eval(const script& s, const std::vector<std::string>& keys,
                            const std::vector<std::string>& args) {
   auto k = views(keys);
   auto a = views(args);
-  return borrow()->eval(s, k, a);
+  return eval_of(s, k, a);
+}
+
+result<reply> client::eval_of(const script& s, std::span<const std::string_view> keys,
+                              std::span<const std::string_view> args) {
+  if (!cluster_) return borrow()->eval(s, keys, args);
+  std::string numkeys;
+  auto argv = script_argv("EVALSHA", s.sha1(), numkeys, keys, args);
+  auto r = command(std::span<const std::string_view>(argv));
+  if (!r && r.error().message.find("NOSCRIPT") != std::string::npos) {
+    argv = script_argv("EVAL", s.source(), numkeys, keys, args);
+    r = command(std::span<const std::string_view>(argv));
+  }
+  return r;
 }
 
 status client::ping() {

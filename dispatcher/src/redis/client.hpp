@@ -33,6 +33,8 @@ struct redisReply;
 
 namespace tresse::dispatcher::redis {
 
+class cluster_client;
+
 struct options {
   std::string host = "127.0.0.1";
   int port = 6379;
@@ -42,6 +44,9 @@ struct options {
   std::chrono::milliseconds connect_timeout{2000};
   std::chrono::milliseconds command_timeout{2000};
   std::size_t pool_size = 4;
+  // Non-empty: a Redis Cluster, these its seed nodes ("host:port"); host and port above are
+  // then unused, db must be 0. Both clients route through redis::cluster_client.
+  std::vector<std::string> cluster_nodes;
 };
 
 // Parses redis://[[user]:password@]host[:port][/db]: user and password percent-decoded
@@ -140,8 +145,11 @@ class client {
  private:
   class lease;
   lease borrow();
+  result<reply> eval_of(const script& s, std::span<const std::string_view> keys,
+                        std::span<const std::string_view> args);
 
   options opts_;
+  std::shared_ptr<cluster_client> cluster_;  // set: cluster mode, no pool
   std::mutex mu_;
   std::condition_variable cv_;
   std::vector<std::unique_ptr<connection>> idle_;

@@ -13,7 +13,11 @@
 #include <map>
 #include <optional>
 
+#include <boost/asio/dispatch.hpp>
+#include <boost/asio/use_future.hpp>
+
 #include "redis/async_client.hpp"
+#include "redis/resp_reader.hpp"
 
 namespace tresse::dispatcher::redis {
 namespace asio = boost::asio;
@@ -56,6 +60,44 @@ std::optional<std::uint16_t> command_slot(const std::vector<std::string>& argv) 
   return key_slot(argv[1]);
 }
 
+result<cluster_node> parse_node(std::string_view hp) {
+  const auto bad = [&] {
+    return fail(error_kind::permanent, "redis cluster node: expected host:port, got \"" +
+                                           std::string(hp) + "\"");
+  };
+  const auto colon = hp.rfind(':');
+  if (colon == std::string_view::npos || colon == 0) return bad();
+  std::string_view host = hp.substr(0, colon);
+  if (host.front() == '[') {
+    if (host.size() < 3 || host.back() != ']') return bad();
+    host = host.substr(1, host.size() - 2);
+  }
+  const std::string_view port = hp.substr(colon + 1);
+  int n = 0;
+  auto [p, ec] = std::from_chars(port.data(), port.data() + port.size(), n);
+  if (ec != std::errc() || p != port.data() + port.size() || n <= 0 || n > 65535) return bad();
+  return cluster_node{std::string(host), n};
+}
+
+result<std::vector<std::vector<std::string>>> decode_commands(std::string_view resp,
+                                                              std::size_t count) {
+  resp_reader in;
+  in.feed(resp.data(), resp.size());
+  std::vector<std::vector<std::string>> out;
+  out.reserve(count);
+  for (std::size_t i = 0; i < count; ++i) {
+    auto r = in.next();
+    if (!r) return std::unexpected(r.error());
+    if (!*r || (*r)->type != reply::kind::array) {
+      return fail(error_kind::permanent, "redis cluster: a command is not a RESP array");
+    }
+    auto& argv = out.emplace_back();
+    argv.reserve((*r)->elements.size());
+    for (auto& e : (*r)->elements) argv.push_back(std::move(e.str));
+  }
+  return out;
+}
+
 // Everything below runs on the client's own thread.
 struct cluster_client::state : std::enable_shared_from_this<cluster_client::state> {
   state(asio::io_context& io, options o, std::vector<cluster_node> s)
@@ -75,6 +117,7 @@ struct cluster_client::state : std::enable_shared_from_this<cluster_client::stat
       options o = opts;
       o.host = n.host;
       o.port = n.port;
+      o.cluster_nodes.clear();  // one node's connection, not a cluster client again
       slot = std::make_unique<async_client>(o, io);
     }
     return *slot;
@@ -247,6 +290,20 @@ cluster_client::cluster_client(options opts, std::vector<cluster_node> seeds)
   });
 }
 
+namespace {
+
+std::vector<cluster_node> seeds_of(const options& opts) {
+  std::vector<cluster_node> seeds;
+  for (const auto& hp : opts.cluster_nodes) {
+    if (auto n = parse_node(hp)) seeds.push_back(std::move(*n));
+  }
+  return seeds;
+}
+
+}  // namespace
+
+cluster_client::cluster_client(options opts) : cluster_client(opts, seeds_of(opts)) {}
+
 cluster_client::~cluster_client() {
   io_->stop();
   thread_.join();
@@ -277,6 +334,32 @@ asio::awaitable<result<std::vector<reply>>> cluster_client::pipeline(
     std::vector<std::vector<std::string>> commands) {
   co_return co_await asio::co_spawn(*io_, state_->route_all(std::move(commands)),
                                     asio::use_awaitable);
+}
+
+void cluster_client::submit(std::string_view encoded, std::size_t count, batch_completion done) {
+  auto commands = decode_commands(encoded, count);
+  auto finish = [](batch_completion d, result<std::vector<reply>> r) {
+    auto ex = asio::get_associated_executor(d);
+    asio::dispatch(ex, [d = std::move(d), r = std::move(r)]() mutable { std::move(d)(std::move(r)); });
+  };
+  if (!commands) {
+    finish(std::move(done), std::unexpected(commands.error()));
+    return;
+  }
+  asio::co_spawn(*io_, state_->route_all(std::move(*commands)),
+                 [finish, d = std::move(done)](std::exception_ptr e,
+                                               result<std::vector<reply>> r) mutable {
+                   if (e) r = fail(error_kind::transient, "redis cluster: routing failed");
+                   finish(std::move(d), std::move(r));
+                 });
+}
+
+result<std::vector<reply>> cluster_client::run(const command_list& commands) {
+  if (commands.empty()) return std::vector<reply>{};
+  auto decoded = decode_commands(commands.resp(), commands.size());
+  if (!decoded) return std::unexpected(decoded.error());
+  auto f = asio::co_spawn(*io_, state_->route_all(std::move(*decoded)), asio::use_future);
+  return f.get();
 }
 
 std::size_t cluster_client::map_reads() const { return state_->map_reads.load(); }

@@ -23,6 +23,7 @@
 // any executor. `opts` gives AUTH, db (must be 0 on a cluster) and the timeouts for every node.
 #pragma once
 
+#include <boost/asio/any_completion_handler.hpp>
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/io_context.hpp>
 #include <memory>
@@ -32,6 +33,7 @@
 
 #include "redis/client.hpp"
 #include "redis/cluster_slots.hpp"
+#include "redis/command_list.hpp"
 #include "tresse/common/result.hpp"
 
 namespace tresse::dispatcher::redis {
@@ -41,6 +43,8 @@ class cluster_client {
   static constexpr int max_redirects = 5;
 
   cluster_client(options opts, std::vector<cluster_node> seeds);
+  // Seeds from opts.cluster_nodes ("host:port", "[v6]:port").
+  explicit cluster_client(options opts);
   ~cluster_client();
   cluster_client(const cluster_client&) = delete;
   cluster_client& operator=(const cluster_client&) = delete;
@@ -55,6 +59,13 @@ class cluster_client {
   boost::asio::awaitable<result<std::vector<reply>>> pipeline(
       std::vector<std::vector<std::string>> commands);
 
+  // What async_client and client hand over in cluster mode: RESP-encoded commands
+  // (command_list::resp()), routed as pipeline(). `done` runs on its associated executor.
+  using batch_completion = boost::asio::any_completion_handler<void(result<std::vector<reply>>)>;
+  void submit(std::string_view encoded, std::size_t count, batch_completion done);
+  // The same, waiting for the replies (the blocking client; never from this client's thread).
+  result<std::vector<reply>> run(const command_list& commands);
+
   // How many times the slot map was read (for tests and metrics).
   std::size_t map_reads() const;
 
@@ -67,5 +78,10 @@ class cluster_client {
 
 // The slot a command is routed by, nullopt for a keyless command (tested apart from I/O).
 std::optional<std::uint16_t> command_slot(const std::vector<std::string>& argv);
+// "host:port" or "[v6]:port" as a node; a permanent error naming the entry otherwise.
+result<cluster_node> parse_node(std::string_view host_port);
+// RESP-encoded commands back into argument vectors (they are arrays of bulk strings).
+result<std::vector<std::vector<std::string>>> decode_commands(std::string_view resp,
+                                                              std::size_t count);
 
 }  // namespace tresse::dispatcher::redis

@@ -4,9 +4,12 @@
 // migration.
 #include "redis/cluster_client.hpp"
 
+#include "redis/async_client.hpp"
+
 #include <gtest/gtest.h>
 
 #include <boost/asio/co_spawn.hpp>
+#include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/use_future.hpp>
 #include <chrono>
@@ -104,6 +107,22 @@ class ClusterClientTest : public ::testing::Test {
 
   static inline test::redis_server* nodes_[kNodes] = {};
 };
+
+TEST(ClusterCommandSlotTest, ParsesNodesAndDecodesCommands) {
+  EXPECT_EQ(parse_node("127.0.0.1:7000")->port, 7000);
+  EXPECT_EQ(parse_node("[::1]:7001")->host, "::1");
+  for (std::string_view bad : {"", "host", ":7000", "h:0", "h:70000", "h:7x", "[::1:7000"}) {
+    EXPECT_FALSE(parse_node(bad)) << bad;
+  }
+  command_list c;
+  c.add({"SET", "k", std::string_view("\0bin", 4)}).add({"PING"});
+  auto argv = decode_commands(c.resp(), c.size());
+  ASSERT_TRUE(argv);
+  ASSERT_EQ(argv->size(), 2u);
+  EXPECT_EQ((*argv)[0][2], std::string("\0bin", 4));
+  EXPECT_EQ((*argv)[1], std::vector<std::string>{"PING"});
+  EXPECT_FALSE(decode_commands("+OK\r\n", 1));  // not a command
+}
 
 TEST(ClusterCommandSlotTest, RoutesByTheFirstKeyOrNone) {
   EXPECT_EQ(command_slot({"GET", "{we_1}:a"}), key_slot("we_1"));
@@ -219,6 +238,49 @@ TEST_F(ClusterClientTest, FollowsAskDuringAMigration) {
   // Finish the migration, so that the suite's cluster stays consistent.
   ASSERT_NO_FATAL_FAILURE(migrate_key(staying, from, to));
   ASSERT_NO_FATAL_FAILURE(end_migration(slot, to));
+}
+
+// redis::client and redis::async_client (both modes) with options::cluster_nodes: every
+// store's code runs on a cluster unchanged.
+TEST_F(ClusterClientTest, BothClientsRouteInClusterMode) {
+  options o = base();
+  o.cluster_nodes = {"127.0.0.1:" + std::to_string(nodes_[1]->port())};
+  client blocking(o);
+  command_list sets;
+  for (int i = 0; i < 40; ++i) sets.add({"SET", "mode:" + std::to_string(i), std::to_string(i)});
+  auto r = blocking.pipeline(sets);
+  ASSERT_TRUE(r) << r.error().message;
+  EXPECT_EQ(r->size(), 40u);
+  EXPECT_EQ(blocking.command({"GET", "mode:7"})->str, "7");
+  EXPECT_FALSE(blocking.command({"LPUSH", "mode:7", "x"}));  // WRONGTYPE, as an error
+  const script s("return redis.call('INCRBY', KEYS[1], ARGV[1])");
+  EXPECT_EQ(blocking.eval(s, {"mode:{n}"}, {"5"})->integer, 5);
+  EXPECT_EQ(blocking.eval(s, {"mode:{n}"}, {"5"})->integer, 10);
+  EXPECT_TRUE(blocking.ping());
+
+  async_client own(o);
+  asio::io_context shard_io;
+  async_client bound(o, shard_io);
+  // Replies come from the cluster client's thread: the shard's io_context must not run out of
+  // work meanwhile (a real shard holds a guard for its whole life).
+  auto guard = asio::make_work_guard(shard_io);
+  auto f = asio::co_spawn(
+      shard_io,
+      [&]() -> asio::awaitable<void> {
+        for (async_client* c : {&own, &bound}) {
+          const std::vector<std::vector<std::string>> gets{{"GET", "mode:1"}, {"GET", "mode:39"}};
+          auto g = co_await c->pipeline(gets);
+          EXPECT_TRUE(g && g->size() == 2 && (*g)[0].str == "1" && (*g)[1].str == "39");
+          const std::vector<std::string> keys{"mode:{n}"}, args{"1"};
+          auto e = co_await c->eval(s, keys, args);
+          EXPECT_TRUE(e);
+        }
+        guard.reset();
+      },
+      asio::use_future);
+  shard_io.run();
+  f.get();
+  EXPECT_EQ(blocking.command({"GET", "mode:{n}"})->str, "12");
 }
 
 // A node that is gone: commands for its slots fail as transient (callers retry), the others
