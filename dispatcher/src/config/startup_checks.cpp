@@ -127,9 +127,8 @@ int run_check(const td::config& cfg, const std::map<std::string, std::string>& e
       for (const auto& w : verdict.warnings) report("warn", "redis: " + w);
       if (verdict.errors.empty()) {
         const auto role = td::redis::read_role(redis);
-        const std::string where =
-            opts->uses_sentinel() ? "the primary the sentinels named" : std::string("redis");
-        report("ok", where + " answered; maxmemory-policy " +
+        const std::string who = opts->uses_sentinel() ? "the primary the sentinels named " : "";
+        report("ok", "redis: " + who + "answered; maxmemory-policy " +
                          facts->maxmemory_policy.value_or("?") + "; " +
                          (role ? std::to_string(role->replicas) + " replica(s) connected"
                                : "ROLE: " + role.error().message));

@@ -74,16 +74,17 @@ asio::awaitable<std::optional<std::vector<redis::reply>>> redis_writer::write(
 
 asio::awaitable<int> redis_writer::replicas_to_wait_for() {
   if (wait_replicas_ != redis::options::wait_auto) co_return wait_replicas_;
-  const auto now = std::chrono::steady_clock::now();
-  if (!role_asking_ &&
-      (role_connection_ != client_.connection_generation() || now - role_asked_ > role_max_age)) {
-    co_await ask_role();
-  }
+  // On a new connection every write asks until one answer is in: a guess would cost a lone
+  // primary a wait_timeout per write (WAIT blocks the pipelined connection), or risk a loss.
+  // After that one write at a time refreshes it, the others go on with the last answer.
+  const bool unknown = role_connection_ != client_.connection_generation();
+  const bool stale = std::chrono::steady_clock::now() - role_asked_ > role_max_age;
+  if (unknown || (stale && !role_asking_)) co_await ask_role();
   co_return primary_replicas_ > 0 ? 1 : 0;
 }
 
 asio::awaitable<void> redis_writer::ask_role() {
-  role_asking_ = true;  // one question at a time; other writes go on with the last answer
+  role_asking_ = true;
   redis::replies got = co_await client_.pipeline(role_.commands);
   role_asking_ = false;
   if (!got || got->size() != 1) co_return;  // the write that follows will fail the same way

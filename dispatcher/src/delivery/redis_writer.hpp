@@ -88,7 +88,7 @@ class redis_writer {
   bool failing_ = false;
   bool unacked_ = false;  // replicas behind, logged once
   bool role_asking_ = false;
-  std::size_t primary_replicas_ = 1;  // until ROLE tells: waiting is the safe guess
+  std::size_t primary_replicas_ = 1;  // the last ROLE's answer
   std::uint64_t role_connection_ = ~std::uint64_t{0};
   std::chrono::steady_clock::time_point role_asked_{};
 };
