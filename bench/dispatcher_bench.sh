@@ -10,6 +10,7 @@
 #        BACKLOG=100000 (0 skips) MAX_SECS=900
 #        FEED=live (the rate run's events are published while the dispatcher consumes them) or
 #        backlog (published first, with the dispatcher stopped: its own rate, full fetches)
+#        REPLICA=1 gives Redis a replica, so hand-offs WAIT for it (redis.wait_replicas=auto)
 #        KEEP=1 keeps the temp dir (logs); SETS="key=value ..." extra dispatcher settings (e.g. kafka.librdkafka.fetch.wait.max.ms=10)
 #        SYSCALLS=FILE counts system calls by kind and thread (perf stat on tracepoints: cheap)
 #        PERF=FILE records the dispatcher with `perf record -g` during the rate run only
@@ -93,6 +94,15 @@ set_url() {
 
 # --- infrastructure ------------------------------------------------------------------------
 start_redis
+if [ "${REPLICA:-0}" = 1 ]; then
+  # A replica on the same host: every hand-off then ends with WAIT 1 (README, "What WAIT buys").
+  redis-cli -p "$REDIS_PORT" CONFIG SET repl-diskless-sync-delay 0 >/dev/null
+  REPLICA_PORT=$(free_port)
+  redis-server --port "$REPLICA_PORT" --bind 127.0.0.1 --save "" --appendonly no \
+    --replicaof 127.0.0.1 "$REDIS_PORT" >/dev/null &
+  PIDS+=($!)
+  wait_for 30 sh -c "redis-cli -p $REDIS_PORT INFO replication | grep -q 'state=online'"
+fi
 
 start_dev_broker
 
@@ -350,7 +360,7 @@ else
 fi
 cat <<EOF
 
-Dispatcher benchmark: $what, endpoint_concurrency=$CONC, build $BUILD, feed $FEED
+Dispatcher benchmark: $what, endpoint_concurrency=$CONC, build $BUILD, feed $FEED$([ "${REPLICA:-0}" = 1 ] && echo ", Redis with a replica (WAIT 1 per hand-off)")
   delivery rate          $RATE/s from the first delivery ($FULL_RATE/s from the publisher's start: $DELIVERIES deliveries in $SECS_RATE s)   ratio $(pct "$RATE" "$WRK_RATE") of the ceiling   goal >= 50 %
   ceiling                $WRK_RATE/s ($ceiling)
   dispatcher CPU         $CPU_FIRST_US us per delivery from the first delivery on; $CPU_US us from the publisher's start ($CPU_S s for $window deliveries, $CPU_SYS in the kernel)   goal <= 30 us

@@ -140,6 +140,7 @@ int run(const td::cli::run_request& cli) {
     tresse::log::error("bad redis.url", {{"error", redis_opts.error().message}});
     return 2;
   }
+  redis_opts->wait_timeout = cfg.redis.wait_timeout;
   auto redis = std::make_shared<td::redis::client>(*redis_opts);
   std::atomic<bool> redis_refused{false};
   std::jthread redis_watch;  // joined before `redis` goes
@@ -152,6 +153,7 @@ int run(const td::cli::run_request& cli) {
     case td::redis_verdict::safe:
       break;
   }
+  redis_opts->wait_replicas = td::wait_replicas(cfg, *redis);
 
   std::unique_ptr<tresse::kafka::mock_cluster> embedded;
   std::string brokers = cfg.kafka.brokers;

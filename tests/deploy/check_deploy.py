@@ -249,6 +249,26 @@ def check_files(source, dispatcher):
         sel = sel.get("matchLabels", sel)
         check(sel and all(labels.get(k) == v for k, v in sel.items()), "kubernetes: the %s selects no pod" % kind)
 
+    # The Sentinel example: parses, its Redis cannot evict, and the URL it documents is one the
+    # dispatcher accepts (run --check parses redis.url before it connects).
+    sentinel_text = load(source, "deploy/kubernetes/redis-sentinel.yaml")
+    sdocs = [d for d in yaml.safe_load_all(sentinel_text) if d]
+    skinds = {d["kind"] for d in sdocs}
+    check({"ConfigMap", "StatefulSet", "Service", "PodDisruptionBudget"} <= skinds,
+          "kubernetes sentinel: kinds %r" % sorted(skinds))
+    sconf = next((d for d in sdocs if d["kind"] == "ConfigMap"), {}).get("data", {})
+    check("maxmemory-policy noeviction" in sconf.get("redis.conf", ""), "kubernetes sentinel: Redis may evict keys")
+    services = {d["metadata"]["name"]: d for d in sdocs if d["kind"] == "Service"}
+    check(any(p.get("port") == 26379 for p in services.get("redis-sentinel", {}).get("spec", {}).get("ports", [])),
+          "kubernetes sentinel: no redis-sentinel Service on 26379")
+    m = re.search(r"redis\.url = (redis\+sentinel://\S+)", sentinel_text)
+    check(m is not None, "kubernetes sentinel: no redis+sentinel:// URL documented")
+    if m:
+        r = subprocess.run([dispatcher, "run", "--check", "--set", "kafka.brokers=embedded", "--set",
+                            "redis.url=" + m.group(1)], capture_output=True, text=True, timeout=120)
+        check(r.returncode in (0, 1) and "redis.url:" not in r.stdout,
+              "kubernetes sentinel: %s is refused: %s%s" % (m.group(1), r.stdout, r.stderr))
+
     # Containerfile and its ignore file.
     cf = load(source, "deploy/container/Containerfile")
     check(not re.search(r"^(ENV|ARG)\b.*LD_LIBRARY_PATH", cf, re.M), "Containerfile: sets LD_LIBRARY_PATH")

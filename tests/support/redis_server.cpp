@@ -8,6 +8,7 @@
 
 #include <chrono>
 #include <cstdlib>
+#include <fstream>
 #include <stdexcept>
 #include <string_view>
 #include <thread>
@@ -108,21 +109,21 @@ void redis_server::start() {
 }
 
 bool redis_server::launch_and_wait(int port) {
-  std::vector<std::string> args = {redis_server_path(),
-                                   "--port",
-                                   std::to_string(port),
-                                   "--bind",
-                                   "127.0.0.1",
-                                   "--dir",
-                                   dir_.string(),
-                                   "--save",
-                                   "",
-                                   "--appendonly",
-                                   opts_.persistence ? "yes" : "no",
-                                   "--daemonize",
-                                   "no",
-                                   "--logfile",
-                                   (dir_ / "redis.log").string()};
+  std::vector<std::string> args = {redis_server_path()};
+  if (!opts_.sentinel_config.empty()) {
+    // Sentinel rewrites its config file as it learns, so each start gets it fresh from opts_.
+    const auto conf = dir_ / "sentinel.conf";
+    {
+      std::ofstream out(conf, std::ios::trunc);
+      for (const auto& line : opts_.sentinel_config) out << line << "\n";
+    }
+    args.push_back(conf.string());
+    args.push_back("--sentinel");
+  }
+  args.insert(args.end(),
+              {"--port", std::to_string(port), "--bind", "127.0.0.1", "--dir", dir_.string(),
+               "--save", "", "--appendonly", opts_.persistence ? "yes" : "no", "--daemonize", "no",
+               "--logfile", (dir_ / "redis.log").string()});
   args.insert(args.end(), opts_.extra.begin(), opts_.extra.end());
   process_.emplace(child_process::start(args));
   // Generous: a loaded 2-core machine can take a while to exec and load.
@@ -139,9 +140,24 @@ bool redis_server::launch_and_wait(int port) {
   return false;
 }
 
+void redis_server::kill() {
+  if (!process_) return;
+  process_->send_signal(SIGKILL);
+  process_.reset();
+}
+
+void redis_server::pause() {
+  if (process_) process_->send_signal(SIGSTOP);
+}
+
+void redis_server::resume() {
+  if (process_) process_->send_signal(SIGCONT);
+}
+
 void redis_server::stop() {
   if (!process_) return;
   process_->send_signal(SIGTERM);
+  process_->send_signal(SIGCONT);  // a paused server would not see the SIGTERM
   if (!process_->wait(10s)) process_->send_signal(SIGKILL);
   process_.reset();  // reaps (SIGKILL first if still running)
 }

@@ -20,6 +20,9 @@ struct redis_server_options {
   bool persistence = false;        // true: appendonly yes (data survives stop/start)
   std::vector<std::string> extra;  // more redis-server arguments, e.g. {"--requirepass", "pw"}
   bool start = true;               // start in the constructor
+  // Non-empty: a Redis Sentinel (`redis-server <dir>/sentinel.conf --sentinel`) whose config
+  // file holds these lines, e.g. {"sentinel monitor mymaster 127.0.0.1 6379 2"}.
+  std::vector<std::string> sentinel_config;
 };
 
 class redis_server {
@@ -34,6 +37,11 @@ class redis_server {
   void start();
   // SIGTERM, then waits for the process to exit (SIGKILL after a few seconds).
   void stop();
+  // SIGKILL at once: a crash, nothing flushed or handed over.
+  void kill();
+  // SIGSTOP / SIGCONT: a server that hangs (its sockets stay open) and comes back.
+  void pause();
+  void resume();
   bool running() const { return process_.has_value(); }
 
   int port() const { return port_; }

@@ -287,6 +287,24 @@ std::string format_url_hiding_userinfo(const std::string& url) {
   return url.substr(0, scheme_end + 3) + "***" + url.substr(at);
 }
 
+std::optional<std::uint32_t> parse_wait_replicas(std::string_view v) {
+  if (v == "auto") return std::nullopt;
+  return parse_count<std::uint32_t, 0>(v);
+}
+std::string format_wait_replicas(const std::optional<std::uint32_t>& n) {
+  return n ? std::to_string(*n) : std::string("auto");
+}
+
+// Below the Redis clients' command timeout, which would otherwise drop a connection waiting.
+milliseconds parse_wait_timeout(std::string_view v) {
+  const auto d = parse_positive_duration(v);
+  if (d >= redis::options{}.command_timeout) {
+    throw bad_value{"must be shorter than the Redis command timeout (" +
+                    format_duration(redis::options{}.command_timeout) + ")"};
+  }
+  return d;
+}
+
 // The delivery client's own parser (http/proxy.hpp): a proxy accepted here is one it can use.
 std::string parse_proxy_url(std::string_view v) {
   if (v.empty()) return {};
@@ -378,10 +396,24 @@ const std::vector<key_spec>& keys() {
           format_text),
       field(
           "redis.url",
-          "Redis holding retry state and endpoints: redis://[[user]:password@]host[:port][/db] "
-          "(user and password percent-encoded, an IPv6 host in brackets)",
+          "Redis holding retry state and endpoints: redis://[[user]:password@]host[:port][/db], "
+          "or through Sentinel redis+sentinel://[[user]:password@]host[:port][,host[:port]...]"
+          "/master-name[/db] (sentinel port 26379 by default; user and password percent-encoded, "
+          "an IPv6 host in brackets)",
           [](auto& c) -> auto& { return c.redis.url; }, parse_redis_url, format_url_hiding_userinfo,
           /*secret=*/true),
+      field(
+          "redis.wait_replicas",
+          "replicas that must acknowledge a hand-off (WAIT) before its Kafka offset is "
+          "committed: a number, or auto (1 while the primary has a replica connected, else 0)",
+          [](auto& c) -> auto& { return c.redis.wait_replicas; }, parse_wait_replicas,
+          format_wait_replicas),
+      field(
+          "redis.wait_timeout",
+          "how long one WAIT waits for the replicas; fewer acks count as Redis unavailable "
+          "(the offset waits, WAIT is sent again)",
+          [](auto& c) -> auto& { return c.redis.wait_timeout; }, parse_wait_timeout,
+          format_duration),
       field(
           "admin.listen", "host:port of /metrics and /healthz",
           [](auto& c) -> auto& { return c.admin.listen; }, parse_listen, format_listen),

@@ -65,6 +65,10 @@ struct config {
 
   struct redis_section {
     std::string url = "redis://127.0.0.1:6379/0";
+    // Replicas a hand-off waits for (WAIT) before its Kafka offset is committed; empty =
+    // "auto": 1 while the primary has a replica connected (ROLE), else 0.
+    std::optional<std::uint32_t> wait_replicas;
+    std::chrono::milliseconds wait_timeout = std::chrono::seconds(1);
   } redis;
 
   struct admin_section {

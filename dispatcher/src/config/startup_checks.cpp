@@ -47,6 +47,23 @@ redis_verdict check_redis(td::redis::client& redis) {
   return verdict.errors.empty() ? redis_verdict::safe : redis_verdict::refused;
 }
 
+int wait_replicas(const config& cfg, td::redis::client& redis) {
+  if (cfg.redis.wait_replicas) {
+    const int n = static_cast<int>(*cfg.redis.wait_replicas);
+    tresse::log::info("redis hand-offs wait for replicas",
+                      {{"wait_replicas", std::to_string(n)}, {"why", "configured"}});
+    return n;
+  }
+  const auto role = td::redis::read_role(redis);
+  tresse::log::info(
+      "redis hand-offs wait for replicas",
+      {{"wait_replicas", "auto"},
+       {"why", role ? "1 while the primary has a replica; it has " +
+                          std::to_string(role->replicas) + " now"
+                    : "1 while the primary has a replica (ROLE on every shard's connection)"}});
+  return td::redis::options::wait_auto;
+}
+
 std::jthread watch_redis_until_checked(td::redis::client& redis, std::atomic<bool>& refused) {
   tresse::log::warn("Redis unreachable at start: its maxmemory-policy and persistence are "
                     "checked once it answers");
@@ -109,7 +126,12 @@ int run_check(const td::config& cfg, const std::map<std::string, std::string>& e
       for (const auto& e : verdict.errors) report("FAIL", "redis: " + e);
       for (const auto& w : verdict.warnings) report("warn", "redis: " + w);
       if (verdict.errors.empty()) {
-        report("ok", "redis: answered; maxmemory-policy " + facts->maxmemory_policy.value_or("?"));
+        const auto role = td::redis::read_role(redis);
+        const std::string who = opts->uses_sentinel() ? "the primary the sentinels named " : "";
+        report("ok", "redis: " + who + "answered; maxmemory-policy " +
+                         facts->maxmemory_policy.value_or("?") + "; " +
+                         (role ? std::to_string(role->replicas) + " replica(s) connected"
+                               : "ROLE: " + role.error().message));
       }
     }
   }

@@ -38,6 +38,10 @@ redis_verdict check_redis(redis::client& redis);
 // sets `refused` and stops the process (SIGTERM to itself: the usual drain), which then exits 2.
 std::jthread watch_redis_until_checked(redis::client& redis, std::atomic<bool>& refused);
 
+// redis.wait_replicas for redis::options: the configured number, or redis::options::wait_auto
+// (each shard's writer then asks ROLE). Logs the choice, with the replicas the primary has now.
+int wait_replicas(const config& cfg, redis::client& redis);
+
 // run --check: everything a start needs, tried and reported one line each on stdout; 0 when
 // all passed, else 1.
 int run_check(const config& cfg, const std::map<std::string, std::string>& env);

@@ -4,6 +4,7 @@
 #include <utility>
 
 #include "delivery/context.hpp"
+#include "redis/sentinel.hpp"
 #include "tresse/common/log.hpp"
 
 namespace tresse::dispatcher {
@@ -12,7 +13,11 @@ using namespace std::chrono_literals;
 
 redis_writer::redis_writer(asio::io_context& io, const redis::options& opts,
                            const std::atomic<bool>& stopping)
-    : client_(opts, io), stopping_(stopping) {}
+    : client_(opts, io),
+      stopping_(stopping),
+      wait_replicas_(opts.wait_replicas),
+      wait_timeout_(std::to_string(opts.wait_timeout.count())),
+      role_(redis::single_command({"ROLE"})) {}
 
 asio::awaitable<bool> redis_writer::back_off(std::chrono::milliseconds& delay, const char* what,
                                              const error& e) {
@@ -34,15 +39,103 @@ asio::awaitable<std::optional<std::vector<redis::reply>>> redis_writer::write(
     const redis::request& r, const char* what) {
   auto delay = 100ms;
   redis::replies got;
+  redis::command_list wait;
+  int replicas = 0;
+  std::uint64_t connection = 0;
+  ack acked = ack::acked;
   for (;;) {
-    got = co_await redis::run(client_, r);
+    replicas = co_await replicas_to_wait_for();
+    if (replicas > 0) {
+      wait = redis::command_list();
+      wait.add({"WAIT", std::to_string(replicas), wait_timeout_});
+      got = co_await redis::run_then(client_, r, wait);
+      connection = client_.connection_generation();
+    } else {
+      got = co_await redis::run(client_, r);
+    }
     status ok = got ? redis::first_error(*got) : status(std::unexpected(got.error()));
+    if (ok && replicas > 0) {
+      redis::reply wait_reply = std::move(got->back());
+      got->pop_back();
+      acked = co_await await_replicas(std::move(wait_reply), wait, replicas, connection, what);
+      if (acked == ack::stopping) co_return std::nullopt;
+      if (acked == ack::connection_lost) {
+        ok = fail(error_kind::transient, "redis: connection lost while waiting for replicas");
+      }
+    }
     if (ok) {
       recovered(what);
       co_return std::move(*got);
     }
     const error failure = ok.error();
     if (!co_await back_off(delay, what, failure)) co_return std::nullopt;
+  }
+}
+
+asio::awaitable<int> redis_writer::replicas_to_wait_for() {
+  if (wait_replicas_ != redis::options::wait_auto) co_return wait_replicas_;
+  // On a new connection every write asks until one answer is in: a guess would cost a lone
+  // primary a wait_timeout per write (WAIT blocks the pipelined connection), or risk a loss.
+  // After that one write at a time refreshes it, the others go on with the last answer.
+  const bool unknown = role_connection_ != client_.connection_generation();
+  const bool stale = std::chrono::steady_clock::now() - role_asked_ > role_max_age;
+  if (unknown || (stale && !role_asking_)) co_await ask_role();
+  co_return primary_replicas_ > 0 ? 1 : 0;
+}
+
+asio::awaitable<void> redis_writer::ask_role() {
+  role_asking_ = true;
+  redis::replies got = co_await client_.pipeline(role_.commands);
+  role_asking_ = false;
+  if (!got || got->size() != 1) co_return;  // the write that follows will fail the same way
+  if (auto role = redis::parse_role(got->front()); role && role->primary) {
+    if ((primary_replicas_ > 0) != (role->replicas > 0)) {
+      log::info(role->replicas > 0 ? "redis primary has replicas: hand-offs wait for one (WAIT)"
+                                   : "redis primary has no replica: hand-offs do not wait",
+                {{"replicas", std::to_string(role->replicas)}});
+    }
+    primary_replicas_ = role->replicas;
+    role_connection_ = client_.connection_generation();
+    role_asked_ = std::chrono::steady_clock::now();
+  }
+}
+
+asio::awaitable<redis_writer::ack> redis_writer::await_replicas(redis::reply first,
+                                                                const redis::command_list& wait,
+                                                                int wanted,
+                                                                std::uint64_t connection,
+                                                                const char* what) {
+  redis::reply last = std::move(first);
+  redis::replies sent;
+  for (;;) {
+    if (last.type == redis::reply::kind::integer && last.integer >= wanted) {
+      if (std::exchange(unacked_, false)) log::info("redis replicas acknowledge writes again", {});
+      co_return ack::acked;
+    }
+    if (wait_replicas_ == redis::options::wait_auto) {
+      // auto waits only while the primary has a replica at all: one that is gone (not one that
+      // hangs: it stays connected) leaves nothing to wait for.
+      co_await ask_role();
+      if (primary_replicas_ == 0 && client_.connection_generation() == connection) {
+        unacked_ = false;
+        co_return ack::acked;
+      }
+    }
+    if (!std::exchange(unacked_, true)) {
+      log::warn(
+          "redis replicas did not acknowledge a write in time; waiting (its Kafka offset "
+          "is not committed until they do)",
+          {{"what", what},
+           {"acked", std::to_string(last.integer)},
+           {"wanted", std::to_string(wanted)}});
+    }
+    if (stopping_) co_return ack::stopping;
+    // Only WAIT again, and on the same connection: WAIT counts this connection's writes.
+    sent = co_await client_.pipeline(wait);
+    if (!sent || sent->size() != 1 || client_.connection_generation() != connection) {
+      co_return ack::connection_lost;
+    }
+    last = std::move(sent->front());
   }
 }
 

@@ -10,12 +10,28 @@
 // hand-offs and commits and loses nothing. They give up only when the engine stops (the
 // record then stays uncommitted and Kafka redelivers it).
 //
+// With redis.wait_replicas = n > 0 (or auto, 1 while the primary has a replica connected) a
+// durable write also ends with WAIT n wait_timeout in its pipeline, and write() returns only once n
+// replicas have acknowledged it. Why: replication is asynchronous, so a write the primary took
+// and then lost in a crash (before any replica had it) would be a scheduled retry whose Kafka
+// offset is already committed: lost for good. Waiting narrows that to writes not yet
+// acknowledged, whose offsets we do not commit (Kafka redelivers them). It is no guarantee
+// against every loss: a replica may ack and still not be the one promoted, or lose the write in
+// its own crash before persisting it; WAIT only means "in a replica's memory". Fewer acks than
+// asked within the timeout counts as Redis unavailable: only the WAIT is sent again (the writes
+// are on the primary already; sending an INCR again would count it twice), on the same
+// connection, until acked or stopping; if the connection drops meanwhile, the whole write goes
+// again, since the primary that took it may be gone.
+//
 //   redis_writer w(shard_io, redis_options, ctx.stopping);
 //   const redis::request r = retries.complete_commands(task_id);   // request.hpp
 //   if (!co_await w.write(r, "retry complete")) co_return;         // stopping
 #pragma once
 
 #include <atomic>
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
 #include <optional>
 #include <string>
 #include <vector>
@@ -49,9 +65,32 @@ class redis_writer {
                                         const error& e);
   void recovered(const char* what);
 
+  enum class ack { acked, connection_lost, stopping };
+  // The n of WAIT n for the next write: redis.wait_replicas, or with auto 1 while the primary
+  // has a replica (ROLE, asked again on a new connection and every role_max_age).
+  boost::asio::awaitable<int> replicas_to_wait_for();
+  boost::asio::awaitable<void> ask_role();
+  // After a write whose pipeline ended with `wait` (`first` its reply), on connection
+  // `connection`: sends `wait` again until `wanted` replicas acked, the connection changed,
+  // or stopping.
+  boost::asio::awaitable<ack> await_replicas(redis::reply first, const redis::command_list& wait,
+                                             int wanted, std::uint64_t connection,
+                                             const char* what);
+
+  static constexpr std::chrono::seconds role_max_age{2};
+
   redis::async_client client_;
   const std::atomic<bool>& stopping_;
-  bool failing_ = false;  // shard thread only
+  const int wait_replicas_;  // or redis::options::wait_auto
+  const std::string wait_timeout_;  // ms
+  const redis::request role_;
+  // Shard thread only:
+  bool failing_ = false;
+  bool unacked_ = false;  // replicas behind, logged once
+  bool role_asking_ = false;
+  std::size_t primary_replicas_ = 1;  // the last ROLE's answer
+  std::uint64_t role_connection_ = ~std::uint64_t{0};
+  std::chrono::steady_clock::time_point role_asked_{};
 };
 
 }  // namespace tresse::dispatcher

@@ -10,9 +10,11 @@
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
 #include <charconv>
+#include <utility>
 
 #include "redis/cluster_client.hpp"
 #include "redis/resp_reader.hpp"
+#include "redis/sentinel.hpp"
 
 namespace tresse::dispatcher::redis {
 namespace asio = boost::asio;
@@ -28,7 +30,8 @@ struct async_client::state : std::enable_shared_from_this<async_client::state> {
     std::size_t count = 1;
     std::vector<reply> replies;
     std::chrono::steady_clock::time_point sent;
-    bool internal = false;  // AUTH / SELECT: the reply is checked, not handed out
+    bool internal = false;     // AUTH / SELECT / ROLE: the reply is checked, not handed out
+    bool must_be_primary = false;  // ROLE: with sentinels, only a primary will do
   };
 
   asio::any_io_executor exec;
@@ -41,11 +44,14 @@ struct async_client::state : std::enable_shared_from_this<async_client::state> {
   std::deque<waiting> inflight;  // in outbox or written, in reply order
   bool writing = false;
   bool stopped = false;
+  bool demoted = false;  // a READONLY reply came in the batch being read
   resp_reader reader;
   std::array<char, 16384> buffer{};
   std::uint64_t generation = 0;  // bumps on every (re)connect, so stale callbacks do nothing
   std::shared_ptr<asio::executor_work_guard<asio::io_context::executor_type>> work;
   std::chrono::steady_clock::time_point connect_started;
+  // With sentinels: where the blocking sentinel query runs (see connect()); owned by the client.
+  asio::thread_pool* sentinel_thread = nullptr;
 
   static void finish(batch_completion done, result<std::vector<reply>> r) {
     auto ex = asio::get_associated_executor(done);
@@ -74,6 +80,7 @@ struct async_client::state : std::enable_shared_from_this<async_client::state> {
     outbox.clear();
     writing = false;
     reader = resp_reader();
+    demoted = false;
     auto pending = std::move(inflight);
     inflight.clear();
     for (auto& w : pending) {
@@ -90,14 +97,33 @@ struct async_client::state : std::enable_shared_from_this<async_client::state> {
   void connect() {
     status = link::connecting;
     connect_started = std::chrono::steady_clock::now();
+    if (!opts.uses_sentinel()) return connect_to(address{opts.host, opts.port});
+    // The sentinels are asked by the one resolver both clients use (redis/sentinel.hpp), which
+    // blocks: on a thread of the client's own, never the shard's io thread, which goes on
+    // serving its deliveries meanwhile. The answer comes back to `exec`; a stale one (the
+    // client failed or stopped since) does nothing.
+    auto self = shared_from_this();
+    auto gen = generation;
+    asio::post(*sentinel_thread, [self, gen] {
+      auto found = resolve_primary(self->opts);
+      asio::post(self->exec, [self, gen, found = std::move(found)] {
+        if (gen != self->generation || self->stopped) return;
+        if (!found) return self->fail_all(found.error().message);
+        self->connect_to(*found);
+      });
+    });
+  }
+
+  void connect_to(const address& server) {
     auto self = shared_from_this();
     auto gen = generation;
     auto resolver = std::make_shared<tcp::resolver>(exec);
     resolver->async_resolve(
-        opts.host, std::to_string(opts.port),
-        [self, gen, resolver](const boost::system::error_code& ec, tcp::resolver::results_type r) {
+        server.host, std::to_string(server.port),
+        [self, gen, resolver, host = server.host](const boost::system::error_code& ec,
+                                                  tcp::resolver::results_type r) {
           if (gen != self->generation) return;
-          if (ec) return self->fail_all("resolve " + self->opts.host + ": " + ec.message());
+          if (ec) return self->fail_all("resolve " + host + ": " + ec.message());
           self->arm_timer();
           asio::async_connect(self->socket, r,
                               [self, gen](const boost::system::error_code& ec, const tcp::endpoint&) {
@@ -122,6 +148,10 @@ struct async_client::state : std::enable_shared_from_this<async_client::state> {
     if (const auto auth = auth_argv(opts); !auth.empty()) add(auth);
     const std::string db = std::to_string(opts.db);
     if (opts.db != 0) add({"SELECT", db});
+    if (opts.uses_sentinel()) {
+      add({"ROLE"});
+      internal.back().must_be_primary = true;
+    }
     outbox.insert(0, setup.resp());
     for (auto it = internal.rbegin(); it != internal.rend(); ++it) {
       inflight.push_front(std::move(*it));
@@ -163,10 +193,19 @@ struct async_client::state : std::enable_shared_from_this<async_client::state> {
             if (self->inflight.empty()) return self->fail_all("reply without a command");
             waiting& w = self->inflight.front();
             if (w.internal) {
+              const bool must_be_primary = w.must_be_primary;
               self->inflight.pop_front();
               if (r.type == reply::kind::error) return self->fail_all("setup: " + r.str);
+              if (must_be_primary) {
+                if (auto role = parse_role(r); !role || !role->primary) {
+                  return self->fail_all(
+                      "the server the sentinels named is not a primary (yet); asking again");
+                }
+              }
               continue;
             }
+            const bool demoted = is_demoted(r);
+            self->demoted = self->demoted || demoted;
             w.replies.push_back(std::move(r));
             if (w.replies.size() < w.count) continue;
             waiting done = std::move(w);
@@ -175,6 +214,11 @@ struct async_client::state : std::enable_shared_from_this<async_client::state> {
             if (!self->inflight.empty()) self->inflight.front().sent = std::chrono::steady_clock::now();
             finish(std::move(done.done), std::move(done.replies));
             if (gen != self->generation) return;  // the caller failed or stopped the client
+            // A demoted primary answers every write READONLY: drop it (the commands still in
+            // flight fail, transient) so the next connect finds the new primary.
+            if (std::exchange(self->demoted, false)) {
+              return self->fail_all("the server no longer takes writes (READONLY); reconnecting");
+            }
           }
           self->read();
         });
@@ -208,6 +252,7 @@ async_client::async_client(options opts) : own_io_(std::make_unique<asio::io_con
     return;
   }
   state_ = std::make_shared<state>(asio::make_strand(own_io_->get_executor()), std::move(opts));
+  start_sentinel_thread();
   auto work = std::make_shared<asio::executor_work_guard<asio::io_context::executor_type>>(
       own_io_->get_executor());
   state_->work = work;
@@ -216,10 +261,25 @@ async_client::async_client(options opts) : own_io_(std::make_unique<asio::io_con
 
 async_client::async_client(options opts, asio::io_context& ioc)
     : cluster_(opts.cluster_nodes.empty() ? nullptr : std::make_shared<cluster_client>(opts)),
-      state_(std::make_shared<state>(ioc.get_executor(), std::move(opts))) {}
+      state_(std::make_shared<state>(ioc.get_executor(), std::move(opts))) {
+  start_sentinel_thread();
+}
+
+void async_client::start_sentinel_thread() {
+  if (!state_->opts.uses_sentinel()) return;
+  sentinel_thread_ = std::make_unique<asio::thread_pool>(1);
+  state_->sentinel_thread = sentinel_thread_.get();
+}
+
+std::uint64_t async_client::connection_generation() const {
+  return state_ ? state_->generation : 0;
+}
 
 async_client::~async_client() {
   if (cluster_) return;
+  // A sentinel query under way finishes first (bounded by the timeouts per sentinel); its
+  // answer, posted to `exec`, then finds the client stopped.
+  if (sentinel_thread_) sentinel_thread_->join();
   if (!own_io_) {
     // Bound: on the shard's thread (or after it stopped), so no other call is running.
     state_->stopped = true;

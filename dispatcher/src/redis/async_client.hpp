@@ -8,8 +8,10 @@
 //   if (!r) { /* transient: connection lost or timed out; permanent: an error reply */ }
 //
 // One connection, connected lazily (AUTH and SELECT as configured) and again after a failure;
-// a failure fails every command in flight (transient). A command not answered within
-// options::command_timeout fails the connection. Scripts run by EVALSHA, falling back to EVAL
+// a failure fails every command in flight (transient). With sentinels (redis+sentinel://) every
+// connect asks them for the primary first, on a thread of the client's own (the query blocks),
+// and checks ROLE; a READONLY reply (a demoted primary) drops the connection after its batch.
+// A command not answered within options::command_timeout fails the connection. Scripts run by EVALSHA, falling back to EVAL
 // on NOSCRIPT, like redis::client.
 //
 // Threads, two ways:
@@ -30,7 +32,9 @@
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/strand.hpp>
+#include <boost/asio/thread_pool.hpp>
 #include <chrono>
+#include <cstdint>
 #include <deque>
 #include <memory>
 #include <string>
@@ -71,7 +75,13 @@ class async_client {
       const std::vector<std::vector<std::string>>& commands);
   boost::asio::awaitable<result<std::vector<reply>>> pipeline(const command_list& commands);
 
+  // Bumps whenever the connection fails or is dropped: two replies read with the same value
+  // came over one connection (what WAIT needs: delivery/redis_writer.cpp). Bound clients only
+  // (read on the shard's thread).
+  std::uint64_t connection_generation() const;
+
  private:
+  void start_sentinel_thread();
   struct state;
   // One command from views of its arguments (which must outlive the co_await).
   boost::asio::awaitable<result<reply>> command_of(const std::vector<std::string_view>& argv);
@@ -84,6 +94,7 @@ class async_client {
   std::unique_ptr<boost::asio::io_context> own_io_;  // null when bound to a shard's
   std::shared_ptr<state> state_;
   std::thread thread_;
+  std::unique_ptr<boost::asio::thread_pool> sentinel_thread_;  // with sentinels only
 };
 
 }  // namespace tresse::dispatcher::redis

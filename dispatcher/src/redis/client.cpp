@@ -10,6 +10,7 @@
 #include <utility>
 
 #include "redis/cluster_client.hpp"
+#include "redis/sentinel.hpp"
 #include "tresse/common/percent_encoding.hpp"
 
 namespace tresse::dispatcher::redis {
@@ -100,30 +101,81 @@ error error_of(const reply& r) {
   return error{error_kind::permanent, "redis: " + r.str};
 }
 
+namespace {
+
+error bad_url(std::string_view why) {
+  return error{error_kind::permanent, "redis url: " + std::string(why)};
+}
+
+// host[:port] or [v6]:port; `default_port` when none is given.
+result<address> parse_host_port(std::string_view authority, int default_port) {
+  address a{std::string(), default_port};
+  std::string_view host = authority;
+  std::string_view port;
+  if (authority.starts_with('[')) {
+    const auto close = authority.find(']');
+    if (close == std::string_view::npos)
+      return std::unexpected(bad_url("unclosed '[' in the host"));
+    host = authority.substr(1, close - 1);
+    const std::string_view after = authority.substr(close + 1);
+    if (!after.empty() && !after.starts_with(':')) {
+      return std::unexpected(bad_url("text after the IPv6 address"));
+    }
+    if (!after.empty()) port = after.substr(1);
+    if (host.find_first_not_of("0123456789abcdefABCDEF:.") != std::string_view::npos) {
+      return std::unexpected(bad_url("bad IPv6 address"));
+    }
+  } else if (const auto colon = authority.rfind(':'); colon != std::string_view::npos) {
+    host = authority.substr(0, colon);
+    port = authority.substr(colon + 1);
+    if (host.find(':') != std::string_view::npos) {
+      return std::unexpected(bad_url("put an IPv6 host in brackets: redis://[::1]:6379"));
+    }
+  }
+  if (!port.empty() || (authority.ends_with(':'))) {
+    auto [p, ec] = std::from_chars(port.data(), port.data() + port.size(), a.port);
+    if (ec != std::errc() || p != port.data() + port.size() || a.port <= 0 || a.port > 65535) {
+      return std::unexpected(bad_url("bad port"));
+    }
+  }
+  if (host.empty()) return std::unexpected(bad_url("missing host"));
+  if (host.find_first_of("%@/?#, ") != std::string_view::npos) {
+    return std::unexpected(bad_url("bad host"));
+  }
+  a.host = std::string(host);
+  return a;
+}
+
+status parse_db(std::string_view db, options& o) {
+  if (db.empty()) return {};
+  auto [p, ec] = std::from_chars(db.data(), db.data() + db.size(), o.db);
+  if (ec != std::errc() || p != db.data() + db.size() || o.db < 0) {
+    return std::unexpected(bad_url("bad database number"));
+  }
+  return {};
+}
+
+}  // namespace
+
 // Messages name the part at fault, never the URL: it may hold a password.
 result<options> parse_url(std::string_view url) {
-  constexpr std::string_view scheme = "redis://";
-  const auto bad = [](std::string_view why) {
-    return fail(error_kind::permanent, "redis url: " + std::string(why));
-  };
-  if (url.starts_with("rediss://")) return bad("rediss:// (TLS) is not supported");
-  if (!url.starts_with(scheme)) return bad("must start with redis://");
+  constexpr std::string_view plain_scheme = "redis://";
+  constexpr std::string_view sentinel_scheme = "redis+sentinel://";
+  if (url.starts_with("rediss://"))
+    return std::unexpected(bad_url("rediss:// (TLS) is not supported"));
+  const bool sentinel = url.starts_with(sentinel_scheme);
+  if (!sentinel && !url.starts_with(plain_scheme)) {
+    return std::unexpected(bad_url("must start with redis:// or redis+sentinel://"));
+  }
   options o;
-  std::string_view rest = url.substr(scheme.size());
-  // The database is after the first '/' that follows the user-info (a password may hold '/'
+  std::string_view rest = url.substr(sentinel ? sentinel_scheme.size() : plain_scheme.size());
+  // The path is after the first '/' that follows the user-info (a password may hold '/'
   // only percent-encoded, but an unencoded '@' in it still parses: the last '@' ends it).
   const auto at = rest.rfind('@');
   const auto slash = rest.find('/', at == std::string_view::npos ? 0 : at + 1);
   std::string_view authority = rest.substr(0, slash);
-  if (slash != std::string_view::npos) {
-    std::string_view db = rest.substr(slash + 1);
-    if (!db.empty()) {
-      auto [p, ec] = std::from_chars(db.data(), db.data() + db.size(), o.db);
-      if (ec != std::errc() || p != db.data() + db.size() || o.db < 0) {
-        return bad("bad database number");
-      }
-    }
-  }
+  std::string_view path =
+      slash == std::string_view::npos ? std::string_view{} : rest.substr(slash + 1);
   if (at != std::string_view::npos && at < authority.size()) {
     // [user]:password@ (user = an ACL user, AUTH user password) or password@ alone.
     const std::string_view userinfo = authority.substr(0, at);
@@ -132,39 +184,43 @@ result<options> parse_url(std::string_view url) {
                                                                        : userinfo.substr(0, colon));
     auto password = tresse::percent_decode(
         colon == std::string_view::npos ? userinfo : userinfo.substr(colon + 1));
-    if (!user || !password) return bad("bad percent-encoding in the user or password");
+    if (!user || !password)
+      return std::unexpected(bad_url("bad percent-encoding in the user or password"));
     o.user = std::move(*user);
     o.password = std::move(*password);
     authority.remove_prefix(at + 1);
   }
-  std::string_view host = authority;
-  std::string_view port;
-  if (authority.starts_with('[')) {
-    const auto close = authority.find(']');
-    if (close == std::string_view::npos) return bad("unclosed '[' in the host");
-    host = authority.substr(1, close - 1);
-    const std::string_view after = authority.substr(close + 1);
-    if (!after.empty() && !after.starts_with(':')) return bad("text after the IPv6 address");
-    if (!after.empty()) port = after.substr(1);
-    if (host.find_first_not_of("0123456789abcdefABCDEF:.") != std::string_view::npos) {
-      return bad("bad IPv6 address");
-    }
-  } else if (const auto colon = authority.rfind(':'); colon != std::string_view::npos) {
-    host = authority.substr(0, colon);
-    port = authority.substr(colon + 1);
-    if (host.find(':') != std::string_view::npos) {
-      return bad("put an IPv6 host in brackets: redis://[::1]:6379");
-    }
+  if (!sentinel) {
+    if (auto s = parse_db(path, o); !s) return std::unexpected(s.error());
+    auto a = parse_host_port(authority, o.port);
+    if (!a) return std::unexpected(a.error());
+    o.host = std::move(a->host);
+    o.port = a->port;
+    return o;
   }
-  if (!port.empty() || (authority.ends_with(':'))) {
-    auto [p, ec] = std::from_chars(port.data(), port.data() + port.size(), o.port);
-    if (ec != std::errc() || p != port.data() + port.size() || o.port <= 0 || o.port > 65535) {
-      return bad("bad port");
-    }
+  // redis+sentinel://sentinel[,sentinel...]/master-name[/db]
+  constexpr int sentinel_port = 26379;
+  for (std::size_t pos = 0;;) {
+    const auto comma = authority.find(',', pos);
+    auto a = parse_host_port(authority.substr(pos, comma - pos), sentinel_port);
+    if (!a) return std::unexpected(a.error());
+    o.sentinels.push_back(std::move(*a));
+    if (comma == std::string_view::npos) break;
+    pos = comma + 1;
   }
-  if (host.empty()) return bad("missing host");
-  if (host.find_first_of("%@/?# ") != std::string_view::npos) return bad("bad host");
-  o.host = std::string(host);
+  const auto name_end = path.find('/');
+  const std::string_view name = path.substr(0, name_end);
+  if (name.empty())
+    return std::unexpected(
+        bad_url("missing the master name: redis+sentinel://host:26379/mymaster"));
+  if (name.find_first_of("%@?# ") != std::string_view::npos)
+    return std::unexpected(bad_url("bad master name"));
+  o.master_name = std::string(name);
+  if (name_end != std::string_view::npos) {
+    if (auto s = parse_db(path.substr(name_end + 1), o); !s) return std::unexpected(s.error());
+  }
+  o.host.clear();  // the sentinels name the primary on every connect
+  o.port = 0;
   return o;
 }
 
@@ -187,8 +243,10 @@ connection::~connection() = default;
 
 status connection::ensure_connected() {
   if (ctx_) return {};
-  context_ptr c(
-      redisConnectWithTimeout(opts_.host.c_str(), opts_.port, to_timeval(opts_.connect_timeout)));
+  auto server = server_address(opts_);  // with sentinels: asked again on every connect
+  if (!server) return std::unexpected(server.error());
+  context_ptr c(redisConnectWithTimeout(server->host.c_str(), server->port,
+                                        to_timeval(opts_.connect_timeout)));
   if (!c) return std::unexpected(error{error_kind::transient, "redis connect: out of memory"});
   if (c->err) return std::unexpected(translate(c.get(), "connect"));
   if (redisSetTimeout(c.get(), to_timeval(opts_.command_timeout)) != REDIS_OK) {
@@ -214,7 +272,24 @@ status connection::ensure_connected() {
     const std::array<std::string_view, 2> select{"SELECT", db};
     if (auto s = setup(select); !s) return s;
   }
+  if (opts_.uses_sentinel()) {
+    // The sentinels may not have caught up with a failover yet: only a primary will do.
+    static constexpr std::array<std::string_view, 1> role_argv{"ROLE"};
+    auto r = round_trip(role_argv);
+    if (!r) return std::unexpected(r.error());
+    auto got = parse_role(*r);
+    if (!got || !got->primary) {
+      ctx_.reset();
+      return fail(error_kind::transient,
+                  "redis connect: the server the sentinels named is not a "
+                  "primary (yet); asking again");
+    }
+  }
   return {};
+}
+
+void connection::drop_if_demoted(const reply& r) {
+  if (is_demoted(r)) ctx_.reset();
 }
 
 result<reply> connection::round_trip(std::span<const std::string_view> argv) {
@@ -239,7 +314,10 @@ result<reply> connection::round_trip(std::span<const std::string_view> argv) {
 result<reply> connection::command(std::span<const std::string_view> argv) {
   if (auto s = ensure_connected(); !s) return std::unexpected(s.error());
   auto r = round_trip(argv);
-  if (r && r->type == reply::kind::error) return std::unexpected(error_of(*r));
+  if (r && r->type == reply::kind::error) {
+    drop_if_demoted(*r);
+    return std::unexpected(error_of(*r));
+  }
   return r;
 }
 
@@ -265,6 +343,7 @@ result<std::vector<reply>> connection::pipeline(const command_list& commands) {
     reply_ptr r(static_cast<redisReply*>(raw));
     out.push_back(copy_reply(r.get()));
   }
+  for (const auto& r : out) drop_if_demoted(r);
   return out;
 }
 
@@ -276,7 +355,10 @@ result<reply> connection::eval(const script& s, std::span<const std::string_view
   if (r && r->type == reply::kind::error && r->str.starts_with("NOSCRIPT")) {
     r = round_trip(script_argv("EVAL", s.source(), numkeys, keys, args));
   }
-  if (r && r->type == reply::kind::error) return std::unexpected(error_of(*r));
+  if (r && r->type == reply::kind::error) {
+    drop_if_demoted(*r);
+    return std::unexpected(error_of(*r));
+  }
   return r;
 }
 

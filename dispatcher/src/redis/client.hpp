@@ -9,8 +9,10 @@
 //   auto v = redis.command({"GET", "k"});  // v->str == "\0binary"
 //
 // Failures: a lost connection, a timeout or a refused connect is transient (the connection is
-// dropped and the next call reconnects); an error reply from Redis (WRONGTYPE, a script error)
-// is permanent, except the few that mean "not now" (LOADING, BUSY, TRYAGAIN, MASTERDOWN, ...).
+// dropped and the next call reconnects, with sentinels to the primary they name now); an error
+// reply from Redis (WRONGTYPE, a script error) is permanent, except the few that mean "not now"
+// (LOADING, BUSY, TRYAGAIN, MASTERDOWN, ...). READONLY (a demoted primary) is transient too, and
+// drops the connection.
 #pragma once
 
 #include <chrono>
@@ -35,23 +37,46 @@ namespace tresse::dispatcher::redis {
 
 class cluster_client;
 
+// A host and port: a Redis server or a sentinel.
+struct address {
+  std::string host;
+  int port = 0;
+  bool operator==(const address&) const = default;
+};
+
 struct options {
-  std::string host = "127.0.0.1";
+  std::string host = "127.0.0.1";  // with sentinels: found through them (redis/sentinel.hpp)
   int port = 6379;
+  // redis+sentinel://: the sentinels to ask, in turn, for the primary of `master_name`. Every
+  // (re)connect asks again, so a connection follows a failover.
+  std::vector<address> sentinels;
+  std::string master_name;
   std::string user;      // an ACL user name; empty: the default user
   std::string password;  // empty (and no user): no AUTH
   int db = 0;
   std::chrono::milliseconds connect_timeout{2000};
   std::chrono::milliseconds command_timeout{2000};
   std::size_t pool_size = 4;
+  // The delivery path's durable writes (delivery/redis_writer.hpp) end with WAIT
+  // wait_replicas wait_timeout when this is above 0, or with wait_auto WAIT 1 while the primary
+  // has a replica: see the README, "Redis Sentinel".
+  static constexpr int wait_auto = -1;
+  int wait_replicas = 0;
+  std::chrono::milliseconds wait_timeout{1000};
+
+  bool uses_sentinel() const { return !sentinels.empty(); }
+
   // Non-empty: a Redis Cluster, these its seed nodes ("host:port"); host and port above are
   // then unused, db must be 0. Both clients route through redis::cluster_client.
   std::vector<std::string> cluster_nodes;
 };
 
 // Parses redis://[[user]:password@]host[:port][/db]: user and password percent-decoded
-// (`p%40ss` is `p@ss`), an IPv6 host in brackets (`redis://[::1]:6379/0`). Other fields keep
-// their defaults. Returns a permanent error for anything else (another scheme, a bad port or
+// (`p%40ss` is `p@ss`), an IPv6 host in brackets (`redis://[::1]:6379/0`); or
+// redis+sentinel://[[user]:password@]host[:port][,host[:port]...]/master-name[/db]: the
+// sentinels (port 26379 by default) and the name they know the primary by; the user and
+// password are the primary's (sentinels are asked without AUTH). Other fields keep their
+// defaults. Returns a permanent error for anything else (another scheme, a bad port or
 // db); its message names the part at fault, never the URL, which may hold a password.
 result<options> parse_url(std::string_view url);
 
@@ -109,6 +134,8 @@ class connection {
 
   status ensure_connected();
   result<reply> round_trip(std::span<const std::string_view> argv);  // error replies kept
+  // READONLY: this server was demoted; reconnecting finds the new primary (redis/sentinel.hpp).
+  void drop_if_demoted(const reply& r);
 
   options opts_;
   context_ptr ctx_;

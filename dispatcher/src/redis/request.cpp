@@ -39,6 +39,37 @@ replies run(client& c, const request& r) {
   return c.pipeline(r.commands);
 }
 
+namespace {
+
+// r's script call as one command: EVALSHA sha1, or EVAL source (which also loads it).
+command_list script_call(const request& r, bool by_source) {
+  const std::string key_count = std::to_string(r.keys.size());
+  std::vector<std::string_view> argv{by_source ? "EVAL" : "EVALSHA",
+                                     by_source ? r.lua->source() : r.lua->sha1(), key_count};
+  argv.reserve(3 + r.keys.size() + r.args.size());
+  argv.insert(argv.end(), r.keys.begin(), r.keys.end());
+  argv.insert(argv.end(), r.args.begin(), r.args.end());
+  command_list call;
+  call.add(argv);
+  return call;
+}
+
+}  // namespace
+
+boost::asio::awaitable<replies> run_then(async_client& c, const request& r,
+                                         const command_list& tail) {
+  command_list all = r.lua ? script_call(r, false) : r.commands;
+  all.append(tail);
+  replies got = co_await c.pipeline(all);
+  if (r.lua && got && got->front().type == reply::kind::error &&
+      got->front().str.starts_with("NOSCRIPT")) {
+    all = script_call(r, true);
+    all.append(tail);
+    got = co_await c.pipeline(all);
+  }
+  co_return got;
+}
+
 boost::asio::awaitable<replies> run(async_client& c, const request& r) {
   if (r.lua) {
     result<reply> got = co_await c.eval(*r.lua, r.keys, r.args);

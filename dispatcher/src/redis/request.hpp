@@ -50,6 +50,13 @@ replies run(client& c, const request& r);
 // `r` must outlive the co_await (a named value: see async_client.hpp).
 boost::asio::awaitable<replies> run(async_client& c, const request& r);
 
+// Runs `r` and then `tail` in one pipeline on one connection (a script call as EVALSHA, EVAL on
+// NOSCRIPT): the replies of r's commands (or its script's one reply, an error reply kept as
+// kind::error), then the tail's. An error result when the connection failed. Both `r` and
+// `tail` must outlive the co_await. For WAIT after a hand-off (delivery/redis_writer.hpp).
+boost::asio::awaitable<replies> run_then(async_client& c, const request& r,
+                                         const command_list& tail);
+
 template <class T>
 struct operation {
   using step_fn = std::function<std::optional<result<T>>(operation&, replies)>;

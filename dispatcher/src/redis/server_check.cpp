@@ -47,6 +47,12 @@ safety assess(const server_facts& facts) {
   return s;
 }
 
+result<role> read_role(client& c) {
+  auto r = c.command({"ROLE"});
+  if (!r) return std::unexpected(r.error());
+  return parse_role(*r);
+}
+
 result<server_facts> read_server_facts(client& c) {
   server_facts f;
   auto memory = c.command({"INFO", "memory"});

@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "redis/client.hpp"
+#include "redis/sentinel.hpp"
 #include "tresse/common/result.hpp"
 
 namespace tresse::dispatcher::redis {
@@ -42,6 +43,9 @@ safety assess(const server_facts& facts);
 // error when Redis is unreachable; a CONFIG refused by the server (managed Redis) only leaves
 // rdb_enabled unknown.
 result<server_facts> read_server_facts(client& c);
+
+// ROLE on the server `c` talks to (redis/sentinel.hpp: parse_role).
+result<role> read_role(client& c);
 
 // Fields of an INFO reply ("key:value" lines); nullopt when `field` is absent.
 std::optional<std::string> info_field(std::string_view info, std::string_view field);
