@@ -564,7 +564,7 @@ redis::operation<bool> store::remove_op(std::string_view id) const {
                    if (at == step::remove) {
                      if (!r) return propagate(r);
                      if (r->front().integer != 1) return false;
-                     o.next = ordered::purge_call(id);
+                     o.next = ordered::purge_call(id, opts_.retry_shards);
                      at = step::purge;
                      return std::nullopt;
                    }
