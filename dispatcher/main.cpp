@@ -39,6 +39,7 @@
 #include "kafka/consumer.hpp"
 #include "kafka/dead_letter.hpp"
 #include "redis/client.hpp"
+#include "redis/keys.hpp"
 #include "registry/cache.hpp"
 #include "registry/store.hpp"
 #include "retry/schedule.hpp"
@@ -200,6 +201,13 @@ int run(const td::cli::run_request& cli) {
       return 2;
     }
     tresse::log::warn("retry.shards not checked against Redis", {{"error", st.error().message}});
+  }
+  // Retries of a version before shards would wait unclaimed.
+  if (auto legacy = redis->command({"EXISTS", td::redis::keys::legacy::retry_due,
+                                    td::redis::keys::legacy::retry_claimed});
+      legacy && legacy->integer > 0) {
+    tresse::log::warn("Redis holds a retry schedule in the old layout: stop the dispatchers and "
+                      "run `tresse-dispatcher migrate-keys`");
   }
   td::retry::schedule schedule(cfg.delivery.retry_schedule, cfg.delivery.retry_jitter);
 

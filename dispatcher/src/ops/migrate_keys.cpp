@@ -99,7 +99,7 @@ return 1
 
 class migration {
  public:
-  migration(redis::client& redis, std::size_t shards) : redis_(redis), shards_(shards) {}
+  migration(redis::client& redis, std::size_t shards) : redis_(redis), shard_count_(shards) {}
 
   // Moves every task of the schedule in layout `from` (home_of's `shards`) that lives
   // elsewhere in the new one.
@@ -156,8 +156,10 @@ class migration {
       for (const auto& member : page->elements) {
         const std::string& id = member.str;
         const std::string endpoint(keys::task_endpoint(id));
-        const home old_home = home_of(from, endpoint), new_home = home_of(shards_, endpoint);
-        if (old_home == new_home) {
+        const home old_home = home_of(from, endpoint), new_home = home_of(shard_count_, endpoint);
+        // In place: its shard is the same in both layouts, or it was moved here already from a
+        // shard looked at before (the two layouts share the names of their first shards).
+        if (old_home == new_home || new_home.due == set || new_home.claimed == set) {
           ++in_place;
           continue;
         }
@@ -186,7 +188,7 @@ class migration {
   }
 
   status move_endpoint_queues(const std::string& endpoint, std::size_t from) {
-    const home old_home = home_of(from, endpoint), new_home = home_of(shards_, endpoint);
+    const home old_home = home_of(from, endpoint), new_home = home_of(shard_count_, endpoint);
     if (old_home.ordered == new_home.ordered) return {};
     const std::string& a = old_home.ordered;
     const std::string& b = new_home.ordered;
@@ -222,7 +224,7 @@ class migration {
 
   static constexpr std::size_t batch = 500;
   redis::client& redis_;
-  std::size_t shards_;
+  std::size_t shard_count_;  // the layout moved to
 };
 
 int migrate_keys(const migrate_flags& f) {

@@ -186,6 +186,32 @@ TEST_F(MigrateKeysTest, ReShardsToAnotherCount) {
                                                            "apt_1")})
                 ->integer,
             1);
+
+  // And back. we_m84 is in shard 0 of 3 and shard 2 of 16: moved into a set looked at later,
+  // where it must stay (not be moved again, and again).
+  ASSERT_EQ(keys::retry_shard("we_m84", 3), 0u);
+  ASSERT_EQ(keys::retry_shard("we_m84", 16), 2u);
+  retry::task late;
+  late.event_id = "evt_20";
+  late.endpoint_id = "we_m84";
+  ASSERT_TRUE(store.schedule(late, clock::time_point(1000ms)).has_value());
+  auto back = migrate({"--retry-shards", "16"});
+  EXPECT_EQ(back["previous_retry_shards"], 3);
+  retry::store sixteen(redis_, {.shards = 16});
+  EXPECT_EQ(sixteen.backlog()->scheduled, 3);
+  EXPECT_EQ(sixteen.backlog()->claimed, 1);
+  for (std::size_t n = 0; n < 16; ++n) {
+    for (const char* set : {"due", "claimed"}) {
+      const auto key = std::string(set) == "due" ? keys::retry_due(n) : keys::retry_claimed(n);
+      auto members = redis_->command({"ZRANGE", key, "0", "-1"});
+      ASSERT_TRUE(members.has_value());
+      for (const auto& id : members->elements) {
+        EXPECT_EQ(keys::task_shard(id.str, 16), n) << id.str;
+        EXPECT_EQ(exists(keys::retry_task(n, id.str)), 1) << id.str;
+      }
+    }
+  }
+  EXPECT_EQ(sixteen.claim_due(clock::time_point(5000ms), 10, 60s)->size(), 4u);
 }
 
 TEST_F(MigrateKeysTest, RejectsAShardCountOutOfRange) {
