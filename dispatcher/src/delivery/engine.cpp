@@ -188,11 +188,12 @@ asio::awaitable<void> engine::poll_retries() {
   redis::replies got;
   result<redis::reply> claimed;
   // The schedule's shards in turn, starting at a random one so that instances do not all
-  // claim from shard 0 first; a poll that finds a shard with nothing due goes on to the next,
-  // and pauses only after a whole round found nothing.
+  // claim from shard 0 first. A round looks at every shard once, then pauses as one claim used
+  // to, unless a shard gave a full batch (more may be due there: another round at once).
   const std::size_t shard_count = ctx_.deps.retries.shards();
   std::size_t shard = std::random_device{}() % shard_count;
-  std::size_t empty_in_a_row = 0;
+  std::size_t looked = 0;  // shards looked at in this round
+  bool more = false;       // one of them gave a full batch
   while (!ctx_.stopping) {
     // Claimed retries waiting in lanes hold no in-flight permit: bound them apart.
     const std::size_t outstanding = retries_outstanding_.load();
@@ -221,11 +222,14 @@ asio::awaitable<void> engine::poll_retries() {
           ctx_.active.fetch_add(by_shard[i].size());
           shards_[i]->retry(std::move(by_shard[i]), retries_outstanding_);
         }
-        empty_in_a_row = got == 0 ? empty_in_a_row + 1 : 0;
-        if (empty_in_a_row < shard_count) continue;  // a shard not looked at yet may have some
+        more = more || got == room;
+        if (++looked < shard_count) continue;
+        looked = 0;
+        if (std::exchange(more, false)) continue;
       }
     }
-    empty_in_a_row = 0;
+    looked = 0;
+    more = false;
     co_await sleep_for(ctx_.options.retry_poll_interval);
   }
 }
