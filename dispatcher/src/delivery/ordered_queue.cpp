@@ -77,7 +77,7 @@ return {n, 0}
 // KEYS: sequence hash, waiting list, backlog hash, oldest zset, retry due, retry claimed, the
 // settled task's hash, the endpoint's retry task index. ARGV: event id, settled task id ("": no task to complete), now ms, task
 // key prefix, task ttl ms, resource, sequence ttl ms, lease-until ms.
-// Waiting records are found by prefix, as the claim script finds task records.
+// Waiting records are found by prefix, as the claim script finds task records (the same slot).
 // Returns {0}: not the head; {1}: the queue is empty now; {2, {task id, {field, value, ...}}}:
 // the next event, now the head, claimed for the caller until the lease: it is delivered at once
 // on the caller's shard, and should the caller die, the claim script finds the lease run out

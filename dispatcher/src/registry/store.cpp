@@ -79,7 +79,8 @@ std::string version_seed() {
 
 // One page of a business's endpoints in one round trip. KEYS: the business's id set.
 // ARGV: range start, count, record key prefix. Returns {id, record or nil, {counters}, ...}.
-// Reads records by prefix, hence one Redis (not Cluster), like the retry claim.
+// Reads records by prefix, in other slots than the index: one Redis (not Cluster) until it is
+// split (redis/keys.hpp, "not yet").
 const redis::script& list_page_script() {
   static const redis::script s(R"lua(
 local ids = redis.call('ZRANGEBYLEX', KEYS[1], ARGV[1], '+', 'LIMIT', 0, ARGV[2])
