@@ -39,6 +39,7 @@
 #include "kafka/consumer.hpp"
 #include "kafka/dead_letter.hpp"
 #include "redis/client.hpp"
+#include "redis/keys.hpp"
 #include "registry/cache.hpp"
 #include "registry/store.hpp"
 #include "retry/schedule.hpp"
@@ -177,6 +178,7 @@ int run(const td::cli::run_request& cli) {
   tresse::kafka::config_map kafka_extra(cfg.kafka.librdkafka.begin(), cfg.kafka.librdkafka.end());
 
   td::registry::store_options store_opts;
+  store_opts.retry_shards = cfg.retry.shards;
   std::optional<td::registry::secret_box> encryption;
   if (!cfg.registry.encryption_key.empty()) {
     auto box = td::registry::secret_box::from_bytes(cfg.registry.encryption_key);
@@ -193,7 +195,22 @@ int run(const td::cli::run_request& cli) {
     // Keep going: the cache retries in the background, and Kafka offsets wait for it.
     tresse::log::warn("endpoint registry not loaded yet", {{"error", st.error().message}});
   }
-  td::retry::store retries(redis);
+  td::retry::store retries(redis, {.shards = cfg.retry.shards});
+  // Every instance must place and claim tasks in the same shards.
+  if (auto st = retries.check_shard_count(); !st) {
+    if (st.error().kind != tresse::error_kind::transient) {
+      tresse::log::error("retry.shards does not match Redis", {{"error", st.error().message}});
+      return 2;
+    }
+    tresse::log::warn("retry.shards not checked against Redis", {{"error", st.error().message}});
+  }
+  // Retries of a version before shards would wait unclaimed.
+  if (auto legacy = redis->command({"EXISTS", td::redis::keys::legacy::retry_due,
+                                    td::redis::keys::legacy::retry_claimed});
+      legacy && legacy->integer > 0) {
+    tresse::log::warn("Redis holds a retry schedule in the old layout: stop the dispatchers and "
+                      "run `tresse-dispatcher migrate-keys`");
+  }
   td::retry::schedule schedule(cfg.delivery.retry_schedule, cfg.delivery.retry_jitter);
 
   auto producer = tresse::kafka::producer::create({.brokers = brokers, .extra = kafka_extra});
@@ -272,7 +289,7 @@ int run(const td::cli::run_request& cli) {
                               auto n = retries.backlog();
                               return n ? static_cast<double>(n->scheduled + n->claimed) : -1.0;
                             });
-  td::register_ordered_gauges(stats, endpoints, redis);
+  td::register_ordered_gauges(stats, endpoints, redis, retries.shards());
   // /metrics and the operators' view (api/ops_view.hpp) read the same number.
   std::function<std::optional<double>()> consumer_lag = [c = consumer->get()] {
     double total = 0;
@@ -328,7 +345,9 @@ int run(const td::cli::run_request& cli) {
             .scan = {.brokers = brokers, .topic = cfg.kafka.topic, .extra = kafka_extra}});
     api_service = std::make_unique<td::api::service>(
         td::api::service_deps{api_redis, registry, retries, *replays, *shared_producer,
-                              {.endpoints = &endpoints, .consumer_lag = consumer_lag}},
+                              {.endpoints = &endpoints,
+                               .consumer_lag = consumer_lag,
+                               .retry_shards = retries.shards()}},
         td::api::service_options{.rate_limit_per_minute = cfg.api.rate_limit_per_minute,
                                  .allow_http_live = cfg.api.allow_http,
                                  .url_guard = {.allow_private_networks =

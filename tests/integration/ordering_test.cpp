@@ -324,10 +324,11 @@ TEST_F(OrderingTest, DeletingTheEndpointRemovesItsQueues) {
     EXPECT_TRUE(got.has_value());
     return got ? got->elements.size() : 0u;
   };
-  const std::string tag = "tresse:ordered:{" + ep.id + "}:";
+  namespace keys = dispatcher::redis::keys;
+  const std::size_t shard = keys::retry_shard(ep.id, keys::default_retry_shards);
+  const std::string tag = keys::ordered_tag(shard, ep.id);
   ASSERT_EQ(count(tag + "[rw]:*"), 4u);  // two resources' numbering and waiting lists
-  const auto waiting_task = dispatcher::redis::keys::retry_task(
-      dispatcher::retry::task_id(evs[1].id, ep.id));
+  const auto waiting_task = keys::retry_task(shard, dispatcher::retry::task_id(evs[1].id, ep.id));
   ASSERT_EQ(count(waiting_task), 1u);
 
   cli({"endpoints", "delete", "--id", ep.id});
@@ -336,9 +337,7 @@ TEST_F(OrderingTest, DeletingTheEndpointRemovesItsQueues) {
   EXPECT_EQ(count(tag + "oldest"), 0u);
   EXPECT_EQ(count(tag + "resources"), 0u);
   for (std::size_t i : {1u, 2u, 4u}) {
-    EXPECT_EQ(count(dispatcher::redis::keys::retry_task(
-                  dispatcher::retry::task_id(evs[i].id, ep.id))),
-              0u)
+    EXPECT_EQ(count(keys::retry_task(shard, dispatcher::retry::task_id(evs[i].id, ep.id))), 0u)
         << "waiting event " << i;
   }
 }

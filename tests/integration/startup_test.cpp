@@ -123,6 +123,26 @@ TEST_F(StartupTest, RefusesARedisThatEvictsKeys) {
   EXPECT_THAT(r.err, Not(HasSubstr("dispatcher running")));
 }
 
+// Instances with different retry.shards would look for tasks in each other's wrong shards: the
+// count in Redis wins, another is refused; the old layout's schedule gets a warning.
+TEST_F(StartupTest, RefusesARetryShardCountOtherThanRedisHolds) {
+  redis_server holding({.persistence = true});
+  dispatcher::redis::client c(*dispatcher::redis::parse_url(holding.url()));
+  ASSERT_TRUE(c.command({"SET", dispatcher::redis::keys::retry_shard_count, "8"}).has_value());
+  ASSERT_TRUE(c.command({"ZADD", dispatcher::redis::keys::legacy::retry_due, "1", "evt_1:we_1"})
+                  .has_value());
+  auto settings = base_settings();
+  settings.push_back("redis.url=" + holding.url());
+  auto r = run_until_exit(settings);  // retry.shards: 16 by default
+  EXPECT_EQ(r.exit_code, 2) << r.err;
+  EXPECT_THAT(r.err, HasSubstr("retry.shards does not match Redis"));
+  EXPECT_THAT(r.err, HasSubstr("migrate-keys --retry-shards 16"));
+
+  auto& d = start_dispatcher({"redis.url=" + holding.url(), "retry.shards=8"});
+  d.admin_port();  // it started
+  EXPECT_THAT(d.log_text(), HasSubstr("old layout"));
+}
+
 // A Redis that was down at the start is checked when it answers: an evicting one then stops
 // the dispatcher (drained), with the exit code a refusal at start has.
 TEST_F(StartupTest, RefusesAnEvictingRedisThatComesUpAfterTheStart) {

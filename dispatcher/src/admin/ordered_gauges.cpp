@@ -17,8 +17,9 @@ using namespace std::chrono_literals;
 // One read per scrape for both gauges (a scrape reads them one after the other).
 class ordered_reading {
  public:
-  ordered_reading(const registry::cache& endpoints, std::shared_ptr<redis::client> redis)
-      : endpoints_(endpoints), redis_(std::move(redis)) {}
+  ordered_reading(const registry::cache& endpoints, std::shared_ptr<redis::client> redis,
+                  std::size_t shards)
+      : endpoints_(endpoints), redis_(std::move(redis)), shards_(shards) {}
 
   std::optional<ordered::backlog> get() {
     std::lock_guard lock(mu_);
@@ -28,7 +29,7 @@ class ordered_reading {
     for (const auto& ep : endpoints_.all()) {
       if (ep->order == registry::ordering::per_resource) ids.push_back(ep->id);
     }
-    auto op = ordered::total_backlog_op(ids);
+    auto op = ordered::total_backlog_op(ids, shards_);
     auto r = redis::run(*redis_, op);
     last_ = r ? std::optional(*r) : std::nullopt;
     read_at_ = now;
@@ -38,6 +39,7 @@ class ordered_reading {
  private:
   const registry::cache& endpoints_;
   std::shared_ptr<redis::client> redis_;
+  std::size_t shards_;
   std::mutex mu_;
   std::optional<std::chrono::steady_clock::time_point> read_at_;
   std::optional<ordered::backlog> last_;
@@ -46,8 +48,8 @@ class ordered_reading {
 }  // namespace
 
 void register_ordered_gauges(metrics& m, const registry::cache& endpoints,
-                             std::shared_ptr<redis::client> redis) {
-  auto reading = std::make_shared<ordered_reading>(endpoints, std::move(redis));
+                             std::shared_ptr<redis::client> redis, std::size_t retry_shards) {
+  auto reading = std::make_shared<ordered_reading>(endpoints, std::move(redis), retry_shards);
   m.make_callback_gauge("tresse_ordered_waiting",
                         "Events waiting behind their resource's head in ordered queues",
                         [reading] {

@@ -6,6 +6,7 @@
 // gauges for a second. -1 while Redis cannot be read.
 #pragma once
 
+#include <cstddef>
 #include <memory>
 
 #include "admin/metrics.hpp"
@@ -14,8 +15,8 @@
 
 namespace tresse::dispatcher {
 
-// `endpoints` and `redis` must outlive `m`'s scrapes.
+// `endpoints` and `redis` must outlive `m`'s scrapes; `retry_shards`: retry::store::shards().
 void register_ordered_gauges(metrics& m, const registry::cache& endpoints,
-                             std::shared_ptr<redis::client> redis);
+                             std::shared_ptr<redis::client> redis, std::size_t retry_shards);
 
 }  // namespace tresse::dispatcher

@@ -7,6 +7,7 @@
 
 #include "api/portal_sessions.hpp"
 #include "redis/keys.hpp"
+#include "redis/request.hpp"
 #include "tresse/common/event.hpp"
 #include "tresse/common/ids.hpp"
 
@@ -103,17 +104,18 @@ result<created_key> key_store::create(std::string_view business_id, key_mode mod
   out.key.last4 = out.secret.substr(out.secret.size() - 4);
   out.key.created_at = clock::time_point(std::chrono::milliseconds(unix_ms(now)));
   std::string hash = key_hash(out.secret);
-  auto r = redis_->pipeline({{"MULTI"},
-                             {"HSET", keys::api_key(hash), "id", out.key.id, "business_id",
+  // Three keys in three slots (no MULTI: a Redis Cluster refuses one across slots), in this
+  // order: should only the first ones land, the secret was never returned, so the half-made
+  // key is unusable and harmless.
+  auto r = redis_->pipeline({{"HSET", keys::api_key(hash), "id", out.key.id, "business_id",
                               out.key.business_id, "mode", std::string(to_string(mode)), "last4",
                               out.key.last4, "created_at", std::to_string(unix_ms(now)),
                               "revoked", "0"},
                              {"SET", keys::api_key_id(out.key.id), hash},
-                             {"ZADD", std::string(keys::api_keys_all), "0", out.key.id},
-                             {"EXEC"}});
+                             {"ZADD", std::string(keys::api_keys_all), "0", out.key.id}});
   if (!r) return std::unexpected(r.error());
-  if (r->back().type != redis::reply::kind::array) {
-    return fail(error_kind::transient, "redis: key creation failed: " + r->back().str);
+  if (auto st = redis::first_error(*r); !st) {
+    return fail(error_kind::transient, "redis: key creation failed: " + st.error().message);
   }
   return out;
 }

@@ -9,6 +9,7 @@
 #include "api/keys.hpp"
 #include "health/merged.hpp"
 #include "redis/keys.hpp"
+#include "retry/store.hpp"
 #include "stats/accumulator.hpp"
 #include "tresse/common/event.hpp"
 
@@ -76,7 +77,7 @@ redis::operation<json> ops_view::overview_op(clock::time_point now) const {
 
   // One pipeline: the schedule's sizes, every listed endpoint's health, the minutes, the hours.
   redis::request r;
-  r.commands.add({"ZCARD", redis::keys::retry_due}).add({"ZCARD", redis::keys::retry_claimed});
+  r.commands.append(retry::store::backlog_commands(sources_.retry_shards).commands);
   health::add_read(r.commands, ids);
   for (std::int64_t m = first_minute; m <= minute_now; ++m) {
     r.commands.add({"HGETALL", redis::keys::all_minute_stats(m)});
@@ -86,15 +87,20 @@ redis::operation<json> ops_view::overview_op(clock::time_point now) const {
   }
   std::optional<double> lag = sources_.consumer_lag ? sources_.consumer_lag() : std::nullopt;
 
+  const std::size_t schedule_replies = 2 * sources_.retry_shards;
   return redis::operation<json>::one(
       std::move(r),
-      [all = std::move(all), ids = std::move(ids), total, now, first_minute, first_hour, lag](
-          redis::operation<json>&, redis::replies got) -> std::optional<result<json>> {
+      [all = std::move(all), ids = std::move(ids), total, now, first_minute, first_hour, lag,
+       schedule_replies](redis::operation<json>&,
+                         redis::replies got) -> std::optional<result<json>> {
         if (!got) return result<json>(std::unexpected(got.error()));
         if (auto st = redis::first_error(*got); !st) return result<json>(std::unexpected(st.error()));
         const auto& rs = *got;
-        std::size_t at = 0;
-        const std::int64_t scheduled = rs[at++].integer, claimed = rs[at++].integer;
+        auto schedule = retry::store::backlog_from_replies(
+            std::vector<redis::reply>(rs.begin(), rs.begin() + schedule_replies));
+        if (!schedule) return result<json>(std::unexpected(schedule.error()));
+        std::size_t at = schedule_replies;
+        const std::int64_t scheduled = schedule->scheduled, claimed = schedule->claimed;
         const health::read_result read = health::from_replies(rs, at, ids);
         at += ids.size() + 1;
 

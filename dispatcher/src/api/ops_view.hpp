@@ -33,6 +33,7 @@ namespace tresse::dispatcher::api {
 struct ops_sources {
   const registry::cache* endpoints = nullptr;  // none: no endpoints listed
   std::function<std::optional<double>()> consumer_lag;  // this instance's, as /metrics has it
+  std::size_t retry_shards = 16;  // retry::store::shards(): the schedule's size sums them
 };
 
 class ops_view {

@@ -2,6 +2,7 @@
 
 #include "redis/keys.hpp"
 
+#include <algorithm>
 #include <charconv>
 
 #include "tresse/common/event.hpp"
@@ -70,11 +71,15 @@ redis::operation<created> create_op(std::string_view business_id, key_mode mode,
   s.expires_at = clock::time_point(std::chrono::milliseconds(unix_ms(now + ttl)));
   redis::request r;
   std::string key = record_key(key_hash(s.token));
+  // One transaction per key (a Redis Cluster refuses a MULTI across slots): the record with
+  // its TTL, then the key's list. Should only the first land, the token was never returned.
   r.commands.add({"MULTI"})
       .add({"HSET", key, "id", s.id, "business_id", business_id, "mode", to_string(mode),
             "read_only", read_only ? "1" : "0", "key_id", key_id, "expires_at",
             std::to_string(unix_ms(s.expires_at))})
       .add({"PEXPIREAT", key, std::to_string(unix_ms(s.expires_at))})
+      .add({"EXEC"})
+      .add({"MULTI"})
       // Outlives every member: no session lasts longer than max_ttl.
       .add({"SADD", of_key(key_id), key})
       .add({"EXPIRE", of_key(key_id), std::to_string(max_ttl.count())})
@@ -83,7 +88,11 @@ redis::operation<created> create_op(std::string_view business_id, key_mode mode,
       std::move(r), [s](redis::operation<created>&, redis::replies got) -> std::optional<result<created>> {
         if (!got) return result<created>(std::unexpected(got.error()));
         if (auto st = redis::first_error(*got); !st) return result<created>(std::unexpected(st.error()));
-        if (got->back().type != redis::reply::kind::array) {
+        // Both EXECs ran (an aborted one replies nil).
+        const auto execs = std::count_if(got->begin(), got->end(), [](const redis::reply& x) {
+          return x.type == redis::reply::kind::array;
+        });
+        if (execs != 2) {
           return result<created>(fail(error_kind::transient, "redis: portal session not saved"));
         }
         return result<created>(s);

@@ -204,7 +204,7 @@ void replays::run(std::string id, registry::endpoint ep, std::int64_t since_ms,
       // Redis down: retry briefly, then give up on the replay (the record says why).
       for (int tries = 0;; ++tries) {
         auto op = t.resource.empty() ? retries_.schedule_now_op(t, clock::now())
-                                     : ordered::requeue_op(t, clock::now(), retries_.task_ttl());
+                                     : ordered::requeue_op(t, retries_.shards(), clock::now(), retries_.task_ttl());
         auto st = redis::run(*redis_, op);
         if (st) break;
         if (tries == 20 || stopping_) {

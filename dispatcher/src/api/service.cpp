@@ -981,7 +981,7 @@ asio::awaitable<http::response> service::route(context& c) {
   if (p.size() == 3 && action == "ordered_backlog") {
     if (m != verb::get) co_return method_not_allowed("GET");
     if (auto e = c.allow_query({})) co_return *e;
-    auto op = ordered::backlog_op(id);
+    auto op = ordered::backlog_op(id, deps_.retries.shards());
     auto b = co_await redis::run(async_redis_, op);
     if (!b) co_return store_failure(b.error(), "ordered backlog");
     json oldest = nullptr;
@@ -1128,7 +1128,7 @@ asio::awaitable<http::response> service::route(context& c) {
   if (ep.order == registry::ordering::per_resource) t.resource = ordered::resource_of(t.body);
   auto schedule = t.resource.empty()
                       ? deps_.retries.schedule_now_op(t, c.now)
-                      : ordered::requeue_op(t, c.now, deps_.retries.task_ttl());
+                      : ordered::requeue_op(t, deps_.retries.shards(), c.now, deps_.retries.task_ttl());
   auto scheduled = co_await redis::run(async_redis_, schedule);
   if (!scheduled) co_return store_failure(scheduled.error(), "schedule retry");
   if (!*scheduled) {

@@ -74,6 +74,7 @@ int main(int argc, const char* const* argv,
   ops::add_endpoints_command(p);
   ops::add_deliveries_command(p);
   ops::add_keys_command(p);
+  ops::add_migrate_keys_command(p);
   return p.main(argc, argv);
 }
 

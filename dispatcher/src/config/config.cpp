@@ -115,6 +115,12 @@ T parse_count(std::string_view v) {
   return static_cast<T>(n);
 }
 
+std::size_t parse_retry_shards(std::string_view v) {
+  const auto n = parse_count<std::size_t>(v);
+  if (n > 1024) throw bad_value{"must be at most 1024"};
+  return n;
+}
+
 template <class T>
 std::string format_count(const T& n) {
   return std::to_string(n);
@@ -414,6 +420,12 @@ const std::vector<key_spec>& keys() {
           "(the offset waits, WAIT is sent again)",
           [](auto& c) -> auto& { return c.redis.wait_timeout; }, parse_wait_timeout,
           format_duration),
+      field(
+          "retry.shards",
+          "the retry schedule's shards in Redis (1..1024), each under its own hash tag; every "
+          "instance must use the same number (migrate-keys re-shards)",
+          [](auto& c) -> auto& { return c.retry.shards; }, parse_retry_shards,
+          format_count<std::size_t>),
       field(
           "admin.listen", "host:port of /metrics and /healthz",
           [](auto& c) -> auto& { return c.admin.listen; }, parse_listen, format_listen),

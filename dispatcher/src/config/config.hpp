@@ -71,6 +71,10 @@ struct config {
     std::chrono::milliseconds wait_timeout = std::chrono::seconds(1);
   } redis;
 
+  struct retry_section {
+    std::size_t shards = 16;  // retry schedule shards in Redis (redis/keys.hpp)
+  } retry;
+
   struct admin_section {
     listen_address listen{"127.0.0.1", 9464};
     std::size_t max_connections = 64;  // scrapers and probes

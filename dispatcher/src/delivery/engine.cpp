@@ -1,6 +1,7 @@
 #include "delivery/engine.hpp"
 
 #include <algorithm>
+#include <random>
 #include <thread>
 #include <unordered_set>
 #include <utility>
@@ -186,6 +187,13 @@ asio::awaitable<void> engine::poll_retries() {
   // Assigned in the loop, never declared there from a co_await (g++ 12, see context.hpp).
   redis::replies got;
   result<redis::reply> claimed;
+  // The schedule's shards in turn, starting at a random one so that instances do not all
+  // claim from shard 0 first. A round looks at every shard once, then pauses as one claim used
+  // to, unless a shard gave a full batch (more may be due there: another round at once).
+  const std::size_t shard_count = ctx_.deps.retries.shards();
+  std::size_t shard = std::random_device{}() % shard_count;
+  std::size_t looked = 0;  // shards looked at in this round
+  bool more = false;       // one of them gave a full batch
   while (!ctx_.stopping) {
     // Claimed retries waiting in lanes hold no in-flight permit: bound them apart.
     const std::size_t outstanding = retries_outstanding_.load();
@@ -193,7 +201,9 @@ asio::awaitable<void> engine::poll_retries() {
         std::min(ctx_.options.retry_batch,
                  ctx_.options.max_in_flight > outstanding ? ctx_.options.max_in_flight - outstanding : 0);
     if (room > 0) {
-      const auto call = retry::store::claim_call(clock::now(), room, ctx_.options.retry_lease);
+      const auto call =
+          retry::store::claim_call(shard, clock::now(), room, ctx_.options.retry_lease);
+      shard = (shard + 1) % shard_count;
       got = co_await redis.try_once(call);
       claimed = redis::single_reply(std::move(got));
       if (!claimed) {
@@ -212,9 +222,14 @@ asio::awaitable<void> engine::poll_retries() {
           ctx_.active.fetch_add(by_shard[i].size());
           shards_[i]->retry(std::move(by_shard[i]), retries_outstanding_);
         }
-        if (got == room) continue;  // more may be due: no pause
+        more = more || got == room;
+        if (++looked < shard_count) continue;
+        looked = 0;
+        if (std::exchange(more, false)) continue;
       }
     }
+    looked = 0;
+    more = false;
     co_await sleep_for(ctx_.options.retry_poll_interval);
   }
 }

@@ -23,7 +23,7 @@ std::int64_t unix_ms(clock::time_point t) {
 }
 
 // KEYS: sequence hash, waiting list, event key, backlog hash, oldest zset, task hash, retry due,
-// the endpoint's resource index.
+// the endpoint's resource index, its retry task index (all under its retry shard's tag).
 // ARGV: event id, task id, now ms, task ttl ms, sequence ttl ms, resource, mode ("enter" or
 // "requeue"), then the task record's field/value pairs.
 // Returns {sequence, state}: 1 head (attempt now), 0 waiting, 2 known, 3 pending, 4 due.
@@ -39,6 +39,7 @@ if ARGV[7] == 'enter' then
       redis.call('HSET', KEYS[6], 'sequence', known, 'resource', ARGV[6], unpack(ARGV, 8))
       redis.call('PEXPIRE', KEYS[6], ARGV[4])
       redis.call('ZADD', KEYS[7], ARGV[3], ARGV[2])
+      redis.call('SADD', KEYS[9], ARGV[2])
     end
     return {tonumber(known), 2}
   end
@@ -56,6 +57,7 @@ if not head then
   redis.call('HSET', KEYS[6], 'sequence', n, 'resource', ARGV[6], unpack(ARGV, 8))
   redis.call('PEXPIRE', KEYS[6], ARGV[4])
   redis.call('ZADD', KEYS[7], ARGV[3], ARGV[2])
+  redis.call('SADD', KEYS[9], ARGV[2])
   return {n, 4}
 end
 -- Waiting: its record lives as long as the list that holds it (the task TTL could run out
@@ -73,9 +75,9 @@ return {n, 0}
 }
 
 // KEYS: sequence hash, waiting list, backlog hash, oldest zset, retry due, retry claimed, the
-// settled task's hash. ARGV: event id, settled task id ("": no task to complete), now ms, task
+// settled task's hash, the endpoint's retry task index. ARGV: event id, settled task id ("": no task to complete), now ms, task
 // key prefix, task ttl ms, resource, sequence ttl ms, lease-until ms.
-// Waiting records are found by prefix, as the claim script finds task records.
+// Waiting records are found by prefix, as the claim script finds task records (the same slot).
 // Returns {0}: not the head; {1}: the queue is empty now; {2, {task id, {field, value, ...}}}:
 // the next event, now the head, claimed for the caller until the lease: it is delivered at once
 // on the caller's shard, and should the caller die, the claim script finds the lease run out
@@ -86,6 +88,7 @@ if ARGV[2] ~= '' then
   redis.call('DEL', KEYS[7])
   redis.call('ZREM', KEYS[5], ARGV[2])
   redis.call('ZREM', KEYS[6], ARGV[2])
+  redis.call('SREM', KEYS[8], ARGV[2])
 end
 if redis.call('HGET', KEYS[1], 'head') ~= ARGV[1] then return {0} end
 while true do
@@ -103,6 +106,7 @@ while true do
     redis.call('PEXPIRE', KEYS[1], ARGV[7])
     redis.call('PEXPIRE', record, ARGV[5])
     redis.call('ZADD', KEYS[6], ARGV[8], id)
+    redis.call('SADD', KEYS[8], id)
     local front = redis.call('LINDEX', KEYS[2], 0)
     if front then
       local at = redis.call('HGET', ARGV[4] .. front, 'queued_at') or ARGV[3]
@@ -117,7 +121,8 @@ end
   return s;
 }
 
-// KEYS: the endpoint's resource index, backlog hash, oldest zset, retry due, retry claimed.
+// KEYS: the endpoint's resource index, backlog hash, oldest zset, retry due, retry claimed, its
+// retry task index.
 // ARGV: the endpoint's key prefix (keys::ordered_tag), task key prefix, budget.
 // Removes up to `budget` waiting events and emptied resources; returns the resources left.
 // Keys are found from the index, as the release script finds waiting records.
@@ -134,6 +139,7 @@ while budget > 0 do
       redis.call('DEL', ARGV[2] .. id)
       redis.call('ZREM', KEYS[4], id)
       redis.call('ZREM', KEYS[5], id)
+      redis.call('SREM', KEYS[6], id)
     end
     budget = budget - #ids
   end
@@ -150,7 +156,7 @@ return left
   return s;
 }
 
-redis::request place_call(const retry::task& t, clock::time_point now,
+redis::request place_call(const retry::task& t, std::size_t shards, clock::time_point now,
                           std::chrono::milliseconds task_ttl, const char* mode) {
   // The record as the retry store writes it (its own id, due and ttl first: dropped here).
   std::vector<std::string> record = retry::store::task_args(t, now, task_ttl);
@@ -164,10 +170,12 @@ redis::request place_call(const retry::task& t, clock::time_point now,
   args.insert(args.end(), std::make_move_iterator(record.begin() + 3),
               std::make_move_iterator(record.end()));
   const std::string& ep = t.endpoint_id;
+  const std::size_t n = keys::retry_shard(ep, shards);
   return {&place_script(),
-          {keys::ordered_sequence(ep, t.resource), keys::ordered_waiting(ep, t.resource),
-           keys::ordered_event(ep, t.event_id), keys::ordered_backlog(ep), keys::ordered_oldest(ep),
-           keys::retry_task(args[1]), std::string(keys::retry_due), keys::ordered_resources(ep)},
+          {keys::ordered_sequence(n, ep, t.resource), keys::ordered_waiting(n, ep, t.resource),
+           keys::ordered_event(n, ep, t.event_id), keys::ordered_backlog(n, ep),
+           keys::ordered_oldest(n, ep), keys::retry_task(n, args[1]), keys::retry_due(n),
+           keys::ordered_resources(n, ep), keys::retry_endpoint_tasks(n, ep)},
           std::move(args),
           {}};
 }
@@ -180,26 +188,28 @@ std::string resource_of(std::string_view event_body) {
   return events::is_valid_id(out) ? out : std::string();
 }
 
-redis::request enter_call(const retry::task& t, clock::time_point now,
+redis::request enter_call(const retry::task& t, std::size_t shards, clock::time_point now,
                           std::chrono::milliseconds task_ttl) {
-  return place_call(t, now, task_ttl, "enter");
+  return place_call(t, shards, now, task_ttl, "enter");
 }
 
-redis::request requeue_call(const retry::task& t, clock::time_point now,
+redis::request requeue_call(const retry::task& t, std::size_t shards, clock::time_point now,
                             std::chrono::milliseconds task_ttl) {
-  return place_call(t, now, task_ttl, "requeue");
+  return place_call(t, shards, now, task_ttl, "requeue");
 }
 
-redis::request release_call(const retry::task& t, bool complete_task, clock::time_point now,
-                            std::chrono::milliseconds task_ttl, std::chrono::milliseconds lease) {
+redis::request release_call(const retry::task& t, std::size_t shards, bool complete_task,
+                            clock::time_point now, std::chrono::milliseconds task_ttl,
+                            std::chrono::milliseconds lease) {
   const std::string& ep = t.endpoint_id;
+  const std::size_t n = keys::retry_shard(ep, shards);
   std::string id = t.id();
   return {&release_script(),
-          {keys::ordered_sequence(ep, t.resource), keys::ordered_waiting(ep, t.resource),
-           keys::ordered_backlog(ep), keys::ordered_oldest(ep), std::string(keys::retry_due),
-           std::string(keys::retry_claimed), keys::retry_task(id)},
+          {keys::ordered_sequence(n, ep, t.resource), keys::ordered_waiting(n, ep, t.resource),
+           keys::ordered_backlog(n, ep), keys::ordered_oldest(n, ep), keys::retry_due(n),
+           keys::retry_claimed(n), keys::retry_task(n, id), keys::retry_endpoint_tasks(n, ep)},
           {t.event_id, complete_task ? std::move(id) : std::string(), std::to_string(unix_ms(now)),
-           std::string(keys::retry_task_prefix), std::to_string(task_ttl.count()), t.resource,
+           keys::retry_task_prefix(n), std::to_string(task_ttl.count()), t.resource,
            std::to_string(sequence_ttl.count()), std::to_string(unix_ms(now + lease))},
           {}};
 }
@@ -218,12 +228,13 @@ result<place> place_from_reply(const redis::reply& r) {
   return place{static_cast<std::uint64_t>(r.elements[0].integer), by_code[code]};
 }
 
-redis::request purge_call(std::string_view endpoint_id, std::size_t budget) {
+redis::request purge_call(std::string_view endpoint_id, std::size_t shards, std::size_t budget) {
+  const std::size_t n = keys::retry_shard(endpoint_id, shards);
   return {&purge_script(),
-          {keys::ordered_resources(endpoint_id), keys::ordered_backlog(endpoint_id),
-           keys::ordered_oldest(endpoint_id), std::string(keys::retry_due),
-           std::string(keys::retry_claimed)},
-          {keys::ordered_tag(endpoint_id), std::string(keys::retry_task_prefix),
+          {keys::ordered_resources(n, endpoint_id), keys::ordered_backlog(n, endpoint_id),
+           keys::ordered_oldest(n, endpoint_id), keys::retry_due(n), keys::retry_claimed(n),
+           keys::retry_endpoint_tasks(n, endpoint_id)},
+          {keys::ordered_tag(n, endpoint_id), keys::retry_task_prefix(n),
            std::to_string(std::max<std::size_t>(1, budget))},
           {}};
 }
@@ -241,10 +252,10 @@ result<released> released_from_reply(const redis::reply& r) {
   return out;
 }
 
-redis::operation<bool> requeue_op(const retry::task& t, clock::time_point now,
+redis::operation<bool> requeue_op(const retry::task& t, std::size_t shards, clock::time_point now,
                                   std::chrono::milliseconds task_ttl) {
   using op = redis::operation<bool>;
-  return op::one(requeue_call(t, now, task_ttl),
+  return op::one(requeue_call(t, shards, now, task_ttl),
                  [](op&, redis::replies r) -> std::optional<result<bool>> {
                    auto got = redis::single_reply(std::move(r));
                    if (!got) return std::unexpected(got.error());
@@ -254,10 +265,11 @@ redis::operation<bool> requeue_op(const retry::task& t, clock::time_point now,
                  });
 }
 
-redis::request backlog_commands(std::string_view endpoint_id) {
+redis::request backlog_commands(std::string_view endpoint_id, std::size_t shards) {
+  const std::size_t n = keys::retry_shard(endpoint_id, shards);
   redis::request r;
-  r.commands.add({"HGET", keys::ordered_backlog(endpoint_id), "waiting"})
-      .add({"ZRANGE", keys::ordered_oldest(endpoint_id), "0", "0", "WITHSCORES"});
+  r.commands.add({"HGET", keys::ordered_backlog(n, endpoint_id), "waiting"})
+      .add({"ZRANGE", keys::ordered_oldest(n, endpoint_id), "0", "0", "WITHSCORES"});
   return r;
 }
 
@@ -273,15 +285,16 @@ result<backlog> backlog_from_replies(const std::vector<redis::reply>& r) {
   return out;
 }
 
-redis::operation<backlog> backlog_op(std::string_view endpoint_id) {
-  return total_backlog_op({std::string(endpoint_id)});
+redis::operation<backlog> backlog_op(std::string_view endpoint_id, std::size_t shards) {
+  return total_backlog_op({std::string(endpoint_id)}, shards);
 }
 
-redis::operation<backlog> total_backlog_op(const std::vector<std::string>& endpoint_ids) {
+redis::operation<backlog> total_backlog_op(const std::vector<std::string>& endpoint_ids,
+                                           std::size_t shards) {
   using op = redis::operation<backlog>;
   if (endpoint_ids.empty()) return op::done(backlog{});
   redis::request r;
-  for (const auto& id : endpoint_ids) r.commands.append(backlog_commands(id).commands);
+  for (const auto& id : endpoint_ids) r.commands.append(backlog_commands(id, shards).commands);
   return op::one(std::move(r), [](op&, redis::replies got) -> std::optional<result<backlog>> {
     if (!got) return std::unexpected(got.error());
     backlog total;
@@ -326,7 +339,7 @@ boost::asio::awaitable<std::optional<ordered::place>> ordered_queue::enter(const
     it->second.waiting.push_back(turn);
     co_await turn->async_wait(boost::asio::as_tuple(boost::asio::use_awaitable));
   }
-  const redis::request call = ordered::enter_call(t, ordered::clock::now(), task_ttl_);
+  const redis::request call = ordered::enter_call(t, shards_, ordered::clock::now(), task_ttl_);
   auto got = co_await writer_.write(call, "ordered intake");
   // Hand over to the next enter of this resource, or close the gate (references into an
   // unordered_map stay valid while other keys come and go).
@@ -349,7 +362,7 @@ boost::asio::awaitable<std::optional<ordered::place>> ordered_queue::enter(const
 boost::asio::awaitable<std::optional<ordered::released>> ordered_queue::release(
     const retry::task& t, bool complete_task) {
   const redis::request call =
-      ordered::release_call(t, complete_task, ordered::clock::now(), task_ttl_, lease_);
+      ordered::release_call(t, shards_, complete_task, ordered::clock::now(), task_ttl_, lease_);
   auto got = co_await writer_.write(call, "ordered release");
   if (!got) co_return std::nullopt;
   auto r = script_reply(*got, ordered::released_from_reply);

@@ -79,19 +79,23 @@ struct place {
 };
 
 // `t`: the delivery's retry task (sequence unset, resource set), as stored for a waiting event.
-redis::request enter_call(const retry::task& t, clock::time_point now,
+// `shards`: the retry schedule's (retry::store::shards()); an endpoint's queues live under its
+// retry shard's hash tag (redis/keys.hpp).
+redis::request enter_call(const retry::task& t, std::size_t shards, clock::time_point now,
                           std::chrono::milliseconds task_ttl);
-redis::request requeue_call(const retry::task& t, clock::time_point now,
+redis::request requeue_call(const retry::task& t, std::size_t shards, clock::time_point now,
                             std::chrono::milliseconds task_ttl);
 // Settles the head `t` (its endpoint, resource and event); with `complete_task` its retry task
 // is completed in the same script (as retry::store::complete_commands). The next waiting event
 // becomes the head, claimed until now + `lease` (retry::store::claim_due's lease).
-redis::request release_call(const retry::task& t, bool complete_task, clock::time_point now,
-                            std::chrono::milliseconds task_ttl, std::chrono::milliseconds lease);
+redis::request release_call(const retry::task& t, std::size_t shards, bool complete_task,
+                            clock::time_point now, std::chrono::milliseconds task_ttl,
+                            std::chrono::milliseconds lease);
 // A deleted endpoint's queues: removes up to `budget` waiting events (their task records) and
 // emptied resources (numbering, waiting list). Reply: the resources left; call again until 0.
 // The per-event numbers (keys::ordered_event) are left to their TTL: nothing indexes them.
-redis::request purge_call(std::string_view endpoint_id, std::size_t budget = 100);
+redis::request purge_call(std::string_view endpoint_id, std::size_t shards,
+                          std::size_t budget = 100);
 struct released {
   bool was_head = false;            // false: already released (a duplicate hand-off)
   std::optional<retry::task> next;  // the new head, claimed: the caller delivers it
@@ -101,7 +105,7 @@ result<place> place_from_reply(const redis::reply& r);
 // A manual retry or replay of `t` to an ordered endpoint (t.resource set), with the meaning of
 // retry::store::schedule_now_op: false when the event is in progress (it is the head, or waits
 // already), true when it was queued.
-redis::operation<bool> requeue_op(const retry::task& t, clock::time_point now,
+redis::operation<bool> requeue_op(const retry::task& t, std::size_t shards, clock::time_point now,
                                   std::chrono::milliseconds task_ttl);
 
 // What waits in one endpoint's ordered queues.
@@ -109,11 +113,13 @@ struct backlog {
   std::int64_t waiting = 0;
   std::optional<clock::time_point> oldest_queued_at;  // the longest-waiting event's queueing
 };
-redis::request backlog_commands(std::string_view endpoint_id);
+redis::request backlog_commands(std::string_view endpoint_id, std::size_t shards);
 result<backlog> backlog_from_replies(const std::vector<redis::reply>& r);
-redis::operation<backlog> backlog_op(std::string_view endpoint_id);  // either client
+redis::operation<backlog> backlog_op(std::string_view endpoint_id,
+                                     std::size_t shards);  // either client
 // Several endpoints' backlogs in one pipeline: the waiting summed, the oldest of all.
-redis::operation<backlog> total_backlog_op(const std::vector<std::string>& endpoint_ids);
+redis::operation<backlog> total_backlog_op(const std::vector<std::string>& endpoint_ids,
+                                           std::size_t shards);
 
 }  // namespace ordered
 
@@ -128,9 +134,9 @@ redis::operation<backlog> total_backlog_op(const std::vector<std::string>& endpo
 class ordered_queue {
  public:
   // `lease`: how long a released next event is claimed (engine_options::retry_lease).
-  ordered_queue(redis_writer& writer, std::chrono::milliseconds task_ttl,
+  ordered_queue(redis_writer& writer, std::size_t shards, std::chrono::milliseconds task_ttl,
                 std::chrono::milliseconds lease)
-      : writer_(writer), task_ttl_(task_ttl), lease_(lease) {}
+      : writer_(writer), shards_(shards), task_ttl_(task_ttl), lease_(lease) {}
 
   boost::asio::awaitable<std::optional<ordered::place>> enter(const retry::task& t);
   // nullopt: stopping (not released; Kafka or the lease brings it back).
@@ -142,6 +148,7 @@ class ordered_queue {
     std::deque<std::shared_ptr<boost::asio::steady_timer>> waiting;  // woken in turn
   };
   redis_writer& writer_;
+  std::size_t shards_;
   std::chrono::milliseconds task_ttl_;
   std::chrono::milliseconds lease_;
   std::unordered_map<std::string, gate> gates_;  // resources with an enter under way

@@ -176,7 +176,7 @@ asio::awaitable<settle::next_step> settle::retry_or_dead_letter(const retry::tas
 }
 
 asio::awaitable<bool> settle::complete(const std::string& task_id) {
-  const auto commands = retry::store::complete_commands(task_id);
+  const auto commands = ctx_.deps.retries.complete_commands(task_id);
   co_return (co_await writer_.write(commands, "complete retry")).has_value();
 }
 

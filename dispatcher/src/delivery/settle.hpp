@@ -47,7 +47,7 @@ class settle {
       : ctx_(ctx),
         writer_(writer),
         log_(log),
-        ordered_(writer, ctx.deps.retries.task_ttl(), ctx.options.retry_lease),
+        ordered_(writer, ctx.deps.retries.shards(), ctx.deps.retries.task_ttl(), ctx.options.retry_lease),
         on_released_(std::move(on_released)) {}
 
   enum class handoff { interrupted, done, gone };

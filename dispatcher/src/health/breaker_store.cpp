@@ -13,14 +13,14 @@ std::int64_t to_ms(wall_time t) {
   return std::chrono::duration_cast<std::chrono::milliseconds>(t.time_since_epoch()).count();
 }
 
-// KEYS: open set, probe key. ARGV: endpoint id, owner, now (ms), lease (ms).
-// Returns {won, shared open_until or 0}. Checking the shared open_until in the same script
+// KEYS: the endpoint's open_until, its probe key (one hash tag). ARGV: owner, now (ms), lease
+// (ms). Returns {won, shared open_until or 0}. Checking the shared open_until in the same script
 // keeps a stale instance from probing right after another's probe failed.
 const redis::script& lease_script() {
   static const redis::script s(R"lua(
-local open_until = tonumber(redis.call('ZSCORE', KEYS[1], ARGV[1]) or '0')
-if open_until > tonumber(ARGV[3]) then return {0, open_until} end
-if redis.call('SET', KEYS[2], ARGV[2], 'NX', 'PX', ARGV[4]) then return {1, open_until} end
+local open_until = tonumber(redis.call('ZSCORE', KEYS[1], 'until') or '0')
+if open_until > tonumber(ARGV[2]) then return {0, open_until} end
+if redis.call('SET', KEYS[2], ARGV[1], 'NX', 'PX', ARGV[3]) then return {1, open_until} end
 return {0, open_until}
 )lua");
   return s;
@@ -32,16 +32,19 @@ breaker_store::breaker_store(std::shared_ptr<redis::client> redis) : redis_(std:
 
 status breaker_store::publish_open(std::string_view endpoint_id, wall_time until,
                                    bool release_probe) {
-  // GT: two instances opening at once keep the later open_until.
-  std::vector<std::vector<std::string>> commands = {{"ZADD", std::string(keys::breakers_open), "GT",
-                                                     std::to_string(to_ms(until)),
-                                                     std::string(endpoint_id)}};
+  // GT: two instances opening at once keep the later open_until, in the list of open circuits
+  // and in the endpoint's own copy (the probe lease script's: the list is in another slot).
+  const std::string ms = std::to_string(to_ms(until));
+  std::vector<std::vector<std::string>> commands = {
+      {"ZADD", std::string(keys::breakers_open), "GT", ms, std::string(endpoint_id)},
+      {"ZADD", keys::breaker_open_until(endpoint_id), "GT", ms, "until"}};
   if (release_probe) commands.push_back({"DEL", keys::breaker_probe(endpoint_id)});
   return redis_->pipeline_ok(commands);
 }
 
 status breaker_store::publish_closed(std::string_view endpoint_id) {
   auto r = redis_->pipeline({{"ZREM", std::string(keys::breakers_open), std::string(endpoint_id)},
+                             {"DEL", keys::breaker_open_until(endpoint_id)},
                              {"DEL", keys::breaker_probe(endpoint_id)}});
   if (!r) return std::unexpected(r.error());
   return {};
@@ -52,8 +55,8 @@ result<breaker_store::lease_result> breaker_store::try_probe_lease(std::string_v
                                                                    std::chrono::milliseconds lease,
                                                                    wall_time now) {
   auto r = redis_->eval(lease_script(),
-                        {std::string(keys::breakers_open), keys::breaker_probe(endpoint_id)},
-                        {std::string(endpoint_id), std::string(owner), std::to_string(to_ms(now)),
+                        {keys::breaker_open_until(endpoint_id), keys::breaker_probe(endpoint_id)},
+                        {std::string(owner), std::to_string(to_ms(now)),
                          std::to_string(std::max<std::int64_t>(1, lease.count()))});
   if (!r) return std::unexpected(r.error());
   lease_result out;

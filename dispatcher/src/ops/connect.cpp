@@ -3,6 +3,7 @@
 #include <utility>
 
 #include "registry/secret_box.hpp"
+#include "retry/store.hpp"
 #include "tresse/cli/program.hpp"
 
 namespace tresse::dispatcher::ops {
@@ -37,6 +38,8 @@ registry::store open_store(const store_flags& flags, std::shared_ptr<redis::clie
     if (!box) throw tresse::cli::usage_error("--encryption-key: " + box.error().message);
     opts.encryption = std::move(*box);
   }
+  // Deleting an endpoint purges its ordered queues, in its retry shard: the dispatchers' count.
+  if (auto shards = retry::store::recorded_shard_count(*redis)) opts.retry_shards = *shards;
   return registry::store(std::move(redis), std::move(opts));
 }
 

@@ -21,6 +21,7 @@
 #include "redis/client.hpp"
 #include "redis/keys.hpp"
 #include "registry/store.hpp"
+#include "retry/store.hpp"
 #include "tresse/common/event.hpp"
 
 namespace tresse::dispatcher::ops {
@@ -38,29 +39,19 @@ struct health_flags {
   std::optional<std::string> id;
 };
 
-// Retry tasks per endpoint (task ids are "<event>:<endpoint>"), scheduled or claimed.
-result<std::map<std::string, std::int64_t>> retry_backlog(redis::client& redis,
+// Retry tasks per endpoint, scheduled or claimed: the size of each endpoint's task index in its
+// retry shard (redis/keys.hpp), one pipeline.
+result<std::map<std::string, std::int64_t>> retry_backlog(redis::client& redis, std::size_t shards,
                                                           const std::vector<std::string>& ids) {
-  std::map<std::string, std::int64_t> out;
-  for (const auto& id : ids) out[id] = 0;
-  const std::string match = ids.size() == 1 ? "*:" + ids.front() : "*";
-  for (auto set : {redis::keys::retry_due, redis::keys::retry_claimed}) {
-    std::string cursor = "0";
-    do {
-      auto r = redis.command({"ZSCAN", set, cursor, "MATCH", match, "COUNT", "1000"});
-      if (!r) return std::unexpected(r.error());
-      if (r->elements.size() != 2) break;
-      cursor = r->elements[0].str;
-      const auto& members = r->elements[1].elements;
-      for (std::size_t i = 0; i < members.size(); i += 2) {  // member, score
-        const auto& task = members[i].str;
-        auto colon = task.rfind(':');
-        if (colon == std::string::npos) continue;
-        auto it = out.find(task.substr(colon + 1));
-        if (it != out.end()) ++it->second;
-      }
-    } while (cursor != "0");
+  redis::request r;
+  for (const auto& id : ids) {
+    r.commands.add({"SCARD", redis::keys::retry_endpoint_tasks(redis::keys::retry_shard(id, shards), id)});
   }
+  auto got = redis::run(redis, r);
+  if (!got) return std::unexpected(got.error());
+  if (auto e = redis::first_error(*got); !e) return std::unexpected(e.error());
+  std::map<std::string, std::int64_t> out;
+  for (std::size_t i = 0; i < ids.size() && i < got->size(); ++i) out[ids[i]] = (*got)[i].integer;
   return out;
 }
 
@@ -144,7 +135,9 @@ int endpoint_health(const health_flags& f) {
   breaker_store breakers(redis);
   auto open = breakers.open_circuits();
   if (!open) return unavailable(open.error());
-  auto backlog = retry_backlog(*redis, ids);
+  auto shards = retry::store::recorded_shard_count(*redis);
+  if (!shards) return unavailable(shards.error());
+  auto backlog = retry_backlog(*redis, *shards, ids);
   if (!backlog) return unavailable(backlog.error());
   std::vector<std::vector<std::string>> stat_cmds;
   for (const auto& i : ids) {
@@ -174,7 +167,7 @@ int endpoint_health(const health_flags& f) {
                        (*backlog)[eps[i].id], fields, now);
     entry["ordering"] = registry::to_string(eps[i].order);
     if (eps[i].order == registry::ordering::per_resource) {
-      auto op = ordered::backlog_op(eps[i].id);
+      auto op = ordered::backlog_op(eps[i].id, *shards);
       auto waiting = redis::run(*redis, op);
       if (!waiting) return unavailable(waiting.error());
       entry["backlog"]["ordered_waiting"] = waiting->waiting;

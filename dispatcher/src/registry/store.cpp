@@ -79,7 +79,8 @@ std::string version_seed() {
 
 // One page of a business's endpoints in one round trip. KEYS: the business's id set.
 // ARGV: range start, count, record key prefix. Returns {id, record or nil, {counters}, ...}.
-// Reads records by prefix, hence one Redis (not Cluster), like the retry claim.
+// Reads records by prefix, in other slots than the index: one Redis (not Cluster) until it is
+// split (redis/keys.hpp, "not yet").
 const redis::script& list_page_script() {
   static const redis::script s(R"lua(
 local ids = redis.call('ZRANGEBYLEX', KEYS[1], ARGV[1], '+', 'LIMIT', 0, ARGV[2])
@@ -564,7 +565,7 @@ redis::operation<bool> store::remove_op(std::string_view id) const {
                    if (at == step::remove) {
                      if (!r) return propagate(r);
                      if (r->front().integer != 1) return false;
-                     o.next = ordered::purge_call(id);
+                     o.next = ordered::purge_call(id, opts_.retry_shards);
                      at = step::purge;
                      return std::nullopt;
                    }

@@ -85,6 +85,9 @@ struct endpoint_page {
 struct store_options {
   std::optional<secret_box> encryption;  // none: secrets stored in clear (a warning is logged)
   std::function<clock::time_point()> now = [] { return clock::now(); };
+  // The retry schedule's shards (retry::store_options::shards): deleting an endpoint purges its
+  // ordered queues, which live under its retry shard's hash tag.
+  std::size_t retry_shards = 16;
 };
 
 class store {

@@ -25,7 +25,8 @@ clock::time_point from_unix_ms(std::int64_t ms) {
       std::chrono::duration_cast<clock::duration>(std::chrono::milliseconds(ms)));
 }
 
-// KEYS: task hash, due zset, claimed zset. ARGV: task id, due ms, ttl ms, field/value pairs.
+// KEYS: task hash, due zset, claimed zset, the endpoint's task index (all of one shard).
+// ARGV: task id, due ms, ttl ms, field/value pairs.
 const redis::script& schedule_script() {
   static const redis::script s(R"lua(
 if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
@@ -33,6 +34,8 @@ redis.call('HSET', KEYS[1], unpack(ARGV, 4))
 redis.call('PEXPIRE', KEYS[1], ARGV[3])
 redis.call('ZREM', KEYS[3], ARGV[1])
 redis.call('ZADD', KEYS[2], ARGV[2], ARGV[1])
+redis.call('SADD', KEYS[4], ARGV[1])
+redis.call('PEXPIRE', KEYS[4], ARGV[3])
 return 1
 )lua");
   return s;
@@ -46,6 +49,8 @@ redis.call('HSET', KEYS[1], unpack(ARGV, 4))
 redis.call('PEXPIRE', KEYS[1], ARGV[3])
 redis.call('ZREM', KEYS[3], ARGV[1])
 redis.call('ZADD', KEYS[2], ARGV[2], ARGV[1])
+redis.call('SADD', KEYS[4], ARGV[1])
+redis.call('PEXPIRE', KEYS[4], ARGV[3])
 return 1
 )lua");
   return s;
@@ -58,20 +63,24 @@ const redis::script& schedule_now_script() {
 if redis.call('EXISTS', KEYS[1]) == 1 then
   if redis.call('ZSCORE', KEYS[3], ARGV[1]) then return 0 end
   redis.call('ZADD', KEYS[2], ARGV[2], ARGV[1])
+  redis.call('SADD', KEYS[4], ARGV[1])
   return 1
 end
 redis.call('HSET', KEYS[1], unpack(ARGV, 4))
 redis.call('PEXPIRE', KEYS[1], ARGV[3])
 redis.call('ZADD', KEYS[2], ARGV[2], ARGV[1])
+redis.call('SADD', KEYS[4], ARGV[1])
+redis.call('PEXPIRE', KEYS[4], ARGV[3])
 return 1
 )lua");
   return s;
 }
 
-// KEYS: due zset, claimed zset. ARGV: now ms, limit, lease-until ms, task key prefix.
+// KEYS: one shard's due zset and claimed zset. ARGV: now ms, limit, lease-until ms, the shard's
+// task key prefix, its endpoint index prefix (records and indexes are in the same slot).
 // Expired leases first go back to the due set (at their lease expiry, so they are due now);
 // then the earliest due tasks move to the claimed set. Members whose record expired are
-// dropped. Returns {id, {field, value, ...}, id, {...}, ...}.
+// dropped (and leave their endpoint's index). Returns {id, {field, value, ...}, id, ...}.
 const redis::script& claim_script() {
   static const redis::script s(R"lua(
 local expired = redis.call('ZRANGEBYSCORE', KEYS[2], '-inf', ARGV[1], 'WITHSCORES')
@@ -88,6 +97,8 @@ for _, id in ipairs(ids) do
     redis.call('ZADD', KEYS[2], ARGV[3], id)
     out[#out + 1] = id
     out[#out + 1] = fields
+  else
+    redis.call('SREM', ARGV[5] .. string.match(id, '[^:]*$'), id)
   end
 end
 return out
@@ -244,22 +255,23 @@ std::vector<std::string> store::task_args(const task& t, clock::time_point due,
 
 store::store(std::shared_ptr<redis::client> redis, store_options opts)
     : redis_(std::move(redis)), opts_(opts) {
+  opts_.shards = std::clamp<std::size_t>(opts_.shards, 1, keys::max_retry_shards);
   if (opts_.attempts_per_endpoint == 0) opts_.attempts_per_endpoint = 1;
   if (opts_.attempts_per_event == 0) opts_.attempts_per_event = 1;
 }
 
+std::vector<std::string> store::task_keys(const task& t) const {
+  const std::size_t n = shard_of(t.endpoint_id);
+  return {keys::retry_task(n, t.id()), keys::retry_due(n), keys::retry_claimed(n),
+          keys::retry_endpoint_tasks(n, t.endpoint_id)};
+}
+
 redis::request store::schedule_call(const task& t, clock::time_point due) const {
-  return {&schedule_script(),
-          {keys::retry_task(t.id()), std::string(keys::retry_due), std::string(keys::retry_claimed)},
-          task_argv(t, due, opts_.task_ttl),
-          {}};
+  return {&schedule_script(), task_keys(t), task_argv(t, due, opts_.task_ttl), {}};
 }
 
 redis::request store::reschedule_call(const task& t, clock::time_point due) const {
-  return {&reschedule_script(),
-          {keys::retry_task(t.id()), std::string(keys::retry_due), std::string(keys::retry_claimed)},
-          task_argv(t, due, opts_.task_ttl),
-          {}};
+  return {&reschedule_script(), task_keys(t), task_argv(t, due, opts_.task_ttl), {}};
 }
 
 status store::schedule(const task& t, clock::time_point due) {
@@ -279,12 +291,12 @@ result<bool> store::reschedule(const task& t, clock::time_point due) {
   return r->integer == 1;
 }
 
-redis::request store::claim_call(clock::time_point now, std::size_t limit,
+redis::request store::claim_call(std::size_t shard, clock::time_point now, std::size_t limit,
                                  std::chrono::milliseconds lease) {
   return {&claim_script(),
-          {std::string(keys::retry_due), std::string(keys::retry_claimed)},
+          {keys::retry_due(shard), keys::retry_claimed(shard)},
           {std::to_string(unix_ms(now)), std::to_string(limit), std::to_string(unix_ms(now + lease)),
-           std::string(keys::retry_task_prefix)},
+           keys::retry_task_prefix(shard), keys::retry_endpoint_tasks(shard, "")},
           {}};
 }
 
@@ -299,18 +311,26 @@ std::vector<task> store::tasks_from_reply(const redis::reply& r) {
 
 result<std::vector<task>> store::claim_due(clock::time_point now, std::size_t limit,
                                            std::chrono::milliseconds lease) {
-  if (limit == 0) return std::vector<task>{};
-  auto r = redis::single_reply(redis::run(*redis_, claim_call(now, limit, lease)));
-  if (!r) return std::unexpected(r.error());
-  return tasks_from_reply(*r);
+  std::vector<task> out;
+  // Every shard in turn, each for what the ones before it left of `limit`.
+  for (std::size_t shard = 0; shard < opts_.shards && out.size() < limit; ++shard) {
+    auto r = redis::single_reply(
+        redis::run(*redis_, claim_call(shard, now, limit - out.size(), lease)));
+    if (!r) return std::unexpected(r.error());
+    for (auto& t : tasks_from_reply(*r)) out.push_back(std::move(t));
+  }
+  return out;
 }
 
-redis::request store::complete_commands(std::string_view id) {
+redis::request store::complete_commands(std::string_view id) const {
+  const std::string_view endpoint = keys::task_endpoint(id);
+  const std::size_t n = shard_of(endpoint);
   redis::request r;
   r.commands.add({"MULTI"})
-      .add({"DEL", keys::retry_task(id)})
-      .add({"ZREM", keys::retry_due, id})
-      .add({"ZREM", keys::retry_claimed, id})
+      .add({"DEL", keys::retry_task(n, id)})
+      .add({"ZREM", keys::retry_due(n), id})
+      .add({"ZREM", keys::retry_claimed(n), id})
+      .add({"SREM", keys::retry_endpoint_tasks(n, endpoint), id})
       .add({"EXEC"});
   return r;
 }
@@ -330,17 +350,60 @@ status store::complete(std::string_view id) {
 }
 
 result<std::optional<task>> store::get(std::string_view id) {
-  auto r = redis_->command({"HGETALL", keys::retry_task(id)});
+  auto r = redis_->command({"HGETALL", keys::retry_task(task_shard(id), id)});
   if (!r) return std::unexpected(r.error());
   if (r->elements.empty()) return std::nullopt;
   return task_from_fields(r->elements);
 }
 
+redis::request store::backlog_commands(std::size_t shards) {
+  redis::request r;
+  for (std::size_t n = 0; n < shards; ++n) {
+    r.commands.add({"ZCARD", keys::retry_due(n)}).add({"ZCARD", keys::retry_claimed(n)});
+  }
+  return r;
+}
+
+result<backlog_size> store::backlog_from_replies(const std::vector<redis::reply>& r) {
+  if (auto e = redis::first_error(r); !e) return std::unexpected(e.error());
+  backlog_size out;
+  for (std::size_t i = 0; i + 1 < r.size(); i += 2) {
+    out.scheduled += r[i].integer;
+    out.claimed += r[i + 1].integer;
+  }
+  return out;
+}
+
 result<backlog_size> store::backlog() {
-  auto r = redis_->pipeline(
-      {{"ZCARD", std::string(keys::retry_due)}, {"ZCARD", std::string(keys::retry_claimed)}});
+  auto r = redis::run(*redis_, backlog_commands(opts_.shards));
   if (!r) return std::unexpected(r.error());
-  return backlog_size{(*r)[0].integer, (*r)[1].integer};
+  return backlog_from_replies(*r);
+}
+
+status store::check_shard_count() {
+  const std::string mine = std::to_string(opts_.shards);
+  auto r = redis_->pipeline({{"SET", std::string(keys::retry_shard_count), mine, "NX"},
+                             {"GET", std::string(keys::retry_shard_count)}});
+  if (!r) return std::unexpected(r.error());
+  if (auto e = redis::first_error(*r); !e) return e;
+  if ((*r)[1].str != mine) {
+    return fail(error_kind::permanent, "Redis holds a retry schedule in " + (*r)[1].str +
+                                           " shards, configured: " + mine +
+                                           " (run `tresse-dispatcher migrate-keys --retry-shards " +
+                                           mine + "`)");
+  }
+  return {};
+}
+
+result<std::size_t> store::recorded_shard_count(redis::client& redis) {
+  auto r = redis.command({"GET", keys::retry_shard_count});
+  if (!r) return std::unexpected(r.error());
+  if (r->is_nil()) return keys::default_retry_shards;
+  const auto n = std::strtoull(r->str.c_str(), nullptr, 10);
+  if (n < 1 || n > keys::max_retry_shards) {
+    return fail(error_kind::permanent, "redis: bad " + std::string(keys::retry_shard_count));
+  }
+  return static_cast<std::size_t>(n);
 }
 
 store::log_request store::log_attempt_commands(const attempt_record& a,
@@ -461,10 +524,7 @@ redis::operation<std::vector<attempt_record>> attempts_op(std::vector<std::strin
 redis::operation<bool> store::schedule_now_op(const task& t, clock::time_point now) const {
   using op = redis::operation<bool>;
   return op::one(
-      {&schedule_now_script(),
-       {keys::retry_task(t.id()), std::string(keys::retry_due), std::string(keys::retry_claimed)},
-       task_argv(t, now, opts_.task_ttl),
-       {}},
+      {&schedule_now_script(), task_keys(t), task_argv(t, now, opts_.task_ttl), {}},
       [](op&, redis::replies r) -> std::optional<result<bool>> {
         auto got = redis::single_reply(std::move(r));
         if (!got) return std::unexpected(got.error());

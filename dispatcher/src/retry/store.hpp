@@ -17,9 +17,11 @@
 //     ... deliver ...; ok ? retries.complete(t.id()) : retries.reschedule(t, now + delay);
 //   }
 //
-// Keys: redis/keys.hpp. The claim script reads task hashes by prefix, so this needs one Redis
-// (or a primary), not a Redis Cluster. All methods are thread-safe. Errors: transient when
-// Redis is unreachable.
+// The schedule is split into store_options::shards shards (redis/keys.hpp), each under its own
+// hash tag; a task lives in its endpoint's shard, so every script here touches one slot (the
+// claim script reads the task hashes of its shard by prefix, all in that slot). claim_due
+// claims from every shard; the delivery path claims them in turn (delivery/engine.cpp). All
+// methods are thread-safe. Errors: transient when Redis is unreachable.
 #pragma once
 
 #include <chrono>
@@ -34,6 +36,7 @@
 
 #include "kafka/dead_letter.hpp"
 #include "redis/client.hpp"
+#include "redis/keys.hpp"
 #include "redis/request.hpp"
 #include "tresse/common/result.hpp"
 
@@ -87,6 +90,9 @@ struct store_options {
   std::size_t attempts_per_event = 100;
   std::chrono::milliseconds event_attempts_ttl = std::chrono::hours(24 * 7);
   std::size_t snippet_limit = 1024;  // bytes of response body kept per attempt
+  // Retry schedule shards (config retry.shards, 1..keys::max_retry_shards); every instance,
+  // the API and the CLI must agree on it (keys::retry_shard_count).
+  std::size_t shards = 16;
 };
 
 struct backlog_size {
@@ -122,8 +128,25 @@ class store {
   // nullopt when absent.
   result<std::optional<task>> get(std::string_view task_id);
 
-  // For metrics.
+  // For metrics: summed over the shards.
   result<backlog_size> backlog();
+  static redis::request backlog_commands(std::size_t shards);
+  static result<backlog_size> backlog_from_replies(const std::vector<redis::reply>& r);
+
+  // Records shards() in Redis (keys::retry_shard_count) unless a count is there already; a
+  // permanent error when that count is another (tasks would be looked for in the wrong shards:
+  // `tresse-dispatcher migrate-keys` re-shards), transient when Redis does not answer.
+  status check_shard_count();
+  // The count recorded in Redis; keys::default_retry_shards when none is.
+  static result<std::size_t> recorded_shard_count(redis::client& redis);
+
+  std::size_t shards() const { return opts_.shards; }
+  std::size_t shard_of(std::string_view endpoint_id) const {
+    return redis::keys::retry_shard(endpoint_id, opts_.shards);
+  }
+  std::size_t task_shard(std::string_view task_id) const {
+    return redis::keys::task_shard(task_id, opts_.shards);
+  }
 
 
   // Appends to both the endpoint's and the event's attempt lists (capped). A non-empty
@@ -159,10 +182,11 @@ class store {
   static std::vector<std::string> task_args(const task& t, clock::time_point due,
                                             std::chrono::milliseconds ttl);
   std::chrono::milliseconds task_ttl() const { return opts_.task_ttl; }
-  static redis::request claim_call(clock::time_point now, std::size_t limit,
-                                       std::chrono::milliseconds lease);
+  // Claims from one shard (0..shards()-1).
+  static redis::request claim_call(std::size_t shard, clock::time_point now, std::size_t limit,
+                                   std::chrono::milliseconds lease);
   static std::vector<task> tasks_from_reply(const redis::reply& r);
-  static redis::request complete_commands(std::string_view task_id);
+  redis::request complete_commands(std::string_view task_id) const;
   static status complete_from_replies(const std::vector<redis::reply>& r);
   // Several attempts in one request, oldest first: one LPUSH of all their records and one
   // LTRIM per endpoint list (attempts to one endpoint share them), one LPUSH per event list
@@ -192,6 +216,9 @@ class store {
                                const std::vector<redis::reply>& replies) const;
 
  private:
+  // KEYS of the schedule scripts: task hash, due, claimed, the endpoint's index.
+  std::vector<std::string> task_keys(const task& t) const;
+
   std::shared_ptr<redis::client> redis_;
   store_options opts_;
 };

@@ -20,8 +20,12 @@ TEST(PortalSessionsTest, TokensAreLongRandomAndWellFormed) {
   for (int i = 0; i < 50; ++i) {
     auto op = create_op("biz_1", key_mode::live, "key_1", false, 60s, clock::now());
     // Built before any round trip: the token is in the outcome the step returns.
-    auto s = op.step(op, std::vector<redis::reply>{redis::reply{.type = redis::reply::kind::array}});
-    ASSERT_TRUE(s && *s) << "a successful EXEC gives the session";
+    // Two transactions (the record, the key's session set): MULTI, two QUEUED, EXEC each.
+    const redis::reply queued{.type = redis::reply::kind::status, .str = "QUEUED"};
+    const redis::reply ok{.type = redis::reply::kind::status, .str = "OK"};
+    const redis::reply exec{.type = redis::reply::kind::array};
+    auto s = op.step(op, std::vector<redis::reply>{ok, queued, queued, exec, ok, queued, queued, exec});
+    ASSERT_TRUE(s && *s) << "successful EXECs give the session";
     EXPECT_TRUE(looks_like_token((*s)->token)) << (*s)->token;
     EXPECT_EQ((*s)->token.size(), 46u);
     EXPECT_TRUE((*s)->id.starts_with("psn_"));

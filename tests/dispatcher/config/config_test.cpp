@@ -170,6 +170,15 @@ TEST_F(ConfigTest, RejectsBadNumberNamingKey) {
   EXPECT_THAT(set_error("delivery.retry_jitter", "abc"), HasSubstr("delivery.retry_jitter"));
 }
 
+TEST_F(ConfigTest, RetryShardsAreOneTo1024) {
+  EXPECT_EQ(load_config({}).retry.shards, 16u);
+  EXPECT_EQ(load_config({.overrides = {"retry.shards=1"}}).retry.shards, 1u);
+  EXPECT_EQ(load_config({.overrides = {"retry.shards=1024"}}).retry.shards, 1024u);
+  for (const char* bad : {"0", "1025", "-1", "x", ""}) {
+    EXPECT_THAT(set_error("retry.shards", bad), HasSubstr("retry.shards")) << bad;
+  }
+}
+
 TEST_F(ConfigTest, ParsesEndpointIsolationKeys) {
   const config c = load_config({.overrides = {"delivery.endpoint_queue_limit=0",
                                               "delivery.endpoint_queue_timeout=250ms"}});

@@ -32,8 +32,8 @@ class OrderedQueueTest : public test_support::redis_test {
     return t;
   }
 
-  place enter(const retry::task& t) { return run_place(enter_call(t, now_, ttl_)); }
-  place requeue(const retry::task& t) { return run_place(requeue_call(t, now_, ttl_)); }
+  place enter(const retry::task& t) { return run_place(enter_call(t, shards_, now_, ttl_)); }
+  place requeue(const retry::task& t) { return run_place(requeue_call(t, shards_, now_, ttl_)); }
   place run_place(const redis::request& r) {
     auto got = redis::single_reply(redis::run(*redis_, r));
     EXPECT_TRUE(got.has_value()) << (got ? "" : got.error().message);
@@ -43,7 +43,7 @@ class OrderedQueueTest : public test_support::redis_test {
   }
   released release(const retry::task& t, bool complete) {
     auto got =
-        redis::single_reply(redis::run(*redis_, release_call(t, complete, now_, ttl_, lease_)));
+        redis::single_reply(redis::run(*redis_, release_call(t, shards_, complete, now_, ttl_, lease_)));
     EXPECT_TRUE(got.has_value()) << (got ? "" : got.error().message);
     auto r = released_from_reply(*got);
     EXPECT_TRUE(r.has_value());
@@ -51,20 +51,29 @@ class OrderedQueueTest : public test_support::redis_test {
   }
   // Claims what is due at `at`, as an instance's retry poll does.
   std::vector<retry::task> claim(clock::time_point at = now_) {
-    retry::store s(redis_);
+    retry::store s(redis_, {.shards = shards_});
     auto got = s.claim_due(at, 100, 60s);
     EXPECT_TRUE(got.has_value());
     return *got;
   }
   std::int64_t pttl(const std::string& key) { return redis_->command({"PTTL", key})->integer; }
   backlog backlog_of(const std::string& endpoint) {
-    auto got = redis::run(*redis_, backlog_commands(endpoint));
+    auto got = redis::run(*redis_, backlog_commands(endpoint, shards_));
     EXPECT_TRUE(got.has_value());
     auto b = backlog_from_replies(*got);
     EXPECT_TRUE(b.has_value());
     return *b;
   }
 
+  // The endpoint's keys: under its retry shard's tag.
+  static std::string tag(const std::string& endpoint) {
+    return redis::keys::ordered_tag(redis::keys::retry_shard(endpoint, shards_), endpoint);
+  }
+  static std::string task_key(const retry::task& t) {
+    return redis::keys::retry_task(redis::keys::retry_shard(t.endpoint_id, shards_), t.id());
+  }
+
+  static constexpr std::size_t shards_ = 16;
   static inline const clock::time_point now_ = clock::time_point(1776594720s);
   const std::chrono::milliseconds ttl_ = 24h;
   const std::chrono::milliseconds lease_ = 60s;
@@ -178,7 +187,7 @@ TEST_F(OrderedQueueTest, WaitingRecordsExpireWithTheirQueue) {
   auto e1 = make("evt_1"), e2 = make("evt_2");
   enter(e1);
   enter(e2);
-  const auto record = redis::keys::retry_task(e2.id());
+  const auto record = task_key(e2);
   // Waiting: as long as its resource's queue lives (longer than a task, shorter than forever).
   EXPECT_GT(pttl(record), ttl_.count());
   EXPECT_LE(pttl(record), sequence_ttl.count());
@@ -261,39 +270,44 @@ TEST_F(OrderedQueueTest, PurgeRemovesADeletedEndpointsQueuesInBoundedBatches) {
   auto keys_of = [&](const std::string& pattern) {
     return redis_->command({"KEYS", pattern})->elements.size();
   };
-  ASSERT_GT(keys_of("tresse:ordered:{we_1}:[rw]:*"), 0u);
+  ASSERT_GT(keys_of(tag("we_1") + "[rw]:*"), 0u);
   // A budget of 3 per call: several calls, each bounded, until nothing is left.
   int calls = 0;
   for (std::int64_t left = 1; left > 0; ++calls) {
     ASSERT_LT(calls, 100);
-    auto got = redis::single_reply(redis::run(*redis_, purge_call("we_1", 3)));
+    auto got = redis::single_reply(redis::run(*redis_, purge_call("we_1", shards_, 3)));
     ASSERT_TRUE(got.has_value()) << got.error().message;
     left = got->integer;
   }
   EXPECT_GT(calls, 2);
-  EXPECT_EQ(keys_of("tresse:ordered:{we_1}:[rw]:*"), 0u);
-  EXPECT_EQ(keys_of("tresse:ordered:{we_1}:backlog"), 0u);
-  EXPECT_EQ(keys_of("tresse:ordered:{we_1}:oldest"), 0u);
-  EXPECT_EQ(keys_of("tresse:ordered:{we_1}:resources"), 0u);
-  for (const auto& id : waiting_tasks) EXPECT_EQ(keys_of(redis::keys::retry_task(id)), 0u) << id;
+  EXPECT_EQ(keys_of(tag("we_1") + "[rw]:*"), 0u);
+  EXPECT_EQ(keys_of(tag("we_1") + "backlog"), 0u);
+  EXPECT_EQ(keys_of(tag("we_1") + "oldest"), 0u);
+  EXPECT_EQ(keys_of(tag("we_1") + "resources"), 0u);
+  for (const auto& id : waiting_tasks) {
+    EXPECT_EQ(keys_of(redis::keys::retry_task(redis::keys::task_shard(id, shards_), id)), 0u) << id;
+  }
   // Another endpoint's queue is untouched.
   EXPECT_EQ(backlog_of("we_2").waiting, 1);
-  EXPECT_EQ(keys_of(redis::keys::retry_task(make("evt_other_2", "apt_0", "we_2").id())), 1u);
+  EXPECT_EQ(keys_of(task_key(make("evt_other_2", "apt_0", "we_2"))), 1u);
 }
 
-TEST_F(OrderedQueueTest, EveryKeyOfAnEndpointSharesItsHashTag) {
-  auto t = make("evt_1");
-  for (const auto& k : enter_call(t, now_, ttl_).keys) {
-    if (k.starts_with("tresse:ordered:")) {
-      EXPECT_TRUE(k.starts_with("tresse:ordered:{we_1}:")) << k;
+// A Redis Cluster runs a script only when all its keys are in one slot; the scripts also build
+// waiting-record and queue keys from the prefixes they are given, which must be in that slot.
+TEST_F(OrderedQueueTest, EachScriptTouchesOneSlot) {
+  for (const char* endpoint : {"we_1", "we_2", "we_2a5xQ"}) {
+    auto t = make("evt_1", "apt_1", endpoint);
+    const auto slot = redis::key_slot(tag(endpoint));
+    const redis::request calls[] = {enter_call(t, shards_, now_, ttl_),
+                                    requeue_call(t, shards_, now_, ttl_),
+                                    release_call(t, shards_, true, now_, ttl_, lease_),
+                                    purge_call(endpoint, shards_)};
+    for (const auto& call : calls) {
+      for (const auto& k : call.keys) EXPECT_EQ(redis::key_slot(k), slot) << k;
     }
-  }
-  auto keys = release_call(t, true, now_, ttl_, lease_).keys;
-  for (const auto& k : purge_call("we_1").keys) keys.push_back(k);
-  for (const auto& k : keys) {
-    if (k.starts_with("tresse:ordered:")) {
-      EXPECT_TRUE(k.starts_with("tresse:ordered:{we_1}:")) << k;
-    }
+    EXPECT_EQ(redis::key_slot(calls[2].args[3]), slot);  // release: the task key prefix
+    EXPECT_EQ(redis::key_slot(calls[3].args[0]), slot);  // purge: the queue key prefix
+    EXPECT_EQ(redis::key_slot(calls[3].args[1]), slot);  // purge: the task key prefix
   }
 }
 

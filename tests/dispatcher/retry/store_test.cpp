@@ -10,6 +10,8 @@
 #include <vector>
 
 #include "redis/client.hpp"
+#include "redis/cluster_slots.hpp"
+#include "redis/keys.hpp"
 #include "redis/request.hpp"
 #include "registry/store.hpp"
 #include "dispatcher/redis_test.hpp"
@@ -60,7 +62,7 @@ TEST_F(RetryStoreTest, ScheduledTaskRoundTrips) {
   EXPECT_EQ(g.source.offset, 1234);
   EXPECT_EQ(g.source.key, "biz_1");
   // The record expires on its own eventually.
-  auto ttl = redis_->command({"PTTL", "tresse:retry:task:evt_1:we_1"});
+  auto ttl = redis_->command({"PTTL", redis::keys::retry_task(s.shard_of("we_1"), t.id())});
   EXPECT_GT(ttl->integer, 0);
 }
 
@@ -108,7 +110,10 @@ TEST_F(RetryStoreTest, NoTaskIsClaimedTwiceAcrossClients) {
   store s(redis_);
   constexpr int tasks = 300;
   for (int i = 0; i < tasks; ++i) {
-    ASSERT_TRUE(s.schedule(make_task("evt_" + std::to_string(i)), now_).has_value());
+    // Over several endpoints, hence several shards.
+    ASSERT_TRUE(
+        s.schedule(make_task("evt_" + std::to_string(i), "we_" + std::to_string(i % 10)), now_)
+            .has_value());
   }
   std::mutex mu;
   std::vector<std::string> claimed;
@@ -340,6 +345,90 @@ TEST_F(RetryStoreTest, ResponseSnippetIsBoundedAndAnyBytesAreSafe) {
   a.error.clear();
   EXPECT_TRUE(to_json(a)["status"].is_null());
   EXPECT_TRUE(to_json(a)["error"].is_null());
+}
+
+TEST_F(RetryStoreTest, TasksLiveInTheirEndpointsShard) {
+  store s(redis_, {.shards = 4});
+  std::set<std::size_t> used;
+  for (int i = 0; i < 20; ++i) {
+    const auto t = make_task("evt_" + std::to_string(i), "we_" + std::to_string(i));
+    ASSERT_TRUE(s.schedule(t, now_).has_value());
+    const std::size_t n = s.shard_of(t.endpoint_id);
+    used.insert(n);
+    EXPECT_EQ(redis_->command({"EXISTS", redis::keys::retry_task(n, t.id())})->integer, 1);
+    EXPECT_TRUE(redis_->command({"ZSCORE", redis::keys::retry_due(n), t.id()})->type ==
+                redis::reply::kind::string);
+  }
+  EXPECT_GT(used.size(), 1u);  // spread, not one slot for the whole schedule
+  for (std::size_t n = 4; n < 16; ++n) {
+    EXPECT_EQ(redis_->command({"EXISTS", redis::keys::retry_due(n)})->integer, 0);
+  }
+  EXPECT_EQ(s.backlog()->scheduled, 20);
+  // One shard's claim takes only that shard's tasks; claim_due goes through all of them.
+  auto one = redis::single_reply(redis::run(*redis_, store::claim_call(*used.begin(), now_, 100, 1min)));
+  ASSERT_TRUE(one.has_value());
+  for (const auto& t : store::tasks_from_reply(*one)) EXPECT_EQ(s.shard_of(t.endpoint_id), *used.begin());
+  auto rest = s.claim_due(now_, 100, 1min);
+  EXPECT_EQ(store::tasks_from_reply(*one).size() + rest->size(), 20u);
+  EXPECT_EQ(s.backlog()->claimed, 20);
+}
+
+TEST_F(RetryStoreTest, EachEndpointsTasksAreIndexed) {
+  store s(redis_);
+  auto index_size = [&](const std::string& endpoint) {
+    return redis_->command({"SCARD", redis::keys::retry_endpoint_tasks(s.shard_of(endpoint), endpoint)})
+        ->integer;
+  };
+  const auto a1 = make_task("evt_1", "we_a"), a2 = make_task("evt_2", "we_a"),
+             a3 = make_task("evt_3", "we_a"), b1 = make_task("evt_1", "we_b");
+  for (const auto* t : {&a1, &a2, &a3, &b1}) ASSERT_TRUE(s.schedule(*t, now_).has_value());
+  EXPECT_EQ(index_size("we_a"), 3);
+  EXPECT_EQ(index_size("we_b"), 1);
+  ASSERT_TRUE(s.complete(a1.id()).has_value());
+  EXPECT_EQ(index_size("we_a"), 2);
+  // A record that expired leaves the index when a claim finds it gone.
+  ASSERT_TRUE(redis_->command({"DEL", redis::keys::retry_task(s.shard_of("we_a"), a2.id())}).has_value());
+  auto claimed = s.claim_due(now_, 10, 1min);
+  EXPECT_EQ(claimed->size(), 2u);
+  EXPECT_EQ(index_size("we_a"), 1);  // a3, claimed
+  ASSERT_TRUE(s.reschedule(a3, now_ + 1min).has_value());
+  EXPECT_EQ(index_size("we_a"), 1);
+  ASSERT_TRUE(s.complete(b1.id()).has_value());
+  EXPECT_EQ(index_size("we_b"), 0);
+  EXPECT_TRUE(s.schedule_now(b1, now_).value());  // recreated: indexed again
+  EXPECT_EQ(index_size("we_b"), 1);
+}
+
+TEST_F(RetryStoreTest, TheShardCountIsRecordedAndChecked) {
+  EXPECT_EQ(*store::recorded_shard_count(*redis_), redis::keys::default_retry_shards);
+  store eight(redis_, {.shards = 8});
+  ASSERT_TRUE(eight.check_shard_count().has_value());
+  ASSERT_TRUE(eight.check_shard_count().has_value());  // again: the same count
+  EXPECT_EQ(*store::recorded_shard_count(*redis_), 8u);
+  auto other = store(redis_, {.shards = 16}).check_shard_count();
+  ASSERT_FALSE(other.has_value());
+  EXPECT_EQ(other.error().kind, error_kind::permanent);
+  EXPECT_NE(other.error().message.find("migrate-keys"), std::string::npos);
+}
+
+// A Redis Cluster runs a script or MULTI only when its keys are in one slot: the schedule
+// scripts' KEYS, and the prefixes the claim script builds record and index keys from.
+TEST_F(RetryStoreTest, EveryScheduleScriptTouchesOneSlot) {
+  store s(redis_);
+  for (const char* endpoint : {"we_1", "we_2", "we_2a5xQ"}) {
+    const auto t = make_task("evt_1", endpoint);
+    const auto slot = redis::key_slot(redis::keys::retry_due(s.shard_of(endpoint)));
+    for (const auto& r : {s.schedule_call(t, now_), s.reschedule_call(t, now_)}) {
+      for (const auto& k : r.keys) EXPECT_EQ(redis::key_slot(k), slot) << k;
+    }
+  }
+  for (std::size_t n = 0; n < s.shards(); ++n) {
+    const auto r = store::claim_call(n, now_, 10, 1min);
+    const auto slot = redis::key_slot(redis::keys::retry_due(n));
+    for (const auto& k : r.keys) EXPECT_EQ(redis::key_slot(k), slot) << k;
+    EXPECT_EQ(redis::key_slot(r.args[3]), slot);  // task records
+    EXPECT_EQ(redis::key_slot(r.args[4]), slot);  // endpoint indexes
+  }
 }
 
 }  // namespace

@@ -1,0 +1,278 @@
+// `tresse-dispatcher migrate-keys [--redis URL] [--retry-shards N]`: moves the retry schedule
+// and the ordered queues to the layout of redis/keys.hpp: from the single-node layout before it
+// (keys::legacy), and from another shard count (the one recorded in keys::retry_shard_count) to
+// N (default: the recorded count, else keys::default_retry_shards). Then records N.
+//
+// Run it with every dispatcher stopped, on the single Redis (or primary) they used: it moves
+// keys one task, one resource at a time, each move atomic, and is safe to re-run after a crash
+// or to run twice (what is already in place is skipped). Nothing is found by SCAN: tasks through
+// the schedule's sets, ordered queues through the registry's endpoint index and each endpoint's
+// resource index. The per-event sequence numbers of events already settled are left to their
+// TTL (30 d): only a Kafka redelivery of such an event would read them, and a dispatcher that
+// stopped cleanly has committed its offsets.
+#include <iostream>
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+#include "ops/commands.hpp"
+#include "ops/connect.hpp"
+#include "ops/output.hpp"
+#include "redis/client.hpp"
+#include "redis/keys.hpp"
+#include "retry/store.hpp"
+#include "tresse/cli/program.hpp"
+
+namespace tresse::dispatcher::ops {
+namespace {
+
+namespace keys = redis::keys;
+
+struct migrate_flags {
+  store_flags store;
+  std::size_t shards = 0;  // 0: the recorded count
+};
+
+// Where one layout keeps an endpoint's tasks and ordered queues.
+struct home {
+  std::string task_prefix, due, claimed, index, ordered;  // index empty: the layout has none
+  bool operator==(const home&) const = default;
+};
+
+// A layout: the legacy one (shards == 0) or `shards` shards.
+home home_of(std::size_t shards, const std::string& endpoint) {
+  if (shards == 0) {
+    return {keys::legacy::retry_task(""), std::string(keys::legacy::retry_due),
+            std::string(keys::legacy::retry_claimed), "", keys::legacy::ordered_tag(endpoint)};
+  }
+  const std::size_t n = keys::retry_shard(endpoint, shards);
+  return {keys::retry_task_prefix(n), keys::retry_due(n), keys::retry_claimed(n),
+          keys::retry_endpoint_tasks(n, endpoint), keys::ordered_tag(n, endpoint)};
+}
+
+// KEYS: old record, new record, old due, old claimed, new due, new claimed, new index, old
+// index. ARGV: task id, index ttl ms, "1" when there is an old index.
+// The record moves unless the new one exists already (then the old is dropped); its scores
+// follow it. Returns 1.
+const redis::script& move_task_script() {
+  static const redis::script s(R"lua(
+local due = redis.call('ZSCORE', KEYS[3], ARGV[1])
+local claimed = redis.call('ZSCORE', KEYS[4], ARGV[1])
+if redis.call('EXISTS', KEYS[1]) == 1 then
+  if redis.call('EXISTS', KEYS[2]) == 0 then
+    redis.call('RENAME', KEYS[1], KEYS[2])
+  else
+    redis.call('DEL', KEYS[1])
+  end
+end
+if redis.call('EXISTS', KEYS[2]) == 1 then
+  if due then redis.call('ZADD', KEYS[5], due, ARGV[1]) end
+  if claimed then redis.call('ZADD', KEYS[6], claimed, ARGV[1]) end
+  if due or claimed then
+    redis.call('SADD', KEYS[7], ARGV[1])
+    redis.call('PEXPIRE', KEYS[7], ARGV[2])
+  end
+end
+redis.call('ZREM', KEYS[3], ARGV[1])
+redis.call('ZREM', KEYS[4], ARGV[1])
+if ARGV[3] == '1' then redis.call('SREM', KEYS[8], ARGV[1]) end
+return 1
+)lua");
+  return s;
+}
+
+// KEYS: old, new. Renames unless the new key exists (then the old is dropped: what a dispatcher
+// wrote under the new name wins). Returns 1 when the old key existed.
+const redis::script& move_key_script() {
+  static const redis::script s(R"lua(
+if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
+if redis.call('EXISTS', KEYS[2]) == 0 then
+  redis.call('RENAME', KEYS[1], KEYS[2])
+else
+  redis.call('DEL', KEYS[1])
+end
+return 1
+)lua");
+  return s;
+}
+
+class migration {
+ public:
+  migration(redis::client& redis, std::size_t shards) : redis_(redis), shard_count_(shards) {}
+
+  // Moves every task of the schedule in layout `from` (home_of's `shards`) that lives
+  // elsewhere in the new one.
+  status move_schedule(std::size_t from) {
+    // A layout's sets: the legacy one has one pair, a sharded one a pair per shard.
+    const std::size_t sets = from == 0 ? 1 : from;
+    for (std::size_t n = 0; n < sets; ++n) {
+      const std::string due = from == 0 ? std::string(keys::legacy::retry_due) : keys::retry_due(n);
+      const std::string claimed =
+          from == 0 ? std::string(keys::legacy::retry_claimed) : keys::retry_claimed(n);
+      for (const auto& set : {due, claimed}) {
+        if (auto st = move_set(set, from); !st) return st;
+      }
+    }
+    return {};
+  }
+
+  // Moves the ordered queues of every endpoint in the registry from layout `from`.
+  status move_ordered(std::size_t from) {
+    auto ids = redis_.command({"ZRANGE", keys::endpoints_all, "0", "-1"});
+    if (!ids) return std::unexpected(ids.error());
+    for (const auto& id : ids->elements) {
+      if (auto st = move_endpoint_queues(id.str, from); !st) return st;
+    }
+    return {};
+  }
+
+  // Gives each open circuit its endpoint's own copy of open_until (keys::breaker_open_until),
+  // which the probe lease reads; ZADD GT keeps a later value a dispatcher wrote.
+  status copy_open_circuits() {
+    auto open = redis_.command({"ZRANGE", keys::breakers_open, "0", "-1", "WITHSCORES"});
+    if (!open) return std::unexpected(open.error());
+    redis::command_list copies;
+    const auto& e = open->elements;
+    for (std::size_t i = 0; i + 1 < e.size(); i += 2) {
+      copies.add({"ZADD", keys::breaker_open_until(e[i].str), "GT", e[i + 1].str, "until"});
+    }
+    if (copies.empty()) return {};
+    circuits = copies.size();
+    return redis_.pipeline_ok(copies);
+  }
+
+  std::size_t tasks = 0, queue_keys = 0, circuits = 0;
+
+ private:
+  // Members are removed as they move; those already in place stay, and are skipped by offset.
+  status move_set(const std::string& set, std::size_t from) {
+    std::size_t in_place = 0;
+    for (;;) {
+      auto page = redis_.command({"ZRANGE", set, std::to_string(in_place),
+                                  std::to_string(in_place + batch - 1)});
+      if (!page) return std::unexpected(page.error());
+      if (page->elements.empty()) return {};
+      for (const auto& member : page->elements) {
+        const std::string& id = member.str;
+        const std::string endpoint(keys::task_endpoint(id));
+        const home old_home = home_of(from, endpoint), new_home = home_of(shard_count_, endpoint);
+        // In place: its shard is the same in both layouts, or it was moved here already from a
+        // shard looked at before (the two layouts share the names of their first shards).
+        if (old_home == new_home || new_home.due == set || new_home.claimed == set) {
+          ++in_place;
+          continue;
+        }
+        if (auto st = move_task(id, old_home, new_home); !st) return st;
+      }
+    }
+  }
+
+  status move_task(const std::string& id, const home& from, const home& to) {
+    const std::string ttl = std::to_string(retry::store_options{}.task_ttl.count());
+    const bool old_index = !from.index.empty();
+    auto r = redis_.eval(move_task_script(),
+                         {from.task_prefix + id, to.task_prefix + id, from.due, from.claimed, to.due,
+                          to.claimed, to.index, old_index ? from.index : to.index},
+                         {id, ttl, old_index ? "1" : "0"});
+    if (!r) return std::unexpected(r.error());
+    ++tasks;
+    return {};
+  }
+
+  status move_key(const std::string& from, const std::string& to) {
+    auto r = redis_.eval(move_key_script(), {from, to}, {});
+    if (!r) return std::unexpected(r.error());
+    queue_keys += static_cast<std::size_t>(r->integer);
+    return {};
+  }
+
+  status move_endpoint_queues(const std::string& endpoint, std::size_t from) {
+    const home old_home = home_of(from, endpoint), new_home = home_of(shard_count_, endpoint);
+    if (old_home.ordered == new_home.ordered) return {};
+    const std::string& a = old_home.ordered;
+    const std::string& b = new_home.ordered;
+    auto resources = redis_.command({"SMEMBERS", a + "resources"});
+    if (!resources) return std::unexpected(resources.error());
+    for (const auto& res : resources->elements) {
+      const std::string& r = res.str;
+      // The waiting events' records, then their numbers and the head's, then the queue itself.
+      auto waiting = redis_.command({"LRANGE", a + "w:" + r, "0", "-1"});
+      if (!waiting) return std::unexpected(waiting.error());
+      std::vector<std::string> events;
+      for (const auto& task : waiting->elements) {
+        if (auto st = move_task(task.str, old_home, new_home); !st) return st;
+        const auto colon = task.str.rfind(':');
+        if (colon != std::string::npos) events.push_back(task.str.substr(0, colon));
+      }
+      auto head = redis_.command({"HGET", a + "r:" + r, "head"});
+      if (!head) return std::unexpected(head.error());
+      if (!head->is_nil()) events.push_back(head->str);
+      for (const auto& e : events) {
+        if (auto st = move_key(a + "e:" + e, b + "e:" + e); !st) return st;
+      }
+      for (const char* part : {"w:", "r:"}) {
+        if (auto st = move_key(a + part + r, b + part + r); !st) return st;
+      }
+    }
+    // The index last: a re-run after a crash still finds the resources it names.
+    for (const char* k : {"backlog", "oldest", "resources"}) {
+      if (auto st = move_key(a + k, b + k); !st) return st;
+    }
+    return {};
+  }
+
+  static constexpr std::size_t batch = 500;
+  redis::client& redis_;
+  std::size_t shard_count_;  // the layout moved to
+};
+
+int migrate_keys(const migrate_flags& f) {
+  std::shared_ptr<redis::client> redis = redis_client(f.store);
+  auto recorded = redis->command({"GET", keys::retry_shard_count});
+  if (!recorded) return action_error(recorded.error());
+  // 0: nothing recorded, the schedule was never sharded.
+  const std::size_t was = recorded->is_nil() ? 0 : std::strtoull(recorded->str.c_str(), nullptr, 10);
+  if (!recorded->is_nil() && (was < 1 || was > keys::max_retry_shards)) {
+    return print_error(1, "invalid_state",
+                       "Redis holds a bad " + std::string(keys::retry_shard_count));
+  }
+  const std::size_t shards = f.shards > 0 ? f.shards : was > 0 ? was : keys::default_retry_shards;
+
+  migration m(*redis, shards);
+  // The legacy layout always (nothing to do once it is moved), then the previous shard count.
+  std::vector<std::size_t> from{0};
+  if (was > 0 && was != shards) from.push_back(was);
+  for (std::size_t layout : from) {
+    if (auto st = m.move_schedule(layout); !st) return action_error(st.error());
+    if (auto st = m.move_ordered(layout); !st) return action_error(st.error());
+  }
+  if (auto st = m.copy_open_circuits(); !st) return action_error(st.error());
+  auto set = redis->command({"SET", keys::retry_shard_count, std::to_string(shards)});
+  if (!set) return action_error(set.error());
+  return print({{"retry_shards", shards},
+                {"previous_retry_shards", was > 0 ? nlohmann::json(was) : nlohmann::json(nullptr)},
+                {"tasks_moved", m.tasks},
+                {"queue_keys_moved", m.queue_keys},
+                {"open_circuits", m.circuits}});
+}
+
+}  // namespace
+
+void add_migrate_keys_command(tresse::cli::program& p) {
+  auto f = std::make_shared<migrate_flags>();
+  CLI::App& cmd = p.command(p.app(), "migrate-keys",
+                            "move the retry schedule and ordered queues to this version's layout",
+                            [f] { return migrate_keys(*f); });
+  cmd.footer(
+      "Moves an existing deployment's retry tasks and ordered queues to the sharded layout\n"
+      "(tresse:{rs<n>}:..., redis/keys.hpp), or to another retry.shards. Stop every dispatcher\n"
+      "first; safe to re-run.");
+  cmd.add_option("--retry-shards", f->shards,
+                 "the shard count to move to (retry.shards; default: the recorded one, else 16)")
+      ->type_name("N")
+      ->check(CLI::Range(std::size_t{1}, keys::max_retry_shards));
+  add_redis_flag(cmd, f->store);
+}
+
+}  // namespace tresse::dispatcher::ops
