@@ -455,7 +455,9 @@ const std::vector<key_spec>& keys() {
           [](auto& c) -> auto& { return c.api.rate_limit_per_minute; }, parse_count<std::uint32_t>,
           format_count<std::uint32_t>),
       field(
-          "api.threads", "management API threads (each blocks on Redis for its request)",
+          "api.threads",
+          "management API threads (none waits on Redis: they share one pipelined, non-blocking "
+          "connection)",
           [](auto& c) -> auto& { return c.api.threads; }, parse_count<std::size_t>,
           format_count<std::size_t>),
       field(
