@@ -107,7 +107,8 @@ error bad_url(std::string_view why) {
   return error{error_kind::permanent, "redis url: " + std::string(why)};
 }
 
-// host[:port] or [v6]:port; `default_port` when none is given.
+}  // namespace
+
 result<address> parse_host_port(std::string_view authority, int default_port) {
   address a{std::string(), default_port};
   std::string_view host = authority;
@@ -145,6 +146,8 @@ result<address> parse_host_port(std::string_view authority, int default_port) {
   a.host = std::string(host);
   return a;
 }
+
+namespace {
 
 status parse_db(std::string_view db, options& o) {
   if (db.empty()) return {};

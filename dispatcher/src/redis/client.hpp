@@ -80,6 +80,10 @@ struct options {
 // db); its message names the part at fault, never the URL, which may hold a password.
 result<options> parse_url(std::string_view url);
 
+// host[:port] or [v6]:port, `default_port` when none is given: the servers and sentinels of a
+// URL, and a Redis Cluster's seed nodes. A permanent error names the part at fault.
+result<address> parse_host_port(std::string_view authority, int default_port);
+
 // The AUTH command `o` asks for, empty when none: AUTH password, or AUTH user password (an
 // ACL user, Redis 6+). Both clients send it first on every new connection.
 std::vector<std::string_view> auth_argv(const options& o);

@@ -8,7 +8,6 @@
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
-#include <cctype>
 #include <charconv>
 #include <map>
 #include <optional>
@@ -16,20 +15,16 @@
 #include <boost/asio/dispatch.hpp>
 #include <boost/asio/use_future.hpp>
 
+#include "http/header_syntax.hpp"
 #include "redis/async_client.hpp"
 #include "redis/resp_reader.hpp"
 
 namespace tresse::dispatcher::redis {
 namespace asio = boost::asio;
 using namespace std::chrono_literals;
+using http::iequals;
 
 namespace {
-
-bool iequals(std::string_view a, std::string_view b) {
-  return std::ranges::equal(a, b, [](char x, char y) {
-    return std::tolower(static_cast<unsigned char>(x)) == std::tolower(static_cast<unsigned char>(y));
-  });
-}
 
 // Commands whose argv[1] is not a key (or that have no argument at all).
 bool keyless(std::string_view name) {
@@ -61,22 +56,10 @@ std::optional<std::uint16_t> command_slot(const std::vector<std::string>& argv) 
 }
 
 result<cluster_node> parse_node(std::string_view hp) {
-  const auto bad = [&] {
-    return fail(error_kind::permanent, "redis cluster node: expected host:port, got \"" +
-                                           std::string(hp) + "\"");
-  };
-  const auto colon = hp.rfind(':');
-  if (colon == std::string_view::npos || colon == 0) return bad();
-  std::string_view host = hp.substr(0, colon);
-  if (host.front() == '[') {
-    if (host.size() < 3 || host.back() != ']') return bad();
-    host = host.substr(1, host.size() - 2);
-  }
-  const std::string_view port = hp.substr(colon + 1);
-  int n = 0;
-  auto [p, ec] = std::from_chars(port.data(), port.data() + port.size(), n);
-  if (ec != std::errc() || p != port.data() + port.size() || n <= 0 || n > 65535) return bad();
-  return cluster_node{std::string(host), n};
+  auto a = parse_host_port(hp, 0);  // a seed names its port: 0 is refused below
+  if (!a) return std::unexpected(a.error());
+  if (a->port == 0) return fail(error_kind::permanent, "redis url: a cluster node needs a port");
+  return cluster_node{std::move(a->host), a->port};
 }
 
 result<std::vector<std::vector<std::string>>> decode_commands(std::string_view resp,
@@ -213,17 +196,14 @@ struct cluster_client::state : std::enable_shared_from_this<cluster_client::stat
     if (!map) co_await refresh();
     // A keyless command (MULTI, EXEC, WAIT) goes with its neighbours: the slot of the keyed
     // command before it, else the one after.
-    std::vector<std::optional<std::uint16_t>> slots(commands.size());
-    std::optional<std::uint16_t> last;
-    for (std::size_t i = 0; i < commands.size(); ++i) {
-      slots[i] = command_slot(commands[i]);
-      if (slots[i]) last = slots[i];
-      else slots[i] = last;
-    }
-    std::optional<std::uint16_t> next;
-    for (std::size_t i = commands.size(); i-- > 0;) {
-      if (command_slot(commands[i])) next = command_slot(commands[i]);
-      else if (!slots[i]) slots[i] = next;
+    std::vector<std::optional<std::uint16_t>> slots;
+    slots.reserve(commands.size());
+    for (const auto& c : commands) slots.push_back(command_slot(c));
+    const auto first = std::ranges::find_if(slots, [](const auto& s) { return s.has_value(); });
+    std::optional<std::uint16_t> last = first == slots.end() ? std::nullopt : *first;
+    for (auto& s : slots) {
+      if (s) last = s;
+      else s = last;
     }
     struct group {
       cluster_node node;

@@ -178,6 +178,25 @@ TEST_F(ClusterClientTest, APipelineAcrossPrimariesAnswersInOrder) {
   EXPECT_TRUE(r->back().str.starts_with("WRONGTYPE"));
 }
 
+// A keyless MULTI goes with the command after it, EXEC and WAIT with the one before: the
+// transaction reaches its keys' primary whole.
+TEST_F(ClusterClientTest, KeylessCommandsGoWithTheirNeighbours) {
+  cluster_client c(base(), seeds());
+  auto r = run(c.pipeline({{"MULTI"},
+                           {"SET", "tx:{t9}:a", "1"},
+                           {"INCR", "tx:{t9}:n"},
+                           {"EXEC"},
+                           {"WAIT", "0", "0"}}));
+  ASSERT_TRUE(r) << r.error().message;
+  ASSERT_EQ(r->size(), 5u);
+  EXPECT_EQ((*r)[0].str, "OK");
+  EXPECT_EQ((*r)[1].str, "QUEUED");
+  ASSERT_EQ((*r)[3].type, reply::kind::array);
+  ASSERT_EQ((*r)[3].elements.size(), 2u);
+  EXPECT_EQ((*r)[3].elements[1].integer, 1);
+  EXPECT_EQ((*r)[4].type, reply::kind::integer);
+}
+
 TEST_F(ClusterClientTest, AScriptRunsOnItsHashTagsPrimary) {
   cluster_client c(base(), seeds());
   const script s("redis.call('SET', KEYS[1], ARGV[1]); redis.call('SET', KEYS[2], ARGV[1]);"
