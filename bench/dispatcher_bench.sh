@@ -53,19 +53,12 @@ command -v wrk >/dev/null || { echo "wrk is not installed" >&2; exit 2; }
 . "$(dirname "$0")/lib.sh"
 delivered() { metric 'tresse_deliveries_total{outcome="delivered"}'; }
 # wait_delivered TARGET SECONDS: polls /metrics every 20 ms until TARGET deliveries; prints the
-# time. (Each poll is a /metrics scrape, which costs the dispatcher a little CPU too.)
+# time. One poller process on one connection (bench/poll_metric.py): a shell loop spawning curl
+# and friends each poll cost the machine a third of a core during this run and none during
+# wrk's. (Each poll is a /metrics scrape, which costs the dispatcher a little CPU too.)
 wait_delivered() {
-  local deadline=$(($(date +%s) + $2)) n u s
-  while n=$(delivered); [ "$n" -lt "$1" ]; do
-    read -r u s < <(cpu_ticks "$DISPATCHER_PID")
-    echo "$(now) $n $((u + s))" >>"$TMP/timeline.txt"
-    [ "$(date +%s)" -lt "$deadline" ] || {
-      echo "timed out: $(delivered)/$1 delivered" >&2
-      return 1
-    }
-    sleep 0.02
-  done
-  now
+  python3 "$(dirname "$0")/poll_metric.py" "$ADMIN_PORT" 'tresse_deliveries_total{outcome="delivered"}' \
+    "$1" "$2" "$DISPATCHER_PID" "$TMP/timeline.txt"
 }
 # others_ticks: "sinks broker" CPU clock ticks so far of the E sinks (summed) and the broker.
 others_ticks() {
