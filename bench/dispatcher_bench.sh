@@ -60,6 +60,13 @@ wait_delivered() {
   python3 "$(dirname "$0")/poll_metric.py" "$ADMIN_PORT" 'tresse_deliveries_total{outcome="delivered"}' \
     "$1" "$2" "$DISPATCHER_PID" "$TMP/timeline.txt"
 }
+# thread_ticks PID: "tid name ticks" per thread of PID (utime + stime; names: thread_name.hpp).
+thread_ticks() {
+  local t
+  for t in /proc/"$1"/task/*; do
+    printf '%s %s %s\n' "${t##*/}" "$(tr ' ' _ <"$t/comm")" "$(sed 's/^.*) //' "$t/stat" | awk '{ print $12 + $13 }')"
+  done 2>/dev/null
+}
 # others_ticks: "sinks broker" CPU clock ticks so far of the E sinks (summed) and the broker.
 others_ticks() {
   local sinks=0 pid u s
@@ -155,6 +162,7 @@ fi
 read -r user0 sys0 < <(cpu_ticks "$DISPATCHER_PID")
 read -r ruser0 rsys0 < <(cpu_ticks "$REDIS_PID")
 switches0=$(context_switches "$DISPATCHER_PID")
+thread_ticks "$DISPATCHER_PID" >"$TMP/threads0.txt"
 read -r busy0 idle0 < <(machine_ticks)
 others0=$(others_ticks)
 redis-cli -p "$REDIS_PORT" CONFIG RESETSTAT >/dev/null  # commands per delivery, below
@@ -174,6 +182,7 @@ t1=$(wait_delivered $((base + DELIVERIES)) $((120 + DELIVERIES / 500)))
 read -r user1 sys1 < <(cpu_ticks "$DISPATCHER_PID")
 read -r ruser1 rsys1 < <(cpu_ticks "$REDIS_PID")
 switches1=$(context_switches "$DISPATCHER_PID")
+thread_ticks "$DISPATCHER_PID" >"$TMP/threads1.txt"
 read -r busy1 idle1 < <(machine_ticks)
 others1=$(others_ticks)
 REDIS_STATS=$(redis-cli -p "$REDIS_PORT" INFO commandstats)
@@ -229,6 +238,22 @@ MACHINE=$(python3 -c "
 t = 1e6 / $CLK_TCK / $window
 busy, idle = $busy1 - $busy0, $idle1 - $idle0
 print('%.1f us per delivery, %.0f %% idle; sinks %.1f us, broker %.1f us' % (busy * t, 100.0 * idle / max(1, busy + idle), ($sinks1 - $sinks0) * t, ($broker1 - $broker0) * t))")
+# The busiest threads' share of the run's wall clock: a thread near 100 % is what the rate waits
+# for; well below, the rate waits on something else (the sink, the scheduler, the feed).
+THREADS=$(python3 - "$TMP/threads0.txt" "$TMP/threads1.txt" "$t0" "$t1" "$CLK_TCK" <<'EOF'
+import sys
+def load(p):
+    out = {}
+    for line in open(p):
+        tid, name, ticks = line.split()
+        out[tid] = (name, int(ticks))
+    return out
+a, b = load(sys.argv[1]), load(sys.argv[2])
+wall = float(sys.argv[4]) - float(sys.argv[3])
+busy = sorted(((t - a.get(tid, (n, 0))[1], n) for tid, (n, t) in b.items()), reverse=True)[:4]
+print(", ".join("%s %.0f %%" % (n, 100.0 * t / float(sys.argv[5]) / wall) for t, n in busy if t > 0))
+EOF
+)
 SWITCHES=$(python3 -c "print('%.2f' % (($switches1 - $switches0) / $window))")
 CPU_SYS=$(python3 -c "print('%.0f %%' % (100.0 * ($sys1 - $sys0) / max(1, $ticks)))")
 HWM_RATE_KB=$(kb VmHWM)
@@ -358,6 +383,7 @@ Dispatcher benchmark: $what, endpoint_concurrency=$CONC, build $BUILD, feed $FEE
   ceiling                $WRK_RATE/s ($ceiling)
   dispatcher CPU         $CPU_FIRST_US us per delivery from the first delivery on; $CPU_US us from the publisher's start ($CPU_S s for $window deliveries, $CPU_SYS in the kernel)   goal <= 30 us
   context switches       $SWITCHES per delivery (all the dispatcher's threads)
+  busiest threads        ${THREADS:-n/a} (CPU over the rate run's wall clock)
   whole machine          $MACHINE (under wrk the sinks spent $WRK_SINKS_US us per request)
   redis-server CPU       $REDIS_US us per delivery ($REDIS_CALLS)
   retries scheduled      $failed (should be 0), deferred $deferred; mean attempt ${ATTEMPT_MS} ms

@@ -29,6 +29,7 @@
 #include <vector>
 
 #include "tresse/common/log.hpp"
+#include "tresse/common/thread_name.hpp"
 
 namespace tresse::http {
 namespace {
@@ -419,7 +420,10 @@ result<server> server::start(server_options options, handler h) {
   asio::co_spawn(acceptor.get_executor(), p->accept_loop(), log_coroutine_exception);
   asio::co_spawn(acceptor.get_executor(), p->sweep_loop(), log_coroutine_exception);
   for (std::size_t i = 0; i < p->options.threads; ++i) {
-    p->threads.emplace_back([io = &p->ioc] { io->run(); });
+    p->threads.emplace_back([io = &p->ioc, name = p->options.thread_name + "-" + std::to_string(i)] {
+      name_this_thread(name);
+      io->run();
+    });
   }
   return server(std::move(p));
 }

@@ -4,6 +4,7 @@
 #include <string>
 
 #include "tresse/common/log.hpp"
+#include "tresse/common/thread_name.hpp"
 
 namespace tresse::kafka {
 namespace {
@@ -101,7 +102,10 @@ result<std::unique_ptr<producer>> producer::create(producer_options options) {
   auto rk = make_handle(RD_KAFKA_PRODUCER, std::move(*conf));
   if (!rk) return std::unexpected(rk.error());
   p->rk_ = std::move(*rk);
-  p->poller_ = std::thread([raw = p.get()] { raw->poll_loop(); });
+  p->poller_ = std::thread([raw = p.get()] {
+    name_this_thread("kafka-producer");
+    raw->poll_loop();
+  });
   return p;
 }
 

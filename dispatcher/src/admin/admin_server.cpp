@@ -15,6 +15,7 @@ bool passes(const std::function<bool()>& check) { return !check || check(); }
 
 result<http::server> start_admin_server(http::server_options options, metrics& m,
                                         readiness_checks given) {
+  options.thread_name = "admin";
   auto checks = std::make_shared<const readiness_checks>(std::move(given));
   m.make_gauge("tresse_build_info", "The running version; always 1", {{"version", TRESSE_VERSION}})
       .set(1);

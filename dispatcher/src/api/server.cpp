@@ -6,6 +6,7 @@ result<http::server> start_server(http::server_options options, service& svc,
                                   std::string_view peer_header, request_metrics& counts,
                                   const console::assets& site) {
   options.peer_header = peer_header;
+  options.thread_name = "api";
   options.on_rejected = [&svc, &counts](const http::request& head,
                                         http::response& res) -> boost::asio::awaitable<void> {
     co_await svc.decorate_rejection(head, res);

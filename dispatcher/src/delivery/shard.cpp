@@ -8,6 +8,7 @@
 #include <boost/asio/post.hpp>
 
 #include "tresse/common/log.hpp"
+#include "tresse/common/thread_name.hpp"
 
 namespace tresse::dispatcher {
 namespace asio = boost::asio;
@@ -34,7 +35,10 @@ shard::~shard() { stop(); }
 
 void shard::start() {
   work_.emplace(io_.get_executor());
-  thread_ = std::thread([this] { io_.run(); });
+  thread_ = std::thread([this] {
+    name_this_thread("shard-" + std::to_string(index_));
+    io_.run();
+  });
   asio::co_spawn(io_, housekeeping(), asio::detached);
   stats_.start();
 }

@@ -5,6 +5,7 @@
 #include <string>
 
 #include "tresse/common/log.hpp"
+#include "tresse/common/thread_name.hpp"
 
 namespace tresse::dispatcher::kafka {
 namespace {
@@ -70,7 +71,10 @@ result<std::unique_ptr<consumer>> consumer::create(consumer_options options, bat
   if (rd_kafka_resp_err_t err = rd_kafka_subscribe(c->rk_.get(), topics.get())) {
     return std::unexpected(tresse::kafka::to_error(err, "subscribe to " + c->options_.topic));
   }
-  c->thread_ = std::thread([raw = c.get()] { raw->run(); });
+  c->thread_ = std::thread([raw = c.get()] {
+    name_this_thread("kafka-consumer");
+    raw->run();
+  });
   return c;
 }
 

@@ -62,6 +62,7 @@ struct server_options {
   std::string host = "127.0.0.1";        // address to bind; "0.0.0.0" or "::" for every interface
   std::uint16_t port = 0;                // 0: an ephemeral port, see server::port()
   std::size_t threads = 1;               // io_context threads
+  std::string thread_name = "http";      // they are named "<thread_name>-<i>" (thread_name.hpp)
   std::size_t body_limit = 1024 * 1024;  // larger request bodies are answered 413
   std::size_t header_limit = 16 * 1024;  // larger request headers are answered 431
   // Between requests on a keep-alive connection (and after connecting), before the first byte of
