@@ -236,5 +236,47 @@ TEST_F(EngineTest, RunningOutOfDescriptorsOpensNoCircuit) {
   EXPECT_EQ(metrics.find("tresse_local_errors_total 0"), std::string::npos);
 }
 
+// A slow endpoint's full queue times out all at once; each deferral copies its event for Redis,
+// so they are written a bounded number at a time (settle::max_deferrals_at_once): with Redis
+// hanging, the rest wait in memory as they are, and all of them are stored once it is back.
+TEST_F(EngineTest, ABurstOfDeferralsIsWrittenABoundedNumberAtATime) {
+  constexpr int events_n = 600;
+  recording_sink hole([](const received_request&) { return sink_reply{.hang = true}; });
+  auto ep = create_endpoint("biz_burst", hole.url(), "*");
+  auto& d = start_dispatcher({"delivery.endpoint_concurrency=1", "delivery.timeout=30s",
+                              "delivery.endpoint_queue_timeout=300ms",
+                              "delivery.endpoint_stall_after=60s", "kafka.max_pending=2000"});
+  publish(make_events("biz_burst", 1));
+  ASSERT_TRUE(hole.wait_for_count(1));  // the one slot is taken, and stays taken
+  redis_.pause();
+  publish(make_events("biz_burst", events_n));
+  auto gauge = [&](const std::string& name) {
+    const auto text = http_get(d.admin_port(), "/metrics").second;
+    const auto at = text.find("\n" + name + " ");
+    return at == std::string::npos ? -1.0 : std::stod(text.substr(at + name.size() + 2));
+  };
+  // Every delivery but the hanging one timed out in the queue and waits to be deferred.
+  ASSERT_TRUE(eventually_true([&] {
+    return gauge("tresse_deferrals_in_progress") + gauge("tresse_deferrals_waiting") >= events_n;
+  }, 20s)) << http_get(d.admin_port(), "/metrics").second;
+  EXPECT_EQ(gauge("tresse_deferrals_in_progress"), 256.0);
+  redis_.resume();
+  ASSERT_TRUE(eventually_true([&] {
+    return gauge("tresse_deferrals_in_progress") == 0 && gauge("tresse_deferrals_waiting") == 0;
+  }, 30s));
+  dispatcher::redis::client redis(*dispatcher::redis::parse_url(redis_.url()));
+  namespace keys = dispatcher::redis::keys;
+  std::size_t tasks = 0;
+  for (std::size_t n = 0; n < keys::default_retry_shards; ++n) {
+    // Due, or claimed again by the retry poll since (deferred for a moment only).
+    for (const auto& set : {keys::retry_due(n), keys::retry_claimed(n)}) {
+      auto card = redis.command({"ZCARD", set});
+      ASSERT_TRUE(card.has_value());
+      tasks += static_cast<std::size_t>(card->integer);
+    }
+  }
+  EXPECT_EQ(tasks, static_cast<std::size_t>(events_n)) << "a deferral was lost";
+}
+
 }  // namespace
 }  // namespace tresse::test

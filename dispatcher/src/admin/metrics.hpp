@@ -40,6 +40,27 @@ class gauge {
   std::atomic<double> value_{0};
 };
 
+// Counts one in a gauge while it lives (something in progress); movable, not copyable.
+class gauge_hold {
+ public:
+  gauge_hold() = default;
+  explicit gauge_hold(gauge* g) : g_(g) { g_->add(1); }
+  gauge_hold(gauge_hold&& o) noexcept : g_(std::exchange(o.g_, nullptr)) {}
+  gauge_hold& operator=(gauge_hold&& o) noexcept {
+    if (this != &o) {
+      if (g_ != nullptr) g_->add(-1);
+      g_ = std::exchange(o.g_, nullptr);
+    }
+    return *this;
+  }
+  ~gauge_hold() {
+    if (g_ != nullptr) g_->add(-1);
+  }
+
+ private:
+  gauge* g_ = nullptr;
+};
+
 class histogram {
  public:
   explicit histogram(std::vector<double> bounds);

@@ -32,6 +32,12 @@ delivery_counters register_counters(metrics& m) {
       .latency = &m.make_histogram("tresse_attempt_duration_seconds", "Duration of delivery attempts",
                                    {0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 15}),
       .in_flight = &m.make_gauge("tresse_attempts_in_flight", "Delivery attempts in flight"),
+      .deferring = &m.make_gauge("tresse_deferrals_in_progress",
+                                 "Deferrals being written to the retry schedule (at most 256 per "
+                                 "delivery shard at once)"),
+      .deferrals_waiting = &m.make_gauge(
+          "tresse_deferrals_waiting",
+          "Deferred deliveries waiting to be written, beyond the 256 per delivery shard"),
   };
 }
 

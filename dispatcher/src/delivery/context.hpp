@@ -96,6 +96,8 @@ struct delivery_counters {
   counter* proxy_failures;
   histogram* latency;
   gauge* in_flight;
+  gauge* deferring;           // deferrals being copied and stored (settle.hpp)
+  gauge* deferrals_waiting;   // deferrals waiting for one of those slots
 };
 
 // What every attempt of one event needs; shared by the fan-out's deliveries.

@@ -50,6 +50,8 @@ asio::awaitable<settle::handoff> settle::first(const event_meta& meta,
                                                std::uint64_t sequence) {
   if (res.deferred) {
     // No request made: the schedule still owes it every attempt.
+    const auto slot = co_await deferral_slot();
+    if (!slot) co_return handoff::interrupted;
     const retry::task task = task_of(meta, ep.id, 0, "deferred", sequence);
     auto stored = co_await schedule(task, res.defer_due, false);
     if (!stored) co_return handoff::interrupted;
@@ -83,6 +85,8 @@ asio::awaitable<settle::handoff> settle::retry(retry::task& task, const registry
                                                bool reset_streak, const attempt_result& res) {
   if (res.deferred) {
     // Replaces the claim, attempts unchanged.
+    const auto slot = co_await deferral_slot();
+    if (!slot) co_return handoff::interrupted;
     auto stored = co_await schedule(task, res.defer_due, true);
     if (!stored) co_return handoff::interrupted;
     if (!*stored) co_return handoff::gone;
@@ -138,6 +142,15 @@ asio::awaitable<bool> settle::delivered_or_disabled(const registry::endpoint& ep
     (void)co_await writer_.try_once(reset);
   }
   co_return true;
+}
+
+asio::awaitable<std::optional<settle::deferral_slot_held>> settle::deferral_slot() {
+  if (!deferring_.try_acquire()) {  // no coroutine when a slot is free
+    const gauge_hold waiting(ctx_.counters.deferrals_waiting);
+    const bool got = co_await deferring_.acquire();
+    if (!got) co_return std::nullopt;
+  }
+  co_return deferral_slot_held{semaphore_permit(&deferring_), gauge_hold(ctx_.counters.deferring)};
 }
 
 asio::awaitable<std::optional<bool>> settle::schedule(const retry::task& task, clock_time due,

@@ -30,6 +30,7 @@
 
 #include <boost/asio/awaitable.hpp>
 
+#include "delivery/async_semaphore.hpp"
 #include "delivery/attempt_log.hpp"
 #include "delivery/context.hpp"
 #include "delivery/endpoint_lane.hpp"
@@ -43,10 +44,12 @@ class settle {
   // Runs on the shard's thread with the next event of an ordered resource, claimed as a retry.
   using released_fn = std::function<void(retry::task)>;
 
-  settle(context& ctx, redis_writer& writer, attempt_log& log, released_fn on_released)
+  settle(boost::asio::any_io_executor ex, context& ctx, redis_writer& writer, attempt_log& log,
+         released_fn on_released)
       : ctx_(ctx),
         writer_(writer),
         log_(log),
+        deferring_(std::move(ex), max_deferrals_at_once),
         ordered_(writer, ctx.deps.retries.shards(), ctx.deps.retries.task_ttl(), ctx.options.retry_lease),
         on_released_(std::move(on_released)) {}
 
@@ -66,6 +69,8 @@ class settle {
   // rescheduled) unless interrupted.
   boost::asio::awaitable<handoff> retry(retry::task& task, const registry::endpoint& ep,
                                         bool reset_streak, const attempt_result& res);
+  // Wakes the deliveries waiting to be deferred, for shutdown (they end interrupted).
+  void cancel_waits() { deferring_.cancel_all(); }
   // A claimed retry whose endpoint is gone (deleted) or disabled.
   boost::asio::awaitable<void> drop(const retry::task& task, const registry::endpoint* ep);
 
@@ -80,6 +85,16 @@ class settle {
   bool counted_delivered(const outcome& o, bool reset_streak);
   boost::asio::awaitable<bool> delivered_or_disabled(const registry::endpoint& ep,
                                                      bool reset_streak, const outcome& o);
+  // Deferrals of one shard written at once. A full lane's queue times out all at once (ten
+  // thousand deliveries behind a slow endpoint): each deferral copies its event for Redis, so
+  // they go a few hundred at a time and the burst's memory stays bounded (bench/README.md, RSS).
+  static constexpr std::size_t max_deferrals_at_once = 256;
+  // Held while a deferral (no attempt made) is copied and stored. nullopt: stopping.
+  struct deferral_slot_held {
+    semaphore_permit permit;
+    gauge_hold counted;  // tresse_deferrals_in_progress
+  };
+  boost::asio::awaitable<std::optional<deferral_slot_held>> deferral_slot();
   // Stores the task due at `due` (rescheduling it when `claimed`). nullopt: interrupted;
   // false: a claimed task another instance finished after our lease ran out.
   boost::asio::awaitable<std::optional<bool>> schedule(const retry::task& task, clock_time due,
@@ -107,6 +122,7 @@ class settle {
   context& ctx_;
   redis_writer& writer_;
   attempt_log& log_;
+  async_semaphore deferring_;
   ordered_queue ordered_;
   released_fn on_released_;
 };

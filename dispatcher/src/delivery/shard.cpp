@@ -26,7 +26,7 @@ shard::shard(context& ctx, std::size_t index, std::size_t permits)
       in_flight_(io_.get_executor(), permits),
       writer_(io_, ctx.options.redis, ctx.stopping),
       attempt_log_(io_.get_executor(), writer_, ctx.deps.retries),
-      settle_(ctx, writer_, attempt_log_,
+      settle_(io_.get_executor(), ctx, writer_, attempt_log_,
               [this](retry::task t) { deliver_released(std::move(t)); }),
       stats_(io_.get_executor(), writer_, ctx.stopping),
       env_{ctx, client_, in_flight_, rng_} {}
@@ -47,6 +47,7 @@ void shard::stop() {
   if (!thread_.joinable()) return;
   asio::post(io_, [this] {
     in_flight_.cancel_all();
+    settle_.cancel_waits();
     for (auto& [id, l] : lanes_) l->cancel_all();
   });
   work_.reset();
