@@ -60,6 +60,19 @@ wait_delivered() {
   python3 "$(dirname "$0")/poll_metric.py" "$ADMIN_PORT" 'tresse_deliveries_total{outcome="delivered"}' \
     "$1" "$2" "$DISPATCHER_PID" "$TMP/timeline.txt"
 }
+# start_waiting TARGET SECONDS: wait_delivered in the background, its time into $TMP/waited;
+# returns once it has polled (so the run it times starts after the poller did). Then
+# `wait "$WAITER_PID"` (not in a subshell: only this shell can wait for it) and t=$(waited).
+start_waiting() {
+  rm -f "$TMP/poller.ready"
+  READY_FILE="$TMP/poller.ready" wait_delivered "$1" "$2" >"$TMP/waited" &
+  WAITER_PID=$!
+  while [ ! -e "$TMP/poller.ready" ]; do
+    kill -0 "$WAITER_PID" 2>/dev/null || break
+    sleep 0.01
+  done
+}
+waited() { cat "$TMP/waited"; }
 # thread_ticks PID: "tid name ticks" per thread of PID (utime + stime; names: thread_name.hpp).
 thread_ticks() {
   local t
@@ -149,6 +162,8 @@ if [ -n "${STRACE:-}" ]; then  # system calls by kind (slows the dispatcher: cou
   STRACE_PID=$!
   sleep 0.5
 fi
+: >"$TMP/timeline.txt"
+start_waiting $((base + DELIVERIES)) $((120 + DELIVERIES / 500))
 if [ "$FEED" = backlog ]; then
   # The N events wait in Kafka before the dispatcher sees one: it is stopped (SIGSTOP; its
   # consumer's session outlives the few seconds) while they are published, so the rate below
@@ -169,7 +184,6 @@ redis-cli -p "$REDIS_PORT" CONFIG RESETSTAT >/dev/null  # commands per delivery,
 # CALLGRIND=1: the dispatcher runs under valgrind --tool=callgrind (a BUILD_DIR whose
 # tresse-dispatcher wraps it, see README.md): its counts cover exactly the rate run.
 [ -n "${CALLGRIND:-}" ] && [ "$FEED" = live ] && callgrind_control -z "$DISPATCHER_PID" >/dev/null
-: >"$TMP/timeline.txt"
 t0=$(now)
 if [ "$FEED" = backlog ]; then
   kill -CONT "$DISPATCHER_PID"
@@ -178,7 +192,8 @@ else
     >/dev/null 2>"$TMP/publish.log" &
   PIDS+=($!)
 fi
-t1=$(wait_delivered $((base + DELIVERIES)) $((120 + DELIVERIES / 500)))
+wait "$WAITER_PID"  # fails (set -e) when the poller timed out
+t1=$(waited)
 read -r user1 sys1 < <(cpu_ticks "$DISPATCHER_PID")
 read -r ruser1 rsys1 < <(cpu_ticks "$REDIS_PID")
 switches1=$(context_switches "$DISPATCHER_PID")
@@ -206,7 +221,7 @@ window=$(($(delivered) - base))
 # README, Findings), which is the publisher's start, not the dispatcher's speed. FULL_RATE
 # counts from the publisher's start.
 FULL_RATE=$(python3 -c "print(round($DELIVERIES / ($t1 - $t0)))")
-read -r t_first n_first ticks_first < <(awk -v b="$base" '$2 > b { print $1, $2, $3; exit }' "$TMP/timeline.txt")
+read -r t_first n_first ticks_first < <(awk -v b="$base" '$2 > b { print $1, $2, $3; exit }' "$TMP/timeline.txt") || true  # none: every delivery came between two polls
 if [ -z "${t_first:-}" ]; then t_first=$t0 n_first=$base ticks_first=$((user0 + sys0)); fi
 RATE=$(python3 -c "print(round(($base + $DELIVERIES - $n_first) / ($t1 - $t_first)))")
 SECS_RATE=$(python3 -c "print('%.2f' % ($t1 - $t0))")
