@@ -29,8 +29,9 @@ std::int64_t unix_ms(clock::time_point t) {
 // record given `ttl` in the same call (a key without a TTL is left so); a missing key is set to
 // `body` when one is given.
 constexpr std::string_view keep_body_lua = R"lua(
+local body_margin = 60000
 local function keep_body(key, ttl, body)
-  ttl = tonumber(ttl) + 60000
+  ttl = tonumber(ttl) + body_margin
   if body and redis.call('SET', key, body, 'PX', ttl, 'NX') then return end
   local left = redis.call('PTTL', key)
   if left >= 0 and left < ttl then redis.call('PEXPIRE', key, ttl) end
@@ -146,8 +147,8 @@ return out
 // ARGV: event id, settled task id ("": no task to complete), now ms, task key prefix, task ttl
 // ms, resource, sequence ttl ms, lease-until ms, the endpoint's body key prefix.
 // Waiting records are found by prefix, as the claim script finds task records, and so are
-// their bodies (keys::ordered_body; all in the same slot): the next one's kept beyond the task
-// TTL, the settled head's deleted (a duplicate hand-off, not the head, leaves the key alone: it
+// their bodies (keys::ordered_body; all in the same slot): the next one's given the task TTL
+// and keep_body's margin (one GETEX), the settled head's deleted (a duplicate hand-off, not the head, leaves the key alone: it
 // may be a requeued copy's).
 // Returns {0}: not the head; {1}: the queue is empty now; {2, {task id, {field, value, ...}},
 // body}: the next event, now the head, claimed for the caller until the lease: it is delivered
@@ -183,8 +184,6 @@ while true do
     redis.call('HSET', KEYS[1], 'head', event_id, 'head_seq', sequence)
     redis.call('PEXPIRE', KEYS[1], ARGV[7])
     redis.call('PEXPIRE', record, ARGV[5])
-    local body_key = ARGV[9] .. event_id
-    keep_body(body_key, ARGV[5], nil)
     redis.call('ZADD', KEYS[6], ARGV[8], id)
     redis.call('SADD', KEYS[8], id)
     local front = redis.call('LINDEX', KEYS[2], 0)
@@ -194,7 +193,10 @@ while true do
     else
       redis.call('ZREM', KEYS[4], ARGV[6])
     end
-    return {2, {id, fields}, redis.call('GET', body_key)}
+    -- The body only this record uses (the endpoint's copy): given the record's TTL and the
+    -- margin, as it is read.
+    local body = redis.call('GETEX', ARGV[9] .. event_id, 'PX', tonumber(ARGV[5]) + body_margin)
+    return {2, {id, fields}, body}
   end
 end
 )lua");
