@@ -148,8 +148,8 @@ return out
 // ms, resource, sequence ttl ms, lease-until ms, the endpoint's body key prefix.
 // Waiting records are found by prefix, as the claim script finds task records, and so are
 // their bodies (keys::ordered_body; all in the same slot): the next one's given the task TTL
-// and keep_body's margin (one GETEX), the settled head's deleted (a duplicate hand-off, not the head, leaves the key alone: it
-// may be a requeued copy's).
+// and keep_body's margin (one GETEX), the settled head's deleted (a duplicate hand-off, not
+// the head, leaves the key alone: it may be a requeued copy's).
 // Returns {0}: not the head; {1}: the queue is empty now; {2, {task id, {field, value, ...}},
 // body}: the next event, now the head, claimed for the caller until the lease: it is delivered
 // at once on the caller's shard, and should the caller die, the claim script finds the lease
@@ -272,7 +272,8 @@ redis::request place_call(const std::vector<const retry::task*>& batch, std::siz
     r.keys.insert(r.keys.end(), {keys::ordered_sequence(n, ep, t->resource),
                                  keys::ordered_waiting(n, ep, t->resource),
                                  keys::ordered_event(n, ep, t->event_id),
-                                 keys::retry_task(n, record[0]), keys::ordered_body(n, ep, t->event_id)});
+                                 keys::retry_task(n, record[0]),
+                                 keys::ordered_body(n, ep, t->event_id)});
     r.args.insert(r.args.end(), {t->event_id, std::move(record[0]), t->resource, t->body, ""});
     const std::size_t count_at = r.args.size() - 1;
     for (std::size_t i = 3; i + 1 < record.size(); i += 2) {

@@ -3,8 +3,8 @@
 // strictly in Kafka order, each carrying `tresse-sequence: <n>` (1, 2, 3 … per endpoint and
 // resource, the same on every attempt); a stuck resource holds back no other.
 //
-// All the state is in Redis (keys: redis/keys.hpp, tresse:{rs<n>}:ordered:<we_…>:…), changed by two
-// scripts (and a deleted endpoint's purge), so that nothing is lost or reordered when an
+// All the state is in Redis (keys: redis/keys.hpp, tresse:{rs<n>}:ordered:<we_…>:…), changed by
+// two scripts (and a deleted endpoint's purge), so that nothing is lost or reordered when an
 // instance dies:
 // - enter (intake): idempotent by event id (Kafka redelivers after a crash). A new event gets
 //   the resource's next number; with no head it becomes the head and is attempted now,

@@ -123,7 +123,8 @@ asio::awaitable<void> settle::drop(const retry::task& task, const registry::endp
 }
 
 asio::awaitable<std::optional<bool>> settle::load_body(retry::task& task) {
-  const redis::request read = ordered::body_call(task, ctx_.deps.retries.shards(), ctx_.deps.retries.task_ttl());
+  const redis::request read =
+      ordered::body_call(task, ctx_.deps.retries.shards(), ctx_.deps.retries.task_ttl());
   auto got = co_await writer_.write(read, "read event body");
   if (!got) co_return std::nullopt;
   if (got->empty() || got->front().type != redis::reply::kind::string) co_return false;

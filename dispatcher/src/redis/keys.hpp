@@ -87,8 +87,8 @@
 //
 // Scripts and transactions, and their slots:
 //   one slot   retry schedule/reschedule/schedule_now/claim scripts and complete's MULTI
-//              ({rs<n>}); the ordered place/release/purge scripts ({rs<n>}); the breaker probe
-//              lease ({<id>}); the idempotency scripts (one key); a portal session's two
+//              ({rs<n>}); the ordered place/release/purge/body scripts ({rs<n>}); the breaker
+//              probe lease ({<id>}); the idempotency scripts (one key); a portal session's two
 //              MULTIs (one key each). An API key's creation is a plain ordered pipeline.
 //   not yet    the registry's create, compare-and-set, remove and page scripts (the version
 //              counter and the indexes are global, the page script reads records by prefix);

@@ -102,7 +102,8 @@ TEST_F(OrderedQueueTest, ABatchIsPlacedInOrderAsOneEnterEach) {
   // within the batch, and a resource whose head is already out.
   ASSERT_EQ(enter(make("evt_c1", "apt_c")).where, state::head);
   auto a1 = make("evt_a1", "apt_a"), b1 = make("evt_b1", "apt_b"), a2 = make("evt_a2", "apt_a");
-  auto c2 = make("evt_c2", "apt_c"), a2_again = make("evt_a2", "apt_a"), b2 = make("evt_b2", "apt_b");
+  auto c2 = make("evt_c2", "apt_c"), a2_again = make("evt_a2", "apt_a");
+  auto b2 = make("evt_b2", "apt_b");
   const std::vector<const retry::task*> batch{&a1, &b1, &a2, &c2, &a2_again, &b2};
   auto got = redis::single_reply(redis::run(*redis_, enter_batch_call(batch, shards_, now_, ttl_)));
   ASSERT_TRUE(got.has_value()) << got.error().message;
