@@ -9,6 +9,8 @@
 #   bench/ordering_bench.sh [BUILD_DIR]          (default build/release)
 #   env: N=6000 RESOURCES=100 CONC=10 (delivery.endpoint_concurrency) MAX_SECS=900 KEEP=1
 #        SETS="key=value ..." (extra dispatcher settings)
+#        PROFILE=1: Redis's slow log at 0 us over the ordered run, summed per command (scripts
+#        by their first key's shape, the commands they run inside apart); slows that run down
 set -euo pipefail
 
 MAX_SECS=${MAX_SECS:-900}
@@ -97,7 +99,31 @@ run() {
 }
 
 RATE_NONE=$(run none)
+if [ -n "${PROFILE:-}" ]; then
+  redis-cli -p "$REDIS_PORT" config set slowlog-max-len 1000000 >/dev/null
+  redis-cli -p "$REDIS_PORT" config set slowlog-log-slower-than 0 >/dev/null
+  redis-cli -p "$REDIS_PORT" slowlog reset >/dev/null
+fi
 RATE_ORDERED=$(run per_resource)
+if [ -n "${PROFILE:-}" ]; then
+  redis-cli -p "$REDIS_PORT" config set slowlog-log-slower-than -1 >/dev/null
+  redis-cli -p "$REDIS_PORT" --json slowlog get 1000000 >"$TMP/slowlog.json"
+  python3 - "$TMP/slowlog.json" <<'EOF2'
+import collections, json, re, sys
+total = collections.defaultdict(lambda: [0, 0])
+for _, _, us, args, client, _ in json.load(open(sys.argv[1])):
+    cmd = args[0].upper()
+    if cmd in ("EVALSHA", "EVAL") and len(args) > 3:
+        name = "%s %s" % (cmd, re.sub(r"(?<=:)(we|apt|evt)_[A-Za-z0-9_]+", "*", args[3]))
+    else:
+        name = ("  in Lua: " if client == "?:0" else "") + cmd
+    total[name][0] += 1
+    total[name][1] += us
+print("Redis over the ordered run (slow log at 0 us): calls, total ms, mean us")
+for name, (n, us) in sorted(total.items(), key=lambda kv: -kv[1][1])[:25]:
+    print("  %-60s %7d %8.1f %6.1f" % (name, n, us / 1000.0, us / n))
+EOF2
+fi
 RETRIES=$(metric 'tresse_deliveries_total{outcome="retry_scheduled"}')
 DEFERRED=$(metric 'tresse_deliveries_total{outcome="deferred"}')
 # Redis's time in the scripts (the ordered queues' and the retry store's), over both runs.

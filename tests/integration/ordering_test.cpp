@@ -209,6 +209,45 @@ TEST_F(OrderingTest, DeadLetteredHeadLetsTheNextGoAndOthersAreNotHeldBack) {
   EXPECT_EQ(b_seqs, (std::vector<std::string>{"1", "2", "3", "4", "5"}));
 }
 
+TEST_F(OrderingTest, AWaitingEventWhoseBodyIsGoneIsDeadLetteredNeverSentEmpty) {
+  // The waiting records keep no body (the endpoint's body key does). Should that key be gone when the
+  // event's turn comes (evicted, deleted), the event is dead-lettered and the next one goes.
+  auto a1 = make_event("appointment.created", "biz_body", R"({"id":"apt_a"})");
+  auto a2 = make_event("appointment.rescheduled", "biz_body", R"({"id":"apt_a"})");
+  auto a3 = make_event("appointment.canceled", "biz_body", R"({"id":"apt_a"})");
+  std::atomic<bool> hold{true};  // a1 fails until the body is gone
+  recording_sink sink([&hold, first = a1.id](const received_request& r) {
+    return r.header("webhook-id") == first && hold ? sink_reply{.status = 500} : sink_reply{};
+  });
+  auto ep = ordered_endpoint("biz_body", sink.url());
+  start_dispatcher({"delivery.retry_schedule=300ms,300ms,300ms,300ms,300ms,300ms,300ms,300ms",
+                    "delivery.retry_jitter=0", "delivery.breaker_failures=0"});
+  publish({a1, a2, a3});
+  ASSERT_TRUE(eventually_true(
+      [&] { return cli({"endpoints", "health", ep.id})["data"][0]["backlog"]["ordered_waiting"] == 2; }));
+  dispatcher::redis::client redis(*dispatcher::redis::parse_url(redis_.url()));
+  namespace keys = dispatcher::redis::keys;
+  const auto body =
+      keys::ordered_body(keys::retry_shard(ep.id, keys::default_retry_shards), ep.id, a2.id);
+  auto removed = redis.command({"DEL", body});
+  ASSERT_TRUE(removed.has_value());
+  ASSERT_EQ(removed->integer, 1) << "a2's body was not in its body key";
+  hold = false;
+
+  auto dead = kafka_.read(dead_letter_topic(), 1, eventually);
+  ASSERT_EQ(dead.size(), 1u);
+  const auto letter = json::parse(dead[0].value);
+  EXPECT_EQ(letter.value("endpoint_id", ""), ep.id);
+  EXPECT_NE(letter.dump().find("event_body_missing"), std::string::npos) << letter.dump();
+  EXPECT_NE(letter.dump().find(a2.id), std::string::npos) << letter.dump();
+  ASSERT_TRUE(eventually_true([&] { return sink.delivered_ids().contains(a3.id); }));
+  for (const auto& r : sink.requests()) {
+    EXPECT_NE(r.header("webhook-id"), a2.id) << "sent without its body";
+    EXPECT_FALSE(r.body.empty());
+    if (r.header("webhook-id") == a3.id) EXPECT_EQ(r.header("tresse-sequence"), "3");
+  }
+}
+
 TEST_F(OrderingTest, OneStuckResourceHoldsBackNoOther) {
   // 49 resources x 10 events, once alone and once beside one resource whose every delivery
   // fails (answered 500 at once). Each success takes the sink 20 ms: with the endpoint's 10
@@ -328,11 +367,12 @@ TEST_F(OrderingTest, DeletingTheEndpointRemovesItsQueues) {
   const std::size_t shard = keys::retry_shard(ep.id, keys::default_retry_shards);
   const std::string tag = keys::ordered_tag(shard, ep.id);
   ASSERT_EQ(count(tag + "[rw]:*"), 4u);  // two resources' numbering and waiting lists
+  ASSERT_EQ(count(tag + "b:*"), 3u);     // the waiting events' bodies
   const auto waiting_task = keys::retry_task(shard, dispatcher::retry::task_id(evs[1].id, ep.id));
   ASSERT_EQ(count(waiting_task), 1u);
 
   cli({"endpoints", "delete", "--id", ep.id});
-  EXPECT_EQ(count(tag + "[rw]:*"), 0u);
+  EXPECT_EQ(count(tag + "[rwb]:*"), 0u);
   EXPECT_EQ(count(tag + "backlog"), 0u);
   EXPECT_EQ(count(tag + "oldest"), 0u);
   EXPECT_EQ(count(tag + "resources"), 0u);

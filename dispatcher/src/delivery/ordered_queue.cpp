@@ -3,6 +3,8 @@
 #include <algorithm>
 
 #include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
@@ -22,68 +24,139 @@ std::int64_t unix_ms(clock::time_point t) {
   return std::chrono::duration_cast<std::chrono::milliseconds>(t.time_since_epoch()).count();
 }
 
-// KEYS: sequence hash, waiting list, event key, backlog hash, oldest zset, task hash, retry due,
-// the endpoint's resource index, its retry task index (all under its retry shard's tag).
-// ARGV: event id, task id, now ms, task ttl ms, sequence ttl ms, resource, mode ("enter" or
-// "requeue"), then the task record's field/value pairs.
-// Returns {sequence, state}: 1 head (attempt now), 0 waiting, 2 known, 3 pending, 4 due.
+// Lua shared by the scripts that write or hand out a body-less record: the event's body key
+// (keys::ordered_body) lives at least `ttl` ms and a minute from now, so that it outlives the
+// record given `ttl` in the same call (a key without a TTL is left so); a missing key is set to
+// `body` when one is given.
+constexpr std::string_view keep_body_lua = R"lua(
+local body_margin = 60000
+local function keep_body(key, ttl, body)
+  ttl = tonumber(ttl) + body_margin
+  if body and redis.call('SET', key, body, 'PX', ttl, 'NX') then return end
+  local left = redis.call('PTTL', key)
+  if left >= 0 and left < ttl then redis.call('PEXPIRE', key, ttl) end
+end
+)lua";
+
+// Places a batch of one endpoint's events, in order (intake: each resource's in Kafka order).
+// KEYS: backlog hash, oldest zset, retry due, the endpoint's resource index, its retry task
+// index; then per event its resource's sequence hash and waiting list, its event key, task hash
+// and body key (all under the endpoint's retry shard's tag).
+// ARGV: now ms, task ttl ms, sequence ttl ms, mode ("enter" or "requeue"); then per event: event
+// id, task id, resource, body, 2m, and the m field/value pairs of its task record (without the
+// body).
+// A record written here keeps no body: the event's body key (keys::ordered_body, the
+// endpoint's own copy) holds it, made to outlive the record; whoever delivers the record reads
+// it from there, and the release of the event as head deletes it.
+// Each resource's numbering and head are read once and written once per call, its waiting ids
+// pushed at once, the endpoint's counters once: per event, only its own keys are touched.
+// Returns {sequence, state, ...} per event: state 1 head (attempt now), 0 waiting, 2 known,
+// 3 pending, 4 due.
 const redis::script& place_script() {
-  static const redis::script s(R"lua(
-local known = redis.call('GET', KEYS[3])
-local head = redis.call('HGET', KEYS[1], 'head')
-if ARGV[7] == 'enter' then
-  if known then
-    if head == ARGV[1] and redis.call('EXISTS', KEYS[6]) == 0 then
-      -- Redelivered by Kafka while still the head, with no retry task: its instance died
-      -- before handing it off. Due now, for whichever instance claims it.
-      redis.call('HSET', KEYS[6], 'sequence', known, 'resource', ARGV[6], unpack(ARGV, 8))
-      redis.call('PEXPIRE', KEYS[6], ARGV[4])
-      redis.call('ZADD', KEYS[7], ARGV[3], ARGV[2])
-      redis.call('SADD', KEYS[9], ARGV[2])
-    end
-    return {tonumber(known), 2}
+  static const redis::script s(std::string(keep_body_lua) + R"lua(
+local now, task_ttl, seq_ttl, mode = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
+local out, queues, order = {}, {}, {}
+-- A task on the retry schedule, due now, for whichever instance claims it.
+local function make_due(k, task_id, n, resource, first, last, body)
+  redis.call('HSET', KEYS[k + 3], 'sequence', n, 'resource', resource, unpack(ARGV, first, last))
+  redis.call('PEXPIRE', KEYS[k + 3], task_ttl)
+  keep_body(KEYS[k + 4], task_ttl, body)
+  redis.call('ZADD', KEYS[3], now, task_id)
+  redis.call('SADD', KEYS[5], task_id)
+end
+local a = 5
+for k = 6, #KEYS, 5 do
+  local event_id, task_id, resource, body = ARGV[a], ARGV[a + 1], ARGV[a + 2], ARGV[a + 3]
+  local first, last = a + 5, a + 4 + tonumber(ARGV[a + 4])
+  a = last + 1
+  local q = queues[resource]
+  if not q then
+    local h = redis.call('HMGET', KEYS[k], 'head', 'last')
+    q = {key = KEYS[k], list = KEYS[k + 1], head = h[1], last = tonumber(h[2]) or 0, waiting = {}}
+    queues[resource] = q
+    order[#order + 1] = resource
   end
-elseif head == ARGV[1] or redis.call('EXISTS', KEYS[6]) == 1 then
-  return {tonumber(known) or 0, 3}
+  local task_key = KEYS[k + 3]
+  local known = redis.call('GET', KEYS[k + 2])
+  local n, state = tonumber(known), 2
+  if mode == 'enter' and known then
+    if q.head == event_id and redis.call('EXISTS', task_key) == 0 then
+      -- Redelivered by Kafka while still the head, with no retry task: its instance died
+      -- before handing it off.
+      make_due(k, task_id, known, resource, first, last, body)
+    end
+  elseif mode ~= 'enter' and (q.head == event_id or redis.call('EXISTS', task_key) == 1) then
+    n, state = n or 0, 3
+  else
+    q.last = q.last + 1
+    n = q.last
+    q.numbered = true
+    redis.call('SET', KEYS[k + 2], n, 'PX', seq_ttl)
+    if not q.head then
+      q.head, q.head_seq, state = event_id, n, 1
+      if mode ~= 'enter' then
+        make_due(k, task_id, n, resource, first, last, body)
+        state = 4
+      end
+    else
+      -- Waiting: its record and body live as long as the list that holds it (the task TTL
+      -- could run out while heads ahead of it take their whole schedules); released, they get
+      -- the task TTL.
+      redis.call('HSET', task_key, 'sequence', n, 'resource', resource, 'queued_at', now,
+                 unpack(ARGV, first, last))
+      redis.call('PEXPIRE', task_key, seq_ttl)
+      keep_body(KEYS[k + 4], seq_ttl, body)
+      q.waiting[#q.waiting + 1] = task_id
+      state = 0
+    end
+  end
+  out[#out + 1] = n
+  out[#out + 1] = state
 end
-local n = redis.call('HINCRBY', KEYS[1], 'last', 1)
-redis.call('PEXPIRE', KEYS[1], ARGV[5])
-redis.call('SADD', KEYS[8], ARGV[6])
-redis.call('PEXPIRE', KEYS[8], ARGV[5])
-redis.call('SET', KEYS[3], n, 'PX', ARGV[5])
-if not head then
-  redis.call('HSET', KEYS[1], 'head', ARGV[1], 'head_seq', n)
-  if ARGV[7] == 'enter' then return {n, 1} end
-  redis.call('HSET', KEYS[6], 'sequence', n, 'resource', ARGV[6], unpack(ARGV, 8))
-  redis.call('PEXPIRE', KEYS[6], ARGV[4])
-  redis.call('ZADD', KEYS[7], ARGV[3], ARGV[2])
-  redis.call('SADD', KEYS[9], ARGV[2])
-  return {n, 4}
+local added, numbered = 0, {}
+for _, resource in ipairs(order) do
+  local q = queues[resource]
+  if q.head_seq then
+    redis.call('HSET', q.key, 'last', q.last, 'head', q.head, 'head_seq', q.head_seq)
+  elseif q.numbered then
+    redis.call('HSET', q.key, 'last', q.last)
+  end
+  if q.numbered then
+    redis.call('PEXPIRE', q.key, seq_ttl)
+    numbered[#numbered + 1] = resource
+  end
+  if #q.waiting > 0 then
+    redis.call('RPUSH', q.list, unpack(q.waiting))
+    redis.call('PEXPIRE', q.list, seq_ttl)
+    redis.call('ZADD', KEYS[2], 'NX', now, resource)
+    added = added + #q.waiting
+  end
 end
--- Waiting: its record lives as long as the list that holds it (the task TTL could run out
--- while heads ahead of it take their whole schedules); released, it gets the task TTL.
-redis.call('HSET', KEYS[6], 'sequence', n, 'resource', ARGV[6], 'queued_at', ARGV[3],
-           unpack(ARGV, 8))
-redis.call('PEXPIRE', KEYS[6], ARGV[5])
-redis.call('RPUSH', KEYS[2], ARGV[2])
-redis.call('PEXPIRE', KEYS[2], ARGV[5])
-redis.call('HINCRBY', KEYS[4], 'waiting', 1)
-redis.call('ZADD', KEYS[5], 'NX', ARGV[3], ARGV[6])
-return {n, 0}
+if #numbered > 0 then
+  redis.call('SADD', KEYS[4], unpack(numbered))
+  redis.call('PEXPIRE', KEYS[4], seq_ttl)
+end
+if added > 0 then redis.call('HINCRBY', KEYS[1], 'waiting', added) end
+return out
 )lua");
   return s;
 }
 
 // KEYS: sequence hash, waiting list, backlog hash, oldest zset, retry due, retry claimed, the
-// settled task's hash, the endpoint's retry task index. ARGV: event id, settled task id ("": no task to complete), now ms, task
-// key prefix, task ttl ms, resource, sequence ttl ms, lease-until ms.
-// Waiting records are found by prefix, as the claim script finds task records (the same slot).
-// Returns {0}: not the head; {1}: the queue is empty now; {2, {task id, {field, value, ...}}}:
-// the next event, now the head, claimed for the caller until the lease: it is delivered at once
-// on the caller's shard, and should the caller die, the claim script finds the lease run out
-// and makes it due for any instance (as every claimed retry).
+// settled task's hash, the endpoint's retry task index, the settled event's body key.
+// ARGV: event id, settled task id ("": no task to complete), now ms, task key prefix, task ttl
+// ms, resource, sequence ttl ms, lease-until ms, the endpoint's body key prefix.
+// Waiting records are found by prefix, as the claim script finds task records, and so are
+// their bodies (keys::ordered_body; all in the same slot): the next one's given the task TTL
+// and keep_body's margin (one GETEX), the settled head's deleted (a duplicate hand-off, not
+// the head, leaves the key alone: it may be a requeued copy's).
+// Returns {0}: not the head; {1}: the queue is empty now; {2, {task id, {field, value, ...}},
+// body}: the next event, now the head, claimed for the caller until the lease: it is delivered
+// at once on the caller's shard, and should the caller die, the claim script finds the lease
+// run out and makes it due for any instance (as every claimed retry). The body is nil when it
+// is gone (never expected: see shard::retry_delivery).
 const redis::script& release_script() {
-  static const redis::script s(R"lua(
+  static const redis::script s(std::string(keep_body_lua) + R"lua(
 if ARGV[2] ~= '' then
   redis.call('DEL', KEYS[7])
   redis.call('ZREM', KEYS[5], ARGV[2])
@@ -91,6 +164,7 @@ if ARGV[2] ~= '' then
   redis.call('SREM', KEYS[8], ARGV[2])
 end
 if redis.call('HGET', KEYS[1], 'head') ~= ARGV[1] then return {0} end
+redis.call('DEL', KEYS[9])
 while true do
   local id = redis.call('LPOP', KEYS[2])
   if not id then
@@ -100,9 +174,14 @@ while true do
   end
   redis.call('HINCRBY', KEYS[3], 'waiting', -1)
   local record = ARGV[4] .. id
-  local next = redis.call('HMGET', record, 'event_id', 'sequence')
-  if next[1] then
-    redis.call('HSET', KEYS[1], 'head', next[1], 'head_seq', next[2])
+  local fields = redis.call('HGETALL', record)
+  local event_id, sequence
+  for i = 1, #fields, 2 do
+    if fields[i] == 'event_id' then event_id = fields[i + 1] end
+    if fields[i] == 'sequence' then sequence = fields[i + 1] end
+  end
+  if event_id and sequence then
+    redis.call('HSET', KEYS[1], 'head', event_id, 'head_seq', sequence)
     redis.call('PEXPIRE', KEYS[1], ARGV[7])
     redis.call('PEXPIRE', record, ARGV[5])
     redis.call('ZADD', KEYS[6], ARGV[8], id)
@@ -114,9 +193,21 @@ while true do
     else
       redis.call('ZREM', KEYS[4], ARGV[6])
     end
-    return {2, {id, redis.call('HGETALL', record)}}
+    -- The body only this record uses (the endpoint's copy): given the record's TTL and the
+    -- margin, as it is read.
+    local body = redis.call('GETEX', ARGV[9] .. event_id, 'PX', tonumber(ARGV[5]) + body_margin)
+    return {2, {id, fields}, body}
   end
 end
+)lua");
+  return s;
+}
+
+// KEYS: the event's body key. ARGV: ttl ms. Returns the body (nil: gone), kept at least `ttl`.
+const redis::script& body_script() {
+  static const redis::script s(std::string(keep_body_lua) + R"lua(
+keep_body(KEYS[1], ARGV[1], nil)
+return redis.call('GET', KEYS[1])
 )lua");
   return s;
 }
@@ -124,8 +215,9 @@ end
 // KEYS: the endpoint's resource index, backlog hash, oldest zset, retry due, retry claimed, its
 // retry task index.
 // ARGV: the endpoint's key prefix (keys::ordered_tag), task key prefix, budget.
-// Removes up to `budget` waiting events and emptied resources; returns the resources left.
-// Keys are found from the index, as the release script finds waiting records.
+// Removes up to `budget` waiting events (their records and bodies) and emptied resources (and
+// their head's body); returns the resources left. Keys are found from the index, as the
+// release script finds waiting records. A task id is "<event id>:<endpoint id>".
 const redis::script& purge_script() {
   static const redis::script s(R"lua(
 local budget = tonumber(ARGV[3])
@@ -136,7 +228,7 @@ while budget > 0 do
   local ids = redis.call('LPOP', w, budget)
   if ids then
     for _, id in ipairs(ids) do
-      redis.call('DEL', ARGV[2] .. id)
+      redis.call('DEL', ARGV[2] .. id, ARGV[1] .. 'b:' .. string.match(id, '^(.*):[^:]*$'))
       redis.call('ZREM', KEYS[4], id)
       redis.call('ZREM', KEYS[5], id)
       redis.call('SREM', KEYS[6], id)
@@ -144,6 +236,8 @@ while budget > 0 do
     budget = budget - #ids
   end
   if redis.call('EXISTS', w) == 0 then
+    local head = redis.call('HGET', ARGV[1] .. 'r:' .. r, 'head')
+    if head then redis.call('DEL', ARGV[1] .. 'b:' .. head) end
     redis.call('DEL', ARGV[1] .. 'r:' .. r)
     redis.call('SREM', KEYS[1], r)
     budget = budget - 1
@@ -156,28 +250,40 @@ return left
   return s;
 }
 
-redis::request place_call(const retry::task& t, std::size_t shards, clock::time_point now,
-                          std::chrono::milliseconds task_ttl, const char* mode) {
-  // The record as the retry store writes it (its own id, due and ttl first: dropped here).
-  std::vector<std::string> record = retry::store::task_args(t, now, task_ttl);
-  std::vector<std::string> args{t.event_id,
-                                std::move(record[0]),
-                                std::to_string(unix_ms(now)),
-                                std::to_string(task_ttl.count()),
-                                std::to_string(sequence_ttl.count()),
-                                t.resource,
-                                mode};
-  args.insert(args.end(), std::make_move_iterator(record.begin() + 3),
-              std::make_move_iterator(record.end()));
-  const std::string& ep = t.endpoint_id;
+redis::request place_call(const std::vector<const retry::task*>& batch, std::size_t shards,
+                          clock::time_point now, std::chrono::milliseconds task_ttl,
+                          const char* mode) {
+  static const std::string none;
+  const std::string& ep = batch.empty() ? none : batch.front()->endpoint_id;
   const std::size_t n = keys::retry_shard(ep, shards);
-  return {&place_script(),
-          {keys::ordered_sequence(n, ep, t.resource), keys::ordered_waiting(n, ep, t.resource),
-           keys::ordered_event(n, ep, t.event_id), keys::ordered_backlog(n, ep),
-           keys::ordered_oldest(n, ep), keys::retry_task(n, args[1]), keys::retry_due(n),
-           keys::ordered_resources(n, ep), keys::retry_endpoint_tasks(n, ep)},
-          std::move(args),
-          {}};
+  redis::request r{&place_script(),
+                   {keys::ordered_backlog(n, ep), keys::ordered_oldest(n, ep), keys::retry_due(n),
+                    keys::ordered_resources(n, ep), keys::retry_endpoint_tasks(n, ep)},
+                   {std::to_string(unix_ms(now)), std::to_string(task_ttl.count()),
+                    std::to_string(sequence_ttl.count()), mode},
+                   {}};
+  constexpr std::size_t keys_per_event = 5, args_per_event = 5, record_pairs = 13;
+  r.keys.reserve(r.keys.size() + keys_per_event * batch.size());
+  r.args.reserve(r.args.size() + (args_per_event + 2 * record_pairs) * batch.size());
+  for (const retry::task* t : batch) {
+    // The record as the retry store writes it (its own id, due and ttl first: dropped here),
+    // but with the body apart: it goes to the event's body key.
+    std::vector<std::string> record = retry::store::task_args(*t, now, task_ttl);
+    r.keys.insert(r.keys.end(), {keys::ordered_sequence(n, ep, t->resource),
+                                 keys::ordered_waiting(n, ep, t->resource),
+                                 keys::ordered_event(n, ep, t->event_id),
+                                 keys::retry_task(n, record[0]),
+                                 keys::ordered_body(n, ep, t->event_id)});
+    r.args.insert(r.args.end(), {t->event_id, std::move(record[0]), t->resource, t->body, ""});
+    const std::size_t count_at = r.args.size() - 1;
+    for (std::size_t i = 3; i + 1 < record.size(); i += 2) {
+      if (record[i] == "body") continue;
+      r.args.push_back(std::move(record[i]));
+      r.args.push_back(std::move(record[i + 1]));
+    }
+    r.args[count_at] = std::to_string(r.args.size() - count_at - 1);
+  }
+  return r;
 }
 
 }  // namespace
@@ -190,12 +296,17 @@ std::string resource_of(std::string_view event_body) {
 
 redis::request enter_call(const retry::task& t, std::size_t shards, clock::time_point now,
                           std::chrono::milliseconds task_ttl) {
-  return place_call(t, shards, now, task_ttl, "enter");
+  return place_call({&t}, shards, now, task_ttl, "enter");
+}
+
+redis::request enter_batch_call(const std::vector<const retry::task*>& batch, std::size_t shards,
+                                clock::time_point now, std::chrono::milliseconds task_ttl) {
+  return place_call(batch, shards, now, task_ttl, "enter");
 }
 
 redis::request requeue_call(const retry::task& t, std::size_t shards, clock::time_point now,
                             std::chrono::milliseconds task_ttl) {
-  return place_call(t, shards, now, task_ttl, "requeue");
+  return place_call({&t}, shards, now, task_ttl, "requeue");
 }
 
 redis::request release_call(const retry::task& t, std::size_t shards, bool complete_task,
@@ -207,25 +318,48 @@ redis::request release_call(const retry::task& t, std::size_t shards, bool compl
   return {&release_script(),
           {keys::ordered_sequence(n, ep, t.resource), keys::ordered_waiting(n, ep, t.resource),
            keys::ordered_backlog(n, ep), keys::ordered_oldest(n, ep), keys::retry_due(n),
-           keys::retry_claimed(n), keys::retry_task(n, id), keys::retry_endpoint_tasks(n, ep)},
+           keys::retry_claimed(n), keys::retry_task(n, id), keys::retry_endpoint_tasks(n, ep),
+           keys::ordered_body(n, ep, t.event_id)},
           {t.event_id, complete_task ? std::move(id) : std::string(), std::to_string(unix_ms(now)),
            keys::retry_task_prefix(n), std::to_string(task_ttl.count()), t.resource,
-           std::to_string(sequence_ttl.count()), std::to_string(unix_ms(now + lease))},
+           std::to_string(sequence_ttl.count()), std::to_string(unix_ms(now + lease)),
+           keys::ordered_body(n, ep, "")},
           {}};
 }
 
-result<place> place_from_reply(const redis::reply& r) {
-  if (r.elements.size() != 2 || r.elements[0].type != redis::reply::kind::integer ||
-      r.elements[1].type != redis::reply::kind::integer) {
+redis::request body_call(const retry::task& t, std::size_t shards,
+                         std::chrono::milliseconds ttl) {
+  const std::size_t n = keys::retry_shard(t.endpoint_id, shards);
+  return {&body_script(),
+          {keys::ordered_body(n, t.endpoint_id, t.event_id)},
+          {std::to_string(ttl.count())},
+          {}};
+}
+
+result<std::vector<place>> places_from_reply(const redis::reply& r, std::size_t count) {
+  if (r.elements.size() != 2 * count) {
     return fail(error_kind::transient, "redis: unexpected reply to the ordered-queue script");
   }
   static constexpr state by_code[] = {state::waiting, state::head, state::known, state::pending,
                                       state::due};
-  const auto code = r.elements[1].integer;
-  if (code < 0 || code > 4) {
-    return fail(error_kind::transient, "redis: unexpected state from the ordered-queue script");
+  std::vector<place> out;
+  out.reserve(count);
+  for (std::size_t i = 0; i < r.elements.size(); i += 2) {
+    const auto& n = r.elements[i];
+    const auto& code = r.elements[i + 1];
+    if (n.type != redis::reply::kind::integer || code.type != redis::reply::kind::integer ||
+        code.integer < 0 || code.integer > 4) {
+      return fail(error_kind::transient, "redis: unexpected state from the ordered-queue script");
+    }
+    out.push_back({static_cast<std::uint64_t>(n.integer), by_code[code.integer]});
   }
-  return place{static_cast<std::uint64_t>(r.elements[0].integer), by_code[code]};
+  return out;
+}
+
+result<place> place_from_reply(const redis::reply& r) {
+  auto one = places_from_reply(r, 1);
+  if (!one) return std::unexpected(one.error());
+  return one->front();
 }
 
 redis::request purge_call(std::string_view endpoint_id, std::size_t shards, std::size_t budget) {
@@ -245,9 +379,12 @@ result<released> released_from_reply(const redis::reply& r) {
   }
   released out;
   out.was_head = r.elements[0].integer != 0;
-  if (r.elements[0].integer == 2 && r.elements.size() == 2) {
+  if (r.elements[0].integer == 2 && r.elements.size() >= 2) {
     auto next = retry::store::tasks_from_reply(r.elements[1]);
     if (next.size() == 1) out.next = std::move(next.front());
+    if (out.next && r.elements.size() == 3 && !r.elements[2].is_nil()) {
+      out.next->body = r.elements[2].str;
+    }
   }
   return out;
 }
@@ -327,36 +464,58 @@ result<T> script_reply(const std::vector<redis::reply>& got,
 }  // namespace
 
 boost::asio::awaitable<std::optional<ordered::place>> ordered_queue::enter(const retry::task& t) {
-  std::string key = t.endpoint_id;
-  key.push_back(' ');
-  key.append(t.resource);
-  // Present: another enter of this resource is under way; wait for it to hand over.
-  auto [it, first] = gates_.try_emplace(key);
-  if (!first) {
-    const auto ex = co_await boost::asio::this_coro::executor;
-    auto turn = std::make_shared<boost::asio::steady_timer>(
-        ex, boost::asio::steady_timer::time_point::max());
-    it->second.waiting.push_back(turn);
-    co_await turn->async_wait(boost::asio::as_tuple(boost::asio::use_awaitable));
+  // Joins the endpoint's last batch not yet sent (a new one when it is full or there is none),
+  // and the endpoint's flush if none runs: spawned, so it starts after the current handler, and
+  // the rest of this intake batch joins too.
+  const auto ex = co_await boost::asio::this_coro::executor;
+  const auto placed = intakes_.try_emplace(t.endpoint_id);
+  auto& queued = placed.first->second;
+  if (queued.empty() || queued.back()->tasks.size() >= max_batch) {
+    queued.push_back(std::make_shared<batch>(ex));
   }
-  const redis::request call = ordered::enter_call(t, shards_, ordered::clock::now(), task_ttl_);
-  auto got = co_await writer_.write(call, "ordered intake");
-  // Hand over to the next enter of this resource, or close the gate (references into an
-  // unordered_map stay valid while other keys come and go).
-  gate& g = gates_.at(key);
-  if (g.waiting.empty()) {
-    gates_.erase(key);
-  } else {
-    g.waiting.front()->cancel();
-    g.waiting.pop_front();
+  const std::shared_ptr<batch> mine = queued.back();
+  const std::size_t index = mine->tasks.size();
+  mine->tasks.push_back(&t);
+  if (placed.second) boost::asio::co_spawn(ex, flush(t.endpoint_id), boost::asio::detached);
+  while (!mine->done) {
+    co_await mine->wake.async_wait(boost::asio::as_tuple(boost::asio::use_awaitable));
   }
-  if (!got) co_return std::nullopt;
-  auto p = script_reply(*got, ordered::place_from_reply);
-  if (p) co_return *p;
-  // Not the script's reply (never expected): attempted, unnumbered, rather than lost.
-  log::error("ordered intake: unexpected reply; delivering without order",
-             {{"event", t.event_id}, {"endpoint", t.endpoint_id}, {"error", p.error().message}});
-  co_return ordered::place{0, ordered::state::head};
+  if (!*mine->done) co_return std::nullopt;
+  co_return mine->places[index];
+}
+
+boost::asio::awaitable<void> ordered_queue::flush(std::string endpoint_id) {
+  // Declared outside the loop and assigned in it (g++ 12 and co_await: see context.hpp).
+  std::shared_ptr<batch> b;
+  redis::request call;
+  std::optional<std::vector<redis::reply>> got;
+  for (;;) {
+    auto it = intakes_.find(endpoint_id);
+    if (it->second.empty()) {
+      intakes_.erase(it);  // the next enter starts a new flush
+      co_return;
+    }
+    b = std::move(it->second.front());
+    it->second.pop_front();
+    call = ordered::enter_batch_call(b->tasks, shards_, ordered::clock::now(), task_ttl_);
+    got = co_await writer_.write(call, "ordered intake");
+    if (got) {
+      result<std::vector<ordered::place>> places =
+          got->empty() ? fail(error_kind::transient, "redis: no reply to the ordered intake")
+                       : ordered::places_from_reply(got->front(), b->tasks.size());
+      if (places) {
+        b->places = std::move(*places);
+      } else {
+        // Not the script's reply (never expected): attempted, unnumbered, rather than lost.
+        log::error("ordered intake: unexpected reply; delivering without order",
+                   {{"endpoint", endpoint_id}, {"events", b->tasks.size()},
+                    {"error", places.error().message}});
+        b->places.assign(b->tasks.size(), ordered::place{0, ordered::state::head});
+      }
+    }
+    b->done = got.has_value();
+    b->wake.cancel();
+  }
 }
 
 boost::asio::awaitable<std::optional<ordered::released>> ordered_queue::release(

@@ -3,15 +3,16 @@
 // strictly in Kafka order, each carrying `tresse-sequence: <n>` (1, 2, 3 … per endpoint and
 // resource, the same on every attempt); a stuck resource holds back no other.
 //
-// All the state is in Redis (keys: redis/keys.hpp, tresse:ordered:{we_…}:…), changed by two
-// scripts (and a deleted endpoint's purge), so that nothing is lost or reordered when an
+// All the state is in Redis (keys: redis/keys.hpp, tresse:{rs<n>}:ordered:<we_…>:…), changed by
+// two scripts (and a deleted endpoint's purge), so that nothing is lost or reordered when an
 // instance dies:
 // - enter (intake): idempotent by event id (Kafka redelivers after a crash). A new event gets
 //   the resource's next number; with no head it becomes the head and is attempted now,
-//   otherwise it joins the waiting list, its retry task record stored beside it, and counts as
-//   handed off (its offset may commit). An event seen before keeps its number; if it is the
-//   head and has no retry task (its instance died before handing it off), it goes onto the
-//   retry schedule, due now.
+//   otherwise it joins the waiting list, its retry task record stored beside it (without the
+//   body: the endpoint's copy of it, keys::ordered_body, outlives the record), and counts
+//   as handed off (its offset may commit). An endpoint's enters go in batches, one script call
+//   each. An event seen before keeps its number; if it is the head and has no retry task (its
+//   instance died before handing it off), it goes onto the retry schedule, due now.
 // - release (settling the head: delivered, dead-lettered, endpoint disabled or deleted): clears
 //   the head and makes the next waiting event the head, claimed for the releasing instance with
 //   a retry claim's lease, and returns it: that instance delivers it at once on the endpoint's
@@ -33,6 +34,7 @@
 
 #pragma once
 
+#include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <chrono>
@@ -83,6 +85,10 @@ struct place {
 // retry shard's hash tag (redis/keys.hpp).
 redis::request enter_call(const retry::task& t, std::size_t shards, clock::time_point now,
                           std::chrono::milliseconds task_ttl);
+// Several events of one endpoint in one call, placed in this order; the reply has a place for
+// each (places_from_reply).
+redis::request enter_batch_call(const std::vector<const retry::task*>& batch, std::size_t shards,
+                                clock::time_point now, std::chrono::milliseconds task_ttl);
 redis::request requeue_call(const retry::task& t, std::size_t shards, clock::time_point now,
                             std::chrono::milliseconds task_ttl);
 // Settles the head `t` (its endpoint, resource and event); with `complete_task` its retry task
@@ -91,6 +97,9 @@ redis::request requeue_call(const retry::task& t, std::size_t shards, clock::tim
 redis::request release_call(const retry::task& t, std::size_t shards, bool complete_task,
                             clock::time_point now, std::chrono::milliseconds task_ttl,
                             std::chrono::milliseconds lease);
+// The body of `t`, a body-less record (the records these scripts write keep it in
+// keys::ordered_body), kept beyond `ttl` from now. Its reply: the body, or nil when gone.
+redis::request body_call(const retry::task& t, std::size_t shards, std::chrono::milliseconds ttl);
 // A deleted endpoint's queues: removes up to `budget` waiting events (their task records) and
 // emptied resources (numbering, waiting list). Reply: the resources left; call again until 0.
 // The per-event numbers (keys::ordered_event) are left to their TTL: nothing indexes them.
@@ -102,6 +111,7 @@ struct released {
 };
 result<released> released_from_reply(const redis::reply& r);
 result<place> place_from_reply(const redis::reply& r);
+result<std::vector<place>> places_from_reply(const redis::reply& r, std::size_t count);
 // A manual retry or replay of `t` to an ordered endpoint (t.resource set), with the meaning of
 // retry::store::schedule_now_op: false when the event is in progress (it is the head, or waits
 // already), true when it was queued.
@@ -128,9 +138,10 @@ redis::operation<backlog> total_backlog_op(const std::vector<std::string>& endpo
 //
 // Redis must run one resource's enters in Kafka order, and concurrent requests do not keep
 // theirs: a write retried after an outage, or an EVALSHA answered NOSCRIPT and sent again as
-// EVAL, lands after requests sent later. So enters of one (endpoint, resource) go one at a
-// time, in the order they were called (a FIFO gate per resource, on the shard's thread);
-// other resources do not wait.
+// EVAL, lands after requests sent later. So an endpoint's enters go in batches, one call at a
+// time, each in the order enter() was called (on the shard's thread): what arrives while a
+// call is out waits for the next, which takes it all (up to `max_batch` events) in one script
+// call and one round trip. Other endpoints do not wait.
 class ordered_queue {
  public:
   // `lease`: how long a released next event is claimed (engine_options::retry_lease).
@@ -138,20 +149,32 @@ class ordered_queue {
                 std::chrono::milliseconds lease)
       : writer_(writer), shards_(shards), task_ttl_(task_ttl), lease_(lease) {}
 
+  // `t` must outlive the co_await (a named local).
   boost::asio::awaitable<std::optional<ordered::place>> enter(const retry::task& t);
   // nullopt: stopping (not released; Kafka or the lease brings it back).
   boost::asio::awaitable<std::optional<ordered::released>> release(const retry::task& t,
                                                                    bool complete_task);
 
  private:
-  struct gate {
-    std::deque<std::shared_ptr<boost::asio::steady_timer>> waiting;  // woken in turn
+  // A script call keeps Redis busy for all of it: ~10 us an event.
+  static constexpr std::size_t max_batch = 256;
+  struct batch {
+    explicit batch(const boost::asio::any_io_executor& ex)
+        : wake(ex, boost::asio::steady_timer::time_point::max()) {}
+    std::vector<const retry::task*> tasks;  // point into the waiting enters' frames
+    std::vector<ordered::place> places;     // one per task, once done
+    std::optional<bool> done;               // false: stopping
+    boost::asio::steady_timer wake;         // cancelled when done
   };
+  // Sends the endpoint's batches one after the other until none is left.
+  boost::asio::awaitable<void> flush(std::string endpoint_id);
+
   redis_writer& writer_;
   std::size_t shards_;
   std::chrono::milliseconds task_ttl_;
   std::chrono::milliseconds lease_;
-  std::unordered_map<std::string, gate> gates_;  // resources with an enter under way
+  // Endpoints with a flush under way: their batches not yet sent, oldest first.
+  std::unordered_map<std::string, std::deque<std::shared_ptr<batch>>> intakes_;
 };
 
 }  // namespace tresse::dispatcher

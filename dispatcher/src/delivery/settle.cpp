@@ -126,6 +126,24 @@ asio::awaitable<void> settle::drop(const retry::task& task, const registry::endp
   if (co_await dead_letter("endpoint_disabled", t)) co_await finish(task);
 }
 
+asio::awaitable<std::optional<bool>> settle::load_body(retry::task& task) {
+  const redis::request read =
+      ordered::body_call(task, ctx_.deps.retries.shards(), ctx_.deps.retries.task_ttl());
+  auto got = co_await writer_.write(read, "read event body");
+  if (!got) co_return std::nullopt;
+  if (got->empty() || got->front().type != redis::reply::kind::string) co_return false;
+  task.body = std::move(got->front().str);
+  co_return true;
+}
+
+asio::awaitable<void> settle::lost_body(const retry::task& task) {
+  log::error("event body gone from redis; dead-lettered without it",
+             {{"event", task.event_id}, {"endpoint", task.endpoint_id}});
+  retry::task t = task;  // the letter has no event to show: its reason names it
+  t.last_error = "the body of " + task.event_id + " is gone from redis";
+  if (co_await dead_letter("event_body_missing", t)) co_await finish(task);
+}
+
 bool settle::counted_delivered(const outcome& o, bool reset_streak) {
   if (o.next != outcome::action::delivered || reset_streak) return false;
   ctx_.counters.delivered->inc();

@@ -73,6 +73,15 @@ class settle {
   void cancel_waits() { deferring_.cancel_all(); }
   // A claimed retry whose endpoint is gone (deleted) or disabled.
   boost::asio::awaitable<void> drop(const retry::task& task, const registry::endpoint* ep);
+  // A claimed task whose record keeps no body (an ordered event that waited:
+  // ordered_queue.hpp) reads it from its endpoint's body key, and keeps that key beyond the
+  // task TTL from now, as each reschedule does for the record. nullopt: stopping; false: the
+  // body is gone (only if Redis lost or evicted it): then lost_body().
+  boost::asio::awaitable<std::optional<bool>> load_body(retry::task& task);
+  // Never delivered empty: dead-lettered ("event_body_missing", without its original, the
+  // reason naming the event) and finished, so an ordered resource moves on and the gap in its
+  // numbers shows it.
+  boost::asio::awaitable<void> lost_body(const retry::task& task);
 
   // Builds the retry task of a first delivery.
   static retry::task task_of(const event_meta& meta, const std::string& endpoint_id, int attempts,

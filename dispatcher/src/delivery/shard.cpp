@@ -190,6 +190,16 @@ asio::awaitable<void> shard::retry_delivery(retry::task task,
     }
   } counted{outstanding};
   auto ep = ctx_.deps.endpoints.find(task.endpoint_id);
+  // An ordered event that waited: its record keeps no body. A deleted endpoint's task is only
+  // dropped (its purge removed the body too).
+  if (ep && task.body.empty()) {
+    const auto found = co_await settle_.load_body(task);
+    if (!found) co_return;  // stopping: the claim's lease runs out and someone retries
+    if (!*found) {
+      co_await settle_.lost_body(task);
+      co_return;
+    }
+  }
   if (!ep || !ep->enabled) {
     co_await settle_.drop(task, ep.get());
     co_return;

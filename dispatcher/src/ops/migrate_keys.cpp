@@ -208,8 +208,11 @@ class migration {
       auto head = redis_.command({"HGET", a + "r:" + r, "head"});
       if (!head) return std::unexpected(head.error());
       if (!head->is_nil()) events.push_back(head->str);
+      // Each event's number and body (a layout before bodies moved out of the records has none).
       for (const auto& e : events) {
-        if (auto st = move_key(a + "e:" + e, b + "e:" + e); !st) return st;
+        for (const char* part : {"e:", "b:"}) {
+          if (auto st = move_key(a + part + e, b + part + e); !st) return st;
+        }
       }
       for (const char* part : {"w:", "r:"}) {
         if (auto st = move_key(a + part + r, b + part + r); !st) return st;

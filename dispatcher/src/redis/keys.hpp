@@ -52,7 +52,11 @@
 //                                                    TTL 30 d from its last event
 //   tresse:{rs<n>}:ordered:<id>:w:<resource> list    task ids waiting behind the head, in order
 //                                                    (their records: tresse:{rs<n>}:task:…, with
-//                                                    the list's TTL until released)
+//                                                    the list's TTL until released, and no body)
+//   tresse:{rs<n>}:ordered:<id>:b:<event>    string  the body of a waiting (or released, not yet
+//                                                    settled) event of that endpoint; TTL a
+//                                                    minute beyond its record's; deleted when the
+//                                                    event is released as head or purged
 //   tresse:{rs<n>}:ordered:<id>:e:<event>    string  the event's sequence number (idempotent
 //                                                    intake; TTL 30 d)
 //   tresse:{rs<n>}:ordered:<id>:backlog      hash    waiting: events waiting in its queues
@@ -83,8 +87,8 @@
 //
 // Scripts and transactions, and their slots:
 //   one slot   retry schedule/reschedule/schedule_now/claim scripts and complete's MULTI
-//              ({rs<n>}); the ordered place/release/purge scripts ({rs<n>}); the breaker probe
-//              lease ({<id>}); the idempotency scripts (one key); a portal session's two
+//              ({rs<n>}); the ordered place/release/purge/body scripts ({rs<n>}); the breaker
+//              probe lease ({<id>}); the idempotency scripts (one key); a portal session's two
 //              MULTIs (one key each). An API key's creation is a plain ordered pipeline.
 //   not yet    the registry's create, compare-and-set, remove and page scripts (the version
 //              counter and the indexes are global, the page script reads records by prefix);
@@ -188,6 +192,10 @@ inline std::string ordered_waiting(std::size_t shard, std::string_view endpoint_
 inline std::string ordered_event(std::size_t shard, std::string_view endpoint_id,
                                  std::string_view event_id) {
   return join(ordered_tag(shard, endpoint_id), "e:", event_id);
+}
+inline std::string ordered_body(std::size_t shard, std::string_view endpoint_id,
+                                std::string_view event_id) {
+  return join(ordered_tag(shard, endpoint_id), "b:", event_id);
 }
 inline std::string ordered_backlog(std::size_t shard, std::string_view endpoint_id) {
   return join(ordered_tag(shard, endpoint_id), "backlog");

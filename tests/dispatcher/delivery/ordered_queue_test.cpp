@@ -97,6 +97,46 @@ TEST_F(OrderedQueueTest, FirstEventHeadsItsQueueAndTheNextWait) {
   EXPECT_EQ(*b.oldest_queued_at, now_);
 }
 
+TEST_F(OrderedQueueTest, ABatchIsPlacedInOrderAsOneEnterEach) {
+  // One script call for an intake batch: two resources interleaved, a redelivery of an event
+  // within the batch, and a resource whose head is already out.
+  ASSERT_EQ(enter(make("evt_c1", "apt_c")).where, state::head);
+  auto a1 = make("evt_a1", "apt_a"), b1 = make("evt_b1", "apt_b"), a2 = make("evt_a2", "apt_a");
+  auto c2 = make("evt_c2", "apt_c"), a2_again = make("evt_a2", "apt_a");
+  auto b2 = make("evt_b2", "apt_b");
+  const std::vector<const retry::task*> batch{&a1, &b1, &a2, &c2, &a2_again, &b2};
+  auto got = redis::single_reply(redis::run(*redis_, enter_batch_call(batch, shards_, now_, ttl_)));
+  ASSERT_TRUE(got.has_value()) << got.error().message;
+  auto places = places_from_reply(*got, batch.size());
+  ASSERT_TRUE(places.has_value()) << places.error().message;
+  const std::vector<std::pair<std::uint64_t, state>> want{
+      {1, state::head}, {1, state::head}, {2, state::waiting},
+      {2, state::waiting}, {2, state::known}, {2, state::waiting}};
+  ASSERT_EQ(places->size(), want.size());
+  for (std::size_t i = 0; i < want.size(); ++i) {
+    EXPECT_EQ((*places)[i].sequence, want[i].first) << batch[i]->event_id;
+    EXPECT_EQ((*places)[i].where, want[i].second) << batch[i]->event_id;
+  }
+  EXPECT_EQ(backlog_of("we_1").waiting, 3);
+  // As if entered one at a time: the numbering goes on, the heads release in order.
+  EXPECT_EQ(enter(make("evt_a3", "apt_a")).sequence, 3u);
+  a1.sequence = 1;
+  auto r = release(a1, false);
+  ASSERT_TRUE(r.next.has_value());
+  EXPECT_EQ(r.next->event_id, "evt_a2");
+  EXPECT_EQ(r.next->sequence, 2u);
+  EXPECT_EQ(r.next->body, a2.body);
+  auto r2 = release(*r.next, true);
+  ASSERT_TRUE(r2.next.has_value());
+  EXPECT_EQ(r2.next->event_id, "evt_a3");
+  b1.sequence = 1;
+  r = release(b1, false);
+  ASSERT_TRUE(r.next.has_value());
+  EXPECT_EQ(r.next->event_id, "evt_b2");
+  // The endpoint's index knows every resource.
+  EXPECT_EQ(redis_->command({"SCARD", tag("we_1") + "resources"})->integer, 3);
+}
+
 TEST_F(OrderedQueueTest, IntakeIsIdempotentByEventId) {
   ASSERT_EQ(enter(make("evt_1")).where, state::head);
   ASSERT_EQ(enter(make("evt_2")).where, state::waiting);
@@ -198,6 +238,77 @@ TEST_F(OrderedQueueTest, WaitingRecordsExpireWithTheirQueue) {
   EXPECT_LE(pttl(record), ttl_.count());
 }
 
+TEST_F(OrderedQueueTest, RecordsKeepNoBodyTheEndpointsBodyKeyOutlivesThem) {
+  auto e1 = make("evt_1"), e2 = make("evt_2");
+  enter(e1);
+  enter(e2);
+  const auto record = task_key(e2);
+  const auto body = tag("we_1") + "b:" + e2.event_id;
+  EXPECT_TRUE(redis_->command({"HEXISTS", record, "sequence"})->integer == 1);
+  EXPECT_EQ(redis_->command({"HEXISTS", record, "body"})->integer, 0);
+  EXPECT_EQ(redis_->command({"GET", body})->str, e2.body);
+  EXPECT_GT(pttl(body), pttl(record));
+  // The head's body is in memory (and the attempt log's to keep): enter writes none for it.
+  EXPECT_EQ(redis_->command({"EXISTS", tag("we_1") + "b:" + e1.event_id})->integer, 0);
+  // An existing body (a Kafka redelivery's) is not replaced, and a longer TTL is not shortened.
+  auto e3 = make("evt_3");
+  const auto body3 = tag("we_1") + "b:" + e3.event_id;
+  ASSERT_TRUE(redis_->command({"SET", body3, "first", "PX", "9999999999"}).has_value());
+  enter(e3);
+  EXPECT_EQ(redis_->command({"GET", body3})->str, "first");
+  EXPECT_GT(pttl(body3), sequence_ttl.count());
+
+  // Released: the body comes with it, and outlives the record (given the task TTL).
+  e1.sequence = 1;
+  auto r = release(e1, false);
+  ASSERT_TRUE(r.next.has_value());
+  EXPECT_EQ(r.next->body, e2.body);
+  EXPECT_GT(pttl(body), pttl(record));
+  // Claimed after the lease (its releaser died), the record has no body: it is read apart,
+  // its key kept at least the TTL it is given.
+  auto claimed = claim(now_ + 2 * lease_);
+  ASSERT_EQ(claimed.size(), 1u);
+  EXPECT_TRUE(claimed[0].body.empty());
+  ASSERT_TRUE(redis_->command({"PEXPIRE", body, "1000"}).has_value());
+  auto read = redis::single_reply(redis::run(*redis_, body_call(e2, shards_, ttl_)));
+  ASSERT_TRUE(read.has_value());
+  EXPECT_EQ(read->str, e2.body);
+  EXPECT_GT(pttl(body), ttl_.count());
+  // Gone (evicted, deleted): nil, and a release hands out the next without a body.
+  ASSERT_TRUE(redis_->command({"DEL", body}).has_value());
+  read = redis::single_reply(redis::run(*redis_, body_call(e2, shards_, ttl_)));
+  ASSERT_TRUE(read.has_value());
+  EXPECT_TRUE(read->is_nil());
+  EXPECT_EQ(redis_->command({"EXISTS", body})->integer, 0);
+  ASSERT_TRUE(redis_->command({"DEL", body3}).has_value());
+  auto r2 = release(*r.next, true);
+  ASSERT_TRUE(r2.next.has_value());
+  EXPECT_EQ(r2.next->event_id, "evt_3");
+  EXPECT_TRUE(r2.next->body.empty());
+}
+
+TEST_F(OrderedQueueTest, ASettledHeadsBodyIsDeletedADuplicateHandOffLeavesARequeuedOne) {
+  auto e1 = make("evt_1"), e2 = make("evt_2");
+  enter(e1);
+  enter(e2);
+  const auto body2 = tag("we_1") + "b:" + e2.event_id;
+  e1.sequence = 1;
+  auto r = release(e1, false);
+  ASSERT_TRUE(r.next.has_value());
+  ASSERT_EQ(redis_->command({"EXISTS", body2})->integer, 1);  // e2 is out: its claim may lapse
+  // e2 settled: its body goes with its head.
+  release(*r.next, true);
+  EXPECT_EQ(redis_->command({"EXISTS", body2})->integer, 0);
+  // A manual retry of e2 behind a new head writes its body again; a late duplicate release of
+  // the first e2 is not the head and leaves it.
+  auto e3 = make("evt_3");
+  ASSERT_EQ(enter(e3).where, state::head);
+  ASSERT_EQ(requeue(e2).where, state::waiting);
+  ASSERT_EQ(redis_->command({"EXISTS", body2})->integer, 1);
+  EXPECT_FALSE(release(*r.next, false).was_head);
+  EXPECT_EQ(redis_->command({"EXISTS", body2})->integer, 1);
+}
+
 TEST_F(OrderedQueueTest, DeadLetteredHeadLetsTheNextGoAndLeavesAGap) {
   auto e1 = make("evt_1");
   enter(e1);
@@ -271,6 +382,14 @@ TEST_F(OrderedQueueTest, PurgeRemovesADeletedEndpointsQueuesInBoundedBatches) {
     return redis_->command({"KEYS", pattern})->elements.size();
   };
   ASSERT_GT(keys_of(tag("we_1") + "[rw]:*"), 0u);
+  // One resource's head released: its next is the head now, its body kept for its delivery.
+  auto head = make("evt_0_0", "apt_0");
+  head.sequence = 1;
+  ASSERT_TRUE(release(head, false).next.has_value());
+  ASSERT_EQ(keys_of(tag("we_1") + "b:*"), 15u);  // 3 waiting of 5 resources, one now head
+  // That head's task is the retry schedule's (a deleted endpoint's retry is dropped when
+  // claimed), no longer a waiting record.
+  std::erase(waiting_tasks, make("evt_0_1", "apt_0").id());
   // A budget of 3 per call: several calls, each bounded, until nothing is left.
   int calls = 0;
   for (std::int64_t left = 1; left > 0; ++calls) {
@@ -280,7 +399,7 @@ TEST_F(OrderedQueueTest, PurgeRemovesADeletedEndpointsQueuesInBoundedBatches) {
     left = got->integer;
   }
   EXPECT_GT(calls, 2);
-  EXPECT_EQ(keys_of(tag("we_1") + "[rw]:*"), 0u);
+  EXPECT_EQ(keys_of(tag("we_1") + "[rwb]:*"), 0u);  // the bodies too, the head's among them
   EXPECT_EQ(keys_of(tag("we_1") + "backlog"), 0u);
   EXPECT_EQ(keys_of(tag("we_1") + "oldest"), 0u);
   EXPECT_EQ(keys_of(tag("we_1") + "resources"), 0u);
@@ -290,6 +409,7 @@ TEST_F(OrderedQueueTest, PurgeRemovesADeletedEndpointsQueuesInBoundedBatches) {
   // Another endpoint's queue is untouched.
   EXPECT_EQ(backlog_of("we_2").waiting, 1);
   EXPECT_EQ(keys_of(task_key(make("evt_other_2", "apt_0", "we_2"))), 1u);
+  EXPECT_EQ(keys_of(tag("we_2") + "b:evt_other_2"), 1u);
 }
 
 // A Redis Cluster runs a script only when all its keys are in one slot; the scripts also build
@@ -298,14 +418,20 @@ TEST_F(OrderedQueueTest, EachScriptTouchesOneSlot) {
   for (const char* endpoint : {"we_1", "we_2", "we_2a5xQ"}) {
     auto t = make("evt_1", "apt_1", endpoint);
     const auto slot = redis::key_slot(tag(endpoint));
+    auto t2 = make("evt_2", "apt_2", endpoint);
+    const std::vector<const retry::task*> batch{&t, &t2};
     const redis::request calls[] = {enter_call(t, shards_, now_, ttl_),
                                     requeue_call(t, shards_, now_, ttl_),
                                     release_call(t, shards_, true, now_, ttl_, lease_),
-                                    purge_call(endpoint, shards_)};
+                                    purge_call(endpoint, shards_),
+                                    enter_batch_call(batch, shards_, now_, ttl_),
+                                    body_call(t, shards_, ttl_)};
     for (const auto& call : calls) {
       for (const auto& k : call.keys) EXPECT_EQ(redis::key_slot(k), slot) << k;
     }
+    EXPECT_EQ(calls[4].keys.size(), 5u + 2 * 5u);  // the batch's every key checked above
     EXPECT_EQ(redis::key_slot(calls[2].args[3]), slot);  // release: the task key prefix
+    EXPECT_EQ(redis::key_slot(calls[2].args[8]), slot);  // release: the body key prefix
     EXPECT_EQ(redis::key_slot(calls[3].args[0]), slot);  // purge: the queue key prefix
     EXPECT_EQ(redis::key_slot(calls[3].args[1]), slot);  // purge: the task key prefix
   }

@@ -163,7 +163,15 @@ TEST_F(MigrateKeysTest, ReRunningMovesNothing) {
 TEST_F(MigrateKeysTest, ReShardsToAnotherCount) {
   write_legacy_layout();
   migrate();
+  // The waiting event's body, as this version's enter keeps it (its record has none).
+  const std::string body16 = keys::ordered_body(keys::retry_shard("we_o", 16), "we_o", "evt_11");
+  const std::string body3 = keys::ordered_body(keys::retry_shard("we_o", 3), "we_o", "evt_11");
+  ASSERT_NE(body16, body3);
+  raw({"SET", body16, "body of evt_11", "PX", "600000"});
   auto out = migrate({"--retry-shards", "3"});
+  EXPECT_EQ(exists(body16), 0);
+  EXPECT_EQ(redis_->command({"GET", body3})->str, "body of evt_11");
+  EXPECT_GT(redis_->command({"PTTL", body3})->integer, 0);
   EXPECT_EQ(out["retry_shards"], 3);
   EXPECT_EQ(out["previous_retry_shards"], 16);
   EXPECT_EQ(redis_->command({"GET", keys::retry_shard_count})->str, "3");

@@ -52,9 +52,11 @@ TEST(KeysTest, OrderedScriptsTouchTheirEndpointsRetryShard) {
   for (const auto& ep : endpoints) {
     const std::size_t n = keys::retry_shard(ep, keys::default_retry_shards);
     const std::string task = "evt_1:" + ep;
-    // place (enter / requeue), release and purge, with the keys they build from prefixes.
+    // place (enter / requeue), release, purge and the body read, with the keys they build
+    // from prefixes.
     expect_one_slot({keys::ordered_sequence(n, ep, "apt_1"), keys::ordered_waiting(n, ep, "apt_1"),
-                     keys::ordered_event(n, ep, "evt_1"), keys::ordered_backlog(n, ep),
+                     keys::ordered_event(n, ep, "evt_1"), keys::ordered_body(n, ep, "evt_1"),
+                     keys::ordered_body(n, ep, "") + "evt_2", keys::ordered_backlog(n, ep),
                      keys::ordered_oldest(n, ep), keys::ordered_resources(n, ep),
                      keys::ordered_tag(n, ep) + "w:apt_2", keys::ordered_tag(n, ep) + "r:apt_2",
                      keys::retry_task(n, task), keys::retry_task_prefix(n) + "evt_2:" + ep,
