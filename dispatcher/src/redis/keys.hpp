@@ -89,11 +89,16 @@
 //              ({rs<n>}); the ordered place/release/purge scripts ({rs<n>}); the breaker probe
 //              lease ({<id>}); the idempotency scripts (one key); a portal session's two
 //              MULTIs (one key each). An API key's creation is a plain ordered pipeline.
-//   not yet    the registry's create, compare-and-set, remove and page scripts (the version
-//              counter and the indexes are global, the page script reads records by prefix);
-//              record_failure / record_dead_letter (record and stats, no common tag); the API
-//              gate's admit script (key record, key counter and the peer's counter). These keep
-//              the dispatcher on one Redis (or a Sentinel primary) until they are split.
+//              The registry: compare-and-set (the record), record_failure / record_dead_letter
+//              / record_success ({<id>}: record and stats); create, remove and the page are
+//              plain commands in ordered round trips (registry/store.cpp: record, indexes,
+//              version; remove: indexes, record, version), and the caches reload in full every
+//              60 s (registry/cache.hpp, api/page_cache.hpp), so a writer that dies between
+//              two steps delays a change, never hides it. The API gate's admit script
+//              ({<sha256>}: the key's or session's record and the key's counter); a request
+//              without a valid key is counted per client address by plain commands after it.
+//   single     migrate-keys' scripts (ops/migrate_keys.cpp) move keys between slots: run on
+//   node only  the single Redis the old layout lives on.
 #pragma once
 
 #include <cstddef>

@@ -6,6 +6,8 @@
 #include <string>
 #include <vector>
 
+#include "api/keys.hpp"
+#include "api/portal_sessions.hpp"
 #include "delivery/ordered_queue.hpp"
 #include "dispatcher/cli/run_cli.hpp"
 #include "redis/client.hpp"
@@ -193,6 +195,39 @@ TEST_F(MigrateKeysTest, MovesTheRegistryToTaggedNames) {
 
   EXPECT_EQ(migrate()["registry_keys_moved"], 0);
   EXPECT_EQ(endpoints.list("biz_1")->data.size(), 2u);
+}
+
+// API keys and portal sessions written before their records were tagged: the records move
+// (a session keeps its TTL), the key's session set names the new records, and revoking the
+// key still ends its sessions.
+TEST_F(MigrateKeysTest, MovesApiKeysAndPortalSessionsToTaggedNames) {
+  api::key_store api_keys(redis_);
+  auto k = api_keys.create("biz_1", api::key_mode::live);
+  ASSERT_TRUE(k);
+  auto op = api::portal_sessions::create_op("biz_1", api::key_mode::live, k->key.id, false, 900s,
+                                            clock::now());
+  auto session = redis::run(*redis_, op);
+  ASSERT_TRUE(session) << session.error().message;
+  const std::string key_hash = api::key_hash(k->secret), session_hash = api::key_hash(session->token);
+  // Back to the old names.
+  raw({"RENAME", keys::api_key(key_hash), keys::legacy::api_key(key_hash)});
+  raw({"RENAME", keys::portal_session(session_hash), keys::legacy::portal_session(session_hash)});
+  const std::string of = keys::portal_sessions_of(k->key.id);
+  raw({"SREM", of, keys::portal_session(session_hash)});
+  raw({"SADD", of, keys::legacy::portal_session(session_hash)});
+
+  EXPECT_EQ(migrate()["api_keys_moved"], 2);
+  EXPECT_EQ(exists(keys::legacy::api_key(key_hash)), 0);
+  EXPECT_EQ(exists(keys::legacy::portal_session(session_hash)), 0);
+  EXPECT_EQ(redis_->command({"HGET", keys::api_key(key_hash), "business_id"})->str, "biz_1");
+  EXPECT_GT(redis_->command({"TTL", keys::portal_session(session_hash)})->integer, 0);
+  auto members = redis_->command({"SMEMBERS", of});
+  ASSERT_EQ(members->elements.size(), 1u);
+  EXPECT_EQ(members->elements[0].str, keys::portal_session(session_hash));
+  EXPECT_EQ(migrate()["api_keys_moved"], 0);
+
+  ASSERT_TRUE(api_keys.revoke(k->key.id).value());
+  EXPECT_EQ(exists(keys::portal_session(session_hash)), 0) << "revoking ends its sessions";
 }
 
 TEST_F(MigrateKeysTest, ReRunningMovesNothing) {
