@@ -14,8 +14,8 @@ namespace keys = redis::keys;
 // the token's digest (redis/keys.hpp). ARGV: counter TTL seconds.
 // Returns {count, id, business_id, mode, read_only} for a valid, unrevoked key or an unexpired
 // session (read_only: "" for a key, "0"/"1" for a session), counted against the key; else {}
-// and nothing counted: the request then counts against its client address (peer_commands), in
-// another slot, so not in this script.
+// and nothing counted: the request then counts against its client address
+// (gate::peer_request), in another slot, so not in this script.
 const redis::script& admit_script() {
   static const redis::script s(R"lua(
 local f = redis.call('HMGET', KEYS[1], 'id', 'business_id', 'mode', 'revoked', 'read_only')

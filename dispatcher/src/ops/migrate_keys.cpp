@@ -1,7 +1,8 @@
 // `tresse-dispatcher migrate-keys [--redis URL] [--retry-shards N]`: moves the retry schedule,
 // the ordered queues and the endpoint registry's records, counters and business indexes to the
-// layout of redis/keys.hpp: from the single-node layout before it (keys::legacy), and from another shard count (the one recorded in keys::retry_shard_count) to
-// N (default: the recorded count, else keys::default_retry_shards). Then records N.
+// layout of redis/keys.hpp: from the single-node layout before it (keys::legacy), and from
+// another shard count (the one recorded in keys::retry_shard_count) to N (default: the recorded
+// count, else keys::default_retry_shards). Then records N.
 //
 // Run it with every dispatcher stopped, on the single Redis (or primary) they used: it moves
 // keys one task, one resource at a time, each move atomic, and is safe to re-run after a crash
@@ -15,6 +16,7 @@
 #include <nlohmann/json.hpp>
 #include <set>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "ops/commands.hpp"
@@ -165,12 +167,12 @@ class migration {
     std::set<std::string> businesses;
     for (const auto& id : ids->elements) {
       const std::string& e = id.str;
-      if (auto st = move_key(keys::legacy::endpoint(e), keys::endpoint(e), registry_keys); !st)
-        return st;
-      if (auto st = move_key(keys::legacy::endpoint_stats(e), keys::endpoint_stats(e),
-                             registry_keys);
-          !st)
-        return st;
+      // The record, then its counters.
+      for (const auto& [from, to] : {std::pair{keys::legacy::endpoint(e), keys::endpoint(e)},
+                                     std::pair{keys::legacy::endpoint_stats(e),
+                                               keys::endpoint_stats(e)}}) {
+        if (auto st = move_key(from, to, registry_keys); !st) return st;
+      }
       auto record = redis_.command({"GET", keys::endpoint(e)});
       if (!record) return std::unexpected(record.error());
       if (record->is_nil()) continue;
@@ -199,9 +201,10 @@ class migration {
       auto hash = redis_.command({"GET", keys::api_key_id(id.str)});
       if (!hash) return std::unexpected(hash.error());
       if (!hash->is_nil()) {
-        if (auto st = move_key(keys::legacy::api_key(hash->str), keys::api_key(hash->str), api_keys);
-            !st)
+        const std::string& h = hash->str;
+        if (auto st = move_key(keys::legacy::api_key(h), keys::api_key(h), api_keys); !st) {
           return st;
+        }
       }
       const std::string of = keys::portal_sessions_of(id.str);
       auto sessions = redis_.command({"SMEMBERS", of});
@@ -210,8 +213,9 @@ class migration {
         if (!m.str.starts_with(old_session) || m.str.find('{') != std::string::npos) continue;
         const std::string renamed = keys::portal_session(m.str.substr(old_session.size()));
         if (auto st = move_key(m.str, renamed, api_keys); !st) return st;
-        if (auto st = redis_.pipeline_ok({{"SADD", of, renamed}, {"SREM", of, m.str}}); !st)
+        if (auto st = redis_.pipeline_ok({{"SADD", of, renamed}, {"SREM", of, m.str}}); !st) {
           return st;
+        }
       }
     }
     return {};
@@ -341,7 +345,8 @@ int migrate_keys(const migrate_flags& f) {
 void add_migrate_keys_command(tresse::cli::program& p) {
   auto f = std::make_shared<migrate_flags>();
   CLI::App& cmd = p.command(p.app(), "migrate-keys",
-                            "move the retry schedule, ordered queues and registry to this version's layout",
+                            "move the retry schedule, ordered queues and registry to this "
+                            "version's layout",
                             [f] { return migrate_keys(*f); });
   cmd.footer(
       "Moves an existing deployment's retry tasks and ordered queues to the sharded layout\n"

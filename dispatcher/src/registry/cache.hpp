@@ -3,8 +3,8 @@
 // the snapshot when it changed; a running dispatcher sees an endpoint change within about a
 // second. Every full_refresh_interval it reloads even when the version did not change: a writer
 // that died between a change and its version bump (registry/store.hpp) delays the change by
-// that much at most, not forever. While Redis is unreachable the last snapshot keeps serving (a warning is logged once
-// per outage).
+// that much at most, not forever. While Redis is unreachable the last snapshot keeps serving
+// (a warning is logged once per outage).
 //
 //   registry::cache endpoints(store, {.refresh_interval = std::chrono::milliseconds(500)});
 //   endpoints.start();

@@ -398,11 +398,21 @@ redis::operation<endpoint> store::create_op(const endpoint_spec& spec) const {
   return op::one(std::move(record), [ep, at = step::record](
                                         op& o, redis::replies r) mutable
                                         -> std::optional<result<endpoint>> {
-    if (!r) return propagate(r);
-    if (auto s = redis::first_error(*r); !s) return std::unexpected(s.error());
+    if (at == step::version) {
+      // Written and indexed already: a failed bump delays caches until their full refresh
+      // (registry/cache.hpp), it does not undo the endpoint.
+      if (auto s = bump_status(r); !s) {
+        log::warn("endpoint created, version not bumped",
+                  {{"endpoint", ep.id}, {"error", s.error().message}});
+      }
+      return ep;
+    }
+    if (auto s = bump_status(r); !s) return std::unexpected(s.error());
     switch (at) {
       case step::record:
-        if (r->front().is_nil()) return fail(error_kind::transient, "endpoint id collision; try again");
+        if (r->front().is_nil()) {
+          return fail(error_kind::transient, "endpoint id collision; try again");
+        }
         o.next = {};
         o.next.commands.add({"ZADD", keys::business_endpoints(ep.business_id), "0", ep.id})
             .add({"ZADD", keys::endpoints_all, "0", ep.id});

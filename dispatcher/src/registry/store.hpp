@@ -12,9 +12,10 @@
 // compare-and-set Lua scripts on the stored record, so two concurrent updates never lose one
 // another's change. Every script touches one endpoint's keys only (one hash tag: redis/keys.hpp);
 // the indexes and the version counter are written by plain commands in their own round trips,
-// in an order that leaves no index naming a missing record, and the version bumped last. All methods are thread-safe. The API's operations also come as
-// redis::operation (create_op, get_op, ...: redis/request.hpp), the same round trips for a
-// caller with the non-blocking client; the blocking methods run those. Errors: transient when Redis
+// in an order that leaves no index naming a missing record, and the version bumped last. All
+// methods are thread-safe. The API's operations also come as redis::operation (create_op,
+// get_op, ...: redis/request.hpp), the same round trips for a caller with the non-blocking
+// client; the blocking methods run those. Errors: transient when Redis
 // is unreachable; permanent for invalid input (message says which field) or an undecryptable
 // record.
 #pragma once

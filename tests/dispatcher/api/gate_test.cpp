@@ -137,7 +137,8 @@ TEST_F(GateTest, KeysAndAddressesCountApart) {
   EXPECT_FALSE(first->who);
   EXPECT_EQ(first->remaining, 0u);
   EXPECT_FALSE(admit(g, unknown, "10.0.0.7", at)->allowed());
-  const auto ttl = redis_->command({"TTL", redis::keys::rate_limit("ip:10.0.0.7", 1800000000 / 60)});
+  const auto ttl =
+      redis_->command({"TTL", redis::keys::rate_limit("ip:10.0.0.7", 1800000000 / 60)});
   EXPECT_GT(ttl->integer, 0);
   EXPECT_LE(ttl->integer, 120);
   EXPECT_EQ(redis_->command({"EXISTS", redis::keys::key_rate_limit(key_hash(unknown.substr(7)),

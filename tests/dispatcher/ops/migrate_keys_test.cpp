@@ -208,7 +208,8 @@ TEST_F(MigrateKeysTest, MovesApiKeysAndPortalSessionsToTaggedNames) {
                                             clock::now());
   auto session = redis::run(*redis_, op);
   ASSERT_TRUE(session) << session.error().message;
-  const std::string key_hash = api::key_hash(k->secret), session_hash = api::key_hash(session->token);
+  const std::string key_hash = api::key_hash(k->secret);
+  const std::string session_hash = api::key_hash(session->token);
   // Back to the old names.
   raw({"RENAME", keys::api_key(key_hash), keys::legacy::api_key(key_hash)});
   raw({"RENAME", keys::portal_session(session_hash), keys::legacy::portal_session(session_hash)});

@@ -85,8 +85,8 @@ TEST(KeysTest, RegistryScriptsTouchTheirEndpointsSlot) {
 
 TEST(KeysTest, GateAdmitScriptTouchesTheKeysSlot) {
   const auto now = std::chrono::system_clock::now();
-  for (const std::string token : {"sk_live_" + std::string(32, 'a'), "sk_test_" + std::string(32, 'Z'),
-                                  "ps_" + std::string(40, 'q')}) {
+  for (const std::string token : {"sk_live_" + std::string(32, 'a'),
+                                  "sk_test_" + std::string(32, 'Z'), "ps_" + std::string(40, 'q')}) {
     api::credentials c{token.starts_with("ps_") ? api::credentials::kind::portal_session
                                                 : api::credentials::kind::business_key,
                        token};
