@@ -6,11 +6,14 @@
 #include <string>
 #include <vector>
 
+#include "api/keys.hpp"
+#include "api/portal_sessions.hpp"
 #include "delivery/ordered_queue.hpp"
 #include "dispatcher/cli/run_cli.hpp"
 #include "redis/client.hpp"
 #include "redis/keys.hpp"
 #include "redis/request.hpp"
+#include "registry/store.hpp"
 #include "retry/store.hpp"
 #include "support/redis_server.hpp"
 
@@ -148,6 +151,84 @@ TEST_F(MigrateKeysTest, MovesTheSingleNodeLayoutToShards) {
   auto known = redis::single_reply(redis::run(*redis_, ordered::enter_call(again, 16, now, 24h)));
   ASSERT_TRUE(known.has_value());
   EXPECT_EQ(ordered::place_from_reply(*known)->where, ordered::state::known);
+}
+
+// Endpoints written before the registry's keys were tagged: records, counters and business
+// indexes move to their new names; an endpoint indexed under the new name already is kept.
+TEST_F(MigrateKeysTest, MovesTheRegistryToTaggedNames) {
+  registry::store endpoints(redis_);
+  const registry::endpoint_spec spec{.business_id = "biz_1",
+                                     .url = "https://example.com/hook",
+                                     .events = {"client.created"}};
+  auto a = endpoints.create(spec);
+  auto b = endpoints.create(spec);
+  auto other = endpoints.create({.business_id = "biz_2",
+                                 .url = "https://example.com/hook",
+                                 .events = {"client.created"}});
+  ASSERT_TRUE(a && b && other);
+  ASSERT_TRUE(endpoints.record_failure(a->id).has_value());
+  // Back to the old names, but for b: written after the upgrade, under the new ones.
+  for (const auto* ep : {&*a, &*other}) {
+    raw({"RENAME", keys::endpoint(ep->id), keys::legacy::endpoint(ep->id)});
+    raw({"ZREM", keys::business_endpoints(ep->business_id), ep->id});
+    raw({"ZADD", keys::legacy::business_endpoints(ep->business_id), "0", ep->id});
+  }
+  raw({"RENAME", keys::endpoint_stats(a->id), keys::legacy::endpoint_stats(a->id)});
+  ASSERT_EQ(endpoints.list("biz_1")->data.size(), 1u);  // only b, before the migration
+
+  auto out = migrate();
+  EXPECT_EQ(out["registry_keys_moved"], 5);  // 2 records, 1 stats, 2 indexes
+  for (const auto* ep : {&*a, &*other}) {
+    EXPECT_EQ(exists(keys::legacy::endpoint(ep->id)), 0);
+    EXPECT_EQ(exists(keys::legacy::business_endpoints(ep->business_id)), 0);
+  }
+  EXPECT_EQ(exists(keys::legacy::endpoint_stats(a->id)), 0);
+  auto page = endpoints.list("biz_1");
+  ASSERT_TRUE(page.has_value());
+  ASSERT_EQ(page->data.size(), 2u);
+  EXPECT_EQ(page->data[0].id, a->id);
+  EXPECT_EQ(page->data[0].failure_count, 1);
+  EXPECT_EQ(page->data[0].secret, a->secret);
+  EXPECT_EQ(page->data[1].id, b->id);
+  EXPECT_EQ(endpoints.list("biz_2")->data.size(), 1u);
+  EXPECT_EQ(endpoints.list_all()->size(), 3u);
+
+  EXPECT_EQ(migrate()["registry_keys_moved"], 0);
+  EXPECT_EQ(endpoints.list("biz_1")->data.size(), 2u);
+}
+
+// API keys and portal sessions written before their records were tagged: the records move
+// (a session keeps its TTL), the key's session set names the new records, and revoking the
+// key still ends its sessions.
+TEST_F(MigrateKeysTest, MovesApiKeysAndPortalSessionsToTaggedNames) {
+  api::key_store api_keys(redis_);
+  auto k = api_keys.create("biz_1", api::key_mode::live);
+  ASSERT_TRUE(k);
+  auto op = api::portal_sessions::create_op("biz_1", api::key_mode::live, k->key.id, false, 900s,
+                                            clock::now());
+  auto session = redis::run(*redis_, op);
+  ASSERT_TRUE(session) << session.error().message;
+  const std::string key_hash = api::key_hash(k->secret);
+  const std::string session_hash = api::key_hash(session->token);
+  // Back to the old names.
+  raw({"RENAME", keys::api_key(key_hash), keys::legacy::api_key(key_hash)});
+  raw({"RENAME", keys::portal_session(session_hash), keys::legacy::portal_session(session_hash)});
+  const std::string of = keys::portal_sessions_of(k->key.id);
+  raw({"SREM", of, keys::portal_session(session_hash)});
+  raw({"SADD", of, keys::legacy::portal_session(session_hash)});
+
+  EXPECT_EQ(migrate()["api_keys_moved"], 2);
+  EXPECT_EQ(exists(keys::legacy::api_key(key_hash)), 0);
+  EXPECT_EQ(exists(keys::legacy::portal_session(session_hash)), 0);
+  EXPECT_EQ(redis_->command({"HGET", keys::api_key(key_hash), "business_id"})->str, "biz_1");
+  EXPECT_GT(redis_->command({"TTL", keys::portal_session(session_hash)})->integer, 0);
+  auto members = redis_->command({"SMEMBERS", of});
+  ASSERT_EQ(members->elements.size(), 1u);
+  EXPECT_EQ(members->elements[0].str, keys::portal_session(session_hash));
+  EXPECT_EQ(migrate()["api_keys_moved"], 0);
+
+  ASSERT_TRUE(api_keys.revoke(k->key.id).value());
+  EXPECT_EQ(exists(keys::portal_session(session_hash)), 0) << "revoking ends its sessions";
 }
 
 TEST_F(MigrateKeysTest, ReRunningMovesNothing) {
