@@ -70,31 +70,36 @@ done
 start_dispatcher error
 DELIVERED='tresse_deliveries_total{outcome="delivered"}'
 # wait_delivered COUNT SECONDS: until the dispatcher counted COUNT deliveries.
+# Prints the time it got there. One poller process (bench/poll_metric.py), not a shell loop
+# spawning curl each poll, which took a share of the cores from the run it measured.
 wait_delivered() {
-  local deadline=$(($(date +%s) + $2))
-  while [ "$(metric "$DELIVERED")" -lt "$1" ]; do
-    [ "$(date +%s)" -lt "$deadline" ] || { echo "timed out at $(metric "$DELIVERED")/$1" >&2; return 1; }
-    sleep 0.02
-  done
+  python3 "$(dirname "$0")/poll_metric.py" "$ADMIN_PORT" "$DELIVERED" "$1" "$2"
 }
 
 # Warm-up: the group joined, the endpoints loaded, connections and scripts in place.
 for mode in none per_resource; do "$PUBLISH" --brokers "$BROKERS" --file "$TMP/warm_$mode.jsonl" >/dev/null 2>&1; done
-wait_delivered $((2 * RESOURCES)) 120
+wait_delivered $((2 * RESOURCES)) 120 >/dev/null
 
 # run MODE: "rate" of N deliveries, from the first delivery the script sees to the last (the
 # publisher's start, up to ~1 s against the mock broker, is left out: see "Dispatcher" above).
 run() {
-  local before first t0 t1
+  local before first t0 t1 poller
   before=$(metric "$DELIVERED")
+  : >"$TMP/timeline_$1.txt"
+  rm -f "$TMP/poller.ready"
+  # One poller for the whole run, started (and polled once) before the publisher.
+  READY_FILE="$TMP/poller.ready" python3 "$(dirname "$0")/poll_metric.py" "$ADMIN_PORT" \
+    "$DELIVERED" $((before + N)) 600 "$DISPATCHER_PID" "$TMP/timeline_$1.txt" >"$TMP/t1_$1" &
+  poller=$!
+  while [ ! -e "$TMP/poller.ready" ] && kill -0 "$poller" 2>/dev/null; do sleep 0.01; done
   "$PUBLISH" --brokers "$BROKERS" --file "$TMP/run_$1.jsonl" >/dev/null 2>&1 &
   local pub=$!
-  while [ "$(metric "$DELIVERED")" -le "$before" ]; do sleep 0.02; done
-  t0=$(now)
-  first=$(metric "$DELIVERED")
-  wait_delivered $((before + N)) 600
-  t1=$(now)
+  wait "$poller"
+  t1=$(cat "$TMP/t1_$1")
   wait "$pub"
+  # From the first poll that saw a delivery of this run.
+  read -r t0 first _ < <(awk -v b="$before" '$2 > b { print; exit }' "$TMP/timeline_$1.txt") || true
+  if [ -z "${t0:-}" ]; then echo "every delivery came between two polls: N=$N is too small" >&2; return 1; fi
   python3 -c "print('%.0f' % (($before + $N - $first) / ($t1 - $t0)))"
 }
 
