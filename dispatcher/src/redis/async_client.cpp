@@ -20,9 +20,6 @@ namespace tresse::dispatcher::redis {
 namespace asio = boost::asio;
 using tcp = asio::ip::tcp;
 
-// A write buffer's capacity kept between writes (see flush).
-constexpr std::size_t kept_buffer_capacity = 256 * 1024;
-
 // Everything below runs on `exec`: a strand of the client's own thread, or a shard's io_context.
 struct async_client::state : std::enable_shared_from_this<async_client::state> {
   state(asio::any_io_executor ex, options o) : exec(ex), opts(std::move(o)), socket(ex), timer(ex) {}
@@ -43,7 +40,7 @@ struct async_client::state : std::enable_shared_from_this<async_client::state> {
   asio::steady_timer timer;
   enum class link { down, connecting, up } status = link::down;
   std::string outbox;            // encoded, not yet written
-  std::string writing_buffer;    // being written (its capacity reused, up to a bound)
+  std::string writing_buffer;    // being written (kept to reuse its capacity)
   std::deque<waiting> inflight;  // in outbox or written, in reply order
   bool writing = false;
   bool stopped = false;
@@ -175,12 +172,6 @@ struct async_client::state : std::enable_shared_from_this<async_client::state> {
                       [self, gen](const boost::system::error_code& ec, std::size_t) {
                         if (gen != self->generation) return;
                         self->writing = false;
-                        // A burst (thousands of deferrals at once) grows the buffer to
-                        // megabytes; its capacity is kept for the next write only while modest,
-                        // so the burst's peak is not kept for good (outbox gets it next swap).
-                        if (self->writing_buffer.capacity() > kept_buffer_capacity) {
-                          std::string().swap(self->writing_buffer);
-                        }
                         if (ec) return self->fail_all("write: " + ec.message());
                         self->flush();
                       });
