@@ -32,8 +32,10 @@
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <initializer_list>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include <boost/asio/awaitable.hpp>
@@ -67,15 +69,19 @@ class redis_writer {
 
   enum class ack { acked, connection_lost, stopping };
   // The n of WAIT n for the next write: redis.wait_replicas, or with auto 1 while the primary
-  // has a replica (ROLE, asked again on a new connection and every role_max_age).
-  boost::asio::awaitable<int> replicas_to_wait_for();
-  boost::asio::awaitable<void> ask_role();
-  // After a write whose pipeline ended with `wait` (`first` its reply), on connection
-  // `connection`: sends `wait` again until `wanted` replicas acked, the connection changed,
-  // or stopping.
-  boost::asio::awaitable<ack> await_replicas(redis::reply first, const redis::command_list& wait,
+  // has a replica (ROLE, asked again on a new connection and every role_max_age), asked of the
+  // primary that takes `r`.
+  boost::asio::awaitable<int> replicas_to_wait_for(const redis::request& r);
+  boost::asio::awaitable<void> ask_role(const redis::request& r);
+  // After write `r` whose pipeline ended with WAIT `wanted` (`first` its reply), on connection
+  // `connection`: sends WAIT again (to r's primary) until `wanted` replicas acked, the
+  // connection changed, or stopping.
+  boost::asio::awaitable<ack> await_replicas(redis::reply first, const redis::request& r,
                                              int wanted, std::uint64_t connection,
                                              const char* what);
+  // `argv` behind a read of r's key: see redis::routing_key.
+  static redis::command_list beside(const redis::request& r,
+                                    std::initializer_list<std::string_view> argv);
 
   static constexpr std::chrono::seconds role_max_age{2};
 
@@ -83,7 +89,6 @@ class redis_writer {
   const std::atomic<bool>& stopping_;
   const int wait_replicas_;  // or redis::options::wait_auto
   const std::string wait_timeout_;  // ms
-  const redis::request role_;
   // Shard thread only:
   bool failing_ = false;
   bool unacked_ = false;  // replicas behind, logged once

@@ -272,6 +272,7 @@ void async_client::start_sentinel_thread() {
 }
 
 std::uint64_t async_client::connection_generation() const {
+  if (cluster_) return cluster_->generation();
   return state_ ? state_->generation : 0;
 }
 

@@ -77,7 +77,7 @@ class async_client {
 
   // Bumps whenever the connection fails or is dropped: two replies read with the same value
   // came over one connection (what WAIT needs: delivery/redis_writer.cpp). Bound clients only
-  // (read on the shard's thread).
+  // (read on the shard's thread). In cluster mode: cluster_client::generation().
   std::uint64_t connection_generation() const;
 
  private:

@@ -1,5 +1,7 @@
 #include "redis/server_check.hpp"
 
+#include <algorithm>
+
 namespace tresse::dispatcher::redis {
 
 std::optional<std::string> info_field(std::string_view info, std::string_view field) {
@@ -51,6 +53,37 @@ result<role> read_role(client& c) {
   auto r = c.command({"ROLE"});
   if (!r) return std::unexpected(r.error());
   return parse_role(*r);
+}
+
+cluster_facts cluster_facts_of(const slot_map& map) {
+  cluster_facts f;
+  std::vector<cluster_node> primaries;
+  bool first = true;
+  for (const auto& r : map.ranges()) {
+    f.slots_served += static_cast<std::size_t>(r.last - r.first) + 1;
+    if (std::ranges::find(primaries, r.primary) == primaries.end()) primaries.push_back(r.primary);
+    f.fewest_replicas = first ? r.replicas.size() : std::min(f.fewest_replicas, r.replicas.size());
+    first = false;
+  }
+  f.primaries = primaries.size();
+  return f;
+}
+
+result<cluster_facts> read_cluster_facts(client& c) {
+  auto r = c.command({"CLUSTER", "SLOTS"});
+  if (!r) return std::unexpected(r.error());
+  auto map = slot_map::from_cluster_slots(*r);
+  if (!map) return std::unexpected(map.error());
+  return cluster_facts_of(*map);
+}
+
+std::string describe(const cluster_facts& f) {
+  return std::to_string(f.slots_served) + " of " + std::to_string(cluster_slot_count) +
+         " slots served by " + std::to_string(f.primaries) + " primar" +
+         (f.primaries == 1 ? "y" : "ies") +
+         (f.fewest_replicas == 0 ? ", not every one with a replica (no WAIT there)"
+                                 : ", each with " + std::to_string(f.fewest_replicas) +
+                                       " replica or more");
 }
 
 result<server_facts> read_server_facts(client& c) {
