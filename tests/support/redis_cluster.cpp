@@ -173,6 +173,20 @@ int redis_cluster::owner_of(std::uint16_t slot) const {
   return -1;
 }
 
+int redis_cluster::replica_of(std::size_t i) const {
+  // INFO replication: "slave0:ip=127.0.0.1,port=7004,state=online,offset=...,lag=0".
+  for (const auto& line : split(cli(i, {"INFO", "replication"}), '\n')) {
+    if (!line.starts_with("slave") || line.find("state=online") == std::string::npos) continue;
+    const auto at = line.find("port=");
+    if (at == std::string::npos) continue;
+    const int port = to_int(line.substr(at + 5, line.find(',', at) - at - 5));
+    for (std::size_t k = 0; k < size(); ++k) {
+      if (nodes_[k]->port() == port) return static_cast<int>(k);
+    }
+  }
+  return -1;
+}
+
 std::uint16_t redis_cluster::slot_of(const std::string& key) const {
   for (std::size_t i = 0; i < size(); ++i) {
     if (nodes_[i]->running()) return static_cast<std::uint16_t>(to_int(cli(i, {"CLUSTER", "KEYSLOT", key})));

@@ -45,6 +45,8 @@ class redis_cluster {
   std::string id_of(std::size_t i) const;
   // The node serving `slot` as a primary, as a running node sees it; -1 when none does.
   int owner_of(std::uint16_t slot) const;
+  // A replica of primary `i` (a node index), -1 when it has none online.
+  int replica_of(std::size_t i) const;
   // The slot of `key` (CLUSTER KEYSLOT).
   std::uint16_t slot_of(const std::string& key) const;
   // True once every running node says cluster_state:ok and names a running primary for every
