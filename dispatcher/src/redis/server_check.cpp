@@ -86,7 +86,9 @@ std::string describe(const cluster_facts& f) {
                                        " replica or more");
 }
 
-result<server_facts> read_server_facts(client& c) {
+namespace {
+
+result<server_facts> read_one_server(client& c) {
   server_facts f;
   auto memory = c.command({"INFO", "memory"});
   if (!memory) return std::unexpected(memory.error());
@@ -102,6 +104,47 @@ result<server_facts> read_server_facts(client& c) {
     f.rdb_enabled = save->elements[1].str.find_first_not_of(' ') != std::string::npos;
   }
   return f;
+}
+
+// The worst of two servers' facts: an evicting policy wins, persistence only when both have it.
+void merge(server_facts& all, const server_facts& one) {
+  if (!all.maxmemory_policy || (one.maxmemory_policy && *one.maxmemory_policy != "noeviction")) {
+    all.maxmemory_policy = one.maxmemory_policy;
+  }
+  const auto both = [](std::optional<bool>& a, const std::optional<bool>& b) {
+    a = a && b ? std::optional<bool>(*a && *b) : std::nullopt;
+  };
+  both(all.aof_enabled, one.aof_enabled);
+  both(all.rdb_enabled, one.rdb_enabled);
+}
+
+}  // namespace
+
+result<server_facts> read_server_facts(client& c) {
+  if (c.config().cluster_nodes.empty()) return read_one_server(c);
+  // A cluster: every primary holds part of the state, so each must be safe.
+  auto slots = c.command({"CLUSTER", "SLOTS"});
+  if (!slots) return std::unexpected(slots.error());
+  auto map = slot_map::from_cluster_slots(*slots);
+  if (!map) return std::unexpected(map.error());
+  std::optional<server_facts> all;
+  std::vector<cluster_node> asked;
+  for (const auto& r : map->ranges()) {
+    if (std::ranges::find(asked, r.primary) != asked.end()) continue;
+    asked.push_back(r.primary);
+    options o = c.config();
+    o.cluster_nodes.clear();
+    o.host = r.primary.host;
+    o.port = r.primary.port;
+    o.pool_size = 1;
+    client node(o);
+    auto f = read_one_server(node);
+    if (!f) return std::unexpected(f.error());
+    if (all) merge(*all, *f);
+    else all = *f;
+  }
+  if (!all) return fail(error_kind::transient, "redis cluster: no primary serves a slot yet");
+  return *all;
 }
 
 }  // namespace tresse::dispatcher::redis

@@ -42,7 +42,8 @@ safety assess(const server_facts& facts);
 
 // Reads the facts from `client` (INFO memory, INFO persistence, CONFIG GET save). A transient
 // error when Redis is unreachable; a CONFIG refused by the server (managed Redis) only leaves
-// rdb_enabled unknown.
+// rdb_enabled unknown. On a Redis Cluster: from every primary, the worst of them (an evicting
+// policy if any has one, persistence only if all have it).
 result<server_facts> read_server_facts(client& c);
 
 // ROLE on the server `c` talks to (redis/sentinel.hpp: parse_role).

@@ -53,6 +53,12 @@ class ClusterClientTest : public ::testing::Test {
   static std::vector<cluster_node> seeds() { return {{"127.0.0.1", server(0).port()}}; }
   static options base() { return *parse_url(server(0).url()); }
   static client node(int i) { return client(*parse_url(server(i).url())); }
+  // Cluster mode (what redis+cluster:// gives) with node `seed` as the only seed.
+  static options cluster_options(int seed) {
+    options o = base();
+    o.cluster_nodes = {"127.0.0.1:" + std::to_string(server(seed).port())};
+    return o;
+  }
 
   // The node (index) that serves `slot` now, as this client's parser reads CLUSTER SLOTS.
   static int owner_of(std::uint16_t slot) {
@@ -264,8 +270,7 @@ TEST_F(ClusterClientTest, FollowsAskDuringAMigration) {
 // redis::client and redis::async_client (both modes) with options::cluster_nodes: every
 // store's code runs on a cluster unchanged.
 TEST_F(ClusterClientTest, BothClientsRouteInClusterMode) {
-  options o = base();
-  o.cluster_nodes = {"127.0.0.1:" + std::to_string(server(1).port())};
+  const options o = cluster_options(1);
   client blocking(o);
   command_list sets;
   for (int i = 0; i < 40; ++i) sets.add({"SET", "mode:" + std::to_string(i), std::to_string(i)});
@@ -306,9 +311,7 @@ TEST_F(ClusterClientTest, BothClientsRouteInClusterMode) {
 
 // What run --check and the start-up log say of a cluster.
 TEST_F(ClusterClientTest, ReadsTheClusterFactsThroughTheClusterClient) {
-  options o = base();
-  o.cluster_nodes = {"127.0.0.1:" + std::to_string(server(2).port())};
-  client c(o);
+  client c(cluster_options(2));
   auto f = read_cluster_facts(c);
   ASSERT_TRUE(f) << f.error().message;
   EXPECT_EQ(f->slots_served, cluster_slot_count);
@@ -317,6 +320,23 @@ TEST_F(ClusterClientTest, ReadsTheClusterFactsThroughTheClusterClient) {
   EXPECT_EQ(describe(*f),
             "16384 of 16384 slots served by 3 primaries, not every one with a replica (no WAIT "
             "there)");
+}
+
+// The start-up check on a cluster asks every primary: one that evicts is found wherever it is.
+TEST_F(ClusterClientTest, ServerFactsAreTheWorstOfEveryPrimary) {
+  client c(cluster_options(0));
+  auto f = read_server_facts(c);
+  ASSERT_TRUE(f) << f.error().message;
+  EXPECT_EQ(f->maxmemory_policy, "noeviction");
+  EXPECT_EQ(f->aof_enabled, false);  // the harness's nodes persist nothing
+  // Not the primary of slot 0, where a lone INFO would go.
+  const int other = owner_of(0) == 2 ? 1 : 2;
+  ASSERT_TRUE(node(other).command({"CONFIG", "SET", "maxmemory-policy", "allkeys-lru"}));
+  f = read_server_facts(c);
+  ASSERT_TRUE(node(other).command({"CONFIG", "SET", "maxmemory-policy", "noeviction"}));
+  ASSERT_TRUE(f) << f.error().message;
+  EXPECT_EQ(f->maxmemory_policy, "allkeys-lru");
+  EXPECT_FALSE(assess(*f).errors.empty());
 }
 
 TEST(ClusterCommandSlotTest, ARequestsRoutingKeyIsItsFirstKey) {
