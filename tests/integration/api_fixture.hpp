@@ -14,6 +14,7 @@
 
 #include "harness.hpp"
 #include "redis/client.hpp"
+#include "redis/keys.hpp"
 #include "support/http_client.hpp"
 #include "support/process.hpp"
 
@@ -98,7 +99,7 @@ class ApiTest : public integration_test {
     auto opts = dispatcher::redis::parse_url(redis_.url());
     EXPECT_TRUE(opts.has_value());
     dispatcher::redis::client redis(*opts);
-    auto r = redis.command({"GET", "tresse:endpoint:" + id});
+    auto r = redis.command({"GET", dispatcher::redis::keys::endpoint(id)});
     EXPECT_TRUE(r.has_value());
     return r ? r->str : "";
   }

@@ -10,24 +10,31 @@ namespace {
 
 namespace keys = redis::keys;
 
-// KEYS: key (or portal session) record (may not exist), its counter, the peer's counter.
-// ARGV: "1" when a key was presented, counter TTL seconds.
-// Returns {count} or {count, id, business_id, mode, read_only} for a valid, unrevoked key or
-// an unexpired session (read_only: "" for a key, "0"/"1" for a session).
+// KEYS: the key (or portal session) record (may not exist), the key's counter: one hash tag,
+// the token's digest (redis/keys.hpp). ARGV: counter TTL seconds.
+// Returns {count, id, business_id, mode, read_only} for a valid, unrevoked key or an unexpired
+// session (read_only: "" for a key, "0"/"1" for a session), counted against the key; else {}
+// and nothing counted: the request then counts against its client address (peer_commands), in
+// another slot, so not in this script.
 const redis::script& admit_script() {
   static const redis::script s(R"lua(
-local rec = nil
-if ARGV[1] == '1' then
-  local f = redis.call('HMGET', KEYS[1], 'id', 'business_id', 'mode', 'revoked', 'read_only')
-  if f[1] and f[4] ~= '1' then rec = f end
-end
-local counter = rec and KEYS[2] or KEYS[3]
-local n = redis.call('INCR', counter)
-if n == 1 then redis.call('EXPIRE', counter, ARGV[2]) end
-if rec then return {n, rec[1], rec[2], rec[3], rec[5] or ''} end
-return {n}
+local f = redis.call('HMGET', KEYS[1], 'id', 'business_id', 'mode', 'revoked', 'read_only')
+if not f[1] or f[4] == '1' then return {} end
+local n = redis.call('INCR', KEYS[2])
+if n == 1 then redis.call('EXPIRE', KEYS[2], ARGV[1]) end
+return {n, f[1], f[2], f[3], f[5] or ''}
 )lua");
   return s;
+}
+
+constexpr std::string_view counter_ttl = "120";
+
+// A window's counter gets its TTL when created (SET NX), then counts: it is used only during its
+// minute, so it cannot expire between the two. The INCR's reply is the count.
+redis::command_list count_commands(const std::string& counter) {
+  redis::command_list c;
+  c.add({"SET", counter, "0", "EX", counter_ttl, "NX"}).add({"INCR", counter});
+  return c;
 }
 
 }  // namespace
@@ -75,7 +82,7 @@ std::int64_t window_end(std::int64_t unix_s) { return (unix_s / 60 + 1) * 60; }
 
 // A key's request counter in the window of `now`, for the script and the plain commands alike.
 std::string key_counter(std::string_view key_digest, std::chrono::system_clock::time_point now) {
-  return keys::rate_limit(std::string("key:").append(key_digest), unix_seconds(now) / 60);
+  return keys::key_rate_limit(key_digest, unix_seconds(now) / 60);
 }
 
 }  // namespace
@@ -88,18 +95,26 @@ admission gate::uncounted(std::chrono::system_clock::time_point now) const {
   return a;
 }
 
-redis::request gate::admit_request(const credentials& c, const std::string& peer,
+bool gate::presents_key(const credentials& c) {
+  return c.type == credentials::kind::business_key || c.type == credentials::kind::portal_session;
+}
+
+redis::request gate::admit_request(const credentials& c,
                                    std::chrono::system_clock::time_point now) {
-  std::int64_t minute = unix_seconds(now) / 60;
-  bool session = c.type == credentials::kind::portal_session;
-  bool presented = c.type == credentials::kind::business_key || session;
-  std::string hash = presented ? key_hash(c.token) : std::string();
+  const bool session = c.type == credentials::kind::portal_session;
+  const std::string hash = key_hash(c.token);
   return {&admit_script(),
           {session ? portal_sessions::record_key(hash) : keys::api_key(hash),
-           key_counter(hash, now),
-           keys::rate_limit("ip:" + peer, minute)},
-          {presented ? "1" : "0", "120"},
+           key_counter(hash, now)},
+          {std::string(counter_ttl)},
           {}};
+}
+
+redis::request gate::peer_request(const std::string& peer,
+                                  std::chrono::system_clock::time_point now) {
+  redis::request r;
+  r.commands = count_commands(keys::rate_limit("ip:" + peer, unix_seconds(now) / 60));
+  return r;
 }
 
 admission gate::counted(std::int64_t n, std::chrono::system_clock::time_point now) const {
@@ -113,29 +128,35 @@ admission gate::counted(std::int64_t n, std::chrono::system_clock::time_point no
   return a;
 }
 
-result<admission> gate::admission_from(const redis::reply& r,
-                                       std::chrono::system_clock::time_point now) const {
+result<std::optional<admission>> gate::admission_from(
+    const redis::reply& r, std::chrono::system_clock::time_point now) const {
   const auto& e = r.elements;
-  if (e.empty() || e[0].type != redis::reply::kind::integer) {
+  if (e.empty()) return std::optional<admission>();  // not valid: count the peer
+  if (e.size() != 5 || e[0].type != redis::reply::kind::integer) {
     return fail(error_kind::transient, "redis: unexpected reply to the rate-limit script");
   }
   admission a = counted(e[0].integer, now);
-  if (e.size() == 5) {
-    a.who = caller{e[1].str, e[2].str, e[3].str == "test" ? key_mode::test : key_mode::live,
-                   !e[4].str.empty(), e[4].str == "1"};
+  a.who = caller{e[1].str, e[2].str, e[3].str == "test" ? key_mode::test : key_mode::live,
+                 !e[4].str.empty(), e[4].str == "1"};
+  return std::optional<admission>(std::move(a));
+}
+
+result<admission> gate::peer_admission_from(const redis::replies& r,
+                                            std::chrono::system_clock::time_point now) const {
+  if (!r) return std::unexpected(r.error());
+  if (auto s = redis::first_error(*r); !s) return std::unexpected(s.error());
+  if (r->size() != 2 || (*r)[1].type != redis::reply::kind::integer) {
+    return fail(error_kind::transient, "redis: unexpected reply to the rate-limit count");
   }
-  return a;
+  return counted((*r)[1].integer, now);
 }
 
 redis::command_list gate::known_key_commands(const std::string& key_digest,
                                              std::chrono::system_clock::time_point now) {
-  const std::string counter = key_counter(key_digest, now);
   redis::command_list c;
-  // As the script reads it. The counter gets its TTL when created (SET NX), then counts: a
-  // window's counter is used only during its minute, so it cannot expire between the two.
+  // As the script reads it, then the count.
   c.add({"HMGET", keys::api_key(key_digest), "id", "business_id", "mode", "revoked"})
-      .add({"SET", counter, "0", "EX", "120", "NX"})
-      .add({"INCR", counter});
+      .append(count_commands(key_counter(key_digest, now)));
   return c;
 }
 
@@ -156,10 +177,19 @@ result<std::optional<admission>> gate::admission_from_known(
 
 boost::asio::awaitable<result<admission>> gate::admit(const credentials& c, std::string peer,
                                                       std::chrono::system_clock::time_point now) {
-  const redis::request req = admit_request(c, peer, now);
-  auto r = co_await redis_.eval(*req.lua, req.keys, req.args);
-  if (!r) co_return std::unexpected(r.error());
-  co_return admission_from(*r, now);
+  // The key's script (one slot); only when the key is not valid, the client address's count (a
+  // second round trip, in the address's slot).
+  if (presents_key(c)) {
+    const redis::request req = admit_request(c, now);
+    auto r = co_await redis_.eval(*req.lua, req.keys, req.args);
+    if (!r) co_return std::unexpected(r.error());
+    auto a = admission_from(*r, now);
+    if (!a) co_return std::unexpected(a.error());
+    if (*a) co_return std::move(**a);
+  }
+  const redis::request by_peer = peer_request(peer, now);
+  redis::replies counted_peer = co_await redis::run(redis_, by_peer);
+  co_return peer_admission_from(counted_peer, now);
 }
 
 }  // namespace tresse::dispatcher::api

@@ -3,7 +3,9 @@
 // One Lua script per request looks the presented key up by its hash and counts the request in
 // a fixed one-minute window, shared by every dispatcher instance through Redis: per key when
 // the key is valid, else per client address (so unauthenticated traffic is limited too and
-// still gets rate-limit headers).
+// still gets rate-limit headers). The script touches the key's record and counter only (one
+// hash tag, for Redis Cluster); a request without a valid key is counted per address by plain
+// commands, in a second round trip (none is sent before the script when no key is presented).
 //
 //   api::gate g(redis, {.limit_per_minute = 600});            // redis: an async_client
 //   auto v = co_await g.admit(read_credentials(...), peer_ip, now);  // one pipelined call
@@ -72,12 +74,17 @@ class gate {
   boost::asio::awaitable<result<admission>> admit(const credentials& c, std::string peer,
                                                   std::chrono::system_clock::time_point now);
 
-  // admit() as its script call and the reply's reading, for a caller that pipelines it with
-  // other commands (GET /v1/webhooks from a cached page: service.cpp).
-  static redis::request admit_request(const credentials& c, const std::string& peer,
+  // admit()'s round trips: the script call for a presented key and its reply's reading
+  // (nullopt: not a valid key, nothing counted), then the client address's count.
+  static bool presents_key(const credentials& c);
+  static redis::request admit_request(const credentials& c,
                                       std::chrono::system_clock::time_point now);
-  result<admission> admission_from(const redis::reply& r,
-                                   std::chrono::system_clock::time_point now) const;
+  result<std::optional<admission>> admission_from(
+      const redis::reply& r, std::chrono::system_clock::time_point now) const;
+  static redis::request peer_request(const std::string& peer,
+                                     std::chrono::system_clock::time_point now);
+  result<admission> peer_admission_from(const redis::replies& r,
+                                        std::chrono::system_clock::time_point now) const;
 
   // For a business key this process has seen valid (the cached GET /v1/webhooks in
   // service.cpp): admit() as plain commands to pipeline, without the script, whose call was

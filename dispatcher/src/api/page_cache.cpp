@@ -69,10 +69,12 @@ std::string page_cache::body(const page& p, const std::vector<counters>& counts,
   return out;
 }
 
-std::shared_ptr<const page_cache::page> page_cache::find(const std::string& key) const {
+std::shared_ptr<const page_cache::page> page_cache::find(
+    const std::string& key, std::chrono::system_clock::time_point now) const {
   std::lock_guard lock(mutex_);
   auto it = pages_.find(key);
-  return it == pages_.end() ? nullptr : it->second;
+  if (it == pages_.end() || now - it->second->built_at >= max_age) return nullptr;
+  return it->second;
 }
 
 void page_cache::put(const std::string& key, std::shared_ptr<const page> p) {

@@ -8,9 +8,11 @@
 // (failure_count, consecutive_failures, dead_lettered) and the health change without a bump:
 // the counters are read afresh on every request, with the version, in one pipelined round trip
 // of plain commands, and the health too when this process's health::read_cache of the page's
-// endpoints is more than a second old.
+// endpoints is more than a second old. A page older than max_age is built again even with the
+// version unchanged: a writer that died between a change and its version bump
+// (registry/store.hpp) delays the change by that much at most.
 //
-//   auto p = cache.find(key);                     // null: build it (version first, then page)
+//   auto p = cache.find(key, now);                // null: build it (version first, then page)
 //   if (p && p->version == current) { for (auto& it : p->items) it.append(out, counters); }
 //   cache.put(key, page_cache::page{version, {page_cache::render(ep), ...}, more, last});
 //
@@ -18,6 +20,7 @@
 #pragma once
 
 #include <array>
+#include <chrono>
 #include <cstdint>
 #include <memory>
 #include <mutex>
@@ -55,6 +58,8 @@ class page_cache {
     // `,"health":{…}`) before its closing brace.
     void append(std::string& out, const counters& c, std::string_view more = {}) const;
   };
+  static constexpr std::chrono::seconds max_age{60};
+
   struct page {
     std::int64_t version = 0;
     std::vector<item> items;
@@ -66,6 +71,7 @@ class page_cache {
     // The items' health (health::add_read), sent after `check` when health::read_cache has
     // none younger than a second.
     redis::command_list health_read;
+    std::chrono::system_clock::time_point built_at;  // for max_age
   };
 
   // The endpoint as registry::to_json_text writes it, split around its counters (whole, not
@@ -76,7 +82,9 @@ class page_cache {
   static std::string body(const page& p, const std::vector<counters>& counts,
                           const std::vector<std::string>& more = {});
 
-  std::shared_ptr<const page> find(const std::string& key) const;
+  // Null when none, or older than max_age at `now`.
+  std::shared_ptr<const page> find(const std::string& key,
+                                   std::chrono::system_clock::time_point now) const;
   void put(const std::string& key, std::shared_ptr<const page> p);
 
  private:

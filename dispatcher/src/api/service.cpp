@@ -427,7 +427,7 @@ asio::awaitable<http::response> service::handle(const http::request& req) {
     known = known_caller(key_digest);
   }
   std::shared_ptr<const page_cache::page> cached;
-  if (known) cached = pages_.find(page_key(*known, query));
+  if (known) cached = pages_.find(page_key(*known, query), ctx.now);
   if (cached) {
     redis::request both;
     both.commands = gate::known_key_commands(key_digest, ctx.now);
@@ -658,7 +658,7 @@ asio::awaitable<http::response> service::list_webhooks(context& c) {
   // Written as text, not through a JSON DOM, and from the page cache while the endpoints'
   // version says nothing changed: this is the busiest answer of the API.
   std::string key = page_key(c.who, c.raw_query);
-  std::shared_ptr<const page_cache::page> cached = pages_.find(key);
+  std::shared_ptr<const page_cache::page> cached = pages_.find(key, c.now);
   if (cached) {
     // The version and the cached endpoints' counters, in one round trip of plain commands.
     redis::request check;
@@ -679,19 +679,19 @@ asio::awaitable<http::response> service::list_webhooks(context& c) {
   if (!version) co_return store_failure(version.error(), "list endpoints");
   auto built = std::make_shared<page_cache::page>();
   built->version = *version;
+  built->built_at = c.now;
   bool cacheable = true;
   // The registry lists a business's endpoints of both modes; keep this key's mode, reading on
   // until the page is full.
   std::string after = page.after;
-  result<redis::reply> fetched;
+  result<registry::endpoint_page> pg;
+  redis::operation<registry::endpoint_page> list_op;
   for (;;) {
-    auto q = registry::store::list_query(
+    list_op = deps_.endpoints.list_op(
         c.who.business_id, {.limit = std::min(max_limit, page.limit + 1), .cursor = after});
     // Assigned, not declared, in the loop: g++ 12 mishandles loop-scoped locals initialised
     // from co_await (see delivery/engine.hpp).
-    fetched = co_await async_redis_.eval(*q.script, q.keys, q.args);
-    if (!fetched) co_return store_failure(fetched.error(), "list endpoints");
-    auto pg = deps_.endpoints.list_from_reply(*fetched, q.limit);
+    pg = co_await redis::run(async_redis_, list_op);
     if (!pg) co_return store_failure(pg.error(), "list endpoints");
     for (auto& ep : pg->data) {
       if (ep.livemode != c.who.livemode()) continue;

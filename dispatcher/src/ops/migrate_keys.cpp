@@ -1,6 +1,6 @@
-// `tresse-dispatcher migrate-keys [--redis URL] [--retry-shards N]`: moves the retry schedule
-// and the ordered queues to the layout of redis/keys.hpp: from the single-node layout before it
-// (keys::legacy), and from another shard count (the one recorded in keys::retry_shard_count) to
+// `tresse-dispatcher migrate-keys [--redis URL] [--retry-shards N]`: moves the retry schedule,
+// the ordered queues and the endpoint registry's records, counters and business indexes to the
+// layout of redis/keys.hpp: from the single-node layout before it (keys::legacy), and from another shard count (the one recorded in keys::retry_shard_count) to
 // N (default: the recorded count, else keys::default_retry_shards). Then records N.
 //
 // Run it with every dispatcher stopped, on the single Redis (or primary) they used: it moves
@@ -13,6 +13,7 @@
 #include <iostream>
 #include <memory>
 #include <nlohmann/json.hpp>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -97,6 +98,19 @@ return 1
   return s;
 }
 
+// KEYS: old index, new index (zsets). Merges the old into the new (a dispatcher may have
+// indexed an endpoint under the new name already) and drops the old. Returns 1 when the old
+// existed.
+const redis::script& merge_index_script() {
+  static const redis::script s(R"lua(
+if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
+redis.call('ZUNIONSTORE', KEYS[2], 2, KEYS[2], KEYS[1], 'AGGREGATE', 'MIN')
+redis.call('DEL', KEYS[1])
+return 1
+)lua");
+  return s;
+}
+
 class migration {
  public:
   migration(redis::client& redis, std::size_t shards) : redis_(redis), shard_count_(shards) {}
@@ -142,7 +156,68 @@ class migration {
     return redis_.pipeline_ok(copies);
   }
 
-  std::size_t tasks = 0, queue_keys = 0, circuits = 0;
+  // The registry's keys, from their names before they were tagged (keys::legacy): each
+  // endpoint's record and counters, found through the global index (never renamed), then the
+  // indexes of the businesses those records name.
+  status move_registry() {
+    auto ids = redis_.command({"ZRANGE", keys::endpoints_all, "0", "-1"});
+    if (!ids) return std::unexpected(ids.error());
+    std::set<std::string> businesses;
+    for (const auto& id : ids->elements) {
+      const std::string& e = id.str;
+      if (auto st = move_key(keys::legacy::endpoint(e), keys::endpoint(e), registry_keys); !st)
+        return st;
+      if (auto st = move_key(keys::legacy::endpoint_stats(e), keys::endpoint_stats(e),
+                             registry_keys);
+          !st)
+        return st;
+      auto record = redis_.command({"GET", keys::endpoint(e)});
+      if (!record) return std::unexpected(record.error());
+      if (record->is_nil()) continue;
+      // business_id is in clear even when the secrets are sealed.
+      auto j = nlohmann::json::parse(record->str, nullptr, false);
+      if (j.is_object() && j.contains("business_id") && j["business_id"].is_string()) {
+        businesses.insert(j["business_id"].get<std::string>());
+      }
+    }
+    for (const auto& b : businesses) {
+      auto r = redis_.eval(merge_index_script(),
+                           {keys::legacy::business_endpoints(b), keys::business_endpoints(b)}, {});
+      if (!r) return std::unexpected(r.error());
+      registry_keys += static_cast<std::size_t>(r->integer);
+    }
+    return {};
+  }
+
+  // API keys' records and portal sessions' (keys::legacy), found through the key index and
+  // each key's session set, whose members (record names) are renamed with them.
+  status move_api_keys() {
+    auto ids = redis_.command({"ZRANGE", keys::api_keys_all, "0", "-1"});
+    if (!ids) return std::unexpected(ids.error());
+    const std::string old_session = keys::legacy::portal_session("");
+    for (const auto& id : ids->elements) {
+      auto hash = redis_.command({"GET", keys::api_key_id(id.str)});
+      if (!hash) return std::unexpected(hash.error());
+      if (!hash->is_nil()) {
+        if (auto st = move_key(keys::legacy::api_key(hash->str), keys::api_key(hash->str), api_keys);
+            !st)
+          return st;
+      }
+      const std::string of = keys::portal_sessions_of(id.str);
+      auto sessions = redis_.command({"SMEMBERS", of});
+      if (!sessions) return std::unexpected(sessions.error());
+      for (const auto& m : sessions->elements) {
+        if (!m.str.starts_with(old_session) || m.str.find('{') != std::string::npos) continue;
+        const std::string renamed = keys::portal_session(m.str.substr(old_session.size()));
+        if (auto st = move_key(m.str, renamed, api_keys); !st) return st;
+        if (auto st = redis_.pipeline_ok({{"SADD", of, renamed}, {"SREM", of, m.str}}); !st)
+          return st;
+      }
+    }
+    return {};
+  }
+
+  std::size_t tasks = 0, queue_keys = 0, circuits = 0, registry_keys = 0, api_keys = 0;
 
  private:
   // Members are removed as they move; those already in place stay, and are skipped by offset.
@@ -180,10 +255,10 @@ class migration {
     return {};
   }
 
-  status move_key(const std::string& from, const std::string& to) {
+  status move_key(const std::string& from, const std::string& to, std::size_t& moved) {
     auto r = redis_.eval(move_key_script(), {from, to}, {});
     if (!r) return std::unexpected(r.error());
-    queue_keys += static_cast<std::size_t>(r->integer);
+    moved += static_cast<std::size_t>(r->integer);
     return {};
   }
 
@@ -209,15 +284,15 @@ class migration {
       if (!head) return std::unexpected(head.error());
       if (!head->is_nil()) events.push_back(head->str);
       for (const auto& e : events) {
-        if (auto st = move_key(a + "e:" + e, b + "e:" + e); !st) return st;
+        if (auto st = move_key(a + "e:" + e, b + "e:" + e, queue_keys); !st) return st;
       }
       for (const char* part : {"w:", "r:"}) {
-        if (auto st = move_key(a + part + r, b + part + r); !st) return st;
+        if (auto st = move_key(a + part + r, b + part + r, queue_keys); !st) return st;
       }
     }
     // The index last: a re-run after a crash still finds the resources it names.
     for (const char* k : {"backlog", "oldest", "resources"}) {
-      if (auto st = move_key(a + k, b + k); !st) return st;
+      if (auto st = move_key(a + k, b + k, queue_keys); !st) return st;
     }
     return {};
   }
@@ -240,6 +315,8 @@ int migrate_keys(const migrate_flags& f) {
   const std::size_t shards = f.shards > 0 ? f.shards : was > 0 ? was : keys::default_retry_shards;
 
   migration m(*redis, shards);
+  if (auto st = m.move_registry(); !st) return action_error(st.error());
+  if (auto st = m.move_api_keys(); !st) return action_error(st.error());
   // The legacy layout always (nothing to do once it is moved), then the previous shard count.
   std::vector<std::size_t> from{0};
   if (was > 0 && was != shards) from.push_back(was);
@@ -254,6 +331,8 @@ int migrate_keys(const migrate_flags& f) {
                 {"previous_retry_shards", was > 0 ? nlohmann::json(was) : nlohmann::json(nullptr)},
                 {"tasks_moved", m.tasks},
                 {"queue_keys_moved", m.queue_keys},
+                {"registry_keys_moved", m.registry_keys},
+                {"api_keys_moved", m.api_keys},
                 {"open_circuits", m.circuits}});
 }
 
@@ -262,12 +341,13 @@ int migrate_keys(const migrate_flags& f) {
 void add_migrate_keys_command(tresse::cli::program& p) {
   auto f = std::make_shared<migrate_flags>();
   CLI::App& cmd = p.command(p.app(), "migrate-keys",
-                            "move the retry schedule and ordered queues to this version's layout",
+                            "move the retry schedule, ordered queues and registry to this version's layout",
                             [f] { return migrate_keys(*f); });
   cmd.footer(
       "Moves an existing deployment's retry tasks and ordered queues to the sharded layout\n"
-      "(tresse:{rs<n>}:..., redis/keys.hpp), or to another retry.shards. Stop every dispatcher\n"
-      "first; safe to re-run.");
+      "(tresse:{rs<n>}:..., redis/keys.hpp), or to another retry.shards, and its endpoints to\n"
+      "their tagged names (tresse:endpoint:{<id>}, ...). Stop every dispatcher first; safe to\n"
+      "re-run.");
   cmd.add_option("--retry-shards", f->shards,
                  "the shard count to move to (retry.shards; default: the recorded one, else 16)")
       ->type_name("N")

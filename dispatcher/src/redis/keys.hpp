@@ -23,9 +23,9 @@
 //   tresse:endpoints:version                 string  counter, INCR on every endpoint change
 //                                                    (starts at a random value)
 //   tresse:endpoints:all                     zset    every endpoint id (score 0, lex order)
-//   tresse:business:<business>:endpoints     zset    a business's endpoint ids (score 0, lex)
-//   tresse:endpoint:<id>                     string  the endpoint as JSON (secrets encrypted)
-//   tresse:endpoint:<id>:stats               hash    failure_count, consecutive_failures,
+//   tresse:business:{<business>}:endpoints   zset    a business's endpoint ids (score 0, lex)
+//   tresse:endpoint:{<id>}                   string  the endpoint as JSON (secrets encrypted)
+//   tresse:endpoint:{<id>}:stats             hash    failure_count, consecutive_failures,
 //                                                    dead_lettered, failing_since (unix ms of
 //                                                    the failure streak's start),
 //                                                    consecutive_dead_lettered (hot counters,
@@ -65,13 +65,16 @@
 //   tresse:attempts:endpoint:<id>            list    newest-first attempt records (capped)
 //   tresse:attempts:event:<event>            list    every attempt of one event (capped, TTL)
 //   tresse:event:<event>                     string  the event's bytes, for manual retries (TTL)
-//   tresse:apikey:<sha256>                   hash    a business API key (id, business_id,
+//   tresse:apikey:{<sha256>}                 hash    a business API key (id, business_id,
 //                                                    mode, last4, created_at, revoked)
 //   tresse:apikey_id:<id>                    string  the key's sha256, by key id
 //   tresse:apikeys                           zset    every key id (score 0, lex order)
-//   tresse:portal_session:<sha256>           hash    a portal session (TTL: its expiry)
+//   tresse:portal_session:{<sha256>}         hash    a portal session (TTL: its expiry)
 //   tresse:portal_sessions_of:<key id>       set     the sessions a key made
-//   tresse:ratelimit:<bucket>:<minute>       string  requests in that minute (TTL 2 min)
+//   tresse:ratelimit:key:{<sha256>}:<minute> string  a key's (or portal session's) requests in
+//                                                    that minute (TTL 2 min)
+//   tresse:ratelimit:ip:<address>:<minute>   string  the requests of a client address that
+//                                                    presented no valid key (TTL 2 min)
 //   tresse:idempotency:<key id>:<sha256>     hash    a POST's first response (TTL 24 h)
 //   tresse:replay:<id>                       hash    a replay's progress (TTL 7 d)
 //   tresse:stats:{<we_…>}:<minute>           hash    one endpoint's attempts in one unix
@@ -111,12 +114,15 @@ inline std::string join(std::string_view a, std::string_view b, std::string_view
 
 inline constexpr std::string_view endpoints_version = "tresse:endpoints:version";
 inline constexpr std::string_view endpoints_all = "tresse:endpoints:all";
+// A business's index under its own tag, an endpoint's record and counters under the endpoint's
+// (the failure scripts read the record and write the counters: one slot). The version and the
+// global index are written by plain commands only (registry/store.cpp orders them).
 inline std::string business_endpoints(std::string_view business) {
-  return join("tresse:business:", business, ":endpoints");
+  return join("tresse:business:{", business, "}:endpoints");
 }
-inline std::string endpoint(std::string_view id) { return join("tresse:endpoint:", id); }
+inline std::string endpoint(std::string_view id) { return join("tresse:endpoint:{", id, "}"); }
 inline std::string endpoint_stats(std::string_view id) {
-  return join("tresse:endpoint:", id, ":stats");
+  return join("tresse:endpoint:{", id, "}:stats");
 }
 
 inline constexpr std::string_view breakers_open = "tresse:breakers:open";
@@ -199,18 +205,24 @@ inline std::string ordered_resources(std::size_t shard, std::string_view endpoin
   return join(ordered_tag(shard, endpoint_id), "resources");
 }
 
-inline std::string api_key(std::string_view sha256) { return join("tresse:apikey:", sha256); }
+// A key's record (or a portal session's) and the key's rate counter share the digest's tag: the
+// API gate's admit script reads the one and counts in the other (api/gate.cpp).
+inline std::string api_key(std::string_view sha256) { return join("tresse:apikey:{", sha256, "}"); }
 inline std::string api_key_id(std::string_view id) { return join("tresse:apikey_id:", id); }
 inline constexpr std::string_view api_keys_all = "tresse:apikeys";
 // A portal session by its token's SHA-256, and the sessions a key made (ended with the key).
 inline std::string portal_session(std::string_view sha256) {
-  return join("tresse:portal_session:", sha256);
+  return join("tresse:portal_session:{", sha256, "}");
 }
 inline std::string portal_sessions_of(std::string_view key_id) {
   return join("tresse:portal_sessions_of:", key_id);
 }
 inline std::string rate_limit(std::string_view bucket, std::int64_t minute) {
   return join("tresse:ratelimit:", bucket, ":" + std::to_string(minute));
+}
+// The requests of the key (or portal session) whose token's SHA-256 this is, in that minute.
+inline std::string key_rate_limit(std::string_view sha256, std::int64_t minute) {
+  return join("tresse:ratelimit:key:{", sha256, "}:" + std::to_string(minute));
 }
 inline std::string idempotency(std::string_view key_id, std::string_view sha256) {
   return join("tresse:idempotency:", key_id, ":" + std::string(sha256));
@@ -234,6 +246,19 @@ inline constexpr std::string_view retry_claimed = "tresse:retry:claimed";
 inline std::string retry_task(std::string_view task_id) { return join("tresse:retry:task:", task_id); }
 inline std::string ordered_tag(std::string_view endpoint_id) {
   return join("tresse:ordered:{", endpoint_id, "}:");
+}
+// The API keys' and portal sessions' records before they were tagged (issue 14).
+inline std::string api_key(std::string_view sha256) { return join("tresse:apikey:", sha256); }
+inline std::string portal_session(std::string_view sha256) {
+  return join("tresse:portal_session:", sha256);
+}
+// The registry's keys before they were tagged (issue 14).
+inline std::string business_endpoints(std::string_view business) {
+  return join("tresse:business:", business, ":endpoints");
+}
+inline std::string endpoint(std::string_view id) { return join("tresse:endpoint:", id); }
+inline std::string endpoint_stats(std::string_view id) {
+  return join("tresse:endpoint:", id, ":stats");
 }
 }  // namespace legacy
 

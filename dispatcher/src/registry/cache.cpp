@@ -51,7 +51,8 @@ status cache::refresh() {
   };
   auto v = source_.version();
   if (!v) return report(v.error());
-  if (*v == current()->version) {
+  const auto now = std::chrono::steady_clock::now();
+  if (*v == current()->version && now - loaded_at_ < opts_.full_refresh_interval) {
     if (failing_) log::info("endpoint registry reachable again");
     failing_ = false;
     return {};
@@ -72,6 +73,7 @@ status cache::refresh() {
     std::lock_guard lock(mu_);
     snapshot_ = std::move(next);
   }
+  loaded_at_ = now;
   if (failing_) log::info("endpoint registry reachable again");
   failing_ = false;
   log::debug("endpoint snapshot loaded", {{"version", *v}, {"endpoints", size()}});

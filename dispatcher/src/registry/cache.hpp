@@ -1,7 +1,9 @@
 // An in-memory snapshot of every endpoint, so routing an event costs no Redis round trip.
 // A background thread polls the registry's version counter every refresh_interval and reloads
 // the snapshot when it changed; a running dispatcher sees an endpoint change within about a
-// second. While Redis is unreachable the last snapshot keeps serving (a warning is logged once
+// second. Every full_refresh_interval it reloads even when the version did not change: a writer
+// that died between a change and its version bump (registry/store.hpp) delays the change by
+// that much at most, not forever. While Redis is unreachable the last snapshot keeps serving (a warning is logged once
 // per outage).
 //
 //   registry::cache endpoints(store, {.refresh_interval = std::chrono::milliseconds(500)});
@@ -31,6 +33,7 @@ namespace tresse::dispatcher::registry {
 
 struct cache_options {
   std::chrono::milliseconds refresh_interval{500};
+  std::chrono::milliseconds full_refresh_interval{60000};
 };
 
 class cache {
@@ -80,6 +83,7 @@ class cache {
   std::condition_variable cv_;
   bool stopping_ = false;
   bool failing_ = false;  // only touched by refresh(), under refresh_mu_
+  std::chrono::steady_clock::time_point loaded_at_;  // likewise
   std::mutex refresh_mu_;
   std::thread thread_;
 };

@@ -25,73 +25,30 @@ namespace keys = redis::keys;
 
 constexpr std::size_t max_description_length = 512;
 constexpr std::size_t max_events = 64;
-constexpr std::size_t mget_batch = 256;
+constexpr std::size_t read_batch = 256;
 
-// Every write bumps the version (KEYS[1]). A missing counter starts from a random value
-// (ARGV[1]), not 0, so a cache holding version N from a Redis that has since restarted empty
-// cannot mistake the new Redis's N for its own.
-constexpr std::string_view bump_version_lua =
-    "if redis.call('EXISTS', KEYS[1]) == 0 then redis.call('SET', KEYS[1], ARGV[1]) end\n"
-    "redis.call('INCR', KEYS[1])\n"
-    "return 1\n";
-
-redis::script with_version_bump(std::string_view body) {
-  return redis::script(std::string(body) + std::string(bump_version_lua));
+// The version's bump, sent after the write it announces has been acknowledged (so that a cache
+// reading the new version reads the written record: a cluster client runs the commands of one
+// pipeline on different nodes in no set order). A missing counter starts from a random value,
+// not 0, so a cache holding version N from a Redis that has since restarted empty cannot mistake
+// the new Redis's N for its own. One key, so two plain commands.
+redis::command_list bump_version_commands() {
+  std::uint64_t r = 0;
+  RAND_bytes(reinterpret_cast<unsigned char*>(&r), sizeof r);
+  const std::string seed = std::to_string((r >> 24) + 1);  // 40 bits: far from overflowing INCR
+  redis::command_list c;
+  c.add({"SET", keys::endpoints_version, seed, "NX"}).add({"INCR", keys::endpoints_version});
+  return c;
 }
 
-// KEYS: version, record, business index, global index. ARGV: seed, record, id.
-const redis::script& create_script() {
-  static const redis::script s = with_version_bump(R"lua(
-if not redis.call('SET', KEYS[2], ARGV[2], 'NX') then return 0 end
-redis.call('ZADD', KEYS[3], 0, ARGV[3])
-redis.call('ZADD', KEYS[4], 0, ARGV[3])
-)lua");
-  return s;
-}
-
-// KEYS: version, record. ARGV: seed, expected record, new record.
+// KEYS: the record. ARGV: expected record, new record.
 // Writes only if the record still holds what we read: optimistic concurrency without WATCH
 // (which would pin a pooled connection across calls).
 const redis::script& compare_and_set_script() {
-  static const redis::script s = with_version_bump(R"lua(
-if redis.call('GET', KEYS[2]) ~= ARGV[2] then return 0 end
-redis.call('SET', KEYS[2], ARGV[3])
-)lua");
-  return s;
-}
-
-// KEYS: version, record, business index, global index, stats. ARGV: seed, id.
-const redis::script& remove_script() {
-  static const redis::script s = with_version_bump(R"lua(
-if redis.call('DEL', KEYS[2]) == 0 then return 0 end
-redis.call('ZREM', KEYS[3], ARGV[2])
-redis.call('ZREM', KEYS[4], ARGV[2])
-redis.call('DEL', KEYS[5])
-)lua");
-  return s;
-}
-
-std::string version_seed() {
-  std::uint64_t r = 0;
-  RAND_bytes(reinterpret_cast<unsigned char*>(&r), sizeof r);
-  return std::to_string((r >> 24) + 1);  // 40 bits: far from overflowing INCR
-}
-
-// One page of a business's endpoints in one round trip. KEYS: the business's id set.
-// ARGV: range start, count, record key prefix. Returns {id, record or nil, {counters}, ...}.
-// Reads records by prefix, in other slots than the index: one Redis (not Cluster) until it is
-// split (redis/keys.hpp, "not yet").
-const redis::script& list_page_script() {
   static const redis::script s(R"lua(
-local ids = redis.call('ZRANGEBYLEX', KEYS[1], ARGV[1], '+', 'LIMIT', 0, ARGV[2])
-local out = {}
-for _, id in ipairs(ids) do
-  out[#out + 1] = id
-  out[#out + 1] = redis.call('GET', ARGV[3] .. id)
-  out[#out + 1] = redis.call('HMGET', ARGV[3] .. id .. ':stats', 'failure_count',
-                             'consecutive_failures', 'dead_lettered')
-end
-return out
+if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
+redis.call('SET', KEYS[1], ARGV[2])
+return 1
 )lua");
   return s;
 }
@@ -201,6 +158,11 @@ status add_missing_keys(endpoint& ep) {
     ep.public_key = std::move(pair.public_key);
   }
   return {};
+}
+
+status bump_status(const redis::replies& r) {
+  if (!r) return std::unexpected(r.error());
+  return redis::first_error(*r);
 }
 
 }  // namespace
@@ -427,15 +389,33 @@ redis::operation<endpoint> store::create_op(const endpoint_spec& spec) const {
   ep.created_at = ep.updated_at = now;
   auto raw = serialize(ep);
   if (!raw) return op::done(propagate(raw));
-  redis::request req{&create_script(),
-                     {std::string(keys::endpoints_version), keys::endpoint(ep.id),
-                      keys::business_endpoints(ep.business_id), std::string(keys::endpoints_all)},
-                     {version_seed(), *raw, ep.id},
-                     {}};
-  return op::one(std::move(req), [ep](op&, redis::replies r) -> std::optional<result<endpoint>> {
+  // In order, each step once the one before is acknowledged: the record, the indexes (so that
+  // an index never names a record not yet written), the version (so that a cache reading it
+  // finds both). A crash between steps leaves a record no index names, which nothing reads.
+  enum class step { record, indexes, version };
+  redis::request record;
+  record.commands.add({"SET", keys::endpoint(ep.id), *raw, "NX"});
+  return op::one(std::move(record), [ep, at = step::record](
+                                        op& o, redis::replies r) mutable
+                                        -> std::optional<result<endpoint>> {
     if (!r) return propagate(r);
-    if (r->front().integer != 1)
-      return fail(error_kind::transient, "endpoint id collision; try again");
+    if (auto s = redis::first_error(*r); !s) return std::unexpected(s.error());
+    switch (at) {
+      case step::record:
+        if (r->front().is_nil()) return fail(error_kind::transient, "endpoint id collision; try again");
+        o.next = {};
+        o.next.commands.add({"ZADD", keys::business_endpoints(ep.business_id), "0", ep.id})
+            .add({"ZADD", keys::endpoints_all, "0", ep.id});
+        at = step::indexes;
+        return std::nullopt;
+      case step::indexes:
+        o.next = {};
+        o.next.commands = bump_version_commands();
+        at = step::version;
+        return std::nullopt;
+      case step::version:
+        break;
+    }
     return ep;
   });
 }
@@ -471,19 +451,33 @@ redis::operation<std::optional<endpoint>> store::modify_op(
     std::string id;
     std::function<status(endpoint&)> change;
     int attempts = 0;
-    bool writing = false;
+    enum class step { load, write, version } at = step::load;
     endpoint ep;
   };
   auto st = std::make_shared<state>(state{std::string(id), std::move(change)});
   return op::one(
       load_request(id), [this, st](op& o, redis::replies r) -> std::optional<result<opt_endpoint>> {
-        if (st->writing) {
+        if (st->at == state::step::version) {
+          // Written already: a failed bump delays caches until their full refresh
+          // (registry/cache.hpp), it does not undo the change.
+          if (auto s = bump_status(r); !s) {
+            log::warn("endpoint changed, version not bumped",
+                      {{"endpoint", st->id}, {"error", s.error().message}});
+          }
+          return result<opt_endpoint>(std::move(st->ep));
+        }
+        if (st->at == state::step::write) {
           if (!r) return propagate(r);
-          if (r->front().integer == 1) return result<opt_endpoint>(std::move(st->ep));
+          if (r->front().integer == 1) {
+            o.next = {};
+            o.next.commands = bump_version_commands();
+            st->at = state::step::version;
+            return std::nullopt;
+          }
           if (++st->attempts == 16) {
             return fail(error_kind::transient, "endpoint " + st->id + " is changing too fast");
           }
-          st->writing = false;
+          st->at = state::step::load;
           o.next = load_request(st->id);
           return std::nullopt;
         }
@@ -496,11 +490,11 @@ redis::operation<std::optional<endpoint>> store::modify_op(
         auto raw = serialize(ep);
         if (!raw) return propagate(raw);
         o.next = {&compare_and_set_script(),
-                  {std::string(keys::endpoints_version), keys::endpoint(st->id)},
-                  {version_seed(), std::move(old_raw), std::move(*raw)},
+                  {keys::endpoint(st->id)},
+                  {std::move(old_raw), std::move(*raw)},
                   {}};
         st->ep = std::move(ep);
-        st->writing = true;
+        st->at = state::step::write;
         return std::nullopt;
       });
 }
@@ -556,42 +550,54 @@ result<std::optional<endpoint>> store::update(std::string_view id, const endpoin
 
 redis::operation<bool> store::remove_op(std::string_view id) const {
   using op = redis::operation<bool>;
-  // Read the record (for its business), delete it, then its ordered queues, a bounded batch
-  // per round trip (delivery/ordered_queue.hpp).
-  enum class step { load, remove, purge };
-  return op::one(load_request(id),
-                 [this, id = std::string(id), at = step::load](
-                     op& o, redis::replies r) mutable -> std::optional<result<bool>> {
-                   if (at == step::remove) {
-                     if (!r) return propagate(r);
-                     if (r->front().integer != 1) return false;
-                     o.next = ordered::purge_call(id, opts_.retry_shards);
-                     at = step::purge;
-                     return std::nullopt;
-                   }
-                   if (at == step::purge) {
-                     // Deleted already: queues left by an outage expire with their TTL.
-                     if (!r) {
-                       log::warn("deleted endpoint's ordered queues not purged",
-                                 {{"endpoint", id}, {"error", r.error().message}});
-                       return true;
-                     }
-                     if (r->front().integer == 0) return true;
-                     return std::nullopt;  // o.next as it was: the next batch
-                   }
-                   auto l = loaded(id, std::move(r));
-                   if (!l) return propagate(l);
-                   if (!*l) return false;
-                   const endpoint& ep = (*l)->first;
-                   o.next = {&remove_script(),
-                             {std::string(keys::endpoints_version), keys::endpoint(id),
-                              keys::business_endpoints(ep.business_id),
-                              std::string(keys::endpoints_all), keys::endpoint_stats(id)},
-                             {version_seed(), id},
-                             {}};
-                   at = step::remove;
-                   return std::nullopt;
-                 });
+  // Read the record (for its business); unindex it, so that no index names a deleted record;
+  // delete the record and its counters and bump the version (after the indexes: a cache that
+  // reads the new version lists without it); then its ordered queues, a bounded batch per round
+  // trip (delivery/ordered_queue.hpp). A crash after the first write leaves a record no index
+  // names, which nothing lists; deleting it again finishes the job.
+  enum class step { load, unindex, remove, purge };
+  return op::one(
+      load_request(id),
+      [this, id = std::string(id), at = step::load](
+          op& o, redis::replies r) mutable -> std::optional<result<bool>> {
+        switch (at) {
+          case step::load: {
+            auto l = loaded(id, std::move(r));
+            if (!l) return propagate(l);
+            if (!*l) return false;
+            o.next = {};
+            o.next.commands
+                .add({"ZREM", keys::business_endpoints((*l)->first.business_id), id})
+                .add({"ZREM", keys::endpoints_all, id});
+            at = step::unindex;
+            return std::nullopt;
+          }
+          case step::unindex:
+            if (auto s = bump_status(r); !s) return std::unexpected(s.error());
+            o.next = {};
+            o.next.commands.add({"DEL", keys::endpoint(id)})
+                .add({"DEL", keys::endpoint_stats(id)})
+                .append(bump_version_commands());
+            at = step::remove;
+            return std::nullopt;
+          case step::remove:
+            if (auto s = bump_status(r); !s) return std::unexpected(s.error());
+            if (r->front().integer != 1) return false;  // a concurrent remove won
+            o.next = ordered::purge_call(id, opts_.retry_shards);
+            at = step::purge;
+            return std::nullopt;
+          case step::purge:
+            // Deleted already: queues left by an outage expire with their TTL.
+            if (!r) {
+              log::warn("deleted endpoint's ordered queues not purged",
+                        {{"endpoint", id}, {"error", r.error().message}});
+              return true;
+            }
+            if (r->front().integer == 0) return true;
+            return std::nullopt;  // o.next as it was: the next batch
+        }
+        return true;
+      });
 }
 
 result<bool> store::remove(std::string_view id) {
@@ -654,38 +660,58 @@ result<bool> store::disable_if_enabled(std::string_view id, std::string_view rea
   return r->has_value() && changed;
 }
 
-store::page_query store::list_query(std::string_view business_id, const page_request& req) {
-  std::size_t limit = std::clamp<std::size_t>(req.limit, 1, 100);
-  std::string start = req.cursor.empty() ? "-" : "(" + req.cursor;
-  return {&list_page_script(),
-          {keys::business_endpoints(business_id)},
-          {start, std::to_string(limit + 1), keys::endpoint("")},
-          limit};
-}
-
-result<endpoint_page> store::list_from_reply(const redis::reply& r, std::size_t limit) const {
-  endpoint_page page;
-  const auto& e = r.elements;
-  std::size_t found = e.size() / 3;
-  page.has_more = found > limit;
-  std::size_t n = std::min(found, limit);
-  if (page.has_more) page.next_cursor = e[3 * (n - 1)].str;
-  for (std::size_t i = 0; i < n; ++i) {
-    const auto& record = e[3 * i + 1];
-    if (record.is_nil()) continue;  // deleted after the id was listed
-    auto ep = parse(e[3 * i].str, record.str);
-    if (!ep) return propagate(ep);
-    apply_counters(*ep, e[3 * i + 2]);
-    page.data.push_back(std::move(*ep));
-  }
-  return page;
+redis::operation<endpoint_page> store::list_op(std::string_view business_id,
+                                               const page_request& req) const {
+  using op = redis::operation<endpoint_page>;
+  // The ids from the business's index, then their records and counters by key (each under its
+  // endpoint's tag, so a cluster client sends them to their nodes: no script reads across
+  // slots). An id whose record is gone (deleted meanwhile) is skipped.
+  const std::size_t limit = std::clamp<std::size_t>(req.limit, 1, 100);
+  redis::request ids;
+  ids.commands.add({"ZRANGEBYLEX", keys::business_endpoints(business_id),
+                    req.cursor.empty() ? "-" : "(" + req.cursor, "+", "LIMIT", "0",
+                    std::to_string(limit + 1)});
+  struct state {
+    std::string business;
+    std::vector<std::string> ids;
+    bool reading = false;
+  };
+  auto st = std::make_shared<state>(state{std::string(business_id)});
+  return op::one(std::move(ids), [this, st, limit](op& o, redis::replies r)
+                                     -> std::optional<result<endpoint_page>> {
+    if (!r) return propagate(r);
+    if (auto s = redis::first_error(*r); !s) return std::unexpected(s.error());
+    if (!st->reading) {
+      for (auto& id : r->front().elements) st->ids.push_back(std::move(id.str));
+      if (st->ids.empty()) return endpoint_page{};
+      o.next = {};
+      for (std::size_t i = 0; i < st->ids.size() && i < limit; ++i) {
+        o.next.commands.add({"GET", keys::endpoint(st->ids[i])}).add(counters_command(st->ids[i]));
+      }
+      st->reading = true;
+      return std::nullopt;
+    }
+    endpoint_page page;
+    page.has_more = st->ids.size() > limit;
+    const std::size_t n = std::min(st->ids.size(), limit);
+    if (page.has_more) page.next_cursor = st->ids[n - 1];
+    if (r->size() != 2 * n) return fail(error_kind::transient, "redis: unexpected reply to a page");
+    for (std::size_t i = 0; i < n; ++i) {
+      const auto& record = (*r)[2 * i];
+      if (record.is_nil()) continue;  // deleted after the id was listed
+      auto ep = parse(st->ids[i], record.str);
+      if (!ep) return propagate(ep);
+      if (ep->business_id != st->business) continue;  // not this business's: never shown
+      apply_counters(*ep, (*r)[2 * i + 1]);
+      page.data.push_back(std::move(*ep));
+    }
+    return page;
+  });
 }
 
 result<endpoint_page> store::list(std::string_view business_id, const page_request& req) {
-  auto q = list_query(business_id, req);
-  auto r = redis_->eval(*q.script, q.keys, q.args);
-  if (!r) return propagate(r);
-  return list_from_reply(*r, q.limit);
+  auto op = list_op(business_id, req);
+  return redis::run(*redis_, op);
 }
 
 result<std::vector<endpoint>> store::list_all() {
@@ -693,14 +719,17 @@ result<std::vector<endpoint>> store::list_all() {
   if (!ids) return propagate(ids);
   std::vector<endpoint> out;
   const auto& members = ids->elements;
-  for (std::size_t begin = 0; begin < members.size(); begin += mget_batch) {
-    std::size_t end = std::min(members.size(), begin + mget_batch);
-    std::vector<std::string> mget{"MGET"};
-    for (std::size_t i = begin; i < end; ++i) mget.push_back(keys::endpoint(members[i].str));
-    auto values = redis_->command(mget);
+  for (std::size_t begin = 0; begin < members.size(); begin += read_batch) {
+    std::size_t end = std::min(members.size(), begin + read_batch);
+    // GETs, not an MGET: the records are in different slots (a cluster client splits a
+    // pipeline by slot, and refuses an MGET across them).
+    redis::command_list gets;
+    for (std::size_t i = begin; i < end; ++i) gets.add({"GET", keys::endpoint(members[i].str)});
+    auto values = redis_->pipeline(gets);
     if (!values) return propagate(values);
-    for (std::size_t i = begin; i < end && i - begin < values->elements.size(); ++i) {
-      const auto& v = values->elements[i - begin];
+    if (auto s = redis::first_error(*values); !s) return std::unexpected(s.error());
+    for (std::size_t i = begin; i < end && i - begin < values->size(); ++i) {
+      const auto& v = (*values)[i - begin];
       if (v.is_nil()) continue;
       auto ep = parse(members[i].str, v.str);
       if (!ep) {
@@ -759,6 +788,13 @@ failure_streak store::failure_streak_from_reply(const redis::reply& r) {
   return out;
 }
 
+redis::request store::record_dead_letter_call(std::string_view id, bool exhausted) {
+  return {&record_dead_letter_script(),
+          {keys::endpoint(id), keys::endpoint_stats(id)},
+          {exhausted ? "1" : "0"},
+          {}};
+}
+
 redis::request store::record_success_call(std::string_view id) {
   return {&record_success_script(), {keys::endpoint_stats(id)}, {}, {}};
 }
@@ -770,8 +806,7 @@ result<failure_streak> store::record_failure_streak(std::string_view id) {
 }
 
 result<std::int64_t> store::record_dead_letter(std::string_view id, bool exhausted) {
-  auto r = redis_->eval(record_dead_letter_script(), {keys::endpoint(id), keys::endpoint_stats(id)},
-                        {exhausted ? "1" : "0"});
+  auto r = redis::single_reply(redis::run(*redis_, record_dead_letter_call(id, exhausted)));
   if (!r) return propagate(r);
   // Dead letters per hour, for the operators' view; a counter, best effort.
   const auto hour = std::chrono::floor<std::chrono::hours>(opts_.now().time_since_epoch()).count();

@@ -8,9 +8,11 @@
 //   // ep->secret is shown to the user once; reads return it too (the dispatcher signs with it)
 //   auto page = endpoints.list("biz_1", {.limit = 20, .cursor = ""});
 //
-// Secrets are AES-256-GCM encrypted at rest when a secret_box is given. Writes are
+// Secrets are AES-256-GCM encrypted at rest when a secret_box is given. Updates are
 // compare-and-set Lua scripts on the stored record, so two concurrent updates never lose one
-// another's change. All methods are thread-safe. The API's operations also come as
+// another's change. Every script touches one endpoint's keys only (one hash tag: redis/keys.hpp);
+// the indexes and the version counter are written by plain commands in their own round trips,
+// in an order that leaves no index naming a missing record, and the version bumped last. All methods are thread-safe. The API's operations also come as
 // redis::operation (create_op, get_op, ...: redis/request.hpp), the same round trips for a
 // caller with the non-blocking client; the blocking methods run those. Errors: transient when Redis
 // is unreachable; permanent for invalid input (message says which field) or an undecryptable
@@ -122,16 +124,6 @@ class store {
   // cursor is the last id seen, and the next page starts strictly after it.
   result<endpoint_page> list(std::string_view business_id, const page_request& req = {});
 
-  // What list() sends, for a caller with its own (non-blocking) client: one script call.
-  struct page_query {
-    const redis::script* script;
-    std::vector<std::string> keys;
-    std::vector<std::string> args;
-    std::size_t limit;  // after clamping
-  };
-  static page_query list_query(std::string_view business_id, const page_request& req);
-  // The page in the script's reply to list_query().
-  result<endpoint_page> list_from_reply(const redis::reply& r, std::size_t limit) const;
 
   // Every endpoint (for registry::cache), without the counters. A record that cannot be read
   // (e.g. encrypted with another key) is skipped and logged, so one bad record does not stop
@@ -151,6 +143,9 @@ class store {
   redis::operation<std::optional<endpoint>> rotate_secret_op(
       std::string_view id, std::chrono::seconds expires_in = std::chrono::hours(24)) const;
   redis::operation<std::int64_t> version_op() const;
+  // list() as two round trips: the index's ids, then their records and counters.
+  redis::operation<endpoint_page> list_op(std::string_view business_id,
+                                          const page_request& req = {}) const;
   // Pieces of those, for a caller that pipelines several at once (the API's page cache): one
   // endpoint's counters (an HMGET) and what its reply says, the version's GET and its value.
   static std::vector<std::string> counters_command(std::string_view id);
@@ -173,6 +168,7 @@ class store {
   // call each, and the reply's meaning.
   redis::request record_failure_call(std::string_view id) const;
   static failure_streak failure_streak_from_reply(const redis::reply& r);
+  static redis::request record_dead_letter_call(std::string_view id, bool exhausted);
   static redis::request record_success_call(std::string_view id);
 
  private:

@@ -118,6 +118,34 @@ TEST_F(GateTest, UnknownAndRevokedKeysCountAgainstTheClientAddress) {
   EXPECT_TRUE(admit(g, "", "10.0.0.10", at)->allowed()) << "per address";
 }
 
+// The key's script counts in the key's slot, the client address in its own: a valid key's
+// requests leave the address's window alone, an invalid key's fill it (with its TTL), and
+// neither counts twice.
+TEST_F(GateTest, KeysAndAddressesCountApart) {
+  key_store keys(redis_);
+  auto k = keys.create("biz_1", key_mode::live);
+  ASSERT_TRUE(k);
+  gate g(*async_, {.limit_per_minute = 2});
+  for (int i = 0; i < 2; ++i) ASSERT_TRUE(admit(g, "Bearer " + k->secret, "10.0.0.7", at)->who);
+  EXPECT_FALSE(admit(g, "Bearer " + k->secret, "10.0.0.7", at)->allowed());
+  auto anonymous = admit(g, "", "10.0.0.7", at);
+  ASSERT_TRUE(anonymous);
+  EXPECT_EQ(anonymous->remaining, 1u) << "the key's requests are not the address's";
+  const std::string unknown = "Bearer sk_live_" + std::string(32, 'x');
+  auto first = admit(g, unknown, "10.0.0.7", at);
+  ASSERT_TRUE(first);
+  EXPECT_FALSE(first->who);
+  EXPECT_EQ(first->remaining, 0u);
+  EXPECT_FALSE(admit(g, unknown, "10.0.0.7", at)->allowed());
+  const auto ttl = redis_->command({"TTL", redis::keys::rate_limit("ip:10.0.0.7", 1800000000 / 60)});
+  EXPECT_GT(ttl->integer, 0);
+  EXPECT_LE(ttl->integer, 120);
+  EXPECT_EQ(redis_->command({"EXISTS", redis::keys::key_rate_limit(key_hash(unknown.substr(7)),
+                                                                   1800000000 / 60)})
+                ->integer,
+            0);
+}
+
 // The cached page's path (service.cpp) counts a known key with plain commands: the same
 // window's counter as the script's, with its TTL, the same caller, and a key revoked since
 // then is no admission (admit() decides).
@@ -153,7 +181,7 @@ TEST_F(GateTest, KnownKeyCommandsCountInTheScriptsWindowAndSeeARevocation) {
   EXPECT_FALSE((*over)->allowed());
   EXPECT_EQ((*over)->retry_after, 40);
   const auto ttl = redis_->command(
-      {"TTL", redis::keys::rate_limit("key:" + key_hash(k->secret), 1800000000 / 60)});
+      {"TTL", redis::keys::key_rate_limit(key_hash(k->secret), 1800000000 / 60)});
   ASSERT_TRUE(ttl);
   EXPECT_GT(ttl->integer, 0);
   EXPECT_LE(ttl->integer, 120);

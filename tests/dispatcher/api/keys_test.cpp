@@ -37,7 +37,7 @@ TEST_F(KeyStoreTest, StoresOnlyTheHashOfTheSecret) {
       }
     }
   }
-  EXPECT_EQ(redis_->command({"EXISTS", "tresse:apikey:" + key_hash(k->secret)})->integer, 1);
+  EXPECT_EQ(redis_->command({"EXISTS", "tresse:apikey:{" + key_hash(k->secret) + "}"})->integer, 1);
   EXPECT_EQ(key_hash(k->secret).size(), 64u);
 }
 

@@ -74,12 +74,25 @@ TEST(PageCacheTest, FreshMembersGoInsideEachItem) {
 
 TEST(PageCacheTest, FindsWhatWasPut) {
   page_cache cache;
-  EXPECT_EQ(cache.find("k"), nullptr);
+  const auto now = std::chrono::system_clock::now();
+  EXPECT_EQ(cache.find("k", now), nullptr);
   auto p = std::make_shared<page_cache::page>();
   p->version = 7;
+  p->built_at = now;
   cache.put("k", p);
-  ASSERT_NE(cache.find("k"), nullptr);
-  EXPECT_EQ(cache.find("k")->version, 7);
+  ASSERT_NE(cache.find("k", now), nullptr);
+  EXPECT_EQ(cache.find("k", now)->version, 7);
+}
+
+TEST(PageCacheTest, ForgetsPagesOlderThanMaxAge) {
+  // A writer that died before bumping the version must not leave a stale page for ever.
+  page_cache cache;
+  const auto now = std::chrono::system_clock::now();
+  auto p = std::make_shared<page_cache::page>();
+  p->built_at = now;
+  cache.put("k", p);
+  EXPECT_NE(cache.find("k", now + page_cache::max_age - std::chrono::seconds(1)), nullptr);
+  EXPECT_EQ(cache.find("k", now + page_cache::max_age), nullptr);
 }
 
 }  // namespace

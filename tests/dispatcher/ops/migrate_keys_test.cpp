@@ -11,6 +11,7 @@
 #include "redis/client.hpp"
 #include "redis/keys.hpp"
 #include "redis/request.hpp"
+#include "registry/store.hpp"
 #include "retry/store.hpp"
 #include "support/redis_server.hpp"
 
@@ -148,6 +149,50 @@ TEST_F(MigrateKeysTest, MovesTheSingleNodeLayoutToShards) {
   auto known = redis::single_reply(redis::run(*redis_, ordered::enter_call(again, 16, now, 24h)));
   ASSERT_TRUE(known.has_value());
   EXPECT_EQ(ordered::place_from_reply(*known)->where, ordered::state::known);
+}
+
+// Endpoints written before the registry's keys were tagged: records, counters and business
+// indexes move to their new names; an endpoint indexed under the new name already is kept.
+TEST_F(MigrateKeysTest, MovesTheRegistryToTaggedNames) {
+  registry::store endpoints(redis_);
+  const registry::endpoint_spec spec{.business_id = "biz_1",
+                                     .url = "https://example.com/hook",
+                                     .events = {"client.created"}};
+  auto a = endpoints.create(spec);
+  auto b = endpoints.create(spec);
+  auto other = endpoints.create({.business_id = "biz_2",
+                                 .url = "https://example.com/hook",
+                                 .events = {"client.created"}});
+  ASSERT_TRUE(a && b && other);
+  ASSERT_TRUE(endpoints.record_failure(a->id).has_value());
+  // Back to the old names, but for b: written after the upgrade, under the new ones.
+  for (const auto* ep : {&*a, &*other}) {
+    raw({"RENAME", keys::endpoint(ep->id), keys::legacy::endpoint(ep->id)});
+    raw({"ZREM", keys::business_endpoints(ep->business_id), ep->id});
+    raw({"ZADD", keys::legacy::business_endpoints(ep->business_id), "0", ep->id});
+  }
+  raw({"RENAME", keys::endpoint_stats(a->id), keys::legacy::endpoint_stats(a->id)});
+  ASSERT_EQ(endpoints.list("biz_1")->data.size(), 1u);  // only b, before the migration
+
+  auto out = migrate();
+  EXPECT_EQ(out["registry_keys_moved"], 5);  // 2 records, 1 stats, 2 indexes
+  for (const auto* ep : {&*a, &*other}) {
+    EXPECT_EQ(exists(keys::legacy::endpoint(ep->id)), 0);
+    EXPECT_EQ(exists(keys::legacy::business_endpoints(ep->business_id)), 0);
+  }
+  EXPECT_EQ(exists(keys::legacy::endpoint_stats(a->id)), 0);
+  auto page = endpoints.list("biz_1");
+  ASSERT_TRUE(page.has_value());
+  ASSERT_EQ(page->data.size(), 2u);
+  EXPECT_EQ(page->data[0].id, a->id);
+  EXPECT_EQ(page->data[0].failure_count, 1);
+  EXPECT_EQ(page->data[0].secret, a->secret);
+  EXPECT_EQ(page->data[1].id, b->id);
+  EXPECT_EQ(endpoints.list("biz_2")->data.size(), 1u);
+  EXPECT_EQ(endpoints.list_all()->size(), 3u);
+
+  EXPECT_EQ(migrate()["registry_keys_moved"], 0);
+  EXPECT_EQ(endpoints.list("biz_1")->data.size(), 2u);
 }
 
 TEST_F(MigrateKeysTest, ReRunningMovesNothing) {

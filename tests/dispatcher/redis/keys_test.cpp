@@ -4,10 +4,10 @@
 // retry/store_test, delivery/ordered_queue_test); adding a key of another tag to one of them
 // should add it here, and this test then fails.
 //
-// Not yet in one slot, hence not here (HELPER_NOTES / keys.hpp list them): the registry's
-// create, compare-and-set, remove and page scripts (the version counter and the indexes are
-// global), record_failure / record_dead_letter (record and stats), the API gate's admit script
-// (the key's counter and the peer's).
+// The registry's and the API gate's scripts are checked on the requests their code builds (the
+// KEYS they send), so a key added to one of them is checked too. The registry's indexes and
+// version counter, and a client address's rate counter, are written by plain commands only.
+// `migrate-keys` runs its scripts on the single Redis it moves keys from (not a cluster).
 #include "redis/keys.hpp"
 
 #include <gtest/gtest.h>
@@ -16,7 +16,10 @@
 #include <string>
 #include <vector>
 
+#include "api/gate.hpp"
+#include "api/keys.hpp"
 #include "redis/cluster_slots.hpp"
+#include "registry/store.hpp"
 
 namespace tresse::dispatcher::redis {
 namespace {
@@ -66,6 +69,30 @@ TEST(KeysTest, OrderedScriptsTouchTheirEndpointsRetryShard) {
 TEST(KeysTest, BreakerLeaseTouchesOneSlot) {
   for (const auto& ep : endpoints) {
     expect_one_slot({keys::breaker_open_until(ep), keys::breaker_probe(ep)}, "lease " + ep);
+  }
+}
+
+TEST(KeysTest, RegistryScriptsTouchTheirEndpointsSlot) {
+  const registry::store store(nullptr);
+  for (const auto& ep : endpoints) {
+    expect_one_slot(store.record_failure_call(ep).keys, "record_failure " + ep);
+    expect_one_slot(registry::store::record_dead_letter_call(ep, true).keys, "dead letter " + ep);
+    expect_one_slot(registry::store::record_success_call(ep).keys, "record_success " + ep);
+    // The compare-and-set script's one key, and the counters a page reads beside it.
+    expect_one_slot({keys::endpoint(ep), keys::endpoint_stats(ep)}, "record " + ep);
+  }
+}
+
+TEST(KeysTest, GateAdmitScriptTouchesTheKeysSlot) {
+  const auto now = std::chrono::system_clock::now();
+  for (const std::string token : {"sk_live_" + std::string(32, 'a'), "sk_test_" + std::string(32, 'Z'),
+                                  "ps_" + std::string(40, 'q')}) {
+    api::credentials c{token.starts_with("ps_") ? api::credentials::kind::portal_session
+                                                : api::credentials::kind::business_key,
+                       token};
+    const auto req = api::gate::admit_request(c, now);
+    ASSERT_EQ(req.keys.size(), 2u);
+    expect_one_slot(req.keys, "admit " + token);
   }
 }
 

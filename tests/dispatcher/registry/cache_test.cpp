@@ -9,7 +9,10 @@
 #include <string>
 #include <thread>
 
+#include <nlohmann/json.hpp>
+
 #include "redis/client.hpp"
+#include "redis/keys.hpp"
 #include "registry/store.hpp"
 #include "support/redis_server.hpp"
 
@@ -101,6 +104,24 @@ TEST_F(CacheTest, SeesChangesWithinAboutASecond) {
 
   ASSERT_TRUE(*store_->remove(ep.id));
   ASSERT_TRUE(eventually([&] { return c.find(ep.id) == nullptr; }));
+  c.stop();
+}
+
+// A writer that died after writing a record but before bumping the version: the cache sees the
+// change at its next full refresh, not never.
+TEST_F(CacheTest, ReloadsWithoutAVersionBumpAtTheFullRefresh) {
+  auto ep = create("biz_1", {"appointment.*"});
+  cache c(*store_, {.refresh_interval = 20ms, .full_refresh_interval = 300ms});
+  ASSERT_TRUE(c.start().has_value());
+  ASSERT_NE(c.find(ep.id), nullptr);
+  redis::client raw(*redis::parse_url(server_.url()));
+  const std::string key = redis::keys::endpoint(ep.id);
+  auto record = nlohmann::json::parse(raw.command({"GET", key})->str);
+  record["url"] = "https://example.com/changed";
+  const auto version = store_->version().value();
+  ASSERT_TRUE(raw.command({"SET", key, record.dump()}).has_value());
+  ASSERT_TRUE(eventually([&] { return c.find(ep.id)->url == "https://example.com/changed"; }));
+  EXPECT_EQ(store_->version().value(), version);
   c.stop();
 }
 

@@ -17,12 +17,20 @@
 #include "dispatcher/redis_test.hpp"
 #include "redis/async_client.hpp"
 #include "redis/client.hpp"
+#include "redis/keys.hpp"
 #include "redis/request.hpp"
 
 namespace tresse::dispatcher::registry {
 namespace {
 
 using namespace std::chrono_literals;
+namespace keys = redis::keys;
+
+// Runs at most `steps` round trips of `op`, as a writer that dies after them would.
+template <class T>
+void run_steps(redis::client& c, redis::operation<T>& op, int steps) {
+  for (int i = 0; i < steps && !op.outcome; ++i) op.outcome = op.step(op, redis::run(c, op.next));
+}
 
 // One redis-server for the suite, emptied before each test.
 class RegistryStoreTest : public test_support::redis_test {
@@ -199,7 +207,7 @@ TEST_F(RegistryStoreTest, EncryptsSecretsAtRest) {
   auto s = make_store(key('k'));
   auto ep = s.create(spec());
   ASSERT_TRUE(ep.has_value()) << ep.error().message;
-  auto raw = redis_->command({"GET", "tresse:endpoint:" + ep->id});
+  auto raw = redis_->command({"GET", keys::endpoint(ep->id)});
   ASSERT_TRUE(raw.has_value());
   EXPECT_EQ(raw->str.find(ep->secret), std::string::npos);
   // Nor its base64 body without the prefix.
@@ -209,7 +217,7 @@ TEST_F(RegistryStoreTest, EncryptsSecretsAtRest) {
 
   // A fresh nonce per write: rewriting the same secrets gives another ciphertext.
   ASSERT_TRUE(s.update(ep->id, {.description = "again"}).has_value());
-  auto raw2 = redis_->command({"GET", "tresse:endpoint:" + ep->id});
+  auto raw2 = redis_->command({"GET", keys::endpoint(ep->id)});
   auto sealed = [](const std::string& json) {
     return nlohmann::json::parse(json)["secrets_sealed"].get<std::string>();
   };
@@ -224,7 +232,7 @@ TEST_F(RegistryStoreTest, KeepsDeliveryOptionsAndSealsTheAuth) {
   sp.timeout_seconds = 9;
   auto ep = s.create(sp);
   ASSERT_TRUE(ep.has_value()) << ep.error().message;
-  auto raw = redis_->command({"GET", "tresse:endpoint:" + ep->id});
+  auto raw = redis_->command({"GET", keys::endpoint(ep->id)});
   ASSERT_TRUE(raw.has_value());
   EXPECT_EQ(raw->str.find("pw-0123456789"), std::string::npos) << raw->str;
   EXPECT_EQ(raw->str.find("clerk-7"), std::string::npos) << "the user name is sealed too";
@@ -439,7 +447,7 @@ TEST_F(RegistryStoreTest, CountsConsecutiveFailuresUntilSuccess) {
   // Counters never appear for unknown endpoints.
   EXPECT_EQ(*s.record_failure("we_gone"), 0);
   ASSERT_TRUE(s.record_success("we_gone").has_value());
-  EXPECT_TRUE(redis_->command({"EXISTS", "tresse:endpoint:we_gone:stats"})->integer == 0);
+  EXPECT_TRUE(redis_->command({"EXISTS", keys::endpoint_stats("we_gone")})->integer == 0);
 }
 
 TEST_F(RegistryStoreTest, RemembersWhenTheFailureStreakBegan) {
@@ -469,7 +477,7 @@ TEST_F(RegistryStoreTest, CountsConsecutiveDeadLettersUntilSuccess) {
   ASSERT_TRUE(s.record_success(ep->id));
   EXPECT_EQ(*s.record_dead_letter(ep->id), 1);
   EXPECT_EQ(*s.record_dead_letter("we_gone"), 0);
-  EXPECT_EQ(redis_->command({"EXISTS", "tresse:endpoint:we_gone:stats"})->integer, 0);
+  EXPECT_EQ(redis_->command({"EXISTS", keys::endpoint_stats("we_gone")})->integer, 0);
 }
 
 TEST_F(RegistryStoreTest, CountsEveryDeadLetterAndOnlyExhaustedOnesInTheStreak) {
@@ -500,6 +508,74 @@ TEST_F(RegistryStoreTest, DisableIfEnabledSaysWhoDisabledIt) {
   }
   for (auto& t : threads) t.join();
   EXPECT_EQ(winners.load(), 1);
+}
+
+// Each write is several round trips (one slot each); a writer that dies between any two leaves
+// no index naming a missing record, and finishing (or repeating) the write repairs the rest.
+TEST_F(RegistryStoreTest, AWriterDyingBetweenStepsLeavesNoIndexNamingAMissingRecord) {
+  auto s = make_store();
+  auto indexed_records_exist = [&](const std::string& business) {
+    for (const std::string index : {std::string(keys::endpoints_all),
+                                    keys::business_endpoints(business)}) {
+      const auto ids = redis_->command({"ZRANGE", index, "0", "-1"});
+      for (const auto& id : ids->elements) {
+        if (redis_->command({"EXISTS", keys::endpoint(id.str)})->integer != 1) return false;
+      }
+    }
+    return true;
+  };
+  const auto v0 = *s.version();
+  for (int steps = 0; steps <= 3; ++steps) {
+    auto create = s.create_op(spec());
+    run_steps(*redis_, create, steps);
+    EXPECT_TRUE(indexed_records_exist("biz_1")) << "create, " << steps << " steps";
+    EXPECT_EQ(create.outcome.has_value(), steps == 3);
+    // The version last: a cache that sees it changed finds the record and the indexes.
+    EXPECT_EQ(*s.version() != v0, steps == 3) << steps;
+  }
+  // Listed once indexed (2 steps; the cache then catches up at its full refresh).
+  ASSERT_EQ(s.list("biz_1")->data.size(), 2u);
+  const std::string id = s.list("biz_1")->data.front().id;
+  EXPECT_EQ(s.list_all()->size(), 2u);
+
+  for (int steps = 1; steps <= 3; ++steps) {
+    auto remove = s.remove_op(id);
+    run_steps(*redis_, remove, steps);
+    EXPECT_TRUE(indexed_records_exist("biz_1")) << "remove, " << steps << " steps";
+    // Unindexed at once: nothing lists it while the rest is undone.
+    if (steps >= 2) EXPECT_EQ(s.list("biz_1")->data.size(), 1u);
+  }
+  EXPECT_FALSE(s.get(id)->has_value());
+}
+
+// An index entry may outlive its record (a remove in progress) or, after an id collision,
+// name another business's endpoint: a page shows neither.
+TEST_F(RegistryStoreTest, ListSkipsIndexEntriesWithoutARecordOfThisBusiness) {
+  auto s = make_store();
+  auto mine = s.create(spec());
+  auto theirs = s.create(spec("biz_2"));
+  ASSERT_TRUE(mine && theirs);
+  ASSERT_TRUE(redis_->command({"ZADD", keys::business_endpoints("biz_1"), "0", "we_0gone"}));
+  ASSERT_TRUE(redis_->command({"ZADD", keys::business_endpoints("biz_1"), "0", theirs->id}));
+  ASSERT_TRUE(redis_->command({"ZADD", std::string(keys::endpoints_all), "0", "we_0gone"}));
+  auto page = s.list("biz_1");
+  ASSERT_TRUE(page.has_value());
+  ASSERT_EQ(page->data.size(), 1u);
+  EXPECT_EQ(page->data[0].id, mine->id);
+  EXPECT_EQ(s.list_all()->size(), 2u);
+}
+
+// The record and its counters share the endpoint's hash tag (the failure scripts read one and
+// write the other), the business index its business's.
+TEST_F(RegistryStoreTest, KeepsAnEndpointsKeysUnderItsTag) {
+  auto s = make_store();
+  auto ep = s.create(spec());
+  ASSERT_TRUE(s.record_failure(ep->id).has_value());
+  const std::string tag = "{" + ep->id + "}";
+  EXPECT_EQ(redis_->command({"EXISTS", "tresse:endpoint:" + tag})->integer, 1);
+  EXPECT_EQ(redis_->command({"HGET", "tresse:endpoint:" + tag + ":stats", "failure_count"})->str,
+            "1");
+  EXPECT_EQ(redis_->command({"ZCARD", "tresse:business:{biz_1}:endpoints"})->integer, 1);
 }
 
 TEST_F(RegistryStoreTest, IdsSortByCreationTime) {
