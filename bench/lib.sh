@@ -77,7 +77,9 @@ start_redis_cluster() {
   local n=${1:-3} i port nodes=() seeds=""
   REDIS_PORTS=() REDIS_PIDS=()
   for i in $(seq 1 "$n"); do
+    # The cluster bus listens on port + 10000, which must be a port too.
     port=$(free_port)
+    while [ "$port" -gt 55535 ]; do port=$(free_port); done
     mkdir -p "$TMP/cluster-$port"
     redis-server --port "$port" --bind 127.0.0.1 --save "" --appendonly no       --cluster-enabled yes --cluster-config-file "$TMP/cluster-$port/nodes.conf"       --dir "$TMP/cluster-$port" >/dev/null &
     REDIS_PIDS+=($!)

@@ -52,6 +52,28 @@ class ClusterTest : public integration_test {
     return b ? b->scheduled + b->claimed : -1;
   }
 
+  // Every retry shard's due and claimed tasks with their scores (unix ms), for failure messages.
+  std::string retry_state() {
+    redis::client c(*redis::parse_url(redis_url_));
+    std::string out;
+    for (std::size_t n = 0; n < retry_shards; ++n) {
+      for (const char* set : {"due", "claimed"}) {
+        const std::string key = "tresse:{rs" + std::to_string(n) + "}:" + set;
+        auto r = c.command({"ZRANGE", key, "0", "-1", "WITHSCORES"});
+        if (!r) {
+          out += key + ": " + r.error().message + "\n";
+        } else if (!r->elements.empty()) {
+          out += key + " (node " + std::to_string(cluster_->owner_of(redis::key_slot(key))) + "):";
+          for (const auto& e : r->elements) out += " " + e.str;
+          out += "\n";
+        }
+      }
+    }
+    const auto now = std::chrono::duration_cast<std::chrono::milliseconds>(
+        std::chrono::system_clock::now().time_since_epoch());
+    return out + "now " + std::to_string(now.count());
+  }
+
   // The slots of the retry shards, by the primary (node index) serving them now.
   std::map<int, std::vector<std::uint16_t>> retry_slots_by_owner() const {
     std::map<int, std::vector<std::uint16_t>> out;
@@ -107,11 +129,13 @@ class ClusterTest : public integration_test {
     std::set<std::string> want;
     for (const auto& e : events_) want.insert(e.id);
     ASSERT_TRUE(sink_->wait_for_delivered(want.size(), 40s))
-        << sink_->delivered_ids().size() << " of " << want.size() << " delivered";
+        << sink_->delivered_ids().size() << " of " << want.size() << " delivered\n"
+        << retry_state();
     EXPECT_EQ(sink_->delivered_ids(), want);
     EXPECT_EQ(sink_->ids(), want);
     EXPECT_TRUE(eventually_true([&] { return retry_backlog() == 0; }, 30s))
-        << "retry backlog: " << retry_backlog();
+        << "retry backlog: " << retry_backlog() << "\n"
+        << retry_state();
     EXPECT_TRUE(dispatcher_->running());
   }
 
@@ -121,8 +145,9 @@ class ClusterTest : public integration_test {
   std::vector<events::event> events_;
 };
 
-// DISABLED_ until the registry's scripts are single-slot (helper B's branch, issue 14 §3):
-// until then `endpoints create` meets CROSSSLOT on a cluster.
+// DISABLED_: fails today, see HELPER_NOTES.md. With redis.wait_replicas auto, deliveries stall
+// after the kill (a durable write's re-sent WAIT short on a primary whose ROLE says it has a
+// replica, then nothing more); with TRESSE_REDIS_WAIT_REPLICAS=0 it passes in ~11 s.
 TEST_F(ClusterTest, DISABLED_PrimaryHoldingMostRetryShardsKilledLosesNothing) {
   ASSERT_NO_FATAL_FAILURE(flow_with_retries_pending(/*replicas=*/1));
   const int victim = busiest_retry_primary();
@@ -139,7 +164,11 @@ TEST_F(ClusterTest, DISABLED_PrimaryHoldingMostRetryShardsKilledLosesNothing) {
   EXPECT_NE(cluster_->node(owner).port(), victim_port);
 }
 
-TEST_F(ClusterTest, DISABLED_RetryShardsReshardedWhileEventsFlowLoseNothing) {  // as above
+// DISABLED_: loses a retry now and then (299 of 300 under load, passes when the machine is
+// quiet). The claim script reads task records it does not declare (ARGV[4] .. id): when a
+// record has been MIGRATEd and its due entry not yet, the source runs the script, finds no
+// record and drops the entry. See HELPER_NOTES.md.
+TEST_F(ClusterTest, DISABLED_RetryShardsReshardedWhileEventsFlowLoseNothing) {
   ASSERT_NO_FATAL_FAILURE(flow_with_retries_pending(/*replicas=*/0));
   // The busiest primary's retry shards move to the next one, two keys at a time with a pause
   // between: the dispatcher meets ASK while a slot migrates and MOVED after.
