@@ -145,10 +145,7 @@ class ClusterTest : public integration_test {
   std::vector<events::event> events_;
 };
 
-// DISABLED_: fails today, see HELPER_NOTES.md. With redis.wait_replicas auto, deliveries stall
-// after the kill (a durable write's re-sent WAIT short on a primary whose ROLE says it has a
-// replica, then nothing more); with TRESSE_REDIS_WAIT_REPLICAS=0 it passes in ~11 s.
-TEST_F(ClusterTest, DISABLED_PrimaryHoldingMostRetryShardsKilledLosesNothing) {
+TEST_F(ClusterTest, PrimaryHoldingMostRetryShardsKilledLosesNothing) {
   ASSERT_NO_FATAL_FAILURE(flow_with_retries_pending(/*replicas=*/1));
   const int victim = busiest_retry_primary();
   ASSERT_GE(victim, 0);

@@ -86,27 +86,34 @@ asio::awaitable<int> redis_writer::replicas_to_wait_for(const redis::request& r)
   // On a new connection every write asks until one answer is in: a guess would cost a lone
   // primary a wait_timeout per write (WAIT blocks the pipelined connection), or risk a loss.
   // After that one write at a time refreshes it, the others go on with the last answer.
-  const bool unknown = role_connection_ != client_.connection_generation();
-  const bool stale = std::chrono::steady_clock::now() - role_asked_ > role_max_age;
-  if (unknown || (stale && !role_asking_)) co_await ask_role(r);
-  co_return primary_replicas_ > 0 ? 1 : 0;
+  primary_role& role = role_of(r);
+  const bool unknown = role.connection != client_.connection_generation();
+  const bool stale = std::chrono::steady_clock::now() - role.asked > role_max_age;
+  if (unknown || (stale && !role.asking)) co_await ask_role(r);
+  co_return role.replicas > 0 ? 1 : 0;
+}
+
+redis_writer::primary_role& redis_writer::role_of(const redis::request& r) {
+  // Only a cluster has several primaries: elsewhere no key is read.
+  return roles_[client_.clustered() ? client_.node_of(redis::routing_key(r)) : std::string()];
 }
 
 asio::awaitable<void> redis_writer::ask_role(const redis::request& r) {
-  role_asking_ = true;
+  primary_role& known = role_of(r);
+  known.asking = true;
   const redis::command_list ask = beside(r, {"ROLE"});
   redis::replies got = co_await client_.pipeline(ask);
-  role_asking_ = false;
+  known.asking = false;
   if (!got || got->size() != ask.size()) co_return;  // the write that follows fails the same way
   if (auto role = redis::parse_role(got->back()); role && role->primary) {
-    if ((primary_replicas_ > 0) != (role->replicas > 0)) {
+    if ((known.replicas > 0) != (role->replicas > 0)) {
       log::info(role->replicas > 0 ? "redis primary has replicas: hand-offs wait for one (WAIT)"
                                    : "redis primary has no replica: hand-offs do not wait",
                 {{"replicas", std::to_string(role->replicas)}});
     }
-    primary_replicas_ = role->replicas;
-    role_connection_ = client_.connection_generation();
-    role_asked_ = std::chrono::steady_clock::now();
+    known.replicas = role->replicas;
+    known.connection = client_.connection_generation();
+    known.asked = std::chrono::steady_clock::now();
   }
 }
 
@@ -127,7 +134,7 @@ asio::awaitable<redis_writer::ack> redis_writer::await_replicas(redis::reply fir
       // auto waits only while the primary has a replica at all: one that is gone (not one that
       // hangs: it stays connected) leaves nothing to wait for.
       co_await ask_role(r);
-      if (primary_replicas_ == 0 && client_.connection_generation() == connection) {
+      if (role_of(r).replicas == 0 && client_.connection_generation() == connection) {
         unacked_ = false;
         co_return ack::acked;
       }

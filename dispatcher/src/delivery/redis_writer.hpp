@@ -33,6 +33,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <initializer_list>
+#include <map>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -92,10 +93,15 @@ class redis_writer {
   // Shard thread only:
   bool failing_ = false;
   bool unacked_ = false;  // replicas behind, logged once
-  bool role_asking_ = false;
-  std::size_t primary_replicas_ = 1;  // the last ROLE's answer
-  std::uint64_t role_connection_ = ~std::uint64_t{0};
-  std::chrono::steady_clock::time_point role_asked_{};
+  // What ROLE said of a primary: one entry, or on a Redis Cluster one per primary ("host:port").
+  struct primary_role {
+    bool asking = false;
+    std::size_t replicas = 1;  // the last ROLE's answer
+    std::uint64_t connection = ~std::uint64_t{0};
+    std::chrono::steady_clock::time_point asked{};
+  };
+  primary_role& role_of(const redis::request& r);  // stable: a std::map's node
+  std::map<std::string, primary_role> roles_;
 };
 
 }  // namespace tresse::dispatcher

@@ -79,6 +79,9 @@ class async_client {
   // came over one connection (what WAIT needs: delivery/redis_writer.cpp). Bound clients only
   // (read on the shard's thread). In cluster mode: cluster_client::generation().
   std::uint64_t connection_generation() const;
+  // In cluster mode, the primary serving `key` ("host:port", cluster_client::node_of); else "".
+  bool clustered() const { return cluster_ != nullptr; }
+  std::string node_of(std::string_view key) const;
 
  private:
   void start_sentinel_thread();

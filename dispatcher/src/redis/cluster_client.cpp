@@ -101,6 +101,9 @@ struct cluster_client::state : std::enable_shared_from_this<cluster_client::stat
   std::atomic<std::size_t> map_reads{0};
   // Bumps when a node's connection failed or the map was read again: see generation().
   std::atomic<std::uint64_t> generation{0};
+  // A copy of `map` for node_of(), from other threads.
+  mutable std::mutex shared_mu;
+  std::shared_ptr<const slot_map> shared_map;
 
   async_client& client_for(const cluster_node& n) {
     auto& slot = clients[node_name(n)];
@@ -140,6 +143,10 @@ struct cluster_client::state : std::enable_shared_from_this<cluster_client::stat
       auto m = slot_map::from_cluster_slots(*r);
       if (!m) continue;
       map = std::move(*m);
+      {
+        std::lock_guard lock(shared_mu);
+        shared_map = std::make_shared<const slot_map>(*map);
+      }
       map_read_at = std::chrono::steady_clock::now();
       ++map_reads;
       ++generation;
@@ -356,5 +363,15 @@ result<std::vector<reply>> cluster_client::run(const command_list& commands) {
 std::size_t cluster_client::map_reads() const { return state_->map_reads.load(); }
 
 std::uint64_t cluster_client::generation() const { return state_->generation.load(); }
+
+std::string cluster_client::node_of(std::string_view key) const {
+  std::shared_ptr<const slot_map> map;
+  {
+    std::lock_guard lock(state_->shared_mu);
+    map = state_->shared_map;
+  }
+  const cluster_node* n = map ? map->primary_for(key_slot(key)) : nullptr;
+  return n == nullptr ? std::string() : node_name(*n);
+}
 
 }  // namespace tresse::dispatcher::redis

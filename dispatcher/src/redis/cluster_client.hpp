@@ -27,6 +27,7 @@
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/io_context.hpp>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <thread>
 #include <vector>
@@ -66,6 +67,9 @@ class cluster_client {
   // The same, waiting for the replies (the blocking client; never from this client's thread).
   result<std::vector<reply>> run(const command_list& commands);
 
+  // "host:port" of the primary serving `key`'s slot in the last map read, "" before one (any
+  // thread).
+  std::string node_of(std::string_view key) const;
   // How many times the slot map was read (for tests and metrics).
   std::size_t map_reads() const;
   // Bumps whenever a node's connection failed or the slot map was read again (after MOVED or a

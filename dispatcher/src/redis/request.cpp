@@ -40,8 +40,9 @@ std::string routing_key(const request& r) {
   if (r.lua) return r.keys.empty() ? std::string() : r.keys.front();
   auto commands = decode_commands(r.commands.resp(), r.commands.size());
   if (!commands) return {};
-  for (const auto& argv : *commands) {  // a MULTI first is keyless: the first command with a key
-    if (const std::string* key = command_key(argv)) return *key;
+  // The last command with a key: a WAIT at the end of the pipeline goes with it.
+  for (auto it = commands->rbegin(); it != commands->rend(); ++it) {
+    if (const std::string* key = command_key(*it)) return *key;
   }
   return {};
 }

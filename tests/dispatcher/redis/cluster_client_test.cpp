@@ -345,7 +345,10 @@ TEST(ClusterCommandSlotTest, ARequestsRoutingKeyIsItsFirstKey) {
   EXPECT_EQ(routing_key(lua), "tresse:{rs3}:due");
   request multi;
   multi.commands.add({"MULTI"}).add({"ZREM", "tresse:{rs5}:claimed", "t"}).add({"EXEC"});
-  EXPECT_EQ(routing_key(multi), "tresse:{rs5}:claimed");  // MULTI has none
+  EXPECT_EQ(routing_key(multi), "tresse:{rs5}:claimed");  // MULTI and EXEC have none
+  request spread;  // WAIT after it would go with the last
+  spread.commands.add({"LPUSH", "tresse:attempts:endpoint:we_1", "a"}).add({"LPUSH", "tresse:attempts:event:e", "a"});
+  EXPECT_EQ(routing_key(spread), "tresse:attempts:event:e");
   EXPECT_EQ(routing_key(single_command({"PING"})), "");
   EXPECT_EQ(routing_key(request{}), "");
 }
