@@ -11,6 +11,7 @@
 #        FEED=live (the rate run's events are published while the dispatcher consumes them) or
 #        backlog (published first, with the dispatcher stopped: its own rate, full fetches)
 #        REPLICA=1 gives Redis a replica, so hand-offs WAIT for it (redis.wait_replicas=auto)
+#        REDIS_MODE=cluster runs on a local 3-primary Redis Cluster (redis+cluster://)
 #        KEEP=1 keeps the temp dir (logs); SETS="key=value ..." extra dispatcher settings (e.g. kafka.librdkafka.fetch.wait.max.ms=10)
 #        SYSCALLS=FILE counts system calls by kind and thread (perf stat on tracepoints: cheap)
 #        PERF=FILE records the dispatcher with `perf record -g` during the rate run only
@@ -106,7 +107,9 @@ set_url() {
 }
 
 # --- infrastructure ------------------------------------------------------------------------
-start_redis
+# REDIS_MODE=cluster: a local 3-primary Redis Cluster (lib.sh); its first node's CPU and
+# commandstats are reported (a third of the work). bench/redis_modes_bench.sh compares modes.
+if [ "${REDIS_MODE:-single}" = cluster ]; then start_redis_cluster 3; else start_redis; fi
 if [ "${REPLICA:-0}" = 1 ]; then
   # A replica on the same host: every hand-off then ends with WAIT 1 (README, "What WAIT buys").
   redis-cli -p "$REDIS_PORT" CONFIG SET repl-diskless-sync-delay 0 >/dev/null

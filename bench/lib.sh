@@ -70,6 +70,33 @@ start_redis() {
   REDIS=redis://127.0.0.1:$REDIS_PORT/0
   wait_for 20 redis-cli -p "$REDIS_PORT" ping
 }
+# start_redis_cluster [PRIMARIES]: a throw-away Redis Cluster of PRIMARIES (default 3) nodes on
+# free ports, joined by `redis-cli --cluster create`; sets REDIS (redis+cluster://, every node a
+# seed), REDIS_PORTS and REDIS_PIDS, and REDIS_PORT and REDIS_PID to the first node's.
+start_redis_cluster() {
+  local n=${1:-3} i port nodes=() seeds=""
+  REDIS_PORTS=() REDIS_PIDS=()
+  for i in $(seq 1 "$n"); do
+    # The cluster bus listens on port + 10000, which must be a port too.
+    port=$(free_port)
+    while [ "$port" -gt 55535 ]; do port=$(free_port); done
+    mkdir -p "$TMP/cluster-$port"
+    redis-server --port "$port" --bind 127.0.0.1 --save "" --appendonly no       --cluster-enabled yes --cluster-config-file "$TMP/cluster-$port/nodes.conf"       --dir "$TMP/cluster-$port" >/dev/null &
+    REDIS_PIDS+=($!)
+    PIDS+=($!)
+    REDIS_PORTS+=("$port")
+    nodes+=("127.0.0.1:$port")
+    seeds="$seeds${seeds:+,}127.0.0.1:$port"
+    wait_for 20 redis-cli -p "$port" ping
+  done
+  redis-cli --cluster create "${nodes[@]}" --cluster-replicas 0 --cluster-yes >/dev/null
+  for port in "${REDIS_PORTS[@]}"; do
+    wait_for 30 sh -c "redis-cli -p $port CLUSTER INFO | grep -q cluster_state:ok"
+  done
+  REDIS_PORT=${REDIS_PORTS[0]}
+  REDIS_PID=${REDIS_PIDS[0]}
+  REDIS=redis+cluster://$seeds/0
+}
 # start_dev_broker: librdkafka's mock cluster in its own process (`tresse-dispatcher dev-broker`,
 # so the dispatcher's RSS does not include the broker's copy of the events); sets BROKERS.
 start_dev_broker() {

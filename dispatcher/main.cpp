@@ -205,9 +205,11 @@ int run(const td::cli::run_request& cli) {
     tresse::log::warn("retry.shards not checked against Redis", {{"error", st.error().message}});
   }
   // Retries of a version before shards would wait unclaimed.
-  if (auto legacy = redis->command({"EXISTS", td::redis::keys::legacy::retry_due,
-                                    td::redis::keys::legacy::retry_claimed});
-      legacy && legacy->integer > 0) {
+  // Two commands, not one EXISTS of both: on a Redis Cluster the keys are in different slots.
+  if (auto legacy = redis->pipeline(td::redis::command_list()
+                                        .add({"EXISTS", td::redis::keys::legacy::retry_due})
+                                        .add({"EXISTS", td::redis::keys::legacy::retry_claimed}));
+      legacy && (legacy->at(0).integer > 0 || legacy->at(1).integer > 0)) {
     tresse::log::warn("Redis holds a retry schedule in the old layout: stop the dispatchers and "
                       "run `tresse-dispatcher migrate-keys`");
   }

@@ -134,6 +134,24 @@ def containerfile_healthcheck(text):
 
 # --- files ------------------------------------------------------------------------------------
 
+def check_redis_example(source, dispatcher, name, scheme, kinds):
+    """deploy/kubernetes/redis-<name>.yaml: its documents and its redis.conf."""
+    text = load(source, "deploy/kubernetes/redis-%s.yaml" % name)
+    docs = [d for d in yaml.safe_load_all(text) if d]
+    found = {d["kind"] for d in docs}
+    check(kinds <= found, "kubernetes %s: kinds %r" % (name, sorted(found)))
+    conf = next((d for d in docs if d["kind"] == "ConfigMap"), {}).get("data", {}).get("redis.conf", "")
+    check("maxmemory-policy noeviction" in conf, "kubernetes %s: Redis may evict keys" % name)
+    m = re.search(r"redis\.url = (%s://\S+)" % re.escape(scheme), text)
+    check(m is not None, "kubernetes %s: no %s:// URL documented" % (name, scheme))
+    if m:
+        r = subprocess.run([dispatcher, "run", "--check", "--set", "kafka.brokers=embedded", "--set",
+                            "redis.url=" + m.group(1)], capture_output=True, text=True, timeout=120)
+        check(r.returncode in (0, 1) and "redis.url:" not in r.stdout,
+              "kubernetes %s: %s is refused: %s%s" % (name, m.group(1), r.stdout, r.stderr))
+    return docs, conf
+
+
 def check_files(source, dispatcher):
     keys = help_keys(dispatcher)
     check(len(keys) > 20, "run --help lists no key table")
@@ -249,25 +267,16 @@ def check_files(source, dispatcher):
         sel = sel.get("matchLabels", sel)
         check(sel and all(labels.get(k) == v for k, v in sel.items()), "kubernetes: the %s selects no pod" % kind)
 
-    # The Sentinel example: parses, its Redis cannot evict, and the URL it documents is one the
-    # dispatcher accepts (run --check parses redis.url before it connects).
-    sentinel_text = load(source, "deploy/kubernetes/redis-sentinel.yaml")
-    sdocs = [d for d in yaml.safe_load_all(sentinel_text) if d]
-    skinds = {d["kind"] for d in sdocs}
-    check({"ConfigMap", "StatefulSet", "Service", "PodDisruptionBudget"} <= skinds,
-          "kubernetes sentinel: kinds %r" % sorted(skinds))
-    sconf = next((d for d in sdocs if d["kind"] == "ConfigMap"), {}).get("data", {})
-    check("maxmemory-policy noeviction" in sconf.get("redis.conf", ""), "kubernetes sentinel: Redis may evict keys")
+    # The Sentinel and Cluster examples: each parses, its Redis cannot evict, and the URL it
+    # documents is one the dispatcher accepts (run --check parses redis.url before it connects).
+    sdocs, sconf = check_redis_example(source, dispatcher, "sentinel", "redis+sentinel",
+                                       {"ConfigMap", "StatefulSet", "Service", "PodDisruptionBudget"})
     services = {d["metadata"]["name"]: d for d in sdocs if d["kind"] == "Service"}
     check(any(p.get("port") == 26379 for p in services.get("redis-sentinel", {}).get("spec", {}).get("ports", [])),
           "kubernetes sentinel: no redis-sentinel Service on 26379")
-    m = re.search(r"redis\.url = (redis\+sentinel://\S+)", sentinel_text)
-    check(m is not None, "kubernetes sentinel: no redis+sentinel:// URL documented")
-    if m:
-        r = subprocess.run([dispatcher, "run", "--check", "--set", "kafka.brokers=embedded", "--set",
-                            "redis.url=" + m.group(1)], capture_output=True, text=True, timeout=120)
-        check(r.returncode in (0, 1) and "redis.url:" not in r.stdout,
-              "kubernetes sentinel: %s is refused: %s%s" % (m.group(1), r.stdout, r.stderr))
+    _, cconf = check_redis_example(source, dispatcher, "cluster", "redis+cluster",
+                                   {"ConfigMap", "StatefulSet", "Service", "Job", "PodDisruptionBudget"})
+    check("cluster-enabled yes" in cconf, "kubernetes cluster: Redis is not in cluster mode")
 
     # Containerfile and its ignore file.
     cf = load(source, "deploy/container/Containerfile")

@@ -296,7 +296,10 @@ std::filesystem::path make_temp_dir() {
 }  // namespace
 
 integration_test::integration_test()
-    : dir_(make_temp_dir()), redis_(redis_server_options{.persistence = true}), kafka_(4) {}
+    : dir_(make_temp_dir()),
+      redis_(redis_server_options{.persistence = true}),
+      redis_url_(redis_.url()),
+      kafka_(4) {}
 
 integration_test::~integration_test() {
   dispatchers_.clear();
@@ -319,7 +322,7 @@ void integration_test::TearDown() {
 std::vector<std::string> integration_test::base_settings() const {
   return {
       "kafka.brokers=" + kafka_.bootstrap(),
-      "redis.url=" + redis_.url(),
+      "redis.url=" + redis_url_,
       "admin.listen=127.0.0.1:0",
       "delivery.allow_private_networks=true",
       "delivery.retry_schedule=200ms,200ms,200ms",
@@ -350,7 +353,7 @@ dispatcher_process& integration_test::start_dispatcher(const std::vector<std::st
 json integration_test::cli(std::vector<std::string> args) {
   args.insert(args.begin(), TRESSE_DISPATCHER_BIN);
   args.push_back("--redis");
-  args.push_back(redis_.url());
+  args.push_back(redis_url_);
   auto r = run_process(args, {}, 30s);
   EXPECT_EQ(r.exit_code, 0) << args[1] << " " << args[2] << ": " << r.err;
   auto j = json::parse(r.out, nullptr, /*allow_exceptions=*/false);

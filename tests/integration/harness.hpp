@@ -168,14 +168,14 @@ class integration_test : public ::testing::Test {
   ~integration_test() override;
   void TearDown() override;
 
-  // Settings every dispatcher gets (before `extra`, which win): brokers, redis, admin port 0,
+  // Settings every dispatcher gets (before `extra`, which win): brokers, redis_url_, admin port 0,
   // private networks allowed, retries 200ms,200ms,200ms without jitter, registry refresh
   // 100ms, fast consumer-group settings for the mock cluster.
   std::vector<std::string> base_settings() const;
   dispatcher_process& start_dispatcher(const std::vector<std::string>& extra = {},
                                        bool allow_private_networks = true);
 
-  // `tresse-dispatcher <args...> --redis URL`; fails the test on a non-zero exit.
+  // `tresse-dispatcher <args...> --redis redis_url_`; fails the test on a non-zero exit.
   nlohmann::json cli(std::vector<std::string> args);
   endpoint_info create_endpoint(const std::string& business, const std::string& url,
                                 const std::string& events);
@@ -192,6 +192,9 @@ class integration_test : public ::testing::Test {
 
   std::filesystem::path dir_;
   redis_server redis_;
+  // What the dispatchers and the CLI are given: redis_'s URL unless a test points them
+  // elsewhere (a Redis Cluster, sentinels).
+  std::string redis_url_;
   kafka_cluster kafka_;
   std::unique_ptr<events::publisher> publisher_;
   std::vector<std::unique_ptr<dispatcher_process>> dispatchers_;

@@ -404,8 +404,9 @@ const std::vector<key_spec>& keys() {
           "redis.url",
           "Redis holding retry state and endpoints: redis://[[user]:password@]host[:port][/db], "
           "or through Sentinel redis+sentinel://[[user]:password@]host[:port][,host[:port]...]"
-          "/master-name[/db] (sentinel port 26379 by default; user and password percent-encoded, "
-          "an IPv6 host in brackets)",
+          "/master-name[/db] (sentinel port 26379 by default), or a Redis Cluster "
+          "redis+cluster://[[user]:password@]host[:port][,host[:port]...][/0] (seed nodes; "
+          "database 0 only; user and password percent-encoded, an IPv6 host in brackets)",
           [](auto& c) -> auto& { return c.redis.url; }, parse_redis_url, format_url_hiding_userinfo,
           /*secret=*/true),
       field(

@@ -3,8 +3,10 @@
 #include <signal.h>
 #include <unistd.h>
 
+#include <functional>
 #include <iostream>
 
+#include "redis/keys.hpp"
 #include "redis/server_check.hpp"
 #include "tresse/common/kafka.hpp"
 #include "tresse/common/log.hpp"
@@ -54,6 +56,15 @@ int wait_replicas(const config& cfg, td::redis::client& redis) {
                       {{"wait_replicas", std::to_string(n)}, {"why", "configured"}});
     return n;
   }
+  if (!redis.config().cluster_nodes.empty()) {
+    // Each write's WAIT and ROLE go to the primary of its slot (delivery/redis_writer.hpp).
+    const auto facts = td::redis::read_cluster_facts(redis);
+    tresse::log::info("redis hand-offs wait for replicas",
+                      {{"wait_replicas", "auto"},
+                       {"why", "1 while the write's primary has a replica; Redis Cluster: " +
+                                   (facts ? td::redis::describe(*facts) : facts.error().message)}});
+    return td::redis::options::wait_auto;
+  }
   const auto role = td::redis::read_role(redis);
   tresse::log::info(
       "redis hand-offs wait for replicas",
@@ -79,6 +90,42 @@ std::jthread watch_redis_until_checked(td::redis::client& redis, std::atomic<boo
     }
   });
 }
+
+namespace {
+
+using report_fn = std::function<void(std::string_view verdict, std::string_view what)>;
+
+// Every slot must have a primary, or the keys hashed there have no home.
+void report_cluster(td::redis::client& redis, const report_fn& report) {
+  auto facts = td::redis::read_cluster_facts(redis);
+  if (!facts) {
+    report("FAIL", "redis: CLUSTER SLOTS: " + facts.error().message);
+    return;
+  }
+  const bool covered = facts->slots_served == td::redis::cluster_slot_count;
+  report(covered ? "ok" : "FAIL", "redis: Redis Cluster: " + td::redis::describe(*facts));
+}
+
+// Every instance must place and claim retries in the same shards (retry/store.hpp).
+void report_retry_shards(const td::config& cfg, td::redis::client& redis,
+                         const report_fn& report) {
+  const std::string mine = "retry.shards " + std::to_string(cfg.retry.shards);
+  auto recorded = redis.command({"GET", td::redis::keys::retry_shard_count});
+  if (!recorded) {
+    report("FAIL", "retry: " + std::string(td::redis::keys::retry_shard_count) + ": " +
+                       recorded.error().message);
+  } else if (recorded->is_nil()) {
+    report("ok", "retry: " + mine + " (not recorded in Redis yet: the first start records it)");
+  } else if (recorded->str == std::to_string(cfg.retry.shards)) {
+    report("ok", "retry: " + mine + ", as recorded in Redis");
+  } else {
+    report("FAIL", "retry: " + mine + ", but Redis records " + recorded->str +
+                       " (run `tresse-dispatcher migrate-keys --retry-shards " +
+                       std::to_string(cfg.retry.shards) + "`)");
+  }
+}
+
+}  // namespace
 
 int run_check(const td::config& cfg, const std::map<std::string, std::string>& env) {
   bool ok = true;
@@ -125,7 +172,7 @@ int run_check(const td::config& cfg, const std::map<std::string, std::string>& e
       const auto verdict = td::redis::assess(*facts);
       for (const auto& e : verdict.errors) report("FAIL", "redis: " + e);
       for (const auto& w : verdict.warnings) report("warn", "redis: " + w);
-      if (verdict.errors.empty()) {
+      if (verdict.errors.empty() && opts->cluster_nodes.empty()) {
         const auto role = td::redis::read_role(redis);
         const std::string who = opts->uses_sentinel() ? "the primary the sentinels named " : "";
         report("ok", "redis: " + who + "answered; maxmemory-policy " +
@@ -133,6 +180,8 @@ int run_check(const td::config& cfg, const std::map<std::string, std::string>& e
                          (role ? std::to_string(role->replicas) + " replica(s) connected"
                                : "ROLE: " + role.error().message));
       }
+      if (!opts->cluster_nodes.empty()) report_cluster(redis, report);
+      report_retry_shards(cfg, redis, report);
     }
   }
   std::cout << (ok ? "check passed\n" : "check failed\n");

@@ -16,8 +16,17 @@ redis_writer::redis_writer(asio::io_context& io, const redis::options& opts,
     : client_(opts, io),
       stopping_(stopping),
       wait_replicas_(opts.wait_replicas),
-      wait_timeout_(std::to_string(opts.wait_timeout.count())),
-      role_(redis::single_command({"ROLE"})) {}
+      wait_timeout_(std::to_string(opts.wait_timeout.count())) {}
+
+redis::command_list redis_writer::beside(const redis::request& r,
+                                         std::initializer_list<std::string_view> argv) {
+  // A read of r's key first, so that on a Redis Cluster the command goes to the primary that
+  // took r (a keyless command goes with its neighbour: redis/cluster_client.hpp).
+  redis::command_list out;
+  if (const std::string key = redis::routing_key(r); !key.empty()) out.add({"EXISTS", key});
+  out.add(argv);
+  return out;
+}
 
 asio::awaitable<bool> redis_writer::back_off(std::chrono::milliseconds& delay, const char* what,
                                              const error& e) {
@@ -44,7 +53,7 @@ asio::awaitable<std::optional<std::vector<redis::reply>>> redis_writer::write(
   std::uint64_t connection = 0;
   ack acked = ack::acked;
   for (;;) {
-    replicas = co_await replicas_to_wait_for();
+    replicas = co_await replicas_to_wait_for(r);
     if (replicas > 0) {
       wait = redis::command_list();
       wait.add({"WAIT", std::to_string(replicas), wait_timeout_});
@@ -57,7 +66,7 @@ asio::awaitable<std::optional<std::vector<redis::reply>>> redis_writer::write(
     if (ok && replicas > 0) {
       redis::reply wait_reply = std::move(got->back());
       got->pop_back();
-      acked = co_await await_replicas(std::move(wait_reply), wait, replicas, connection, what);
+      acked = co_await await_replicas(std::move(wait_reply), r, replicas, connection, what);
       if (acked == ack::stopping) co_return std::nullopt;
       if (acked == ack::connection_lost) {
         ok = fail(error_kind::transient, "redis: connection lost while waiting for replicas");
@@ -72,41 +81,50 @@ asio::awaitable<std::optional<std::vector<redis::reply>>> redis_writer::write(
   }
 }
 
-asio::awaitable<int> redis_writer::replicas_to_wait_for() {
+asio::awaitable<int> redis_writer::replicas_to_wait_for(const redis::request& r) {
   if (wait_replicas_ != redis::options::wait_auto) co_return wait_replicas_;
   // On a new connection every write asks until one answer is in: a guess would cost a lone
   // primary a wait_timeout per write (WAIT blocks the pipelined connection), or risk a loss.
   // After that one write at a time refreshes it, the others go on with the last answer.
-  const bool unknown = role_connection_ != client_.connection_generation();
-  const bool stale = std::chrono::steady_clock::now() - role_asked_ > role_max_age;
-  if (unknown || (stale && !role_asking_)) co_await ask_role();
-  co_return primary_replicas_ > 0 ? 1 : 0;
+  primary_role& role = role_of(r);
+  const bool unknown = role.connection != client_.connection_generation();
+  const bool stale = std::chrono::steady_clock::now() - role.asked > role_max_age;
+  if (unknown || (stale && !role.asking)) co_await ask_role(r);
+  co_return role.replicas > 0 ? 1 : 0;
 }
 
-asio::awaitable<void> redis_writer::ask_role() {
-  role_asking_ = true;
-  redis::replies got = co_await client_.pipeline(role_.commands);
-  role_asking_ = false;
-  if (!got || got->size() != 1) co_return;  // the write that follows will fail the same way
-  if (auto role = redis::parse_role(got->front()); role && role->primary) {
-    if ((primary_replicas_ > 0) != (role->replicas > 0)) {
+redis_writer::primary_role& redis_writer::role_of(const redis::request& r) {
+  // Only a cluster has several primaries: elsewhere no key is read.
+  return roles_[client_.clustered() ? client_.node_of(redis::routing_key(r)) : std::string()];
+}
+
+asio::awaitable<void> redis_writer::ask_role(const redis::request& r) {
+  primary_role& known = role_of(r);
+  known.asking = true;
+  const redis::command_list ask = beside(r, {"ROLE"});
+  redis::replies got = co_await client_.pipeline(ask);
+  known.asking = false;
+  if (!got || got->size() != ask.size()) co_return;  // the write that follows fails the same way
+  if (auto role = redis::parse_role(got->back()); role && role->primary) {
+    if ((known.replicas > 0) != (role->replicas > 0)) {
       log::info(role->replicas > 0 ? "redis primary has replicas: hand-offs wait for one (WAIT)"
                                    : "redis primary has no replica: hand-offs do not wait",
                 {{"replicas", std::to_string(role->replicas)}});
     }
-    primary_replicas_ = role->replicas;
-    role_connection_ = client_.connection_generation();
-    role_asked_ = std::chrono::steady_clock::now();
+    known.replicas = role->replicas;
+    known.connection = client_.connection_generation();
+    known.asked = std::chrono::steady_clock::now();
   }
 }
 
 asio::awaitable<redis_writer::ack> redis_writer::await_replicas(redis::reply first,
-                                                                const redis::command_list& wait,
+                                                                const redis::request& r,
                                                                 int wanted,
                                                                 std::uint64_t connection,
                                                                 const char* what) {
   redis::reply last = std::move(first);
   redis::replies sent;
+  const redis::command_list wait = beside(r, {"WAIT", std::to_string(wanted), wait_timeout_});
   for (;;) {
     if (last.type == redis::reply::kind::integer && last.integer >= wanted) {
       if (std::exchange(unacked_, false)) log::info("redis replicas acknowledge writes again", {});
@@ -115,8 +133,8 @@ asio::awaitable<redis_writer::ack> redis_writer::await_replicas(redis::reply fir
     if (wait_replicas_ == redis::options::wait_auto) {
       // auto waits only while the primary has a replica at all: one that is gone (not one that
       // hangs: it stays connected) leaves nothing to wait for.
-      co_await ask_role();
-      if (primary_replicas_ == 0 && client_.connection_generation() == connection) {
+      co_await ask_role(r);
+      if (role_of(r).replicas == 0 && client_.connection_generation() == connection) {
         unacked_ = false;
         co_return ack::acked;
       }
@@ -132,10 +150,10 @@ asio::awaitable<redis_writer::ack> redis_writer::await_replicas(redis::reply fir
     if (stopping_) co_return ack::stopping;
     // Only WAIT again, and on the same connection: WAIT counts this connection's writes.
     sent = co_await client_.pipeline(wait);
-    if (!sent || sent->size() != 1 || client_.connection_generation() != connection) {
+    if (!sent || sent->size() != wait.size() || client_.connection_generation() != connection) {
       co_return ack::connection_lost;
     }
-    last = std::move(sent->front());
+    last = std::move(sent->back());
   }
 }
 

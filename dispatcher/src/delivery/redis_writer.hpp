@@ -32,8 +32,11 @@
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <initializer_list>
+#include <map>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include <boost/asio/awaitable.hpp>
@@ -67,15 +70,19 @@ class redis_writer {
 
   enum class ack { acked, connection_lost, stopping };
   // The n of WAIT n for the next write: redis.wait_replicas, or with auto 1 while the primary
-  // has a replica (ROLE, asked again on a new connection and every role_max_age).
-  boost::asio::awaitable<int> replicas_to_wait_for();
-  boost::asio::awaitable<void> ask_role();
-  // After a write whose pipeline ended with `wait` (`first` its reply), on connection
-  // `connection`: sends `wait` again until `wanted` replicas acked, the connection changed,
-  // or stopping.
-  boost::asio::awaitable<ack> await_replicas(redis::reply first, const redis::command_list& wait,
+  // has a replica (ROLE, asked again on a new connection and every role_max_age), asked of the
+  // primary that takes `r`.
+  boost::asio::awaitable<int> replicas_to_wait_for(const redis::request& r);
+  boost::asio::awaitable<void> ask_role(const redis::request& r);
+  // After write `r` whose pipeline ended with WAIT `wanted` (`first` its reply), on connection
+  // `connection`: sends WAIT again (to r's primary) until `wanted` replicas acked, the
+  // connection changed, or stopping.
+  boost::asio::awaitable<ack> await_replicas(redis::reply first, const redis::request& r,
                                              int wanted, std::uint64_t connection,
                                              const char* what);
+  // `argv` behind a read of r's key: see redis::routing_key.
+  static redis::command_list beside(const redis::request& r,
+                                    std::initializer_list<std::string_view> argv);
 
   static constexpr std::chrono::seconds role_max_age{2};
 
@@ -83,14 +90,18 @@ class redis_writer {
   const std::atomic<bool>& stopping_;
   const int wait_replicas_;  // or redis::options::wait_auto
   const std::string wait_timeout_;  // ms
-  const redis::request role_;
   // Shard thread only:
   bool failing_ = false;
   bool unacked_ = false;  // replicas behind, logged once
-  bool role_asking_ = false;
-  std::size_t primary_replicas_ = 1;  // the last ROLE's answer
-  std::uint64_t role_connection_ = ~std::uint64_t{0};
-  std::chrono::steady_clock::time_point role_asked_{};
+  // What ROLE said of a primary: one entry, or on a Redis Cluster one per primary ("host:port").
+  struct primary_role {
+    bool asking = false;
+    std::size_t replicas = 1;  // the last ROLE's answer
+    std::uint64_t connection = ~std::uint64_t{0};
+    std::chrono::steady_clock::time_point asked{};
+  };
+  primary_role& role_of(const redis::request& r);  // stable: a std::map's node
+  std::map<std::string, primary_role> roles_;
 };
 
 }  // namespace tresse::dispatcher

@@ -271,7 +271,12 @@ void async_client::start_sentinel_thread() {
   state_->sentinel_thread = sentinel_thread_.get();
 }
 
+std::string async_client::node_of(std::string_view key) const {
+  return cluster_ ? cluster_->node_of(key) : std::string();
+}
+
 std::uint64_t async_client::connection_generation() const {
+  if (cluster_) return cluster_->generation();
   return state_ ? state_->generation : 0;
 }
 

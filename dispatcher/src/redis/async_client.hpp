@@ -77,8 +77,11 @@ class async_client {
 
   // Bumps whenever the connection fails or is dropped: two replies read with the same value
   // came over one connection (what WAIT needs: delivery/redis_writer.cpp). Bound clients only
-  // (read on the shard's thread).
+  // (read on the shard's thread). In cluster mode: cluster_client::generation().
   std::uint64_t connection_generation() const;
+  // In cluster mode, the primary serving `key` ("host:port", cluster_client::node_of); else "".
+  bool clustered() const { return cluster_ != nullptr; }
+  std::string node_of(std::string_view key) const;
 
  private:
   void start_sentinel_thread();

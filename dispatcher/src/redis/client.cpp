@@ -164,14 +164,19 @@ status parse_db(std::string_view db, options& o) {
 result<options> parse_url(std::string_view url) {
   constexpr std::string_view plain_scheme = "redis://";
   constexpr std::string_view sentinel_scheme = "redis+sentinel://";
+  constexpr std::string_view cluster_scheme = "redis+cluster://";
   if (url.starts_with("rediss://"))
     return std::unexpected(bad_url("rediss:// (TLS) is not supported"));
   const bool sentinel = url.starts_with(sentinel_scheme);
-  if (!sentinel && !url.starts_with(plain_scheme)) {
-    return std::unexpected(bad_url("must start with redis:// or redis+sentinel://"));
+  const bool cluster = url.starts_with(cluster_scheme);
+  if (!sentinel && !cluster && !url.starts_with(plain_scheme)) {
+    return std::unexpected(
+        bad_url("must start with redis://, redis+sentinel:// or redis+cluster://"));
   }
   options o;
-  std::string_view rest = url.substr(sentinel ? sentinel_scheme.size() : plain_scheme.size());
+  std::string_view rest = url.substr(sentinel  ? sentinel_scheme.size()
+                                     : cluster ? cluster_scheme.size()
+                                               : plain_scheme.size());
   // The path is after the first '/' that follows the user-info (a password may hold '/'
   // only percent-encoded, but an unencoded '@' in it still parses: the last '@' ends it).
   const auto at = rest.rfind('@');
@@ -193,7 +198,7 @@ result<options> parse_url(std::string_view url) {
     o.password = std::move(*password);
     authority.remove_prefix(at + 1);
   }
-  if (!sentinel) {
+  if (!sentinel && !cluster) {
     if (auto s = parse_db(path, o); !s) return std::unexpected(s.error());
     auto a = parse_host_port(authority, o.port);
     if (!a) return std::unexpected(a.error());
@@ -201,16 +206,31 @@ result<options> parse_url(std::string_view url) {
     o.port = a->port;
     return o;
   }
-  // redis+sentinel://sentinel[,sentinel...]/master-name[/db]
-  constexpr int sentinel_port = 26379;
+  // A comma-separated list of sentinels or cluster seed nodes.
+  std::vector<address> hosts;
   for (std::size_t pos = 0;;) {
     const auto comma = authority.find(',', pos);
-    auto a = parse_host_port(authority.substr(pos, comma - pos), sentinel_port);
+    auto a = parse_host_port(authority.substr(pos, comma - pos), cluster ? o.port : 26379);
     if (!a) return std::unexpected(a.error());
-    o.sentinels.push_back(std::move(*a));
+    hosts.push_back(std::move(*a));
     if (comma == std::string_view::npos) break;
     pos = comma + 1;
   }
+  o.host.clear();  // the sentinels name the primary on every connect; a cluster its slots' owners
+  o.port = 0;
+  if (cluster) {
+    // redis+cluster://node[,node...][/0]: a cluster has database 0 only.
+    if (auto s = parse_db(path, o); !s) return std::unexpected(s.error());
+    if (o.db != 0) return std::unexpected(bad_url("a Redis Cluster has database 0 only"));
+    for (const auto& h : hosts) {
+      const bool v6 = h.host.find(':') != std::string::npos;
+      o.cluster_nodes.push_back((v6 ? "[" + h.host + "]" : h.host) + ":" +
+                                std::to_string(h.port));
+    }
+    return o;
+  }
+  // redis+sentinel://sentinel[,sentinel...]/master-name[/db]
+  o.sentinels = std::move(hosts);
   const auto name_end = path.find('/');
   const std::string_view name = path.substr(0, name_end);
   if (name.empty())
@@ -222,8 +242,6 @@ result<options> parse_url(std::string_view url) {
   if (name_end != std::string_view::npos) {
     if (auto s = parse_db(path.substr(name_end + 1), o); !s) return std::unexpected(s.error());
   }
-  o.host.clear();  // the sentinels name the primary on every connect
-  o.port = 0;
   return o;
 }
 

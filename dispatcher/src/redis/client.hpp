@@ -66,8 +66,8 @@ struct options {
 
   bool uses_sentinel() const { return !sentinels.empty(); }
 
-  // Non-empty: a Redis Cluster, these its seed nodes ("host:port"); host and port above are
-  // then unused, db must be 0. Both clients route through redis::cluster_client.
+  // Non-empty (redis+cluster://): a Redis Cluster, these its seed nodes ("host:port"); host and
+  // port above are then unused, db is 0. Both clients route through redis::cluster_client.
   std::vector<std::string> cluster_nodes;
 };
 
@@ -75,7 +75,9 @@ struct options {
 // (`p%40ss` is `p@ss`), an IPv6 host in brackets (`redis://[::1]:6379/0`); or
 // redis+sentinel://[[user]:password@]host[:port][,host[:port]...]/master-name[/db]: the
 // sentinels (port 26379 by default) and the name they know the primary by; the user and
-// password are the primary's (sentinels are asked without AUTH). Other fields keep their
+// password are the primary's (sentinels are asked without AUTH); or
+// redis+cluster://[[user]:password@]host[:port][,host[:port]...][/0]: a Redis Cluster's seed
+// nodes (port 6379 by default) into cluster_nodes, any db but 0 refused. Other fields keep their
 // defaults. Returns a permanent error for anything else (another scheme, a bad port or
 // db); its message names the part at fault, never the URL, which may hold a password.
 result<options> parse_url(std::string_view url);

@@ -41,18 +41,24 @@ std::string node_name(const cluster_node& n) { return n.host + ":" + std::to_str
 
 }  // namespace
 
-std::optional<std::uint16_t> command_slot(const std::vector<std::string>& argv) {
-  if (argv.size() < 2 || keyless(argv[0])) return std::nullopt;
+const std::string* command_key(const std::vector<std::string>& argv) {
+  if (argv.size() < 2 || keyless(argv[0])) return nullptr;
   if (iequals(argv[0], "EVAL") || iequals(argv[0], "EVALSHA") || iequals(argv[0], "FCALL")) {
     long numkeys = 0;
     const auto& n = argv.size() > 2 ? argv[2] : std::string();
     auto [p, ec] = std::from_chars(n.data(), n.data() + n.size(), numkeys);
     if (ec != std::errc() || p != n.data() + n.size() || numkeys <= 0 || argv.size() < 4) {
-      return std::nullopt;
+      return nullptr;
     }
-    return key_slot(argv[3]);
+    return &argv[3];
   }
-  return key_slot(argv[1]);
+  return &argv[1];
+}
+
+std::optional<std::uint16_t> command_slot(const std::vector<std::string>& argv) {
+  const std::string* key = command_key(argv);
+  if (key == nullptr) return std::nullopt;
+  return key_slot(*key);
 }
 
 result<cluster_node> parse_node(std::string_view hp) {
@@ -93,6 +99,11 @@ struct cluster_client::state : std::enable_shared_from_this<cluster_client::stat
   std::chrono::steady_clock::time_point map_read_at{};
   std::map<std::string, std::unique_ptr<async_client>> clients;  // by host:port
   std::atomic<std::size_t> map_reads{0};
+  // Bumps when a node's connection failed or the map was read again: see generation().
+  std::atomic<std::uint64_t> generation{0};
+  // A copy of `map` for node_of(), from other threads.
+  mutable std::mutex shared_mu;
+  std::shared_ptr<const slot_map> shared_map;
 
   async_client& client_for(const cluster_node& n) {
     auto& slot = clients[node_name(n)];
@@ -132,8 +143,13 @@ struct cluster_client::state : std::enable_shared_from_this<cluster_client::stat
       auto m = slot_map::from_cluster_slots(*r);
       if (!m) continue;
       map = std::move(*m);
+      {
+        std::lock_guard lock(shared_mu);
+        shared_map = std::make_shared<const slot_map>(*map);
+      }
       map_read_at = std::chrono::steady_clock::now();
       ++map_reads;
+      ++generation;
       co_return true;
     }
     co_return false;
@@ -164,6 +180,7 @@ struct cluster_client::state : std::enable_shared_from_this<cluster_client::stat
       asking = false;
       auto r = co_await client_for(*node).pipeline(commands);
       if (!r) {  // the node is gone or unreachable: maybe a failover; read the map again
+        ++generation;
         co_await pause(hop);
         co_await refresh();
         continue;
@@ -232,6 +249,7 @@ struct cluster_client::state : std::enable_shared_from_this<cluster_client::stat
           io,
           [&g, &pending, &all_done, this]() -> asio::awaitable<void> {
             g.replies = co_await client_for(g.node).pipeline(g.commands);
+            if (!g.replies) ++generation;
             if (--pending == 0) all_done.cancel();
           },
           asio::detached);
@@ -343,5 +361,17 @@ result<std::vector<reply>> cluster_client::run(const command_list& commands) {
 }
 
 std::size_t cluster_client::map_reads() const { return state_->map_reads.load(); }
+
+std::uint64_t cluster_client::generation() const { return state_->generation.load(); }
+
+std::string cluster_client::node_of(std::string_view key) const {
+  std::shared_ptr<const slot_map> map;
+  {
+    std::lock_guard lock(state_->shared_mu);
+    map = state_->shared_map;
+  }
+  const cluster_node* n = map ? map->primary_for(key_slot(key)) : nullptr;
+  return n == nullptr ? std::string() : node_name(*n);
+}
 
 }  // namespace tresse::dispatcher::redis

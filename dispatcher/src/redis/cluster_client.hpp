@@ -27,6 +27,7 @@
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/io_context.hpp>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <thread>
 #include <vector>
@@ -66,8 +67,15 @@ class cluster_client {
   // The same, waiting for the replies (the blocking client; never from this client's thread).
   result<std::vector<reply>> run(const command_list& commands);
 
+  // "host:port" of the primary serving `key`'s slot in the last map read, "" before one (any
+  // thread).
+  std::string node_of(std::string_view key) const;
   // How many times the slot map was read (for tests and metrics).
   std::size_t map_reads() const;
+  // Bumps whenever a node's connection failed or the slot map was read again (after MOVED or a
+  // failover). Two replies read with the same value came over the same connections to the
+  // same primaries: what WAIT needs (async_client::connection_generation).
+  std::uint64_t generation() const;
 
  private:
   struct state;
@@ -76,7 +84,9 @@ class cluster_client {
   std::thread thread_;
 };
 
-// The slot a command is routed by, nullopt for a keyless command (tested apart from I/O).
+// The key a command is routed by (in argv), null for a keyless command (tested apart from I/O).
+const std::string* command_key(const std::vector<std::string>& argv);
+// That key's slot, nullopt for a keyless command.
 std::optional<std::uint16_t> command_slot(const std::vector<std::string>& argv);
 // "host:port" or "[v6]:port" as a node; a permanent error naming the entry otherwise.
 result<cluster_node> parse_node(std::string_view host_port);

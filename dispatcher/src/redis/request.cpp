@@ -1,5 +1,7 @@
 #include "redis/request.hpp"
 
+#include "redis/cluster_client.hpp"
+
 namespace tresse::dispatcher::redis {
 
 status first_error(const std::vector<reply>& rs) {
@@ -33,6 +35,17 @@ replies one_reply(result<reply> r) {
 }
 
 }  // namespace
+
+std::string routing_key(const request& r) {
+  if (r.lua) return r.keys.empty() ? std::string() : r.keys.front();
+  auto commands = decode_commands(r.commands.resp(), r.commands.size());
+  if (!commands) return {};
+  // The last command with a key: a WAIT at the end of the pipeline goes with it.
+  for (auto it = commands->rbegin(); it != commands->rend(); ++it) {
+    if (const std::string* key = command_key(*it)) return *key;
+  }
+  return {};
+}
 
 replies run(client& c, const request& r) {
   if (r.lua) return one_reply(c.eval(*r.lua, r.keys, r.args));

@@ -46,6 +46,12 @@ status first_error(const std::vector<reply>& rs);
 request single_command(std::vector<std::string> argv);
 result<reply> single_reply(replies r);
 
+// The key a Redis Cluster routes `r`'s end by: its script's first key, or the key of its last
+// command that has one (redis/cluster_client.hpp; a keyless command after it, such as WAIT, goes
+// with it); empty when it has none. Commands sent apart from `r` that must
+// reach the same primary (WAIT, ROLE) go behind a read of this key (delivery/redis_writer.cpp).
+std::string routing_key(const request& r);
+
 replies run(client& c, const request& r);
 // `r` must outlive the co_await (a named value: see async_client.hpp).
 boost::asio::awaitable<replies> run(async_client& c, const request& r);

@@ -1,5 +1,7 @@
 #include "redis/server_check.hpp"
 
+#include <algorithm>
+
 namespace tresse::dispatcher::redis {
 
 std::optional<std::string> info_field(std::string_view info, std::string_view field) {
@@ -53,7 +55,40 @@ result<role> read_role(client& c) {
   return parse_role(*r);
 }
 
-result<server_facts> read_server_facts(client& c) {
+cluster_facts cluster_facts_of(const slot_map& map) {
+  cluster_facts f;
+  std::vector<cluster_node> primaries;
+  bool first = true;
+  for (const auto& r : map.ranges()) {
+    f.slots_served += static_cast<std::size_t>(r.last - r.first) + 1;
+    if (std::ranges::find(primaries, r.primary) == primaries.end()) primaries.push_back(r.primary);
+    f.fewest_replicas = first ? r.replicas.size() : std::min(f.fewest_replicas, r.replicas.size());
+    first = false;
+  }
+  f.primaries = primaries.size();
+  return f;
+}
+
+result<cluster_facts> read_cluster_facts(client& c) {
+  auto r = c.command({"CLUSTER", "SLOTS"});
+  if (!r) return std::unexpected(r.error());
+  auto map = slot_map::from_cluster_slots(*r);
+  if (!map) return std::unexpected(map.error());
+  return cluster_facts_of(*map);
+}
+
+std::string describe(const cluster_facts& f) {
+  return std::to_string(f.slots_served) + " of " + std::to_string(cluster_slot_count) +
+         " slots served by " + std::to_string(f.primaries) + " primar" +
+         (f.primaries == 1 ? "y" : "ies") +
+         (f.fewest_replicas == 0 ? ", not every one with a replica (no WAIT there)"
+                                 : ", each with " + std::to_string(f.fewest_replicas) +
+                                       " replica or more");
+}
+
+namespace {
+
+result<server_facts> read_one_server(client& c) {
   server_facts f;
   auto memory = c.command({"INFO", "memory"});
   if (!memory) return std::unexpected(memory.error());
@@ -69,6 +104,47 @@ result<server_facts> read_server_facts(client& c) {
     f.rdb_enabled = save->elements[1].str.find_first_not_of(' ') != std::string::npos;
   }
   return f;
+}
+
+// The worst of two servers' facts: an evicting policy wins, persistence only when both have it.
+void merge(server_facts& all, const server_facts& one) {
+  if (!all.maxmemory_policy || (one.maxmemory_policy && *one.maxmemory_policy != "noeviction")) {
+    all.maxmemory_policy = one.maxmemory_policy;
+  }
+  const auto both = [](std::optional<bool>& a, const std::optional<bool>& b) {
+    a = a && b ? std::optional<bool>(*a && *b) : std::nullopt;
+  };
+  both(all.aof_enabled, one.aof_enabled);
+  both(all.rdb_enabled, one.rdb_enabled);
+}
+
+}  // namespace
+
+result<server_facts> read_server_facts(client& c) {
+  if (c.config().cluster_nodes.empty()) return read_one_server(c);
+  // A cluster: every primary holds part of the state, so each must be safe.
+  auto slots = c.command({"CLUSTER", "SLOTS"});
+  if (!slots) return std::unexpected(slots.error());
+  auto map = slot_map::from_cluster_slots(*slots);
+  if (!map) return std::unexpected(map.error());
+  std::optional<server_facts> all;
+  std::vector<cluster_node> asked;
+  for (const auto& r : map->ranges()) {
+    if (std::ranges::find(asked, r.primary) != asked.end()) continue;
+    asked.push_back(r.primary);
+    options o = c.config();
+    o.cluster_nodes.clear();
+    o.host = r.primary.host;
+    o.port = r.primary.port;
+    o.pool_size = 1;
+    client node(o);
+    auto f = read_one_server(node);
+    if (!f) return std::unexpected(f.error());
+    if (all) merge(*all, *f);
+    else all = *f;
+  }
+  if (!all) return fail(error_kind::transient, "redis cluster: no primary serves a slot yet");
+  return *all;
 }
 
 }  // namespace tresse::dispatcher::redis

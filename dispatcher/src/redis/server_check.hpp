@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "redis/client.hpp"
+#include "redis/cluster_slots.hpp"
 #include "redis/sentinel.hpp"
 #include "tresse/common/result.hpp"
 
@@ -41,11 +42,27 @@ safety assess(const server_facts& facts);
 
 // Reads the facts from `client` (INFO memory, INFO persistence, CONFIG GET save). A transient
 // error when Redis is unreachable; a CONFIG refused by the server (managed Redis) only leaves
-// rdb_enabled unknown.
+// rdb_enabled unknown. On a Redis Cluster: from every primary, the worst of them (an evicting
+// policy if any has one, persistence only if all have it).
 result<server_facts> read_server_facts(client& c);
 
 // ROLE on the server `c` talks to (redis/sentinel.hpp: parse_role).
 result<role> read_role(client& c);
+
+// A Redis Cluster as CLUSTER SLOTS shows it (redis+cluster://).
+struct cluster_facts {
+  std::size_t slots_served = 0;     // of cluster_slot_count; fewer: some keys have no home
+  std::size_t primaries = 0;        // serving slots
+  std::size_t fewest_replicas = 0;  // of the least replicated primary (WAIT auto waits for 1)
+};
+
+// Pure: the facts in a slot map.
+cluster_facts cluster_facts_of(const slot_map& map);
+// CLUSTER SLOTS through `c` (a cluster client asks one of its nodes).
+result<cluster_facts> read_cluster_facts(client& c);
+// "16384 of 16384 slots served by 3 primaries, each with 1 replica or more", for logs and
+// run --check.
+std::string describe(const cluster_facts& f);
 
 // Fields of an INFO reply ("key:value" lines); nullopt when `field` is absent.
 std::optional<std::string> info_field(std::string_view info, std::string_view field);

@@ -5,6 +5,8 @@
 #include "redis/cluster_client.hpp"
 
 #include "redis/async_client.hpp"
+#include "redis/request.hpp"
+#include "redis/server_check.hpp"
 
 #include <gtest/gtest.h>
 
@@ -13,13 +15,14 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/use_future.hpp>
 #include <chrono>
+#include <functional>
 #include <memory>
 #include <string>
 #include <thread>
 #include <vector>
 
 #include "support/process.hpp"
-#include "support/redis_server.hpp"
+#include "support/redis_cluster.hpp"
 
 namespace tresse::dispatcher::redis {
 namespace {
@@ -40,72 +43,43 @@ class ClusterClientTest : public ::testing::Test {
  protected:
   static constexpr int kNodes = 3;
 
-  static void SetUpTestSuite() {
-    for (int i = 0; i < kNodes; ++i) {
-      nodes_[i] = new test::redis_server(
-          {.extra = {"--cluster-enabled", "yes", "--cluster-node-timeout", "2000",
-                     // a node down leaves the other slots served (the last test)
-                     "--cluster-require-full-coverage", "no"}});
-    }
-    std::vector<std::string> create{"/usr/bin/redis-cli", "--cluster", "create"};
-    for (auto* n : nodes_) create.push_back("127.0.0.1:" + std::to_string(n->port()));
-    create.insert(create.end(), {"--cluster-replicas", "0", "--cluster-yes"});
-    auto r = test::run_process(create, {}, 60s);
-    ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
-    // Every node must agree the cluster is up before the tests route through it.
-    const auto deadline = std::chrono::steady_clock::now() + 30s;
-    for (auto* n : nodes_) {
-      client c(*parse_url(n->url()));
-      for (;;) {
-        auto info = c.command({"CLUSTER", "INFO"});
-        if (info && info->str.find("cluster_state:ok") != std::string::npos) break;
-        ASSERT_LT(std::chrono::steady_clock::now(), deadline) << "cluster never came up";
-        std::this_thread::sleep_for(100ms);
-      }
-    }
-  }
+  static void SetUpTestSuite() { cluster_ = new test::redis_cluster({.primaries = kNodes}); }
   static void TearDownTestSuite() {
-    for (auto*& n : nodes_) {
-      delete n;
-      n = nullptr;
-    }
+    delete cluster_;
+    cluster_ = nullptr;
   }
 
-  static std::vector<cluster_node> seeds() { return {{"127.0.0.1", nodes_[0]->port()}}; }
-  static options base() { return *parse_url(nodes_[0]->url()); }
-  static client node(int i) { return client(*parse_url(nodes_[i]->url())); }
+  static test::redis_server& server(int i) { return cluster_->node(i); }
+  static std::vector<cluster_node> seeds() { return {{"127.0.0.1", server(0).port()}}; }
+  static options base() { return *parse_url(server(0).url()); }
+  static client node(int i) { return client(*parse_url(server(i).url())); }
+  // Cluster mode (what redis+cluster:// gives) with node `seed` as the only seed.
+  static options cluster_options(int seed) {
+    options o = base();
+    o.cluster_nodes = {"127.0.0.1:" + std::to_string(server(seed).port())};
+    return o;
+  }
 
-  // The node (index) that serves `slot` now, by asking each.
+  // The node (index) that serves `slot` now, as this client's parser reads CLUSTER SLOTS.
   static int owner_of(std::uint16_t slot) {
     auto c = node(0);
     auto r = c.command({"CLUSTER", "SLOTS"});
     auto map = slot_map::from_cluster_slots(*r);
     const cluster_node* p = map->primary_for(slot);
     for (int i = 0; i < kNodes; ++i) {
-      if (p != nullptr && p->port == nodes_[i]->port()) return i;
+      if (p != nullptr && p->port == server(i).port()) return i;
     }
     return -1;
   }
-  static std::string id_of(int i) { return node(i).command({"CLUSTER", "MYID"})->str; }
 
-  // The steps of `redis-cli --cluster reshard` for one slot: mark it, move keys, assign it.
-  static void begin_migration(std::uint16_t slot, int from, int to) {
-    const std::string s = std::to_string(slot);
-    ASSERT_TRUE(node(to).command({"CLUSTER", "SETSLOT", s, "IMPORTING", id_of(from)}));
-    ASSERT_TRUE(node(from).command({"CLUSTER", "SETSLOT", s, "MIGRATING", id_of(to)}));
-  }
-  static void migrate_key(const std::string& key, int from, int to) {
-    auto m = node(from).command(
-        {"MIGRATE", "127.0.0.1", std::to_string(nodes_[to]->port()), key, "0", "5000"});
-    ASSERT_TRUE(m) << m.error().message;
-  }
-  static void end_migration(std::uint16_t slot, int to) {
-    for (int i = 0; i < kNodes; ++i) {
-      ASSERT_TRUE(node(i).command({"CLUSTER", "SETSLOT", std::to_string(slot), "NODE", id_of(to)}));
-    }
+  // The steps of `redis-cli --cluster reshard` for one slot (the harness's move_slot), with a
+  // pause after the keys so far moved: `mid_way` runs while the slot is MIGRATING.
+  static void move_slot(std::uint16_t slot, int from, int to,
+                        const std::function<void()>& mid_way = {}) {
+    cluster_->move_slot(slot, from, to, 1, mid_way);
   }
 
-  static inline test::redis_server* nodes_[kNodes] = {};
+  static inline test::redis_cluster* cluster_ = nullptr;
 };
 
 TEST(ClusterCommandSlotTest, ParsesNodesAndDecodesCommands) {
@@ -122,6 +96,37 @@ TEST(ClusterCommandSlotTest, ParsesNodesAndDecodesCommands) {
   EXPECT_EQ((*argv)[0][2], std::string("\0bin", 4));
   EXPECT_EQ((*argv)[1], std::vector<std::string>{"PING"});
   EXPECT_FALSE(decode_commands("+OK\r\n", 1));  // not a command
+}
+
+TEST(ClusterUrlTest, ParsesSeedNodesUserAndPassword) {
+  auto o = parse_url("redis+cluster://app:p%40ss@10.0.0.1:7000,redis-1.internal,[::1]:7002/0");
+  ASSERT_TRUE(o.has_value()) << o.error().message;
+  EXPECT_EQ(o->cluster_nodes,
+            (std::vector<std::string>{"10.0.0.1:7000", "redis-1.internal:6379", "[::1]:7002"}));
+  EXPECT_EQ(o->user, "app");
+  EXPECT_EQ(o->password, "p@ss");
+  EXPECT_EQ(o->db, 0);
+  EXPECT_FALSE(o->uses_sentinel());
+  auto one = parse_url("redis+cluster://127.0.0.1:7000");
+  ASSERT_TRUE(one.has_value());
+  EXPECT_EQ(one->cluster_nodes, std::vector<std::string>{"127.0.0.1:7000"});
+  // Every seed parses to a node the cluster client takes.
+  for (const auto& n : o->cluster_nodes) EXPECT_TRUE(parse_node(n)) << n;
+  EXPECT_TRUE(parse_url("redis://127.0.0.1:7000")->cluster_nodes.empty());
+}
+
+TEST(ClusterUrlTest, RejectsOtherDatabasesAndBadNodesWithoutEchoingThePassword) {
+  for (const char* url :
+       {"redis+cluster://:hunter2@h1:7000/1", "redis+cluster://:hunter2@h1:7000,/0",
+        "redis+cluster://:hunter2@h1:99999", "redis+cluster://:hunter2@", "redis+cluster://:hunter2@h1/x",
+        "redis+cluster://:hunter2@::1:7000"}) {
+    auto o = parse_url(url);
+    ASSERT_FALSE(o.has_value()) << url;
+    EXPECT_EQ(o.error().kind, error_kind::permanent) << url;
+    EXPECT_EQ(o.error().message.find("hunter2"), std::string::npos) << o.error().message;
+  }
+  EXPECT_NE(parse_url("redis+cluster://h1:7000/2").error().message.find("database 0 only"),
+            std::string::npos);
 }
 
 TEST(ClusterCommandSlotTest, RoutesByTheFirstKeyOrNone) {
@@ -222,9 +227,7 @@ TEST_F(ClusterClientTest, FollowsMovedAfterASlotChangedOwner) {
   const std::size_t reads = c.map_reads();
   const int from = owner_of(slot);
   const int to = (from + 1) % kNodes;
-  ASSERT_NO_FATAL_FAILURE(begin_migration(slot, from, to));
-  ASSERT_NO_FATAL_FAILURE(migrate_key(key, from, to));
-  ASSERT_NO_FATAL_FAILURE(end_migration(slot, to));
+  move_slot(slot, from, to);
   std::this_thread::sleep_for(150ms);  // past the client's 100 ms between map reads
   auto r = run(c.command({"GET", key}));
   ASSERT_TRUE(r) << r.error().message;
@@ -247,23 +250,27 @@ TEST_F(ClusterClientTest, FollowsAskDuringAMigration) {
   const std::size_t reads = c.map_reads();
   const int from = owner_of(slot);
   const int to = (from + 1) % kNodes;
-  ASSERT_NO_FATAL_FAILURE(begin_migration(slot, from, to));
-  ASSERT_NO_FATAL_FAILURE(migrate_key(moving, from, to));
-  auto r = run(c.pipeline({{"GET", moving}, {"GET", staying}}));
-  ASSERT_TRUE(r) << r.error().message;
-  EXPECT_EQ((*r)[0].str, "m");  // via ASK to the target
-  EXPECT_EQ((*r)[1].str, "s");  // still on the source
-  EXPECT_EQ(c.map_reads(), reads);
-  // Finish the migration, so that the suite's cluster stays consistent.
-  ASSERT_NO_FATAL_FAILURE(migrate_key(staying, from, to));
-  ASSERT_NO_FATAL_FAILURE(end_migration(slot, to));
+  // The slot's two keys move one at a time; after the first, one is on each side.
+  bool checked = false;
+  move_slot(slot, from, to, [&] {
+    if (std::exchange(checked, true)) return;
+    // The source answers ASK (an error here) for a key it no longer holds.
+    const bool moving_moved = !node(from).command({"EXISTS", moving}).has_value();
+    const std::string& gone = moving_moved ? moving : staying;
+    const std::string& kept = moving_moved ? staying : moving;
+    auto r = run(c.pipeline({{"GET", gone}, {"GET", kept}}));
+    ASSERT_TRUE(r) << r.error().message;
+    EXPECT_EQ((*r)[0].str, gone == moving ? "m" : "s");  // via ASK to the target
+    EXPECT_EQ((*r)[1].str, kept == moving ? "m" : "s");  // still on the source
+    EXPECT_EQ(c.map_reads(), reads);
+  });
+  EXPECT_TRUE(checked);
 }
 
 // redis::client and redis::async_client (both modes) with options::cluster_nodes: every
 // store's code runs on a cluster unchanged.
 TEST_F(ClusterClientTest, BothClientsRouteInClusterMode) {
-  options o = base();
-  o.cluster_nodes = {"127.0.0.1:" + std::to_string(nodes_[1]->port())};
+  const options o = cluster_options(1);
   client blocking(o);
   command_list sets;
   for (int i = 0; i < 40; ++i) sets.add({"SET", "mode:" + std::to_string(i), std::to_string(i)});
@@ -302,6 +309,67 @@ TEST_F(ClusterClientTest, BothClientsRouteInClusterMode) {
   EXPECT_EQ(blocking.command({"GET", "mode:{n}"})->str, "12");
 }
 
+// What run --check and the start-up log say of a cluster.
+TEST_F(ClusterClientTest, ReadsTheClusterFactsThroughTheClusterClient) {
+  client c(cluster_options(2));
+  auto f = read_cluster_facts(c);
+  ASSERT_TRUE(f) << f.error().message;
+  EXPECT_EQ(f->slots_served, cluster_slot_count);
+  EXPECT_EQ(f->primaries, 3u);
+  EXPECT_EQ(f->fewest_replicas, 0u);
+  EXPECT_EQ(describe(*f),
+            "16384 of 16384 slots served by 3 primaries, not every one with a replica (no WAIT "
+            "there)");
+}
+
+// The start-up check on a cluster asks every primary: one that evicts is found wherever it is.
+TEST_F(ClusterClientTest, ServerFactsAreTheWorstOfEveryPrimary) {
+  client c(cluster_options(0));
+  auto f = read_server_facts(c);
+  ASSERT_TRUE(f) << f.error().message;
+  EXPECT_EQ(f->maxmemory_policy, "noeviction");
+  EXPECT_EQ(f->aof_enabled, false);  // the harness's nodes persist nothing
+  // Not the primary of slot 0, where a lone INFO would go.
+  const int other = owner_of(0) == 2 ? 1 : 2;
+  ASSERT_TRUE(node(other).command({"CONFIG", "SET", "maxmemory-policy", "allkeys-lru"}));
+  f = read_server_facts(c);
+  ASSERT_TRUE(node(other).command({"CONFIG", "SET", "maxmemory-policy", "noeviction"}));
+  ASSERT_TRUE(f) << f.error().message;
+  EXPECT_EQ(f->maxmemory_policy, "allkeys-lru");
+  EXPECT_FALSE(assess(*f).errors.empty());
+}
+
+TEST(ClusterCommandSlotTest, ARequestsRoutingKeyIsItsFirstKey) {
+  const script s("return 1");
+  request lua{.lua = &s, .keys = {"tresse:{rs3}:due", "tresse:{rs3}:claimed"}, .args = {"x"}};
+  EXPECT_EQ(routing_key(lua), "tresse:{rs3}:due");
+  request multi;
+  multi.commands.add({"MULTI"}).add({"ZREM", "tresse:{rs5}:claimed", "t"}).add({"EXEC"});
+  EXPECT_EQ(routing_key(multi), "tresse:{rs5}:claimed");  // MULTI and EXEC have none
+  request spread;  // WAIT after it would go with the last
+  spread.commands.add({"LPUSH", "tresse:attempts:endpoint:we_1", "a"}).add({"LPUSH", "tresse:attempts:event:e", "a"});
+  EXPECT_EQ(routing_key(spread), "tresse:attempts:event:e");
+  EXPECT_EQ(routing_key(single_command({"PING"})), "");
+  EXPECT_EQ(routing_key(request{}), "");
+}
+
+// A keyless command sent behind a read of a key (delivery/redis_writer.cpp's ROLE and WAIT)
+// reaches that key's primary, whichever primary serves slot 0.
+TEST_F(ClusterClientTest, AKeylessCommandBehindAKeyReachesItsPrimary) {
+  cluster_client c(base(), seeds());
+  bool elsewhere = false;  // some key not on slot 0's primary, where a lone keyless one goes
+  for (const std::string tag : {"rs0", "rs1", "rs2", "rs3", "rs7", "we_x"}) {
+    const std::string key = "tresse:{" + tag + "}:due";
+    auto r = run(c.pipeline({{"EXISTS", key}, {"CLUSTER", "MYID"}}));
+    ASSERT_TRUE(r) << r.error().message;
+    const int owner = owner_of(key_slot(tag));
+    ASSERT_GE(owner, 0);
+    EXPECT_EQ(r->back().str, cluster_->id_of(owner)) << key;
+    elsewhere = elsewhere || owner != owner_of(0);
+  }
+  EXPECT_TRUE(elsewhere);
+}
+
 // A node that is gone: commands for its slots fail as transient (callers retry), the others
 // go on.
 TEST_F(ClusterClientTest, ANodeDownFailsItsSlotsTransientlyOnly) {
@@ -315,14 +383,14 @@ TEST_F(ClusterClientTest, ANodeDownFailsItsSlotsTransientlyOnly) {
     if (owner_of(key_slot(tag)) != owner) other = "down:{" + tag + "}";
   }
   ASSERT_TRUE(run(c.command({"SET", other, "y"})));
-  nodes_[owner]->stop();
+  server(owner).stop();
   auto r = run(c.command({"GET", key}));
   ASSERT_FALSE(r);
   EXPECT_EQ(r.error().kind, error_kind::transient);
   auto o = run(c.command({"GET", other}));
   ASSERT_TRUE(o) << o.error().message;
   EXPECT_EQ(o->str, "y");
-  nodes_[owner]->start();  // back with the same node id (nodes.conf in its dir)
+  server(owner).start();  // back with the same node id (nodes.conf in its dir)
 }
 
 }  // namespace
