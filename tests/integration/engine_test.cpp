@@ -261,9 +261,18 @@ TEST_F(EngineTest, ABurstOfDeferralsIsWrittenABoundedNumberAtATime) {
   }, 20s)) << http_get(d.admin_port(), "/metrics").second;
   EXPECT_EQ(gauge("tresse_deferrals_in_progress"), 256.0);
   redis_.resume();
-  ASSERT_TRUE(eventually_true([&] {
+  const bool drained = eventually_true([&] {
     return gauge("tresse_deferrals_in_progress") == 0 && gauge("tresse_deferrals_waiting") == 0;
-  }, 30s));
+  }, 30s);
+  if (!drained) {
+    dispatcher::redis::client dbg(*dispatcher::redis::parse_url(redis_.url()));
+    // What Redis holds when they do not drain (a connection blocked in WAIT was the last cause).
+    std::cerr << "redis clients: " << dbg.command({"CLIENT", "LIST"})->str << "\n";
+    std::cerr << "redis commandstats: " << dbg.command({"INFO", "commandstats"})->str << "\n";
+    std::cerr << "deferrals in progress, waiting: " << gauge("tresse_deferrals_in_progress") << " "
+              << gauge("tresse_deferrals_waiting") << "\n";
+  }
+  ASSERT_TRUE(drained);
   dispatcher::redis::client redis(*dispatcher::redis::parse_url(redis_.url()));
   namespace keys = dispatcher::redis::keys;
   std::size_t tasks = 0;

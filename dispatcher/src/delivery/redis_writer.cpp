@@ -54,6 +54,15 @@ asio::awaitable<std::optional<std::vector<redis::reply>>> redis_writer::write(
   ack acked = ack::acked;
   for (;;) {
     replicas = co_await replicas_to_wait_for(r);
+    if (replicas < 0) {
+      // No ROLE answer on this connection yet (Redis down or hanging): a write sent now would
+      // carry a guessed WAIT, and on a primary without replicas every such WAIT blocks the
+      // pipelined connection for wait_timeout once Redis answers again, one after the other.
+      if (!co_await back_off(delay, what, fail(error_kind::transient, "redis: ROLE unanswered").error())) {
+        co_return std::nullopt;
+      }
+      continue;
+    }
     if (replicas > 0) {
       wait = redis::command_list();
       wait.add({"WAIT", std::to_string(replicas), wait_timeout_});
@@ -90,6 +99,7 @@ asio::awaitable<int> redis_writer::replicas_to_wait_for(const redis::request& r)
   const bool unknown = role.connection != client_.connection_generation();
   const bool stale = std::chrono::steady_clock::now() - role.asked > role_max_age;
   if (unknown || (stale && !role.asking)) co_await ask_role(r);
+  if (role.connection != client_.connection_generation()) co_return -1;  // still unanswered
   co_return role.replicas > 0 ? 1 : 0;
 }
 

@@ -71,7 +71,8 @@ class redis_writer {
   enum class ack { acked, connection_lost, stopping };
   // The n of WAIT n for the next write: redis.wait_replicas, or with auto 1 while the primary
   // has a replica (ROLE, asked again on a new connection and every role_max_age), asked of the
-  // primary that takes `r`.
+  // primary that takes `r`; -1 while that primary's ROLE is unanswered on this connection
+  // (then nothing is sent: see write).
   boost::asio::awaitable<int> replicas_to_wait_for(const redis::request& r);
   boost::asio::awaitable<void> ask_role(const redis::request& r);
   // After write `r` whose pipeline ended with WAIT `wanted` (`first` its reply), on connection
