@@ -330,13 +330,12 @@ asio::awaitable<attempt_result> endpoint_lane::attempt(shard_env& env, const eve
   headers.append(own);
   const std::string_view body = *meta.body;
   std::expected<http::response, http::failure> r;
-  ctx.counters.in_flight->add(1);
   if (const auto& to = target_for(env.client, ep)) {
+    const gauge_hold in_flight(ctx.counters.in_flight);
     r = co_await env.client.post(*to, headers, body);
   } else {
     r = std::unexpected(to.error());
   }
-  ctx.counters.in_flight->add(-1);
   if (!r && r.error().kind == http::failure_kind::cancelled) co_return out;
   const bool proxy_failed = !r && r.error().kind == http::failure_kind::proxy;
   if (proxy_failed || (!r && r.error().kind == http::failure_kind::local)) {

@@ -58,9 +58,8 @@ asio::awaitable<std::optional<std::vector<redis::reply>>> redis_writer::write(
       // No ROLE answer on this connection yet (Redis down or hanging): a write sent now would
       // carry a guessed WAIT, and on a primary without replicas every such WAIT blocks the
       // pipelined connection for wait_timeout once Redis answers again, one after the other.
-      if (!co_await back_off(delay, what, fail(error_kind::transient, "redis: ROLE unanswered").error())) {
-        co_return std::nullopt;
-      }
+      const error unanswered = fail(error_kind::transient, "redis: ROLE unanswered").error();
+      if (!co_await back_off(delay, what, unanswered)) co_return std::nullopt;
       continue;
     }
     if (replicas > 0) {
@@ -98,7 +97,7 @@ asio::awaitable<int> redis_writer::replicas_to_wait_for(const redis::request& r)
   primary_role& role = role_of(r);
   const bool unknown = role.connection != client_.connection_generation();
   const bool stale = std::chrono::steady_clock::now() - role.asked > role_max_age;
-  if (unknown || (stale && !role.asking)) co_await ask_role(r);
+  if (unknown || (stale && !role.asking)) co_await ask_role(r, role);
   if (role.connection != client_.connection_generation()) co_return -1;  // still unanswered
   co_return role.replicas > 0 ? 1 : 0;
 }
@@ -108,8 +107,7 @@ redis_writer::primary_role& redis_writer::role_of(const redis::request& r) {
   return roles_[client_.clustered() ? client_.node_of(redis::routing_key(r)) : std::string()];
 }
 
-asio::awaitable<void> redis_writer::ask_role(const redis::request& r) {
-  primary_role& known = role_of(r);
+asio::awaitable<void> redis_writer::ask_role(const redis::request& r, primary_role& known) {
   known.asking = true;
   const redis::command_list ask = beside(r, {"ROLE"});
   redis::replies got = co_await client_.pipeline(ask);
@@ -143,8 +141,9 @@ asio::awaitable<redis_writer::ack> redis_writer::await_replicas(redis::reply fir
     if (wait_replicas_ == redis::options::wait_auto) {
       // auto waits only while the primary has a replica at all: one that is gone (not one that
       // hangs: it stays connected) leaves nothing to wait for.
-      co_await ask_role(r);
-      if (role_of(r).replicas == 0 && client_.connection_generation() == connection) {
+      primary_role& role = role_of(r);
+      co_await ask_role(r, role);
+      if (role.replicas == 0 && client_.connection_generation() == connection) {
         unacked_ = false;
         co_return ack::acked;
       }

@@ -74,7 +74,9 @@ class redis_writer {
   // primary that takes `r`; -1 while that primary's ROLE is unanswered on this connection
   // (then nothing is sent: see write).
   boost::asio::awaitable<int> replicas_to_wait_for(const redis::request& r);
-  boost::asio::awaitable<void> ask_role(const redis::request& r);
+  struct primary_role;
+  // Asks ROLE of the primary that takes `r`; `known` is role_of(r), updated on an answer.
+  boost::asio::awaitable<void> ask_role(const redis::request& r, primary_role& known);
   // After write `r` whose pipeline ended with WAIT `wanted` (`first` its reply), on connection
   // `connection`: sends WAIT again (to r's primary) until `wanted` replicas acked, the
   // connection changed, or stopping.
