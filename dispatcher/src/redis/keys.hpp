@@ -171,8 +171,6 @@ inline std::string retry_tag(std::size_t shard) {
 }
 inline std::string retry_due(std::size_t shard) { return join(retry_tag(shard), "due"); }
 inline std::string retry_claimed(std::size_t shard) { return join(retry_tag(shard), "claimed"); }
-// Due ids whose record was not found, scored by when: dropped after a grace (retry/store.cpp).
-inline std::string retry_missing(std::size_t shard) { return join(retry_tag(shard), "missing"); }
 inline std::string retry_task_prefix(std::size_t shard) { return join(retry_tag(shard), "task:"); }
 inline std::string retry_task(std::size_t shard, std::string_view task_id) {
   return join(retry_tag(shard), "task:", task_id);

@@ -76,16 +76,11 @@ return 1
   return s;
 }
 
-// KEYS: one shard's due zset, claimed zset and "missing" zset. ARGV: now ms, limit,
-// lease-until ms, the shard's task key prefix, its endpoint index prefix, the grace ms.
+// KEYS: one shard's due zset and claimed zset. ARGV: now ms, limit, lease-until ms, the shard's
+// task key prefix, its endpoint index prefix (records and indexes are in the same slot).
 // Expired leases first go back to the due set (at their lease expiry, so they are due now);
-// then the earliest due tasks move to the claimed set. Returns {id, {field, value, ...}, ...}.
-// A task record is read by a key built here, not declared: while `redis-cli --cluster reshard`
-// migrates the slot, a record may already be on the target while its due entry is still here.
-// So a due entry whose record is missing is not dropped at once: it is noted in the missing
-// set and comes back due a second later (by then the due set has usually migrated too), and it
-// is dropped (and leaves its endpoint's index) only once its record has been missing for the
-// grace period: an expired record, not a moving one.
+// then the earliest due tasks move to the claimed set. Members whose record expired are
+// dropped (and leave their endpoint's index). Returns {id, {field, value, ...}, id, ...}.
 const redis::script& claim_script() {
   static const redis::script s(R"lua(
 local expired = redis.call('ZRANGEBYSCORE', KEYS[2], '-inf', ARGV[1], 'WITHSCORES')
@@ -94,29 +89,16 @@ for i = 1, #expired, 2 do
   redis.call('ZREM', KEYS[2], expired[i])
 end
 local ids = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'LIMIT', 0, ARGV[2])
-local noted = redis.call('ZCARD', KEYS[3]) > 0
-local now = tonumber(ARGV[1])
 local out = {}
 for _, id in ipairs(ids) do
   redis.call('ZREM', KEYS[1], id)
   local fields = redis.call('HGETALL', ARGV[4] .. id)
   if #fields > 0 then
     redis.call('ZADD', KEYS[2], ARGV[3], id)
-    if noted then redis.call('ZREM', KEYS[3], id) end
     out[#out + 1] = id
     out[#out + 1] = fields
   else
-    local since = redis.call('ZSCORE', KEYS[3], id)
-    if not since then
-      redis.call('ZADD', KEYS[3], now, id)
-      since = now
-    end
-    if now - tonumber(since) >= tonumber(ARGV[6]) then
-      redis.call('ZREM', KEYS[3], id)
-      redis.call('SREM', ARGV[5] .. string.match(id, '[^:]*$'), id)
-    else
-      redis.call('ZADD', KEYS[1], now + 1000, id)
-    end
+    redis.call('SREM', ARGV[5] .. string.match(id, '[^:]*$'), id)
   end
 end
 return out
@@ -312,10 +294,9 @@ result<bool> store::reschedule(const task& t, clock::time_point due) {
 redis::request store::claim_call(std::size_t shard, clock::time_point now, std::size_t limit,
                                  std::chrono::milliseconds lease) {
   return {&claim_script(),
-          {keys::retry_due(shard), keys::retry_claimed(shard), keys::retry_missing(shard)},
+          {keys::retry_due(shard), keys::retry_claimed(shard)},
           {std::to_string(unix_ms(now)), std::to_string(limit), std::to_string(unix_ms(now + lease)),
-           keys::retry_task_prefix(shard), keys::retry_endpoint_tasks(shard, ""),
-           std::to_string(missing_record_grace.count())},
+           keys::retry_task_prefix(shard), keys::retry_endpoint_tasks(shard, "")},
           {}};
 }
 
@@ -349,7 +330,6 @@ redis::request store::complete_commands(std::string_view id) const {
       .add({"DEL", keys::retry_task(n, id)})
       .add({"ZREM", keys::retry_due(n), id})
       .add({"ZREM", keys::retry_claimed(n), id})
-      .add({"ZREM", keys::retry_missing(n), id})
       .add({"SREM", keys::retry_endpoint_tasks(n, endpoint), id})
       .add({"EXEC"});
   return r;

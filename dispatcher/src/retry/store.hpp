@@ -183,8 +183,6 @@ class store {
                                             std::chrono::milliseconds ttl);
   std::chrono::milliseconds task_ttl() const { return opts_.task_ttl; }
   // Claims from one shard (0..shards()-1).
-  // A due task whose record is missing this long is dropped (see claim_script in store.cpp).
-  static constexpr std::chrono::milliseconds missing_record_grace{60'000};
   static redis::request claim_call(std::size_t shard, clock::time_point now, std::size_t limit,
                                    std::chrono::milliseconds lease);
   static std::vector<task> tasks_from_reply(const redis::reply& r);

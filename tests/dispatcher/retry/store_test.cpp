@@ -386,54 +386,17 @@ TEST_F(RetryStoreTest, EachEndpointsTasksAreIndexed) {
   EXPECT_EQ(index_size("we_b"), 1);
   ASSERT_TRUE(s.complete(a1.id()).has_value());
   EXPECT_EQ(index_size("we_a"), 2);
-  // A record that expired leaves the index when a claim finds it gone for the grace period.
+  // A record that expired leaves the index when a claim finds it gone.
   ASSERT_TRUE(redis_->command({"DEL", redis::keys::retry_task(s.shard_of("we_a"), a2.id())}).has_value());
-  auto claimed = s.claim_due(now_, 10, 10min);  // leased past the grace: not claimed again below
+  auto claimed = s.claim_due(now_, 10, 1min);
   EXPECT_EQ(claimed->size(), 2u);
-  EXPECT_EQ(index_size("we_a"), 2);  // a3, claimed, and a2, missing only for now
-  claimed = s.claim_due(now_ + store::missing_record_grace, 10, 1min);
-  EXPECT_EQ(claimed->size(), 0u);
-  EXPECT_EQ(index_size("we_a"), 1);  // a3
-  EXPECT_EQ(redis_->command({"ZCARD", redis::keys::retry_missing(s.shard_of("we_a"))})->integer, 0);
+  EXPECT_EQ(index_size("we_a"), 1);  // a3, claimed
   ASSERT_TRUE(s.reschedule(a3, now_ + 1min).has_value());
   EXPECT_EQ(index_size("we_a"), 1);
   ASSERT_TRUE(s.complete(b1.id()).has_value());
   EXPECT_EQ(index_size("we_b"), 0);
   EXPECT_TRUE(s.schedule_now(b1, now_).value());  // recreated: indexed again
   EXPECT_EQ(index_size("we_b"), 1);
-}
-
-// During a Cluster reshard a task record can reach the slot's new primary before its due entry
-// does: the old primary's claim then finds no record. The task must still be claimed later.
-TEST_F(RetryStoreTest, ADueTaskWhoseRecordIsMissingForAMomentIsNotLost) {
-  store s(redis_);
-  const auto t = make_task("evt_1", "we_a");
-  ASSERT_TRUE(s.schedule(t, now_).has_value());
-  const std::string record = redis::keys::retry_task(s.shard_of("we_a"), t.id());
-  const std::string away = record + ":away";
-  ASSERT_TRUE(redis_->command({"RENAME", record, away}).has_value());  // "migrated"
-  auto claimed = s.claim_due(now_, 10, 1min);
-  ASSERT_TRUE(claimed.has_value());
-  EXPECT_TRUE(claimed->empty());
-  claimed = s.claim_due(now_ + 500ms, 10, 1min);
-  EXPECT_TRUE(claimed->empty()) << "back due a second after the miss, not at once";
-  ASSERT_TRUE(redis_->command({"RENAME", away, record}).has_value());  // the record is back
-  claimed = s.claim_due(now_ + 2s, 10, 1min);
-  ASSERT_EQ(claimed->size(), 1u);
-  EXPECT_EQ((*claimed)[0].id(), t.id());
-  EXPECT_EQ((*claimed)[0].body, t.body);
-  EXPECT_EQ(redis_->command({"ZCARD", redis::keys::retry_missing(s.shard_of("we_a"))})->integer, 0);
-  // Missing past the grace after it was first missed: dropped, and out of the missing set.
-  ASSERT_TRUE(s.complete(t.id()).has_value());
-  ASSERT_TRUE(s.schedule(t, now_).has_value());
-  ASSERT_TRUE(redis_->command({"DEL", record}).has_value());
-  EXPECT_TRUE(s.claim_due(now_, 10, 1min)->empty());
-  EXPECT_TRUE(s.claim_due(now_ + store::missing_record_grace - 1ms, 10, 1min)->empty());
-  EXPECT_EQ(redis_->command({"ZCARD", redis::keys::retry_due(s.shard_of("we_a"))})->integer, 1);
-  // (due again a second after that last miss)
-  EXPECT_TRUE(s.claim_due(now_ + store::missing_record_grace + 1s, 10, 1min)->empty());
-  EXPECT_EQ(redis_->command({"ZCARD", redis::keys::retry_due(s.shard_of("we_a"))})->integer, 0);
-  EXPECT_EQ(redis_->command({"ZCARD", redis::keys::retry_missing(s.shard_of("we_a"))})->integer, 0);
 }
 
 TEST_F(RetryStoreTest, TheShardCountIsRecordedAndChecked) {
