@@ -185,8 +185,8 @@ asio::awaitable<void> engine::poll_retries() {
   redis_writer& redis = shards_.front()->writer();
   bool failing = false;  // log an outage once, not every poll
   // Assigned in the loop, never declared there from a co_await (g++ 12, see context.hpp).
-  redis::replies got;
-  result<redis::reply> claimed;
+  redis::operation<std::vector<retry::task>> claim;
+  result<std::vector<retry::task>> claimed;
   // The schedule's shards in turn, starting at a random one so that instances do not all
   // claim from shard 0 first. A round looks at every shard once, then pauses as one claim used
   // to, unless a shard gave a full batch (more may be due there: another round at once).
@@ -201,18 +201,16 @@ asio::awaitable<void> engine::poll_retries() {
         std::min(ctx_.options.retry_batch,
                  ctx_.options.max_in_flight > outstanding ? ctx_.options.max_in_flight - outstanding : 0);
     if (room > 0) {
-      const auto call =
-          retry::store::claim_call(shard, clock::now(), room, ctx_.options.retry_lease);
+      claim = retry::store::claim_op(shard, clock::now(), room, ctx_.options.retry_lease);
       shard = (shard + 1) % shard_count;
-      got = co_await redis.try_once(call);
-      claimed = redis::single_reply(std::move(got));
+      claimed = co_await redis.try_once(claim);
       if (!claimed) {
         if (!std::exchange(failing, true)) {
           log::warn("claiming due retries failed; retrying", {{"error", claimed.error().message}});
         }
       } else {
         if (std::exchange(failing, false)) log::info("claiming due retries works again");
-        auto tasks = retry::store::tasks_from_reply(*claimed);
+        auto tasks = std::move(*claimed);
         const std::size_t got = tasks.size();
         std::vector<std::vector<retry::task>> by_shard(shards_.size());
         for (auto& t : tasks) by_shard[shard_of(t.endpoint_id, shards_.size())].push_back(std::move(t));

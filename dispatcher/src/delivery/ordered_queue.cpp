@@ -143,18 +143,27 @@ return out
 }
 
 // KEYS: sequence hash, waiting list, backlog hash, oldest zset, retry due, retry claimed, the
-// settled task's hash, the endpoint's retry task index, the settled event's body key.
-// ARGV: event id, settled task id ("": no task to complete), now ms, task key prefix, task ttl
-// ms, resource, sequence ttl ms, lease-until ms, the endpoint's body key prefix.
-// Waiting records are found by prefix, as the claim script finds task records, and so are
-// their bodies (keys::ordered_body; all in the same slot): the next one's given the task TTL
-// and keep_body's margin (one GETEX), the settled head's deleted (a duplicate hand-off, not
-// the head, leaves the key alone: it may be a requeued copy's).
+// settled task's hash, the endpoint's retry task index, the settled event's body key; then, once
+// the caller knows them, the next waiting event's task hash and body key, and the task hash of
+// the one after it.
+// ARGV: event id, settled task id ("": no task to complete), now ms, task ttl ms, resource,
+// sequence ttl ms, lease-until ms, the next waiting task id and the one after it ("": none
+// declared, or none after).
+// Every key it touches is in KEYS: on a Redis Cluster, while a slot migrates key by key, a
+// script reading keys built from ARGV may run where they are not (Redis 7 then fails it after
+// its first writes: a popped waiting event was lost). So the waiting events it will read are
+// named by the caller: when the front of the waiting list is not what ARGV says, it returns
+// {3, next id, id after ("": none)} and the caller calls again with those keys (the settling
+// part above is idempotent). A waiting event whose record is gone (never expected: it lives
+// as long as its list) is popped and skipped, and the caller is asked again for the next.
+// The settled head's body is deleted (a duplicate hand-off, not the head, leaves the key
+// alone: it may be a requeued copy's); the next one's given the task TTL and keep_body's
+// margin (one GETEX).
 // Returns {0}: not the head; {1}: the queue is empty now; {2, {task id, {field, value, ...}},
 // body}: the next event, now the head, claimed for the caller until the lease: it is delivered
 // at once on the caller's shard, and should the caller die, the claim script finds the lease
 // run out and makes it due for any instance (as every claimed retry). The body is nil when it
-// is gone (never expected: see shard::retry_delivery).
+// is gone (never expected: see shard::retry_delivery). {3, id, id}: call again naming these.
 const redis::script& release_script() {
   static const redis::script s(std::string(keep_body_lua) + R"lua(
 if ARGV[2] ~= '' then
@@ -165,40 +174,44 @@ if ARGV[2] ~= '' then
 end
 if redis.call('HGET', KEYS[1], 'head') ~= ARGV[1] then return {0} end
 redis.call('DEL', KEYS[9])
-while true do
-  local id = redis.call('LPOP', KEYS[2])
-  if not id then
+-- The front of the waiting list, or the end of the queue: {1} or {3, ...}.
+local function front()
+  local ids = redis.call('LRANGE', KEYS[2], 0, 1)
+  if #ids == 0 then
     redis.call('HDEL', KEYS[1], 'head', 'head_seq')
-    redis.call('ZREM', KEYS[4], ARGV[6])
+    redis.call('ZREM', KEYS[4], ARGV[5])
     return {1}
   end
-  redis.call('HINCRBY', KEYS[3], 'waiting', -1)
-  local record = ARGV[4] .. id
-  local fields = redis.call('HGETALL', record)
-  local event_id, sequence
-  for i = 1, #fields, 2 do
-    if fields[i] == 'event_id' then event_id = fields[i + 1] end
-    if fields[i] == 'sequence' then sequence = fields[i + 1] end
-  end
-  if event_id and sequence then
-    redis.call('HSET', KEYS[1], 'head', event_id, 'head_seq', sequence)
-    redis.call('PEXPIRE', KEYS[1], ARGV[7])
-    redis.call('PEXPIRE', record, ARGV[5])
-    redis.call('ZADD', KEYS[6], ARGV[8], id)
-    redis.call('SADD', KEYS[8], id)
-    local front = redis.call('LINDEX', KEYS[2], 0)
-    if front then
-      local at = redis.call('HGET', ARGV[4] .. front, 'queued_at') or ARGV[3]
-      redis.call('ZADD', KEYS[4], at, ARGV[6])
-    else
-      redis.call('ZREM', KEYS[4], ARGV[6])
-    end
-    -- The body only this record uses (the endpoint's copy): given the record's TTL and the
-    -- margin, as it is read.
-    local body = redis.call('GETEX', ARGV[9] .. event_id, 'PX', tonumber(ARGV[5]) + body_margin)
-    return {2, {id, fields}, body}
-  end
+  return {3, ids[1], ids[2] or ''}
 end
+local ids = redis.call('LRANGE', KEYS[2], 0, 1)
+if #ids == 0 or #KEYS < 11 or ids[1] ~= ARGV[8] or (ids[2] or '') ~= ARGV[9] then
+  return front()
+end
+local id = redis.call('LPOP', KEYS[2])
+redis.call('HINCRBY', KEYS[3], 'waiting', -1)
+local fields = redis.call('HGETALL', KEYS[10])
+local event_id, sequence
+for i = 1, #fields, 2 do
+  if fields[i] == 'event_id' then event_id = fields[i + 1] end
+  if fields[i] == 'sequence' then sequence = fields[i + 1] end
+end
+if not (event_id and sequence) then return front() end
+redis.call('HSET', KEYS[1], 'head', event_id, 'head_seq', sequence)
+redis.call('PEXPIRE', KEYS[1], ARGV[6])
+redis.call('PEXPIRE', KEYS[10], ARGV[4])
+redis.call('ZADD', KEYS[6], ARGV[7], id)
+redis.call('SADD', KEYS[8], id)
+if ids[2] then
+  local at = redis.call('HGET', KEYS[12], 'queued_at') or ARGV[3]
+  redis.call('ZADD', KEYS[4], at, ARGV[5])
+else
+  redis.call('ZREM', KEYS[4], ARGV[5])
+end
+-- The body only this record uses (the endpoint's copy): given the record's TTL and the
+-- margin, as it is read.
+local body = redis.call('GETEX', KEYS[11], 'PX', tonumber(ARGV[4]) + body_margin)
+return {2, {id, fields}, body}
 )lua");
   return s;
 }
@@ -311,20 +324,30 @@ redis::request requeue_call(const retry::task& t, std::size_t shards, clock::tim
 
 redis::request release_call(const retry::task& t, std::size_t shards, bool complete_task,
                             clock::time_point now, std::chrono::milliseconds task_ttl,
-                            std::chrono::milliseconds lease) {
+                            std::chrono::milliseconds lease, std::string_view next,
+                            std::string_view after) {
   const std::string& ep = t.endpoint_id;
   const std::size_t n = keys::retry_shard(ep, shards);
   std::string id = t.id();
-  return {&release_script(),
-          {keys::ordered_sequence(n, ep, t.resource), keys::ordered_waiting(n, ep, t.resource),
-           keys::ordered_backlog(n, ep), keys::ordered_oldest(n, ep), keys::retry_due(n),
-           keys::retry_claimed(n), keys::retry_task(n, id), keys::retry_endpoint_tasks(n, ep),
-           keys::ordered_body(n, ep, t.event_id)},
-          {t.event_id, complete_task ? std::move(id) : std::string(), std::to_string(unix_ms(now)),
-           keys::retry_task_prefix(n), std::to_string(task_ttl.count()), t.resource,
-           std::to_string(sequence_ttl.count()), std::to_string(unix_ms(now + lease)),
-           keys::ordered_body(n, ep, "")},
-          {}};
+  redis::request r{
+      &release_script(),
+      {keys::ordered_sequence(n, ep, t.resource), keys::ordered_waiting(n, ep, t.resource),
+       keys::ordered_backlog(n, ep), keys::ordered_oldest(n, ep), keys::retry_due(n),
+       keys::retry_claimed(n), keys::retry_task(n, id), keys::retry_endpoint_tasks(n, ep),
+       keys::ordered_body(n, ep, t.event_id)},
+      {t.event_id, complete_task ? std::move(id) : std::string(), std::to_string(unix_ms(now)),
+       std::to_string(task_ttl.count()), t.resource, std::to_string(sequence_ttl.count()),
+       std::to_string(unix_ms(now + lease)), std::string(next), std::string(after)},
+      {}};
+  if (!next.empty()) {
+    // A waiting task id is "<event id>:<endpoint id>" (retry::task_id).
+    const std::string_view next_event = next.substr(0, next.rfind(':'));
+    r.keys.push_back(keys::retry_task(n, next));
+    r.keys.push_back(keys::ordered_body(n, ep, next_event));
+    // Only read when there is one after: any key of the slot otherwise (the record again).
+    r.keys.push_back(keys::retry_task(n, after.empty() ? next : after));
+  }
+  return r;
 }
 
 redis::request body_call(const retry::task& t, std::size_t shards,
@@ -379,6 +402,13 @@ result<released> released_from_reply(const redis::reply& r) {
   }
   released out;
   out.was_head = r.elements[0].integer != 0;
+  if (r.elements[0].integer == 3) {
+    if (r.elements.size() != 3 || r.elements[1].str.empty()) {
+      return fail(error_kind::transient, "redis: unexpected reply to the ordered release script");
+    }
+    out.ask = std::make_pair(r.elements[1].str, r.elements[2].str);
+    return out;
+  }
   if (r.elements[0].integer == 2 && r.elements.size() >= 2) {
     auto next = retry::store::tasks_from_reply(r.elements[1]);
     if (next.size() == 1) out.next = std::move(next.front());
@@ -387,6 +417,25 @@ result<released> released_from_reply(const redis::reply& r) {
     }
   }
   return out;
+}
+
+redis::operation<released> release_op(const retry::task& t, std::size_t shards,
+                                      bool complete_task, clock::time_point now,
+                                      std::chrono::milliseconds task_ttl,
+                                      std::chrono::milliseconds lease) {
+  using op = redis::operation<released>;
+  return op::one(release_call(t, shards, complete_task, now, task_ttl, lease),
+                 [t, shards, complete_task, now, task_ttl, lease](
+                     op& o, redis::replies r) -> std::optional<result<released>> {
+                   auto got = redis::single_reply(std::move(r));
+                   if (!got) return std::unexpected(got.error());
+                   auto rel = released_from_reply(*got);
+                   if (!rel || !rel->ask) return rel;
+                   // The waiting events it will read, named: the same call with their keys.
+                   o.next = release_call(t, shards, complete_task, now, task_ttl, lease,
+                                         rel->ask->first, rel->ask->second);
+                   return std::nullopt;
+                 });
 }
 
 redis::operation<bool> requeue_op(const retry::task& t, std::size_t shards, clock::time_point now,
@@ -451,18 +500,6 @@ redis::operation<backlog> total_backlog_op(const std::vector<std::string>& endpo
 
 }  // namespace ordered
 
-namespace {
-
-// A script's one reply, as `parse` reads it.
-template <class T>
-result<T> script_reply(const std::vector<redis::reply>& got,
-                       result<T> (*parse)(const redis::reply&)) {
-  if (got.empty()) return fail(error_kind::transient, "redis: no reply to an ordered-queue script");
-  return parse(got.front());
-}
-
-}  // namespace
-
 boost::asio::awaitable<std::optional<ordered::place>> ordered_queue::enter(const retry::task& t) {
   // Joins the endpoint's last batch not yet sent (a new one when it is full or there is none),
   // and the endpoint's flush if none runs: spawned, so it starts after the current handler, and
@@ -520,11 +557,20 @@ boost::asio::awaitable<void> ordered_queue::flush(std::string endpoint_id) {
 
 boost::asio::awaitable<std::optional<ordered::released>> ordered_queue::release(
     const retry::task& t, bool complete_task) {
-  const redis::request call =
-      ordered::release_call(t, shards_, complete_task, ordered::clock::now(), task_ttl_, lease_);
-  auto got = co_await writer_.write(call, "ordered release");
-  if (!got) co_return std::nullopt;
-  auto r = script_reply(*got, ordered::released_from_reply);
+  auto op =
+      ordered::release_op(t, shards_, complete_task, ordered::clock::now(), task_ttl_, lease_);
+  // Each round trip durable (write); a second one only when a waiting event is next.
+  std::optional<std::vector<redis::reply>> got;
+  while (!op.outcome) {
+    got = co_await writer_.write(op.next, "ordered release");
+    if (!got) co_return std::nullopt;
+    if (got->empty()) {
+      op.outcome = fail(error_kind::transient, "redis: no reply to an ordered-queue script");
+    } else {
+      op.outcome = op.step(op, std::move(*got));
+    }
+  }
+  auto r = std::move(*op.outcome);
   if (r) co_return *r;
   // Ran, but not the script's reply (never expected): a next event it claimed comes back
   // through the retry schedule once its lease runs out.

@@ -44,6 +44,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <unordered_map>
 #include <vector>
 
@@ -93,10 +94,15 @@ redis::request requeue_call(const retry::task& t, std::size_t shards, clock::tim
                             std::chrono::milliseconds task_ttl);
 // Settles the head `t` (its endpoint, resource and event); with `complete_task` its retry task
 // is completed in the same script (as retry::store::complete_commands). The next waiting event
-// becomes the head, claimed until now + `lease` (retry::store::claim_due's lease).
+// becomes the head, claimed until now + `lease` (retry::store::claim_due's lease). The script
+// reads only keys it is given, so it must be told the next waiting task id and the one after
+// (`next`, `after`; "" when unknown or none): without them, or when they are not the list's
+// front, its reply asks for them (released::ask) and nothing is released yet. release_op makes
+// the calls.
 redis::request release_call(const retry::task& t, std::size_t shards, bool complete_task,
                             clock::time_point now, std::chrono::milliseconds task_ttl,
-                            std::chrono::milliseconds lease);
+                            std::chrono::milliseconds lease, std::string_view next = {},
+                            std::string_view after = {});
 // The body of `t`, a body-less record (the records these scripts write keep it in
 // keys::ordered_body), kept beyond `ttl` from now. Its reply: the body, or nil when gone.
 redis::request body_call(const retry::task& t, std::size_t shards, std::chrono::milliseconds ttl);
@@ -108,8 +114,17 @@ redis::request purge_call(std::string_view endpoint_id, std::size_t shards,
 struct released {
   bool was_head = false;            // false: already released (a duplicate hand-off)
   std::optional<retry::task> next;  // the new head, claimed: the caller delivers it
+  // Set: nothing released yet; call again naming these (the next waiting task id, the one
+  // after it or ""). release_op does.
+  std::optional<std::pair<std::string, std::string>> ask;
 };
 result<released> released_from_reply(const redis::reply& r);
+// release_call until the script has released (one round trip when nothing waits, two when an
+// event waits; more only when the waiting list changed in between).
+redis::operation<released> release_op(const retry::task& t, std::size_t shards,
+                                      bool complete_task, clock::time_point now,
+                                      std::chrono::milliseconds task_ttl,
+                                      std::chrono::milliseconds lease);
 result<place> place_from_reply(const redis::reply& r);
 result<std::vector<place>> places_from_reply(const redis::reply& r, std::size_t count);
 // A manual retry or replay of `t` to an ordered endpoint (t.resource set), with the meaning of

@@ -61,6 +61,11 @@ class redis_writer {
   boost::asio::awaitable<redis::replies> try_once(const redis::request& r) {
     return redis::run(client_, r);
   }
+  // The same for an operation of several round trips (`op` a named local, as `r`).
+  template <class T>
+  boost::asio::awaitable<result<T>> try_once(redis::operation<T>& op) {
+    return redis::run(client_, op);
+  }
 
  private:
   // After a failed try: logs the outage once, sleeps `delay` and doubles it. false: stopping.

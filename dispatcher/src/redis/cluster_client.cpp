@@ -39,6 +39,27 @@ bool keyless(std::string_view name) {
 
 std::string node_name(const cluster_node& n) { return n.host + ":" + std::to_string(n.port); }
 
+// Redis did not run the command, and would on another try: a slot being migrated (a multi-key
+// command or script whose keys are split between the two nodes) or a cluster without a primary
+// for a slot (a failover under way).
+bool try_again(const reply& r) {
+  return r.type == reply::kind::error &&
+         (r.str.starts_with("TRYAGAIN") || r.str.starts_with("CLUSTERDOWN"));
+}
+
+// Which commands are in a MULTI ... EXEC block (the block's ends included).
+std::vector<bool> in_transaction(const std::vector<std::vector<std::string>>& commands) {
+  std::vector<bool> out(commands.size(), false);
+  bool open = false;
+  for (std::size_t i = 0; i < commands.size(); ++i) {
+    const auto& name = commands[i].empty() ? std::string() : commands[i][0];
+    if (iequals(name, "MULTI")) open = true;
+    out[i] = open;
+    if (iequals(name, "EXEC") || iequals(name, "DISCARD")) open = false;
+  }
+  return out;
+}
+
 }  // namespace
 
 const std::string* command_key(const std::vector<std::string>& argv) {
@@ -197,8 +218,7 @@ struct cluster_client::state : std::enable_shared_from_this<cluster_client::stat
         }
         continue;
       }
-      if (rep.type == reply::kind::error &&
-          (rep.str.starts_with("CLUSTERDOWN") || rep.str.starts_with("TRYAGAIN"))) {
+      if (try_again(rep)) {
         co_await pause(hop);
         co_await refresh();
         continue;
@@ -257,15 +277,21 @@ struct cluster_client::state : std::enable_shared_from_this<cluster_client::stat
     if (pending > 0) co_await all_done.async_wait(asio::as_tuple(asio::use_awaitable));
 
     std::vector<std::optional<reply>> out(commands.size());
+    const std::vector<bool> transaction = in_transaction(commands);
     for (auto& g : groups) {
       if (!g.replies) continue;  // routed again below, one by one
       for (std::size_t k = 0; k < g.indexes.size(); ++k) {
-        if (!parse_redirect((*g.replies)[k])) out[g.indexes[k]] = std::move((*g.replies)[k]);
+        const std::size_t i = g.indexes[k];
+        reply& rep = (*g.replies)[k];
+        // TRYAGAIN: again below, after a pause (route), as a redirect is. Not inside a MULTI
+        // block, whose EXEC has failed then: its caller sends the whole block again.
+        if (parse_redirect(rep) || (try_again(rep) && !transaction[i])) continue;
+        out[i] = std::move(rep);
       }
     }
-    // Redirected, unrouted or on a failed connection: one by one, in order. (A MULTI block
-    // split this way would lose its atomicity; our callers keep one in one slot, so its
-    // commands are redirected together and never reach here apart.)
+    // Redirected, told to try again, unrouted or on a failed connection: one by one, in order.
+    // (A MULTI block split this way would lose its atomicity; our callers keep one in one slot,
+    // so its commands are redirected together and never reach here apart.)
     for (std::size_t i = 0; i < commands.size(); ++i) {
       if (out[i]) continue;
       auto r = co_await route(commands[i], slots[i]);

@@ -103,6 +103,12 @@
 //              without a valid key is counted per client address by plain commands after it.
 //   single     migrate-keys' scripts (ops/migrate_keys.cpp) move keys between slots: run on
 //   node only  the single Redis the old layout lives on.
+// A script also touches only the keys in its KEYS: a slot migrates key by key, and Redis runs a
+// script where its declared keys are, failing it (after its first writes, which stay) when it
+// reaches a key of the slot already moved. So the claim reads task records apart, and the
+// ordered release is told which waiting events it will read (retry/store.hpp,
+// delivery/ordered_queue.hpp). The one exception left, the ordered purge script (an endpoint's
+// deletion), finds its keys from an index; remove() calls it until it reports nothing left.
 #pragma once
 
 #include <cstddef>

@@ -76,11 +76,12 @@ return 1
   return s;
 }
 
-// KEYS: one shard's due zset and claimed zset. ARGV: now ms, limit, lease-until ms, the shard's
-// task key prefix, its endpoint index prefix (records and indexes are in the same slot).
+// KEYS: one shard's due zset and claimed zset. ARGV: now ms, limit, lease-until ms.
 // Expired leases first go back to the due set (at their lease expiry, so they are due now);
-// then the earliest due tasks move to the claimed set. Members whose record expired are
-// dropped (and leave their endpoint's index). Returns {id, {field, value, ...}, id, ...}.
+// then the earliest due tasks move to the claimed set, leased. Returns their ids. The records
+// are read apart (claim_op), by declared keys: on a Redis Cluster a script sees only the keys
+// of its node, and while a slot migrates key by key a record may already be on the target when
+// this runs on the source. Reading it here, undeclared, found nothing and dropped the task.
 const redis::script& claim_script() {
   static const redis::script s(R"lua(
 local expired = redis.call('ZRANGEBYSCORE', KEYS[2], '-inf', ARGV[1], 'WITHSCORES')
@@ -89,19 +90,27 @@ for i = 1, #expired, 2 do
   redis.call('ZREM', KEYS[2], expired[i])
 end
 local ids = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'LIMIT', 0, ARGV[2])
-local out = {}
 for _, id in ipairs(ids) do
   redis.call('ZREM', KEYS[1], id)
-  local fields = redis.call('HGETALL', ARGV[4] .. id)
-  if #fields > 0 then
-    redis.call('ZADD', KEYS[2], ARGV[3], id)
-    out[#out + 1] = id
-    out[#out + 1] = fields
-  else
-    redis.call('SREM', ARGV[5] .. string.match(id, '[^:]*$'), id)
-  end
+  redis.call('ZADD', KEYS[2], ARGV[3], id)
 end
-return out
+return ids
+)lua");
+  return s;
+}
+
+// KEYS: claimed zset, the task's record, its endpoint's task index. ARGV: task id.
+// For a claimed task whose record read empty: the record if it exists after all, else the task
+// leaves the claimed set and the index (its record expired). Its keys declared, Redis runs it
+// only where all of them are (ASK or TRYAGAIN while the slot migrates), so a record on its way
+// to another node is never taken for an expired one.
+const redis::script& drop_missing_script() {
+  static const redis::script s(R"lua(
+local fields = redis.call('HGETALL', KEYS[2])
+if #fields > 0 then return fields end
+redis.call('ZREM', KEYS[1], ARGV[1])
+redis.call('SREM', KEYS[3], ARGV[1])
+return fields
 )lua");
   return s;
 }
@@ -295,9 +304,82 @@ redis::request store::claim_call(std::size_t shard, clock::time_point now, std::
                                  std::chrono::milliseconds lease) {
   return {&claim_script(),
           {keys::retry_due(shard), keys::retry_claimed(shard)},
-          {std::to_string(unix_ms(now)), std::to_string(limit), std::to_string(unix_ms(now + lease)),
-           keys::retry_task_prefix(shard), keys::retry_endpoint_tasks(shard, "")},
+          {std::to_string(unix_ms(now)), std::to_string(limit), std::to_string(unix_ms(now + lease))},
           {}};
+}
+
+redis::request store::drop_missing_call(std::size_t shard, std::string_view task_id) {
+  return {&drop_missing_script(),
+          {keys::retry_claimed(shard), keys::retry_task(shard, task_id),
+           keys::retry_endpoint_tasks(shard, keys::task_endpoint(task_id))},
+          {std::string(task_id)},
+          {}};
+}
+
+redis::operation<std::vector<task>> store::claim_op(std::size_t shard, clock::time_point now,
+                                                    std::size_t limit,
+                                                    std::chrono::milliseconds lease) {
+  using op = redis::operation<std::vector<task>>;
+  // Three round trips at most: the claim script; the records, pipelined (single-key reads, which
+  // a cluster client follows through ASK and MOVED); the empty ones' drop_missing, one at a time
+  // (an expired record is rare).
+  struct state {
+    enum class step { claim, read, recheck } at = step::claim;
+    std::size_t shard = 0;
+    std::vector<std::string> missing;  // claimed ids whose record read empty, rechecked in turn
+    std::vector<task> out;
+  };
+  auto st = std::make_shared<state>();
+  st->shard = shard;
+  return op::one(claim_call(shard, now, limit, lease), [st](op& o, redis::replies r)
+                                                           -> std::optional<result<std::vector<task>>> {
+    // A failure after the claim leaves the tasks unread claimed: their lease runs out and they
+    // are claimed again, as a crashed instance's are. Those read already are delivered.
+    if (!r && st->at == state::step::recheck) return std::move(st->out);
+    if (!r) return std::unexpected(r.error());
+    switch (st->at) {
+      case state::step::claim: {
+        auto ids = redis::single_reply(std::move(r));
+        if (!ids) return std::unexpected(ids.error());
+        if (ids->elements.empty()) return std::move(st->out);
+        o.next = {};
+        for (const auto& id : ids->elements) {
+          o.next.commands.add({"HGETALL", keys::retry_task(st->shard, id.str)});
+          st->missing.push_back(id.str);  // read in this order; kept below when found
+        }
+        st->at = state::step::read;
+        return std::nullopt;
+      }
+      case state::step::read: {
+        std::vector<std::string> empty;
+        for (std::size_t i = 0; i < r->size() && i < st->missing.size(); ++i) {
+          const redis::reply& fields = (*r)[i];
+          if (fields.type == redis::reply::kind::error) continue;  // back after its lease
+          if (fields.elements.empty()) {
+            empty.push_back(std::move(st->missing[i]));
+          } else {
+            st->out.push_back(task_from_fields(fields.elements));
+          }
+        }
+        st->missing = std::move(empty);
+        break;
+      }
+      case state::step::recheck: {
+        // Not rechecked (TRYAGAIN past the client's retries, a slot mid-migration): it stays
+        // claimed and is looked at again after its lease.
+        if (r->size() == 1 && r->front().type != redis::reply::kind::error &&
+            !r->front().elements.empty()) {
+          st->out.push_back(task_from_fields(r->front().elements));
+        }
+        st->missing.pop_back();
+        break;
+      }
+    }
+    if (st->missing.empty()) return std::move(st->out);
+    o.next = drop_missing_call(st->shard, st->missing.back());
+    st->at = state::step::recheck;
+    return std::nullopt;
+  });
 }
 
 std::vector<task> store::tasks_from_reply(const redis::reply& r) {
@@ -314,10 +396,10 @@ result<std::vector<task>> store::claim_due(clock::time_point now, std::size_t li
   std::vector<task> out;
   // Every shard in turn, each for what the ones before it left of `limit`.
   for (std::size_t shard = 0; shard < opts_.shards && out.size() < limit; ++shard) {
-    auto r = redis::single_reply(
-        redis::run(*redis_, claim_call(shard, now, limit - out.size(), lease)));
+    auto op = claim_op(shard, now, limit - out.size(), lease);
+    auto r = redis::run(*redis_, op);
     if (!r) return std::unexpected(r.error());
-    for (auto& t : tasks_from_reply(*r)) out.push_back(std::move(t));
+    for (auto& t : *r) out.push_back(std::move(t));
   }
   return out;
 }

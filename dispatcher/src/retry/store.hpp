@@ -18,10 +18,12 @@
 //   }
 //
 // The schedule is split into store_options::shards shards (redis/keys.hpp), each under its own
-// hash tag; a task lives in its endpoint's shard, so every script here touches one slot (the
-// claim script reads the task hashes of its shard by prefix, all in that slot). claim_due
-// claims from every shard; the delivery path claims them in turn (delivery/engine.cpp). All
-// methods are thread-safe. Errors: transient when Redis is unreachable.
+// hash tag; a task lives in its endpoint's shard, so every script here touches one slot, and
+// only keys it declares (a Redis Cluster migrates a slot key by key: a script reading keys it
+// was not given may run where some of them are not). A claim is a script that leases due ids,
+// then a pipelined read of their records (claim_op). claim_due claims from every shard; the
+// delivery path claims them in turn (delivery/engine.cpp). All methods are thread-safe.
+// Errors: transient when Redis is unreachable.
 #pragma once
 
 #include <chrono>
@@ -182,9 +184,19 @@ class store {
   static std::vector<std::string> task_args(const task& t, clock::time_point due,
                                             std::chrono::milliseconds ttl);
   std::chrono::milliseconds task_ttl() const { return opts_.task_ttl; }
-  // Claims from one shard (0..shards()-1).
+  // Claims up to `limit` due tasks from one shard (0..shards()-1), leased until now + lease,
+  // with their records: claim_call's script leases the ids, their records are read by HGETALL
+  // in one pipeline, and an id whose record reads empty goes through drop_missing_call (which
+  // returns the record if it is there after all, else removes the id: the record expired). A
+  // task not read (an error after the claim) stays claimed and comes back after its lease.
+  static redis::operation<std::vector<task>> claim_op(std::size_t shard, clock::time_point now,
+                                                      std::size_t limit,
+                                                      std::chrono::milliseconds lease);
+  // claim_op's round trips (reply: the leased ids; the record, or empty when it was dropped).
   static redis::request claim_call(std::size_t shard, clock::time_point now, std::size_t limit,
                                    std::chrono::milliseconds lease);
+  static redis::request drop_missing_call(std::size_t shard, std::string_view task_id);
+  // {task id, {field, value, ...}, ...} as the ordered release script returns its next task.
   static std::vector<task> tasks_from_reply(const redis::reply& r);
   redis::request complete_commands(std::string_view task_id) const;
   static status complete_from_replies(const std::vector<redis::reply>& r);

@@ -2,13 +2,17 @@
 
 #include <gtest/gtest.h>
 
+#include <future>
+#include <memory>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "dispatcher/redis_test.hpp"
 #include "redis/keys.hpp"
 #include "redis/request.hpp"
 #include "retry/store.hpp"
+#include "support/redis_cluster.hpp"
 
 namespace tresse::dispatcher::ordered {
 namespace {
@@ -42,11 +46,10 @@ class OrderedQueueTest : public test_support::redis_test {
     return *p;
   }
   released release(const retry::task& t, bool complete) {
-    auto got =
-        redis::single_reply(redis::run(*redis_, release_call(t, shards_, complete, now_, ttl_, lease_)));
-    EXPECT_TRUE(got.has_value()) << (got ? "" : got.error().message);
-    auto r = released_from_reply(*got);
-    EXPECT_TRUE(r.has_value());
+    auto op = release_op(t, shards_, complete, now_, ttl_, lease_);
+    auto r = redis::run(*redis_, op);
+    EXPECT_TRUE(r.has_value()) << (r ? "" : r.error().message);
+    EXPECT_FALSE(r->ask.has_value());
     return *r;
   }
   // Claims what is due at `at`, as an instance's retry poll does.
@@ -412,8 +415,9 @@ TEST_F(OrderedQueueTest, PurgeRemovesADeletedEndpointsQueuesInBoundedBatches) {
   EXPECT_EQ(keys_of(tag("we_2") + "b:evt_other_2"), 1u);
 }
 
-// A Redis Cluster runs a script only when all its keys are in one slot; the scripts also build
-// waiting-record and queue keys from the prefixes they are given, which must be in that slot.
+// A Redis Cluster runs a script only when all its keys are in one slot; the purge script also
+// builds waiting-record and queue keys from the prefixes it is given, which must be in that slot.
+// The release script builds none: the waiting events it reads are named in its KEYS.
 TEST_F(OrderedQueueTest, EachScriptTouchesOneSlot) {
   for (const char* endpoint : {"we_1", "we_2", "we_2a5xQ"}) {
     auto t = make("evt_1", "apt_1", endpoint);
@@ -422,7 +426,8 @@ TEST_F(OrderedQueueTest, EachScriptTouchesOneSlot) {
     const std::vector<const retry::task*> batch{&t, &t2};
     const redis::request calls[] = {enter_call(t, shards_, now_, ttl_),
                                     requeue_call(t, shards_, now_, ttl_),
-                                    release_call(t, shards_, true, now_, ttl_, lease_),
+                                    release_call(t, shards_, true, now_, ttl_, lease_,
+                                                 t2.id(), t.id()),
                                     purge_call(endpoint, shards_),
                                     enter_batch_call(batch, shards_, now_, ttl_),
                                     body_call(t, shards_, ttl_)};
@@ -430,11 +435,102 @@ TEST_F(OrderedQueueTest, EachScriptTouchesOneSlot) {
       for (const auto& k : call.keys) EXPECT_EQ(redis::key_slot(k), slot) << k;
     }
     EXPECT_EQ(calls[4].keys.size(), 5u + 2 * 5u);  // the batch's every key checked above
-    EXPECT_EQ(redis::key_slot(calls[2].args[3]), slot);  // release: the task key prefix
-    EXPECT_EQ(redis::key_slot(calls[2].args[8]), slot);  // release: the body key prefix
+    EXPECT_EQ(calls[2].keys.size(), 9u + 3u);  // release: with the next events' keys
     EXPECT_EQ(redis::key_slot(calls[3].args[0]), slot);  // purge: the queue key prefix
     EXPECT_EQ(redis::key_slot(calls[3].args[1]), slot);  // purge: the task key prefix
   }
+}
+
+// The release script reads only waiting events named in its KEYS: called without the right
+// names it settles the head, releases nothing and says which to name; named, it releases.
+TEST_F(OrderedQueueTest, ReleaseReadsOnlyTheWaitingEventsItIsGiven) {
+  auto e1 = make("evt_1"), e2 = make("evt_2"), e3 = make("evt_3");
+  for (const auto* t : {&e1, &e2, &e3}) enter(*t);
+  e1.sequence = 1;
+  auto ask = [&](std::string_view next, std::string_view after) {
+    auto got = redis::single_reply(redis::run(
+        *redis_, release_call(e1, shards_, false, now_, ttl_, lease_, next, after)));
+    EXPECT_TRUE(got.has_value()) << (got ? "" : got.error().message);
+    auto r = released_from_reply(*got);
+    EXPECT_TRUE(r.has_value());
+    return *r;
+  };
+  for (const auto& [next, after] : std::vector<std::pair<std::string, std::string>>{
+           {"", ""}, {"evt_9:we_1", ""}, {e2.id(), ""}, {e3.id(), e2.id()}}) {
+    const auto r = ask(next, after);
+    EXPECT_TRUE(r.was_head);
+    EXPECT_FALSE(r.next.has_value());
+    ASSERT_TRUE(r.ask.has_value()) << next << " " << after;
+    EXPECT_EQ(r.ask->first, e2.id());
+    EXPECT_EQ(r.ask->second, e3.id());
+  }
+  EXPECT_EQ(backlog_of("we_1").waiting, 2);  // nothing released yet
+  const auto r = ask(e2.id(), e3.id());
+  ASSERT_TRUE(r.next.has_value());
+  EXPECT_EQ(r.next->event_id, "evt_2");
+  EXPECT_EQ(r.next->body, e2.body);
+  EXPECT_EQ(backlog_of("we_1").waiting, 1);
+}
+
+// On a real Redis Cluster, mid-migration of the endpoint's slot as `redis-cli --cluster reshard`
+// runs it: the next waiting event's record already MIGRATEd to the target, everything else
+// still on the source. The old script ran on the source (its declared keys were all there),
+// popped the event and failed reading the record it had not declared: the event was lost. Now
+// the call naming it is answered TRYAGAIN until the slot has moved, and then releases it.
+class OrderedQueueClusterTest : public OrderedQueueTest {
+ protected:
+  static void SetUpTestSuite() { cluster_ = new test::redis_cluster({.primaries = 3}); }
+  static void TearDownTestSuite() {
+    delete cluster_;
+    cluster_ = nullptr;
+  }
+  void SetUp() override {
+    redis_ = std::make_shared<redis::client>(*redis::parse_url(cluster_->url()));
+  }
+  static inline test::redis_cluster* cluster_ = nullptr;
+};
+
+TEST_F(OrderedQueueClusterTest, ReleaseWaitsOutAMigrationOfTheNextEventsRecord) {
+  auto e1 = make("evt_c1"), e2 = make("evt_c2"), e3 = make("evt_c3");
+  for (const auto* t : {&e1, &e2, &e3}) enter(*t);
+  e1.sequence = 1;
+  // Every key the release declares exists, as on a busy shard: the head's retry task (and so
+  // the due set and the endpoint's index), another task claimed, the head's body.
+  const std::size_t n = redis::keys::retry_shard("we_1", shards_);
+  retry::store retries(redis_, {.shards = shards_});
+  auto other = make("evt_c0", "apt_0");
+  ASSERT_TRUE(retries.schedule(other, now_).has_value());
+  ASSERT_EQ(retries.claim_due(now_, 10, 1h)->size(), 1u);
+  ASSERT_TRUE(retries.schedule(e1, now_ + 1h).has_value());
+  ASSERT_TRUE(redis_->command({"SET", redis::keys::ordered_body(n, "we_1", e1.event_id), "b"}));
+
+  const std::string record = task_key(e2);
+  const std::uint16_t slot = redis::key_slot(record);
+  const int from = cluster_->owner_of(slot);
+  ASSERT_GE(from, 0);
+  const int to = (from + 1) % 3;
+  const std::string sl = std::to_string(slot);
+  cluster_->cli(to, {"CLUSTER", "SETSLOT", sl, "IMPORTING", cluster_->id_of(from)});
+  cluster_->cli(from, {"CLUSTER", "SETSLOT", sl, "MIGRATING", cluster_->id_of(to)});
+  cluster_->cli(from, {"MIGRATE", "127.0.0.1", std::to_string(cluster_->node(to).port()), "", "0",
+                       "5000", "KEYS", record});
+
+  auto released = std::async(std::launch::async, [&] {
+    auto op = release_op(e1, shards_, true, now_, ttl_, lease_);
+    return redis::run(*redis_, op);
+  });
+  std::this_thread::sleep_for(300ms);  // it meets the split slot (TRYAGAIN) meanwhile
+  cluster_->move_slot(slot, from, to);
+  auto r = released.get();
+  ASSERT_TRUE(r.has_value()) << r.error().message;
+  ASSERT_TRUE(r->next.has_value()) << "the next waiting event was lost";
+  EXPECT_EQ(r->next->event_id, "evt_c2");
+  EXPECT_EQ(r->next->sequence, 2u);
+  EXPECT_EQ(r->next->body, e2.body);
+  EXPECT_EQ(backlog_of("we_1").waiting, 1);
+  auto r2 = release(*r->next, false);
+  ASSERT_TRUE(r2.next.has_value());
+  EXPECT_EQ(r2.next->event_id, "evt_c3");
 }
 
 TEST(OrderedResourceTest, IsDataIdWhenItIsAnId) {

@@ -138,11 +138,9 @@ TEST_F(MigrateKeysTest, MovesTheSingleNodeLayoutToShards) {
   }
   ASSERT_EQ(head.event_id, "evt_10");
   EXPECT_EQ(head.sequence, 1u);
-  auto released = redis::single_reply(
-      redis::run(*redis_, ordered::release_call(head, 16, true, now, 24h, 60s)));
-  ASSERT_TRUE(released.has_value()) << released.error().message;
-  auto next = ordered::released_from_reply(*released);
-  ASSERT_TRUE(next.has_value());
+  auto release = ordered::release_op(head, 16, true, now, 24h, 60s);
+  auto next = redis::run(*redis_, release);
+  ASSERT_TRUE(next.has_value()) << next.error().message;
   ASSERT_TRUE(next->next.has_value());
   EXPECT_EQ(next->next->event_id, "evt_11");
   EXPECT_EQ(next->next->sequence, 2u);

@@ -16,6 +16,7 @@
 #include <boost/asio/use_future.hpp>
 #include <chrono>
 #include <functional>
+#include <future>
 #include <memory>
 #include <string>
 #include <thread>
@@ -265,6 +266,39 @@ TEST_F(ClusterClientTest, FollowsAskDuringAMigration) {
     EXPECT_EQ(c.map_reads(), reads);
   });
   EXPECT_TRUE(checked);
+}
+
+// A multi-key command (or script) whose keys a migration has split between two nodes is
+// answered TRYAGAIN: in a pipeline too, it goes again after a pause until the slot has moved
+// (then MOVED takes it to the new owner), instead of coming back as an error reply.
+TEST_F(ClusterClientTest, RetriesTryAgainInAPipelineUntilTheSlotHasMoved) {
+  cluster_client c(base(), seeds());
+  const std::string a = "try:{t1}:a", b = "try:{t1}:b", other = "try:{t2}:c";
+  const std::uint16_t slot = key_slot("t1");
+  ASSERT_NE(slot, key_slot("t2"));
+  ASSERT_TRUE(run(c.pipeline({{"SET", a, "A"}, {"SET", b, "B"}, {"SET", other, "C"}})));
+  const int from = owner_of(slot);
+  const int to = (from + 1) % kNodes;
+  std::future<result<std::vector<reply>>> split;
+  move_slot(slot, from, to, [&] {
+    if (split.valid()) return;  // once, with one of the two keys moved
+    auto direct = node(from).command({"MGET", a, b});
+    ASSERT_FALSE(direct.has_value());
+    EXPECT_NE(direct.error().message.find("TRYAGAIN"), std::string::npos) << direct.error().message;
+    split = std::async(std::launch::async, [&] {
+      return run(c.pipeline({{"GET", other}, {"MGET", a, b}}));
+    });
+    std::this_thread::sleep_for(300ms);  // met TRYAGAIN at least once before the slot moves on
+  });
+  ASSERT_TRUE(split.valid());
+  auto r = split.get();
+  ASSERT_TRUE(r) << r.error().message;
+  ASSERT_EQ(r->size(), 2u);
+  EXPECT_EQ((*r)[0].str, "C");
+  ASSERT_EQ((*r)[1].type, reply::kind::array) << (*r)[1].str;
+  ASSERT_EQ((*r)[1].elements.size(), 2u);
+  EXPECT_EQ((*r)[1].elements[0].str, "A");
+  EXPECT_EQ((*r)[1].elements[1].str, "B");
 }
 
 // redis::client and redis::async_client (both modes) with options::cluster_nodes: every

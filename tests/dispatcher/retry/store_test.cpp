@@ -15,6 +15,7 @@
 #include "redis/request.hpp"
 #include "registry/store.hpp"
 #include "dispatcher/redis_test.hpp"
+#include "support/redis_cluster.hpp"
 
 namespace tresse::dispatcher::retry {
 namespace {
@@ -365,11 +366,13 @@ TEST_F(RetryStoreTest, TasksLiveInTheirEndpointsShard) {
   }
   EXPECT_EQ(s.backlog()->scheduled, 20);
   // One shard's claim takes only that shard's tasks; claim_due goes through all of them.
-  auto one = redis::single_reply(redis::run(*redis_, store::claim_call(*used.begin(), now_, 100, 1min)));
+  auto claim_one = store::claim_op(*used.begin(), now_, 100, 1min);
+  auto one = redis::run(*redis_, claim_one);
   ASSERT_TRUE(one.has_value());
-  for (const auto& t : store::tasks_from_reply(*one)) EXPECT_EQ(s.shard_of(t.endpoint_id), *used.begin());
+  EXPECT_FALSE(one->empty());
+  for (const auto& t : *one) EXPECT_EQ(s.shard_of(t.endpoint_id), *used.begin());
   auto rest = s.claim_due(now_, 100, 1min);
-  EXPECT_EQ(store::tasks_from_reply(*one).size() + rest->size(), 20u);
+  EXPECT_EQ(one->size() + rest->size(), 20u);
   EXPECT_EQ(s.backlog()->claimed, 20);
 }
 
@@ -412,7 +415,8 @@ TEST_F(RetryStoreTest, TheShardCountIsRecordedAndChecked) {
 }
 
 // A Redis Cluster runs a script or MULTI only when its keys are in one slot: the schedule
-// scripts' KEYS, and the prefixes the claim script builds record and index keys from.
+// scripts' KEYS, the claim script's and drop_missing's. The claim script gets no key prefix in
+// ARGV to build keys from (it reads no undeclared key: see ClaimReadsARecordMissingAtClaimTime).
 TEST_F(RetryStoreTest, EveryScheduleScriptTouchesOneSlot) {
   store s(redis_);
   for (const char* endpoint : {"we_1", "we_2", "we_2a5xQ"}) {
@@ -426,9 +430,129 @@ TEST_F(RetryStoreTest, EveryScheduleScriptTouchesOneSlot) {
     const auto r = store::claim_call(n, now_, 10, 1min);
     const auto slot = redis::key_slot(redis::keys::retry_due(n));
     for (const auto& k : r.keys) EXPECT_EQ(redis::key_slot(k), slot) << k;
-    EXPECT_EQ(redis::key_slot(r.args[3]), slot);  // task records
-    EXPECT_EQ(redis::key_slot(r.args[4]), slot);  // endpoint indexes
+    EXPECT_EQ(r.args.size(), 3u);  // now, limit, lease: no key among them
+    const auto drop = store::drop_missing_call(n, "evt_1:we_2a5xQ");
+    EXPECT_EQ(drop.keys.size(), 3u);
+    for (const auto& k : drop.keys) EXPECT_EQ(redis::key_slot(k), slot) << k;
   }
+}
+
+// On a Redis Cluster a slot migrates key by key, so a task's record may be on the target while
+// the claim script runs on the source, where the record is then absent. Here the record is
+// away (renamed) while the claim script runs, and back when the records are read: the task is
+// claimed with its record, not dropped as expired (which the claim script did when it read the
+// records itself).
+TEST_F(RetryStoreTest, ClaimReadsARecordMissingAtClaimTime) {
+  store s(redis_, {.shards = 1});
+  const auto t = make_task("evt_1");
+  ASSERT_TRUE(s.schedule(t, now_).has_value());
+  const std::string record = redis::keys::retry_task(0, t.id());
+  const std::string away = redis::keys::retry_tag(0) + "away";
+  ASSERT_TRUE(redis_->command({"RENAME", record, away}).has_value());
+  auto op = store::claim_op(0, now_, 10, 1min);
+  op.outcome = op.step(op, redis::run(*redis_, op.next));  // the claim script alone
+  ASSERT_FALSE(op.outcome.has_value()) << "the records are read in a round trip of their own";
+  ASSERT_TRUE(redis_->command({"RENAME", away, record}).has_value());
+  auto got = redis::run(*redis_, op);
+  ASSERT_TRUE(got.has_value()) << got.error().message;
+  ASSERT_EQ(got->size(), 1u);
+  EXPECT_EQ((*got)[0].id(), t.id());
+  EXPECT_EQ((*got)[0].body, t.body);
+  EXPECT_EQ(s.backlog()->claimed, 1);
+}
+
+// A record that reads empty is looked at again by a script that declares it: there after all,
+// the task is claimed with it; gone, the task leaves the claimed set and its endpoint's index.
+TEST_F(RetryStoreTest, AnEmptyRecordIsRecheckedBeforeItsTaskIsDropped) {
+  store s(redis_, {.shards = 1});
+  const auto back = make_task("evt_1"), gone = make_task("evt_2");
+  for (const auto* t : {&back, &gone}) ASSERT_TRUE(s.schedule(*t, now_).has_value());
+  const std::string index = redis::keys::retry_endpoint_tasks(0, "we_1");
+  const std::string record = redis::keys::retry_task(0, back.id());
+  const std::string away = redis::keys::retry_tag(0) + "away";
+  ASSERT_TRUE(redis_->command({"RENAME", record, away}).has_value());
+  ASSERT_TRUE(redis_->command({"DEL", redis::keys::retry_task(0, gone.id())}).has_value());
+  auto op = store::claim_op(0, now_, 10, 1min);
+  for (int round = 0; round < 2; ++round) {  // the claim script, then the records
+    op.outcome = op.step(op, redis::run(*redis_, op.next));
+    ASSERT_FALSE(op.outcome.has_value()) << "round " << round;
+  }
+  ASSERT_TRUE(redis_->command({"RENAME", away, record}).has_value());
+  auto got = redis::run(*redis_, op);
+  ASSERT_TRUE(got.has_value()) << got.error().message;
+  ASSERT_EQ(got->size(), 1u);
+  EXPECT_EQ((*got)[0].id(), back.id());
+  EXPECT_EQ((*got)[0].body, back.body);
+  EXPECT_EQ(s.backlog()->claimed, 1);  // `gone` left the claimed set
+  EXPECT_EQ(redis_->command({"SISMEMBER", index, gone.id()})->integer, 0);
+  EXPECT_EQ(redis_->command({"SISMEMBER", index, back.id()})->integer, 1);
+}
+
+// The same on a real Redis Cluster, in the middle of a slot migration as `redis-cli --cluster
+// reshard` runs it: the task's record MIGRATEd to the target, its shard's due and claimed sets
+// still on the source. The claim runs on the source (its keys are there) and the record is read
+// through ASK from the target: nothing is lost, before or after the slot has moved.
+class RetryStoreClusterTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() { cluster_ = new test::redis_cluster({.primaries = 3}); }
+  static void TearDownTestSuite() {
+    delete cluster_;
+    cluster_ = nullptr;
+  }
+  static inline test::redis_cluster* cluster_ = nullptr;
+};
+
+TEST_F(RetryStoreClusterTest, ClaimFindsARecordMigratedBeforeItsShard) {
+  auto redis = std::make_shared<redis::client>(*redis::parse_url(cluster_->url()));
+  store s(redis, {.shards = 1});
+  const clock::time_point now(1776594720s);
+  task t;
+  t.event_id = "evt_m1";
+  t.endpoint_id = "we_1";
+  t.body = std::string("{\"bin\":\"") + '\0' + "\xff" + "\"}";
+  task held = t;
+  held.event_id = "evt_m0";
+  // A task claimed for an hour, so that the claimed set exists on the source too (a script's
+  // keys all present: Redis runs it there).
+  ASSERT_TRUE(s.schedule(held, now).has_value());
+  ASSERT_EQ(s.claim_due(now, 10, 1h)->size(), 1u);
+  ASSERT_TRUE(s.schedule(t, now).has_value());
+
+  const std::string record = redis::keys::retry_task(0, t.id());
+  const std::uint16_t slot = redis::key_slot(record);
+  const int from = cluster_->owner_of(slot);
+  ASSERT_GE(from, 0);
+  const int to = (from + 1) % 3;
+  const std::string sl = std::to_string(slot);
+  cluster_->cli(to, {"CLUSTER", "SETSLOT", sl, "IMPORTING", cluster_->id_of(from)});
+  cluster_->cli(from, {"CLUSTER", "SETSLOT", sl, "MIGRATING", cluster_->id_of(to)});
+  cluster_->cli(from, {"MIGRATE", "127.0.0.1", std::to_string(cluster_->node(to).port()), "", "0",
+                       "5000", "KEYS", record});
+  // Each node alone: the record is on the target (seen after ASKING), the due set on the source.
+  redis::client source(*redis::parse_url(cluster_->node(from).url()));
+  redis::client target(*redis::parse_url(cluster_->node(to).url()));
+  auto there = target.pipeline({{"ASKING"}, {"EXISTS", record}});
+  ASSERT_TRUE(there.has_value());
+  ASSERT_EQ((*there)[1].integer, 1);
+  ASSERT_EQ(source.command({"EXISTS", redis::keys::retry_due(0)})->integer, 1);
+
+  auto got = s.claim_due(now, 10, 1min);
+  ASSERT_TRUE(got.has_value()) << got.error().message;
+  ASSERT_EQ(got->size(), 1u) << "the task whose record had moved was dropped";
+  EXPECT_EQ((*got)[0].id(), t.id());
+  EXPECT_EQ((*got)[0].body, t.body);
+
+  cluster_->move_slot(slot, from, to);  // the rest of the slot, then SETSLOT NODE
+  ASSERT_EQ(cluster_->owner_of(slot), to);
+  auto b = s.backlog();
+  ASSERT_TRUE(b.has_value()) << b.error().message;
+  EXPECT_EQ(b->claimed, 2);
+  EXPECT_TRUE(s.get(t.id())->has_value());
+  // Its lease runs out: claimed again, from the target now.
+  auto again = s.claim_due(now + 2min, 10, 1min);
+  ASSERT_TRUE(again.has_value()) << again.error().message;
+  ASSERT_EQ(again->size(), 1u);
+  EXPECT_EQ((*again)[0].id(), t.id());
 }
 
 }  // namespace
