@@ -814,10 +814,11 @@ TEST_F(ApiTest, OrderedEndpointShowsItsBacklogAndManualRetryGoesToTheBack) {
   EXPECT_TRUE(empty.body["oldest_queued_at"].is_null());
   publish({e1, e2});
 
-  // e1 fails at the head of apt_x's queue; e2 waits behind it.
+  // e1 fails at the head of apt_x's queue; e2 waits behind it. (e2 can be waiting before e1's
+  // first attempt reaches the sink: wait for both.)
   ASSERT_TRUE(eventually_true([&] {
     auto b = call("GET", base + "/ordered_backlog", key).body;
-    return b["waiting"] == 1 && b["oldest_queued_at"].is_string();
+    return b["waiting"] == 1 && b["oldest_queued_at"].is_string() && !sink.ids().empty();
   }));
   EXPECT_EQ(sink.ids(), std::set<std::string>{e1.id});
   // Dead-lettered after its schedule: e2 goes, numbered 2 (the gap shows the loss of 1).
