@@ -227,6 +227,18 @@ bool redis_cluster::wait_healthy(std::chrono::milliseconds timeout) const {
   return true;
 }
 
+redis_cluster::migration redis_cluster::migrate_key_alone(const std::string& key,
+                                                           std::uint16_t slot) {
+  const int from = owner_of(slot);
+  if (from < 0) throw std::runtime_error("redis_cluster: no node serves slot " + std::to_string(slot));
+  const int to = (from + 1) % static_cast<int>(nodes_.size());
+  const std::string s = std::to_string(slot);
+  cli(to, {"CLUSTER", "SETSLOT", s, "IMPORTING", id_of(from)});
+  cli(from, {"CLUSTER", "SETSLOT", s, "MIGRATING", id_of(to)});
+  cli(from, {"MIGRATE", "127.0.0.1", std::to_string(nodes_[to]->port()), "", "0", "5000", "KEYS", key});
+  return {slot, from, to};
+}
+
 void redis_cluster::move_slot(std::uint16_t slot, std::size_t from, std::size_t to, int batch,
                               const std::function<void()>& between) {
   const std::string s = std::to_string(slot);

@@ -60,6 +60,15 @@ class redis_cluster {
   void move_slot(std::uint16_t slot, std::size_t from, std::size_t to, int batch = 10,
                  const std::function<void()>& between = {});
 
+  // Half a reshard: `key`'s slot (`slot`, the caller's CRC16 of it) starts migrating from its owner to the next node, and only
+  // `key` is MIGRATEd, so the rest of the slot is still on the source.
+  struct migration {
+    std::uint16_t slot;
+    int from;
+    int to;
+  };
+  migration migrate_key_alone(const std::string& key, std::uint16_t slot);
+
  private:
   std::vector<std::unique_ptr<redis_server>> nodes_;
 };

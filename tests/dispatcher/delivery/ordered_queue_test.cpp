@@ -505,15 +505,8 @@ TEST_F(OrderedQueueClusterTest, ReleaseWaitsOutAMigrationOfTheNextEventsRecord) 
   ASSERT_TRUE(redis_->command({"SET", redis::keys::ordered_body(n, "we_1", e1.event_id), "b"}));
 
   const std::string record = task_key(e2);
-  const std::uint16_t slot = redis::key_slot(record);
-  const int from = cluster_->owner_of(slot);
-  ASSERT_GE(from, 0);
-  const int to = (from + 1) % 3;
+  const auto [slot, from, to] = cluster_->migrate_key_alone(record, redis::key_slot(record));
   const std::string sl = std::to_string(slot);
-  cluster_->cli(to, {"CLUSTER", "SETSLOT", sl, "IMPORTING", cluster_->id_of(from)});
-  cluster_->cli(from, {"CLUSTER", "SETSLOT", sl, "MIGRATING", cluster_->id_of(to)});
-  cluster_->cli(from, {"MIGRATE", "127.0.0.1", std::to_string(cluster_->node(to).port()), "", "0",
-                       "5000", "KEYS", record});
 
   auto released = std::async(std::launch::async, [&] {
     auto op = release_op(e1, shards_, true, now_, ttl_, lease_);

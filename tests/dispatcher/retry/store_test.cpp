@@ -519,15 +519,8 @@ TEST_F(RetryStoreClusterTest, ClaimFindsARecordMigratedBeforeItsShard) {
   ASSERT_TRUE(s.schedule(t, now).has_value());
 
   const std::string record = redis::keys::retry_task(0, t.id());
-  const std::uint16_t slot = redis::key_slot(record);
-  const int from = cluster_->owner_of(slot);
-  ASSERT_GE(from, 0);
-  const int to = (from + 1) % 3;
+  const auto [slot, from, to] = cluster_->migrate_key_alone(record, redis::key_slot(record));
   const std::string sl = std::to_string(slot);
-  cluster_->cli(to, {"CLUSTER", "SETSLOT", sl, "IMPORTING", cluster_->id_of(from)});
-  cluster_->cli(from, {"CLUSTER", "SETSLOT", sl, "MIGRATING", cluster_->id_of(to)});
-  cluster_->cli(from, {"MIGRATE", "127.0.0.1", std::to_string(cluster_->node(to).port()), "", "0",
-                       "5000", "KEYS", record});
   // Each node alone: the record is on the target (seen after ASKING), the due set on the source.
   redis::client source(*redis::parse_url(cluster_->node(from).url()));
   redis::client target(*redis::parse_url(cluster_->node(to).url()));
