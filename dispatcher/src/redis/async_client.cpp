@@ -350,15 +350,11 @@ asio::awaitable<result<reply>> async_client::eval(const script& s,
                                                   const std::vector<std::string>& args) {
   // Views of the arguments, encoded once: a script's arguments can be large (a retry task
   // carries the event's body), and thousands of schedule calls can wait for Redis at once.
-  const std::string key_count = std::to_string(keys.size());
-  std::vector<std::string_view> argv{"EVALSHA", s.sha1(), key_count};
-  argv.reserve(3 + keys.size() + args.size());
-  argv.insert(argv.end(), keys.begin(), keys.end());
-  argv.insert(argv.end(), args.begin(), args.end());
+  std::string key_count;
+  std::vector<std::string_view> argv = s.call_argv(false, key_count, keys, args);
   result<reply> r = co_await command_of(argv);
-  if (!r && r.error().message.find("NOSCRIPT") != std::string::npos) {
-    argv[0] = "EVAL";
-    argv[1] = s.source();
+  if (!r && script::missing(r.error().message)) {
+    argv = s.call_argv(true, key_count, keys, args);
     r = co_await command_of(argv);
   }
   co_return r;

@@ -49,17 +49,6 @@ std::string hex_sha1(std::string_view data) {
   return out;
 }
 
-std::vector<std::string_view> script_argv(std::string_view verb, std::string_view body,
-                                          std::string& numkeys,
-                                          std::span<const std::string_view> keys,
-                                          std::span<const std::string_view> args) {
-  numkeys = std::to_string(keys.size());
-  std::vector<std::string_view> argv{verb, body, numkeys};
-  argv.insert(argv.end(), keys.begin(), keys.end());
-  argv.insert(argv.end(), args.begin(), args.end());
-  return argv;
-}
-
 }  // namespace
 
 reply copy_reply(const redisReply* r) {
@@ -371,10 +360,10 @@ result<std::vector<reply>> connection::pipeline(const command_list& commands) {
 result<reply> connection::eval(const script& s, std::span<const std::string_view> keys,
                                std::span<const std::string_view> args) {
   if (auto c = ensure_connected(); !c) return std::unexpected(c.error());
-  std::string numkeys;
-  auto r = round_trip(script_argv("EVALSHA", s.sha1(), numkeys, keys, args));
-  if (r && r->type == reply::kind::error && r->str.starts_with("NOSCRIPT")) {
-    r = round_trip(script_argv("EVAL", s.source(), numkeys, keys, args));
+  std::string key_count;
+  auto r = round_trip(s.call_argv(false, key_count, keys, args));
+  if (r && r->type == reply::kind::error && script::missing(r->str)) {
+    r = round_trip(s.call_argv(true, key_count, keys, args));
   }
   if (r && r->type == reply::kind::error) {
     drop_if_demoted(*r);
@@ -481,11 +470,11 @@ result<reply> client::eval(const script& s, const std::vector<std::string>& keys
 result<reply> client::eval_of(const script& s, std::span<const std::string_view> keys,
                               std::span<const std::string_view> args) {
   if (!cluster_) return borrow()->eval(s, keys, args);
-  std::string numkeys;
-  auto argv = script_argv("EVALSHA", s.sha1(), numkeys, keys, args);
+  std::string key_count;
+  auto argv = s.call_argv(false, key_count, keys, args);
   auto r = command(std::span<const std::string_view>(argv));
-  if (!r && r.error().message.find("NOSCRIPT") != std::string::npos) {
-    argv = script_argv("EVAL", s.source(), numkeys, keys, args);
+  if (!r && script::missing(r.error().message)) {
+    argv = s.call_argv(true, key_count, keys, args);
     r = command(std::span<const std::string_view>(argv));
   }
   return r;

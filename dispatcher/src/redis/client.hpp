@@ -103,11 +103,32 @@ struct reply {
 
 // A Lua script run by EVALSHA, falling back to EVAL (which also loads it) on NOSCRIPT, so a
 // restarted or flushed Redis needs no separate SCRIPT LOAD step.
+// Every client calls it the same way: call_argv(false, …) first, and on a reply or error that
+// missing() recognises, call_argv(true, …) once.
 class script {
  public:
   explicit script(std::string source);
   const std::string& source() const { return source_; }
   const std::string& sha1() const { return sha1_; }
+
+  // EVALSHA sha1 (by_source false) or EVAL source, the key count, the keys, the arguments.
+  // The views point into `key_count` (set here), the script and the ranges given.
+  template <class Keys, class Args>
+  std::vector<std::string_view> call_argv(bool by_source, std::string& key_count, const Keys& keys,
+                                          const Args& args) const {
+    key_count = std::to_string(std::size(keys));
+    std::vector<std::string_view> argv;
+    argv.reserve(3 + std::size(keys) + std::size(args));
+    argv.insert(argv.end(), {by_source ? std::string_view("EVAL") : std::string_view("EVALSHA"),
+                             by_source ? source_ : sha1_, key_count});
+    argv.insert(argv.end(), std::begin(keys), std::end(keys));
+    argv.insert(argv.end(), std::begin(args), std::end(args));
+    return argv;
+  }
+  // The server does not have the script (restarted, flushed, failed over): call it by source.
+  static bool missing(std::string_view error_text) {
+    return error_text.find("NOSCRIPT") != std::string_view::npos;
+  }
 
  private:
   std::string source_;

@@ -344,13 +344,14 @@ asio::awaitable<result<reply>> cluster_client::command(std::vector<std::string> 
 
 asio::awaitable<result<reply>> cluster_client::eval(const script& s, std::vector<std::string> keys,
                                                     std::vector<std::string> args) {
-  std::vector<std::string> argv{"EVALSHA", s.sha1(), std::to_string(keys.size())};
-  argv.insert(argv.end(), keys.begin(), keys.end());
-  argv.insert(argv.end(), args.begin(), args.end());
-  auto r = co_await command(argv);
-  if (r || r.error().message.find("NOSCRIPT") == std::string::npos) co_return r;
-  argv[0] = "EVAL";
-  argv[1] = s.source();
+  // Owned strings: the call goes to the cluster client's thread.
+  std::string key_count;
+  const auto by_sha = s.call_argv(false, key_count, keys, args);
+  std::vector<std::string> argv(by_sha.begin(), by_sha.end());
+  auto r = co_await command(std::move(argv));
+  if (r || !script::missing(r.error().message)) co_return r;
+  const auto by_source = s.call_argv(true, key_count, keys, args);
+  argv.assign(by_source.begin(), by_source.end());
   co_return co_await command(std::move(argv));
 }
 

@@ -56,14 +56,9 @@ namespace {
 
 // r's script call as one command: EVALSHA sha1, or EVAL source (which also loads it).
 command_list script_call(const request& r, bool by_source) {
-  const std::string key_count = std::to_string(r.keys.size());
-  std::vector<std::string_view> argv{by_source ? "EVAL" : "EVALSHA",
-                                     by_source ? r.lua->source() : r.lua->sha1(), key_count};
-  argv.reserve(3 + r.keys.size() + r.args.size());
-  argv.insert(argv.end(), r.keys.begin(), r.keys.end());
-  argv.insert(argv.end(), r.args.begin(), r.args.end());
+  std::string key_count;
   command_list call;
-  call.add(argv);
+  call.add(r.lua->call_argv(by_source, key_count, r.keys, r.args));
   return call;
 }
 
@@ -75,7 +70,7 @@ boost::asio::awaitable<replies> run_then(async_client& c, const request& r,
   all.append(tail);
   replies got = co_await c.pipeline(all);
   if (r.lua && got && got->front().type == reply::kind::error &&
-      got->front().str.starts_with("NOSCRIPT")) {
+      script::missing(got->front().str)) {
     all = script_call(r, true);
     all.append(tail);
     got = co_await c.pipeline(all);

@@ -146,6 +146,22 @@ TEST(RedisClientTest, EvalLoadsScriptAfterNoScript) {
   EXPECT_EQ(loaded->elements.at(0).integer, 1);
 }
 
+TEST(RedisClientTest, ScriptCallArgvBySha1ThenBySource) {
+  const script s("return 1");
+  const std::vector<std::string> keys{"k1", "k2"};
+  const std::vector<std::string_view> args{"a"};
+  std::string key_count;
+  const auto by_sha = s.call_argv(false, key_count, keys, args);
+  const std::vector<std::string_view> want_sha{"EVALSHA", s.sha1(), "2", "k1", "k2", "a"};
+  EXPECT_EQ(by_sha, want_sha);
+  const auto by_source = s.call_argv(true, key_count, keys, args);
+  const std::vector<std::string_view> want_source{"EVAL", "return 1", "2", "k1", "k2", "a"};
+  EXPECT_EQ(by_source, want_source);
+  EXPECT_TRUE(script::missing("NOSCRIPT No matching script. Please use EVAL."));
+  EXPECT_TRUE(script::missing("redis: NOSCRIPT No matching script"));  // as error messages say it
+  EXPECT_FALSE(script::missing("ERR wrong number of arguments"));
+}
+
 TEST(RedisClientTest, ScriptErrorIsPermanent) {
   test::redis_server server;
   client redis(options_for(server));
