@@ -304,29 +304,25 @@ int run(const td::cli::run_request& cli) {
                             [c = consumer->get()] { return static_cast<double>(c->in_flight()); });
 
   // With a proxy, /readyz also says whether deliveries can leave through it.
-  std::function<bool()> proxy_ready;
+  td::readiness_checks checks{
+      .kafka = [&] { return td::kafka_reachable(shared_producer->handle()); },
+      .redis = [&] { return static_cast<bool>(redis->ping()); },
+      .kafka_embedded = kafka_embedded};
   if (!cfg.delivery.proxy.empty()) {
     auto egress = td::http::proxy::parse(cfg.delivery.proxy);  // checked by the config already
     if (egress) {
-      proxy_ready = [&engine, egress = *std::move(egress)] {
-        return !engine->proxy_health().failing() && td::http::proxy_reachable(egress, 1s);
-      };
+      checks.proxy = [egress = *std::move(egress)] { return td::http::proxy_reachable(egress, 1s); };
+      checks.proxy_failing = [&engine] { return engine->proxy_health().failing(); };
     }
   }
-  auto admin =
-      td::start_admin_server({.host = cfg.admin.listen.host,
-                              .port = cfg.admin.listen.port,
-                              .idle_timeout = cfg.admin.idle_timeout,
-                              .header_timeout = cfg.admin.header_timeout,
-                              .max_connections = cfg.admin.max_connections,
-                              .close_idle_when_full = true},
-                             stats,
-                             {.kafka = [&] {
-                                return td::kafka_reachable(shared_producer->handle());
-                              },
-                              .redis = [&] { return static_cast<bool>(redis->ping()); },
-                              .proxy = proxy_ready,
-                              .kafka_embedded = kafka_embedded});
+  td::readiness ready(std::move(checks));  // before the admin server: it outlives it
+  auto admin = td::start_admin_server({.host = cfg.admin.listen.host,
+                                       .port = cfg.admin.listen.port,
+                                       .idle_timeout = cfg.admin.idle_timeout,
+                                       .header_timeout = cfg.admin.header_timeout,
+                                       .max_connections = cfg.admin.max_connections,
+                                       .close_idle_when_full = true},
+                                      stats, ready);
   if (!admin) {
     tresse::log::error("admin listener failed", {{"error", admin.error().message}});
     return 1;

@@ -6,32 +6,22 @@
 namespace tresse::dispatcher {
 namespace beast_http = boost::beast::http;
 
-namespace {
-
-// A check that is not configured passes.
-bool passes(const std::function<bool()>& check) { return !check || check(); }
-
-}  // namespace
-
 result<http::server> start_admin_server(http::server_options options, metrics& m,
-                                        readiness_checks given) {
+                                        const readiness& ready) {
   options.thread_name = "admin";
-  auto checks = std::make_shared<const readiness_checks>(std::move(given));
   m.make_gauge("tresse_build_info", "The running version; always 1", {{"version", TRESSE_VERSION}})
       .set(1);
   const char* ready_help = "1 when the /readyz check of this dependency passes, else 0";
   m.make_callback_gauge("tresse_ready", ready_help,
-                        [checks] { return passes(checks->kafka) ? 1.0 : 0.0; },
-                        {{"check", "kafka"}});
+                        [&ready] { return ready.kafka_ok() ? 1.0 : 0.0; }, {{"check", "kafka"}});
   m.make_callback_gauge("tresse_ready", ready_help,
-                        [checks] { return passes(checks->redis) ? 1.0 : 0.0; },
-                        {{"check", "redis"}});
-  if (checks->proxy) {
+                        [&ready] { return ready.redis_ok() ? 1.0 : 0.0; }, {{"check", "redis"}});
+  if (ready.has_proxy()) {
     m.make_callback_gauge("tresse_ready", ready_help,
-                          [checks] { return checks->proxy() ? 1.0 : 0.0; }, {{"check", "proxy"}});
+                          [&ready] { return ready.proxy_ok() ? 1.0 : 0.0; }, {{"check", "proxy"}});
   }
 
-  auto handle = [&m, checks](http::request& req) -> boost::asio::awaitable<http::response> {
+  auto handle = [&m, &ready](http::request& req) -> boost::asio::awaitable<http::response> {
     http::response res{beast_http::status::ok, req.version()};
     res.set(beast_http::field::content_type, "text/plain; charset=utf-8");
     std::string_view target = req.target();
@@ -43,21 +33,20 @@ result<http::server> start_admin_server(http::server_options options, metrics& m
     } else if (target == "/healthz") {
       res.body() = "ok\n";
     } else if (target == "/readyz") {
-      // The checks block briefly (a PING, a metadata request); they run on the admin thread,
-      // never on the delivery threads.
-      const bool kafka_ok = passes(checks->kafka);
-      const bool redis_ok = passes(checks->redis);
-      const bool proxy_ok = passes(checks->proxy);
-      const std::string_view kafka = !kafka_ok                ? "unreachable"
-                                     : checks->kafka_embedded ? "embedded (not for production)"
+      // The background checks' last results: answered at once.
+      const bool kafka_ok = ready.kafka_ok();
+      const bool redis_ok = ready.redis_ok();
+      const bool proxy_ok = ready.proxy_ok();
+      const std::string_view kafka = !kafka_ok                 ? "unreachable"
+                                     : ready.kafka_embedded() ? "embedded (not for production)"
                                                               : "ok";
       res.set(beast_http::field::content_type, "application/json");
-      const bool ready = kafka_ok && redis_ok && proxy_ok;
-      if (!ready) res.result(beast_http::status::service_unavailable);
-      res.body() = std::string("{\"ready\": ") + (ready ? "true" : "false") +
+      const bool all_ok = kafka_ok && redis_ok && proxy_ok;
+      if (!all_ok) res.result(beast_http::status::service_unavailable);
+      res.body() = std::string("{\"ready\": ") + (all_ok ? "true" : "false") +
                    ", \"kafka\": \"" + std::string(kafka) + "\", \"redis\": \"" +
                    (redis_ok ? "ok" : "unreachable") + "\"" +
-                   (checks->proxy ? std::string(", \"proxy\": \"") + (proxy_ok ? "ok" : "failing") + "\""
+                   (ready.has_proxy() ? std::string(", \"proxy\": \"") + (proxy_ok ? "ok" : "failing") + "\""
                                   : std::string()) +
                    "}\n";
     } else if (target == "/metrics") {

@@ -7,7 +7,8 @@
 //   GET /metrics  Prometheus text format
 // and puts what it knows of the process itself in those metrics:
 //   tresse_build_info{version="0.1.0"} 1
-//   tresse_ready{check="kafka"} 1     the same checks as /readyz, run when scraped (1 or 0)
+//   tresse_ready{check="kafka"} 1     the same checks as /readyz (1 or 0), the last results of
+//                                     the background checks (readiness.hpp): a scrape never waits
 //   tresse_ready{check="redis"} 1
 //   tresse_ready{check="proxy"} 1     only with delivery.proxy
 #pragma once
@@ -17,23 +18,15 @@
 #include <string>
 
 #include "admin/metrics.hpp"
+#include "admin/readiness.hpp"
 #include "tresse/common/http_server.hpp"
 #include "tresse/common/result.hpp"
 
 namespace tresse::dispatcher {
 
-struct readiness_checks {
-  std::function<bool()> kafka;  // true when the brokers answer
-  std::function<bool()> redis;  // true when Redis answers PING
-  // With delivery.proxy only: true when the proxy takes connections and deliveries have not
-  // just seen it fail.
-  std::function<bool()> proxy;
-  bool kafka_embedded = false;  // kafka.brokers=embedded: said in every answer
-};
-
-// Registers the metrics above on `m` and starts serving on `options`; `m` and what the checks
-// use must outlive the server.
+// Registers the metrics above on `m` and starts serving on `options`; `m` and `ready` must
+// outlive the server.
 result<http::server> start_admin_server(http::server_options options, metrics& m,
-                                        readiness_checks checks);
+                                        const readiness& ready);
 
 }  // namespace tresse::dispatcher
