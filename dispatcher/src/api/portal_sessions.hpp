@@ -52,9 +52,16 @@ struct created {
   std::string token;  // shown once, never stored
   clock::time_point expires_at;
   bool read_only = false;
+  // The key was revoked while the session was being made: the session was removed again, and
+  // the caller answers as for a revoked key.
+  bool key_revoked = false;
 };
 
 // The session of `key_id`'s business and mode. Transient error when Redis is unreachable.
+// Revoking a key marks it revoked, then ends the sessions in its set; so the session is first
+// added to that set and then the key is read again: either the revoke finds the session, or
+// this finds the key revoked and removes the session itself (key_revoked). Five round trips
+// with a live key, seven with one revoked meanwhile (sessions are made once per console visit).
 redis::operation<created> create_op(std::string_view business_id, key_mode mode,
                                     std::string_view key_id, bool read_only,
                                     std::chrono::seconds ttl, clock::time_point now);

@@ -798,6 +798,9 @@ asio::awaitable<http::response> service::portal_session_route(context& c) {
                                        ttl, c.now);
   auto made = co_await redis::run(async_redis_, op);
   if (!made) co_return store_failure(made.error(), "create portal session");
+  if (made->key_revoked) {  // revoked while the session was made: removed again
+    co_return error_response(401, "invalid_api_key", "the API key is unknown or revoked");
+  }
   co_return json_response(201, {{"object", "portal_session"},
                                 {"id", made->id},
                                 {"url", portal_sessions::console_url(host, c.req["X-Forwarded-Proto"],

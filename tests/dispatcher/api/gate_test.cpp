@@ -206,12 +206,19 @@ TEST(CredentialsTest, ReadsPortalSessionTokens) {
 
 TEST_F(GateTest, AdmitsPortalSessionsUntilTheyExpire) {
   const auto now = std::chrono::system_clock::now();
-  auto rw_op = portal_sessions::create_op("biz_1", key_mode::test, "key_1", false, 900s, now);
+  key_store issuers(redis_);  // a session is made with a live key (it is read again)
+  auto key_1 = issuers.create("biz_1", key_mode::test);
+  auto key_2 = issuers.create("biz_2", key_mode::live);
+  ASSERT_TRUE(key_1 && key_2);
+  auto rw_op =
+      portal_sessions::create_op("biz_1", key_mode::test, key_1->key.id, false, 900s, now);
   auto rw = redis::run(*redis_, rw_op);
   ASSERT_TRUE(rw) << rw.error().message;
-  auto ro_op = portal_sessions::create_op("biz_2", key_mode::live, "key_2", true, 900s, now);
+  ASSERT_FALSE(rw->key_revoked);
+  auto ro_op = portal_sessions::create_op("biz_2", key_mode::live, key_2->key.id, true, 900s, now);
   auto ro = redis::run(*redis_, ro_op);
   ASSERT_TRUE(ro) << ro.error().message;
+  ASSERT_FALSE(ro->key_revoked);
   gate g(*async_, {.limit_per_minute = 10});
 
   auto a = admit(g, "Bearer " + rw->token, "10.0.0.1", at);
@@ -238,9 +245,11 @@ TEST_F(GateTest, AdmitsPortalSessionsUntilTheyExpire) {
   EXPECT_FALSE(key->who->read_only);
 
   // Expired (its expiry already past when made): unknown, counted against the address.
-  auto old_op = portal_sessions::create_op("biz_1", key_mode::live, "key_1", false, 1s, now - 1h);
+  auto old_op =
+      portal_sessions::create_op("biz_1", key_mode::live, key_1->key.id, false, 1s, now - 1h);
   auto old = redis::run(*redis_, old_op);
   ASSERT_TRUE(old);
+  ASSERT_FALSE(old->key_revoked);  // expired, not removed
   auto gone = admit(g, "Bearer " + old->token, "10.0.0.7", at);
   ASSERT_TRUE(gone);
   EXPECT_FALSE(gone->who);

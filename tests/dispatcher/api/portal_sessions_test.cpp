@@ -19,13 +19,21 @@ TEST(PortalSessionsTest, TokensAreLongRandomAndWellFormed) {
   std::set<std::string> seen;
   for (int i = 0; i < 50; ++i) {
     auto op = create_op("biz_1", key_mode::live, "key_1", false, 60s, clock::now());
-    // Built before any round trip: the token is in the outcome the step returns.
-    // Two transactions (the record, the key's session set): MULTI, two QUEUED, EXEC each.
+    // Built before any round trip: the token is in the outcome the last step returns.
+    // Two transactions (the record, the key's session set): MULTI, two QUEUED, EXEC each; then
+    // the key read again (its id to its hash, its revoked flag: unset).
     const redis::reply queued{.type = redis::reply::kind::status, .str = "QUEUED"};
     const redis::reply ok{.type = redis::reply::kind::status, .str = "OK"};
     const redis::reply exec{.type = redis::reply::kind::array};
+    const redis::reply hash{.type = redis::reply::kind::string, .str = std::string(64, 'a')};
+    const redis::reply unset{.type = redis::reply::kind::nil};
     auto s = op.step(op, std::vector<redis::reply>{ok, queued, queued, exec, ok, queued, queued, exec});
-    ASSERT_TRUE(s && *s) << "successful EXECs give the session";
+    ASSERT_FALSE(s) << "the key is read again after the EXECs";
+    s = op.step(op, std::vector<redis::reply>{hash});
+    ASSERT_FALSE(s);
+    s = op.step(op, std::vector<redis::reply>{unset});
+    ASSERT_TRUE(s && *s) << "a key still live gives the session";
+    EXPECT_FALSE((*s)->key_revoked);
     EXPECT_TRUE(looks_like_token((*s)->token)) << (*s)->token;
     EXPECT_EQ((*s)->token.size(), 46u);
     EXPECT_TRUE((*s)->id.starts_with("psn_"));
@@ -64,14 +72,27 @@ class PortalSessionStoreTest : public test_support::redis_test {};
 
 TEST_F(PortalSessionStoreTest, KeepsOnlyTheDigestAndExpiresWithTheSession) {
   const auto now = clock::now();
-  auto op = create_op("biz_1", key_mode::test, "key_1", true, 900s, now);
+  key_store api_keys(redis_);
+  auto k = api_keys.create("biz_1", key_mode::test);
+  ASSERT_TRUE(k);
+  auto names_now = [&] {
+    auto all = redis_->command({"KEYS", "*"});
+    std::set<std::string> names;
+    if (all) {
+      for (const auto& e : all->elements) names.insert(e.str);
+    }
+    return names;
+  };
+  const std::set<std::string> before = names_now();  // the API key's own
+  auto op = create_op("biz_1", key_mode::test, k->key.id, true, 900s, now);
   auto s = redis::run(*redis_, op);
   ASSERT_TRUE(s) << s.error().message;
-  auto keys = redis_->command({"KEYS", "*"});
-  ASSERT_TRUE(keys);
-  std::set<std::string> names;
-  for (const auto& e : keys->elements) names.insert(e.str);
-  EXPECT_EQ(names, (std::set<std::string>{record_key(key_hash(s->token)), of_key("key_1")}));
+  EXPECT_FALSE(s->key_revoked);
+  std::set<std::string> added;
+  for (const auto& n : names_now()) {
+    if (!before.contains(n)) added.insert(n);
+  }
+  EXPECT_EQ(added, (std::set<std::string>{record_key(key_hash(s->token)), of_key(k->key.id)}));
   auto dump = redis_->command({"HGETALL", record_key(key_hash(s->token))});
   ASSERT_TRUE(dump);
   for (const auto& e : dump->elements) {
@@ -90,7 +111,7 @@ TEST_F(PortalSessionStoreTest, KeepsOnlyTheDigestAndExpiresWithTheSession) {
   EXPECT_EQ((**got)["livemode"], false);
   EXPECT_EQ((**got)["expires_at"], tresse::events::format_rfc3339(s->expires_at));
 
-  auto expired_op = create_op("biz_1", key_mode::live, "key_1", false, 1s, now - 1h);
+  auto expired_op = create_op("biz_1", key_mode::live, k->key.id, false, 1s, now - 1h);
   auto expired = redis::run(*redis_, expired_op);
   ASSERT_TRUE(expired);
   auto gone = get_op(expired->token);
@@ -129,6 +150,36 @@ TEST_F(PortalSessionStoreTest, RevokingTheKeyEndsItsSessions) {
   auto again = end_sessions_of(*redis_, k->key.id);
   ASSERT_TRUE(again);
   EXPECT_EQ(*again, 0u) << "ending twice is fine";
+}
+
+// The revoke lands between the gate's admission of the request and the session's creation:
+// the session must not outlive the key (the revoke's SMEMBERS ran before the session joined the
+// set, so only the creation can see it).
+TEST_F(PortalSessionStoreTest, AKeyRevokedWhileItsSessionIsMadeLeavesNoSession) {
+  key_store api_keys(redis_);
+  auto k = api_keys.create("biz_1", key_mode::live);
+  ASSERT_TRUE(k);
+  ASSERT_TRUE(api_keys.revoke(k->key.id).value());  // marked, its (empty) set ended
+  auto op = create_op("biz_1", key_mode::live, k->key.id, false, 900s, clock::now());
+  auto s = redis::run(*redis_, op);
+  ASSERT_TRUE(s) << s.error().message;
+  EXPECT_TRUE(s->key_revoked);
+  auto record = redis_->command({"EXISTS", record_key(key_hash(s->token))});
+  ASSERT_TRUE(record);
+  EXPECT_EQ(record->integer, 0) << "the session was removed again";
+  auto members = redis_->command({"SCARD", of_key(k->key.id)});
+  ASSERT_TRUE(members);
+  EXPECT_EQ(members->integer, 0);
+  auto get = get_op(s->token);
+  auto got = redis::run(*redis_, get);
+  ASSERT_TRUE(got);
+  EXPECT_FALSE(*got) << "the token opens nothing";
+
+  // A key that is gone altogether (deleted, not only revoked) is the same.
+  auto none_op = create_op("biz_1", key_mode::live, "key_never_made", false, 900s, clock::now());
+  auto none = redis::run(*redis_, none_op);
+  ASSERT_TRUE(none);
+  EXPECT_TRUE(none->key_revoked);
 }
 
 TEST_F(PortalSessionStoreTest, RedisDownIsATransientError) {
