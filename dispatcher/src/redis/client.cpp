@@ -82,8 +82,10 @@ reply copy_reply(const redisReply* r) {
 }
 
 error error_of(const reply& r) {
+  // OOM: a full Redis under noeviction (README "Redis") refuses writes until memory is freed or
+  // maxmemory raised: the API answers 503, the delivery path waits and retries.
   static constexpr std::string_view transient_prefixes[] = {
-      "LOADING", "BUSY", "TRYAGAIN", "MASTERDOWN", "READONLY", "CLUSTERDOWN", "NOREPLICAS"};
+      "LOADING", "BUSY", "TRYAGAIN", "MASTERDOWN", "READONLY", "CLUSTERDOWN", "NOREPLICAS", "OOM"};
   for (auto p : transient_prefixes) {
     if (r.str.starts_with(p)) return error{error_kind::transient, "redis: " + r.str};
   }

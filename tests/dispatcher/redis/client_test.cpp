@@ -118,6 +118,19 @@ TEST(RedisClientTest, ErrorReplyIsPermanentError) {
   EXPECT_TRUE(redis.ping().has_value());
 }
 
+// A full Redis (maxmemory reached, noeviction) is a condition that passes: transient.
+TEST(RedisClientTest, AFullRedisIsATransientError) {
+  test::redis_server server;
+  client redis(options_for(server));
+  ASSERT_TRUE(redis.command({"CONFIG", "SET", "maxmemory", "1"}).has_value());
+  auto r = redis.command({"SET", "k", "v"});
+  ASSERT_FALSE(r.has_value());
+  EXPECT_NE(r.error().message.find("OOM"), std::string::npos) << r.error().message;
+  EXPECT_EQ(r.error().kind, error_kind::transient);
+  ASSERT_TRUE(redis.command({"CONFIG", "SET", "maxmemory", "0"}).has_value());
+  EXPECT_TRUE(redis.command({"SET", "k", "v"}).has_value());
+}
+
 TEST(RedisClientTest, PipelineReturnsOneReplyPerCommandInOrder) {
   test::redis_server server;
   client redis(options_for(server));
