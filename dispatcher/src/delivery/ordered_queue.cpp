@@ -77,7 +77,14 @@ for k = 6, #KEYS, 5 do
     order[#order + 1] = resource
   end
   local task_key = KEYS[k + 3]
-  local known = redis.call('GET', KEYS[k + 2])
+  -- An enter numbers a new event in the same call that finds a known one (SET NX GET: nil when
+  -- it was set); a requeue numbers only what is not pending.
+  local known
+  if mode == 'enter' then
+    known = redis.call('SET', KEYS[k + 2], q.last + 1, 'PX', seq_ttl, 'NX', 'GET')
+  else
+    known = redis.call('GET', KEYS[k + 2])
+  end
   local n, state = tonumber(known), 2
   if mode == 'enter' and known then
     if q.head == event_id and redis.call('EXISTS', task_key) == 0 then
@@ -91,7 +98,7 @@ for k = 6, #KEYS, 5 do
     q.last = q.last + 1
     n = q.last
     q.numbered = true
-    redis.call('SET', KEYS[k + 2], n, 'PX', seq_ttl)
+    if mode ~= 'enter' then redis.call('SET', KEYS[k + 2], n, 'PX', seq_ttl) end
     if not q.head then
       q.head, q.head_seq, state = event_id, n, 1
       if mode ~= 'enter' then
@@ -148,7 +155,10 @@ return out
 // the one after it.
 // ARGV: event id, settled task id ("": no task to complete), now ms, task ttl ms, resource,
 // sequence ttl ms, lease-until ms, the next waiting task id and the one after it ("": none
-// declared, or none after).
+// declared, or none after); then, when the caller remembers the next event (its enter placed
+// it: ordered_memory.hpp), "m", its number, its event id, the one after's queueing ms ("": the
+// same as next's, so the oldest-wait score stays) and "1" when the resource's numbering and
+// next's body already outlive the head's retries (their TTLs, from next's enter, are left).
 // Every key it touches is in KEYS: on a Redis Cluster, while a slot migrates key by key, a
 // script reading keys built from ARGV may run where they are not (Redis 7 then fails it after
 // its first writes: a popped waiting event was lost). So the waiting events it will read are
@@ -156,14 +166,18 @@ return out
 // {3, next id, id after ("": none)} and the caller calls again with those keys (the settling
 // part above is idempotent). A waiting event whose record is gone (never expected: it lives
 // as long as its list) is popped and skipped, and the caller is asked again for the next.
+// A remembered next is neither read nor returned (the caller checked its number: see
+// ordered_queue::release).
 // The settled head's body is deleted (a duplicate hand-off, not the head, leaves the key
 // alone: it may be a requeued copy's); the next one's given the task TTL and keep_body's
-// margin (one GETEX).
+// margin.
 // Returns {0}: not the head; {1}: the queue is empty now; {2, {task id, {field, value, ...}},
 // body}: the next event, now the head, claimed for the caller until the lease: it is delivered
 // at once on the caller's shard, and should the caller die, the claim script finds the lease
 // run out and makes it due for any instance (as every claimed retry). The body is nil when it
-// is gone (never expected: see shard::retry_delivery). {3, id, id}: call again naming these.
+// is gone (never expected: see shard::retry_delivery). {2, task id, 1 or 0}: the same, for the
+// remembered next (0: its body key is gone, and the caller must not send the body it has, as
+// the Redis path could not). {3, id, id}: call again naming these.
 const redis::script& release_script() {
   static const redis::script s(std::string(keep_body_lua) + R"lua(
 if ARGV[2] ~= '' then
@@ -175,8 +189,7 @@ end
 if redis.call('HGET', KEYS[1], 'head') ~= ARGV[1] then return {0} end
 redis.call('DEL', KEYS[9])
 -- The front of the waiting list, or the end of the queue: {1} or {3, ...}.
-local function front()
-  local ids = redis.call('LRANGE', KEYS[2], 0, 1)
+local function front(ids)
   if #ids == 0 then
     redis.call('HDEL', KEYS[1], 'head', 'head_seq')
     redis.call('ZREM', KEYS[4], ARGV[5])
@@ -186,31 +199,48 @@ local function front()
 end
 local ids = redis.call('LRANGE', KEYS[2], 0, 1)
 if #ids == 0 or #KEYS < 11 or ids[1] ~= ARGV[8] or (ids[2] or '') ~= ARGV[9] then
-  return front()
+  return front(ids)
 end
+local remembered = ARGV[10] == 'm'
+local event_id, sequence, fields
+if remembered then sequence, event_id = ARGV[11], ARGV[12] end
 local id = redis.call('LPOP', KEYS[2])
 redis.call('HINCRBY', KEYS[3], 'waiting', -1)
-local fields = redis.call('HGETALL', KEYS[10])
-local event_id, sequence
-for i = 1, #fields, 2 do
-  if fields[i] == 'event_id' then event_id = fields[i + 1] end
-  if fields[i] == 'sequence' then sequence = fields[i + 1] end
+if not remembered then
+  fields = redis.call('HGETALL', KEYS[10])
+  for i = 1, #fields, 2 do
+    if fields[i] == 'event_id' then event_id = fields[i + 1] end
+    if fields[i] == 'sequence' then sequence = fields[i + 1] end
+  end
+  if not (event_id and sequence) then return front(redis.call('LRANGE', KEYS[2], 0, 1)) end
 end
-if not (event_id and sequence) then return front() end
+local fresh = remembered and ARGV[14] == '1'
 redis.call('HSET', KEYS[1], 'head', event_id, 'head_seq', sequence)
-redis.call('PEXPIRE', KEYS[1], ARGV[6])
+if not fresh then redis.call('PEXPIRE', KEYS[1], ARGV[6]) end
 redis.call('PEXPIRE', KEYS[10], ARGV[4])
 redis.call('ZADD', KEYS[6], ARGV[7], id)
 redis.call('SADD', KEYS[8], id)
-if ids[2] then
-  local at = redis.call('HGET', KEYS[12], 'queued_at') or ARGV[3]
-  redis.call('ZADD', KEYS[4], at, ARGV[5])
-else
+if not ids[2] then
   redis.call('ZREM', KEYS[4], ARGV[5])
+elseif not remembered then
+  redis.call('ZADD', KEYS[4], redis.call('HGET', KEYS[12], 'queued_at') or ARGV[3], ARGV[5])
+elseif ARGV[13] ~= '' then
+  redis.call('ZADD', KEYS[4], ARGV[13], ARGV[5])
 end
 -- The body only this record uses (the endpoint's copy): given the record's TTL and the
--- margin, as it is read.
-local body = redis.call('GETEX', KEYS[11], 'PX', tonumber(ARGV[4]) + body_margin)
+-- margin, as it is handed out.
+local body_ttl = tonumber(ARGV[4]) + body_margin
+if remembered then
+  -- Whether the body is still there, as the Redis path would find it.
+  local kept
+  if fresh then
+    kept = redis.call('EXISTS', KEYS[11])
+  else
+    kept = redis.call('PEXPIRE', KEYS[11], body_ttl)
+  end
+  return {2, id, kept}
+end
+local body = redis.call('GETEX', KEYS[11], 'PX', body_ttl)
 return {2, {id, fields}, body}
 )lua");
   return s;
@@ -325,7 +355,7 @@ redis::request requeue_call(const retry::task& t, std::size_t shards, clock::tim
 redis::request release_call(const retry::task& t, std::size_t shards, bool complete_task,
                             clock::time_point now, std::chrono::milliseconds task_ttl,
                             std::chrono::milliseconds lease, std::string_view next,
-                            std::string_view after) {
+                            std::string_view after, const hint* remembered) {
   const std::string& ep = t.endpoint_id;
   const std::size_t n = keys::retry_shard(ep, shards);
   std::string id = t.id();
@@ -346,6 +376,14 @@ redis::request release_call(const retry::task& t, std::size_t shards, bool compl
     r.keys.push_back(keys::ordered_body(n, ep, next_event));
     // Only read when there is one after: any key of the slot otherwise (the record again).
     r.keys.push_back(keys::retry_task(n, after.empty() ? next : after));
+    if (remembered != nullptr) {
+      r.args.insert(r.args.end(),
+                    {"m", std::to_string(remembered->sequence), remembered->event_id,
+                     remembered->after_queued_at_ms == 0
+                         ? std::string()
+                         : std::to_string(remembered->after_queued_at_ms),
+                     remembered->keeps_ttls ? "1" : "0"});
+    }
   }
   return r;
 }
@@ -409,6 +447,13 @@ result<released> released_from_reply(const redis::reply& r) {
     out.ask = std::make_pair(r.elements[1].str, r.elements[2].str);
     return out;
   }
+  if (r.elements[0].integer == 2 && r.elements.size() == 3 &&
+      r.elements[1].type == redis::reply::kind::string &&
+      r.elements[2].type == redis::reply::kind::integer) {
+    out.remembered = true;  // the caller's hint, released: the caller has its task
+    out.body_gone = r.elements[2].integer == 0;
+    return out;
+  }
   if (r.elements[0].integer == 2 && r.elements.size() >= 2) {
     auto next = retry::store::tasks_from_reply(r.elements[1]);
     if (next.size() == 1) out.next = std::move(next.front());
@@ -422,16 +467,27 @@ result<released> released_from_reply(const redis::reply& r) {
 redis::operation<released> release_op(const retry::task& t, std::size_t shards,
                                       bool complete_task, clock::time_point now,
                                       std::chrono::milliseconds task_ttl,
-                                      std::chrono::milliseconds lease) {
+                                      std::chrono::milliseconds lease,
+                                      const std::optional<hint>& remembered) {
   using op = redis::operation<released>;
-  return op::one(release_call(t, shards, complete_task, now, task_ttl, lease),
-                 [t, shards, complete_task, now, task_ttl, lease](
+  redis::request first =
+      remembered ? release_call(t, shards, complete_task, now, task_ttl, lease, remembered->next,
+                                remembered->after, &*remembered)
+                 : release_call(t, shards, complete_task, now, task_ttl, lease);
+  // What a second call needs of the head: not its body (a copy per release otherwise).
+  retry::task head;
+  head.event_id = t.event_id;
+  head.endpoint_id = t.endpoint_id;
+  head.resource = t.resource;
+  return op::one(std::move(first),
+                 [t = std::move(head), shards, complete_task, now, task_ttl, lease](
                      op& o, redis::replies r) -> std::optional<result<released>> {
                    auto got = redis::single_reply(std::move(r));
                    if (!got) return std::unexpected(got.error());
                    auto rel = released_from_reply(*got);
                    if (!rel || !rel->ask) return rel;
-                   // The waiting events it will read, named: the same call with their keys.
+                   // The waiting events it will read, named: the same call with their keys
+                   // (and no hint: a rejected one is stale).
                    o.next = release_call(t, shards, complete_task, now, task_ttl, lease,
                                          rel->ask->first, rel->ask->second);
                    return std::nullopt;
@@ -534,7 +590,8 @@ boost::asio::awaitable<void> ordered_queue::flush(std::string endpoint_id) {
     }
     b = std::move(it->second.front());
     it->second.pop_front();
-    call = ordered::enter_batch_call(b->tasks, shards_, ordered::clock::now(), task_ttl_);
+    const auto now = ordered::clock::now();
+    call = ordered::enter_batch_call(b->tasks, shards_, now, task_ttl_);
     got = co_await writer_.write(call, "ordered intake");
     if (got) {
       result<std::vector<ordered::place>> places =
@@ -542,6 +599,7 @@ boost::asio::awaitable<void> ordered_queue::flush(std::string endpoint_id) {
                        : ordered::places_from_reply(got->front(), b->tasks.size());
       if (places) {
         b->places = std::move(*places);
+        remember(b->tasks, b->places, ordered::unix_ms(now));
       } else {
         // Not the script's reply (never expected): attempted, unnumbered, rather than lost.
         log::error("ordered intake: unexpected reply; delivering without order",
@@ -555,10 +613,45 @@ boost::asio::awaitable<void> ordered_queue::flush(std::string endpoint_id) {
   }
 }
 
+void ordered_queue::remember(const std::vector<const retry::task*>& tasks,
+                             const std::vector<ordered::place>& places, std::int64_t now_ms) {
+  for (std::size_t i = 0; i < tasks.size() && i < places.size(); ++i) {
+    if (places[i].where == ordered::state::head) memory_.headed(*tasks[i], places[i].sequence);
+    if (places[i].where == ordered::state::waiting) {
+      memory_.waiting(*tasks[i], places[i].sequence, now_ms);
+    }
+  }
+}
+
 boost::asio::awaitable<std::optional<ordered::released>> ordered_queue::release(
     const retry::task& t, bool complete_task) {
-  auto op =
-      ordered::release_op(t, shards_, complete_task, ordered::clock::now(), task_ttl_, lease_);
+  // The next waiting event, when remembered: named in the first call.
+  const auto now = ordered::clock::now();
+  ordered_memory::entry_ptr next = memory_.front(t.endpoint_id, t.resource);
+  // A remembered event numbered before this head is stale: it left the list elsewhere, and the
+  // same id at the front now is a manual retry's copy with a new number (read from Redis). The
+  // numbers only grow while the numbering lives, and it lives a sequence TTL past next's enter.
+  if (next && (next->task.sequence <= t.sequence ||
+               ordered::unix_ms(now) - next->queued_at_ms >= ordered::sequence_ttl.count())) {
+    next = nullptr;
+  }
+  std::optional<ordered::hint> hint;
+  if (next) {
+    const ordered_memory::entry_ptr after = memory_.second(t.endpoint_id, t.resource);
+    // Queued in one enter call (a backlog comes in batches): the oldest-wait score stays.
+    const bool same_call = after && after->queued_at_ms == next->queued_at_ms;
+    hint = ordered::hint{next->task.id(),
+                         after ? after->task.id() : std::string(),
+                         next->task.event_id,
+                         next->task.sequence,
+                         after && !same_call ? after->queued_at_ms : 0,
+                         false};
+    // Its enter gave the numbering and the body the sequence TTL: while that still outlives
+    // the head's retries (a task TTL) by a day, the release need not extend them.
+    const auto waited = std::chrono::milliseconds(ordered::unix_ms(now) - next->queued_at_ms);
+    hint->keeps_ttls = waited + task_ttl_ + std::chrono::hours(24) < ordered::sequence_ttl;
+  }
+  auto op = ordered::release_op(t, shards_, complete_task, now, task_ttl_, lease_, hint);
   // Each round trip durable (write); a second one only when a waiting event is next.
   std::optional<std::vector<redis::reply>> got;
   while (!op.outcome) {
@@ -571,7 +664,19 @@ boost::asio::awaitable<std::optional<ordered::released>> ordered_queue::release(
     }
   }
   auto r = std::move(*op.outcome);
-  if (r) co_return *r;
+  if (r) {
+    if (r->remembered && next) {
+      r->next = next->task;
+      // Gone from Redis: delivered as the Redis path would (shard::retry_delivery).
+      if (r->body_gone) r->next->body.clear();
+      memory_.released(t.endpoint_id, t.resource, next->task.sequence);
+    } else if (r->next) {
+      memory_.released(t.endpoint_id, t.resource, r->next->sequence);
+    } else if (r->was_head) {
+      memory_.forget(t.endpoint_id, t.resource);  // its queue is empty
+    }
+    co_return *r;
+  }
   // Ran, but not the script's reply (never expected): a next event it claimed comes back
   // through the retry schedule once its lease runs out.
   log::error("ordered release: unexpected reply",

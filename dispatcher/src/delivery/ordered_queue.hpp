@@ -48,6 +48,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "delivery/ordered_memory.hpp"
 #include "redis/request.hpp"
 #include "retry/store.hpp"
 #include "tresse/common/result.hpp"
@@ -99,10 +100,23 @@ redis::request requeue_call(const retry::task& t, std::size_t shards, clock::tim
 // (`next`, `after`; "" when unknown or none): without them, or when they are not the list's
 // front, its reply asks for them (released::ask) and nothing is released yet. release_op makes
 // the calls.
+// What the caller remembers of `next` (ordered_memory.hpp), so that the script checks it (the
+// list's front and the one after) and neither reads nor returns its record and body
+// (released::remembered). The caller vouches for its number.
+struct hint {
+  std::string next;   // the task id of the front of the waiting list
+  std::string after;  // the task id after it; "" none
+  std::string event_id;
+  std::uint64_t sequence = 0;           // next's
+  std::int64_t after_queued_at_ms = 0;  // after's queueing (the oldest wait); 0: next's as well
+  // next's enter gave the resource's numbering and next's body TTLs that outlive the head's
+  // retries: the release leaves them.
+  bool keeps_ttls = false;
+};
 redis::request release_call(const retry::task& t, std::size_t shards, bool complete_task,
                             clock::time_point now, std::chrono::milliseconds task_ttl,
                             std::chrono::milliseconds lease, std::string_view next = {},
-                            std::string_view after = {});
+                            std::string_view after = {}, const hint* remembered = nullptr);
 // The body of `t`, a body-less record (the records these scripts write keep it in
 // keys::ordered_body), kept beyond `ttl` from now. Its reply: the body, or nil when gone.
 redis::request body_call(const retry::task& t, std::size_t shards, std::chrono::milliseconds ttl);
@@ -117,14 +131,20 @@ struct released {
   // Set: nothing released yet; call again naming these (the next waiting task id, the one
   // after it or ""). release_op does.
   std::optional<std::pair<std::string, std::string>> ask;
+  // The hinted next is the head now, claimed (`next` is unset: the caller has its task).
+  bool remembered = false;
+  // With `remembered`: its body key is gone, so it goes as without the hint (never sent with
+  // the body the caller has: each instance does the same).
+  bool body_gone = false;
 };
 result<released> released_from_reply(const redis::reply& r);
-// release_call until the script has released (one round trip when nothing waits, two when an
-// event waits; more only when the waiting list changed in between).
+// release_call until the script has released (one round trip when nothing waits or the hint is
+// right, two when an event waits unhinted; more only when the waiting list changed in between).
 redis::operation<released> release_op(const retry::task& t, std::size_t shards,
                                       bool complete_task, clock::time_point now,
                                       std::chrono::milliseconds task_ttl,
-                                      std::chrono::milliseconds lease);
+                                      std::chrono::milliseconds lease,
+                                      const std::optional<hint>& remembered = std::nullopt);
 result<place> place_from_reply(const redis::reply& r);
 result<std::vector<place>> places_from_reply(const redis::reply& r, std::size_t count);
 // A manual retry or replay of `t` to an ordered endpoint (t.resource set), with the meaning of
@@ -157,18 +177,22 @@ redis::operation<backlog> total_backlog_op(const std::vector<std::string>& endpo
 // time, each in the order enter() was called (on the shard's thread): what arrives while a
 // call is out waits for the next, which takes it all (up to `max_batch` events) in one script
 // call and one round trip. Other endpoints do not wait.
+//
+// What its enters placed as waiting it remembers (ordered_memory.hpp, bounded by `memory`):
+// a release names the next event from there, and a confirmed hint is delivered from memory.
 class ordered_queue {
  public:
   // `lease`: how long a released next event is claimed (engine_options::retry_lease).
   ordered_queue(redis_writer& writer, std::size_t shards, std::chrono::milliseconds task_ttl,
-                std::chrono::milliseconds lease)
-      : writer_(writer), shards_(shards), task_ttl_(task_ttl), lease_(lease) {}
+                std::chrono::milliseconds lease, ordered_memory::limits memory = {})
+      : writer_(writer), shards_(shards), task_ttl_(task_ttl), lease_(lease), memory_(memory) {}
 
   // `t` must outlive the co_await (a named local).
   boost::asio::awaitable<std::optional<ordered::place>> enter(const retry::task& t);
   // nullopt: stopping (not released; Kafka or the lease brings it back).
   boost::asio::awaitable<std::optional<ordered::released>> release(const retry::task& t,
                                                                    bool complete_task);
+  const ordered_memory& memory() const { return memory_; }
 
  private:
   // A script call keeps Redis busy for all of it: ~10 us an event.
@@ -181,6 +205,9 @@ class ordered_queue {
     std::optional<bool> done;               // false: stopping
     boost::asio::steady_timer wake;         // cancelled when done
   };
+  // An enter call's places, remembered (`now_ms`: the call's, the waiting events' queueing).
+  void remember(const std::vector<const retry::task*>& tasks,
+                const std::vector<ordered::place>& places, std::int64_t now_ms);
   // Sends the endpoint's batches one after the other until none is left.
   boost::asio::awaitable<void> flush(std::string endpoint_id);
 
@@ -188,6 +215,7 @@ class ordered_queue {
   std::size_t shards_;
   std::chrono::milliseconds task_ttl_;
   std::chrono::milliseconds lease_;
+  ordered_memory memory_;
   // Endpoints with a flush under way: their batches not yet sent, oldest first.
   std::unordered_map<std::string, std::deque<std::shared_ptr<batch>>> intakes_;
 };

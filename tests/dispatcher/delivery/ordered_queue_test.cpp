@@ -8,6 +8,11 @@
 #include <thread>
 #include <vector>
 
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/io_context.hpp>
+
+#include "delivery/redis_writer.hpp"
 #include "dispatcher/redis_test.hpp"
 #include "redis/keys.hpp"
 #include "redis/request.hpp"
@@ -524,6 +529,269 @@ TEST_F(OrderedQueueClusterTest, ReleaseWaitsOutAMigrationOfTheNextEventsRecord) 
   auto r2 = release(*r->next, false);
   ASSERT_TRUE(r2.next.has_value());
   EXPECT_EQ(r2.next->event_id, "evt_c3");
+}
+
+// The delivery path's side (ordered_queue) through a real redis_writer: what its enters placed
+// it remembers, so that a release takes one script call and reads no record back; a memory
+// that Redis contradicts (another instance, a requeue) costs the Redis path, never order.
+class OrderedQueueMemoryTest : public OrderedQueueTest {
+ protected:
+  template <class T>
+  T run(boost::asio::awaitable<T> a) {
+    std::optional<T> out;
+    boost::asio::co_spawn(io_, std::move(a), [&](std::exception_ptr e, T v) {
+      if (e) std::rethrow_exception(e);
+      out = std::move(v);
+      io_.stop();
+    });
+    io_.restart();
+    io_.run_for(10s);
+    EXPECT_TRUE(out.has_value()) << "timed out";
+    return std::move(*out);
+  }
+  // Enters `tasks` as one intake batch does (one call), in this order.
+  std::vector<place> enter_all(ordered_queue& q, const std::vector<retry::task>& tasks) {
+    std::vector<place> out(tasks.size());
+    int done = 0;
+    for (std::size_t i = 0; i < tasks.size(); ++i) {
+      boost::asio::co_spawn(
+          io_,
+          [&q, &tasks, &out, &done, i]() -> boost::asio::awaitable<void> {
+            auto p = co_await q.enter(tasks[i]);
+            if (p) out[i] = *p;
+            ++done;
+          },
+          boost::asio::detached);
+    }
+    io_.restart();
+    while (done < static_cast<int>(tasks.size()) && io_.run_one_for(10s) > 0) {
+    }
+    EXPECT_EQ(done, static_cast<int>(tasks.size()));
+    return out;
+  }
+  released release_by(ordered_queue& q, const retry::task& t, bool complete) {
+    auto r = run(q.release(t, complete));
+    EXPECT_TRUE(r.has_value());
+    return r ? *r : released{};
+  }
+  // Another instance's release (its own memory empty): the Redis path.
+  released release_elsewhere(const retry::task& t, bool complete) {
+    auto op = release_op(t, shards_, complete, clock::now(), ttl_, lease_);
+    auto r = redis::run(*redis_, op);
+    EXPECT_TRUE(r.has_value()) << (r ? "" : r.error().message);
+    return *r;
+  }
+  long script_calls() {
+    auto info = redis_->command({"INFO", "commandstats"});
+    const std::string text = info ? info->str : "";
+    const auto at = text.find("cmdstat_evalsha:calls=");
+    return at == std::string::npos ? 0 : std::stol(text.substr(at + 22));
+  }
+  std::vector<retry::task> events(int n, const char* resource = "apt_1") {
+    std::vector<retry::task> out;
+    for (int i = 1; i <= n; ++i) out.push_back(make("evt_" + std::to_string(i), resource));
+    return out;
+  }
+
+  boost::asio::io_context io_;
+  std::atomic<bool> stopping_{false};
+};
+
+TEST_F(OrderedQueueMemoryTest, ARememberedNextIsReleasedInOneCallAsRedisWouldGiveIt) {
+  redis_writer writer(io_, redis_->config(), stopping_);
+  ordered_queue q(writer, shards_, ttl_, lease_);
+  auto e = events(3);
+  e[2].first_attempt_at = now_ + 1s;
+  const auto places = enter_all(q, e);
+  ASSERT_EQ(places[0].where, state::head);
+  ASSERT_EQ(places[2].where, state::waiting);
+  EXPECT_EQ(q.memory().events(), 2u);
+  // What Redis holds for evt_2, as the Redis path would hand it out.
+  const std::string record = task_key(e[1]);
+  auto fields = redis_->command({"HGETALL", record});
+  ASSERT_TRUE(fields.has_value());
+  redis::reply id, listed;
+  id.type = redis::reply::kind::string;
+  id.str = e[1].id();
+  listed.type = redis::reply::kind::array;
+  listed.elements = {id, *fields};
+  const retry::task stored = retry::store::tasks_from_reply(listed).front();
+
+  ASSERT_TRUE(redis_->command({"CONFIG", "RESETSTAT"}).has_value());
+  auto head = e[0];
+  head.sequence = 1;
+  auto r = release_by(q, head, false);
+  EXPECT_EQ(script_calls(), 1);  // named from memory: no second call
+  ASSERT_TRUE(r.was_head);
+  ASSERT_TRUE(r.next.has_value());
+  EXPECT_EQ(r.next->event_id, "evt_2");
+  EXPECT_EQ(r.next->sequence, 2u);
+  EXPECT_EQ(r.next->body, e[1].body);
+  EXPECT_EQ(r.next->business_id, stored.business_id);
+  EXPECT_EQ(r.next->event_type, stored.event_type);
+  EXPECT_EQ(r.next->attempts, stored.attempts);
+  EXPECT_EQ(r.next->last_error, stored.last_error);
+  EXPECT_EQ(r.next->first_attempt_at, stored.first_attempt_at);
+  EXPECT_EQ(r.next->source.offset, stored.source.offset);
+  EXPECT_EQ(r.next->source.topic, stored.source.topic);
+  EXPECT_EQ(r.next->resource, stored.resource);
+  // Released as by the Redis path: the head, claimed, counted, its body kept.
+  EXPECT_EQ(redis_->command({"HGET", tag("we_1") + "r:apt_1", "head"})->str, "evt_2");
+  EXPECT_EQ(redis_->command({"HGET", tag("we_1") + "r:apt_1", "head_seq"})->str, "2");
+  EXPECT_TRUE(claim(clock::now()).empty());  // claimed for us
+  EXPECT_EQ(backlog_of("we_1").waiting, 1);
+  EXPECT_GT(pttl(record), 0);
+  EXPECT_LE(pttl(record), ttl_.count());
+  EXPECT_EQ(redis_->command({"GET", tag("we_1") + "b:evt_2"})->str, e[1].body);
+  EXPECT_EQ(q.memory().events(), 1u);
+
+  const long before = script_calls();  // the claim above made some
+  auto r2 = release_by(q, *r.next, true);
+  EXPECT_EQ(script_calls(), before + 1);
+  ASSERT_TRUE(r2.next.has_value());
+  EXPECT_EQ(r2.next->event_id, "evt_3");
+  EXPECT_EQ(r2.next->sequence, 3u);
+  EXPECT_FALSE(retry::store(redis_).get(e[1].id())->has_value());  // completed
+  auto r3 = release_by(q, *r2.next, true);
+  EXPECT_TRUE(r3.was_head);
+  EXPECT_FALSE(r3.next.has_value());
+  EXPECT_EQ(q.memory().events(), 0u);
+  EXPECT_EQ(q.memory().resources(), 0u);  // its list is empty: nothing to remember
+  auto b = backlog_of("we_1");
+  EXPECT_EQ(b.waiting, 0);
+  EXPECT_FALSE(b.oldest_queued_at.has_value());
+}
+
+TEST_F(OrderedQueueMemoryTest, TheOldestWaitFollowsTheFrontWhenItsNextWasQueuedLater) {
+  redis_writer writer(io_, redis_->config(), stopping_);
+  ordered_queue q(writer, shards_, ttl_, lease_);
+  auto e = events(3);
+  enter_all(q, {e[0], e[1]});
+  std::this_thread::sleep_for(5ms);
+  enter_all(q, {e[2]});
+  const auto queued_at = [&](const retry::task& t) {
+    return std::atoll(redis_->command({"HGET", task_key(t), "queued_at"})->str.c_str());
+  };
+  ASSERT_LT(queued_at(e[1]), queued_at(e[2]));
+  auto head = e[0];
+  head.sequence = 1;
+  ASSERT_TRUE(release_by(q, head, false).next.has_value());
+  auto b = backlog_of("we_1");
+  ASSERT_TRUE(b.oldest_queued_at.has_value());
+  EXPECT_EQ(std::chrono::duration_cast<std::chrono::milliseconds>(
+                b.oldest_queued_at->time_since_epoch())
+                .count(),
+            queued_at(e[2]));
+}
+
+TEST_F(OrderedQueueMemoryTest, AMemoryAnotherInstanceOutranFallsBackToRedisAndIsForgotten) {
+  redis_writer writer(io_, redis_->config(), stopping_);
+  ordered_queue q(writer, shards_, ttl_, lease_);
+  auto e = events(4);
+  enter_all(q, e);
+  ASSERT_EQ(q.memory().events(), 3u);
+  // Our lease on evt_1 ran out: another instance delivered it and released evt_2.
+  auto head = e[0];
+  head.sequence = 1;
+  auto elsewhere = release_elsewhere(head, false);
+  ASSERT_TRUE(elsewhere.next.has_value());
+  ASSERT_EQ(elsewhere.next->event_id, "evt_2");
+  // Then it died, and evt_2 came to us through the retry schedule: our memory names evt_2 as
+  // the next, the list says evt_3.
+  ASSERT_TRUE(redis_->command({"CONFIG", "RESETSTAT"}).has_value());
+  auto r = release_by(q, *elsewhere.next, true);
+  EXPECT_EQ(script_calls(), 2);  // the hint rejected, the Redis path
+  ASSERT_TRUE(r.next.has_value());
+  EXPECT_EQ(r.next->event_id, "evt_3");
+  EXPECT_EQ(r.next->sequence, 3u);
+  EXPECT_EQ(r.next->body, e[2].body);
+  // What Redis released is forgotten with all before it; what is left is right again.
+  EXPECT_EQ(q.memory().events(), 1u);
+  auto r2 = release_by(q, *r.next, true);
+  EXPECT_EQ(script_calls(), 3);
+  ASSERT_TRUE(r2.next.has_value());
+  EXPECT_EQ(r2.next->event_id, "evt_4");
+  EXPECT_EQ(r2.next->sequence, 4u);
+  EXPECT_EQ(backlog_of("we_1").waiting, 0);
+}
+
+TEST_F(OrderedQueueMemoryTest, ARequeuedCopyOfARememberedEventIsReadFromRedis) {
+  redis_writer writer(io_, redis_->config(), stopping_);
+  ordered_queue q(writer, shards_, ttl_, lease_);
+  auto e = events(3);
+  enter_all(q, {e[0], e[1]});
+  ASSERT_EQ(q.memory().events(), 1u);  // evt_2, number 2
+  // Elsewhere: evt_1 and evt_2 delivered, evt_3 the head, evt_2 retried by hand behind it:
+  // the same id at the front of the list, with number 4.
+  auto head = e[0];
+  head.sequence = 1;
+  auto second = release_elsewhere(head, false);
+  ASSERT_TRUE(second.next.has_value());
+  EXPECT_FALSE(release_elsewhere(*second.next, true).next.has_value());
+  ASSERT_EQ(enter(e[2]).where, state::head);
+  ASSERT_EQ(requeue(e[1]).where, state::waiting);
+
+  auto third = e[2];
+  third.sequence = 3;
+  auto r = release_by(q, third, false);
+  ASSERT_TRUE(r.next.has_value());
+  EXPECT_EQ(r.next->event_id, "evt_2");
+  EXPECT_EQ(r.next->sequence, 4u);  // the requeued copy's number, not the remembered 2
+  EXPECT_EQ(redis_->command({"HGET", tag("we_1") + "r:apt_1", "head_seq"})->str, "4");
+  EXPECT_EQ(q.memory().events(), 0u);
+}
+
+// As the Redis path, which hands out no body then (shard::retry_delivery dead-letters it):
+// every instance does the same with an event whose body key is gone.
+TEST_F(OrderedQueueMemoryTest, ABodyGoneFromRedisIsNotSentFromMemory) {
+  redis_writer writer(io_, redis_->config(), stopping_);
+  ordered_queue q(writer, shards_, ttl_, lease_);
+  auto e = events(3);
+  enter_all(q, e);
+  ASSERT_EQ(redis_->command({"DEL", tag("we_1") + "b:evt_2"})->integer, 1);
+  auto head = e[0];
+  head.sequence = 1;
+  auto r = release_by(q, head, false);
+  ASSERT_TRUE(r.next.has_value());
+  EXPECT_EQ(r.next->event_id, "evt_2");
+  EXPECT_EQ(r.next->sequence, 2u);
+  EXPECT_TRUE(r.next->body.empty());
+  auto r2 = release_by(q, *r.next, true);
+  ASSERT_TRUE(r2.next.has_value());
+  EXPECT_EQ(r2.next->body, e[2].body);
+}
+
+TEST_F(OrderedQueueMemoryTest, PastItsBoundAResourceGoesTheRedisPathInOrder) {
+  redis_writer writer(io_, redis_->config(), stopping_);
+  ordered_queue q(writer, shards_, ttl_, lease_,
+                  {.max_events = 3, .max_bytes = 1 << 20, .max_resources = 10});
+  auto a = events(6, "apt_a");
+  std::vector<retry::task> b;
+  for (int i = 1; i <= 3; ++i) b.push_back(make("evt_b" + std::to_string(i), "apt_b"));
+  enter_all(q, a);  // apt_a: 5 waiting, past the bound: started over
+  EXPECT_EQ(q.memory().events(), 0u);
+  enter_all(q, b);  // apt_b: 2 remembered
+  EXPECT_EQ(q.memory().events(), 2u);
+
+  ASSERT_TRUE(redis_->command({"CONFIG", "RESETSTAT"}).has_value());
+  auto head = a[0];
+  head.sequence = 1;
+  for (std::uint64_t n = 2; n <= 6; ++n) {
+    auto r = release_by(q, head, n > 2);
+    ASSERT_TRUE(r.next.has_value()) << n;
+    EXPECT_EQ(r.next->event_id, "evt_" + std::to_string(n));
+    EXPECT_EQ(r.next->sequence, n);
+    EXPECT_EQ(r.next->body, a[n - 1].body);
+    head = *r.next;
+  }
+  EXPECT_EQ(script_calls(), 10);  // two calls each: nothing remembered for apt_a
+  // apt_b still remembered: one call.
+  auto b1 = b[0];
+  b1.sequence = 1;
+  auto r = release_by(q, b1, false);
+  EXPECT_EQ(script_calls(), 11);
+  ASSERT_TRUE(r.next.has_value());
+  EXPECT_EQ(r.next->event_id, "evt_b2");
 }
 
 TEST(OrderedResourceTest, IsDataIdWhenItIsAnId) {
