@@ -85,47 +85,54 @@ redis::operation<created> create_op(std::string_view business_id, key_mode mode,
       .add({"EXPIRE", of_key(key_id), std::to_string(max_ttl.count())})
       .add({"EXEC"});
   using op = redis::operation<created>;
-  using step = std::optional<result<created>>;
-  // Then: the key's record, by its id (the key's hash is its record's name).
-  return op::one(std::move(r), [s, key, id = std::string(key_id)](op& o, redis::replies got) -> step {
-    if (!got) return result<created>(std::unexpected(got.error()));
-    if (auto st = redis::first_error(*got); !st) return result<created>(std::unexpected(st.error()));
-    // Both EXECs ran (an aborted one replies nil).
-    const auto execs = std::count_if(got->begin(), got->end(), [](const redis::reply& x) {
-      return x.type == redis::reply::kind::array;
-    });
-    if (execs != 2) return result<created>(fail(error_kind::transient, "redis: portal session not saved"));
-    o.next = redis::request{};
-    o.next.commands.add({"GET", redis::keys::api_key_id(id)});
-    o.step = [s, key, id](op& o, redis::replies got) -> step {
-      if (!got) return result<created>(std::unexpected(got.error()));
-      if (auto st = redis::first_error(*got); !st) return result<created>(std::unexpected(st.error()));
-      auto remove = [s, key, id](op& o) {
-        o.next = redis::request{};
-        o.next.commands.add({"DEL", key}).add({"SREM", of_key(id), key});
-        o.step = [s](op&, redis::replies got) -> step {
-          if (!got) return result<created>(std::unexpected(got.error()));
-          if (auto st = redis::first_error(*got); !st) return result<created>(std::unexpected(st.error()));
-          created gone = s;
-          gone.key_revoked = true;
-          return gone;
-        };
-        return step{};
-      };
-      if (got->front().is_nil()) return remove(o);  // the key is gone altogether
-      const std::string hash = got->front().str;
-      o.next = redis::request{};
-      o.next.commands.add({"HGET", redis::keys::api_key(hash), "revoked"});
-      o.step = [s, remove](op& o, redis::replies got) -> step {
+  // Then the key is read again (its id names its hash, the hash its record): revoked or gone,
+  // the session is removed. The steps in the order they run.
+  enum class step { saved, key_hash, revoked, removed };
+  return op::one(
+      std::move(r),
+      [s, key, id = std::string(key_id), at = step::saved](
+          op& o, redis::replies got) mutable -> std::optional<result<created>> {
         if (!got) return result<created>(std::unexpected(got.error()));
-        if (auto st = redis::first_error(*got); !st) return result<created>(std::unexpected(st.error()));
-        if (got->front().str == "1") return remove(o);
+        if (auto st = redis::first_error(*got); !st) {
+          return result<created>(std::unexpected(st.error()));
+        }
+        auto remove = [&] {
+          o.next = {};
+          o.next.commands.add({"DEL", key}).add({"SREM", of_key(id), key});
+          at = step::removed;
+          return std::nullopt;
+        };
+        switch (at) {
+          case step::saved: {
+            // Both EXECs ran (an aborted one replies nil).
+            const auto execs = std::count_if(got->begin(), got->end(), [](const redis::reply& x) {
+              return x.type == redis::reply::kind::array;
+            });
+            if (execs != 2) {
+              return result<created>(fail(error_kind::transient, "redis: portal session not saved"));
+            }
+            o.next = {};
+            o.next.commands.add({"GET", redis::keys::api_key_id(id)});
+            at = step::key_hash;
+            return std::nullopt;
+          }
+          case step::key_hash:
+            if (got->front().is_nil()) return remove();  // the key is gone altogether
+            o.next = {};
+            o.next.commands.add({"HGET", redis::keys::api_key(got->front().str), "revoked"});
+            at = step::revoked;
+            return std::nullopt;
+          case step::revoked:
+            if (got->front().str == "1") return remove();
+            return result<created>(s);
+          case step::removed: {
+            created gone = s;
+            gone.key_revoked = true;
+            return result<created>(std::move(gone));
+          }
+        }
         return result<created>(s);
-      };
-      return step{};
-    };
-    return step{};
-  });
+      });
 }
 
 redis::operation<std::optional<json>> get_op(std::string_view token) {
