@@ -74,13 +74,6 @@ start_waiting() {
   done
 }
 waited() { cat "$TMP/waited"; }
-# thread_ticks PID: "tid name ticks" per thread of PID (utime + stime; names: thread_name.hpp).
-thread_ticks() {
-  local t
-  for t in /proc/"$1"/task/*; do
-    printf '%s %s %s\n' "${t##*/}" "$(tr ' ' _ <"$t/comm")" "$(sed 's/^.*) //' "$t/stat" | awk '{ print $12 + $13 }')"
-  done 2>/dev/null
-}
 # others_ticks: "sinks broker" CPU clock ticks so far of the E sinks (summed) and the broker.
 others_ticks() {
   local sinks=0 pid u s

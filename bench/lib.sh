@@ -134,6 +134,13 @@ cpu_ticks() {
   # Fields after "pid (comm) ": state is 1, utime 12, stime 13 (comm may hold spaces).
   sed 's/^.*) //' "/proc/$1/stat" | awk '{ print $12, $13 }'
 }
+# thread_ticks PID: "tid name ticks" per thread of PID (utime + stime; names: thread_name.hpp).
+thread_ticks() {
+  local t
+  for t in /proc/"$1"/task/*; do
+    printf '%s %s %s\n' "${t##*/}" "$(tr ' ' _ <"$t/comm")" "$(sed 's/^.*) //' "$t/stat" | awk '{ print $12 + $13 }')"
+  done 2>/dev/null
+}
 # machine_ticks: "busy idle" clock ticks of all CPUs so far (/proc/stat: user, nice, system,
 # irq, softirq, steal are busy; idle and iowait are not).
 machine_ticks() {

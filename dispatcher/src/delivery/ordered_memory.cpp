@@ -64,6 +64,8 @@ void ordered_memory::waiting(const retry::task& t, std::uint64_t sequence,
     clear();
     return;
   }
+  // Its list was empty (remembered from its head on): the enter's ZADD NX scored it now.
+  if (s.waiting.empty()) s.score_ms = queued_at_ms;
   s.waiting.push_back(std::move(e));
   ++events_;
   bytes_ += size;
@@ -91,6 +93,17 @@ void ordered_memory::released(std::string_view endpoint_id, std::string_view res
     s->waiting.pop_front();
   }
   if (sequence > s->head_seq) s->head_seq = sequence;
+}
+
+std::int64_t ordered_memory::score_ms(std::string_view endpoint_id,
+                                      std::string_view resource) const {
+  const resource_state* s = find(endpoint_id, resource);
+  return s == nullptr ? 0 : s->score_ms;
+}
+
+void ordered_memory::scored(std::string_view endpoint_id, std::string_view resource,
+                            std::int64_t ms) {
+  if (resource_state* s = find(endpoint_id, resource)) s->score_ms = ms;
 }
 
 void ordered_memory::clear() {

@@ -20,6 +20,7 @@
 //   m.headed(t1, 1);  m.waiting(t2, 2, now_ms);   // enter's replies
 //   if (auto h = m.front(ep, res)) ... name h->task in the release ...
 //   m.released(ep, res, h->task.sequence);         // the script released it: ours to deliver
+//   m.scored(ep, res, after_queued_at_ms);          // and set the oldest-wait score to that
 #pragma once
 
 #include <cstddef>
@@ -68,6 +69,12 @@ class ordered_memory {
   // The resource's list was empty: nothing to remember until its next head.
   void forget(std::string_view endpoint_id, std::string_view resource);
 
+  // The resource's score in the endpoint's oldest-wait zset as last written (ms), as far as
+  // known: the first waiting event's enter sets it (ZADD NX on an empty list), a release names
+  // it (scored) or leaves it unknown (0: after a release by the Redis path).
+  std::int64_t score_ms(std::string_view endpoint_id, std::string_view resource) const;
+  void scored(std::string_view endpoint_id, std::string_view resource, std::int64_t ms);
+
   std::size_t events() const { return events_; }
   std::size_t bytes() const { return bytes_; }
   std::size_t resources() const { return resources_.size(); }
@@ -76,6 +83,7 @@ class ordered_memory {
   struct resource_state {
     std::deque<entry_ptr> waiting;  // ascending sequence
     std::uint64_t head_seq = 0;     // the last head we know of: what is not after it is gone
+    std::int64_t score_ms = 0;      // score_ms()
   };
   static std::string key_of(std::string_view endpoint_id, std::string_view resource);
   static std::size_t size_of(const entry& e);

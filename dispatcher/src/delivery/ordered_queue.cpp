@@ -157,7 +157,7 @@ return out
 // sequence ttl ms, lease-until ms, the next waiting task id and the one after it ("": none
 // declared, or none after); then, when the caller remembers the next event (its enter placed
 // it: ordered_memory.hpp), "m", its number, its event id, the one after's queueing ms ("": the
-// same as next's, so the oldest-wait score stays) and "1" when the resource's numbering and
+// oldest-wait score stays: the caller knows it is within a second of it) and "1" when the resource's numbering and
 // next's body already outlive the head's retries (their TTLs, from next's enter, are left).
 // Every key it touches is in KEYS: on a Redis Cluster, while a slot migrates key by key, a
 // script reading keys built from ARGV may run where they are not (Redis 7 then fails it after
@@ -638,13 +638,16 @@ boost::asio::awaitable<std::optional<ordered::released>> ordered_queue::release(
   std::optional<ordered::hint> hint;
   if (next) {
     const ordered_memory::entry_ptr after = memory_.second(t.endpoint_id, t.resource);
-    // Queued in one enter call (a backlog comes in batches): the oldest-wait score stays.
-    const bool same_call = after && after->queued_at_ms == next->queued_at_ms;
+    // The oldest-wait score (a gauge in seconds) stays while after's queueing is within a
+    // second of it: a ZADD per step saved, the wait shown at most a second longer than it is.
+    const std::int64_t score = memory_.score_ms(t.endpoint_id, t.resource);
+    const bool score_holds =
+        after && score > 0 && after->queued_at_ms - score < ordered::oldest_score_slack.count();
     hint = ordered::hint{next->task.id(),
                          after ? after->task.id() : std::string(),
                          next->task.event_id,
                          next->task.sequence,
-                         after && !same_call ? after->queued_at_ms : 0,
+                         after && !score_holds ? after->queued_at_ms : 0,
                          false};
     // Its enter gave the numbering and the body the sequence TTL: while that still outlives
     // the head's retries (a task TTL) by a day, the release need not extend them.
@@ -670,8 +673,12 @@ boost::asio::awaitable<std::optional<ordered::released>> ordered_queue::release(
       // Gone from Redis: delivered as the Redis path would (shard::retry_delivery).
       if (r->body_gone) r->next->body.clear();
       memory_.released(t.endpoint_id, t.resource, next->task.sequence);
+      if (hint->after_queued_at_ms != 0) {
+        memory_.scored(t.endpoint_id, t.resource, hint->after_queued_at_ms);
+      }
     } else if (r->next) {
       memory_.released(t.endpoint_id, t.resource, r->next->sequence);
+      memory_.scored(t.endpoint_id, t.resource, 0);  // from the record: not known here
     } else if (r->was_head) {
       memory_.forget(t.endpoint_id, t.resource);  // its queue is empty
     }

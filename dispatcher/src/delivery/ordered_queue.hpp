@@ -64,6 +64,9 @@ using clock = std::chrono::system_clock;
 // How long a resource's numbering and an event's number are kept after the resource's last
 // event: a resource idle this long starts again at 1.
 inline constexpr std::chrono::milliseconds sequence_ttl = std::chrono::hours(24 * 30);
+// How far a resource's oldest-wait score may lag its waiting list's front: a release leaves it
+// while the new front was queued within this of it (ordered_queue::release).
+inline constexpr std::chrono::milliseconds oldest_score_slack = std::chrono::seconds(1);
 
 // The event's resource: data.id when it is a string of 1-128 [A-Za-z0-9_-]; "" otherwise (then
 // the event is delivered unordered, without tresse-sequence).
@@ -108,7 +111,7 @@ struct hint {
   std::string after;  // the task id after it; "" none
   std::string event_id;
   std::uint64_t sequence = 0;           // next's
-  std::int64_t after_queued_at_ms = 0;  // after's queueing (the oldest wait); 0: next's as well
+  std::int64_t after_queued_at_ms = 0;  // after's queueing (the oldest wait); 0: the score stays
   // next's enter gave the resource's numbering and next's body TTLs that outlive the head's
   // retries: the release leaves them.
   bool keeps_ttls = false;

@@ -57,6 +57,29 @@ TEST(OrderedMemoryTest, RemembersAResourceFromItsHeadOnInOrder) {
   EXPECT_EQ(m.events(), 0u);
 }
 
+TEST(OrderedMemoryTest, KnowsTheOldestWaitScoreFromTheFirstWaitingEventOn) {
+  ordered_memory m;
+  EXPECT_EQ(m.score_ms("we_1", "apt_1"), 0);  // not remembered: unknown
+  m.headed(make("evt_1"), 1);
+  EXPECT_EQ(m.score_ms("we_1", "apt_1"), 0);
+  // Its list was empty: the enter's ZADD NX scored the first waiting event's queueing.
+  m.waiting(make("evt_2"), 2, 100);
+  m.waiting(make("evt_3"), 3, 250);
+  EXPECT_EQ(m.score_ms("we_1", "apt_1"), 100);
+  m.released("we_1", "apt_1", 2);
+  m.scored("we_1", "apt_1", 250);
+  EXPECT_EQ(m.score_ms("we_1", "apt_1"), 250);
+  m.scored("we_1", "apt_1", 0);  // a release by the Redis path: unknown again
+  EXPECT_EQ(m.score_ms("we_1", "apt_1"), 0);
+  m.released("we_1", "apt_1", 3);
+  m.waiting(make("evt_4"), 4, 400);  // the list was empty again
+  EXPECT_EQ(m.score_ms("we_1", "apt_1"), 400);
+  m.forget("we_1", "apt_1");
+  EXPECT_EQ(m.score_ms("we_1", "apt_1"), 0);
+  m.scored("we_1", "apt_1", 500);  // a resource not remembered keeps nothing
+  EXPECT_EQ(m.score_ms("we_1", "apt_1"), 0);
+}
+
 TEST(OrderedMemoryTest, WhatRedisReleasedPastTheMemoryIsForgottenWithWhatCameBefore) {
   ordered_memory m;
   m.headed(make("evt_1"), 1);
