@@ -210,8 +210,10 @@ TEST_F(OrderingTest, DeadLetteredHeadLetsTheNextGoAndOthersAreNotHeldBack) {
 }
 
 TEST_F(OrderingTest, AWaitingEventWhoseBodyIsGoneIsDeadLetteredNeverSentEmpty) {
-  // The waiting records keep no body (the endpoint's body key does). Should that key be gone when the
-  // event's turn comes (evicted, deleted), the event is dead-lettered and the next one goes.
+  // A waiting record of the layout before bodies went into the records keeps its body in the
+  // endpoint's body key. Should that key be gone when the event's turn comes (evicted,
+  // deleted), the event is dead-lettered and the next one goes. (A record of today's layout
+  // holds its body: gone with it, the event is skipped, as ordered_queue_test shows.)
   auto a1 = make_event("appointment.created", "biz_body", R"({"id":"apt_a"})");
   auto a2 = make_event("appointment.rescheduled", "biz_body", R"({"id":"apt_a"})");
   auto a3 = make_event("appointment.canceled", "biz_body", R"({"id":"apt_a"})");
@@ -220,18 +222,25 @@ TEST_F(OrderingTest, AWaitingEventWhoseBodyIsGoneIsDeadLetteredNeverSentEmpty) {
     return r.header("webhook-id") == first && hold ? sink_reply{.status = 500} : sink_reply{};
   });
   auto ep = ordered_endpoint("biz_body", sink.url());
-  start_dispatcher({"delivery.retry_schedule=300ms,300ms,300ms,300ms,300ms,300ms,300ms,300ms",
-                    "delivery.retry_jitter=0", "delivery.breaker_failures=0"});
+  const std::vector<std::string> settings{
+      "delivery.retry_schedule=300ms,300ms,300ms,300ms,300ms,300ms,300ms,300ms",
+      "delivery.retry_jitter=0", "delivery.breaker_failures=0"};
+  auto& first = start_dispatcher(settings);
   publish({a1, a2, a3});
   ASSERT_TRUE(eventually_true(
       [&] { return cli({"endpoints", "health", ep.id})["data"][0]["backlog"]["ordered_waiting"] == 2; }));
+  // Its memory of a2 (and a2's body) goes with it: the next instance reads a2 from Redis.
+  first.kill();
   dispatcher::redis::client redis(*dispatcher::redis::parse_url(redis_.url()));
   namespace keys = dispatcher::redis::keys;
-  const auto body =
-      keys::ordered_body(keys::retry_shard(ep.id, keys::default_retry_shards), ep.id, a2.id);
-  auto removed = redis.command({"DEL", body});
+  const std::size_t shard = keys::retry_shard(ep.id, keys::default_retry_shards);
+  auto removed =
+      redis.command({"HDEL", keys::retry_task(shard, dispatcher::retry::task_id(a2.id, ep.id)),
+                     "body"});
   ASSERT_TRUE(removed.has_value());
-  ASSERT_EQ(removed->integer, 1) << "a2's body was not in its body key";
+  ASSERT_EQ(removed->integer, 1) << "a2's body was not in its record";
+  ASSERT_EQ(redis.command({"EXISTS", keys::ordered_body(shard, ep.id, a2.id)})->integer, 0);
+  start_dispatcher(settings);
   hold = false;
 
   auto dead = kafka_.read(dead_letter_topic(), 1, eventually);
@@ -367,9 +376,10 @@ TEST_F(OrderingTest, DeletingTheEndpointRemovesItsQueues) {
   const std::size_t shard = keys::retry_shard(ep.id, keys::default_retry_shards);
   const std::string tag = keys::ordered_tag(shard, ep.id);
   ASSERT_EQ(count(tag + "[rw]:*"), 4u);  // two resources' numbering and waiting lists
-  ASSERT_EQ(count(tag + "b:*"), 3u);     // the waiting events' bodies
   const auto waiting_task = keys::retry_task(shard, dispatcher::retry::task_id(evs[1].id, ep.id));
   ASSERT_EQ(count(waiting_task), 1u);
+  // A waiting event's body apart, as the layout before bodies went into the records kept it.
+  ASSERT_TRUE(redis.command({"SET", tag + "b:" + evs[2].id, "old"}).has_value());
 
   cli({"endpoints", "delete", "--id", ep.id});
   EXPECT_EQ(count(tag + "[rwb]:*"), 0u);

@@ -24,15 +24,14 @@ std::int64_t unix_ms(clock::time_point t) {
   return std::chrono::duration_cast<std::chrono::milliseconds>(t.time_since_epoch()).count();
 }
 
-// Lua shared by the scripts that write or hand out a body-less record: the event's body key
-// (keys::ordered_body) lives at least `ttl` ms and a minute from now, so that it outlives the
-// record given `ttl` in the same call (a key without a TTL is left so); a missing key is set to
-// `body` when one is given.
+// Lua shared by the scripts that read the body of a record of the layout before bodies went into
+// the records (2026-12-02): the event's body key (keys::ordered_body) lives at least `ttl` ms
+// and a minute from now, so that it outlived the record given `ttl` in the same call (a key
+// without a TTL is left so).
 constexpr std::string_view keep_body_lua = R"lua(
 local body_margin = 60000
-local function keep_body(key, ttl, body)
+local function keep_body(key, ttl)
   ttl = tonumber(ttl) + body_margin
-  if body and redis.call('SET', key, body, 'PX', ttl, 'NX') then return end
   local left = redis.call('PTTL', key)
   if left >= 0 and left < ttl then redis.call('PEXPIRE', key, ttl) end
 end
@@ -40,32 +39,32 @@ end
 
 // Places a batch of one endpoint's events, in order (intake: each resource's in Kafka order).
 // KEYS: backlog hash, oldest zset, retry due, the endpoint's resource index, its retry task
-// index; then per event its resource's sequence hash and waiting list, its event key, task hash
-// and body key (all under the endpoint's retry shard's tag).
+// index; then per event its resource's sequence hash and waiting list, its event key and task
+// hash (all under the endpoint's retry shard's tag).
 // ARGV: now ms, task ttl ms, sequence ttl ms, mode ("enter" or "requeue"); then per event: event
 // id, task id, resource, body, 2m, and the m field/value pairs of its task record (without the
-// body).
-// A record written here keeps no body: the event's body key (keys::ordered_body, the
-// endpoint's own copy) holds it, made to outlive the record; whoever delivers the record reads
-// it from there, and the release of the event as head deletes it.
+// body, which comes apart: a head's is not written).
+// A record written here holds the body (so that a release hands it out with the record, and
+// nothing else has to live as long); the head's body is in the caller's memory and the attempt
+// log's, and enter writes none for it.
 // Each resource's numbering and head are read once and written once per call, its waiting ids
 // pushed at once, the endpoint's counters once: per event, only its own keys are touched.
 // Returns {sequence, state, ...} per event: state 1 head (attempt now), 0 waiting, 2 known,
 // 3 pending, 4 due.
 const redis::script& place_script() {
-  static const redis::script s(std::string(keep_body_lua) + R"lua(
+  static const redis::script s(R"lua(
 local now, task_ttl, seq_ttl, mode = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
 local out, queues, order = {}, {}, {}
 -- A task on the retry schedule, due now, for whichever instance claims it.
-local function make_due(k, task_id, n, resource, first, last, body)
-  redis.call('HSET', KEYS[k + 3], 'sequence', n, 'resource', resource, unpack(ARGV, first, last))
+local function make_due(k, task_id, n, resource, body, first, last)
+  redis.call('HSET', KEYS[k + 3], 'sequence', n, 'resource', resource, 'body', body,
+             unpack(ARGV, first, last))
   redis.call('PEXPIRE', KEYS[k + 3], task_ttl)
-  keep_body(KEYS[k + 4], task_ttl, body)
   redis.call('ZADD', KEYS[3], now, task_id)
   redis.call('SADD', KEYS[5], task_id)
 end
 local a = 5
-for k = 6, #KEYS, 5 do
+for k = 6, #KEYS, 4 do
   local event_id, task_id, resource, body = ARGV[a], ARGV[a + 1], ARGV[a + 2], ARGV[a + 3]
   local first, last = a + 5, a + 4 + tonumber(ARGV[a + 4])
   a = last + 1
@@ -90,7 +89,7 @@ for k = 6, #KEYS, 5 do
     if q.head == event_id and redis.call('EXISTS', task_key) == 0 then
       -- Redelivered by Kafka while still the head, with no retry task: its instance died
       -- before handing it off.
-      make_due(k, task_id, known, resource, first, last, body)
+      make_due(k, task_id, known, resource, body, first, last)
     end
   elseif mode ~= 'enter' and (q.head == event_id or redis.call('EXISTS', task_key) == 1) then
     n, state = n or 0, 3
@@ -102,17 +101,15 @@ for k = 6, #KEYS, 5 do
     if not q.head then
       q.head, q.head_seq, state = event_id, n, 1
       if mode ~= 'enter' then
-        make_due(k, task_id, n, resource, first, last, body)
+        make_due(k, task_id, n, resource, body, first, last)
         state = 4
       end
     else
-      -- Waiting: its record and body live as long as the list that holds it (the task TTL
-      -- could run out while heads ahead of it take their whole schedules); released, they get
-      -- the task TTL.
+      -- Waiting: its record lives as long as the list that holds it (the task TTL could run
+      -- out while heads ahead of it take their whole schedules); released, it gets the task TTL.
       redis.call('HSET', task_key, 'sequence', n, 'resource', resource, 'queued_at', now,
-                 unpack(ARGV, first, last))
+                 'body', body, unpack(ARGV, first, last))
       redis.call('PEXPIRE', task_key, seq_ttl)
-      keep_body(KEYS[k + 4], seq_ttl, body)
       q.waiting[#q.waiting + 1] = task_id
       state = 0
     end
@@ -133,9 +130,11 @@ for _, resource in ipairs(order) do
     numbered[#numbered + 1] = resource
   end
   if #q.waiting > 0 then
-    redis.call('RPUSH', q.list, unpack(q.waiting))
+    -- A list that was empty had no oldest-wait score (the release that emptied it removed it).
+    if redis.call('RPUSH', q.list, unpack(q.waiting)) == #q.waiting then
+      redis.call('ZADD', KEYS[2], now, resource)
+    end
     redis.call('PEXPIRE', q.list, seq_ttl)
-    redis.call('ZADD', KEYS[2], 'NX', now, resource)
     added = added + #q.waiting
   end
 end
@@ -150,44 +149,44 @@ return out
 }
 
 // KEYS: sequence hash, waiting list, backlog hash, oldest zset, retry due, retry claimed, the
-// settled task's hash, the endpoint's retry task index, the settled event's body key; then, once
-// the caller knows them, the next waiting event's task hash and body key, and the task hash of
-// the one after it.
+// settled task's hash, the endpoint's retry task index, the settled event's body key (a record
+// of the older layout's); then, once the caller knows them, the next waiting event's task hash
+// and body key (the same), and the task hash of the one after it.
 // ARGV: event id, settled task id ("": no task to complete), now ms, task ttl ms, resource,
 // sequence ttl ms, lease-until ms, the next waiting task id and the one after it ("": none
 // declared, or none after); then, when the caller remembers the next event (its enter placed
 // it: ordered_memory.hpp), "m", its number, its event id, the one after's queueing ms ("": the
-// oldest-wait score stays: the caller knows it is within a second of it) and "1" when the resource's numbering and
-// next's body already outlive the head's retries (their TTLs, from next's enter, are left).
+// oldest-wait score stays: the caller knows it is within a second of it) and "1" when the
+// resource's numbering already outlives the head's retries (its TTL, from next's enter, is
+// left).
 // Every key it touches is in KEYS: on a Redis Cluster, while a slot migrates key by key, a
 // script reading keys built from ARGV may run where they are not (Redis 7 then fails it after
 // its first writes: a popped waiting event was lost). So the waiting events it will read are
 // named by the caller: when the front of the waiting list is not what ARGV says, it returns
 // {3, next id, id after ("": none)} and the caller calls again with those keys (the settling
 // part above is idempotent). A waiting event whose record is gone (never expected: it lives
-// as long as its list) is popped and skipped, and the caller is asked again for the next.
-// A remembered next is neither read nor returned (the caller checked its number: see
-// ordered_queue::release).
-// The settled head's body is deleted (a duplicate hand-off, not the head, leaves the key
-// alone: it may be a requeued copy's); the next one's given the task TTL and keep_body's
-// margin.
+// as long as its list) is popped and skipped, and the caller is asked again for the next; a
+// remembered next is skipped so too (its record's PEXPIRE finds none), so every instance does
+// the same with it. Otherwise a remembered next is neither read nor returned (the caller
+// checked its number: see ordered_queue::release).
+// Completing the settled task deletes its record and the body key of the older layout (a
+// duplicate hand-off of a head also deletes a requeued copy's record: the same task id).
 // Returns {0}: not the head; {1}: the queue is empty now; {2, {task id, {field, value, ...}},
 // body}: the next event, now the head, claimed for the caller until the lease: it is delivered
 // at once on the caller's shard, and should the caller die, the claim script finds the lease
-// run out and makes it due for any instance (as every claimed retry). The body is nil when it
-// is gone (never expected: see shard::retry_delivery). {2, task id, 1 or 0}: the same, for the
-// remembered next (0: its body key is gone, and the caller must not send the body it has, as
-// the Redis path could not). {3, id, id}: call again naming these.
+// run out and makes it due for any instance (as every claimed retry). The body is nil when the
+// record holds it, and when it is gone (a record of the older layout whose body key is gone:
+// see shard::retry_delivery). {2, task id}: the same, for the remembered next. {3, id, id}:
+// call again naming these.
 const redis::script& release_script() {
   static const redis::script s(std::string(keep_body_lua) + R"lua(
 if ARGV[2] ~= '' then
-  redis.call('DEL', KEYS[7])
+  redis.call('DEL', KEYS[7], KEYS[9])
   redis.call('ZREM', KEYS[5], ARGV[2])
   redis.call('ZREM', KEYS[6], ARGV[2])
   redis.call('SREM', KEYS[8], ARGV[2])
 end
 if redis.call('HGET', KEYS[1], 'head') ~= ARGV[1] then return {0} end
-redis.call('DEL', KEYS[9])
 -- The front of the waiting list, or the end of the queue: {1} or {3, ...}.
 local function front(ids)
   if #ids == 0 then
@@ -203,21 +202,26 @@ if #ids == 0 or #KEYS < 11 or ids[1] ~= ARGV[8] or (ids[2] or '') ~= ARGV[9] the
 end
 local remembered = ARGV[10] == 'm'
 local event_id, sequence, fields
-if remembered then sequence, event_id = ARGV[11], ARGV[12] end
+local has_body = false
 local id = redis.call('LPOP', KEYS[2])
 redis.call('HINCRBY', KEYS[3], 'waiting', -1)
-if not remembered then
+if remembered then
+  sequence, event_id = ARGV[11], ARGV[12]
+else
   fields = redis.call('HGETALL', KEYS[10])
   for i = 1, #fields, 2 do
     if fields[i] == 'event_id' then event_id = fields[i + 1] end
     if fields[i] == 'sequence' then sequence = fields[i + 1] end
+    if fields[i] == 'body' then has_body = true end
   end
-  if not (event_id and sequence) then return front(redis.call('LRANGE', KEYS[2], 0, 1)) end
+end
+-- Handed out: the task TTL, as every scheduled task.
+if not (event_id and sequence) or redis.call('PEXPIRE', KEYS[10], ARGV[4]) == 0 then
+  return front(redis.call('LRANGE', KEYS[2], 0, 1))
 end
 local fresh = remembered and ARGV[14] == '1'
 redis.call('HSET', KEYS[1], 'head', event_id, 'head_seq', sequence)
 if not fresh then redis.call('PEXPIRE', KEYS[1], ARGV[6]) end
-redis.call('PEXPIRE', KEYS[10], ARGV[4])
 redis.call('ZADD', KEYS[6], ARGV[7], id)
 redis.call('SADD', KEYS[8], id)
 if not ids[2] then
@@ -227,20 +231,11 @@ elseif not remembered then
 elseif ARGV[13] ~= '' then
   redis.call('ZADD', KEYS[4], ARGV[13], ARGV[5])
 end
--- The body only this record uses (the endpoint's copy): given the record's TTL and the
--- margin, as it is handed out.
-local body_ttl = tonumber(ARGV[4]) + body_margin
-if remembered then
-  -- Whether the body is still there, as the Redis path would find it.
-  local kept
-  if fresh then
-    kept = redis.call('EXISTS', KEYS[11])
-  else
-    kept = redis.call('PEXPIRE', KEYS[11], body_ttl)
-  end
-  return {2, id, kept}
-end
-local body = redis.call('GETEX', KEYS[11], 'PX', body_ttl)
+if remembered then return {2, id} end
+-- A record of the older layout keeps its body apart: handed out with the record's TTL and the
+-- margin.
+local body = nil
+if not has_body then body = redis.call('GETEX', KEYS[11], 'PX', tonumber(ARGV[4]) + body_margin) end
 return {2, {id, fields}, body}
 )lua");
   return s;
@@ -249,7 +244,7 @@ return {2, {id, fields}, body}
 // KEYS: the event's body key. ARGV: ttl ms. Returns the body (nil: gone), kept at least `ttl`.
 const redis::script& body_script() {
   static const redis::script s(std::string(keep_body_lua) + R"lua(
-keep_body(KEYS[1], ARGV[1], nil)
+keep_body(KEYS[1], ARGV[1])
 return redis.call('GET', KEYS[1])
 )lua");
   return s;
@@ -305,18 +300,17 @@ redis::request place_call(const std::vector<const retry::task*>& batch, std::siz
                    {std::to_string(unix_ms(now)), std::to_string(task_ttl.count()),
                     std::to_string(sequence_ttl.count()), mode},
                    {}};
-  constexpr std::size_t keys_per_event = 5, args_per_event = 5, record_pairs = 13;
+  constexpr std::size_t keys_per_event = 4, args_per_event = 5, record_pairs = 13;
   r.keys.reserve(r.keys.size() + keys_per_event * batch.size());
   r.args.reserve(r.args.size() + (args_per_event + 2 * record_pairs) * batch.size());
   for (const retry::task* t : batch) {
     // The record as the retry store writes it (its own id, due and ttl first: dropped here),
-    // but with the body apart: it goes to the event's body key.
+    // but with the body apart: the script writes it only into a waiting or due record.
     std::vector<std::string> record = retry::store::task_args(*t, now, task_ttl);
     r.keys.insert(r.keys.end(), {keys::ordered_sequence(n, ep, t->resource),
                                  keys::ordered_waiting(n, ep, t->resource),
                                  keys::ordered_event(n, ep, t->event_id),
-                                 keys::retry_task(n, record[0]),
-                                 keys::ordered_body(n, ep, t->event_id)});
+                                 keys::retry_task(n, record[0])});
     r.args.insert(r.args.end(), {t->event_id, std::move(record[0]), t->resource, t->body, ""});
     const std::size_t count_at = r.args.size() - 1;
     for (std::size_t i = 3; i + 1 < record.size(); i += 2) {
@@ -447,11 +441,9 @@ result<released> released_from_reply(const redis::reply& r) {
     out.ask = std::make_pair(r.elements[1].str, r.elements[2].str);
     return out;
   }
-  if (r.elements[0].integer == 2 && r.elements.size() == 3 &&
-      r.elements[1].type == redis::reply::kind::string &&
-      r.elements[2].type == redis::reply::kind::integer) {
+  if (r.elements[0].integer == 2 && r.elements.size() == 2 &&
+      r.elements[1].type == redis::reply::kind::string) {
     out.remembered = true;  // the caller's hint, released: the caller has its task
-    out.body_gone = r.elements[2].integer == 0;
     return out;
   }
   if (r.elements[0].integer == 2 && r.elements.size() >= 2) {
@@ -670,8 +662,6 @@ boost::asio::awaitable<std::optional<ordered::released>> ordered_queue::release(
   if (r) {
     if (r->remembered && next) {
       r->next = next->task;
-      // Gone from Redis: delivered as the Redis path would (shard::retry_delivery).
-      if (r->body_gone) r->next->body.clear();
       memory_.released(t.endpoint_id, t.resource, next->task.sequence);
       if (hint->after_queued_at_ms != 0) {
         memory_.scored(t.endpoint_id, t.resource, hint->after_queued_at_ms);

@@ -8,9 +8,8 @@
 // instance dies:
 // - enter (intake): idempotent by event id (Kafka redelivers after a crash). A new event gets
 //   the resource's next number; with no head it becomes the head and is attempted now,
-//   otherwise it joins the waiting list, its retry task record stored beside it (without the
-//   body: the endpoint's copy of it, keys::ordered_body, outlives the record), and counts
-//   as handed off (its offset may commit). An endpoint's enters go in batches, one script call
+//   otherwise it joins the waiting list, its retry task record (with the body) stored beside
+//   it, and counts as handed off (its offset may commit). An endpoint's enters go in batches, one script call
 //   each. An event seen before keeps its number; if it is the head and has no retry task (its
 //   instance died before handing it off), it goes onto the retry schedule, due now.
 // - release (settling the head: delivered, dead-lettered, endpoint disabled or deleted): clears
@@ -104,24 +103,25 @@ redis::request requeue_call(const retry::task& t, std::size_t shards, clock::tim
 // front, its reply asks for them (released::ask) and nothing is released yet. release_op makes
 // the calls.
 // What the caller remembers of `next` (ordered_memory.hpp), so that the script checks it (the
-// list's front and the one after) and neither reads nor returns its record and body
-// (released::remembered). The caller vouches for its number.
+// list's front and the one after, that its record is there) and neither reads nor returns its
+// record (released::remembered). The caller vouches for its number.
 struct hint {
   std::string next;   // the task id of the front of the waiting list
   std::string after;  // the task id after it; "" none
   std::string event_id;
   std::uint64_t sequence = 0;           // next's
   std::int64_t after_queued_at_ms = 0;  // after's queueing (the oldest wait); 0: the score stays
-  // next's enter gave the resource's numbering and next's body TTLs that outlive the head's
-  // retries: the release leaves them.
+  // next's enter gave the resource's numbering a TTL that outlives the head's retries: the
+  // release leaves it.
   bool keeps_ttls = false;
 };
 redis::request release_call(const retry::task& t, std::size_t shards, bool complete_task,
                             clock::time_point now, std::chrono::milliseconds task_ttl,
                             std::chrono::milliseconds lease, std::string_view next = {},
                             std::string_view after = {}, const hint* remembered = nullptr);
-// The body of `t`, a body-less record (the records these scripts write keep it in
-// keys::ordered_body), kept beyond `ttl` from now. Its reply: the body, or nil when gone.
+// The body of `t`, a body-less record of the layout before bodies went into the records
+// (2026-12-02: its endpoint's body key keys::ordered_body held it), kept beyond `ttl` from now.
+// Its reply: the body, or nil when gone.
 redis::request body_call(const retry::task& t, std::size_t shards, std::chrono::milliseconds ttl);
 // A deleted endpoint's queues: removes up to `budget` waiting events (their task records) and
 // emptied resources (numbering, waiting list). Reply: the resources left; call again until 0.
@@ -136,9 +136,6 @@ struct released {
   std::optional<std::pair<std::string, std::string>> ask;
   // The hinted next is the head now, claimed (`next` is unset: the caller has its task).
   bool remembered = false;
-  // With `remembered`: its body key is gone, so it goes as without the hint (never sent with
-  // the body the caller has: each instance does the same).
-  bool body_gone = false;
 };
 result<released> released_from_reply(const redis::reply& r);
 // release_call until the script has released (one round trip when nothing waits or the hint is

@@ -190,8 +190,9 @@ asio::awaitable<void> shard::retry_delivery(retry::task task,
     }
   } counted{outstanding};
   auto ep = ctx_.deps.endpoints.find(task.endpoint_id);
-  // An ordered event that waited: its record keeps no body. A deleted endpoint's task is only
-  // dropped (its purge removed the body too).
+  // A record without its body: an ordered event that waited, entered by a version that kept
+  // bodies apart (ordered_queue.hpp). A deleted endpoint's task is only dropped (its purge
+  // removed the body too).
   if (ep && task.body.empty()) {
     const auto found = co_await settle_.load_body(task);
     if (!found) co_return;  // stopping: the claim's lease runs out and someone retries

@@ -246,75 +246,52 @@ TEST_F(OrderedQueueTest, WaitingRecordsExpireWithTheirQueue) {
   EXPECT_LE(pttl(record), ttl_.count());
 }
 
-TEST_F(OrderedQueueTest, RecordsKeepNoBodyTheEndpointsBodyKeyOutlivesThem) {
+TEST_F(OrderedQueueTest, AWaitingRecordHoldsItsBodyTheHeadsIsNotWritten) {
   auto e1 = make("evt_1"), e2 = make("evt_2");
   enter(e1);
   enter(e2);
   const auto record = task_key(e2);
-  const auto body = tag("we_1") + "b:" + e2.event_id;
   EXPECT_TRUE(redis_->command({"HEXISTS", record, "sequence"})->integer == 1);
-  EXPECT_EQ(redis_->command({"HEXISTS", record, "body"})->integer, 0);
-  EXPECT_EQ(redis_->command({"GET", body})->str, e2.body);
-  EXPECT_GT(pttl(body), pttl(record));
+  EXPECT_EQ(redis_->command({"HGET", record, "body"})->str, e2.body);
   // The head's body is in memory (and the attempt log's to keep): enter writes none for it.
-  EXPECT_EQ(redis_->command({"EXISTS", tag("we_1") + "b:" + e1.event_id})->integer, 0);
-  // An existing body (a Kafka redelivery's) is not replaced, and a longer TTL is not shortened.
-  auto e3 = make("evt_3");
-  const auto body3 = tag("we_1") + "b:" + e3.event_id;
-  ASSERT_TRUE(redis_->command({"SET", body3, "first", "PX", "9999999999"}).has_value());
-  enter(e3);
-  EXPECT_EQ(redis_->command({"GET", body3})->str, "first");
-  EXPECT_GT(pttl(body3), sequence_ttl.count());
+  EXPECT_EQ(redis_->command({"EXISTS", task_key(e1)})->integer, 0);
+  EXPECT_EQ(redis_->command({"KEYS", tag("we_1") + "b:*"})->elements.size(), 0u);
+  // A Kafka redelivery of a waiting event changes nothing.
+  auto again = e2;
+  again.body = "changed";
+  EXPECT_EQ(enter(again).where, state::known);
+  EXPECT_EQ(redis_->command({"HGET", record, "body"})->str, e2.body);
 
-  // Released: the body comes with it, and outlives the record (given the task TTL).
+  // Released: the body comes with it.
   e1.sequence = 1;
   auto r = release(e1, false);
   ASSERT_TRUE(r.next.has_value());
   EXPECT_EQ(r.next->body, e2.body);
-  EXPECT_GT(pttl(body), pttl(record));
-  // Claimed after the lease (its releaser died), the record has no body: it is read apart,
-  // its key kept at least the TTL it is given.
+  // Claimed after the lease (its releaser died): the record has its body.
   auto claimed = claim(now_ + 2 * lease_);
   ASSERT_EQ(claimed.size(), 1u);
-  EXPECT_TRUE(claimed[0].body.empty());
-  ASSERT_TRUE(redis_->command({"PEXPIRE", body, "1000"}).has_value());
-  auto read = redis::single_reply(redis::run(*redis_, body_call(e2, shards_, ttl_)));
-  ASSERT_TRUE(read.has_value());
-  EXPECT_EQ(read->str, e2.body);
-  EXPECT_GT(pttl(body), ttl_.count());
-  // Gone (evicted, deleted): nil, and a release hands out the next without a body.
-  ASSERT_TRUE(redis_->command({"DEL", body}).has_value());
-  read = redis::single_reply(redis::run(*redis_, body_call(e2, shards_, ttl_)));
-  ASSERT_TRUE(read.has_value());
-  EXPECT_TRUE(read->is_nil());
-  EXPECT_EQ(redis_->command({"EXISTS", body})->integer, 0);
-  ASSERT_TRUE(redis_->command({"DEL", body3}).has_value());
-  auto r2 = release(*r.next, true);
-  ASSERT_TRUE(r2.next.has_value());
-  EXPECT_EQ(r2.next->event_id, "evt_3");
-  EXPECT_TRUE(r2.next->body.empty());
+  EXPECT_EQ(claimed[0].body, e2.body);
 }
 
-TEST_F(OrderedQueueTest, ASettledHeadsBodyIsDeletedADuplicateHandOffLeavesARequeuedOne) {
+TEST_F(OrderedQueueTest, ASettledHeadsRecordIsDeletedADuplicateHandOffLeavesARequeuedOne) {
   auto e1 = make("evt_1"), e2 = make("evt_2");
   enter(e1);
   enter(e2);
-  const auto body2 = tag("we_1") + "b:" + e2.event_id;
   e1.sequence = 1;
   auto r = release(e1, false);
   ASSERT_TRUE(r.next.has_value());
-  ASSERT_EQ(redis_->command({"EXISTS", body2})->integer, 1);  // e2 is out: its claim may lapse
-  // e2 settled: its body goes with its head.
+  ASSERT_EQ(redis_->command({"EXISTS", task_key(e2)})->integer, 1);  // out: its claim may lapse
+  // e2 settled: its record goes.
   release(*r.next, true);
-  EXPECT_EQ(redis_->command({"EXISTS", body2})->integer, 0);
-  // A manual retry of e2 behind a new head writes its body again; a late duplicate release of
-  // the first e2 is not the head and leaves it.
+  EXPECT_EQ(redis_->command({"EXISTS", task_key(e2)})->integer, 0);
+  // A manual retry of e2 behind a new head writes its record and body again; a late duplicate
+  // release of the first e2 (not completing a task) is not the head and leaves it.
   auto e3 = make("evt_3");
   ASSERT_EQ(enter(e3).where, state::head);
   ASSERT_EQ(requeue(e2).where, state::waiting);
-  ASSERT_EQ(redis_->command({"EXISTS", body2})->integer, 1);
+  ASSERT_EQ(redis_->command({"HGET", task_key(e2), "body"})->str, e2.body);
   EXPECT_FALSE(release(*r.next, false).was_head);
-  EXPECT_EQ(redis_->command({"EXISTS", body2})->integer, 1);
+  EXPECT_EQ(redis_->command({"HGET", task_key(e2), "body"})->str, e2.body);
 }
 
 TEST_F(OrderedQueueTest, DeadLetteredHeadLetsTheNextGoAndLeavesAGap) {
@@ -390,11 +367,13 @@ TEST_F(OrderedQueueTest, PurgeRemovesADeletedEndpointsQueuesInBoundedBatches) {
     return redis_->command({"KEYS", pattern})->elements.size();
   };
   ASSERT_GT(keys_of(tag("we_1") + "[rw]:*"), 0u);
-  // One resource's head released: its next is the head now, its body kept for its delivery.
+  // One resource's head released: its next is the head now, its body in its record.
   auto head = make("evt_0_0", "apt_0");
   head.sequence = 1;
   ASSERT_TRUE(release(head, false).next.has_value());
-  ASSERT_EQ(keys_of(tag("we_1") + "b:*"), 15u);  // 3 waiting of 5 resources, one now head
+  ASSERT_EQ(keys_of(tag("we_1") + "b:*"), 0u);  // the bodies are in the records
+  // A waiting event's body key as the layout before kept it: purged as well.
+  ASSERT_TRUE(redis_->command({"SET", tag("we_1") + "b:evt_1_2", "old"}).has_value());
   // That head's task is the retry schedule's (a deleted endpoint's retry is dropped when
   // claimed), no longer a waiting record.
   std::erase(waiting_tasks, make("evt_0_1", "apt_0").id());
@@ -417,7 +396,6 @@ TEST_F(OrderedQueueTest, PurgeRemovesADeletedEndpointsQueuesInBoundedBatches) {
   // Another endpoint's queue is untouched.
   EXPECT_EQ(backlog_of("we_2").waiting, 1);
   EXPECT_EQ(keys_of(task_key(make("evt_other_2", "apt_0", "we_2"))), 1u);
-  EXPECT_EQ(keys_of(tag("we_2") + "b:evt_other_2"), 1u);
 }
 
 // A Redis Cluster runs a script only when all its keys are in one slot; the purge script also
@@ -439,7 +417,7 @@ TEST_F(OrderedQueueTest, EachScriptTouchesOneSlot) {
     for (const auto& call : calls) {
       for (const auto& k : call.keys) EXPECT_EQ(redis::key_slot(k), slot) << k;
     }
-    EXPECT_EQ(calls[4].keys.size(), 5u + 2 * 5u);  // the batch's every key checked above
+    EXPECT_EQ(calls[4].keys.size(), 5u + 2 * 4u);  // the batch's every key checked above
     EXPECT_EQ(calls[2].keys.size(), 9u + 3u);  // release: with the next events' keys
     EXPECT_EQ(redis::key_slot(calls[3].args[0]), slot);  // purge: the queue key prefix
     EXPECT_EQ(redis::key_slot(calls[3].args[1]), slot);  // purge: the task key prefix
@@ -669,7 +647,7 @@ TEST_F(OrderedQueueMemoryTest, ARememberedNextIsReleasedInOneCallAsRedisWouldGiv
   EXPECT_EQ(backlog_of("we_1").waiting, 1);
   EXPECT_GT(pttl(record), 0);
   EXPECT_LE(pttl(record), ttl_.count());
-  EXPECT_EQ(redis_->command({"GET", tag("we_1") + "b:evt_2"})->str, e[1].body);
+  EXPECT_EQ(redis_->command({"HGET", record, "body"})->str, e[1].body);
   EXPECT_EQ(q.memory().events(), 1u);
 
   const long before = script_calls();  // the claim above made some
@@ -763,24 +741,56 @@ TEST_F(OrderedQueueMemoryTest, ARequeuedCopyOfARememberedEventIsReadFromRedis) {
   EXPECT_EQ(q.memory().events(), 0u);
 }
 
-// As the Redis path, which hands out no body then (shard::retry_delivery dead-letters it):
-// every instance does the same with an event whose body key is gone.
-TEST_F(OrderedQueueMemoryTest, ABodyGoneFromRedisIsNotSentFromMemory) {
+// As the Redis path, which pops and skips a waiting event whose record is gone (never expected:
+// it lives as long as its list): every instance does the same with it, memory or not.
+TEST_F(OrderedQueueMemoryTest, ARecordGoneFromRedisIsSkippedAsTheRedisPathSkipsIt) {
   redis_writer writer(io_, redis_->config(), stopping_);
   ordered_queue q(writer, shards_, ttl_, lease_);
   auto e = events(3);
   enter_all(q, e);
-  ASSERT_EQ(redis_->command({"DEL", tag("we_1") + "b:evt_2"})->integer, 1);
+  ASSERT_EQ(redis_->command({"DEL", task_key(e[1])})->integer, 1);
   auto head = e[0];
   head.sequence = 1;
   auto r = release_by(q, head, false);
   ASSERT_TRUE(r.next.has_value());
-  EXPECT_EQ(r.next->event_id, "evt_2");
-  EXPECT_EQ(r.next->sequence, 2u);
-  EXPECT_TRUE(r.next->body.empty());
+  EXPECT_EQ(r.next->event_id, "evt_3");
+  EXPECT_EQ(r.next->sequence, 3u);
+  EXPECT_EQ(r.next->body, e[2].body);
+  EXPECT_EQ(redis_->command({"HGET", tag("we_1") + "r:apt_1", "head"})->str, "evt_3");
+  EXPECT_EQ(backlog_of("we_1").waiting, 0);
+  EXPECT_EQ(q.memory().events(), 0u);
   auto r2 = release_by(q, *r.next, true);
+  EXPECT_TRUE(r2.was_head);
+  EXPECT_FALSE(r2.next.has_value());
+}
+
+// A waiting record of the layout before bodies went into the records (its body in the
+// endpoint's body key) is handed out with that body by the Redis path, and without one when
+// the key is gone (shard::retry_delivery dead-letters it then).
+TEST_F(OrderedQueueTest, ARecordOfTheOlderLayoutIsHandedOutWithItsBodyKey) {
+  auto e1 = make("evt_1"), e2 = make("evt_2"), e3 = make("evt_3");
+  enter(e1);
+  enter(e2);
+  enter(e3);
+  for (const auto* t : {&e2, &e3}) {
+    ASSERT_EQ(redis_->command({"HDEL", task_key(*t), "body"})->integer, 1);
+    ASSERT_TRUE(redis_->command({"SET", tag("we_1") + "b:" + t->event_id, t->body, "PX", "1000"})
+                    .has_value());
+  }
+  ASSERT_TRUE(redis_->command({"DEL", tag("we_1") + "b:evt_3"}).has_value());
+  e1.sequence = 1;
+  auto r = release(e1, false);
+  ASSERT_TRUE(r.next.has_value());
+  EXPECT_EQ(r.next->event_id, "evt_2");
+  EXPECT_EQ(r.next->body, e2.body);
+  // Kept as long as the record it goes with, and a minute more.
+  EXPECT_GT(pttl(tag("we_1") + "b:evt_2"), ttl_.count());
+  // Settled: the record and its body key go together.
+  auto r2 = release(*r.next, true);
+  EXPECT_EQ(redis_->command({"EXISTS", tag("we_1") + "b:evt_2"})->integer, 0);
   ASSERT_TRUE(r2.next.has_value());
-  EXPECT_EQ(r2.next->body, e[2].body);
+  EXPECT_EQ(r2.next->event_id, "evt_3");
+  EXPECT_TRUE(r2.next->body.empty());
 }
 
 TEST_F(OrderedQueueMemoryTest, PastItsBoundAResourceGoesTheRedisPathInOrder) {
