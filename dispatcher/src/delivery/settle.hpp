@@ -74,8 +74,8 @@ class settle {
   // A claimed retry whose endpoint is gone (deleted) or disabled.
   boost::asio::awaitable<void> drop(const retry::task& task, const registry::endpoint* ep);
   // A claimed task whose record keeps no body (an ordered event that waited, entered before
-  // bodies went into the records: ordered_queue.hpp) reads it from its endpoint's body key, and keeps that key beyond the
-  // task TTL from now, as each reschedule does for the record. nullopt: stopping; false: the
+  // bodies went into the records: ordered_queue.hpp) reads it from its endpoint's body key,
+  // and keeps that key beyond the task TTL from now, as each reschedule does for the record. nullopt: stopping; false: the
   // body is gone (only if Redis lost or evicted it): then lost_body().
   boost::asio::awaitable<std::optional<bool>> load_body(retry::task& task);
   // Never delivered empty: dead-lettered ("event_body_missing", without its original, the

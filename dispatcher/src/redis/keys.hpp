@@ -52,11 +52,12 @@
 //                                                    TTL 30 d from its last event
 //   tresse:{rs<n>}:ordered:<id>:w:<resource> list    task ids waiting behind the head, in order
 //                                                    (their records: tresse:{rs<n>}:task:…, with
-//                                                    the list's TTL until released, and no body)
+//                                                    the list's TTL until released, and the body)
 //   tresse:{rs<n>}:ordered:<id>:b:<event>    string  the body of a waiting (or released, not yet
-//                                                    settled) event of that endpoint; TTL a
-//                                                    minute beyond its record's; deleted when the
-//                                                    event is released as head or purged
+//                                                    settled) event whose record was written
+//                                                    before bodies went into the records
+//                                                    (2026-12-02); read, deleted and purged with
+//                                                    it, never written now
 //   tresse:{rs<n>}:ordered:<id>:e:<event>    string  the event's sequence number (idempotent
 //                                                    intake; TTL 30 d)
 //   tresse:{rs<n>}:ordered:<id>:backlog      hash    waiting: events waiting in its queues
