@@ -143,8 +143,7 @@ result<std::optional<admission>> gate::admission_from(
 
 result<admission> gate::peer_admission_from(const redis::replies& r,
                                             std::chrono::system_clock::time_point now) const {
-  if (!r) return std::unexpected(r.error());
-  if (auto s = redis::first_error(*r); !s) return std::unexpected(s.error());
+  if (auto s = redis::status_of(r); !s) return std::unexpected(s.error());
   if (r->size() != 2 || (*r)[1].type != redis::reply::kind::integer) {
     return fail(error_kind::transient, "redis: unexpected reply to the rate-limit count");
   }

@@ -93,8 +93,7 @@ redis::operation<json> ops_view::overview_op(clock::time_point now) const {
       [all = std::move(all), ids = std::move(ids), total, now, first_minute, first_hour, lag,
        schedule_replies](redis::operation<json>&,
                          redis::replies got) -> std::optional<result<json>> {
-        if (!got) return result<json>(std::unexpected(got.error()));
-        if (auto st = redis::first_error(*got); !st) return result<json>(std::unexpected(st.error()));
+        if (auto st = redis::status_of(got); !st) return result<json>(std::unexpected(st.error()));
         const auto& rs = *got;
         auto schedule = retry::store::backlog_from_replies(
             std::vector<redis::reply>(rs.begin(), rs.begin() + schedule_replies));

@@ -54,8 +54,7 @@ result<std::size_t> end_sessions_of(redis::client& redis, std::string_view key_i
   for (const auto& m : members->elements) dels.push_back({"DEL", m.str});
   dels.push_back({"DEL", set});
   auto r = redis.pipeline(dels);
-  if (!r) return std::unexpected(r.error());
-  if (auto st = redis::first_error(*r); !st) return std::unexpected(st.error());
+  if (auto st = redis::status_of(r); !st) return std::unexpected(st.error());
   std::size_t live = 0;
   for (std::size_t i = 0; i + 1 < r->size(); ++i) live += (*r)[i].integer > 0 ? 1 : 0;
   return live;
@@ -92,8 +91,7 @@ redis::operation<created> create_op(std::string_view business_id, key_mode mode,
       std::move(r),
       [s, key, id = std::string(key_id), at = step::saved](
           op& o, redis::replies got) mutable -> std::optional<result<created>> {
-        if (!got) return result<created>(std::unexpected(got.error()));
-        if (auto st = redis::first_error(*got); !st) {
+        if (auto st = redis::status_of(got); !st) {
           return result<created>(std::unexpected(st.error()));
         }
         auto remove = [&] {
@@ -141,8 +139,7 @@ redis::operation<std::optional<json>> get_op(std::string_view token) {
   r.commands.add({"HMGET", record_key(key_hash(token)), "id", "mode", "read_only", "expires_at"});
   return redis::operation<out>::one(
       std::move(r), [](redis::operation<out>&, redis::replies got) -> std::optional<result<out>> {
-        if (!got) return result<out>(std::unexpected(got.error()));
-        if (auto st = redis::first_error(*got); !st) return result<out>(std::unexpected(st.error()));
+        if (auto st = redis::status_of(got); !st) return result<out>(std::unexpected(st.error()));
         const auto& e = got->front().elements;
         if (e.size() != 4 || e[0].is_nil()) return result<out>(out());
         std::int64_t ms = 0;

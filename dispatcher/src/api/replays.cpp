@@ -138,8 +138,7 @@ redis::operation<json> replays::start_op(const registry::endpoint& ep, clock::ti
   return op::one(std::move(req),
                  [this, ep, since_ms, until_ms, fields = std::move(fields)](
                      op&, redis::replies r) mutable -> std::optional<result<json>> {
-                   if (!r) return std::unexpected(r.error());
-                   if (auto s = redis::first_error(*r); !s) return std::unexpected(s.error());
+                   if (auto s = redis::status_of(r); !s) return std::unexpected(s.error());
                    std::string id = fields["id"];
                    boost::asio::post(pool_, [this, id, ep, since_ms, until_ms] {
                      run(id, ep, since_ms, until_ms);

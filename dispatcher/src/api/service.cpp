@@ -664,8 +664,7 @@ asio::awaitable<http::response> service::list_webhooks(context& c) {
     redis::request check;
     std::optional<health::read_cache::entries> healths = add_page_check(check.commands, *cached);
     redis::replies fresh = co_await redis::run(async_redis_, check);
-    if (!fresh) co_return store_failure(fresh.error(), "list endpoints");
-    if (auto st = redis::first_error(*fresh); !st) {
+    if (auto st = redis::status_of(fresh); !st) {
       co_return store_failure(st.error(), "list endpoints");
     }
     if (auto res = cached_answer(*cached, *fresh, 0, healths, c.now)) co_return std::move(*res);

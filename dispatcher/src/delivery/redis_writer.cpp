@@ -70,7 +70,7 @@ asio::awaitable<std::optional<std::vector<redis::reply>>> redis_writer::write(
     } else {
       got = co_await redis::run(client_, r);
     }
-    status ok = got ? redis::first_error(*got) : status(std::unexpected(got.error()));
+    status ok = redis::status_of(got);
     if (ok && replicas > 0) {
       redis::reply wait_reply = std::move(got->back());
       got->pop_back();

@@ -48,8 +48,7 @@ result<std::map<std::string, std::int64_t>> retry_backlog(redis::client& redis, 
     r.commands.add({"SCARD", redis::keys::retry_endpoint_tasks(redis::keys::retry_shard(id, shards), id)});
   }
   auto got = redis::run(redis, r);
-  if (!got) return std::unexpected(got.error());
-  if (auto e = redis::first_error(*got); !e) return std::unexpected(e.error());
+  if (auto e = redis::status_of(got); !e) return std::unexpected(e.error());
   std::map<std::string, std::int64_t> out;
   for (std::size_t i = 0; i < ids.size() && i < got->size(); ++i) out[ids[i]] = (*got)[i].integer;
   return out;

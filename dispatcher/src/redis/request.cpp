@@ -11,6 +11,11 @@ status first_error(const std::vector<reply>& rs) {
   return {};
 }
 
+status status_of(const replies& r) {
+  if (!r) return std::unexpected(r.error());
+  return first_error(*r);
+}
+
 request single_command(std::vector<std::string> argv) {
   request r;
   r.commands.add(argv);

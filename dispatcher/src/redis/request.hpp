@@ -41,6 +41,8 @@ using replies = result<std::vector<reply>>;
 
 // The first error reply among a pipeline's replies, as an error (redis::error_of).
 status first_error(const std::vector<reply>& rs);
+// A pipeline's outcome as one status: the connection's failure, else its first error reply.
+status status_of(const replies& r);
 
 // A request of one command, and its one reply (an error reply as an error).
 request single_command(std::vector<std::string> argv);

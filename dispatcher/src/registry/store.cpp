@@ -160,11 +160,6 @@ status add_missing_keys(endpoint& ep) {
   return {};
 }
 
-status bump_status(const redis::replies& r) {
-  if (!r) return std::unexpected(r.error());
-  return redis::first_error(*r);
-}
-
 }  // namespace
 
 struct store::parse_cache {
@@ -342,8 +337,7 @@ redis::request store::load_request(std::string_view id) {
 
 result<std::optional<std::pair<endpoint, std::string>>> store::loaded(std::string_view id,
                                                                       redis::replies r) const {
-  if (!r) return propagate(r);
-  if (auto s = redis::first_error(*r); !s) return std::unexpected(s.error());
+  if (auto s = redis::status_of(r); !s) return std::unexpected(s.error());
   if (r->size() != 2) return fail(error_kind::transient, "redis: unexpected reply to a read");
   redis::reply& record = (*r)[0];
   if (record.is_nil()) return std::nullopt;
@@ -401,13 +395,13 @@ redis::operation<endpoint> store::create_op(const endpoint_spec& spec) const {
     if (at == step::version) {
       // Written and indexed already: a failed bump delays caches until their full refresh
       // (registry/cache.hpp), it does not undo the endpoint.
-      if (auto s = bump_status(r); !s) {
+      if (auto s = redis::status_of(r); !s) {
         log::warn("endpoint created, version not bumped",
                   {{"endpoint", ep.id}, {"error", s.error().message}});
       }
       return ep;
     }
-    if (auto s = bump_status(r); !s) return std::unexpected(s.error());
+    if (auto s = redis::status_of(r); !s) return std::unexpected(s.error());
     switch (at) {
       case step::record:
         if (r->front().is_nil()) {
@@ -470,7 +464,7 @@ redis::operation<std::optional<endpoint>> store::modify_op(
         if (st->at == state::step::version) {
           // Written already: a failed bump delays caches until their full refresh
           // (registry/cache.hpp), it does not undo the change.
-          if (auto s = bump_status(r); !s) {
+          if (auto s = redis::status_of(r); !s) {
             log::warn("endpoint changed, version not bumped",
                       {{"endpoint", st->id}, {"error", s.error().message}});
           }
@@ -583,7 +577,7 @@ redis::operation<bool> store::remove_op(std::string_view id) const {
             return std::nullopt;
           }
           case step::unindex:
-            if (auto s = bump_status(r); !s) return std::unexpected(s.error());
+            if (auto s = redis::status_of(r); !s) return std::unexpected(s.error());
             o.next = {};
             o.next.commands.add({"DEL", keys::endpoint(id)})
                 .add({"DEL", keys::endpoint_stats(id)})
@@ -591,7 +585,7 @@ redis::operation<bool> store::remove_op(std::string_view id) const {
             at = step::remove;
             return std::nullopt;
           case step::remove:
-            if (auto s = bump_status(r); !s) return std::unexpected(s.error());
+            if (auto s = redis::status_of(r); !s) return std::unexpected(s.error());
             if (r->front().integer != 1) return false;  // a concurrent remove won
             o.next = ordered::purge_call(id, opts_.retry_shards);
             at = step::purge;
@@ -689,8 +683,7 @@ redis::operation<endpoint_page> store::list_op(std::string_view business_id,
   auto st = std::make_shared<state>(state{std::string(business_id)});
   return op::one(std::move(ids), [this, st, limit](op& o, redis::replies r)
                                      -> std::optional<result<endpoint_page>> {
-    if (!r) return propagate(r);
-    if (auto s = redis::first_error(*r); !s) return std::unexpected(s.error());
+    if (auto s = redis::status_of(r); !s) return std::unexpected(s.error());
     if (!st->reading) {
       for (auto& id : r->front().elements) st->ids.push_back(std::move(id.str));
       if (st->ids.empty()) return endpoint_page{};
@@ -736,8 +729,7 @@ result<std::vector<endpoint>> store::list_all() {
     redis::command_list gets;
     for (std::size_t i = begin; i < end; ++i) gets.add({"GET", keys::endpoint(members[i].str)});
     auto values = redis_->pipeline(gets);
-    if (!values) return propagate(values);
-    if (auto s = redis::first_error(*values); !s) return std::unexpected(s.error());
+    if (auto s = redis::status_of(values); !s) return std::unexpected(s.error());
     for (std::size_t i = begin; i < end && i - begin < values->size(); ++i) {
       const auto& v = (*values)[i - begin];
       if (v.is_nil()) continue;

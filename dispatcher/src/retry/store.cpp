@@ -466,8 +466,7 @@ status store::check_shard_count() {
   const std::string mine = std::to_string(opts_.shards);
   auto r = redis_->pipeline({{"SET", std::string(keys::retry_shard_count), mine, "NX"},
                              {"GET", std::string(keys::retry_shard_count)}});
-  if (!r) return std::unexpected(r.error());
-  if (auto e = redis::first_error(*r); !e) return e;
+  if (auto e = redis::status_of(r); !e) return e;
   if ((*r)[1].str != mine) {
     return fail(error_kind::permanent, "Redis holds a retry schedule in " + (*r)[1].str +
                                            " shards, configured: " + mine +
@@ -562,8 +561,7 @@ redis::request store::trim_commands(const log_request& written,
 status store::log_attempt(const attempt_record& a, std::string_view event_body) {
   const auto written = log_attempt_commands(a, event_body);
   auto replies = redis::run(*redis_, written.commands);
-  if (!replies) return std::unexpected(replies.error());
-  if (auto e = redis::first_error(*replies); !e) return e;
+  if (auto e = redis::status_of(replies); !e) return e;
   const auto trims = trim_commands(written, *replies);
   if (trims.commands.empty()) return {};
   return redis_->pipeline_ok(trims.commands);

@@ -53,8 +53,7 @@ redis::operation<series> read_op(std::string endpoint_id, std::int64_t first_min
       std::move(r),
       [id = std::move(endpoint_id), first_minute, steps, step_minutes](
           redis::operation<series>&, redis::replies got) -> std::optional<result<series>> {
-        if (!got) return result<series>(std::unexpected(got.error()));
-        if (auto st = redis::first_error(*got); !st) {
+        if (auto st = redis::status_of(got); !st) {
           return result<series>(std::unexpected(st.error()));
         }
         series s{id, first_minute, step_minutes, std::vector<minute_counts>(steps), {}};

@@ -1,4 +1,5 @@
 #include "redis/client.hpp"
+#include "redis/request.hpp"
 
 #include <gtest/gtest.h>
 
@@ -157,6 +158,25 @@ TEST(RedisClientTest, EvalLoadsScriptAfterNoScript) {
   auto loaded = redis.command({"SCRIPT", "EXISTS", add.sha1()});
   ASSERT_TRUE(loaded.has_value());
   EXPECT_EQ(loaded->elements.at(0).integer, 1);
+}
+
+TEST(RedisClientTest, StatusOfAPipelineIsItsConnectionsFailureOrItsFirstErrorReply) {
+  EXPECT_TRUE(status_of(replies(std::vector<reply>{})).has_value());
+  const replies failed = std::unexpected(error{error_kind::transient, "connection refused"});
+  ASSERT_FALSE(status_of(failed).has_value());
+  EXPECT_EQ(status_of(failed).error().message, "connection refused");
+  reply ok;
+  ok.type = reply::kind::status;
+  ok.str = "OK";
+  reply oom;
+  oom.type = reply::kind::error;
+  oom.str = "OOM command not allowed when used memory > 'maxmemory'.";
+  reply wrong = oom;
+  wrong.str = "WRONGTYPE Operation against a key holding the wrong kind of value";
+  EXPECT_TRUE(status_of(replies(std::vector<reply>{ok, ok})).has_value());
+  const auto st = status_of(replies(std::vector<reply>{ok, oom, wrong}));
+  ASSERT_FALSE(st.has_value());
+  EXPECT_EQ(st.error().message, error_of(oom).message);  // the first, as first_error
 }
 
 TEST(RedisClientTest, ScriptCallArgvBySha1ThenBySource) {
