@@ -23,22 +23,29 @@ std::atomic<unsigned> fork_generation{0};
 
 class random_pool {
  public:
-  unsigned char next() {
+  // Fills out[0, n) with uniformly random base62 characters.
+  void fill_base62(char* out, std::size_t n) {
     const unsigned gen = fork_generation.load(std::memory_order_relaxed);
-    if (used_ == bytes_.size() || gen != generation_) {
-      if (RAND_bytes(bytes_.data(), static_cast<int>(bytes_.size())) != 1) {
-        // The CSPRNG failing is not recoverable; ids and keys must not collide or be guessed.
-        std::abort();
-      }
-      used_ = 0;
-      generation_ = gen;
+    if (gen != generation_) refill(gen);
+    for (std::size_t k = 0; k < n;) {
+      if (used_ == bytes_.size()) refill(gen);
+      const unsigned char b = bytes_[used_];
+      bytes_[used_++] = 0;  // a byte handed out is not kept
+      // 248 = 4 * 62: rejection sampling keeps the characters uniform.
+      if (b < 248) out[k++] = base62[b % 62];
     }
-    const unsigned char b = bytes_[used_];
-    bytes_[used_++] = 0;  // a byte handed out is not kept
-    return b;
   }
 
  private:
+  void refill(unsigned gen) {
+    if (RAND_bytes(bytes_.data(), static_cast<int>(bytes_.size())) != 1) {
+      // The CSPRNG failing is not recoverable; ids and keys must not collide or be guessed.
+      std::abort();
+    }
+    used_ = 0;
+    generation_ = gen;
+  }
+
   std::array<unsigned char, 512> bytes_{};
   std::size_t used_ = bytes_.size();
   unsigned generation_ = 0;
@@ -54,36 +61,34 @@ random_pool& thread_pool() {
   return pool;
 }
 
-void append_random(std::string& out, std::size_t n) {
-  random_pool& pool = thread_pool();
-  const std::size_t target = out.size() + n;
-  while (out.size() < target) {
-    // 248 = 4 * 62: rejection sampling keeps the characters uniform.
-    const unsigned char b = pool.next();
-    if (b < 248) out.push_back(base62[b % 62]);
-  }
-}
-
 }  // namespace
 
 std::string random_base62(std::size_t n) {
   std::string out;
-  out.reserve(n);
-  append_random(out, n);
+  // The callback's size is not used: libstdc++ 12 passes the grown capacity there.
+  out.resize_and_overwrite(n, [n](char* p, std::size_t) {
+    thread_pool().fill_base62(p, n);
+    return n;
+  });
   return out;
 }
 
 std::string time_ordered(std::string_view prefix, std::chrono::system_clock::time_point now) {
   auto ms = static_cast<std::uint64_t>(std::max<std::int64_t>(
       0, std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch()).count()));
-  std::string id(prefix);
-  std::array<char, 8> time_part{};
-  for (int i = 7; i >= 0; --i) {
-    time_part[static_cast<std::size_t>(i)] = base62[ms % 62];
-    ms /= 62;
-  }
-  id.append(time_part.data(), time_part.size());
-  append_random(id, 14);
+  // Written in place: prefix, 8 time characters, 14 random ones.
+  std::string id;
+  const std::size_t size = prefix.size() + 8 + 14;  // not the callback's (random_base62)
+  id.resize_and_overwrite(size, [&](char* p, std::size_t) {
+    std::copy(prefix.begin(), prefix.end(), p);
+    char* time_part = p + prefix.size();
+    for (int i = 7; i >= 0; --i) {
+      time_part[i] = base62[ms % 62];
+      ms /= 62;
+    }
+    thread_pool().fill_base62(time_part + 8, 14);
+    return size;
+  });
   return id;
 }
 

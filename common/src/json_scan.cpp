@@ -8,6 +8,8 @@
 #include <system_error>
 #include <vector>
 
+#include "tresse/common/json_plain.hpp"
+
 namespace tresse::json_scan {
 namespace {
 
@@ -19,35 +21,13 @@ constexpr std::array<bool, 256> byte_table(bool (*pred)(int)) {
   return t;
 }
 
-// Bytes a string's fast path steps over: printable ASCII except '"' and '\\'.
-constexpr auto plain =
-    byte_table([](int c) { return c >= 0x20 && c < 0x80 && c != '"' && c != '\\'; });
 constexpr auto space =
     byte_table([](int c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r'; });
 
 bool is_digit(byte c) { return c >= '0' && c <= '9'; }
 
-// The end of the run of `plain` bytes from p: eight at a time, flagging in each word the
-// bytes that are a control character, non-ASCII, '"' or '\\' (SWAR tests: a flag above the
-// first true one may be false, the lowest one never is, so it is where the run ends).
-// A local pointer, not a member: loads through unsigned char* may alias `this`, and a member
-// would be stored and reloaded on every byte.
-const byte* skip_plain(const byte* p, const byte* end) {
-  constexpr std::uint64_t ones = 0x0101010101010101, highs = 0x8080808080808080;
-  auto below = [](std::uint64_t w, std::uint64_t n) { return (w - ones * n) & ~w & highs; };
-  if constexpr (std::endian::native == std::endian::little) {
-    while (end - p >= 8) {
-      std::uint64_t w;
-      std::memcpy(&w, p, 8);
-      const std::uint64_t flags =
-          below(w, 0x20) | below(w ^ (ones * '"'), 1) | below(w ^ (ones * '\\'), 1) | (w & highs);
-      if (flags != 0) return p + std::countr_zero(flags) / 8;
-      p += 8;
-    }
-  }
-  while (p != end && plain[*p]) ++p;
-  return p;
-}
+// The end of the run of plain bytes from p (json_plain.hpp).
+const byte* skip_plain(const byte* p, const byte* end) { return json_plain::skip(p, end); }
 
 void append(std::string& out, const byte* from, const byte* to) {
   out.append(reinterpret_cast<const char*>(from), static_cast<std::size_t>(to - from));

@@ -3,6 +3,9 @@
 #include <algorithm>
 #include <array>
 #include <charconv>
+#include <cstring>
+
+#include "tresse/common/json_plain.hpp"
 
 namespace tresse::json_text {
 namespace {
@@ -37,29 +40,40 @@ std::size_t utf8_length(std::string_view s, std::size_t i) {
   return n;
 }
 
+// Where the first byte of s at or after `i` that cannot go into a JSON string as it is
+// (json_plain.hpp) is; s.size() when none.
+std::size_t plain_end(std::string_view s, std::size_t i) {
+  const auto* begin = reinterpret_cast<const unsigned char*>(s.data());
+  return static_cast<std::size_t>(json_plain::skip(begin + i, begin + s.size()) - begin);
+}
+
 }  // namespace
 
 void append_string(std::string& out, std::string_view s) {
   static constexpr char hex[] = "0123456789abcdef";
-  out.push_back('"');
+  // Most strings are one run of plain characters: found, reserved and copied at once.
+  std::size_t i = plain_end(s, 0);
   // Geometric: reserve(size + n) alone reallocates to exactly that, every call, copying all
   // that came before (quadratic over a document of many strings).
-  if (const std::size_t need = out.size() + s.size() + 1; need > out.capacity()) {
+  if (const std::size_t need = out.size() + s.size() + 2; need > out.capacity()) {
     out.reserve(std::max(need, 2 * out.capacity()));
   }
-  for (std::size_t i = 0; i < s.size();) {
-    // A run of characters that need no escaping goes in one append: most strings are all run.
-    std::size_t plain = i;
-    while (plain < s.size()) {
-      const auto p = static_cast<unsigned char>(s[plain]);
-      if (p < 0x20 || p >= 0x80 || p == '"' || p == '\\') break;
-      ++plain;
-    }
-    if (plain > i) {
-      out.append(s.data() + i, plain - i);
-      i = plain;
-      continue;
-    }
+  if (i == s.size()) {  // written in place: quote, bytes, quote
+    // The callback's size is not used: libstdc++ 12 passes the grown capacity there when it
+    // reallocates, so the length written is the one computed here.
+    const std::size_t at = out.size();
+    const std::size_t total = at + s.size() + 2;
+    out.resize_and_overwrite(total, [&](char* p, std::size_t) {
+      p[at] = '"';
+      if (!s.empty()) std::memcpy(p + at + 1, s.data(), s.size());
+      p[total - 1] = '"';
+      return total;
+    });
+    return;
+  }
+  out.push_back('"');
+  out.append(s.data(), i);
+  while (i < s.size()) {
     auto c = static_cast<unsigned char>(s[i]);
     if (c >= 0x80) {
       std::size_t n = utf8_length(s, i);
@@ -70,26 +84,26 @@ void append_string(std::string& out, std::string_view s) {
         out.append(s.substr(i, n));
         i += n;
       }
-      continue;
-    }
-    switch (c) {
-      case '"': out += "\\\""; break;
-      case '\\': out += "\\\\"; break;
-      case '\b': out += "\\b"; break;
-      case '\f': out += "\\f"; break;
-      case '\n': out += "\\n"; break;
-      case '\r': out += "\\r"; break;
-      case '\t': out += "\\t"; break;
-      default:
-        if (c < 0x20) {
+    } else {
+      switch (c) {
+        case '"': out += "\\\""; break;
+        case '\\': out += "\\\\"; break;
+        case '\b': out += "\\b"; break;
+        case '\f': out += "\\f"; break;
+        case '\n': out += "\\n"; break;
+        case '\r': out += "\\r"; break;
+        case '\t': out += "\\t"; break;
+        default:  // the other control characters
           out += "\\u00";
           out.push_back(hex[c >> 4]);
           out.push_back(hex[c & 0xf]);
-        } else {
-          out.push_back(static_cast<char>(c));
-        }
+      }
+      ++i;
     }
-    ++i;
+    // The run of plain characters after it, in one append.
+    const std::size_t plain = plain_end(s, i);
+    out.append(s.data() + i, plain - i);
+    i = plain;
   }
   out.push_back('"');
 }

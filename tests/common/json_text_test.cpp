@@ -3,6 +3,8 @@
 #include <gtest/gtest.h>
 
 #include <nlohmann/json.hpp>
+#include <cstdint>
+#include <limits>
 #include <string>
 
 namespace tresse::json_text {
@@ -29,6 +31,32 @@ TEST(JsonTextTest, EscapesLikeNlohmann) {
   }
 }
 
+TEST(JsonTextTest, EscapesAnywhereInLongRuns) {
+  // Every special character at the start, middle and end of plain runs of several lengths.
+  for (std::string special : {std::string("\""), std::string("\\"), std::string("\n"),
+                              std::string("\x01"), std::string("\xc3\xa9"), std::string("\xff")}) {
+    for (std::size_t run : {0u, 1u, 7u, 8u, 9u, 63u, 300u}) {
+      const std::string plain(run, 'x');
+      for (const std::string& s : {special + plain, plain + special + plain, plain + special,
+                                   special + special + plain + special}) {
+        EXPECT_EQ(written(s), reference(s)) << s;
+      }
+    }
+  }
+}
+
+TEST(JsonTextTest, AppendsAfterWhatIsThere) {
+  std::string out = "[";
+  for (int i = 0; i < 100; ++i) {
+    if (i > 0) out += ",";
+    append_string(out, std::string(static_cast<std::size_t>(i), 'a') + "\"");
+  }
+  out += "]";
+  const auto parsed = nlohmann::json::parse(out);
+  ASSERT_EQ(parsed.size(), 100u);
+  EXPECT_EQ(parsed[99].get<std::string>(), std::string(99, 'a') + "\"");
+}
+
 TEST(JsonTextTest, ReplacesInvalidUtf8) {
   for (std::string s : {std::string("bad \xff byte"), std::string("cut \xe2\x82"),
                         std::string("overlong \xc0\xaf"), std::string("surrogate \xed\xa0\x80"),
@@ -50,6 +78,17 @@ TEST(JsonTextTest, KeysNumbersAndBooleans) {
   append_int(out, 9007199254740993);
   out += "]}";
   EXPECT_EQ(out, R"({"a":-42,"b":true,"c":[9007199254740993]})");
+}
+
+TEST(JsonTextTest, IntegersAtTheLimits) {
+  std::string out = "[";
+  append_int(out, std::numeric_limits<std::int64_t>::min());
+  out += ",";
+  append_int(out, std::numeric_limits<std::int64_t>::max());
+  out += ",";
+  append_int(out, 0);
+  out += "]";
+  EXPECT_EQ(out, "[-9223372036854775808,9223372036854775807,0]");
 }
 
 }  // namespace

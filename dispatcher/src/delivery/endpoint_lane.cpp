@@ -194,6 +194,23 @@ const std::expected<http::target, http::failure>& endpoint_lane::target_for(
   return *target_;
 }
 
+void endpoint_lane::grant(admission& out, lane::kind k, bool probe) {
+  out.state = admission::granted;
+  out.slot = lane_permit(&slots_, k);
+  if (probe) out.probe = probe_claim(&circuit_);
+}
+
+bool endpoint_lane::try_admit(const engine_options& o, lane::kind k, admission& out) {
+  // What admit() does when its circuit says send and a slot is free, in the same order.
+  if (circuit_.current(clock::now()) != health::breaker::state::closed) return false;
+  const auto deadline = steady::now() + o.endpoint_queue_timeout;
+  if (!slots_.try_acquire(k)) return false;
+  out.user = use_lane(users_);
+  out.deadline = deadline;
+  grant(out, k, false);
+  return true;
+}
+
 asio::awaitable<admission> endpoint_lane::admit(shard_env& env, const registry::endpoint& ep,
                                                 const event_meta& meta, lane::kind k) {
   context& ctx = env.ctx;
@@ -239,9 +256,7 @@ asio::awaitable<admission> endpoint_lane::admit(shard_env& env, const registry::
     out.defer(clock::now() + retry_delay(ctx));
     co_return out;
   }
-  out.state = admission::granted;
-  out.slot = lane_permit(&slots_, k);
-  if (probe) out.probe = probe_claim(&circuit_);
+  grant(out, k, probe);
   co_return out;
 }
 
@@ -317,15 +332,20 @@ asio::awaitable<attempt_result> endpoint_lane::attempt(shard_env& env, const eve
   const http::header_fields& own = own_headers_.of(ep);
   http::header_fields headers;
   headers.reserve(160 + meta.id.size() + signature.size() + meta.type.size() + own.wire().size());
-  headers.add("content-type", "application/json")
-      .add(receiver::header_id, meta.id)
-      .add(receiver::header_timestamp, ts_view)
-      .add(receiver::header_signature, signature)
-      .add("tresse-event-type", meta.type);
+  // Names checked when compiled: adding them checks only the values.
+  using known = http::header_fields::known;
+  static constexpr known content_type("content-type"), id(receiver::header_id),
+      timestamp(receiver::header_timestamp), signature_field(receiver::header_signature),
+      event_type("tresse-event-type"), sequence_field("tresse-sequence");
+  headers.add(content_type, "application/json")
+      .add(id, meta.id)
+      .add(timestamp, ts_view)
+      .add(signature_field, signature)
+      .add(event_type, meta.type);
   char seq_text[24];
   if (sequence > 0) {
     const auto end = std::to_chars(seq_text, seq_text + sizeof seq_text, sequence).ptr;
-    headers.add("tresse-sequence", std::string_view(seq_text, end - seq_text));
+    headers.add(sequence_field, std::string_view(seq_text, end - seq_text));
   }
   headers.append(own);
   const std::string_view body = *meta.body;

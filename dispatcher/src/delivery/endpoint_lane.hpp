@@ -106,6 +106,9 @@ class endpoint_lane {
   // (and the probe lease), then a slot. Never throws.
   boost::asio::awaitable<admission> admit(shard_env& env, const registry::endpoint& ep,
                                           const event_meta& meta, lane::kind k);
+  // The same without a coroutine when nothing has to wait or decide (the circuit closed, a
+  // slot free: most deliveries): true and `out` granted; false: admit() decides.
+  bool try_admit(const engine_options& o, lane::kind k, admission& out);
   // Attempt `number` of an admitted delivery (a deferred or cancelled admission returns as
   // such, with no request); `sequence` > 0: sent as tresse-sequence (ordered_queue.hpp).
   // Never throws.
@@ -129,6 +132,8 @@ class endpoint_lane {
   health::endpoint_report report(const std::string& id, clock_time now) const;
 
  private:
+  // Grants `out` the slot of kind `k` it holds (as the probe when `probe`).
+  void grant(admission& out, lane::kind k, bool probe);
   // When a delivery deferred by an open or half-open circuit should come back.
   clock_time circuit_due(std::mt19937_64& rng, clock_time now) const;
   // After an attempt: feeds the breaker. True when the circuit opened or closed and `shared`

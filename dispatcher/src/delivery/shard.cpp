@@ -157,7 +157,10 @@ asio::awaitable<void> shard::first_delivery(delivery d) {
     d.sequence = place->sequence;
   }
   endpoint_lane& lane = lane_of(d.endpoint->id);
-  admission admitted = co_await lane.admit(env_, *d.endpoint, *d.meta, lane::kind::first);
+  admission admitted;
+  if (!lane.try_admit(ctx_.options, lane::kind::first, admitted)) {  // no coroutine: most
+    admitted = co_await lane.admit(env_, *d.endpoint, *d.meta, lane::kind::first);
+  }
   co_await first_admitted(d, lane, admitted);
 }
 

@@ -67,15 +67,6 @@ failure classify(const error_code& ec, failure_kind kind, std::string_view what,
   return {kind, std::string(what) + ": " + ec.message(), ec};
 }
 
-bool client_owned_header(std::string_view name) {
-  using namespace std::string_view_literals;
-  for (auto owned : {"host"sv, "content-length"sv, "transfer-encoding"sv, "connection"sv,
-                     "user-agent"sv}) {
-    if (iequals(name, owned)) return true;
-  }
-  return false;
-}
-
 // "host:port" with the port always, as CONNECT wants it.
 std::string authority_of(const url& u) {
   const bool v6 = u.host.find(':') != std::string::npos;
@@ -316,9 +307,34 @@ header_fields& header_fields::add(std::string_view name, std::string_view value)
     if (invalid_.empty()) invalid_ = name.empty() ? std::string("(empty name)") : std::string(name);
     return *this;
   }
-  if (client_owned_header(name)) return *this;
-  wire_.append(name).append(": ").append(value).append("\r\n");
+  if (!client_owned(name)) append_field(name, value);
   return *this;
+}
+
+header_fields& header_fields::add(known name, std::string_view value) {
+  if (!is_field_value(value)) {
+    if (invalid_.empty()) invalid_ = std::string(name.name());
+    return *this;
+  }
+  append_field(name.name(), value);
+  return *this;
+}
+
+void header_fields::append_field(std::string_view name, std::string_view value) {
+  // One write of "name: value\r\n" (four appends checked the capacity four times).
+  const std::size_t old = wire_.size();
+  const std::size_t bytes = name.size() + value.size() + 4;
+  if (old + bytes > wire_.capacity()) wire_.reserve(std::max(old + bytes, 2 * wire_.capacity()));
+  // The length written, not the callback's size: libstdc++ 12 passes the grown capacity there.
+  wire_.resize_and_overwrite(old + bytes, [&](char* buf, std::size_t) {
+    char* p = std::copy(name.begin(), name.end(), buf + old);
+    *p++ = ':';
+    *p++ = ' ';
+    p = std::copy(value.begin(), value.end(), p);
+    *p++ = '\r';
+    *p++ = '\n';
+    return static_cast<std::size_t>(p - buf);
+  });
 }
 
 struct client::connection {
@@ -371,7 +387,9 @@ struct client::pool : std::enable_shared_from_this<client::pool> {
           dead.push_back(std::move(c));
         }
       }
-      if (q.empty()) idle.erase(it);
+      // An emptied queue stays for the next put (erasing it cost a deque's allocations per
+      // attempt when every connection was busy); the sweep, always armed while the pool held a
+      // connection, erases it if none comes.
     }
     return found;
   }

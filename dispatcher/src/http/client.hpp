@@ -45,6 +45,7 @@
 #include <vector>
 
 #include "http/address_guard.hpp"
+#include "http/header_syntax.hpp"
 #include "http/proxy.hpp"
 #include "http/response.hpp"
 #include "http/url.hpp"
@@ -87,10 +88,26 @@ struct client_options {
 // Transfer-Encoding, Connection and User-Agent are the client's: the same names added here are
 // skipped. A name that is not a token, or a value with CR, LF or NUL (a header split), makes the
 // fields invalid, and post() refuses them (failure_kind::invalid_request) before connecting.
+//
+// A name known when compiling (`header_fields::known("webhook-id")`) is checked then, so that
+// adding it checks only the value: the delivery's own fields go on every attempt.
 class header_fields {
  public:
+  class known {
+   public:
+    // Does not compile unless `name` is a token and not one of the client's own fields.
+    consteval known(std::string_view name) : name_(name) {
+      if (!is_token(name) || client_owned(name)) throw "not a header name a request may add";
+    }
+    std::string_view name() const { return name_; }
+
+   private:
+    std::string_view name_;
+  };
+
   void reserve(std::size_t bytes) { wire_.reserve(bytes); }
   header_fields& add(std::string_view name, std::string_view value);
+  header_fields& add(known name, std::string_view value);
   // Another set's fields after these (checked when they were added to it): an endpoint's own
   // headers, rendered once per change, go out on every attempt this way.
   header_fields& append(const header_fields& other) {
@@ -103,6 +120,17 @@ class header_fields {
   std::string_view wire() const { return wire_; }
 
  private:
+  // The fields the client writes itself: the same names added are skipped.
+  static constexpr bool client_owned(std::string_view name) {
+    using namespace std::string_view_literals;
+    for (auto owned : {"host"sv, "content-length"sv, "transfer-encoding"sv, "connection"sv,
+                       "user-agent"sv}) {
+      if (iequals(name, owned)) return true;
+    }
+    return false;
+  }
+  void append_field(std::string_view name, std::string_view value);
+
   std::string wire_;
   std::string invalid_;
 };

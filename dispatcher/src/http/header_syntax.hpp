@@ -18,7 +18,7 @@ inline constexpr std::array<bool, 256> token_chars = [] {
   return t;
 }();
 
-inline bool is_token(std::string_view s) {
+constexpr bool is_token(std::string_view s) {
   if (s.empty()) return false;
   for (char c : s) {
     if (!token_chars[static_cast<unsigned char>(c)]) return false;
@@ -44,7 +44,7 @@ inline std::string ascii_lower(std::string_view s) {
 }
 
 // Header names, codings and options compare case-insensitively, in ASCII whatever the locale.
-inline bool iequals(std::string_view a, std::string_view b) {
+constexpr bool iequals(std::string_view a, std::string_view b) {
   return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
            return ascii_lower(x) == ascii_lower(y);
          });

@@ -2,36 +2,47 @@
 
 #include <algorithm>
 #include <charconv>
+#include <cstring>
 
 namespace tresse::dispatcher::redis {
 namespace {
 
-void append_number(std::string& out, char tag, std::size_t n) {
-  char digits[24];
-  auto [end, ec] = std::to_chars(digits, digits + sizeof digits, n);
-  out.push_back(tag);
-  out.append(digits, end);
-  out.append("\r\n", 2);
+// Writes tag, n in decimal and CRLF at `p`; returns the end (at most 23 bytes).
+char* put_number(char* p, char tag, std::size_t n) {
+  *p++ = tag;
+  p = std::to_chars(p, p + 20, n).ptr;
+  *p++ = '\r';
+  *p++ = '\n';
+  return p;
 }
 
 }  // namespace
 
 template <class Range>
 void command_list::encode(const Range& argv, std::size_t n) {
-  std::size_t bytes = 16;
-  for (const auto& a : argv) bytes += std::string_view(a).size() + 16;
+  // An upper bound first (each header at most 23 bytes), then every byte written in place:
+  // no append's capacity check per piece.
+  std::size_t bytes = 23;
+  for (const auto& a : argv) bytes += std::string_view(a).size() + 25;
+  const std::size_t old = resp_.size();
   // Geometric: reserve(size + n) alone reallocates to exactly that on every command, copying
   // the whole pipeline so far each time (a batch's attempt-log body made that the bulk of it).
-  if (const std::size_t need = resp_.size() + bytes; need > resp_.capacity()) {
+  if (const std::size_t need = old + bytes; need > resp_.capacity()) {
     resp_.reserve(std::max(need, 2 * resp_.capacity()));
   }
-  append_number(resp_, '*', n);  // an array of bulk strings
-  for (const auto& a : argv) {
-    const std::string_view s(a);
-    append_number(resp_, '$', s.size());
-    resp_.append(s);
-    resp_.append("\r\n", 2);
-  }
+  // Written in place, the unused end of the estimate cut off (no zero-filling first).
+  resp_.resize_and_overwrite(old + bytes, [&](char* buf, std::size_t) {
+    char* p = put_number(buf + old, '*', n);  // an array of bulk strings
+    for (const auto& a : argv) {
+      const std::string_view s(a);
+      p = put_number(p, '$', s.size());
+      if (!s.empty()) std::memcpy(p, s.data(), s.size());
+      p += s.size();
+      *p++ = '\r';
+      *p++ = '\n';
+    }
+    return static_cast<std::size_t>(p - buf);
+  });
   ++count_;
 }
 

@@ -727,6 +727,21 @@ TEST_F(ClientTest, RejectsInvalidUrlsWithoutConnecting) {
   EXPECT_EQ(c.stats().connections_opened, 0u);
 }
 
+TEST(HeaderFieldsTest, KnownNamesWriteTheSameFieldsAndStillCheckTheirValues) {
+  static constexpr header_fields::known id("webhook-id");
+  header_fields by_name, known_name;
+  by_name.add("webhook-id", "evt_1").add("tresse-event-type", "a.b");
+  known_name.add(id, "evt_1").add(header_fields::known("tresse-event-type"), "a.b");
+  EXPECT_EQ(known_name.wire(), by_name.wire());
+  EXPECT_EQ(known_name.wire(), "webhook-id: evt_1\r\ntresse-event-type: a.b\r\n");
+  EXPECT_TRUE(known_name.valid());
+  // A value that would split the header is refused under a known name too.
+  known_name.add(id, "evt_1\r\nx-injected: 1");
+  EXPECT_FALSE(known_name.valid());
+  EXPECT_EQ(known_name.invalid_name(), "webhook-id");
+  EXPECT_EQ(known_name.wire().find("x-injected"), std::string_view::npos);
+}
+
 TEST_F(ClientTest, RejectsHeaderInjection) {
   local_server server;
   client c(ioc_, local_options());

@@ -23,6 +23,21 @@ TEST(CommandListTest, ArgumentsAreBinarySafe) {
   EXPECT_EQ(c.resp(), std::string("*4\r\n$3\r\nSET\r\n$1\r\nk\r\n$5\r\na\r\n\0b\r\n$0\r\n\r\n", 37));
 }
 
+TEST(CommandListTest, EncodesLongArgumentsAndManyCommandsInOneBuffer) {
+  command_list c;
+  std::string expected;
+  std::vector<std::string_view> argv = {"LPUSH", "tresse:list"};
+  const std::string big(12345, 'b');
+  for (int i = 0; i < 12; ++i) argv.push_back(big);
+  for (int n = 0; n < 50; ++n) {
+    c.add(argv);
+    expected += "*14\r\n$5\r\nLPUSH\r\n$11\r\ntresse:list\r\n";
+    for (int i = 0; i < 12; ++i) expected += "$12345\r\n" + big + "\r\n";
+  }
+  EXPECT_EQ(c.size(), 50u);
+  EXPECT_EQ(c.resp(), expected);
+}
+
 TEST(CommandListTest, AppendKeepsOrderAndCounts) {
   command_list a, b;
   a.add({"GET", "x"});
