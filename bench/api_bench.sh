@@ -72,20 +72,14 @@ run() {
 
 run healthz "http://127.0.0.1:$ADMIN_PORT/healthz"
 read -r BASE BASE_P50 BASE_P99 BASE_CPU BASE_RCPU BASE_CS <"$TMP/healthz.row"
-if [ -n "${PERF:-}" ]; then
-  perf record -q -g -F 2999 -o "$PERF" -p "$DISPATCHER_PID" 2>/dev/null &
-  PERF_PID=$!
-fi
+[ -z "${PERF:-}" ] || start_perf "$PERF" "$DISPATCHER_PID"
 redis-cli -p "$REDIS_PORT" CONFIG RESETSTAT >/dev/null
 [ -n "${CALLGRIND:-}" ] && callgrind_control -z "$DISPATCHER_PID" >/dev/null
 run get "http://127.0.0.1:$API_PORT/v1/webhooks" -H "Authorization: Bearer $KEY"
 [ -n "${CALLGRIND:-}" ] && callgrind_control -d get-run "$DISPATCHER_PID" >/dev/null
 # What Redis spent per command during the GET run (usec_per_call), kept with KEEP=1.
 redis-cli -p "$REDIS_PORT" INFO commandstats >"$TMP/get-commandstats.txt"
-if [ -n "${PERF:-}" ]; then
-  kill -INT "$PERF_PID"
-  wait "$PERF_PID" 2>/dev/null || true
-fi
+stop_perfs
 read -r GET GET_P50 GET_P99 GET_CPU GET_RCPU GET_CS <"$TMP/get.row"
 run post "http://127.0.0.1:$API_PORT/v1/webhooks" -s "$TMP/post.lua"
 read -r POST POST_P50 POST_P99 POST_CPU POST_RCPU POST_CS <"$TMP/post.row"

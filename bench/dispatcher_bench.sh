@@ -144,8 +144,7 @@ wait_delivered "$E" 60 >/dev/null
 DELIVERIES=$((N * E))
 base=$(delivered)
 if [ -n "${PERF:-}" ]; then
-  perf record -q -g -F 2999 -o "$PERF" -p "$DISPATCHER_PID" 2>/dev/null &
-  PERF_PID=$!
+  start_perf "$PERF" "$DISPATCHER_PID"
   sleep 0.5  # perf attached
 fi
 if [ -n "${SYSCALLS:-}" ]; then  # system calls by kind and thread, from kernel tracepoints
@@ -199,10 +198,7 @@ others1=$(others_ticks)
 REDIS_STATS=$(redis-cli -p "$REDIS_PORT" INFO commandstats)
 printf '%s\n' "$REDIS_STATS" >"$TMP/redis-commandstats.txt"  # usec_per_call by command (KEEP=1)
 [ -n "${CALLGRIND:-}" ] && callgrind_control -d rate-run "$DISPATCHER_PID" >/dev/null
-if [ -n "${PERF:-}" ]; then
-  kill -INT "$PERF_PID"
-  wait "$PERF_PID" 2>/dev/null || true
-fi
+stop_perfs
 if [ -n "${SYSCALLS:-}" ]; then
   kill -INT "$SYSCALLS_PID"
   wait "$SYSCALLS_PID" 2>/dev/null || true

@@ -141,6 +141,21 @@ thread_ticks() {
     printf '%s %s %s\n' "${t##*/}" "$(tr ' ' _ <"$t/comm")" "$(sed 's/^.*) //' "$t/stat" | awk '{ print $12 + $13 }')"
   done 2>/dev/null
 }
+# start_perf FILE PID: `perf record -g` of PID into FILE, in the background (its pid joins PERFS);
+# stop_perfs: stops them all, which writes their files.
+PERFS=()
+start_perf() {
+  perf record -q -g -F 2999 -o "$1" -p "$2" 2>/dev/null &
+  PERFS+=($!)
+}
+stop_perfs() {
+  local pid
+  for pid in "${PERFS[@]}"; do
+    kill -INT "$pid"
+    wait "$pid" 2>/dev/null || true
+  done
+  PERFS=()
+}
 # machine_ticks: "busy idle" clock ticks of all CPUs so far (/proc/stat: user, nice, system,
 # irq, softirq, steal are busy; idle and iowait are not).
 machine_ticks() {

@@ -178,13 +178,9 @@ measure() {
 
 measure none
 RATE_NONE=${RATE[none]}
-PERFS=()
-for target in "${PERF:-}:$DISPATCHER_PID" "${REDIS_PERF:-}:$REDIS_PID"; do
-  [ -n "${target%%:*}" ] || continue
-  perf record -q -g -F 2999 -o "${target%%:*}" -p "${target##*:}" 2>/dev/null &
-  PERFS+=($!)
-done
-[ ${#PERFS[@]} -gt 0 ] && sleep 0.5  # perf attached
+[ -z "${PERF:-}" ] || start_perf "$PERF" "$DISPATCHER_PID"
+[ -z "${REDIS_PERF:-}" ] || start_perf "$REDIS_PERF" "$REDIS_PID"
+[ ${#PERFS[@]} -eq 0 ] || sleep 0.5  # perf attached
 [ -n "${CALLGRIND:-}" ] && callgrind_control -z "$DISPATCHER_PID" >/dev/null
 if [ -n "${PROFILE:-}" ]; then
   redis-cli -p "$REDIS_PORT" config set slowlog-max-len 1000000 >/dev/null
@@ -196,10 +192,7 @@ measure per_resource
 redis-cli -p "$REDIS_PORT" info commandstats >"$TMP/commandstats.1"
 RATE_ORDERED=${RATE[per_resource]}
 [ -n "${CALLGRIND:-}" ] && callgrind_control -d ordered-run "$DISPATCHER_PID" >/dev/null
-for pid in "${PERFS[@]}"; do
-  kill -INT "$pid"
-  wait "$pid" 2>/dev/null || true
-done
+stop_perfs
 if [ -n "${PROFILE:-}" ]; then
   redis-cli -p "$REDIS_PORT" config set slowlog-log-slower-than -1 >/dev/null
   redis-cli -p "$REDIS_PORT" --json slowlog get 1000000 >"$TMP/slowlog.json"

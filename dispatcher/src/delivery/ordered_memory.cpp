@@ -64,7 +64,8 @@ void ordered_memory::waiting(const retry::task& t, std::uint64_t sequence,
     clear();
     return;
   }
-  // Its list was empty (remembered from its head on): the enter's ZADD NX scored it now.
+  // Its list was empty (remembered from its head on): the enter scored it now (a ZADD when its
+  // RPUSH made the list).
   if (s.waiting.empty()) s.score_ms = queued_at_ms;
   s.waiting.push_back(std::move(e));
   ++events_;

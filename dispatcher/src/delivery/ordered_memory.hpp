@@ -70,8 +70,8 @@ class ordered_memory {
   void forget(std::string_view endpoint_id, std::string_view resource);
 
   // The resource's score in the endpoint's oldest-wait zset as last written (ms), as far as
-  // known: the first waiting event's enter sets it (ZADD NX on an empty list), a release names
-  // it (scored) or leaves it unknown (0: after a release by the Redis path).
+  // known: the first waiting event's enter sets it (a ZADD when its RPUSH made the list), a
+  // release names it (scored) or leaves it unknown (0: after a release by the Redis path).
   std::int64_t score_ms(std::string_view endpoint_id, std::string_view resource) const;
   void scored(std::string_view endpoint_id, std::string_view resource, std::int64_t ms);
 

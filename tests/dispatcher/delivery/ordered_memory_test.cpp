@@ -62,7 +62,7 @@ TEST(OrderedMemoryTest, KnowsTheOldestWaitScoreFromTheFirstWaitingEventOn) {
   EXPECT_EQ(m.score_ms("we_1", "apt_1"), 0);  // not remembered: unknown
   m.headed(make("evt_1"), 1);
   EXPECT_EQ(m.score_ms("we_1", "apt_1"), 0);
-  // Its list was empty: the enter's ZADD NX scored the first waiting event's queueing.
+  // Its list was empty: the enter scored the first waiting event's queueing.
   m.waiting(make("evt_2"), 2, 100);
   m.waiting(make("evt_3"), 3, 250);
   EXPECT_EQ(m.score_ms("we_1", "apt_1"), 100);
