@@ -111,6 +111,8 @@ class scanner {
   }
   // Members of the root object are the values reported at depth 1.
   bool reporting_members() const { return h_ != nullptr && stack_.size() == 1 && root_is_object_; }
+  // Members of a root member object the handler descended into, at depth 2.
+  bool reporting_inner() const { return inner_ && stack_.size() == 2; }
   bool report(const value& v, const byte* at);
   bool open(bool object);
   bool scan_key();
@@ -127,6 +129,7 @@ class scanner {
   const std::size_t max_depth_;
   kind_stack stack_;
   bool root_is_object_ = false;
+  bool inner_ = false;   // the depth-2 container open now is reported (handler::descend)
   std::string scratch_;  // unescaped text of a reported string that had escapes
   outcome result_;
 };
@@ -138,6 +141,8 @@ bool scanner::report(const value& v, const byte* at) {
     go = h_->root(v.k);
   } else if (reporting_members()) {
     go = h_->member(v);
+  } else if (reporting_inner()) {
+    go = h_->inner_member(v);
   }
   return go || fail(errc::stopped, at);
 }
@@ -147,6 +152,7 @@ bool scanner::open(bool object) {
   if (stack_.empty()) root_is_object_ = object;
   if (!report({.k = k}, p_)) return false;
   if (max_depth_ != 0 && stack_.size() >= max_depth_) return fail(errc::too_deep, p_);
+  if (stack_.size() == 1) inner_ = object && reporting_members() && h_->descend();
   stack_.push(object);
   ++p_;
   skip_space();
@@ -157,10 +163,12 @@ bool scanner::open(bool object) {
 bool scanner::scan_key() {
   if (p_ == end_ || *p_ != '"') return fail_here(errc::unexpected_character);
   const byte* at = p_;
-  const bool keep = reporting_members();
+  const bool root_key = reporting_members();
+  const bool inner_key = reporting_inner();
   std::string_view key;
-  if (!scan_string(keep, &key)) return false;
-  if (keep && !h_->key(key)) return fail(errc::stopped, at);
+  if (!scan_string(root_key || inner_key, &key)) return false;
+  if (root_key && !h_->key(key)) return fail(errc::stopped, at);
+  if (inner_key && !h_->inner_key(key)) return fail(errc::stopped, at);
   skip_space();
   if (p_ == end_ || *p_ != ':') return fail_here(errc::unexpected_character);
   ++p_;
@@ -406,7 +414,7 @@ outcome scanner::run() {
           }
           continue;
         case '"': {
-          const bool keep = reporting_members();
+          const bool keep = reporting_members() || reporting_inner();
           value v{.k = kind::string};
           ok = scan_string(keep, &v.text) && report(v, at);
           break;

@@ -6,6 +6,7 @@
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <random>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -205,6 +206,45 @@ TEST(JsonScanTest, ReportsNothingButTheRootKindForOtherRoots) {
   recorder s;
   ASSERT_TRUE(scan(R"("x")", &s));
   EXPECT_EQ(s.root_kind, kind::string);
+}
+
+// Records the root's keys and, inside the root members it names, their own members.
+struct descender final : handler {
+  std::set<std::string> into;
+  std::string last_key;
+  std::vector<std::string> seen;  // "key", "outer.inner=text" in document order
+  bool key(std::string_view k) override {
+    last_key = k;
+    seen.push_back(last_key);
+    return true;
+  }
+  bool descend() override { return into.count(last_key) > 0; }
+  bool inner_key(std::string_view k) override {
+    seen.push_back(last_key + "." + std::string(k));
+    return true;
+  }
+  bool inner_member(const value& v) override {
+    seen.back() += "=" + (v.k == kind::string ? std::string(v.text) : "#");
+    return true;
+  }
+};
+
+TEST(JsonScanTest, ReportsTheMembersOfTheObjectsItIsAskedToDescendInto) {
+  descender d;
+  d.into = {"data", "arr"};
+  ASSERT_TRUE(scan(R"({"id":"e","data":{"id":"a\u0062","n":{"id":"deep"},"l":[{"id":"x"}]},)"
+                   R"("arr":["no"],"other":{"id":"skipped"},"tail":{}})",
+                   &d));
+  // Escapes unescaped; nested objects and arrays inside are reported as themselves only; an
+  // array asked for is not descended into; an object not asked for is not.
+  EXPECT_EQ(d.seen, (std::vector<std::string>{"id", "data", "data.id=ab", "data.n=#", "data.l=#",
+                                               "arr", "other", "tail"}));
+  // Stopping from an inner callback stops the scan there.
+  struct stopper final : handler {
+    bool descend() override { return true; }
+    bool inner_member(const value&) override { return false; }
+  } s;
+  EXPECT_EQ(scan(R"({"data":{"id":"x"}})", &s).error, errc::stopped);
 }
 
 // A handler that refuses one callback, to see when each one runs.

@@ -1,20 +1,58 @@
 #include "delivery/intake.hpp"
 
-#include <nlohmann/json.hpp>
-
 #include "delivery/ordered_queue.hpp"
+#include "tresse/common/json_scan.hpp"
 #include "tresse/common/log.hpp"
 
 namespace tresse::dispatcher {
 
+namespace {
+
+// Reads data.<name> in the one scan that validates the whole document, as a DOM parse did
+// (nlohmann's, 25 k instructions an ordered event), without building one. A repeated member
+// counts as its last occurrence, as in that DOM.
+class data_member final : public json_scan::handler {
+ public:
+  explicit data_member(std::string_view name) : name_(name) {}
+  std::string value;
+
+  bool root(json_scan::kind k) override { return k == json_scan::kind::object; }
+  bool key(std::string_view k) override {
+    in_data_ = k == "data";
+    return true;
+  }
+  bool member(const json_scan::value& v) override {
+    if (in_data_) value.clear();  // a later "data" replaces an earlier one
+    in_data_ = in_data_ && v.k == json_scan::kind::object;
+    return true;
+  }
+  bool descend() override { return in_data_; }
+  bool inner_key(std::string_view k) override {
+    is_name_ = k == name_;
+    return true;
+  }
+  bool inner_member(const json_scan::value& v) override {
+    if (!is_name_) return true;
+    if (v.k == json_scan::kind::string) {
+      value.assign(v.text);
+    } else {
+      value.clear();
+    }
+    return true;
+  }
+
+ private:
+  std::string_view name_;
+  bool in_data_ = false;
+  bool is_name_ = false;
+};
+
+}  // namespace
+
 std::string data_string(std::string_view event_json, std::string_view name) {
-  auto doc = nlohmann::json::parse(event_json, nullptr, /*allow_exceptions=*/false);
-  if (!doc.is_object()) return {};
-  auto data = doc.find("data");
-  if (data == doc.end() || !data->is_object()) return {};
-  auto field = data->find(name);
-  if (field == data->end() || !field->is_string()) return {};
-  return field->get<std::string>();
+  data_member reader(name);
+  if (!json_scan::scan(event_json, &reader)) return {};
+  return std::move(reader.value);
 }
 
 intake::result intake::take(kafka::message& record) const {

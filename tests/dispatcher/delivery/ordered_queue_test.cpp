@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <future>
+#include <random>
 #include <memory>
 #include <string>
 #include <thread>
@@ -11,12 +12,15 @@
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/io_context.hpp>
+#include <nlohmann/json.hpp>
 
+#include "delivery/intake.hpp"
 #include "delivery/redis_writer.hpp"
 #include "dispatcher/redis_test.hpp"
 #include "redis/keys.hpp"
 #include "redis/request.hpp"
 #include "retry/store.hpp"
+#include "support/json_mutation.hpp"
 #include "support/redis_cluster.hpp"
 
 namespace tresse::dispatcher::ordered {
@@ -833,6 +837,49 @@ TEST(OrderedResourceTest, IsDataIdWhenItIsAnId) {
   EXPECT_EQ(resource_of(R"({"id":"evt_1","data":{}})"), "");
   EXPECT_EQ(resource_of(R"({"id":"evt_1","data":{"id":")" + std::string(129, 'a') + R"("}})"), "");
   EXPECT_EQ(resource_of("not json"), "");
+}
+
+// data_string reads data.<name> as a DOM of the whole document would: on envelopes (and on
+// random edits of them: duplicated members, broken documents, nested look-alikes) it agrees
+// with nlohmann.
+TEST(OrderedResourceTest, DataStringAgreesWithADomOfTheDocument) {
+  auto by_dom = [](const std::string& doc, const char* name) -> std::string {
+    auto j = nlohmann::json::parse(doc, nullptr, /*allow_exceptions=*/false);
+    if (!j.is_object() || !j.contains("data") || !j["data"].is_object()) return "";
+    const auto& d = j["data"];
+    return d.contains(name) && d[name].is_string() ? d[name].get<std::string>() : "";
+  };
+  const std::vector<std::string> docs = {
+      R"({"id":"evt_1","type":"appointment.created","data":{"status":"x","id":"apt_q9",)"
+      R"("client":{"id":"cli_nested"},"tags":[{"id":"t"}]}})",
+      R"({"data":{"id":"first","id":"second"}})",
+      R"({"data":{"id":"apt_1"},"data":{"name":"no id"}})",
+      R"({"data":{"id":"apt_1"},"data":{"id":"apt_2"}})",
+      R"({"data":{"id":"apt_1"},"data":[1]})",
+      R"({"data":{"id":"a\u0062c\n"}})",
+      R"({"data":{"id":"apt_1","id":7}})",
+      R"({"other":{"id":"no"},"data":{"endpoint_id":"we_1"}})",
+      R"({"data":"apt_1"})",
+      R"(["data",{"id":"x"}])",
+      R"({"data":{"id":"apt_1"}} trailing)",
+      R"({"data":{"id":"apt_1")",
+  };
+  std::mt19937 rng(12);
+  std::size_t checked = 0;
+  for (const auto& doc : docs) {
+    for (int i = 0; i < 300; ++i) {
+      const std::string d = i == 0 ? doc : tresse::test::mutate_json(doc, rng);
+      for (const char* name : {"id", "endpoint_id"}) {
+        ASSERT_EQ(data_string(d, name), by_dom(d, name)) << tresse::test::shown(d) << " " << name;
+        ++checked;
+      }
+    }
+  }
+  EXPECT_EQ(data_string(docs[0], "id"), "apt_q9");
+  EXPECT_EQ(data_string(docs[1], "id"), "second");
+  EXPECT_EQ(data_string(docs[2], "id"), "");
+  EXPECT_EQ(data_string(docs[5], "id"), "abc\n");
+  EXPECT_EQ(checked, docs.size() * 600);
 }
 
 }  // namespace

@@ -14,8 +14,10 @@
 // and, as nlohmann does, a leading UTF-8 BOM is skipped, a NUL byte after the top value ends
 // the input, and a number that would overflow a double is an error.
 //
-// Only the root object's own members are reported; nested content is validated without being
-// copied. Nesting uses an explicit stack, so depth is bounded by memory, or by `max_depth`.
+// Only the root object's own members are reported, and the members of those of its members
+// that are objects the handler asks for (`descend`: one level, as data.id of an envelope);
+// other nested content is validated without being copied. Nesting uses an explicit stack, so
+// depth is bounded by memory, or by `max_depth`.
 #pragma once
 
 #include <cstddef>
@@ -68,6 +70,11 @@ class handler {
   virtual bool key(std::string_view) { return true; }
   // That key's value: a container as soon as it opens, a scalar once scanned.
   virtual bool member(const value&) { return true; }
+  // Asked right after member() reports an object: true, and that object's own members are
+  // reported through inner_key and inner_member (then key and member go on after it).
+  virtual bool descend() { return false; }
+  virtual bool inner_key(std::string_view) { return true; }
+  virtual bool inner_member(const value&) { return true; }
 
  protected:
   ~handler() = default;
