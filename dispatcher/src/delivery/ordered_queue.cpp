@@ -154,7 +154,8 @@ return out
 // and body key (the same), and the task hash of the one after it.
 // ARGV: event id, settled task id ("": no task to complete), now ms, task ttl ms, resource,
 // sequence ttl ms, lease-until ms, the next waiting task id and the one after it ("": none
-// declared, or none after); then, when the caller remembers the next event (its enter placed
+// declared, or none after), "leased" when the settled task is a head a release handed out
+// (retry::task::leased: only its claim to remove; "" otherwise); then, when the caller remembers the next event (its enter placed
 // it: ordered_memory.hpp), "m", its number, its event id, the one after's queueing ms ("": the
 // oldest-wait score stays: the caller knows it is within a second of it) and "1" when the
 // resource's numbering already outlives the head's retries (its TTL, from next's enter, is
@@ -170,9 +171,13 @@ return out
 // the same with it. Otherwise a remembered next is neither read nor returned (the caller
 // checked its number: see ordered_queue::release).
 // Completing the settled task deletes its record and the body key of the older layout (a
-// duplicate hand-off of a head also deletes a requeued copy's record: the same task id).
+// duplicate hand-off of a head also deletes a requeued copy's record: the same task id), and
+// takes it off the schedule: a leased one off the claimed set alone (its lease may have run out
+// meanwhile and the claim script made it due: that due id, its record gone, is dropped by the
+// claim that finds it, drop_missing).
 // Returns {0}: not the head; {1}: the queue is empty now; {2, {task id, {field, value, ...}},
-// body}: the next event, now the head, claimed for the caller until the lease: it is delivered
+// body}: the next event, now the head, claimed for the caller until the lease (and not indexed:
+// three commands an event fewer than a scheduled task's claim and completion): it is delivered
 // at once on the caller's shard, and should the caller die, the claim script finds the lease
 // run out and makes it due for any instance (as every claimed retry). The body is nil when the
 // record holds it, and when it is gone (a record of the older layout whose body key is gone:
@@ -182,9 +187,11 @@ const redis::script& release_script() {
   static const redis::script s(std::string(keep_body_lua) + R"lua(
 if ARGV[2] ~= '' then
   redis.call('DEL', KEYS[7], KEYS[9])
-  redis.call('ZREM', KEYS[5], ARGV[2])
   redis.call('ZREM', KEYS[6], ARGV[2])
-  redis.call('SREM', KEYS[8], ARGV[2])
+  if ARGV[10] ~= 'leased' then
+    redis.call('ZREM', KEYS[5], ARGV[2])
+    redis.call('SREM', KEYS[8], ARGV[2])
+  end
 end
 if redis.call('HGET', KEYS[1], 'head') ~= ARGV[1] then return {0} end
 -- The front of the waiting list, or the end of the queue: {1} or {3, ...}.
@@ -200,13 +207,13 @@ local ids = redis.call('LRANGE', KEYS[2], 0, 1)
 if #ids == 0 or #KEYS < 11 or ids[1] ~= ARGV[8] or (ids[2] or '') ~= ARGV[9] then
   return front(ids)
 end
-local remembered = ARGV[10] == 'm'
+local remembered = ARGV[11] == 'm'
 local event_id, sequence, fields
 local has_body = false
 local id = redis.call('LPOP', KEYS[2])
 redis.call('HINCRBY', KEYS[3], 'waiting', -1)
 if remembered then
-  sequence, event_id = ARGV[11], ARGV[12]
+  sequence, event_id = ARGV[12], ARGV[13]
 else
   fields = redis.call('HGETALL', KEYS[10])
   for i = 1, #fields, 2 do
@@ -219,17 +226,18 @@ end
 if not (event_id and sequence) or redis.call('PEXPIRE', KEYS[10], ARGV[4]) == 0 then
   return front(redis.call('LRANGE', KEYS[2], 0, 1))
 end
-local fresh = remembered and ARGV[14] == '1'
+local fresh = remembered and ARGV[15] == '1'
 redis.call('HSET', KEYS[1], 'head', event_id, 'head_seq', sequence)
 if not fresh then redis.call('PEXPIRE', KEYS[1], ARGV[6]) end
+-- Claimed for the caller, and no more: it is on no schedule and counts in no index until it
+-- fails (its reschedule puts it there) or its lease runs out (the claim script makes it due).
 redis.call('ZADD', KEYS[6], ARGV[7], id)
-redis.call('SADD', KEYS[8], id)
 if not ids[2] then
   redis.call('ZREM', KEYS[4], ARGV[5])
 elseif not remembered then
   redis.call('ZADD', KEYS[4], redis.call('HGET', KEYS[12], 'queued_at') or ARGV[3], ARGV[5])
-elseif ARGV[13] ~= '' then
-  redis.call('ZADD', KEYS[4], ARGV[13], ARGV[5])
+elseif ARGV[14] ~= '' then
+  redis.call('ZADD', KEYS[4], ARGV[14], ARGV[5])
 end
 if remembered then return {2, id} end
 -- A record of the older layout keeps its body apart: handed out with the record's TTL and the
@@ -361,7 +369,8 @@ redis::request release_call(const retry::task& t, std::size_t shards, bool compl
        keys::ordered_body(n, ep, t.event_id)},
       {t.event_id, complete_task ? std::move(id) : std::string(), std::to_string(unix_ms(now)),
        std::to_string(task_ttl.count()), t.resource, std::to_string(sequence_ttl.count()),
-       std::to_string(unix_ms(now + lease)), std::string(next), std::string(after)},
+       std::to_string(unix_ms(now + lease)), std::string(next), std::string(after),
+       complete_task && t.leased ? "leased" : ""},
       {}};
   if (!next.empty()) {
     // A waiting task id is "<event id>:<endpoint id>" (retry::task_id).
@@ -448,7 +457,10 @@ result<released> released_from_reply(const redis::reply& r) {
   }
   if (r.elements[0].integer == 2 && r.elements.size() >= 2) {
     auto next = retry::store::tasks_from_reply(r.elements[1]);
-    if (next.size() == 1) out.next = std::move(next.front());
+    if (next.size() == 1) {
+      out.next = std::move(next.front());
+      out.next->leased = true;
+    }
     if (out.next && r.elements.size() == 3 && !r.elements[2].is_nil()) {
       out.next->body = r.elements[2].str;
     }
@@ -471,6 +483,7 @@ redis::operation<released> release_op(const retry::task& t, std::size_t shards,
   head.event_id = t.event_id;
   head.endpoint_id = t.endpoint_id;
   head.resource = t.resource;
+  head.leased = t.leased;
   return op::one(std::move(first),
                  [t = std::move(head), shards, complete_task, now, task_ttl, lease](
                      op& o, redis::replies r) -> std::optional<result<released>> {
@@ -662,6 +675,7 @@ boost::asio::awaitable<std::optional<ordered::released>> ordered_queue::release(
   if (r) {
     if (r->remembered && next) {
       r->next = next->task;
+      r->next->leased = true;
       memory_.released(t.endpoint_id, t.resource, next->task.sequence);
       if (hint->after_queued_at_ms != 0) {
         memory_.scored(t.endpoint_id, t.resource, hint->after_queued_at_ms);

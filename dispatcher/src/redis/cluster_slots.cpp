@@ -1,6 +1,7 @@
 #include "redis/cluster_slots.hpp"
 
 #include <algorithm>
+#include <array>
 #include <charconv>
 
 namespace tresse::dispatcher::redis {
@@ -51,14 +52,29 @@ const reply* field(const reply& map, std::string_view name) {
 
 }  // namespace
 
-std::uint16_t crc16(std::string_view data) {
-  std::uint16_t crc = 0;
-  for (unsigned char c : data) {
-    crc ^= static_cast<std::uint16_t>(c) << 8;
+namespace {
+
+// A byte at a time from a table (the bitwise loop cost ~25 instructions a byte: an endpoint's
+// retry shard is computed for every ordered release, and a key's slot for every Cluster command).
+constexpr std::array<std::uint16_t, 256> crc16_table = [] {
+  std::array<std::uint16_t, 256> t{};
+  for (unsigned byte = 0; byte < 256; ++byte) {
+    auto crc = static_cast<std::uint16_t>(byte << 8);
     for (int bit = 0; bit < 8; ++bit) {
       crc = (crc & 0x8000) ? static_cast<std::uint16_t>((crc << 1) ^ 0x1021)
                            : static_cast<std::uint16_t>(crc << 1);
     }
+    t[byte] = crc;
+  }
+  return t;
+}();
+
+}  // namespace
+
+std::uint16_t crc16(std::string_view data) {
+  std::uint16_t crc = 0;
+  for (unsigned char c : data) {
+    crc = static_cast<std::uint16_t>((crc << 8) ^ crc16_table[((crc >> 8) ^ c) & 0xff]);
   }
   return crc;
 }

@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include <array>
 #include <future>
 #include <random>
 #include <memory>
@@ -60,6 +61,13 @@ class OrderedQueueTest : public test_support::redis_test {
     EXPECT_TRUE(r.has_value()) << (r ? "" : r.error().message);
     EXPECT_FALSE(r->ask.has_value());
     return *r;
+  }
+  // evt_1 to evt_3 of one resource entered: evt_1 the head (numbered 1), the others waiting.
+  std::array<retry::task, 3> enter_three() {
+    std::array<retry::task, 3> e{make("evt_1"), make("evt_2"), make("evt_3")};
+    for (const auto& t : e) enter(t);
+    e[0].sequence = 1;
+    return e;
   }
   // Claims what is due at `at`, as an instance's retry poll does.
   std::vector<retry::task> claim(clock::time_point at = now_) {
@@ -174,11 +182,7 @@ TEST_F(OrderedQueueTest, IntakeIsIdempotentByEventId) {
 }
 
 TEST_F(OrderedQueueTest, SettlingTheHeadClaimsTheNextForTheReleaser) {
-  auto e1 = make("evt_1"), e2 = make("evt_2"), e3 = make("evt_3");
-  enter(e1);
-  enter(e2);
-  enter(e3);
-  e1.sequence = 1;
+  auto [e1, e2, e3] = enter_three();
   auto r = release(e1, false);
   EXPECT_TRUE(r.was_head);
   ASSERT_TRUE(r.next.has_value());
@@ -233,6 +237,71 @@ TEST_F(OrderedQueueTest, AReleasedHeadWhoseReleaserDiedIsDueWhenItsLeaseRunsOut)
   EXPECT_EQ(due[0].sequence, 2u);
   // Still the head: a third event waits behind it.
   EXPECT_EQ(enter(make("evt_3")).where, state::waiting);
+}
+
+// A released head is claimed and nothing else: off the due set and its endpoint's task index
+// (which counts scheduled retries), and completing it takes only its claim. Once it went
+// through the retry schedule it is indexed, and its completion leaves the index as it found it.
+TEST_F(OrderedQueueTest, AReleasedHeadIsOnlyClaimedUntilItIsScheduled) {
+  const std::size_t n = redis::keys::retry_shard("we_1", shards_);
+  const std::string claimed = redis::keys::retry_claimed(n);
+  const std::string index = redis::keys::retry_endpoint_tasks(n, "we_1");
+  auto score = [&](const std::string& key, const std::string& id) {
+    return redis_->command({"ZSCORE", key, id})->is_nil() ? 0 : 1;
+  };
+  auto indexed = [&](const std::string& id) {
+    return redis_->command({"SISMEMBER", index, id})->integer;
+  };
+  auto [e1, e2, e3] = enter_three();
+  auto r = release(e1, false);
+  ASSERT_TRUE(r.next.has_value());
+  EXPECT_TRUE(r.next->leased);
+  EXPECT_EQ(score(claimed, e2.id()), 1);
+  EXPECT_EQ(indexed(e2.id()), 0);
+  // Delivered: its record and claim gone, evt_3 the leased head now.
+  auto r2 = release(*r.next, true);
+  ASSERT_TRUE(r2.next.has_value());
+  EXPECT_EQ(r2.next->event_id, "evt_3");
+  EXPECT_EQ(score(claimed, e2.id()), 0);
+  EXPECT_FALSE(retry::store(redis_, {.shards = shards_}).get(e2.id())->has_value());
+  // evt_3 fails and is rescheduled (as settle does, from its claim): indexed, due, not claimed.
+  retry::store s(redis_, {.shards = shards_});
+  auto third = *r2.next;
+  third.attempts = 1;
+  ASSERT_TRUE(s.reschedule(third, now_ + 1s).value());
+  EXPECT_EQ(indexed(e3.id()), 1);
+  EXPECT_EQ(score(claimed, e3.id()), 0);
+  // Claimed from the schedule, it is not leased; its completion takes it out of the index.
+  auto retried = claim(now_ + 2s);
+  ASSERT_EQ(retried.size(), 1u);
+  EXPECT_FALSE(retried[0].leased);
+  auto r3 = release(retried[0], true);
+  EXPECT_TRUE(r3.was_head);
+  EXPECT_EQ(indexed(e3.id()), 0);
+  EXPECT_EQ(score(claimed, e3.id()), 0);
+  EXPECT_EQ(redis_->command({"ZCARD", redis::keys::retry_due(n)})->integer, 0);
+}
+
+// A leased head whose lease ran out (its releaser stalled past it) and was made due, then
+// completed by that releaser: the due id left behind has no record, and the claim that finds it
+// drops it without a delivery.
+TEST_F(OrderedQueueTest, ALeasedHeadCompletedAfterItsLeaseRanOutLeavesNothingToDeliver) {
+  auto e1 = make("evt_1");
+  enter(e1);
+  enter(make("evt_2"));
+  e1.sequence = 1;
+  auto r = release(e1, false);
+  ASSERT_TRUE(r.next.has_value());
+  const std::size_t n = redis::keys::retry_shard("we_1", shards_);
+  // The claim script moves the expired lease to the due set (nothing due yet at that instant).
+  retry::store s(redis_, {.shards = shards_});
+  ASSERT_TRUE(redis::single_reply(redis::run(
+                  *redis_, s.claim_call(n, now_ + lease_ + 1ms, 0, lease_))).has_value());
+  ASSERT_EQ(redis_->command({"ZCARD", redis::keys::retry_due(n)})->integer, 1);
+  release(*r.next, true);
+  EXPECT_TRUE(claim(now_ + 2 * lease_).empty());
+  EXPECT_EQ(redis_->command({"ZCARD", redis::keys::retry_due(n)})->integer, 0);
+  EXPECT_EQ(redis_->command({"ZCARD", redis::keys::retry_claimed(n)})->integer, 0);
 }
 
 TEST_F(OrderedQueueTest, WaitingRecordsExpireWithTheirQueue) {

@@ -20,6 +20,11 @@ TEST(ClusterSlotsTest, SlotsMatchTheSpecificationsVectors) {
   EXPECT_EQ(key_slot("foo"), 12182);
   EXPECT_EQ(key_slot("somekey"), 11058);
   EXPECT_EQ(key_slot(""), 0);
+  // Every byte value, and a NUL inside the data (values from a bitwise CRC16-XMODEM).
+  std::string all;
+  for (int b = 0; b < 256; ++b) all.push_back(static_cast<char>(b));
+  EXPECT_EQ(crc16(all), 0x7E55);
+  EXPECT_EQ(crc16(std::string_view("a\0b", 3)), 0xE0BF);
 }
 
 TEST(ClusterSlotsTest, HashTagRules) {
