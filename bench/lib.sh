@@ -62,14 +62,25 @@ while True:
   PIDS+=($!)
 }
 # start_redis: a throw-away redis-server on a free port; sets REDIS_PORT and REDIS (its URL).
+# REDIS_CALLGRIND=DIR: under `valgrind --tool=callgrind` (dumps in DIR/redis.callgrind.*; a
+# script zeroes and dumps the counts around what it measures: callgrind_totals reads them).
 start_redis() {
   REDIS_PORT=$(free_port)
-  redis-server --port "$REDIS_PORT" --bind 127.0.0.1 --save "" --appendonly no >/dev/null &
+  local wrap=()
+  if [ -n "${REDIS_CALLGRIND:-}" ]; then
+    mkdir -p "$REDIS_CALLGRIND"
+    wrap=(valgrind --tool=callgrind --dump-instr=no
+      "--callgrind-out-file=$REDIS_CALLGRIND/redis.callgrind.%p")
+  fi
+  "${wrap[@]}" redis-server --port "$REDIS_PORT" --bind 127.0.0.1 --save "" --appendonly no \
+    >/dev/null 2>&1 &
   REDIS_PID=$!
   PIDS+=($REDIS_PID)
   REDIS=redis://127.0.0.1:$REDIS_PORT/0
   wait_for 20 redis-cli -p "$REDIS_PORT" ping
 }
+# callgrind_totals FILE: the instructions (Ir) a callgrind dump counted.
+callgrind_totals() { awk '/^(summary|totals):/ { print $2; exit }' "$1"; }
 # start_redis_cluster [PRIMARIES]: a throw-away Redis Cluster of PRIMARIES (default 3) nodes on
 # free ports, joined by `redis-cli --cluster create`; sets REDIS (redis+cluster://, every node a
 # seed), REDIS_PORTS and REDIS_PIDS, and REDIS_PORT and REDIS_PID to the first node's.

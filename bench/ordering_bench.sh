@@ -23,6 +23,8 @@
 #        the ordered run only
 #        CALLGRIND=1 with a BUILD_DIR of bench/callgrind_build.sh (and START_SECS=120): the
 #        dispatcher's counts zeroed before and dumped after the ordered run only
+#        REDIS_CALLGRIND=DIR: redis-server under callgrind (dumps in DIR), its instructions
+#        counted over each run: Redis's work per event, exact on a loaded host
 set -euo pipefail
 
 MAX_SECS=${MAX_SECS:-900}
@@ -176,7 +178,18 @@ measure() {
   CPU[$1]=$(cpu_per_event "$1" "$before" "$after")
 }
 
+# redis_count MODE zero|dump: REDIS_CALLGRIND's counts zeroed before a run, dumped after it.
+redis_count() {
+  [ -n "${REDIS_CALLGRIND:-}" ] || return 0
+  if [ "$2" = zero ]; then
+    callgrind_control -z "$REDIS_PID" >/dev/null
+  else
+    callgrind_control -d "$1-run" "$REDIS_PID" >/dev/null
+  fi
+}
+redis_count none zero
 measure none
+redis_count none dump
 RATE_NONE=${RATE[none]}
 [ -z "${PERF:-}" ] || start_perf "$PERF" "$DISPATCHER_PID"
 [ -z "${REDIS_PERF:-}" ] || start_perf "$REDIS_PERF" "$REDIS_PID"
@@ -188,7 +201,9 @@ if [ -n "${PROFILE:-}" ]; then
   redis-cli -p "$REDIS_PORT" slowlog reset >/dev/null
 fi
 redis-cli -p "$REDIS_PORT" info commandstats >"$TMP/commandstats.0"
+redis_count per_resource zero
 measure per_resource
+redis_count per_resource dump
 redis-cli -p "$REDIS_PORT" info commandstats >"$TMP/commandstats.1"
 RATE_ORDERED=${RATE[per_resource]}
 [ -n "${CALLGRIND:-}" ] && callgrind_control -d ordered-run "$DISPATCHER_PID" >/dev/null
@@ -230,6 +245,18 @@ DEFERRED=$(metric 'tresse_deliveries_total{outcome="deferred"}')
 # Redis's time in the scripts (the ordered queues' and the retry store's), over both runs.
 SCRIPTS=$(redis-cli -p "$REDIS_PORT" info commandstats |
   awk -F'[:,=]' '/^cmdstat_(evalsha|eval):/ { calls += $3; usec += $5 } END { printf "%d calls, %.1f us each", calls, calls ? usec / calls : 0 }')
+REDIS_IR=""
+if [ -n "${REDIS_CALLGRIND:-}" ]; then
+  # The dumps in order: *.1 the none run, *.2 the ordered run.
+  REDIS_IR=$(python3 - "$(callgrind_totals "$REDIS_CALLGRIND/redis.callgrind.$REDIS_PID.1")" \
+    "$(callgrind_totals "$REDIS_CALLGRIND/redis.callgrind.$REDIS_PID.2")" "$N" <<'EOF2'
+import sys
+none, ordered, n = int(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3])
+print("\n  redis-server instructions per event (callgrind): none %.1f k, per_resource %.1f k"
+      % (none / n / 1e3, ordered / n / 1e3))
+EOF2
+)
+fi
 cat <<EOF
 
 Ordered delivery: $N events over $RESOURCES resources to one endpoint each way, endpoint_concurrency=$CONC, FEED=$FEED, build $BUILD
@@ -237,5 +264,5 @@ Ordered delivery: $N events over $RESOURCES resources to one endpoint each way, 
   ordering per_resource   ${RATE_ORDERED}/s      CPU per event: ${CPU[per_resource]}
   ratio                   $(python3 -c "print('%.0f %%' % (100.0 * $RATE_ORDERED / $RATE_NONE))") of none   goal >= 50 %
   Redis commands over the ordered run: ${COMMANDS}
-  retries scheduled ${RETRIES}, deferred ${DEFERRED} (both should be 0); Redis scripts: ${SCRIPTS}
+  retries scheduled ${RETRIES}, deferred ${DEFERRED} (both should be 0); Redis scripts: ${SCRIPTS}${REDIS_IR}
 EOF
