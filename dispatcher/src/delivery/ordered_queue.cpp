@@ -41,9 +41,10 @@ end
 // KEYS: backlog hash, oldest zset, retry due, the endpoint's resource index, its retry task
 // index; then per event its resource's sequence hash and waiting list, its event key and task
 // hash (all under the endpoint's retry shard's tag).
-// ARGV: now ms, task ttl ms, sequence ttl ms, mode ("enter" or "requeue"); then per event: event
-// id, task id, resource, body, 2m, and the m field/value pairs of its task record (without the
-// body, which comes apart: a head's is not written).
+// ARGV: now ms, task ttl ms, sequence ttl ms, mode ("enter" or "requeue"), m and the m field names
+// of a task record (without the body, which comes apart: a head's is not written); then per
+// event: event id, task id, resource, body and its record's m values, in the names' order (the
+// names once a call, not once an event: each argument costs Redis its parse and a Lua string).
 // A record written here holds the body (so that a release hands it out with the record, and
 // nothing else has to live as long); the head's body is in the caller's memory and the attempt
 // log's, and enter writes none for it.
@@ -55,19 +56,29 @@ const redis::script& place_script() {
   static const redis::script s(R"lua(
 local now, task_ttl, seq_ttl, mode = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
 local out, queues, order = {}, {}, {}
+local fields = tonumber(ARGV[5])
+-- The record's field/value pairs, its values from ARGV[first] on.
+local function record(first)
+  local kv = {}
+  for i = 1, fields do
+    kv[2 * i - 1] = ARGV[5 + i]
+    kv[2 * i] = ARGV[first + i - 1]
+  end
+  return kv
+end
 -- A task on the retry schedule, due now, for whichever instance claims it.
-local function make_due(k, task_id, n, resource, body, first, last)
+local function make_due(k, task_id, n, resource, body, first)
   redis.call('HSET', KEYS[k + 3], 'sequence', n, 'resource', resource, 'body', body,
-             unpack(ARGV, first, last))
+             unpack(record(first)))
   redis.call('PEXPIRE', KEYS[k + 3], task_ttl)
   redis.call('ZADD', KEYS[3], now, task_id)
   redis.call('SADD', KEYS[5], task_id)
 end
-local a = 5
+local a = 6 + fields
 for k = 6, #KEYS, 4 do
   local event_id, task_id, resource, body = ARGV[a], ARGV[a + 1], ARGV[a + 2], ARGV[a + 3]
-  local first, last = a + 5, a + 4 + tonumber(ARGV[a + 4])
-  a = last + 1
+  local first = a + 4
+  a = first + fields
   local q = queues[resource]
   if not q then
     local h = redis.call('HMGET', KEYS[k], 'head', 'last')
@@ -89,7 +100,7 @@ for k = 6, #KEYS, 4 do
     if q.head == event_id and redis.call('EXISTS', task_key) == 0 then
       -- Redelivered by Kafka while still the head, with no retry task: its instance died
       -- before handing it off.
-      make_due(k, task_id, known, resource, body, first, last)
+      make_due(k, task_id, known, resource, body, first)
     end
   elseif mode ~= 'enter' and (q.head == event_id or redis.call('EXISTS', task_key) == 1) then
     n, state = n or 0, 3
@@ -101,14 +112,14 @@ for k = 6, #KEYS, 4 do
     if not q.head then
       q.head, q.head_seq, state = event_id, n, 1
       if mode ~= 'enter' then
-        make_due(k, task_id, n, resource, body, first, last)
+        make_due(k, task_id, n, resource, body, first)
         state = 4
       end
     else
       -- Waiting: its record lives as long as the list that holds it (the task TTL could run
       -- out while heads ahead of it take their whole schedules); released, it gets the task TTL.
       redis.call('HSET', task_key, 'sequence', n, 'resource', resource, 'queued_at', now,
-                 'body', body, unpack(ARGV, first, last))
+                 'body', body, unpack(record(first)))
       redis.call('PEXPIRE', task_key, seq_ttl)
       q.waiting[#q.waiting + 1] = task_id
       state = 0
@@ -306,27 +317,36 @@ redis::request place_call(const std::vector<const retry::task*>& batch, std::siz
                    {keys::ordered_backlog(n, ep), keys::ordered_oldest(n, ep), keys::retry_due(n),
                     keys::ordered_resources(n, ep), keys::retry_endpoint_tasks(n, ep)},
                    {std::to_string(unix_ms(now)), std::to_string(task_ttl.count()),
-                    std::to_string(sequence_ttl.count()), mode},
+                    std::to_string(sequence_ttl.count()), mode, ""},
                    {}};
-  constexpr std::size_t keys_per_event = 4, args_per_event = 5, record_pairs = 13;
-  r.keys.reserve(r.keys.size() + keys_per_event * batch.size());
-  r.args.reserve(r.args.size() + (args_per_event + 2 * record_pairs) * batch.size());
-  for (const retry::task* t : batch) {
-    // The record as the retry store writes it (its own id, due and ttl first: dropped here),
-    // but with the body apart: the script writes it only into a waiting or due record.
+  // The record as the retry store writes it (its own id, due and ttl first: dropped here), but
+  // without what the script writes itself (the body, only into a waiting or due record; the
+  // number and resource). Every task's record has the same names, in the same order.
+  auto written = [](std::string_view name) {
+    return name != "body" && name != "sequence" && name != "resource";
+  };
+  constexpr std::size_t record_at = 3, keys_per_event = 4, args_per_event = 4;
+  std::size_t fields = 0;
+  for (std::size_t e = 0; e < batch.size(); ++e) {
+    const retry::task* t = batch[e];
     std::vector<std::string> record = retry::store::task_args(*t, now, task_ttl);
+    if (e == 0) {
+      for (std::size_t i = record_at; i + 1 < record.size(); i += 2) {
+        if (written(record[i])) r.args.push_back(record[i]);
+      }
+      fields = r.args.size() - 5;
+      r.args[4] = std::to_string(fields);
+      r.keys.reserve(r.keys.size() + keys_per_event * batch.size());
+      r.args.reserve(r.args.size() + (args_per_event + fields) * batch.size());
+    }
     r.keys.insert(r.keys.end(), {keys::ordered_sequence(n, ep, t->resource),
                                  keys::ordered_waiting(n, ep, t->resource),
                                  keys::ordered_event(n, ep, t->event_id),
                                  keys::retry_task(n, record[0])});
-    r.args.insert(r.args.end(), {t->event_id, std::move(record[0]), t->resource, t->body, ""});
-    const std::size_t count_at = r.args.size() - 1;
-    for (std::size_t i = 3; i + 1 < record.size(); i += 2) {
-      if (record[i] == "body") continue;
-      r.args.push_back(std::move(record[i]));
-      r.args.push_back(std::move(record[i + 1]));
+    r.args.insert(r.args.end(), {t->event_id, std::move(record[0]), t->resource, t->body});
+    for (std::size_t i = record_at; i + 1 < record.size(); i += 2) {
+      if (written(record[i])) r.args.push_back(std::move(record[i + 1]));
     }
-    r.args[count_at] = std::to_string(r.args.size() - count_at - 1);
   }
   return r;
 }
