@@ -57,13 +57,12 @@ const redis::script& place_script() {
 local now, task_ttl, seq_ttl, mode = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
 local out, queues, order = {}, {}, {}
 local fields = tonumber(ARGV[5])
--- The record's field/value pairs, its values from ARGV[first] on.
+-- The record's field/value pairs, its values from ARGV[first] on: one table for the call, the
+-- names set once (HSET takes it unpacked at once).
+local kv = {}
+for i = 1, fields do kv[2 * i - 1] = ARGV[5 + i] end
 local function record(first)
-  local kv = {}
-  for i = 1, fields do
-    kv[2 * i - 1] = ARGV[5 + i]
-    kv[2 * i] = ARGV[first + i - 1]
-  end
+  for i = 1, fields do kv[2 * i] = ARGV[first + i - 1] end
   return kv
 end
 -- A task on the retry schedule, due now, for whichever instance claims it.
