@@ -87,5 +87,35 @@ TEST_F(AdaptiveThrottlingTest, RetryAfterPausesTheWholeEndpoint) {
       << std::chrono::duration<double>(reqs[1].at - reqs[0].at).count() << " s";
 }
 
+// Deliveries waiting for their pace (throttled to 1/s) when the endpoint's failures open its
+// circuit are deferred, not sent into it one a second: the isolation bench saw in-flight
+// requests into black holes climb by one per endpoint and second after their circuits opened.
+TEST_F(AdaptiveThrottlingTest, DeliveriesPacedBehindAnOpeningCircuitAreNotSent) {
+  // The first ten (sent at once) fail 100 ms apart: the first throttles the endpoint to 1/s, each
+  // failure frees a slot for a delivery paced a second after the one before, and the eighth
+  // opens the circuit with several of those still waiting their turn.
+  std::atomic<int> n{0};
+  recording_sink sink([&](const received_request&) {
+    const int k = n++;
+    return sink_reply{.status = 503u, .delay = k < 10 ? k * 100ms : 0ms};
+  });
+  create_endpoint("biz_t", sink.url(), "*");
+  auto& d = start_dispatcher({"delivery.endpoint_concurrency=10", "delivery.breaker_failures=8",
+                              "delivery.breaker_cool_down=1m", "delivery.breaker_max_cool_down=1m",
+                              "delivery.throttle_min_rate=1", "delivery.throttle_decrease=0.1",
+                              "delivery.endpoint_queue_timeout=10s",
+                              "delivery.retry_schedule=1m"});
+  std::vector<events::event> evs;
+  for (int i = 0; i < 20; ++i) evs.push_back(make_event("client.created", "biz_t"));
+  publish(evs);
+  ASSERT_TRUE(d.wait_for_log("circuit opened")) << d.log_text();
+  std::this_thread::sleep_for(500ms);  // what was in flight at the opening has answered
+  const auto open_from = steady::now();
+  std::this_thread::sleep_for(5s);
+  EXPECT_EQ(requests_between(sink, open_from, 5s), 0u)
+      << "requests in 5 s to an endpoint whose circuit is open for a minute (" << sink.count()
+      << " in all)";
+}
+
 }  // namespace
 }  // namespace tresse::test

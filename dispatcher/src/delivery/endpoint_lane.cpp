@@ -281,11 +281,15 @@ asio::awaitable<attempt_result> endpoint_lane::attempt(shard_env& env, const eve
   probe_claim abandon_probe = std::move(admitted.probe);
   const bool probe = abandon_probe != nullptr;
   const auto deadline = admitted.deadline;
-  // The circuit may have opened while this one queued for the slot.
-  if (!probe && circuit_.current(clock::now()) != health::breaker::state::closed) {
+  // The circuit may have opened while this one waited: for the slot, or for its pace (up to the
+  // queue timeout: a throttled endpoint's failures open it while deliveries wait their turn).
+  // Then it is deferred, not sent into a circuit the others already spare.
+  auto circuit_opened = [&] {
+    if (probe || circuit_.current(clock::now()) == health::breaker::state::closed) return false;
     defer_until(circuit_due(env.rng, clock::now()));
-    co_return out;
-  }
+    return true;
+  };
+  if (circuit_opened()) co_return out;
   pace_.set_fixed_rate(static_cast<double>(ep.rate_limit_per_second));
   const auto paced_at =
       pace_.reserve(steady::now(), std::max<steady::duration>(deadline - steady::now(), 0s));
@@ -298,6 +302,7 @@ asio::awaitable<attempt_result> endpoint_lane::attempt(shard_env& env, const eve
     asio::steady_timer pace_timer(co_await asio::this_coro::executor, *paced_at);
     co_await pace_timer.async_wait(asio::as_tuple(asio::use_awaitable));
     if (ctx.stopping) co_return out;
+    if (circuit_opened()) co_return out;
   }
   if (!env.in_flight.try_acquire()) {  // no coroutine when a permit is free
     const bool got = co_await env.in_flight.acquire();
