@@ -281,9 +281,10 @@ asio::awaitable<attempt_result> endpoint_lane::attempt(shard_env& env, const eve
   probe_claim abandon_probe = std::move(admitted.probe);
   const bool probe = abandon_probe != nullptr;
   const auto deadline = admitted.deadline;
-  // The circuit may have opened while this one waited: for the slot, or for its pace (up to the
-  // queue timeout: a throttled endpoint's failures open it while deliveries wait their turn).
-  // Then it is deferred, not sent into a circuit the others already spare.
+  // The circuit may have opened while this one waited: for the slot, for its pace (up to the
+  // queue timeout: a throttled endpoint's failures open it while deliveries wait their turn), or
+  // for the shard's in-flight permit. Then it is deferred, not sent into a circuit the others
+  // already spare.
   auto circuit_opened = [&] {
     if (probe || circuit_.current(clock::now()) == health::breaker::state::closed) return false;
     defer_until(circuit_due(env.rng, clock::now()));
@@ -298,18 +299,21 @@ asio::awaitable<attempt_result> endpoint_lane::attempt(shard_env& env, const eve
     defer_until(clock::now() + std::max(retry_delay(ctx), pause));
     co_return out;
   }
+  bool waited = false;
   if (*paced_at > steady::now()) {
     asio::steady_timer pace_timer(co_await asio::this_coro::executor, *paced_at);
     co_await pace_timer.async_wait(asio::as_tuple(asio::use_awaitable));
     if (ctx.stopping) co_return out;
-    if (circuit_opened()) co_return out;
+    waited = true;
   }
   if (!env.in_flight.try_acquire()) {  // no coroutine when a permit is free
     const bool got = co_await env.in_flight.acquire();
     if (!got) co_return out;
+    waited = true;
   }
   semaphore_permit in_flight_permit(&env.in_flight);
   if (ctx.stopping) co_return out;
+  if (waited && circuit_opened()) co_return out;
 
   const auto now = clock::now();
   const std::int64_t ts = std::chrono::duration_cast<std::chrono::seconds>(now.time_since_epoch()).count();

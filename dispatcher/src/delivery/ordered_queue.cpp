@@ -165,8 +165,8 @@ return out
 // ARGV: event id, settled task id ("": no task to complete), now ms, task ttl ms, resource,
 // sequence ttl ms, lease-until ms, the next waiting task id and the one after it ("": none
 // declared, or none after), "leased" when the settled task is a head a release handed out
-// (retry::task::leased: only its claim to remove; "" otherwise); then, when the caller remembers the next event (its enter placed
-// it: ordered_memory.hpp), "m", its number, its event id, the one after's queueing ms ("": the
+// (retry::task::leased: only its claim to remove; "" otherwise); then, when the caller
+// remembers the next event (its enter placed it: ordered_memory.hpp), "m", its number, its event id, the one after's queueing ms ("": the
 // oldest-wait score stays: the caller knows it is within a second of it) and "1" when the
 // resource's numbering already outlives the head's retries (its TTL, from next's enter, is
 // left).
@@ -325,7 +325,7 @@ redis::request place_call(const std::vector<const retry::task*>& batch, std::siz
     return name != "body" && name != "sequence" && name != "resource";
   };
   constexpr std::size_t record_at = 3, keys_per_event = 4, args_per_event = 4;
-  std::size_t fields = 0;
+  const std::size_t names_at = r.args.size();  // after their count, "" until known
   for (std::size_t e = 0; e < batch.size(); ++e) {
     const retry::task* t = batch[e];
     std::vector<std::string> record = retry::store::task_args(*t, now, task_ttl);
@@ -333,8 +333,8 @@ redis::request place_call(const std::vector<const retry::task*>& batch, std::siz
       for (std::size_t i = record_at; i + 1 < record.size(); i += 2) {
         if (written(record[i])) r.args.push_back(record[i]);
       }
-      fields = r.args.size() - 5;
-      r.args[4] = std::to_string(fields);
+      const std::size_t fields = r.args.size() - names_at;
+      r.args[names_at - 1] = std::to_string(fields);
       r.keys.reserve(r.keys.size() + keys_per_event * batch.size());
       r.args.reserve(r.args.size() + (args_per_event + fields) * batch.size());
     }

@@ -14,8 +14,9 @@
 //   instance died before handing it off), it goes onto the retry schedule, due now.
 // - release (settling the head: delivered, dead-lettered, endpoint disabled or deleted): clears
 //   the head and makes the next waiting event the head, claimed for the releasing instance with
-//   a retry claim's lease (retry::task::leased: in the claimed set only), and returns it: that instance delivers it at once on the endpoint's
-//   shard (one Redis round trip between a resource's events, not a poll of the schedule). If it
+//   a retry claim's lease (retry::task::leased: in the claimed set only), and returns it: that
+//   instance delivers it at once on the endpoint's shard (one Redis round trip between a
+//   resource's events, not a poll of the schedule). If it
 //   dies first, the lease runs out and the retry schedule gives the event to any instance, as
 //   every claimed retry. A failed head is rescheduled as usual and stays the head. A
 //   dead-lettered head lets the next go: the gap in the numbers shows it.

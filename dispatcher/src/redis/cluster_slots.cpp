@@ -7,6 +7,21 @@
 namespace tresse::dispatcher::redis {
 namespace {
 
+// A byte at a time from a table (the bitwise loop cost ~25 instructions a byte: an endpoint's
+// retry shard is computed for every ordered release, and a key's slot for every Cluster command).
+constexpr std::array<std::uint16_t, 256> crc16_table = [] {
+  std::array<std::uint16_t, 256> t{};
+  for (unsigned byte = 0; byte < 256; ++byte) {
+    auto crc = static_cast<std::uint16_t>(byte << 8);
+    for (int bit = 0; bit < 8; ++bit) {
+      crc = (crc & 0x8000) ? static_cast<std::uint16_t>((crc << 1) ^ 0x1021)
+                           : static_cast<std::uint16_t>(crc << 1);
+    }
+    t[byte] = crc;
+  }
+  return t;
+}();
+
 result<slot_map> malformed(std::string_view what) {
   return fail(error_kind::permanent, "redis: malformed " + std::string(what) + " reply");
 }
@@ -49,25 +64,6 @@ const reply* field(const reply& map, std::string_view name) {
   }
   return nullptr;
 }
-
-}  // namespace
-
-namespace {
-
-// A byte at a time from a table (the bitwise loop cost ~25 instructions a byte: an endpoint's
-// retry shard is computed for every ordered release, and a key's slot for every Cluster command).
-constexpr std::array<std::uint16_t, 256> crc16_table = [] {
-  std::array<std::uint16_t, 256> t{};
-  for (unsigned byte = 0; byte < 256; ++byte) {
-    auto crc = static_cast<std::uint16_t>(byte << 8);
-    for (int bit = 0; bit < 8; ++bit) {
-      crc = (crc & 0x8000) ? static_cast<std::uint16_t>((crc << 1) ^ 0x1021)
-                           : static_cast<std::uint16_t>(crc << 1);
-    }
-    t[byte] = crc;
-  }
-  return t;
-}();
 
 }  // namespace
 
