@@ -9,6 +9,7 @@
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 
+#include "delivery/ordered_queue.hpp"
 #include "tresse/common/log.hpp"
 
 namespace tresse::dispatcher {
@@ -92,6 +93,7 @@ void engine::start(handed_off_fn handed_off) {
   // The engine's own loops live on shard 0.
   auto& io = shards_.front()->io();
   asio::co_spawn(io, poll_retries(), asio::detached);
+  asio::co_spawn(io, recover_ordered_heads(), asio::detached);
   if (ctx_.deps.breakers != nullptr) asio::co_spawn(io, sync_breakers(), asio::detached);
   if (ctx_.deps.reports != nullptr) asio::co_spawn(io, publish_health(), asio::detached);
 }
@@ -229,6 +231,40 @@ asio::awaitable<void> engine::poll_retries() {
     looked = 0;
     more = false;
     co_await sleep_for(ctx_.options.retry_poll_interval);
+  }
+}
+
+asio::awaitable<void> engine::recover_ordered_heads() {
+  redis_writer& redis = shards_.front()->writer();
+  const auto every = std::clamp<std::chrono::milliseconds>(ctx_.options.retry_lease / 4, 1s, 15s);
+  // Holders walked per shard and pass, at most: the next pass takes the rest.
+  constexpr int per_shard = 8;
+  bool failing = false;
+  // Assigned in the loop, never declared there from a co_await (g++ 12, see context.hpp).
+  redis::operation<ordered::recovered> walk;
+  result<ordered::recovered> got;
+  while (!ctx_.stopping) {
+    co_await sleep_for(every);
+    for (std::size_t n = 0; n < ctx_.deps.retries.shards() && !ctx_.stopping; ++n) {
+      for (int i = 0; i < per_shard && !ctx_.stopping; ++i) {
+        walk = ordered::recover_op(n, clock::now(), ctx_.options.retry_lease,
+                                   ctx_.deps.retries.task_ttl());
+        got = co_await redis.try_once(walk);
+        if (!got) {
+          if (!std::exchange(failing, true)) {
+            log::warn("walking lapsed ordered holders failed; retrying",
+                      {{"error", got.error().message}});
+          }
+          break;
+        }
+        failing = false;
+        if (!got->walked) break;
+        if (got->heads > 0) {
+          log::info("ordered heads of a lapsed instance made due",
+                    {{"retry_shard", n}, {"heads", got->heads}});
+        }
+      }
+    }
   }
 }
 

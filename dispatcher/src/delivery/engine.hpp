@@ -83,6 +83,9 @@ class engine {
   boost::asio::awaitable<void> dead_letter_poison(kafka::message record, std::string reason);
   // Claims due retries (shard 0's writer) and hands each to its endpoint's shard.
   boost::asio::awaitable<void> poll_retries();
+  // Every lease/4 (1-15 s): walks every retry shard's lapsed ordered-head holders (a dead
+  // instance's released heads), making their heads due (ordered::recover_op).
+  boost::asio::awaitable<void> recover_ordered_heads();
   // Reads the shared circuit states every 500 ms and hands them to every shard.
   boost::asio::awaitable<void> sync_breakers();
   // Every 2 s: this instance's health reports to Redis, for the CLI and the API.

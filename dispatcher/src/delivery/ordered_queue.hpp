@@ -13,13 +13,15 @@
 //   each. An event seen before keeps its number; if it is the head and has no retry task (its
 //   instance died before handing it off), it goes onto the retry schedule, due now.
 // - release (settling the head: delivered, dead-lettered, endpoint disabled or deleted): clears
-//   the head and makes the next waiting event the head, claimed for the releasing instance with
-//   a retry claim's lease (retry::task::leased: in the claimed set only), and returns it: that
-//   instance delivers it at once on the endpoint's shard (one Redis round trip between a
-//   resource's events, not a poll of the schedule). If it
-//   dies first, the lease runs out and the retry schedule gives the event to any instance, as
-//   every claimed retry. A failed head is rescheduled as usual and stays the head. A
-//   dead-lettered head lets the next go: the gap in the numbers shows it.
+//   the head and makes the next waiting event the head, leased to the releasing instance
+//   (retry::task::leased: the resource's hash names its holder, on no schedule), and returns
+//   it: that instance delivers it at once on the endpoint's shard (one Redis round trip between
+//   a resource's events, not a poll of the schedule). An instance holds what it was released
+//   on an endpoint until a time its releases renew (one member of the shard's holders zset per
+//   instance and endpoint, not a claim per head). If it dies, its holder lapses, and a walk of
+//   the endpoint's resources by any instance (recover_op, a retry poll's) makes its heads due.
+//   A failed head is rescheduled as usual and stays the head. A dead-lettered head lets the
+//   next go: the gap in the numbers shows it.
 // - requeue (manual retry, replay): the event goes to the back of its resource's queue with a
 //   new number (due now if the queue was empty).
 //
@@ -116,10 +118,18 @@ struct hint {
   // release leaves it.
   bool keeps_ttls = false;
 };
+// Who a release leases the next head to: `id` is the instance's (ordered_queue's) holder id;
+// `renew`: its lease on the endpoint's heads is written anew, until now + lease (ordered_queue
+// renews it every lease/4; the walk that finds it lapsed takes longer than that to start).
+struct lease_holder {
+  std::string id;
+  bool renew = true;
+};
 redis::request release_call(const retry::task& t, std::size_t shards, bool complete_task,
                             clock::time_point now, std::chrono::milliseconds task_ttl,
-                            std::chrono::milliseconds lease, std::string_view next = {},
-                            std::string_view after = {}, const hint* remembered = nullptr);
+                            std::chrono::milliseconds lease, const lease_holder& holder,
+                            std::string_view next = {}, std::string_view after = {},
+                            const hint* remembered = nullptr);
 // The body of `t`, a body-less record of the layout before bodies went into the records
 // (2026-12-02: its endpoint's body key keys::ordered_body held it), kept beyond `ttl` from now.
 // Its reply: the body, or nil when gone.
@@ -144,8 +154,34 @@ result<released> released_from_reply(const redis::reply& r);
 redis::operation<released> release_op(const retry::task& t, std::size_t shards,
                                       bool complete_task, clock::time_point now,
                                       std::chrono::milliseconds task_ttl,
-                                      std::chrono::milliseconds lease,
+                                      std::chrono::milliseconds lease, const lease_holder& holder,
                                       const std::optional<hint>& remembered = std::nullopt);
+// A resource's head, by event id, as a walk found it leased to a lapsed holder.
+struct held_head {
+  std::string resource;
+  std::string event_id;
+};
+// Each of `heads` still leased to `holder` (the resource's hash says so) is no longer, and due
+// now unless its record is gone or it is on the schedule already; reply: how many were made due.
+// The walk's step (recover_op), and migrate-keys' for the heads it moves (every holder stopped).
+redis::request recover_heads_call(std::size_t shard, std::string_view endpoint_id,
+                                  std::string_view holder, const std::vector<held_head>& heads,
+                                  clock::time_point now, std::chrono::milliseconds task_ttl);
+// The heads of a holder that lapsed (its instance died, or released nothing on the endpoint
+// for a lease), in retry shard `shard`: the first lapsed holder is taken for this walk until
+// now + lease, the endpoint's resource index scanned `batch` at a time, and every head still
+// leased to it made due now (its record kept; one already on the schedule left there); then
+// the holder is removed unless it renewed meanwhile. A walker that fails or dies midway leaves
+// the holder to lapse again for the next walk. Returns whether a holder was walked and how
+// many heads were made due: call again while one was.
+struct recovered {
+  bool walked = false;
+  std::size_t heads = 0;
+};
+redis::operation<recovered> recover_op(std::size_t shard, clock::time_point now,
+                                       std::chrono::milliseconds lease,
+                                       std::chrono::milliseconds task_ttl,
+                                       std::size_t batch = 200);
 result<place> place_from_reply(const redis::reply& r);
 result<std::vector<place>> places_from_reply(const redis::reply& r, std::size_t count);
 // A manual retry or replay of `t` to an ordered endpoint (t.resource set), with the meaning of
@@ -185,8 +221,7 @@ class ordered_queue {
  public:
   // `lease`: how long a released next event is claimed (engine_options::retry_lease).
   ordered_queue(redis_writer& writer, std::size_t shards, std::chrono::milliseconds task_ttl,
-                std::chrono::milliseconds lease, ordered_memory::limits memory = {})
-      : writer_(writer), shards_(shards), task_ttl_(task_ttl), lease_(lease), memory_(memory) {}
+                std::chrono::milliseconds lease, ordered_memory::limits memory = {});
 
   // `t` must outlive the co_await (a named local).
   boost::asio::awaitable<std::optional<ordered::place>> enter(const retry::task& t);
@@ -194,6 +229,9 @@ class ordered_queue {
   boost::asio::awaitable<std::optional<ordered::released>> release(const retry::task& t,
                                                                    bool complete_task);
   const ordered_memory& memory() const { return memory_; }
+  // Who the heads released here are leased to: random per queue (a restarted instance, or
+  // another engine in the process, is another holder).
+  const std::string& holder() const { return holder_; }
 
  private:
   // A script call keeps Redis busy for all of it: ~10 us an event.
@@ -217,6 +255,9 @@ class ordered_queue {
   std::chrono::milliseconds task_ttl_;
   std::chrono::milliseconds lease_;
   ordered_memory memory_;
+  std::string holder_;
+  // When each endpoint's holder lease was last renewed by a release that Redis ran.
+  std::unordered_map<std::string, std::chrono::steady_clock::time_point> renewed_;
   // Endpoints with a flush under way: their batches not yet sent, oldest first.
   std::unordered_map<std::string, std::deque<std::shared_ptr<batch>>> intakes_;
 };

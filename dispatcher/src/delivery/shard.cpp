@@ -178,7 +178,7 @@ asio::awaitable<void> shard::first_admitted(delivery& d, endpoint_lane& lane,
 }
 
 void shard::deliver_released(retry::task task) {
-  // Stopping: the claim's lease runs out and the retry schedule brings it back.
+  // Stopping: our holder's lease runs out and a walk makes the head due (recover_op).
   if (ctx_.stopping) return;
   asio::co_spawn(io_, retry_delivery(std::move(task), nullptr, lane::kind::first), asio::detached);
 }
@@ -198,7 +198,7 @@ asio::awaitable<void> shard::retry_delivery(retry::task task,
   // removed the body too).
   if (ep && task.body.empty()) {
     const auto found = co_await settle_.load_body(task);
-    if (!found) co_return;  // stopping: the claim's lease runs out and someone retries
+    if (!found) co_return;  // stopping: its claim or holder lapses and someone retries
     if (!*found) {
       co_await settle_.lost_body(task);
       co_return;
@@ -213,7 +213,7 @@ asio::awaitable<void> shard::retry_delivery(retry::task task,
   const int number = task.attempts + 1;
   admission admitted = co_await lane.admit(env_, *ep, meta, k);
   auto res = co_await lane.attempt(env_, meta, *ep, number, admitted, task.sequence);
-  if (!res.ran) co_return;  // shutdown: the claim's lease runs out and someone retries
+  if (!res.ran) co_return;  // shutdown: its claim or holder lapses and someone retries
   if (!res.deferred) stats_.add(res.record);
   co_await settle_.retry(task, *ep, resets_streak(lane, res), res);
 }

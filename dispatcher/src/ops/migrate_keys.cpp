@@ -19,11 +19,13 @@
 #include <utility>
 #include <vector>
 
+#include "delivery/ordered_queue.hpp"
 #include "ops/commands.hpp"
 #include "ops/connect.hpp"
 #include "ops/output.hpp"
 #include "redis/client.hpp"
 #include "redis/keys.hpp"
+#include "redis/request.hpp"
 #include "retry/store.hpp"
 #include "tresse/cli/program.hpp"
 
@@ -284,9 +286,17 @@ class migration {
         const auto colon = task.str.rfind(':');
         if (colon != std::string::npos) events.push_back(task.str.substr(0, colon));
       }
-      auto head = redis_.command({"HGET", a + "r:" + r, "head"});
+      auto head = redis_.command({"HMGET", a + "r:" + r, "head", "holder"});
       if (!head) return std::unexpected(head.error());
-      if (!head->is_nil()) events.push_back(head->str);
+      const bool has_head = head->elements.size() == 2 && !head->elements[0].is_nil();
+      if (has_head) events.push_back(head->elements[0].str);
+      // A head a release leased to an instance (stopped now) is on no schedule: its record
+      // moves here, and it is made due below.
+      const bool held = has_head && !head->elements[1].is_nil();
+      if (held) {
+        const std::string id = retry::task_id(head->elements[0].str, endpoint);
+        if (auto st = move_task(id, old_home, new_home); !st) return st;
+      }
       // Each event's number and body (a layout before bodies moved out of the records has none).
       for (const auto& e : events) {
         for (const char* part : {"e:", "b:"}) {
@@ -295,6 +305,14 @@ class migration {
       }
       for (const char* part : {"w:", "r:"}) {
         if (auto st = move_key(a + part + r, b + part + r, queue_keys); !st) return st;
+      }
+      if (held) {
+        const auto due = redis::run(
+            redis_, ordered::recover_heads_call(
+                        keys::retry_shard(endpoint, shard_count_), endpoint,
+                        head->elements[1].str, {{r, head->elements[0].str}},
+                        retry::clock::now(), retry::store_options{}.task_ttl));
+        if (auto st = redis::status_of(due); !st) return st;
       }
     }
     // The index last: a re-run after a crash still finds the resources it names.

@@ -48,8 +48,12 @@
 //                                                    TTL from its last addition)
 //   tresse:{rs<n>}:ordered:<id>:r:<resource> hash    an ordered endpoint's sequence for one
 //                                                    resource: last (number given last), head,
-//                                                    head_seq (the event being delivered);
-//                                                    TTL 30 d from its last event
+//                                                    head_seq (the event being delivered),
+//                                                    holder (the instance a release leased the
+//                                                    head to); TTL 30 d from its last event
+//   tresse:{rs<n>}:ordered_holders           zset    "<endpoint id>/<holder>" -> until when that
+//                                                    instance holds the heads it was released
+//                                                    (unix ms; ".5": a walk of a lapsed one)
 //   tresse:{rs<n>}:ordered:<id>:w:<resource> list    task ids waiting behind the head, in order
 //                                                    (their records: tresse:{rs<n>}:task:…, with
 //                                                    the list's TTL until released, and the body)
@@ -251,6 +255,10 @@ inline std::string ordered_oldest(std::size_t shard, std::string_view endpoint_i
 }
 inline std::string ordered_resources(std::size_t shard, std::string_view endpoint_id) {
   return in_ordered(shard, endpoint_id, "resources");
+}
+// Shard n's ordered-head leases: one member per endpoint and instance, not one per head.
+inline std::string ordered_holders(std::size_t shard) {
+  return in_retry_shard(shard, "ordered_holders");
 }
 
 // A key's record (or a portal session's) and the key's rate counter share the digest's tag: the

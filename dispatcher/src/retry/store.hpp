@@ -60,9 +60,9 @@ struct task {
   // and the resource (data.id) whose queue it heads or waits in; 0 and "" otherwise.
   std::uint64_t sequence = 0;
   std::string resource;
-  // Not stored: an ordered head handed out by a release (ordered_queue.hpp), claimed for its
-  // releaser and nothing else, never on the due set nor in its endpoint's task index; completing
-  // it removes only the claim. A task read from Redis (a claim, a reschedule) is not.
+  // Not stored: an ordered head handed out by a release (ordered_queue.hpp), leased to its
+  // releaser (its resource's hash names the holder), on no schedule and in no index; completing
+  // it removes nothing of the schedule. A task read from Redis (a claim, a reschedule) is not.
   bool leased = false;
 
   // event_id + ":" + endpoint_id: one task per delivery, whoever schedules it.

@@ -56,11 +56,25 @@ class OrderedQueueTest : public test_support::redis_test {
     return *p;
   }
   released release(const retry::task& t, bool complete) {
-    auto op = release_op(t, shards_, complete, now_, ttl_, lease_);
+    auto op = release_op(t, shards_, complete, now_, ttl_, lease_, holder_);
     auto r = redis::run(*redis_, op);
     EXPECT_TRUE(r.has_value()) << (r ? "" : r.error().message);
     EXPECT_FALSE(r->ask.has_value());
     return *r;
+  }
+  // Walks every shard's lapsed holders at `at`, as an instance's engine does: the heads made due.
+  std::size_t recover(clock::time_point at) {
+    std::size_t heads = 0;
+    for (std::size_t n = 0; n < shards_; ++n) {
+      for (;;) {
+        auto op = recover_op(n, at, lease_, ttl_, 2);
+        auto r = redis::run(*redis_, op);
+        EXPECT_TRUE(r.has_value()) << (r ? "" : r.error().message);
+        if (!r || !r->walked) break;
+        heads += r->heads;
+      }
+    }
+    return heads;
   }
   // evt_1 to evt_3 of one resource entered: evt_1 the head (numbered 1), the others waiting.
   std::array<retry::task, 3> enter_three() {
@@ -69,8 +83,10 @@ class OrderedQueueTest : public test_support::redis_test {
     e[0].sequence = 1;
     return e;
   }
-  // Claims what is due at `at`, as an instance's retry poll does.
+  // Claims what is due at `at`, as an instance's retry poll does (after its walk of lapsed
+  // holders).
   std::vector<retry::task> claim(clock::time_point at = now_) {
+    recover(at);
     retry::store s(redis_, {.shards = shards_});
     auto got = s.claim_due(at, 100, 60s);
     EXPECT_TRUE(got.has_value());
@@ -97,6 +113,7 @@ class OrderedQueueTest : public test_support::redis_test {
   static inline const clock::time_point now_ = clock::time_point(1776594720s);
   const std::chrono::milliseconds ttl_ = 24h;
   const std::chrono::milliseconds lease_ = 60s;
+  const lease_holder holder_{"h_test", true};
 };
 
 TEST_F(OrderedQueueTest, FirstEventHeadsItsQueueAndTheNextWait) {
@@ -239,12 +256,19 @@ TEST_F(OrderedQueueTest, AReleasedHeadWhoseReleaserDiedIsDueWhenItsLeaseRunsOut)
   EXPECT_EQ(enter(make("evt_3")).where, state::waiting);
 }
 
-// A released head is claimed and nothing else: off the due set and its endpoint's task index
-// (which counts scheduled retries), and completing it takes only its claim. Once it went
-// through the retry schedule it is indexed, and its completion leaves the index as it found it.
-TEST_F(OrderedQueueTest, AReleasedHeadIsOnlyClaimedUntilItIsScheduled) {
+// A released head is leased to its releaser and nothing else: its resource names the holder,
+// whose one lease covers all its heads of the endpoint; it is on no schedule (neither claimed
+// nor due, nor in its endpoint's task index, which counts scheduled retries), and completing it
+// removes nothing there. Once it went through the retry schedule it is indexed, and its
+// completion leaves the index as it found it.
+TEST_F(OrderedQueueTest, AReleasedHeadIsOnlyLeasedUntilItIsScheduled) {
   const std::size_t n = redis::keys::retry_shard("we_1", shards_);
   const std::string claimed = redis::keys::retry_claimed(n);
+  const std::string holders = redis::keys::ordered_holders(n);
+  const auto holder_of = [&](const char* resource) {
+    auto h = redis_->command({"HGET", tag("we_1") + "r:" + resource, "holder"});
+    return h->is_nil() ? std::string("(none)") : h->str;
+  };
   const std::string index = redis::keys::retry_endpoint_tasks(n, "we_1");
   auto score = [&](const std::string& key, const std::string& id) {
     return redis_->command({"ZSCORE", key, id})->is_nil() ? 0 : 1;
@@ -256,8 +280,25 @@ TEST_F(OrderedQueueTest, AReleasedHeadIsOnlyClaimedUntilItIsScheduled) {
   auto r = release(e1, false);
   ASSERT_TRUE(r.next.has_value());
   EXPECT_TRUE(r.next->leased);
-  EXPECT_EQ(score(claimed, e2.id()), 1);
+  EXPECT_EQ(score(claimed, e2.id()), 0);
   EXPECT_EQ(indexed(e2.id()), 0);
+  EXPECT_EQ(holder_of("apt_1"), "h_test");
+  const std::string member = "we_1/h_test";
+  const auto lease_until = [&] {
+    auto got = redis_->command({"ZSCORE", holders, member});
+    return got->is_nil() ? 0LL : std::atoll(got->str.c_str());
+  };
+  EXPECT_EQ(lease_until(), std::chrono::duration_cast<std::chrono::milliseconds>(
+                               (now_ + lease_).time_since_epoch()).count());
+  EXPECT_EQ(redis_->command({"ZCARD", holders})->integer, 1);
+  // Another resource's head released: the same one lease, not a second entry.
+  auto o1 = make("evt_o1", "apt_o");
+  enter(o1);
+  enter(make("evt_o2", "apt_o"));
+  o1.sequence = 1;
+  ASSERT_TRUE(release(o1, false).next.has_value());
+  EXPECT_EQ(holder_of("apt_o"), "h_test");
+  EXPECT_EQ(redis_->command({"ZCARD", holders})->integer, 1);
   // Delivered: its record and claim gone, evt_3 the leased head now.
   auto r2 = release(*r.next, true);
   ASSERT_TRUE(r2.next.has_value());
@@ -271,6 +312,13 @@ TEST_F(OrderedQueueTest, AReleasedHeadIsOnlyClaimedUntilItIsScheduled) {
   ASSERT_TRUE(s.reschedule(third, now_ + 1s).value());
   EXPECT_EQ(indexed(e3.id()), 1);
   EXPECT_EQ(score(claimed, e3.id()), 0);
+  // Its holder lapsing then (the releaser died) leaves it where it is: on the schedule.
+  EXPECT_EQ(recover(now_ + 2 * lease_), 1u);  // evt_o2's, not evt_3
+  EXPECT_EQ(holder_of("apt_1"), "(none)");
+  EXPECT_EQ(holder_of("apt_o"), "(none)");
+  EXPECT_EQ(score(redis::keys::retry_due(n), e3.id()), 1);
+  EXPECT_EQ(score(redis::keys::retry_due(n), "evt_o2:we_1"), 1);
+  EXPECT_EQ(redis_->command({"ZCARD", holders})->integer, 0);  // walked: gone
   // Claimed from the schedule, it is not leased; its completion takes it out of the index.
   auto retried = claim(now_ + 2s);
   ASSERT_EQ(retried.size(), 1u);
@@ -279,7 +327,7 @@ TEST_F(OrderedQueueTest, AReleasedHeadIsOnlyClaimedUntilItIsScheduled) {
   EXPECT_TRUE(r3.was_head);
   EXPECT_EQ(indexed(e3.id()), 0);
   EXPECT_EQ(score(claimed, e3.id()), 0);
-  EXPECT_EQ(redis_->command({"ZCARD", redis::keys::retry_due(n)})->integer, 0);
+  EXPECT_EQ(redis_->command({"ZCARD", redis::keys::retry_due(n)})->integer, 1);  // evt_o2
 }
 
 // A leased head whose lease ran out (its releaser stalled past it) and was made due, then
@@ -293,10 +341,8 @@ TEST_F(OrderedQueueTest, ALeasedHeadCompletedAfterItsLeaseRanOutLeavesNothingToD
   auto r = release(e1, false);
   ASSERT_TRUE(r.next.has_value());
   const std::size_t n = redis::keys::retry_shard("we_1", shards_);
-  // The claim script moves the expired lease to the due set (nothing due yet at that instant).
-  retry::store s(redis_, {.shards = shards_});
-  ASSERT_TRUE(redis::single_reply(redis::run(
-                  *redis_, s.claim_call(n, now_ + lease_ + 1ms, 0, lease_))).has_value());
+  // A walk finds its holder lapsed and makes the head due (nothing claims it yet).
+  ASSERT_EQ(recover(now_ + lease_ + 1ms), 1u);
   ASSERT_EQ(redis_->command({"ZCARD", redis::keys::retry_due(n)})->integer, 1);
   release(*r.next, true);
   EXPECT_TRUE(claim(now_ + 2 * lease_).empty());
@@ -482,18 +528,24 @@ TEST_F(OrderedQueueTest, EachScriptTouchesOneSlot) {
     const std::vector<const retry::task*> batch{&t, &t2};
     const redis::request calls[] = {enter_call(t, shards_, now_, ttl_),
                                     requeue_call(t, shards_, now_, ttl_),
-                                    release_call(t, shards_, true, now_, ttl_, lease_,
+                                    release_call(t, shards_, true, now_, ttl_, lease_, holder_,
                                                  t2.id(), t.id()),
+                                    recover_heads_call(redis::keys::retry_shard(endpoint, shards_),
+                                                       endpoint, "h_1", {{"apt_1", "evt_1"}},
+                                                       now_, ttl_),
                                     purge_call(endpoint, shards_),
                                     enter_batch_call(batch, shards_, now_, ttl_),
                                     body_call(t, shards_, ttl_)};
     for (const auto& call : calls) {
       for (const auto& k : call.keys) EXPECT_EQ(redis::key_slot(k), slot) << k;
     }
-    EXPECT_EQ(calls[4].keys.size(), 5u + 2 * 4u);  // the batch's every key checked above
-    EXPECT_EQ(calls[2].keys.size(), 9u + 3u);  // release: with the next events' keys
-    EXPECT_EQ(redis::key_slot(calls[3].args[0]), slot);  // purge: the queue key prefix
-    EXPECT_EQ(redis::key_slot(calls[3].args[1]), slot);  // purge: the task key prefix
+    EXPECT_EQ(redis::key_slot(redis::keys::ordered_holders(redis::keys::retry_shard(endpoint, shards_))),
+              slot);  // the walk's (recover_op) first key
+    EXPECT_EQ(calls[5].keys.size(), 5u + 2 * 4u);  // the batch's every key checked above
+    EXPECT_EQ(calls[2].keys.size(), 10u + 3u);  // release: with the next events' keys
+    EXPECT_EQ(calls[3].keys.size(), 3u + 2u);   // recover: a head's resource and record
+    EXPECT_EQ(redis::key_slot(calls[4].args[0]), slot);  // purge: the queue key prefix
+    EXPECT_EQ(redis::key_slot(calls[4].args[1]), slot);  // purge: the task key prefix
   }
 }
 
@@ -505,7 +557,7 @@ TEST_F(OrderedQueueTest, ReleaseReadsOnlyTheWaitingEventsItIsGiven) {
   e1.sequence = 1;
   auto ask = [&](std::string_view next, std::string_view after) {
     auto got = redis::single_reply(redis::run(
-        *redis_, release_call(e1, shards_, false, now_, ttl_, lease_, next, after)));
+        *redis_, release_call(e1, shards_, false, now_, ttl_, lease_, holder_, next, after)));
     EXPECT_TRUE(got.has_value()) << (got ? "" : got.error().message);
     auto r = released_from_reply(*got);
     EXPECT_TRUE(r.has_value());
@@ -565,7 +617,7 @@ TEST_F(OrderedQueueClusterTest, ReleaseWaitsOutAMigrationOfTheNextEventsRecord) 
   const std::string sl = std::to_string(slot);
 
   auto released = std::async(std::launch::async, [&] {
-    auto op = release_op(e1, shards_, true, now_, ttl_, lease_);
+    auto op = release_op(e1, shards_, true, now_, ttl_, lease_, holder_);
     return redis::run(*redis_, op);
   });
   std::this_thread::sleep_for(300ms);  // it meets the split slot (TRYAGAIN) meanwhile
@@ -633,7 +685,7 @@ class OrderedQueueMemoryTest : public OrderedQueueTest {
   }
   // Another instance's release (its own memory empty): the Redis path.
   released release_elsewhere(const retry::task& t, bool complete) {
-    auto op = release_op(t, shards_, complete, clock::now(), ttl_, lease_);
+    auto op = release_op(t, shards_, complete, clock::now(), ttl_, lease_, {"h_elsewhere"});
     auto r = redis::run(*redis_, op);
     EXPECT_TRUE(r.has_value()) << (r ? "" : r.error().message);
     return *r;

@@ -138,7 +138,7 @@ TEST_F(MigrateKeysTest, MovesTheSingleNodeLayoutToShards) {
   }
   ASSERT_EQ(head.event_id, "evt_10");
   EXPECT_EQ(head.sequence, 1u);
-  auto release = ordered::release_op(head, 16, true, now, 24h, 60s);
+  auto release = ordered::release_op(head, 16, true, now, 24h, 60s, {"h_1"});
   auto next = redis::run(*redis_, release);
   ASSERT_TRUE(next.has_value()) << next.error().message;
   ASSERT_TRUE(next->next.has_value());
@@ -299,6 +299,47 @@ TEST_F(MigrateKeysTest, ReShardsToAnotherCount) {
     }
   }
   EXPECT_EQ(sixteen.claim_due(clock::time_point(5000ms), 10, 60s)->size(), 4u);
+}
+
+// A head a release leased to an instance is on no schedule, only named in its resource: a
+// re-shard moves its record with its queue and makes it due (every instance is stopped).
+TEST_F(MigrateKeysTest, ReShardingMakesALeasedHeadDue) {
+  write_legacy_layout();
+  migrate();
+  retry::store store(redis_, {.shards = 16});
+  const auto now = clock::time_point(5000ms);
+  auto claimed = store.claim_due(now, 10, 60s);
+  ASSERT_TRUE(claimed.has_value());
+  retry::task head;
+  for (const auto& t : *claimed) {
+    if (t.endpoint_id == "we_o") head = t;
+  }
+  ASSERT_EQ(head.event_id, "evt_10");
+  auto release = ordered::release_op(head, 16, true, now, 24h, 60s, {"h_1"});
+  auto next = redis::run(*redis_, release);
+  ASSERT_TRUE(next.has_value() && next->next.has_value());
+  ASSERT_EQ(next->next->event_id, "evt_11");
+  const std::size_t from = keys::retry_shard("we_o", 16), to = keys::retry_shard("we_o", 3);
+  ASSERT_NE(from, to);
+  ASSERT_EQ(redis_->command({"HGET", keys::ordered_sequence(from, "we_o", "apt_1"), "holder"})->str,
+            "h_1");
+  ASSERT_EQ(endpoint_tasks("we_o", 16), 0);  // leased: on no schedule
+
+  migrate({"--retry-shards", "3"});
+  EXPECT_EQ(exists(keys::retry_task(from, "evt_11:we_o")), 0);
+  EXPECT_EQ(exists(keys::retry_task(to, "evt_11:we_o")), 1);
+  EXPECT_FALSE(redis_->command({"ZSCORE", keys::retry_due(to), "evt_11:we_o"})->is_nil());
+  EXPECT_TRUE(
+      redis_->command({"HGET", keys::ordered_sequence(to, "we_o", "apt_1"), "holder"})->is_nil());
+  EXPECT_EQ(redis_->command({"HGET", keys::ordered_sequence(to, "we_o", "apt_1"), "head"})->str,
+            "evt_11");
+  EXPECT_EQ(endpoint_tasks("we_o", 3), 1);
+  retry::store three(redis_, {.shards = 3});
+  auto due = three.claim_due(clock::now(), 10, 60s);
+  ASSERT_TRUE(due.has_value());
+  bool found = false;
+  for (const auto& t : *due) found = found || t.id() == "evt_11:we_o";
+  EXPECT_TRUE(found) << "the leased head was not delivered after the re-shard";
 }
 
 TEST_F(MigrateKeysTest, RejectsAShardCountOutOfRange) {
