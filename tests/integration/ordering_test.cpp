@@ -253,7 +253,9 @@ TEST_F(OrderingTest, AWaitingEventWhoseBodyIsGoneIsDeadLetteredNeverSentEmpty) {
   for (const auto& r : sink.requests()) {
     EXPECT_NE(r.header("webhook-id"), a2.id) << "sent without its body";
     EXPECT_FALSE(r.body.empty());
-    if (r.header("webhook-id") == a3.id) EXPECT_EQ(r.header("tresse-sequence"), "3");
+    if (r.header("webhook-id") == a3.id) {
+      EXPECT_EQ(r.header("tresse-sequence"), "3");
+    }
   }
 }
 
