@@ -409,6 +409,11 @@ redis::request place_call(const std::vector<const retry::task*>& batch, std::siz
   return r;
 }
 
+// A holders-zset member: the endpoint and the holder (recover_op splits it at the '/').
+std::string holder_member(std::string_view endpoint_id, std::string_view holder) {
+  return keys::join(endpoint_id, "/", holder);
+}
+
 }  // namespace
 
 std::string resource_of(std::string_view event_body) {
@@ -430,10 +435,6 @@ redis::request enter_batch_call(const std::vector<const retry::task*>& batch, st
 redis::request requeue_call(const retry::task& t, std::size_t shards, clock::time_point now,
                             std::chrono::milliseconds task_ttl) {
   return place_call({&t}, shards, now, task_ttl, "requeue");
-}
-
-std::string holder_member(std::string_view endpoint_id, std::string_view holder) {
-  return keys::join(endpoint_id, "/", holder);
 }
 
 redis::request release_call(const retry::task& t, std::size_t shards, bool complete_task,
@@ -626,10 +627,13 @@ redis::operation<recovered> recover_op(std::size_t shard, clock::time_point now,
   auto done = [w, holders] {
     return redis::request{&walked_holder_script(), {holders}, {w->member, w->mark}, {}};
   };
-  // The scan's next batch, or the last step once it is over.
-  auto after_batch = [w, scan, done] { return w->scanned ? done() : scan(); };
   enum class phase { lapsed, scanned, read, recovered, done };
   auto at = std::make_shared<phase>(phase::lapsed);
+  // A batch handled: the scan's next one, or the last step once it is over.
+  auto after_batch = [w, at, scan, done](op& o) {
+    o.next = w->scanned ? done() : scan();
+    *at = w->scanned ? phase::done : phase::scanned;
+  };
   return op::one(
       {&lapsed_holder_script(), {holders}, {std::to_string(unix_ms(now)), w->mark}, {}},
       [w, at, shard, now, task_ttl, scan, done, after_batch](
@@ -665,8 +669,7 @@ redis::operation<recovered> recover_op(std::size_t shard, clock::time_point now,
             w->resources.clear();
             for (auto& e : r->front().elements[1].elements) w->resources.push_back(std::move(e.str));
             if (w->resources.empty()) {
-              o.next = after_batch();
-              *at = w->scanned ? phase::done : phase::scanned;
+              after_batch(o);
               return std::nullopt;
             }
             redis::request read;
@@ -687,8 +690,7 @@ redis::operation<recovered> recover_op(std::size_t shard, clock::time_point now,
               held.push_back({w->resources[i], h[0].str});
             }
             if (held.empty()) {  // none leased to the lapsed holder
-              o.next = after_batch();
-              *at = w->scanned ? phase::done : phase::scanned;
+              after_batch(o);
             } else {
               o.next = recover_heads_call(shard, w->endpoint, w->holder, held, now, task_ttl);
               *at = phase::recovered;
@@ -698,8 +700,7 @@ redis::operation<recovered> recover_op(std::size_t shard, clock::time_point now,
           case phase::recovered:
             if (r->size() != 1 || r->front().type != redis::reply::kind::integer) return bad();
             w->out.heads += static_cast<std::size_t>(r->front().integer);
-            o.next = after_batch();
-            *at = w->scanned ? phase::done : phase::scanned;
+            after_batch(o);
             return std::nullopt;
           case phase::done:
             return w->out;
