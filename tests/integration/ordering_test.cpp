@@ -38,6 +38,16 @@ class OrderingTest : public integration_test {
     return json::parse(r.body)["data"].value("id", "");
   }
 
+  // One request per event, in publish order, numbered 1, 2, 3 …
+  static void expect_sent_once_in_order(const std::vector<received_request>& requests,
+                                        const std::vector<events::event>& evs) {
+    ASSERT_EQ(requests.size(), evs.size());
+    for (std::size_t i = 0; i < requests.size(); ++i) {
+      EXPECT_EQ(requests[i].header("webhook-id"), evs[i].id) << i;
+      EXPECT_EQ(requests[i].header("tresse-sequence"), std::to_string(i + 1)) << i;
+    }
+  }
+
   static bool succeeded(const received_request& r) { return r.answered >= 200 && r.answered < 300; }
 
   // Event ids in the order their first successful attempt arrived, per resource.
@@ -392,6 +402,61 @@ TEST_F(OrderingTest, DeletingTheEndpointRemovesItsQueues) {
     EXPECT_EQ(count(keys::retry_task(shard, dispatcher::retry::task_id(evs[i].id, ep.id))), 0u)
         << "waiting event " << i;
   }
+}
+
+// Behind a head in flight, a resource's next events are held in memory, and each delivered
+// head passes to the next in one script: with a sink that takes everything, none of them ever
+// waits in Redis (no waiting record, list or backlog count is written), and they still arrive
+// in order, numbered 1 to 20.
+TEST_F(OrderingTest, BehindADeliveredHeadTheNextEventsPassWithoutWaitingInRedis) {
+  recording_sink sink;
+  auto ep = ordered_endpoint("biz_pass", sink.url());
+  start_dispatcher();
+  std::vector<events::event> evs;
+  for (int i = 0; i < 20; ++i) {
+    evs.push_back(make_event("appointment.updated", "biz_pass", R"({"id":"apt_p"})"));
+  }
+  publish(evs);
+  ASSERT_TRUE(sink.wait_for_delivered(evs.size()));
+  expect_sent_once_in_order(sink.requests(), evs);
+  dispatcher::redis::client redis(*dispatcher::redis::parse_url(redis_.url()));
+  namespace keys = dispatcher::redis::keys;
+  const std::size_t shard = keys::retry_shard(ep.id, keys::default_retry_shards);
+  const std::string tag = keys::ordered_tag(shard, ep.id);
+  EXPECT_EQ(redis.command({"EXISTS", tag + "backlog"})->integer, 0) << "an event waited in Redis";
+  EXPECT_EQ(redis.command({"EXISTS", tag + "w:apt_p"})->integer, 0);
+  for (const auto& e : evs) {
+    EXPECT_EQ(redis.command({"EXISTS", keys::retry_task(shard, dispatcher::retry::task_id(e.id, ep.id))})
+                  ->integer,
+              0);
+  }
+  // The resource's queue is empty again: its numbering goes on from 20.
+  EXPECT_EQ(redis.command({"HGET", tag + "r:apt_p", "last"})->str, "20");
+  EXPECT_TRUE(redis.command({"HGET", tag + "r:apt_p", "head"})->is_nil());
+}
+
+// A hold lasts at most the queue timeout: behind a head that takes longer, the held events are
+// entered into Redis (handed off: their offsets may commit) and still go in order after it.
+TEST_F(OrderingTest, EventsHeldLongerThanTheQueueTimeoutWaitInRedis) {
+  auto e = make_event("appointment.created", "biz_slow", R"({"id":"apt_s"})");
+  recording_sink sink([first = e.id](const received_request& r) {
+    return r.header("webhook-id") == first ? sink_reply{.delay = std::chrono::seconds(6)}
+                                           : sink_reply{};
+  });
+  auto ep = ordered_endpoint("biz_slow", sink.url());
+  start_dispatcher({"delivery.endpoint_queue_timeout=500ms", "delivery.timeout=10s"});
+  std::vector<events::event> evs{e};
+  for (int i = 0; i < 4; ++i) {
+    evs.push_back(make_event("appointment.updated", "biz_slow", R"({"id":"apt_s"})"));
+  }
+  publish(evs);
+  // While the head is still out, the four behind it come to wait in Redis.
+  ASSERT_TRUE(eventually_true([&] {
+    return cli({"endpoints", "health", ep.id})["data"][0]["backlog"]["ordered_waiting"] == 4;
+  }));
+  EXPECT_TRUE(sink.delivered_ids().empty()) << "the head answered before the hold ended";
+  ASSERT_TRUE(sink.wait_for_delivered(evs.size()));
+  expect_sent_once_in_order(sink.requests(), evs);
 }
 
 TEST_F(OrderingTest, UnorderedEndpointsCarryNoSequence) {

@@ -38,6 +38,10 @@ delivery_counters register_counters(metrics& m) {
       .deferrals_waiting = &m.make_gauge(
           "tresse_deferrals_waiting",
           "Deferred deliveries waiting to be written, beyond the 256 per delivery shard"),
+      .ordered_held = &m.make_gauge(
+          "tresse_ordered_held_events",
+          "Ordered events held in memory behind their resource's head in flight here, not "
+          "entered into Redis yet (at most delivery.endpoint_queue_timeout each)"),
   };
 }
 

@@ -98,6 +98,7 @@ struct delivery_counters {
   gauge* in_flight;
   gauge* deferring;           // deferrals being copied and stored (settle.hpp)
   gauge* deferrals_waiting;   // deferrals waiting for one of those slots
+  gauge* ordered_held;        // ordered events held behind an in-flight head (ordered_chains.hpp)
 };
 
 // What every attempt of one event needs; shared by the fan-out's deliveries.

@@ -39,10 +39,20 @@ void ordered_memory::erase(std::unordered_map<std::string, resource_state>::iter
 }
 
 void ordered_memory::headed(const retry::task& t, std::uint64_t sequence) {
-  auto it = resources_.find(key_of(t.endpoint_id, t.resource));
+  headed(t.endpoint_id, t.resource, sequence);
+}
+
+void ordered_memory::headed(std::string_view endpoint_id, std::string_view resource,
+                            std::uint64_t sequence) {
+  std::string key = key_of(endpoint_id, resource);
+  auto it = resources_.find(key);
+  if (it != resources_.end() && it->second.waiting.empty()) {  // a pass along its chain
+    it->second = resource_state{{}, sequence, 0};
+    return;
+  }
   if (it != resources_.end()) erase(it);  // what it held was before this head: gone
   if (resources_.size() >= limits_.max_resources) clear();
-  resources_[key_of(t.endpoint_id, t.resource)].head_seq = sequence;
+  resources_[std::move(key)].head_seq = sequence;
 }
 
 void ordered_memory::waiting(const retry::task& t, std::uint64_t sequence,

@@ -56,6 +56,7 @@ class ordered_memory {
   // Enter's replies, in the order Redis placed them. `t` became its resource's head with number
   // `sequence`: nothing waits behind it yet.
   void headed(const retry::task& t, std::uint64_t sequence);
+  void headed(std::string_view endpoint_id, std::string_view resource, std::uint64_t sequence);
   // `t` waits with number `sequence`, queued at `queued_at_ms`: remembered when its resource is.
   void waiting(const retry::task& t, std::uint64_t sequence, std::int64_t queued_at_ms);
 
@@ -75,6 +76,9 @@ class ordered_memory {
   std::int64_t score_ms(std::string_view endpoint_id, std::string_view resource) const;
   void scored(std::string_view endpoint_id, std::string_view resource, std::int64_t ms);
 
+  // A map key for one endpoint's resource (ordered_chains.hpp's too).
+  static std::string key_of(std::string_view endpoint_id, std::string_view resource);
+
   std::size_t events() const { return events_; }
   std::size_t bytes() const { return bytes_; }
   std::size_t resources() const { return resources_.size(); }
@@ -85,7 +89,6 @@ class ordered_memory {
     std::uint64_t head_seq = 0;     // the last head we know of: what is not after it is gone
     std::int64_t score_ms = 0;      // score_ms()
   };
-  static std::string key_of(std::string_view endpoint_id, std::string_view resource);
   static std::size_t size_of(const entry& e);
   resource_state* find(std::string_view endpoint_id, std::string_view resource);
   const resource_state* find(std::string_view endpoint_id, std::string_view resource) const;

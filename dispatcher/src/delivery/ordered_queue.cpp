@@ -263,6 +263,37 @@ return {2, {id, fields}, body}
   return s;
 }
 
+// KEYS: the resource's sequence hash, its waiting list, the next event's number key, the
+// endpoint's resource index.
+// ARGV: the settled head's event id, the next event's, sequence ttl ms, "1" to renew the
+// sequence hash's TTL and the resource's place in the index (a chain can pass for longer than
+// the TTL its front's enter gave them), the resource.
+// The head (delivered: an entered or passed head, on no schedule, with no record) hands over to
+// the next event of its resource, which its instance held in memory behind it, not entered
+// (ordered_chains.hpp): numbered last + 1 and made the head, unleased (not handed off: should its
+// instance die, Kafka redelivers it, and enter finds it the head without a task and makes it
+// due, as for an entered head). Only when nothing waits in Redis (a requeue, another instance's
+// enters) and the next was never numbered (entered elsewhere): otherwise nothing changes.
+// Returns {0}: not the head; {1, n}: passed, n the next's number; {2}: not passed (release and
+// enter instead).
+const redis::script& pass_script() {
+  static const redis::script s(R"lua(
+local h = redis.call('HMGET', KEYS[1], 'head', 'last')
+if h[1] ~= ARGV[1] then return {0} end
+if redis.call('LLEN', KEYS[2]) > 0 then return {2} end
+local n = (tonumber(h[2]) or 0) + 1
+if not redis.call('SET', KEYS[3], n, 'PX', ARGV[3], 'NX') then return {2} end
+redis.call('HSET', KEYS[1], 'head', ARGV[2], 'head_seq', n, 'last', n)
+if ARGV[4] == '1' then
+  redis.call('PEXPIRE', KEYS[1], ARGV[3])
+  redis.call('SADD', KEYS[4], ARGV[5])
+  redis.call('PEXPIRE', KEYS[4], ARGV[3])
+end
+return {1, n}
+)lua");
+  return s;
+}
+
 // The walk of a lapsed holder (recover_op), in three scripts around a scan of the endpoint's
 // resources. KEYS: the shard's holders zset. ARGV: now ms, the walk's own lease-until
 // ("<ms>.5": no holder writes a fraction, so the last step knows its own mark).
@@ -474,6 +505,34 @@ redis::request release_call(const retry::task& t, std::size_t shards, bool compl
     }
   }
   return r;
+}
+
+redis::request pass_call(std::string_view endpoint_id, std::string_view resource,
+                         std::string_view head_event, std::string_view next_event,
+                         std::size_t shards, bool renew_ttl) {
+  const std::size_t n = keys::retry_shard(endpoint_id, shards);
+  return {&pass_script(),
+          {keys::ordered_sequence(n, endpoint_id, resource),
+           keys::ordered_waiting(n, endpoint_id, resource),
+           keys::ordered_event(n, endpoint_id, next_event),
+           keys::ordered_resources(n, endpoint_id)},
+          {std::string(head_event), std::string(next_event), std::to_string(sequence_ttl.count()),
+           renew_ttl ? "1" : "0", std::string(resource)},
+          {}};
+}
+
+result<passed> passed_from_reply(const redis::reply& r) {
+  const auto& e = r.elements;
+  const bool shaped = !e.empty() && e[0].type == redis::reply::kind::integer &&
+                      e[0].integer >= 0 && e[0].integer <= 2 &&
+                      (e[0].integer != 1 ||
+                       (e.size() == 2 && e[1].type == redis::reply::kind::integer && e[1].integer > 0));
+  if (!shaped) return fail(error_kind::transient, "redis: unexpected reply to the ordered pass script");
+  static constexpr pass_result by_code[] = {pass_result::not_head, pass_result::passed,
+                                            pass_result::taken};
+  passed out{by_code[e[0].integer], 0};
+  if (out.result == pass_result::passed) out.sequence = static_cast<std::uint64_t>(e[1].integer);
+  return out;
 }
 
 redis::request body_call(const retry::task& t, std::size_t shards,
@@ -781,25 +840,56 @@ ordered_queue::ordered_queue(redis_writer& writer, std::size_t shards,
       memory_(memory),
       holder_(ids::random_base62(12)) {}
 
-boost::asio::awaitable<std::optional<ordered::place>> ordered_queue::enter(const retry::task& t) {
+ordered_queue::ticket ordered_queue::queue_enter(const retry::task& t,
+                                                 const boost::asio::any_io_executor& ex) {
   // Joins the endpoint's last batch not yet sent (a new one when it is full or there is none),
   // and the endpoint's flush if none runs: spawned, so it starts after the current handler, and
   // the rest of this intake batch joins too.
-  const auto ex = co_await boost::asio::this_coro::executor;
   const auto placed = intakes_.try_emplace(t.endpoint_id);
   auto& queued = placed.first->second;
   if (queued.empty() || queued.back()->tasks.size() >= max_batch) {
     queued.push_back(std::make_shared<batch>(ex));
   }
-  const std::shared_ptr<batch> mine = queued.back();
-  const std::size_t index = mine->tasks.size();
-  mine->tasks.push_back(&t);
+  ticket out;
+  out.batch_ = queued.back();
+  out.index_ = out.batch_->tasks.size();
+  out.batch_->tasks.push_back(&t);
   if (placed.second) boost::asio::co_spawn(ex, flush(t.endpoint_id), boost::asio::detached);
-  while (!mine->done) {
-    co_await mine->wake.async_wait(boost::asio::as_tuple(boost::asio::use_awaitable));
+  return out;
+}
+
+boost::asio::awaitable<std::optional<ordered::place>> ordered_queue::placed(ticket t) {
+  while (!t.batch_->done) {
+    co_await t.batch_->wake.async_wait(boost::asio::as_tuple(boost::asio::use_awaitable));
   }
-  if (!*mine->done) co_return std::nullopt;
-  co_return mine->places[index];
+  if (!*t.batch_->done) co_return std::nullopt;
+  co_return t.batch_->places[t.index_];
+}
+
+boost::asio::awaitable<std::optional<ordered::place>> ordered_queue::enter(const retry::task& t) {
+  const auto ex = co_await boost::asio::this_coro::executor;
+  ticket queued = queue_enter(t, ex);
+  co_return co_await placed(std::move(queued));
+}
+
+boost::asio::awaitable<std::optional<ordered::passed>> ordered_queue::pass(
+    std::string_view endpoint_id, std::string_view resource, std::string_view head_event,
+    std::string_view next_event, bool renew_ttl) {
+  const redis::request call =
+      ordered::pass_call(endpoint_id, resource, head_event, next_event, shards_, renew_ttl);
+  auto got = co_await writer_.write(call, "ordered pass");
+  if (!got) co_return std::nullopt;
+  result<ordered::passed> r =
+      got->empty() ? fail(error_kind::transient, "redis: no reply to the ordered pass script")
+                   : ordered::passed_from_reply(got->front());
+  if (!r) {
+    // Ran or not, never expected: the caller releases the usual way (a head it passed to is
+    // released as the head, and the event entered finds its number).
+    log::error("ordered pass: unexpected reply", {{"endpoint", endpoint_id},
+                                                  {"error", r.error().message}});
+    co_return ordered::passed{ordered::pass_result::taken, 0};
+  }
+  co_return *r;
 }
 
 boost::asio::awaitable<void> ordered_queue::flush(std::string endpoint_id) {

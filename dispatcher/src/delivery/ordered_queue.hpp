@@ -134,6 +134,22 @@ redis::request release_call(const retry::task& t, std::size_t shards, bool compl
 // (2026-12-02: its endpoint's body key keys::ordered_body held it), kept beyond `ttl` from now.
 // Its reply: the body, or nil when gone.
 redis::request body_call(const retry::task& t, std::size_t shards, std::chrono::milliseconds ttl);
+// The delivered head `head_event` (an entered or passed one: on no schedule, no record) hands
+// over to `next_event`, the next event of its resource, held in memory behind it and not
+// entered (ordered_chains.hpp), in one script: `next_event` is numbered and made the head,
+// unleased (not handed off: if its instance dies, Kafka redelivers it and enter makes it due).
+// No waiting record, list entry or lease. Only when nothing waits in Redis for the resource and
+// `next_event` has no number yet (taken: nothing changed; release the head and enter what is
+// held instead). `renew_ttl`: the resource's numbering gets the sequence TTL again.
+enum class pass_result { passed, not_head, taken };
+struct passed {
+  pass_result result = pass_result::taken;
+  std::uint64_t sequence = 0;  // passed: next's number
+};
+redis::request pass_call(std::string_view endpoint_id, std::string_view resource,
+                         std::string_view head_event, std::string_view next_event,
+                         std::size_t shards, bool renew_ttl);
+result<passed> passed_from_reply(const redis::reply& r);
 // A deleted endpoint's queues: removes up to `budget` waiting events (their task records) and
 // emptied resources (numbering, waiting list). Reply: the resources left; call again until 0.
 // The per-event numbers (keys::ordered_event) are left to their TTL: nothing indexes them.
@@ -225,13 +241,40 @@ class ordered_queue {
 
   // `t` must outlive the co_await (a named local).
   boost::asio::awaitable<std::optional<ordered::place>> enter(const retry::task& t);
+  // enter() in two steps: queue_enter() takes `t`'s place in the endpoint's next call now (so
+  // that events queued one after the other are placed in that order, whatever runs between),
+  // placed() waits for it. `t` must outlive placed().
+  class ticket;
+  ticket queue_enter(const retry::task& t, const boost::asio::any_io_executor& ex);
+  boost::asio::awaitable<std::optional<ordered::place>> placed(ticket t);
+  // ordered::pass_call through the writer. nullopt: stopping.
+  boost::asio::awaitable<std::optional<ordered::passed>> pass(std::string_view endpoint_id,
+                                                              std::string_view resource,
+                                                              std::string_view head_event,
+                                                              std::string_view next_event,
+                                                              bool renew_ttl);
   // nullopt: stopping (not released; Kafka or the lease brings it back).
   boost::asio::awaitable<std::optional<ordered::released>> release(const retry::task& t,
                                                                    bool complete_task);
+  // A pass made the resource's next event the head, numbered `sequence`: remembered as an
+  // enter that made it the head would be (nothing waits behind it in Redis).
+  void passed_to(std::string_view endpoint_id, std::string_view resource, std::uint64_t sequence) {
+    memory_.headed(endpoint_id, resource, sequence);
+  }
   const ordered_memory& memory() const { return memory_; }
   // Who the heads released here are leased to: random per queue (a restarted instance, or
   // another engine in the process, is another holder).
   const std::string& holder() const { return holder_; }
+
+ private:
+  struct batch;
+
+ public:
+  class ticket {
+    friend class ordered_queue;
+    std::shared_ptr<batch> batch_;
+    std::size_t index_ = 0;
+  };
 
  private:
   // A script call keeps Redis busy for all of it: ~10 us an event.

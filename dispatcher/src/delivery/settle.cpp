@@ -2,6 +2,8 @@
 
 #include <utility>
 
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
 #include <boost/asio/post.hpp>
 
 #include "tresse/common/log.hpp"
@@ -38,9 +40,61 @@ event_meta settle::meta_of(const retry::task& t) {
   return meta;
 }
 
+bool settle::hold_ordered(delivery& d) {
+  if (!chains_.hold(d, std::chrono::steady_clock::now())) return false;
+  ctx_.counters.ordered_held->add(1);
+  return true;
+}
+
 asio::awaitable<std::optional<ordered::place>> settle::enter_ordered(const delivery& d) {
+  chains_.open(d, std::chrono::steady_clock::now());
   const retry::task task = task_of(*d.meta, d.endpoint->id, 0, "queued");
-  co_return co_await ordered_.enter(task);
+  auto place = co_await ordered_.enter(task);
+  if (!place || place->where != ordered::state::head || place->sequence == 0) {
+    // Not a head in flight here (or delivered unnumbered, after a reply that was not the
+    // script's): nothing may wait in memory behind it.
+    std::vector<delivery> held = chains_.close(d.endpoint->id, *d.meta);
+    enter_held(std::move(held));  // stopping (no place): dropped
+  }
+  co_return place;
+}
+
+void settle::enter_stale_holds() {
+  for (auto& held : chains_.close_stale(std::chrono::steady_clock::now(),
+                                        ctx_.options.endpoint_queue_timeout)) {
+    enter_held(std::move(held));
+  }
+}
+
+void settle::end_hold(const event_meta& meta, const std::string& endpoint_id) {
+  if (meta.resource.empty()) return;
+  enter_held(chains_.close(endpoint_id, meta));
+}
+
+void settle::enter_held(std::vector<delivery> held) {
+  ctx_.counters.ordered_held->add(-static_cast<double>(held.size()));
+  if (held.empty() || ctx_.stopping) return;  // stopping: not handed off, Kafka redelivers
+  // Queued here, one after the other, before anything else runs on the shard: a later arrival
+  // of the same resource (not held now) is entered after them.
+  for (auto& d : held) {
+    auto task = std::make_shared<const retry::task>(task_of(*d.meta, d.endpoint->id, 0, "queued"));
+    ordered_queue::ticket queued = ordered_.queue_enter(*task, ex_);
+    asio::co_spawn(ex_, entered(std::move(d), std::move(task), std::move(queued)), asio::detached);
+  }
+}
+
+asio::awaitable<void> settle::entered(delivery d, std::shared_ptr<const retry::task> task,
+                                      ordered_queue::ticket queued) {
+  active_guard active(ctx_.active);
+  (void)task;  // kept in this frame until placed: the call's batch points to it
+  const auto place = co_await ordered_.placed(std::move(queued));
+  if (!place) co_return;  // stopping: not handed off, Kafka redelivers
+  if (place->where != ordered::state::head) {
+    d.fan->one_done();  // waiting (or seen before): durably queued
+    co_return;
+  }
+  d.sequence = place->sequence;
+  if (on_head_) on_head_(std::move(d));
 }
 
 asio::awaitable<settle::handoff> settle::first(const event_meta& meta,
@@ -56,6 +110,7 @@ asio::awaitable<settle::handoff> settle::first(const event_meta& meta,
     auto stored = co_await schedule(task, res.defer_due, false);
     if (!stored) co_return handoff::interrupted;
     ctx_.counters.deferred->inc();
+    if (sequence > 0) end_hold(meta, ep.id);
     co_return handoff::done;
   }
   // The record's first logged delivery keeps the body and sets the event list's TTL; the
@@ -71,13 +126,16 @@ asio::awaitable<settle::handoff> settle::first(const event_meta& meta,
     if (!co_await delivered_or_disabled(ep, reset_streak, res.result)) {
       co_return handoff::interrupted;
     }
-    co_return co_await release_head(meta, ep.id, sequence) ? handoff::done : handoff::interrupted;
+    const bool delivered = res.result.next == outcome::action::delivered;
+    co_return co_await release_head(meta, ep.id, sequence, delivered) ? handoff::done
+                                                                      : handoff::interrupted;
   }
   const retry::task task = task_of(meta, ep.id, 1, res.describe(), sequence);
   auto step = co_await retry_or_dead_letter(task, res.result, false);
-  if (step == next_step::dead_lettered && !co_await release_head(meta, ep.id, sequence)) {
+  if (step == next_step::dead_lettered && !co_await release_head(meta, ep.id, sequence, false)) {
     co_return handoff::interrupted;
   }
+  if (step == next_step::scheduled && sequence > 0) end_hold(meta, ep.id);
   co_return step == next_step::interrupted ? handoff::interrupted : handoff::done;
 }
 
@@ -212,14 +270,46 @@ asio::awaitable<bool> settle::complete(const std::string& task_id) {
 }
 
 asio::awaitable<bool> settle::release_head(const event_meta& meta, const std::string& endpoint_id,
-                                          std::uint64_t sequence) {
+                                          std::uint64_t sequence, bool delivered) {
   if (sequence == 0) co_return true;
+  const ordered_chains::held* next = chains_.next(endpoint_id, meta);
+  if (next != nullptr && delivered && !ctx_.stopping) {
+    // The common case: one script, and the next is attempted at once.
+    const auto now = std::chrono::steady_clock::now();
+    const bool renew = chains_.ttl_due(endpoint_id, meta, now);
+    const std::string next_event = next->d.meta->id;
+    chains_.set_passing(endpoint_id, meta, true);
+    const auto p = co_await ordered_.pass(endpoint_id, meta.resource, meta.id, next_event, renew);
+    chains_.set_passing(endpoint_id, meta, false);
+    if (!p) {
+      enter_held(chains_.close(endpoint_id, meta));  // stopping: dropped
+      co_return false;
+    }
+    if (p->result == ordered::pass_result::passed) {
+      if (renew) chains_.ttl_renewed(endpoint_id, meta, now);
+      delivery d = chains_.advance(endpoint_id, meta);
+      ctx_.counters.ordered_held->add(-1);
+      d.sequence = p->sequence;
+      ordered_.passed_to(d.endpoint->id, d.meta->resource, p->sequence);
+      if (on_head_) on_head_(std::move(d));
+      co_return true;
+    }
+    if (p->result == ordered::pass_result::not_head) {  // released already (elsewhere)
+      enter_held(chains_.close(endpoint_id, meta));
+      co_return true;
+    }
+    // Taken: Redis holds more for the resource; the usual release, then what is held.
+  }
   retry::task head;  // what the release names: no body
   head.event_id = meta.id;
   head.endpoint_id = endpoint_id;
   head.resource = meta.resource;
   head.sequence = sequence;
-  co_return co_await release(head, /*complete_task=*/false);
+  // What arrives meanwhile is still held, and entered after the release with the rest.
+  chains_.set_passing(endpoint_id, meta, true);
+  const bool released = co_await release(head, /*complete_task=*/false);
+  enter_held(chains_.close(endpoint_id, meta));  // dropped when stopping
+  co_return released;
 }
 
 asio::awaitable<bool> settle::finish(const retry::task& task) {

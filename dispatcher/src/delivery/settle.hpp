@@ -16,7 +16,13 @@
 // Ordered endpoints (ordered_queue.hpp): a delivery with a sequence number heads its resource's
 // queue; its final hand-off (delivered, dead-lettered, endpoint disabled, dropped) releases the
 // next one, in the same script that completes its retry task, and gives that one, claimed, to
-// `on_released` to deliver at once.
+// `on_released` to deliver at once. What reaches the shard behind a head that is in flight here
+// is held in memory (ordered_chains.hpp), not entered: a delivered head passes to the first of
+// it in one script (ordered::pass_call) and gives it, numbered, to `on_head`. Whatever ends the
+// hold otherwise (the head failed, was deferred, dead-lettered or disabled its endpoint, the
+// pass found Redis holding more, a hold lasted `endpoint_queue_timeout`) enters what is held,
+// in order, so that it waits in Redis (handed off) behind the head. Stopping, it is dropped:
+// never handed off, Kafka redelivers it.
 //
 // Runs on a shard's thread, with that shard's writer. It touches no endpoint state: whether a
 // success resets the endpoint's failure streak is the lane's to say, beforehand
@@ -24,9 +30,11 @@
 #pragma once
 
 #include <functional>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include <boost/asio/awaitable.hpp>
 
@@ -34,6 +42,7 @@
 #include "delivery/attempt_log.hpp"
 #include "delivery/context.hpp"
 #include "delivery/endpoint_lane.hpp"
+#include "delivery/ordered_chains.hpp"
 #include "delivery/ordered_queue.hpp"
 #include "delivery/redis_writer.hpp"
 
@@ -43,21 +52,34 @@ class settle {
  public:
   // Runs on the shard's thread with the next event of an ordered resource, claimed as a retry.
   using released_fn = std::function<void(retry::task)>;
+  // Runs on the shard's thread with a delivery that heads its resource's queue now, numbered
+  // (`sequence`): held behind a head that passed to it, or entered after a hold ended. Not
+  // handed off yet: attempt it as a first delivery.
+  using head_fn = std::function<void(delivery)>;
 
   settle(boost::asio::any_io_executor ex, context& ctx, redis_writer& writer, attempt_log& log,
-         released_fn on_released)
+         released_fn on_released, head_fn on_head)
       : ctx_(ctx),
         writer_(writer),
         log_(log),
+        ex_(ex),
         deferring_(std::move(ex), max_deferrals_at_once),
         ordered_(writer, ctx.deps.retries.shards(), ctx.deps.retries.task_ttl(), ctx.options.retry_lease),
-        on_released_(std::move(on_released)) {}
+        on_released_(std::move(on_released)),
+        on_head_(std::move(on_head)) {}
 
   enum class handoff { interrupted, done, gone };
 
-  // A delivery to an ordered endpoint, before any attempt: its place in its resource's queue
-  // (head: attempt it now with that sequence number; else it is handed off). nullopt: stopping.
+  // A delivery to an ordered endpoint (with a resource), before any attempt: held behind its
+  // resource's head in flight on this shard (moved from: settle sees to it), or not (false).
+  bool hold_ordered(delivery& d);
+  // One that was not held: its place in its resource's queue (head: attempt it now with that
+  // sequence number; else it is handed off). nullopt: stopping. Whatever was held behind it
+  // meanwhile is entered when it is not the head.
   boost::asio::awaitable<std::optional<ordered::place>> enter_ordered(const delivery& d);
+  // Holds that lasted `endpoint_queue_timeout` end: what they held is entered (handed off).
+  void enter_stale_holds();
+  std::size_t held_ordered() const { return chains_.held_events(); }
   // A first delivery's attempt (`res.ran`). done: handed off; interrupted: shutdown came
   // first (no hand-off: Kafka redelivers). `reset_streak`: a success also resets the
   // endpoint's failure counters in Redis. `body_logged`: the record's fanout::body_logged.
@@ -120,8 +142,16 @@ class settle {
   // A head's release, and the next event to on_released_. False: stopping.
   boost::asio::awaitable<bool> release(const retry::task& head, bool complete_task);
   // A first delivery's end: the release of the next, when it heads a queue (`sequence` > 0).
+  // `delivered`: it was, so it may pass to what is held behind it.
   boost::asio::awaitable<bool> release_head(const event_meta& meta, const std::string& endpoint_id,
-                                            std::uint64_t sequence);
+                                            std::uint64_t sequence, bool delivered);
+  // The head `meta` stays the head in Redis (rescheduled or deferred): its hold ends.
+  void end_hold(const event_meta& meta, const std::string& endpoint_id);
+  // Enters `held` in this order, each placed as its own enter would be (ordered_queue::enter),
+  // then attempted (on_head) or handed off. Stopping: dropped.
+  void enter_held(std::vector<delivery> held);
+  boost::asio::awaitable<void> entered(delivery d, std::shared_ptr<const retry::task> task,
+                                       ordered_queue::ticket queued);
   // The failure streak (counters in Redis), and auto-disable when it is long enough.
   boost::asio::awaitable<void> note_failure(const std::string& endpoint_id);
   // Blocking pool: the dead-letter streak, and webhook_endpoint.failing at its threshold.
@@ -131,9 +161,12 @@ class settle {
   context& ctx_;
   redis_writer& writer_;
   attempt_log& log_;
+  boost::asio::any_io_executor ex_;
   async_semaphore deferring_;
   ordered_queue ordered_;
+  ordered_chains chains_;
   released_fn on_released_;
+  head_fn on_head_;
 };
 
 }  // namespace tresse::dispatcher

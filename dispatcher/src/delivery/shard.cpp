@@ -27,7 +27,10 @@ shard::shard(context& ctx, std::size_t index, std::size_t permits)
       writer_(io_, ctx.options.redis, ctx.stopping),
       attempt_log_(io_.get_executor(), writer_, ctx.deps.retries),
       settle_(io_.get_executor(), ctx, writer_, attempt_log_,
-              [this](retry::task t) { deliver_released(std::move(t)); }),
+              [this](retry::task t) { deliver_released(std::move(t)); },
+              [this](delivery d) {
+                asio::co_spawn(io_, first_delivery(std::move(d), true), asio::detached);
+              }),
       stats_(io_.get_executor(), writer_, ctx.stopping),
       env_{ctx, client_, in_flight_, rng_} {}
 
@@ -125,6 +128,7 @@ asio::awaitable<void> shard::housekeeping() {
       std::lock_guard lock(health_mu_);
       health_ = std::move(snapshot);
     }
+    settle_.enter_stale_holds();  // held a queue timeout: waits in Redis, handed off
     if (tick % 5 != 0) continue;
     // Bounds lanes_ by the registry: a deleted endpoint's lane goes once it is idle.
     std::erase_if(lanes_, [this](const auto& kv) {
@@ -143,11 +147,13 @@ bool resets_streak(endpoint_lane& lane, const attempt_result& res) {
 
 }  // namespace
 
-asio::awaitable<void> shard::first_delivery(delivery d) {
+asio::awaitable<void> shard::first_delivery(delivery d, bool placed) {
   // Split in two so that what waits for a slot is small (a burst queues thousands): this
   // frame and the admission's; the attempt's and the hand-off's state come once admitted.
   active_guard active(ctx_.active);
-  if (d.endpoint->order == registry::ordering::per_resource && !d.meta->resource.empty()) {
+  if (!placed && d.endpoint->order == registry::ordering::per_resource &&
+      !d.meta->resource.empty()) {
+    if (settle_.hold_ordered(d)) co_return;  // behind its resource's head in flight here
     const auto place = co_await settle_.enter_ordered(d);
     if (!place) co_return;  // stopping: no hand-off, Kafka redelivers
     if (place->where != ordered::state::head) {

@@ -68,7 +68,9 @@ class shard {
   redis_writer& writer() { return writer_; }
 
  private:
-  boost::asio::awaitable<void> first_delivery(delivery d);
+  // `placed`: an ordered delivery that heads its resource's queue already (settle's on_head,
+  // with its sequence number): attempted at once.
+  boost::asio::awaitable<void> first_delivery(delivery d, bool placed = false);
   boost::asio::awaitable<void> first_admitted(delivery& d, endpoint_lane& lane, admission& admitted);
   // A claimed task: from the retry poll (`outstanding` counted down as it ends, lane kind retry)
   // or released as the next head of an ordered resource (nullptr, kind first: it has had no

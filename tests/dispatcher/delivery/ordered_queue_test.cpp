@@ -47,6 +47,14 @@ class OrderedQueueTest : public test_support::redis_test {
   }
 
   place enter(const retry::task& t) { return run_place(enter_call(t, shards_, now_, ttl_)); }
+  passed pass(const char* head, const char* next, const char* resource = "apt_1") {
+    auto got = redis::single_reply(
+        redis::run(*redis_, pass_call("we_1", resource, head, next, shards_, true)));
+    EXPECT_TRUE(got.has_value()) << (got ? "" : got.error().message);
+    auto p = passed_from_reply(*got);
+    EXPECT_TRUE(p.has_value());
+    return p ? *p : passed{};
+  }
   place requeue(const retry::task& t) { return run_place(requeue_call(t, shards_, now_, ttl_)); }
   place run_place(const redis::request& r) {
     auto got = redis::single_reply(redis::run(*redis_, r));
@@ -432,6 +440,63 @@ TEST_F(OrderedQueueTest, DeadLetteredHeadLetsTheNextGoAndLeavesAGap) {
   EXPECT_FALSE(s.get(due[0].id())->has_value());
 }
 
+// A delivered head passes to the next event its instance held in memory (never entered): one
+// script numbers it and makes it the head; nothing is written for it to wait in.
+TEST_F(OrderedQueueTest, ADeliveredHeadPassesToAHeldEventWithTheNextNumber) {
+  const auto e1 = make("evt_1");
+  ASSERT_EQ(enter(e1).where, state::head);
+  auto p = pass("evt_1", "evt_2");
+  EXPECT_EQ(p.result, pass_result::passed);
+  EXPECT_EQ(p.sequence, 2u);
+  const std::string r = tag("we_1") + "r:apt_1";
+  EXPECT_EQ(redis_->command({"HGET", r, "head"})->str, "evt_2");
+  EXPECT_EQ(redis_->command({"HGET", r, "head_seq"})->str, "2");
+  EXPECT_TRUE(redis_->command({"HGET", r, "holder"})->is_nil());  // not leased: not handed off
+  EXPECT_EQ(redis_->command({"LLEN", tag("we_1") + "w:apt_1"})->integer, 0);
+  EXPECT_EQ(backlog_of("we_1").waiting, 0);
+  EXPECT_TRUE(claim().empty());  // on no schedule: its instance attempts it now
+  // And on along the chain; then an enter of a later event numbers after it.
+  EXPECT_EQ(pass("evt_2", "evt_3").sequence, 3u);
+  auto p4 = enter(make("evt_4"));
+  EXPECT_EQ(p4.where, state::waiting);
+  EXPECT_EQ(p4.sequence, 4u);
+}
+
+TEST_F(OrderedQueueTest, APassedHeadWhoseInstanceDiedIsDueWhenKafkaRedeliversIt) {
+  enter(make("evt_1"));
+  ASSERT_EQ(pass("evt_1", "evt_2").result, pass_result::passed);
+  // Not handed off, so redelivered to whoever takes the partition: its enter finds it the head
+  // with no task, and makes it due with its number.
+  auto again = enter(make("evt_2"));
+  EXPECT_EQ(again.where, state::known);
+  EXPECT_EQ(again.sequence, 2u);
+  auto due = claim();
+  ASSERT_EQ(due.size(), 1u);
+  EXPECT_EQ(due[0].event_id, "evt_2");
+  EXPECT_EQ(due[0].sequence, 2u);
+  // evt_1, redelivered too, was passed on: nothing to do.
+  EXPECT_EQ(enter(make("evt_1")).where, state::known);
+  EXPECT_TRUE(claim().empty());
+}
+
+TEST_F(OrderedQueueTest, APassIsRefusedWhenRedisHoldsMoreOrTheHeadMovedOn) {
+  enter(make("evt_1"));
+  // Another instance entered evt_2 (a rebalance): the held copy is not passed to; the usual
+  // release hands it out instead.
+  ASSERT_EQ(enter(make("evt_2")).where, state::waiting);
+  EXPECT_EQ(pass("evt_1", "evt_2").result, pass_result::taken);
+  EXPECT_EQ(redis_->command({"HGET", tag("we_1") + "r:apt_1", "head"})->str, "evt_1");
+  // Something else waiting (a manual retry's copy) refuses it too, whatever the next is.
+  EXPECT_EQ(pass("evt_1", "evt_3").result, pass_result::taken);
+  EXPECT_TRUE(redis_->command({"GET", tag("we_1") + "e:evt_3"})->is_nil());  // not numbered
+  // Released elsewhere: no longer the head.
+  auto e1 = make("evt_1");
+  e1.sequence = 1;
+  ASSERT_TRUE(release(e1, false).next.has_value());
+  EXPECT_EQ(pass("evt_1", "evt_3").result, pass_result::not_head);
+  EXPECT_EQ(pass("evt_0", "evt_3").result, pass_result::not_head);
+}
+
 TEST_F(OrderedQueueTest, ResourcesAndEndpointsAreIndependent) {
   EXPECT_EQ(enter(make("evt_a1", "apt_a")).where, state::head);
   EXPECT_EQ(enter(make("evt_a2", "apt_a")).where, state::waiting);
@@ -535,7 +600,8 @@ TEST_F(OrderedQueueTest, EachScriptTouchesOneSlot) {
                                                        now_, ttl_),
                                     purge_call(endpoint, shards_),
                                     enter_batch_call(batch, shards_, now_, ttl_),
-                                    body_call(t, shards_, ttl_)};
+                                    body_call(t, shards_, ttl_),
+                                    pass_call(endpoint, "apt_1", "evt_1", "evt_2", shards_, true)};
     for (const auto& call : calls) {
       for (const auto& k : call.keys) EXPECT_EQ(redis::key_slot(k), slot) << k;
     }
