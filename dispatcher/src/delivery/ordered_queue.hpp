@@ -4,7 +4,7 @@
 // resource, the same on every attempt); a stuck resource holds back no other.
 //
 // All the state is in Redis (keys: redis/keys.hpp, tresse:{rs<n>}:ordered:<we_…>:…), changed by
-// two scripts (and a deleted endpoint's purge), so that nothing is lost or reordered when an
+// three scripts (and a deleted endpoint's purge), so that nothing is lost or reordered when an
 // instance dies:
 // - enter (intake): idempotent by event id (Kafka redelivers after a crash). A new event gets
 //   the resource's next number; with no head it becomes the head and is attempted now,
@@ -24,6 +24,10 @@
 //   next go: the gap in the numbers shows it.
 // - requeue (manual retry, replay): the event goes to the back of its resource's queue with a
 //   new number (due now if the queue was empty).
+// - pass (a delivered head and the next event its shard held in memory, not entered:
+//   ordered_chains.hpp): the next is numbered and made the head in one call, with nothing
+//   written for it to wait in; it is not handed off until its own attempt is, so a crash
+//   brings it back through Kafka and enter.
 //
 // An unordered endpoint never reaches this file: no command, no allocation.
 //
