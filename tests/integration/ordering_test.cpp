@@ -8,8 +8,8 @@
 #include <atomic>
 #include <iostream>
 #include <map>
-#include <optional>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <set>
 #include <string>
 #include <vector>
@@ -36,6 +36,71 @@ class OrderingTest : public integration_test {
   // The resource of a recorded request (its body's data.id).
   static std::string resource_of(const received_request& r) {
     return json::parse(r.body)["data"].value("id", "");
+  }
+
+  // Waits until every event of `evs` (interleaved()) succeeded once at least, then checks the
+  // promise: per resource, the first successes in publish order; every attempt numbered by its
+  // place; never an attempt of event j before a success of j - 1.
+  void expect_all_in_order(const recording_sink& sink, const std::vector<events::event>& evs,
+                           int resources, int per_resource) {
+    std::map<std::string, std::pair<std::string, int>> published;  // id -> (resource, index)
+    for (std::size_t i = 0; i < evs.size(); ++i) {
+      published[evs[i].id] = {resource_of_event(evs[i]), static_cast<int>(i) / resources};
+    }
+    std::set<std::string> want;
+    for (const auto& e : evs) want.insert(e.id);
+    ASSERT_TRUE(eventually_true(
+        [&] {
+          auto got = first_successes(sink.requests());
+          std::size_t total = 0;
+          for (const auto& [r, ids] : got) total += ids.size();
+          return total == want.size();
+        },
+        180s));
+    const auto requests = sink.requests();
+    // In order: per resource, the first successes in strictly increasing publish order.
+    auto order = first_successes(requests);
+    ASSERT_EQ(order.size(), static_cast<std::size_t>(resources));
+    for (const auto& [resource, ids] : order) {
+      SCOPED_TRACE(resource);
+      ASSERT_EQ(ids.size(), static_cast<std::size_t>(per_resource));
+      for (std::size_t i = 0; i < ids.size(); ++i) {
+        EXPECT_EQ(published[ids[i]].second, static_cast<int>(i)) << ids[i];
+      }
+    }
+    // Numbered as promised: event j of a resource is j + 1 on every attempt (none dead-lettered,
+    // so no gap).
+    for (const auto& r : requests) {
+      const auto& [resource, index] = published[r.header("webhook-id")];
+      EXPECT_EQ(r.header("tresse-sequence"), std::to_string(index + 1)) << resource;
+    }
+    // And never n + 1 before n was delivered: no attempt of event j before a success of j - 1.
+    std::map<std::string, int> delivered_upto;  // resource -> highest index delivered so far
+    for (const auto& r : requests) {
+      const auto& [resource, index] = published[r.header("webhook-id")];
+      auto it = delivered_upto.find(resource);
+      const int done = it == delivered_upto.end() ? -1 : it->second;
+      EXPECT_LE(index, done + 1) << resource << ": event " << index << " sent before " << done + 1
+                                 << " was delivered";
+      if (succeeded(r) && index == done + 1) delivered_upto[resource] = index;
+    }
+  }
+
+  // Event j of every resource apt_0 … apt_<resources - 1>, then j + 1: publish order.
+  std::vector<events::event> interleaved(const std::string& business, int resources,
+                                         int per_resource) {
+    std::vector<events::event> evs;
+    for (int j = 0; j < per_resource; ++j) {
+      for (int r = 0; r < resources; ++r) {
+        evs.push_back(make_event(
+            "appointment.updated", business,
+            R"({"id":"apt_)" + std::to_string(r) + R"(","step":)" + std::to_string(j) + "}"));
+      }
+    }
+    return evs;
+  }
+  static std::string resource_of_event(const events::event& e) {
+    return json::parse(e.raw)["data"].value("id", "");
   }
 
   // One request per event, in publish order, numbered 1, 2, 3 …
@@ -83,16 +148,7 @@ TEST_F(OrderingTest, ResourcesArriveInPublishOrderAcrossFailuresAndASigkill) {
       8);
   auto ep = ordered_endpoint("biz_ord", sink.url());
   constexpr int resources = 50, per_resource = 20;
-  std::vector<events::event> evs;  // interleaved: event j of every resource, then j + 1
-  std::map<std::string, std::pair<std::string, int>> published;  // id -> (resource, index)
-  for (int j = 0; j < per_resource; ++j) {
-    for (int r = 0; r < resources; ++r) {
-      const std::string resource = "apt_" + std::to_string(r);
-      evs.push_back(make_event("appointment.updated", "biz_ord",
-                               R"({"id":")" + resource + R"(","step":)" + std::to_string(j) + "}"));
-      published[evs.back().id] = {resource, j};
-    }
-  }
+  const auto evs = interleaved("biz_ord", resources, per_resource);
   auto& a = start_dispatcher(settings_);
   auto& b = start_dispatcher(settings_);
   auto has_partitions = [](const json& j) { return j.contains("partitions"); };
@@ -104,44 +160,26 @@ TEST_F(OrderingTest, ResourcesArriveInPublishOrderAcrossFailuresAndASigkill) {
   a.kill();
   EXPECT_LT(sink.delivered_ids().size(), evs.size()) << "the stream ended before the kill";
 
-  // Nothing lost: every event succeeded once at least (receivers dedupe the rest).
-  std::set<std::string> want;
-  for (const auto& e : evs) want.insert(e.id);
-  ASSERT_TRUE(eventually_true(
-      [&] {
-        auto got = first_successes(sink.requests());
-        std::size_t total = 0;
-        for (const auto& [r, ids] : got) total += ids.size();
-        return total == want.size();
-      },
-      180s));
-  const auto requests = sink.requests();
-  // In order: per resource, the first successes in strictly increasing publish order.
-  auto order = first_successes(requests);
-  ASSERT_EQ(order.size(), static_cast<std::size_t>(resources));
-  for (const auto& [resource, ids] : order) {
-    SCOPED_TRACE(resource);
-    ASSERT_EQ(ids.size(), static_cast<std::size_t>(per_resource));
-    for (std::size_t i = 0; i < ids.size(); ++i) {
-      EXPECT_EQ(published[ids[i]].second, static_cast<int>(i)) << ids[i];
-    }
-  }
-  // Numbered as promised: event j of a resource is j + 1 on every attempt (none dead-lettered,
-  // so no gap).
-  for (const auto& r : requests) {
-    const auto& [resource, index] = published[r.header("webhook-id")];
-    EXPECT_EQ(r.header("tresse-sequence"), std::to_string(index + 1)) << resource;
-  }
-  // And never n + 1 before n was delivered: no attempt of event j before a success of j - 1.
-  std::map<std::string, int> delivered_upto;  // resource -> highest index delivered so far
-  for (const auto& r : requests) {
-    const auto& [resource, index] = published[r.header("webhook-id")];
-    auto it = delivered_upto.find(resource);
-    const int done = it == delivered_upto.end() ? -1 : it->second;
-    EXPECT_LE(index, done + 1) << resource << ": event " << index << " sent before " << done + 1
-                               << " was delivered";
-    if (succeeded(r) && index == done + 1) delivered_upto[resource] = index;
-  }
+  expect_all_in_order(sink, evs, resources, per_resource);
+}
+
+// With a sink that takes everything, a resource's events pass from head to head, held in
+// memory and never handed off before their own attempt. SIGKILLed mid-stream, the instance
+// leaves heads Redis knows but no retry task: Kafka redelivers them to the next instance,
+// whose enter makes them due with their numbers. Nothing lost, nothing reordered.
+TEST_F(OrderingTest, PassedHeadsComeBackInOrderAfterASigkill) {
+  recording_sink sink(
+      [](const received_request&) { return sink_reply{.delay = std::chrono::milliseconds(5)}; });
+  ordered_endpoint("biz_passkill", sink.url());
+  constexpr int resources = 10, per_resource = 40;
+  const auto evs = interleaved("biz_passkill", resources, per_resource);
+  auto& first = start_dispatcher(settings_);
+  publish(evs);
+  ASSERT_TRUE(eventually_true([&] { return sink.delivered_ids().size() >= 100; }, 60s));
+  first.kill();
+  EXPECT_LT(sink.delivered_ids().size(), evs.size()) << "the stream ended before the kill";
+  start_dispatcher(settings_);
+  expect_all_in_order(sink, evs, resources, per_resource);
 }
 
 TEST_F(OrderingTest, DeadLetteredHeadLetsTheNextGoAndOthersAreNotHeldBack) {
@@ -237,16 +275,16 @@ TEST_F(OrderingTest, AWaitingEventWhoseBodyIsGoneIsDeadLetteredNeverSentEmpty) {
       "delivery.retry_jitter=0", "delivery.breaker_failures=0"};
   auto& first = start_dispatcher(settings);
   publish({a1, a2, a3});
-  ASSERT_TRUE(eventually_true(
-      [&] { return cli({"endpoints", "health", ep.id})["data"][0]["backlog"]["ordered_waiting"] == 2; }));
+  ASSERT_TRUE(eventually_true([&] {
+    return cli({"endpoints", "health", ep.id})["data"][0]["backlog"]["ordered_waiting"] == 2;
+  }));
   // Its memory of a2 (and a2's body) goes with it: the next instance reads a2 from Redis.
   first.kill();
   dispatcher::redis::client redis(*dispatcher::redis::parse_url(redis_.url()));
   namespace keys = dispatcher::redis::keys;
   const std::size_t shard = keys::retry_shard(ep.id, keys::default_retry_shards);
-  auto removed =
-      redis.command({"HDEL", keys::retry_task(shard, dispatcher::retry::task_id(a2.id, ep.id)),
-                     "body"});
+  auto removed = redis.command(
+      {"HDEL", keys::retry_task(shard, dispatcher::retry::task_id(a2.id, ep.id)), "body"});
   ASSERT_TRUE(removed.has_value());
   ASSERT_EQ(removed->integer, 1) << "a2's body was not in its record";
   ASSERT_EQ(redis.command({"EXISTS", keys::ordered_body(shard, ep.id, a2.id)})->integer, 0);
@@ -310,7 +348,8 @@ TEST_F(OrderingTest, OneStuckResourceHoldsBackNoOther) {
     EXPECT_TRUE(eventually_true(
         [&] {
           auto got = sink.delivered_ids();
-          return std::all_of(ids.begin(), ids.end(), [&](const auto& id) { return got.contains(id); });
+          return std::all_of(ids.begin(), ids.end(),
+                             [&](const auto& id) { return got.contains(id); });
         },
         120s));
     std::optional<std::chrono::steady_clock::time_point> first, last;
@@ -333,8 +372,8 @@ TEST_F(OrderingTest, OneStuckResourceHoldsBackNoOther) {
 
   std::vector<events::event> with_stuck;
   for (int j = 0; j < 5; ++j) {
-    with_stuck.push_back(make_event("appointment.updated", "biz_stuck",
-                                    R"({"id":")" + stuck + R"("})"));
+    with_stuck.push_back(
+        make_event("appointment.updated", "biz_stuck", R"({"id":")" + stuck + R"("})"));
   }
   const auto beside = run_of("apt_beside_");
   with_stuck.insert(with_stuck.end(), beside.begin(), beside.end());
@@ -346,8 +385,8 @@ TEST_F(OrderingTest, OneStuckResourceHoldsBackNoOther) {
   const auto with_ms = std::chrono::duration_cast<ms>(with).count();
   RecordProperty("without_ms", std::to_string(without_ms));
   RecordProperty("with_stuck_ms", std::to_string(with_ms));
-  EXPECT_LE(with_ms, without_ms * 12 / 10) << "without the stuck resource " << without_ms
-                                            << " ms, beside it " << with_ms << " ms";
+  EXPECT_LE(with_ms, without_ms * 12 / 10)
+      << "without the stuck resource " << without_ms << " ms, beside it " << with_ms << " ms";
   // It is stuck: its head fails again and again, and nothing behind it is sent.
   auto stuck_requests = [&] {
     std::vector<received_request> out;
@@ -376,8 +415,9 @@ TEST_F(OrderingTest, DeletingTheEndpointRemovesItsQueues) {
   }
   publish(evs);
   // Both heads failed once; three events wait behind them.
-  ASSERT_TRUE(eventually_true(
-      [&] { return cli({"endpoints", "health", ep.id})["data"][0]["backlog"]["ordered_waiting"] == 3; }));
+  ASSERT_TRUE(eventually_true([&] {
+    return cli({"endpoints", "health", ep.id})["data"][0]["backlog"]["ordered_waiting"] == 3;
+  }));
   dispatcher::redis::client redis(*dispatcher::redis::parse_url(redis_.url()));
   auto count = [&](const std::string& pattern) {
     auto got = redis.command({"KEYS", pattern});
@@ -426,9 +466,10 @@ TEST_F(OrderingTest, BehindADeliveredHeadTheNextEventsPassWithoutWaitingInRedis)
   EXPECT_EQ(redis.command({"EXISTS", tag + "backlog"})->integer, 0) << "an event waited in Redis";
   EXPECT_EQ(redis.command({"EXISTS", tag + "w:apt_p"})->integer, 0);
   for (const auto& e : evs) {
-    EXPECT_EQ(redis.command({"EXISTS", keys::retry_task(shard, dispatcher::retry::task_id(e.id, ep.id))})
-                  ->integer,
-              0);
+    EXPECT_EQ(
+        redis.command({"EXISTS", keys::retry_task(shard, dispatcher::retry::task_id(e.id, ep.id))})
+            ->integer,
+        0);
   }
   // The resource's queue is empty again: its numbering goes on from 20.
   EXPECT_EQ(redis.command({"HGET", tag + "r:apt_p", "last"})->str, "20");
