@@ -242,5 +242,21 @@ TEST(IdsTest, TimeOrderedIdsSortByCreationTime) {
   EXPECT_TRUE(std::all_of(r.begin(), r.end(), [](char ch) { return std::isalnum(ch); }));
 }
 
+TEST(IdsTest, IdsOfOneMillisecondSortInTheOrderOneThreadMadeThem) {
+  using namespace std::chrono;
+  const auto at = system_clock::time_point(milliseconds(1776594720123));
+  std::string last = ids::time_ordered("we_", at);
+  const std::string time_part = last.substr(3, 8);
+  for (int i = 0; i < 10000; ++i) {
+    std::string next = ids::time_ordered("we_", at);
+    ASSERT_LT(last, next) << i;
+    EXPECT_EQ(next.substr(3, 8), time_part);  // still that millisecond
+    EXPECT_TRUE(is_valid_id(next));
+    last = std::move(next);
+  }
+  // An earlier millisecond keeps its time (and sorts before).
+  EXPECT_LT(ids::time_ordered("we_", at - milliseconds(1)), last);
+}
+
 }  // namespace
 }  // namespace tresse::events

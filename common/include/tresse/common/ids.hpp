@@ -4,7 +4,9 @@
 //   tresse::ids::time_ordered("we_", clock::now());        // "we_" + 8 time chars + 14 random
 //
 // Time-ordered ids sort (as plain strings) in creation order to the millisecond, which is what
-// cursor pagination relies on: "after this id" is "created later".
+// cursor pagination relies on: "after this id" is "created later". Those one thread makes sort
+// in the order it made them, within a millisecond too (the next one's random part is the last
+// one's plus a random step).
 #pragma once
 
 #include <chrono>
