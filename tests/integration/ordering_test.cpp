@@ -8,10 +8,12 @@
 #include <atomic>
 #include <iostream>
 #include <map>
+#include <memory>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <set>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "harness.hpp"
@@ -101,6 +103,38 @@ class OrderingTest : public integration_test {
   }
   static std::string resource_of_event(const events::event& e) {
     return json::parse(e.raw)["data"].value("id", "");
+  }
+
+  // `n` events of one resource, in publish order.
+  std::vector<events::event> one_resource(const std::string& business, const std::string& resource,
+                                          int n) {
+    std::vector<events::event> evs;
+    for (int i = 0; i < n; ++i) {
+      evs.push_back(make_event("appointment.updated", business, R"({"id":")" + resource + R"("})"));
+    }
+    return evs;
+  }
+  // Five events of one resource published to an ordered endpoint whose sink answers the first
+  // after `head_delay` (every other at once), with the dispatcher's queue timeout (and so the
+  // longest hold) `queue_timeout`: the four behind it are held.
+  struct held_run {
+    std::vector<events::event> evs;
+    std::unique_ptr<recording_sink> sink;
+    endpoint_info ep;
+  };
+  held_run held_behind_a_slow_head(const std::string& business, const std::string& resource,
+                                   std::chrono::milliseconds head_delay,
+                                   const std::string& queue_timeout) {
+    held_run out;
+    out.evs = one_resource(business, resource, 5);
+    out.sink = std::make_unique<recording_sink>(
+        [first = out.evs.front().id, head_delay](const received_request& r) {
+          return r.header("webhook-id") == first ? sink_reply{.delay = head_delay} : sink_reply{};
+        });
+    out.ep = ordered_endpoint(business, out.sink->url());
+    start_dispatcher({"delivery.endpoint_queue_timeout=" + queue_timeout, "delivery.timeout=10s"});
+    publish(out.evs);
+    return out;
   }
 
   // One request per event, in publish order, numbered 1, 2, 3 …
@@ -479,18 +513,10 @@ TEST_F(OrderingTest, BehindADeliveredHeadTheNextEventsPassWithoutWaitingInRedis)
 // A hold lasts at most the queue timeout: behind a head that takes longer, the held events are
 // entered into Redis (handed off: their offsets may commit) and still go in order after it.
 TEST_F(OrderingTest, EventsHeldLongerThanTheQueueTimeoutWaitInRedis) {
-  auto e = make_event("appointment.created", "biz_slow", R"({"id":"apt_s"})");
-  recording_sink sink([first = e.id](const received_request& r) {
-    return r.header("webhook-id") == first ? sink_reply{.delay = std::chrono::seconds(6)}
-                                           : sink_reply{};
-  });
-  auto ep = ordered_endpoint("biz_slow", sink.url());
-  start_dispatcher({"delivery.endpoint_queue_timeout=500ms", "delivery.timeout=10s"});
-  std::vector<events::event> evs{e};
-  for (int i = 0; i < 4; ++i) {
-    evs.push_back(make_event("appointment.updated", "biz_slow", R"({"id":"apt_s"})"));
-  }
-  publish(evs);
+  auto run = held_behind_a_slow_head("biz_slow", "apt_s", std::chrono::seconds(6), "500ms");
+  const auto& evs = run.evs;
+  auto& sink = *run.sink;
+  const auto& ep = run.ep;
   // While the head is still out, the four behind it come to wait in Redis.
   ASSERT_TRUE(eventually_true([&] {
     return cli({"endpoints", "health", ep.id})["data"][0]["backlog"]["ordered_waiting"] == 4;
@@ -498,6 +524,34 @@ TEST_F(OrderingTest, EventsHeldLongerThanTheQueueTimeoutWaitInRedis) {
   EXPECT_TRUE(sink.delivered_ids().empty()) << "the head answered before the hold ended";
   ASSERT_TRUE(sink.wait_for_delivered(evs.size()));
   expect_sent_once_in_order(sink.requests(), evs);
+}
+
+// Deleted while events are held behind its head: they are dropped with the endpoint, not
+// entered into queues its deletion has just purged.
+TEST_F(OrderingTest, EventsHeldForADeletedEndpointLeaveNoQueueBehind) {
+  auto run = held_behind_a_slow_head("biz_delheld", "apt_d", std::chrono::seconds(3), "60s");
+  const auto& evs = run.evs;
+  auto& sink = *run.sink;
+  const auto& ep = run.ep;
+  ASSERT_TRUE(eventually_true([&] { return sink.requests().size() == 1; }));
+  cli({"endpoints", "delete", "--id", ep.id});
+  ASSERT_TRUE(sink.wait_for_delivered(1));  // the head, still answered
+  std::this_thread::sleep_for(std::chrono::seconds(1));
+  EXPECT_EQ(sink.requests().size(), 1u) << "an event of the deleted endpoint was sent";
+  dispatcher::redis::client redis(*dispatcher::redis::parse_url(redis_.url()));
+  namespace keys = dispatcher::redis::keys;
+  const std::size_t shard = keys::retry_shard(ep.id, keys::default_retry_shards);
+  const std::string tag = keys::ordered_tag(shard, ep.id);
+  auto left = redis.command({"KEYS", tag + "[rwb]:*"});
+  ASSERT_TRUE(left.has_value());
+  EXPECT_TRUE(left->elements.empty()) << left->elements.front().str;
+  for (const auto& ev : evs) {
+    EXPECT_EQ(
+        redis
+            .command({"EXISTS", keys::retry_task(shard, dispatcher::retry::task_id(ev.id, ep.id))})
+            ->integer,
+        0);
+  }
 }
 
 TEST_F(OrderingTest, UnorderedEndpointsCarryNoSequence) {

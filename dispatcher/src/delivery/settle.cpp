@@ -77,6 +77,11 @@ void settle::enter_held(std::vector<delivery> held) {
   // Queued here, one after the other, before anything else runs on the shard: a later arrival
   // of the same resource (not held now) is entered after them.
   for (auto& d : held) {
+    if (ctx_.deps.endpoints.find(d.endpoint->id) == nullptr) {
+      // Deleted meanwhile (its queues purged): nothing to deliver, nothing to queue.
+      d.fan->one_done();
+      continue;
+    }
     auto task = std::make_shared<const retry::task>(task_of(*d.meta, d.endpoint->id, 0, "queued"));
     ordered_queue::ticket queued = ordered_.queue_enter(*task, ex_);
     asio::co_spawn(ex_, entered(std::move(d), std::move(task), std::move(queued)), asio::detached);

@@ -148,7 +148,8 @@ class settle {
   // The head `meta` stays the head in Redis (rescheduled or deferred): its hold ends.
   void end_hold(const event_meta& meta, const std::string& endpoint_id);
   // Enters `held` in this order, each placed as its own enter would be (ordered_queue::enter),
-  // then attempted (on_head) or handed off. Stopping: dropped.
+  // then attempted (on_head) or handed off. Stopping: dropped; an event of an endpoint deleted
+  // meanwhile: handed off, not entered (its queues are purged).
   void enter_held(std::vector<delivery> held);
   boost::asio::awaitable<void> entered(delivery d, std::shared_ptr<const retry::task> task,
                                        ordered_queue::ticket queued);
