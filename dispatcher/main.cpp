@@ -190,7 +190,9 @@ int run(const td::cli::run_request& cli) {
     encryption = std::move(*box);
   }
   td::registry::store registry(redis, std::move(store_opts));
-  td::registry::cache endpoints(registry, {.refresh_interval = cfg.registry.refresh_interval});
+  td::registry::cache endpoints(registry,
+                                {.refresh_interval = cfg.registry.refresh_interval,
+                                 .full_refresh_interval = cfg.registry.full_refresh_interval});
   if (auto st = endpoints.start(); !st) {
     // Keep going: the cache retries in the background, and Kafka offsets wait for it.
     tresse::log::warn("endpoint registry not loaded yet", {{"error", st.error().message}});

@@ -10,6 +10,8 @@
 #include <vector>
 
 #include "harness.hpp"
+#include "redis/client.hpp"
+#include "redis/keys.hpp"
 #include "support/process.hpp"
 
 namespace tresse::test {
@@ -306,6 +308,29 @@ TEST_F(DeliveryTest, RefusesPrivateAddressesUnlessAllowed) {
     EXPECT_NE(a["error"].get<std::string>().find("blocked_address"), std::string::npos) << a.dump();
   }
   EXPECT_EQ(sink.count(), 0u);
+}
+
+// registry.full_refresh_interval reaches the endpoint cache: a record changed without its
+// version bump (a writer that died in between) is seen at the next full reload.
+TEST_F(DeliveryTest, AnEndpointChangedWithoutAVersionBumpIsSeenAtTheFullRefresh) {
+  recording_sink before, after;
+  auto ep = create_endpoint("biz_full", before.url(), "*");
+  start_dispatcher({"registry.full_refresh_interval=300ms"});
+  // Delivered to the URL it was created with: the dispatcher has loaded it.
+  publish({make_event("client.created", "biz_full")});
+  ASSERT_TRUE(before.wait_for_count(1));
+  dispatcher::redis::client redis(*dispatcher::redis::parse_url(redis_.url()));
+  const std::string key = dispatcher::redis::keys::endpoint(ep.id);
+  auto record = json::parse(redis.command({"GET", key})->str);
+  record["url"] = after.url();
+  const auto version = redis.command({"GET", dispatcher::redis::keys::endpoints_version})->str;
+  ASSERT_TRUE(redis.command({"SET", key, record.dump()}).has_value());
+  std::this_thread::sleep_for(std::chrono::seconds(1));  // three full reloads
+  publish({make_event("client.updated", "biz_full")});
+  ASSERT_TRUE(after.wait_for_count(1));
+  EXPECT_EQ(before.count(), 1u);
+  EXPECT_EQ(redis.command({"GET", dispatcher::redis::keys::endpoints_version})->str, version)
+      << "something bumped the version: the test shows nothing";
 }
 
 }  // namespace

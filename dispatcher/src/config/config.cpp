@@ -632,6 +632,11 @@ const std::vector<key_spec>& keys() {
           [](auto& c) -> auto& { return c.registry.refresh_interval; }, parse_positive_duration,
           format_duration),
       field(
+          "registry.full_refresh_interval",
+          "how often endpoints are reloaded even when their version did not change",
+          [](auto& c) -> auto& { return c.registry.full_refresh_interval; },
+          parse_positive_duration, format_duration),
+      field(
           "registry.encryption_key",
           "64 hex digits or base64 of 32 bytes, encrypting endpoint secrets at rest "
           "(\"\" = stored plain)",

@@ -131,6 +131,9 @@ struct config {
 
   struct registry_section {
     std::chrono::milliseconds refresh_interval = std::chrono::milliseconds(500);
+    // Reloaded even when the version did not change (registry/cache.hpp): how long a change
+    // whose writer died before bumping the version can go unseen.
+    std::chrono::milliseconds full_refresh_interval = std::chrono::seconds(60);
     std::string encryption_key;  // the 32 decoded bytes; empty = secrets stored plain
   } registry;
 

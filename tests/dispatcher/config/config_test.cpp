@@ -96,6 +96,7 @@ TEST_F(ConfigTest, DefaultsMatchDesign) {
   EXPECT_EQ(c.delivery.retry_lease, 60s);
   EXPECT_EQ(c.delivery.drain_timeout, 10s);
   EXPECT_EQ(c.registry.refresh_interval, 500ms);
+  EXPECT_EQ(c.registry.full_refresh_interval, 60s);
   EXPECT_EQ(c.registry.encryption_key, "");
   EXPECT_EQ(c.log.level, tresse::log::level::info);
 }
@@ -141,6 +142,14 @@ TEST_F(ConfigTest, ParsesEveryDurationUnit) {
     set_value(c, "delivery.timeout", text);
     EXPECT_EQ(c.delivery.timeout, want) << text;
   }
+}
+
+TEST_F(ConfigTest, SetsTheRegistrysFullRefresh) {
+  config c;
+  set_value(c, "registry.full_refresh_interval", "5s");
+  EXPECT_EQ(c.registry.full_refresh_interval, 5s);
+  EXPECT_THAT(set_error("registry.full_refresh_interval", "0s"),
+              HasSubstr("registry.full_refresh_interval"));
 }
 
 TEST_F(ConfigTest, RejectsUnknownKeyNamingIt) {
