@@ -216,6 +216,34 @@ TEST_F(OrderingTest, PassedHeadsComeBackInOrderAfterASigkill) {
   expect_all_in_order(sink, evs, resources, per_resource);
 }
 
+// A resource flowing through Redis (its first event failed once, so the rest waited there) is
+// released head by head to the instance that releases it. Stopped gracefully, that instance
+// hands the head it was given back (due now for any instance) instead of holding it for its
+// 60 s lease and a walk: another instance goes on within seconds, in order.
+TEST_F(OrderingTest, AGracefulStopHandsBackTheHeadItWasLeased) {
+  constexpr int per_resource = 40;
+  const auto evs = interleaved("biz_handback", 1, per_resource);
+  recording_sink sink([first = evs.front().id](const received_request& r) {
+    if (r.header("webhook-id") == first && r.attempt == 1) return sink_reply{.status = 500};
+    return sink_reply{.delay = std::chrono::milliseconds(30)};
+  });
+  ordered_endpoint("biz_handback", sink.url());
+  const std::vector<std::string> settings{"delivery.retry_lease=60s"};  // tests run with 2 s
+  auto& a = start_dispatcher(settings);
+  publish(evs);
+  ASSERT_TRUE(eventually_true([&] { return sink.delivered_ids().size() >= 5; }));
+  start_dispatcher(settings);  // polls the retry schedule like any instance
+  ASSERT_TRUE(eventually_true([&] { return sink.delivered_ids().size() >= 12; }));
+  const auto stopped_at = std::chrono::steady_clock::now();
+  EXPECT_EQ(a.terminate(std::chrono::seconds(20)), 0);
+  ASSERT_LT(sink.delivered_ids().size(), evs.size()) << "the stream ended before the stop";
+  EXPECT_TRUE(eventually_true([&] { return sink.delivered_ids().size() == evs.size(); },
+                              std::chrono::seconds(25)))
+      << "held back after the stop: " << sink.delivered_ids().size() << " of " << evs.size();
+  EXPECT_LT(std::chrono::steady_clock::now() - stopped_at, std::chrono::seconds(30));
+  expect_all_in_order(sink, evs, 1, per_resource);
+}
+
 TEST_F(OrderingTest, DeadLetteredHeadLetsTheNextGoAndOthersAreNotHeldBack) {
   auto a1 = make_event("appointment.created", "biz_dl", R"({"id":"apt_a"})");
   auto a2 = make_event("appointment.rescheduled", "biz_dl", R"({"id":"apt_a"})");

@@ -872,6 +872,13 @@ boost::asio::awaitable<std::optional<ordered::place>> ordered_queue::enter(const
   co_return co_await placed(std::move(queued));
 }
 
+boost::asio::awaitable<void> ordered_queue::hand_back(const retry::task& head) {
+  const redis::request call = ordered::recover_heads_call(
+      redis::keys::retry_shard(head.endpoint_id, shards_), head.endpoint_id, holder_,
+      {{head.resource, head.event_id}}, ordered::clock::now(), task_ttl_);
+  (void)co_await writer_.write(call, "ordered hand-back");
+}
+
 boost::asio::awaitable<std::optional<ordered::passed>> ordered_queue::pass(
     std::string_view endpoint_id, std::string_view resource, std::string_view head_event,
     std::string_view next_event, bool renew_ttl) {

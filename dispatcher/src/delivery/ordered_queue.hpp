@@ -251,6 +251,10 @@ class ordered_queue {
   class ticket;
   ticket queue_enter(const retry::task& t, const boost::asio::any_io_executor& ex);
   boost::asio::awaitable<std::optional<ordered::place>> placed(ticket t);
+  // A head a release leased to us that we will not deliver (we are stopping): no longer ours,
+  // and due now for any instance (ordered::recover_heads_call), rather than held until our
+  // lease lapses and a walk finds it. Best effort: if Redis does not take it, the walk will.
+  boost::asio::awaitable<void> hand_back(const retry::task& head);
   // ordered::pass_call through the writer. nullopt: stopping.
   boost::asio::awaitable<std::optional<ordered::passed>> pass(std::string_view endpoint_id,
                                                               std::string_view resource,

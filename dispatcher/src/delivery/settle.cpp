@@ -59,6 +59,12 @@ asio::awaitable<std::optional<ordered::place>> settle::enter_ordered(const deliv
   co_return place;
 }
 
+asio::awaitable<void> settle::hand_back(retry::task head) {
+  active_guard active(ctx_.active);
+  ctx_.active.fetch_sub(1);  // the guard holds it now
+  co_await ordered_.hand_back(head);
+}
+
 void settle::enter_stale_holds() {
   for (auto& held : chains_.close_stale(std::chrono::steady_clock::now(),
                                         ctx_.options.endpoint_queue_timeout)) {

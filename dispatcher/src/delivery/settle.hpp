@@ -77,6 +77,9 @@ class settle {
   // sequence number; else it is handed off). nullopt: stopping. Whatever was held behind it
   // meanwhile is entered when it is not the head.
   boost::asio::awaitable<std::optional<ordered::place>> enter_ordered(const delivery& d);
+  // A head released to us while stopping: made due for any instance now (ordered_queue::
+  // hand_back). `ctx.active` was counted up for it by the caller; this coroutine takes it over.
+  boost::asio::awaitable<void> hand_back(retry::task head);
   // Holds that lasted `endpoint_queue_timeout` end: what they held is entered (handed off).
   void enter_stale_holds();
   std::size_t held_ordered() const { return chains_.held_events(); }

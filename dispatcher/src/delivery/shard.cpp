@@ -184,8 +184,14 @@ asio::awaitable<void> shard::first_admitted(delivery& d, endpoint_lane& lane,
 }
 
 void shard::deliver_released(retry::task task) {
-  // Stopping: our holder's lease runs out and a walk makes the head due (recover_op).
-  if (ctx_.stopping) return;
+  if (ctx_.stopping) {
+    // Not ours to deliver any more: due now for whoever goes on (a rolling restart would
+    // otherwise hold the resource for a lease and a walk). Counted in `active` from here, so
+    // that the drain waits for it.
+    ctx_.active.fetch_add(1);
+    asio::co_spawn(io_, settle_.hand_back(std::move(task)), asio::detached);
+    return;
+  }
   asio::co_spawn(io_, retry_delivery(std::move(task), nullptr, lane::kind::first), asio::detached);
 }
 
