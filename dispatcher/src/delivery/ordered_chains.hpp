@@ -13,8 +13,8 @@
 //   if (chains.hold(d, now)) return;        // behind an in-flight head: settle will see to it
 //   chains.open(d, now);                    // d fronts the chain; enter it
 //   ... d delivered ...
-//   if (chains.next(ep, *d.meta)) { pass; d2 = chains.advance(ep, *d.meta); } else chains.close(ep,
-//   *d.meta)
+//   if (chains.next(ep, *d.meta)) d2 = chains.advance(ep, *d.meta);   // passed to it
+//   else held = chains.close(ep, *d.meta);                           // entered, in order
 #pragma once
 
 #include <chrono>
@@ -45,7 +45,8 @@ class ordered_chains {
   const held* next(std::string_view endpoint_id, const event_meta& front) const;
   // A pass is under way for `front`'s chain: close_stale() leaves it alone.
   void set_passing(std::string_view endpoint_id, const event_meta& front, bool passing);
-  // `front` passed to next(front): that one fronts the chain now, and is returned.
+  // `front` passed to next(front): that one fronts the chain now, and is returned. Only while
+  // next(front) is non-null; nothing closes a chain whose pass is under way (set_passing).
   delivery advance(std::string_view endpoint_id, const event_meta& front);
   // The chain `front` fronts ends: what it held, in order (nothing when it fronts none).
   std::vector<delivery> close(std::string_view endpoint_id, const event_meta& front);
