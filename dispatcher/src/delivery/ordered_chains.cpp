@@ -59,14 +59,18 @@ delivery ordered_chains::advance(std::string_view endpoint_id, const event_meta&
   return next;
 }
 
-std::vector<delivery> ordered_chains::close(std::string_view endpoint_id, const event_meta& front) {
-  std::vector<delivery> out;
-  auto it = chains_.find(ordered_memory::key_of(endpoint_id, front.resource));
-  if (it == chains_.end() || it->second.front != front.id) return out;
+std::unordered_map<std::string, ordered_chains::chain>::iterator ordered_chains::end_chain(
+    std::unordered_map<std::string, chain>::iterator it, std::vector<delivery>& out) {
   out.reserve(it->second.waiting.size());
   for (auto& h : it->second.waiting) out.push_back(std::move(h.d));
   held_ -= out.size();
-  chains_.erase(it);
+  return chains_.erase(it);
+}
+
+std::vector<delivery> ordered_chains::close(std::string_view endpoint_id, const event_meta& front) {
+  std::vector<delivery> out;
+  auto it = chains_.find(ordered_memory::key_of(endpoint_id, front.resource));
+  if (it != chains_.end() && it->second.front == front.id) end_chain(it, out);
   return out;
 }
 
@@ -74,17 +78,12 @@ std::vector<std::vector<delivery>> ordered_chains::close_stale(steady::time_poin
                                                                std::chrono::milliseconds timeout) {
   std::vector<std::vector<delivery>> out;
   for (auto it = chains_.begin(); it != chains_.end();) {
-    chain& c = it->second;
+    const chain& c = it->second;
     if (c.passing || c.waiting.empty() || now - c.waiting.front().since < timeout) {
       ++it;
       continue;
     }
-    std::vector<delivery> held;
-    held.reserve(c.waiting.size());
-    for (auto& h : c.waiting) held.push_back(std::move(h.d));
-    held_ -= held.size();
-    out.push_back(std::move(held));
-    it = chains_.erase(it);
+    it = end_chain(it, out.emplace_back());
   }
   return out;
 }

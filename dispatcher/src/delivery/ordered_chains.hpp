@@ -70,6 +70,9 @@ class ordered_chains {
     bool passing = false;
   };
   chain* fronted_by(std::string_view endpoint_id, const event_meta& front);
+  // Erases the chain at `it`, moving what it held into `out` (in order); the next iterator.
+  std::unordered_map<std::string, chain>::iterator end_chain(
+      std::unordered_map<std::string, chain>::iterator it, std::vector<delivery>& out);
   const chain* fronted_by(std::string_view endpoint_id, const event_meta& front) const;
 
   std::unordered_map<std::string, chain> chains_;

@@ -53,8 +53,7 @@ asio::awaitable<std::optional<ordered::place>> settle::enter_ordered(const deliv
   if (!place || place->where != ordered::state::head || place->sequence == 0) {
     // Not a head in flight here (or delivered unnumbered, after a reply that was not the
     // script's): nothing may wait in memory behind it.
-    std::vector<delivery> held = chains_.close(d.endpoint->id, *d.meta);
-    enter_held(std::move(held));  // stopping (no place): dropped
+    enter_held(chains_.close(d.endpoint->id, *d.meta));  // stopping (no place): dropped
   }
   co_return place;
 }
@@ -72,8 +71,9 @@ void settle::enter_stale_holds() {
   }
 }
 
-void settle::end_hold(const event_meta& meta, const std::string& endpoint_id) {
-  if (meta.resource.empty()) return;
+void settle::end_hold(const event_meta& meta, const std::string& endpoint_id,
+                      std::uint64_t sequence) {
+  if (sequence == 0) return;  // not an ordered head
   enter_held(chains_.close(endpoint_id, meta));
 }
 
@@ -121,7 +121,7 @@ asio::awaitable<settle::handoff> settle::first(const event_meta& meta,
     auto stored = co_await schedule(task, res.defer_due, false);
     if (!stored) co_return handoff::interrupted;
     ctx_.counters.deferred->inc();
-    if (sequence > 0) end_hold(meta, ep.id);
+    end_hold(meta, ep.id, sequence);
     co_return handoff::done;
   }
   // The record's first logged delivery keeps the body and sets the event list's TTL; the
@@ -146,7 +146,7 @@ asio::awaitable<settle::handoff> settle::first(const event_meta& meta,
   if (step == next_step::dead_lettered && !co_await release_head(meta, ep.id, sequence, false)) {
     co_return handoff::interrupted;
   }
-  if (step == next_step::scheduled && sequence > 0) end_hold(meta, ep.id);
+  if (step == next_step::scheduled) end_hold(meta, ep.id, sequence);
   co_return step == next_step::interrupted ? handoff::interrupted : handoff::done;
 }
 
@@ -283,15 +283,15 @@ asio::awaitable<bool> settle::complete(const std::string& task_id) {
 asio::awaitable<bool> settle::release_head(const event_meta& meta, const std::string& endpoint_id,
                                           std::uint64_t sequence, bool delivered) {
   if (sequence == 0) co_return true;
+  // Until this ends, the sweep leaves the chain alone, and what arrives meanwhile is held.
+  chains_.set_passing(endpoint_id, meta, true);
   const ordered_chains::held* next = chains_.next(endpoint_id, meta);
   if (next != nullptr && delivered && !ctx_.stopping) {
     // The common case: one script, and the next is attempted at once.
     const auto now = std::chrono::steady_clock::now();
     const bool renew = chains_.ttl_due(endpoint_id, meta, now);
     const std::string next_event = next->d.meta->id;
-    chains_.set_passing(endpoint_id, meta, true);
     const auto p = co_await ordered_.pass(endpoint_id, meta.resource, meta.id, next_event, renew);
-    chains_.set_passing(endpoint_id, meta, false);
     if (!p) {
       enter_held(chains_.close(endpoint_id, meta));  // stopping: dropped
       co_return false;
@@ -316,10 +316,8 @@ asio::awaitable<bool> settle::release_head(const event_meta& meta, const std::st
   head.endpoint_id = endpoint_id;
   head.resource = meta.resource;
   head.sequence = sequence;
-  // What arrives meanwhile is still held, and entered after the release with the rest.
-  chains_.set_passing(endpoint_id, meta, true);
   const bool released = co_await release(head, /*complete_task=*/false);
-  enter_held(chains_.close(endpoint_id, meta));  // dropped when stopping
+  enter_held(chains_.close(endpoint_id, meta));  // after the release; dropped when stopping
   co_return released;
 }
 

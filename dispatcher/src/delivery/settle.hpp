@@ -148,8 +148,9 @@ class settle {
   // `delivered`: it was, so it may pass to what is held behind it.
   boost::asio::awaitable<bool> release_head(const event_meta& meta, const std::string& endpoint_id,
                                             std::uint64_t sequence, bool delivered);
-  // The head `meta` stays the head in Redis (rescheduled or deferred): its hold ends.
-  void end_hold(const event_meta& meta, const std::string& endpoint_id);
+  // The head `meta` (`sequence` > 0; else nothing) stays the head in Redis (rescheduled or
+  // deferred): its hold ends.
+  void end_hold(const event_meta& meta, const std::string& endpoint_id, std::uint64_t sequence);
   // Enters `held` in this order, each placed as its own enter would be (ordered_queue::enter),
   // then attempted (on_head) or handed off. Stopping: dropped; an event of an endpoint deleted
   // meanwhile: handed off, not entered (its queues are purged).
