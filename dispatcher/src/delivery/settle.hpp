@@ -82,7 +82,6 @@ class settle {
   boost::asio::awaitable<void> hand_back(retry::task head);
   // Holds that lasted `endpoint_queue_timeout` end: what they held is entered (handed off).
   void enter_stale_holds();
-  std::size_t held_ordered() const { return chains_.held_events(); }
   // A first delivery's attempt (`res.ran`). done: handed off; interrupted: shutdown came
   // first (no hand-off: Kafka redelivers). `reset_streak`: a success also resets the
   // endpoint's failure counters in Redis. `body_logged`: the record's fanout::body_logged.
