@@ -221,11 +221,13 @@ TEST_F(OrderingTest, PassedHeadsComeBackInOrderAfterASigkill) {
 // hands the head it was given back (due now for any instance) instead of holding it for its
 // 60 s lease and a walk: another instance goes on within seconds, in order.
 TEST_F(OrderingTest, AGracefulStopHandsBackTheHeadItWasLeased) {
-  constexpr int per_resource = 40;
+  // Slow enough that the stream outlasts the consumer's close (seconds on the mock cluster),
+  // during which the engine still delivers.
+  constexpr int per_resource = 60;
   const auto evs = interleaved("biz_handback", 1, per_resource);
   recording_sink sink([first = evs.front().id](const received_request& r) {
     if (r.header("webhook-id") == first && r.attempt == 1) return sink_reply{.status = 500};
-    return sink_reply{.delay = std::chrono::milliseconds(30)};
+    return sink_reply{.delay = std::chrono::milliseconds(100)};
   });
   ordered_endpoint("biz_handback", sink.url());
   const std::vector<std::string> settings{"delivery.retry_lease=60s"};  // tests run with 2 s

@@ -258,10 +258,15 @@ status consumer::commit(const std::vector<std::int32_t>* only) {
   return {};
 }
 
+bool cooperative_rebalance(const char* protocol, bool last_known) {
+  return protocol == nullptr ? last_known : std::strcmp(protocol, "COOPERATIVE") == 0;
+}
+
 void consumer::on_rebalance(rd_kafka_t* rk, rd_kafka_resp_err_t err,
                             rd_kafka_topic_partition_list_t* partitions, void* opaque) {
   auto* self = static_cast<consumer*>(opaque);
-  bool cooperative = std::strcmp(rd_kafka_rebalance_protocol(rk), "COOPERATIVE") == 0;
+  self->cooperative_ = cooperative_rebalance(rd_kafka_rebalance_protocol(rk), self->cooperative_);
+  const bool cooperative = self->cooperative_;
   std::vector<std::int32_t> changed = partitions_of(partitions);
   if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
     log::info("kafka partitions assigned",

@@ -71,6 +71,11 @@ struct partition_lag {
   std::int64_t lag = -1;             // high_watermark - position; -1 when unknown
 };
 
+// Whether a rebalance is cooperative, from what rd_kafka_rebalance_protocol() named: NULL
+// (librdkafka's answer once the group is closing, as in the revoke a graceful stop raises)
+// keeps what the last rebalance said.
+bool cooperative_rebalance(const char* protocol, bool last_known);
+
 class consumer {
  public:
   // Called on the consumer's thread for every message, in partition order. It must return
@@ -128,6 +133,7 @@ class consumer {
   std::vector<std::int32_t> assignment_;
   std::atomic<bool> stop_requested_{false};
   std::atomic<bool> paused_{false};
+  bool cooperative_ = false;  // the group's rebalance protocol, as last known (on_rebalance only)
   std::atomic<std::uint64_t> received_{0};
   std::chrono::milliseconds drain_{0};
   status stop_status_;

@@ -281,5 +281,36 @@ TEST_F(ConsumerTest, RebalanceRedeliversUnfinishedWorkAndLosesNothing) {
   EXPECT_EQ(a->in_flight() + b->in_flight(), 0u);
 }
 
+// librdkafka names no protocol (NULL) once the group is closing: the revoke a graceful stop
+// raises during a rebalance (another member joining) came with NULL and reached strcmp, which
+// crashed the stop. The last protocol seen holds.
+TEST(CooperativeRebalanceTest, NoProtocolNamedKeepsTheLastOne) {
+  EXPECT_TRUE(cooperative_rebalance("COOPERATIVE", false));
+  EXPECT_FALSE(cooperative_rebalance("EAGER", true));
+  EXPECT_FALSE(cooperative_rebalance("NONE", true));
+  EXPECT_TRUE(cooperative_rebalance(nullptr, true));
+  EXPECT_FALSE(cooperative_rebalance(nullptr, false));
+}
+
+// Stopped right after another member's join made it give its partitions up (and rejoin): the
+// stop completes and the other member takes every partition.
+TEST_F(ConsumerTest, StoppingWhileAMemberJoinsHandsThePartitionsOver) {
+  for (int i = 0; i < 40; ++i) kafka_.produce("tresse.events", "biz_" + std::to_string(i), "x");
+  inbox in_a;
+  auto a = start(options("g-join-stop"), in_a);
+  ASSERT_TRUE(a);
+  ASSERT_TRUE(kafka_wait_until([&] { return in_a.size() == 40; }));
+  for (const auto& m : in_a.messages()) a->done(m.partition, m.offset);
+  inbox in_b;
+  auto b = start(options("g-join-stop"), in_b);
+  ASSERT_TRUE(b);
+  ASSERT_TRUE(kafka_wait_until([&] { return a->assignment().empty(); }));
+  auto st = a->stop(5s);
+  EXPECT_TRUE(st) << st.error().message;
+  EXPECT_TRUE(kafka_wait_until([&] {
+    return b->assignment().size() == static_cast<std::size_t>(kafka_.partitions());
+  }));
+}
+
 }  // namespace
 }  // namespace tresse::dispatcher::kafka
