@@ -520,7 +520,7 @@ const std::vector<key_spec>& keys() {
           format_duration),
       field(
           "delivery.io_threads",
-          "io threads delivering, each owning the endpoints hashed to it (0: one per core)",
+          "io threads delivering, each owning the endpoints given to it (0: one per core)",
           [](auto& c) -> auto& { return c.delivery.io_threads; }, parse_count<std::size_t, 0>,
           format_count<std::size_t>),
       field(

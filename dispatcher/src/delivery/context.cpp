@@ -60,7 +60,8 @@ context::context(engine_deps d, engine_options o)
       attempts(deps.stats),
       instance_id(options.instance_id.empty() ? default_instance_id() : options.instance_id),
       tls(http::make_tls_context(options.http)),
-      blocking(std::max<std::size_t>(options.blocking_threads, 1)) {
+      blocking(std::max<std::size_t>(options.blocking_threads, 1)),
+      owners(options.io_threads) {
   // A Retry-After pauses the endpoint no longer than the schedule's longest delay (DESIGN.md).
   options.throttle.max_pause = std::min(options.throttle.max_pause, deps.schedule.max_delay());
 }

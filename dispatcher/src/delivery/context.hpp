@@ -26,6 +26,7 @@
 
 #include "admin/attempt_metrics.hpp"
 #include "admin/metrics.hpp"
+#include "delivery/shard_map.hpp"
 #include "health/breaker.hpp"
 #include "health/breaker_store.hpp"
 #include "health/report.hpp"
@@ -46,7 +47,7 @@ using clock_time = std::chrono::system_clock::time_point;
 
 struct engine_options {
   http::client_options http;
-  // io threads, each running the deliveries of the endpoints hashed to it; 0: one per core.
+  // io threads, each running the deliveries of the endpoints it owns (shard_map); 0: one per core.
   std::size_t io_threads = 0;
   std::size_t max_in_flight = 1000;        // attempts in flight, all endpoints together
   std::size_t endpoint_concurrency = 10;   // attempts in flight per endpoint
@@ -145,6 +146,7 @@ struct context {
   std::shared_ptr<boost::asio::ssl::context> tls;  // every shard's HTTP client shares it
   http::proxy_health proxy_health;  // what deliveries last saw of delivery.proxy (/readyz)
   boost::asio::thread_pool blocking;
+  shard_map owners;  // which shard each endpoint's state lives on
   std::atomic<bool> stopping{false};
   std::atomic<std::size_t> active{0};  // coroutines that may still hand something off
 };

@@ -144,7 +144,7 @@ void engine::submit(std::vector<kafka::message> records) {
     fan->remaining = taken.recipients.size();
     fan->done = [this, partition, offset] { record_done(partition, offset); };
     for (auto& ep : taken.recipients) {
-      const std::size_t i = shard_of(ep->id, n);
+      const std::size_t i = ctx_.owners.of(ep->id);
       by_shard[i].push_back({taken.meta, std::move(ep), fan});
     }
   }
@@ -215,7 +215,7 @@ asio::awaitable<void> engine::poll_retries() {
         auto tasks = std::move(*claimed);
         const std::size_t got = tasks.size();
         std::vector<std::vector<retry::task>> by_shard(shards_.size());
-        for (auto& t : tasks) by_shard[shard_of(t.endpoint_id, shards_.size())].push_back(std::move(t));
+        for (auto& t : tasks) by_shard[ctx_.owners.of(t.endpoint_id)].push_back(std::move(t));
         retries_outstanding_.fetch_add(got);
         for (std::size_t i = 0; i < shards_.size(); ++i) {
           if (by_shard[i].empty()) continue;

@@ -11,7 +11,7 @@
 //
 // The parts, each in its own file:
 // - intake.hpp: a record becomes its deliveries (on the consumer's thread, a batch at a time);
-// - shard.hpp: `delivery.io_threads` io threads, each owning the endpoints hashed to it;
+// - shard.hpp: `delivery.io_threads` io threads, each owning the endpoints shard_map gives it;
 // - endpoint_lane.hpp: admission, circuit, pacing and the attempt, per endpoint;
 // - settle.hpp: an attempt's result becomes one hand-off;
 // - redis_writer.hpp: the shard's non-blocking, pipelined Redis connection for all of that.

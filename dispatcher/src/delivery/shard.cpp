@@ -15,10 +15,6 @@ namespace asio = boost::asio;
 using namespace std::chrono_literals;
 using clock = std::chrono::system_clock;
 
-std::size_t shard_of(std::string_view endpoint_id, std::size_t shards) {
-  return shards <= 1 ? 0 : std::hash<std::string_view>{}(endpoint_id) % shards;
-}
-
 shard::shard(context& ctx, std::size_t index, std::size_t permits)
     : ctx_(ctx),
       index_(index),
@@ -81,7 +77,7 @@ void shard::adopt_circuits(std::shared_ptr<const std::vector<health::open_circui
     const auto now = clock::now();
     std::unordered_set<std::string_view> shared;
     for (const auto& c : *open) {
-      if (shard_of(c.endpoint_id, ctx_.options.io_threads) != index_) continue;
+      if (ctx_.owners.of(c.endpoint_id) != index_) continue;
       shared.insert(c.endpoint_id);
       lane_of(c.endpoint_id).adopt_shared_open(c.open_until, read_at);
     }
@@ -132,7 +128,9 @@ asio::awaitable<void> shard::housekeeping() {
     if (tick % 5 != 0) continue;
     // Bounds lanes_ by the registry: a deleted endpoint's lane goes once it is idle.
     std::erase_if(lanes_, [this](const auto& kv) {
-      return kv.second->prunable() && ctx_.deps.endpoints.find(kv.first) == nullptr;
+      if (!kv.second->prunable() || ctx_.deps.endpoints.find(kv.first) != nullptr) return false;
+      ctx_.owners.forget(kv.first);
+      return true;
     });
   }
 }

@@ -1,5 +1,5 @@
 // A shard: one io thread and everything its endpoints use. Every endpoint belongs to exactly
-// one shard (shard_of: a hash of its id), and all of that endpoint's state lives there and is
+// one shard (shard_map: the least loaded when first seen), and all of that endpoint's state lives there and is
 // touched only by that thread, with no locks (Envoy's worker model, STYLE.md): its lane
 // (slots, breaker, throttle, health window, parsed keys), the HTTP connection pool it uses, and
 // the Redis writer its hand-offs go through. Work reaches a shard in batches, one post each.
@@ -36,8 +36,6 @@
 #include "http/client.hpp"
 
 namespace tresse::dispatcher {
-
-std::size_t shard_of(std::string_view endpoint_id, std::size_t shards);
 
 class shard {
  public:
