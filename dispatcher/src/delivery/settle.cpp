@@ -90,6 +90,7 @@ void settle::enter_held(std::vector<delivery> held) {
     }
     auto task = std::make_shared<const retry::task>(task_of(*d.meta, d.endpoint->id, 0, "queued"));
     ordered_queue::ticket queued = ordered_.queue_enter(*task, ex_);
+    ctx_.active.fetch_add(1);  // until the coroutine holds it: the drain must wait for its place
     asio::co_spawn(ex_, entered(std::move(d), std::move(task), std::move(queued)), asio::detached);
   }
 }
@@ -97,6 +98,7 @@ void settle::enter_held(std::vector<delivery> held) {
 asio::awaitable<void> settle::entered(delivery d, std::shared_ptr<const retry::task> task,
                                       ordered_queue::ticket queued) {
   active_guard active(ctx_.active);
+  ctx_.active.fetch_sub(1);  // the guard holds it now
   (void)task;  // kept in this frame until placed: the call's batch points to it
   const auto place = co_await ordered_.placed(std::move(queued));
   if (!place) co_return;  // stopping: not handed off, Kafka redelivers
