@@ -278,17 +278,19 @@ asio::awaitable<void> engine::sync_breakers() {
     auto circuits = co_await offload(ctx_, read);
     if (!circuits) continue;  // Redis down: each instance goes on with what it knows
     const bool loaded = ctx_.deps.endpoints.version() >= 0;
-    auto open = std::make_shared<std::vector<health::open_circuit>>();
+    std::vector<std::vector<health::open_circuit>> by_shard(shards_.size());
     std::vector<std::string> stale;
     for (auto& c : *circuits) {
       if (loaded && ctx_.deps.endpoints.find(c.endpoint_id) == nullptr) {
         stale.push_back(c.endpoint_id);  // the endpoint was deleted
         continue;
       }
-      open->push_back(std::move(c));
+      by_shard[ctx_.owners.of(c.endpoint_id)].push_back(std::move(c));
     }
-    std::shared_ptr<const std::vector<health::open_circuit>> shared = std::move(open);
-    for (auto& s : shards_) s->adopt_circuits(shared, started);
+    // Every shard, those with none open too: a lane whose circuit left the store closes.
+    for (std::size_t i = 0; i < shards_.size(); ++i) {
+      shards_[i]->adopt_circuits(std::move(by_shard[i]), started);
+    }
     for (const auto& id : stale) {
       auto drop = [this, &id] { return ctx_.deps.breakers->publish_closed(id); };
       (void)co_await offload(ctx_, drop);

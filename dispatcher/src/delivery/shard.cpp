@@ -71,13 +71,12 @@ void shard::retry(std::vector<retry::task> tasks, std::atomic<std::size_t>& outs
   });
 }
 
-void shard::adopt_circuits(std::shared_ptr<const std::vector<health::open_circuit>> open,
+void shard::adopt_circuits(std::vector<health::open_circuit> open,
                            std::chrono::steady_clock::time_point read_at) {
   asio::post(io_, [this, open = std::move(open), read_at] {
     const auto now = clock::now();
     std::unordered_set<std::string_view> shared;
-    for (const auto& c : *open) {
-      if (ctx_.owners.of(c.endpoint_id) != index_) continue;
+    for (const auto& c : open) {
       shared.insert(c.endpoint_id);
       lane_of(c.endpoint_id).adopt_shared_open(c.open_until, read_at);
     }

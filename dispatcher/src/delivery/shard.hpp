@@ -1,8 +1,8 @@
 // A shard: one io thread and everything its endpoints use. Every endpoint belongs to exactly
-// one shard (shard_map: the least loaded when first seen), and all of that endpoint's state lives there and is
-// touched only by that thread, with no locks (Envoy's worker model, STYLE.md): its lane
-// (slots, breaker, throttle, health window, parsed keys), the HTTP connection pool it uses, and
-// the Redis writer its hand-offs go through. Work reaches a shard in batches, one post each.
+// one shard (shard_map: the least loaded when first seen), and all of that endpoint's state
+// lives there and is touched only by that thread, with no locks (Envoy's worker model,
+// STYLE.md): its lane (slots, breaker, throttle, health window, parsed keys), the HTTP
+// connection pool it uses, and the Redis writer its hand-offs go through. Work reaches a shard in batches, one post each.
 //
 //   shard s(ctx, 0, permits);
 //   s.start();
@@ -54,8 +54,9 @@ class shard {
   void deliver(std::vector<delivery> batch);
   // Claimed retries whose endpoints live here; `outstanding` is counted down as each ends.
   void retry(std::vector<retry::task> tasks, std::atomic<std::size_t>& outstanding);
-  // The circuits open in the shared store as read at `read_at` (engine's breaker sync).
-  void adopt_circuits(std::shared_ptr<const std::vector<health::open_circuit>> open,
+  // The circuits open in the shared store as read at `read_at` (engine's breaker sync), those of
+  // this shard's endpoints: a lane not among them was closed elsewhere.
+  void adopt_circuits(std::vector<health::open_circuit> open,
                       std::chrono::steady_clock::time_point read_at);
 
   // This shard's endpoints as of now: computed on the shard's thread, waited for up to

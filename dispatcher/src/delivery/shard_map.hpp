@@ -12,10 +12,10 @@
 
 #include <cstddef>
 #include <mutex>
-#include <string>
 #include <string_view>
-#include <unordered_map>
 #include <vector>
+
+#include "tresse/common/string_map.hpp"
 
 namespace tresse::dispatcher {
 
@@ -29,13 +29,8 @@ class shard_map {
   void forget(std::string_view endpoint_id);
 
  private:
-  struct hash {
-    using is_transparent = void;
-    std::size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
-  };
-
-  mutable std::mutex mu_;
-  std::unordered_map<std::string, std::size_t, hash, std::equal_to<>> owner_;
+  std::mutex mu_;
+  string_map<std::size_t> owner_;
   std::vector<std::size_t> owned_;  // endpoints per shard
 };
 

@@ -25,11 +25,11 @@
 #include <optional>
 #include <string>
 #include <string_view>
-#include <unordered_map>
 #include <vector>
 
 #include "redis/client.hpp"
 #include "redis/request.hpp"
+#include "tresse/common/string_map.hpp"
 
 namespace tresse::dispatcher::stats {
 
@@ -90,14 +90,9 @@ class accumulator {
     std::int64_t minute;
     minute_counts counts;
   };
-  struct string_hash {
-    using is_transparent = void;
-    std::size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
-  };
   // Endpoint -> the minutes it had attempts in since the last take (usually one, two at a
   // minute's turn: a short vector, searched from the newest).
-  std::unordered_map<std::string, std::vector<minute_entry>, string_hash, std::equal_to<>>
-      pending_by_endpoint_;
+  string_map<std::vector<minute_entry>> pending_by_endpoint_;
   std::size_t pending_ = 0;  // attempts added since the last take
 };
 
