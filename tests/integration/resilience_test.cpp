@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 #include <signal.h>
 
+#include <atomic>
 #include <chrono>
 #include <functional>
 #include <nlohmann/json.hpp>
@@ -150,6 +151,27 @@ TEST_F(ResilienceTest, GracefulStopDrainsAndCommits) {
   // beyond one per event is a redelivery, and there may be only a few.
   auto duplicates = sink.count() - evs.size();
   EXPECT_LE(duplicates, 10u) << requests_at_stop << " requests before the restart";
+}
+
+TEST_F(ResilienceTest, AStopWithAttemptsStillInFlightExitsCleanlyAndLosesNothing) {
+  // Past the drain, attempts still wait on endpoints that do not answer, and more deliveries
+  // wait behind them in their lanes. The stop abandons them (their coroutines destroyed before
+  // the lanes they hold: a Debug build asserts it) and exits 0; a successor delivers them all.
+  std::atomic<bool> hang{true};
+  recording_sink sink([&hang](const received_request&) { return sink_reply{.hang = hang.load()}; });
+  create_businesses(2, sink.url());
+  auto evs = make_events(20);
+  auto& first = start_dispatcher({"delivery.endpoint_concurrency=2", "delivery.drain_timeout=300ms"});
+  publish(evs);
+  ASSERT_TRUE(sink.wait_for_ids(4)) << sink.count() << " requests in flight";  // 2 per endpoint
+  const auto code = first.terminate(15s);
+  ASSERT_TRUE(code.has_value()) << "still running 15 s after SIGTERM";
+  EXPECT_EQ(*code, 0) << first.log_text();
+  EXPECT_TRUE(first.wait_for_log("stopped", {}, 1s)) << first.log_text();
+
+  hang = false;
+  start_dispatcher();
+  expect_all_delivered(sink, evs);
 }
 
 }  // namespace

@@ -20,6 +20,7 @@
 // Everything here runs on the lane's shard thread only: no locks.
 #pragma once
 
+#include <cassert>
 #include <chrono>
 #include <cstddef>
 #include <memory>
@@ -99,6 +100,9 @@ struct shard_env {
 class endpoint_lane {
  public:
   endpoint_lane(boost::asio::any_io_executor ex, const engine_options& o);
+  // Only once nothing holds it: housekeeping prunes idle lanes, and a shard's stop destroys
+  // its coroutines (and their admissions) before its lanes.
+  ~endpoint_lane() { assert(users_ == 0 && "a coroutine still holds this lane"); }
   endpoint_lane(const endpoint_lane&) = delete;
   endpoint_lane& operator=(const endpoint_lane&) = delete;
 
@@ -127,7 +131,6 @@ class endpoint_lane {
   bool adopt_shared_closed(std::chrono::steady_clock::time_point read_at, clock_time now);
 
   bool prunable() const { return users_ == 0 && slots_.idle(); }
-  void cancel_all() { slots_.cancel_all(); }
   // For the health snapshot (health/report.hpp).
   health::endpoint_report report(const std::string& id, clock_time now) const;
 

@@ -93,8 +93,6 @@ class settle {
   // rescheduled) unless interrupted.
   boost::asio::awaitable<handoff> retry(retry::task& task, const registry::endpoint& ep,
                                         bool reset_streak, const attempt_result& res);
-  // Wakes the deliveries waiting to be deferred, for shutdown (they end interrupted).
-  void cancel_waits() { deferring_.cancel_all(); }
   // A claimed retry whose endpoint is gone (deleted) or disabled.
   boost::asio::awaitable<void> drop(const retry::task& task, const registry::endpoint* ep);
   // A claimed task whose record keeps no body (an ordered event that waited, entered before

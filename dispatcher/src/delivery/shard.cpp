@@ -44,14 +44,14 @@ void shard::start() {
 
 void shard::stop() {
   if (!thread_.joinable()) return;
-  asio::post(io_, [this] {
-    in_flight_.cancel_all();
-    settle_.cancel_waits();
-    for (auto& [id, l] : lanes_) l->cancel_all();
-  });
   work_.reset();
   io_.stop();
   thread_.join();
+  // What still waits (an attempt past the drain, a lane's waiters, Redis writes, the timers)
+  // is destroyed here, unrun: none of it hands off, so Kafka redelivers those records and
+  // claims lapse. Its frames hold lanes, the client and settle, which ~io_context (the first
+  // member, so the last destroyed) would otherwise reach only after they were gone.
+  io_.destroy_pending();
 }
 
 void shard::deliver(std::vector<delivery> batch) {

@@ -47,7 +47,7 @@ class shard {
   shard& operator=(const shard&) = delete;
 
   void start();
-  // Cancels whatever still waits, stops the thread and joins it. After the engine's drain.
+  // Stops the thread, joins it and destroys what still waits there. After the engine's drain.
   void stop();
 
   // Thread-safe: one post per batch.
@@ -86,7 +86,14 @@ class shard {
 
   context& ctx_;
   std::size_t index_;
-  mutable boost::asio::io_context io_{1};  // mutable: health() posts to it
+  // An io_context whose pending work can be destroyed while the members it refers to live
+  // (execution_context::shutdown() is protected; ~io_context runs it again, a no-op by then).
+  struct owned_io_context : boost::asio::io_context {
+    using io_context::io_context;
+    void destroy_pending() { shutdown(); }
+  };
+
+  mutable owned_io_context io_{1};  // mutable: health() posts to it
   http::client client_;
   async_semaphore in_flight_;
   std::mt19937_64 rng_{std::random_device{}()};
