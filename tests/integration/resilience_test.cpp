@@ -174,5 +174,28 @@ TEST_F(ResilienceTest, AStopWithAttemptsStillInFlightExitsCleanlyAndLosesNothing
   expect_all_delivered(sink, evs);
 }
 
+TEST_F(ResilienceTest, AStopWhileRedisHangsExitsCleanlyAndLosesNothing) {
+  // Deliveries answered while Redis hangs wait for their hand-offs (the attempt log's write)
+  // when the stop comes. Their coroutines are destroyed before the lanes they hold (a Debug
+  // build asserts it), the Redis client's calls ended first; the process exits 0 and a
+  // successor delivers everything.
+  recording_sink sink;
+  create_businesses(2, sink.url());
+  const auto evs = make_events(12);
+  auto& first = start_dispatcher({"delivery.drain_timeout=300ms"});
+  publish({evs.begin(), evs.begin() + 2});
+  ASSERT_TRUE(sink.wait_for_delivered(2, 20s));
+  redis_.pause();
+  publish({evs.begin() + 2, evs.end()});
+  ASSERT_TRUE(sink.wait_for_ids(12)) << sink.count() << " requests";  // answered, not handed off
+  const auto code = first.terminate(20s);
+  redis_.resume();
+  ASSERT_TRUE(code.has_value()) << "still running 20 s after SIGTERM";
+  EXPECT_EQ(*code, 0) << first.log_text();
+
+  start_dispatcher();
+  expect_all_delivered(sink, evs);
+}
+
 }  // namespace
 }  // namespace tresse::test

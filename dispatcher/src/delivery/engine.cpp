@@ -179,8 +179,11 @@ void engine::stop(std::chrono::milliseconds drain) {
     log::warn("drain deadline passed; abandoning deliveries in flight (Kafka redelivers them)",
               {{"in_flight", ctx_.active.load()}});
   }
-  for (auto& s : shards_) s->stop();
+  // Halted first, then the blocking pool joined: a blocking call finishing now resumes its
+  // coroutine by a post to a halted shard, and must not race discard_pending()'s emptying.
+  for (auto& s : shards_) s->halt();
   ctx_.blocking.join();
+  for (auto& s : shards_) s->discard_pending();
 }
 
 asio::awaitable<void> engine::poll_retries() {

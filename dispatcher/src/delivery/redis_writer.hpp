@@ -66,6 +66,9 @@ class redis_writer {
   boost::asio::awaitable<result<T>> try_once(redis::operation<T>& op) {
     return redis::run(client_, op);
   }
+  // At the shard's stop, its thread halted: the client's calls in flight end, its own threads
+  // stop (async_client::stop).
+  void stop() { client_.stop(); }
 
  private:
   // After a failed try: logs the outage once, sleeps `delay` and doubles it. false: stopping.

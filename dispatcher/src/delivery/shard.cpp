@@ -42,27 +42,49 @@ void shard::start() {
   stats_.start();
 }
 
-void shard::stop() {
-  if (!thread_.joinable()) return;
+void shard::halt() {
+  {
+    std::lock_guard lock(post_mu_);
+    if (halted_) return;
+    halted_ = true;
+  }
   work_.reset();
   io_.stop();
-  thread_.join();
+  if (thread_.joinable()) thread_.join();
+}
+
+void shard::discard_pending() {
   // What still waits (an attempt past the drain, a lane's waiters, Redis writes, the timers)
   // is destroyed here, unrun: none of it hands off, so Kafka redelivers those records and
   // claims lapse. Its frames hold lanes, the client and settle, which ~io_context (the first
-  // member, so the last destroyed) would otherwise reach only after they were gone.
-  io_.destroy_pending();
+  // member, so the last destroyed) would otherwise reach only after they were gone. The Redis
+  // client first: its calls in flight hold frames too, and its own threads (sentinel, cluster)
+  // post here.
+  writer_.stop();
+  io_.discard_pending();
+}
+
+void shard::stop() {
+  halt();
+  discard_pending();
+}
+
+template <class F>
+void shard::post_here(F&& f) const {
+  // Under the lock: nothing is posted once halted, while discard_pending() empties the queue.
+  std::lock_guard lock(post_mu_);
+  if (!halted_) asio::post(io_, std::forward<F>(f));
 }
 
 void shard::deliver(std::vector<delivery> batch) {
-  asio::post(io_, [this, batch = std::move(batch)]() mutable {
+  post_here([this, batch = std::move(batch)]() mutable {
     for (auto& d : batch) asio::co_spawn(io_, first_delivery(std::move(d)), asio::detached);
     ctx_.active.fetch_sub(batch.size());  // counted by the engine until the coroutines hold it
   });
 }
 
 void shard::retry(std::vector<retry::task> tasks, std::atomic<std::size_t>& outstanding) {
-  asio::post(io_, [this, tasks = std::move(tasks), &outstanding]() mutable {
+  post_here([this, tasks = std::move(tasks), &outstanding]() mutable {
     for (auto& t : tasks) {
       asio::co_spawn(io_, retry_delivery(std::move(t), &outstanding, lane::kind::retry),
                      asio::detached);
@@ -73,7 +95,7 @@ void shard::retry(std::vector<retry::task> tasks, std::atomic<std::size_t>& outs
 
 void shard::adopt_circuits(std::vector<health::open_circuit> open,
                            std::chrono::steady_clock::time_point read_at) {
-  asio::post(io_, [this, open = std::move(open), read_at] {
+  post_here([this, open = std::move(open), read_at] {
     const auto now = clock::now();
     std::unordered_set<std::string_view> shared;
     for (const auto& c : open) {
@@ -103,8 +125,8 @@ std::vector<health::endpoint_report> shard::health(std::chrono::milliseconds wai
   // shard and new on another would show one endpoint's attempts and not the other's).
   auto done = std::make_shared<std::promise<std::vector<health::endpoint_report>>>();
   auto fresh = done->get_future();
-  asio::post(io_, [this, done] { done->set_value(reports()); });
-  if (fresh.wait_for(wait) == std::future_status::ready) return fresh.get();
+  post_here([this, done] { done->set_value(reports()); });  // dropped once halted: at once
+  if (fresh.wait_for(halted() ? 0ms : wait) == std::future_status::ready) return fresh.get();
   std::lock_guard lock(health_mu_);
   return health_;
 }

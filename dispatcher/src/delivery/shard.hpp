@@ -34,6 +34,7 @@
 #include "delivery/settle.hpp"
 #include "delivery/stats_recorder.hpp"
 #include "http/client.hpp"
+#include "tresse/common/discardable_io_context.hpp"
 
 namespace tresse::dispatcher {
 
@@ -47,7 +48,11 @@ class shard {
   shard& operator=(const shard&) = delete;
 
   void start();
-  // Stops the thread, joins it and destroys what still waits there. After the engine's drain.
+  // After the engine's drain: halt() stops the thread and joins it (posts are dropped from
+  // then on); discard_pending() then destroys what still waits there, once nothing else can
+  // resume it (the blocking pool joined). stop() does both.
+  void halt();
+  void discard_pending();
   void stop();
 
   // Thread-safe: one post per batch.
@@ -82,18 +87,17 @@ class shard {
   // Every second the health snapshot; every 5 s, forgets idle lanes of deleted endpoints.
   boost::asio::awaitable<void> housekeeping();
   endpoint_lane& lane_of(const std::string& endpoint_id);
+  template <class F>
+  void post_here(F&& f) const;  // any thread; dropped once halted
+  bool halted() const {
+    std::lock_guard lock(post_mu_);
+    return halted_;
+  }
   std::vector<health::endpoint_report> reports() const;  // shard thread
 
   context& ctx_;
   std::size_t index_;
-  // An io_context whose pending work can be destroyed while the members it refers to live
-  // (execution_context::shutdown() is protected; ~io_context runs it again, a no-op by then).
-  struct owned_io_context : boost::asio::io_context {
-    using io_context::io_context;
-    void destroy_pending() { shutdown(); }
-  };
-
-  mutable owned_io_context io_{1};  // mutable: health() posts to it
+  mutable discardable_io_context io_{1};  // mutable: health() posts to it
   http::client client_;
   async_semaphore in_flight_;
   std::mt19937_64 rng_{std::random_device{}()};
@@ -105,6 +109,8 @@ class shard {
   std::unordered_map<std::string, std::unique_ptr<endpoint_lane>> lanes_;
   std::optional<boost::asio::executor_work_guard<boost::asio::io_context::executor_type>> work_;
   std::thread thread_;
+  mutable std::mutex post_mu_;
+  bool halted_ = false;  // under post_mu_
   mutable std::mutex health_mu_;
   std::vector<health::endpoint_report> health_;  // under health_mu_
 };

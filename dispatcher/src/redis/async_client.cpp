@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <array>
+#include <utility>
 #include <boost/asio/bind_executor.hpp>
 #include <boost/asio/connect.hpp>
 #include <boost/asio/dispatch.hpp>
@@ -280,8 +281,11 @@ std::uint64_t async_client::connection_generation() const {
   return state_ ? state_->generation : 0;
 }
 
-async_client::~async_client() {
-  if (cluster_) return;
+async_client::~async_client() { stop(); }
+
+void async_client::stop() {
+  if (std::exchange(stopped_, true)) return;
+  if (cluster_) return cluster_->stop();
   // A sentinel query under way finishes first (bounded by the timeouts per sentinel); its
   // answer, posted to `exec`, then finds the client stopped.
   if (sentinel_thread_) sentinel_thread_->join();

@@ -59,7 +59,7 @@ class async_client {
   // Bound to `ioc`, which one thread runs; the client must be destroyed on that thread, or
   // after it stopped running `ioc`.
   async_client(options opts, boost::asio::io_context& ioc);
-  ~async_client();
+  ~async_client();  // stop()
   async_client(const async_client&) = delete;
   async_client& operator=(const async_client&) = delete;
 
@@ -83,6 +83,12 @@ class async_client {
   bool clustered() const { return cluster_ != nullptr; }
   std::string node_of(std::string_view key) const;
 
+  // Ends every call in flight ("client stopped"; in cluster mode destroyed with the cluster
+  // client's thread) and stops the client's own threads (sentinel queries, cluster client). A
+  // bound client: on its io_context's thread, or after that stopped (the completions are then
+  // posted there, to run or be discarded). Once; the client takes no call after it.
+  void stop();
+
  private:
   void start_sentinel_thread();
   struct state;
@@ -98,6 +104,7 @@ class async_client {
   std::shared_ptr<state> state_;
   std::thread thread_;
   std::unique_ptr<boost::asio::thread_pool> sentinel_thread_;  // with sentinels only
+  bool stopped_ = false;
 };
 
 }  // namespace tresse::dispatcher::redis

@@ -306,7 +306,7 @@ struct cluster_client::state : std::enable_shared_from_this<cluster_client::stat
 };
 
 cluster_client::cluster_client(options opts, std::vector<cluster_node> seeds)
-    : io_(std::make_unique<asio::io_context>(1)),
+    : io_(std::make_unique<discardable_io_context>(1)),
       state_(std::make_shared<state>(*io_, std::move(opts), std::move(seeds))) {
   thread_ = std::thread([io = io_.get()] {
     auto work = asio::make_work_guard(*io);
@@ -328,10 +328,14 @@ std::vector<cluster_node> seeds_of(const options& opts) {
 
 cluster_client::cluster_client(options opts) : cluster_client(opts, seeds_of(opts)) {}
 
-cluster_client::~cluster_client() {
+cluster_client::~cluster_client() { stop(); }
+
+void cluster_client::stop() {
+  if (!thread_.joinable()) return;
   io_->stop();
   thread_.join();
   state_->clients.clear();  // bound to io_, which no longer runs: allowed (async_client.hpp)
+  io_->discard_pending();   // what they and the routing still hold, completions included
 }
 
 asio::awaitable<result<reply>> cluster_client::command(std::vector<std::string> argv) {

@@ -35,6 +35,7 @@
 #include "redis/client.hpp"
 #include "redis/cluster_slots.hpp"
 #include "redis/command_list.hpp"
+#include "tresse/common/discardable_io_context.hpp"
 #include "tresse/common/result.hpp"
 
 namespace tresse::dispatcher::redis {
@@ -46,7 +47,7 @@ class cluster_client {
   cluster_client(options opts, std::vector<cluster_node> seeds);
   // Seeds from opts.cluster_nodes ("host:port", "[v6]:port").
   explicit cluster_client(options opts);
-  ~cluster_client();
+  ~cluster_client();  // stop()
   cluster_client(const cluster_client&) = delete;
   cluster_client& operator=(const cluster_client&) = delete;
 
@@ -77,9 +78,14 @@ class cluster_client {
   // same primaries: what WAIT needs (async_client::connection_generation).
   std::uint64_t generation() const;
 
+  // Stops the client's thread and destroys the calls still in flight, unanswered, with their
+  // completions: the callers' coroutines (a shard's, at its stop, while what they hold lives).
+  // Not from this client's thread. Once; the client takes no call after it.
+  void stop();
+
  private:
   struct state;
-  std::unique_ptr<boost::asio::io_context> io_;
+  std::unique_ptr<discardable_io_context> io_;
   std::shared_ptr<state> state_;
   std::thread thread_;
 };
