@@ -26,14 +26,16 @@ TEST(DeliveriesCliTest, ListsAnEndpointsAttemptsNewestFirst) {
   test::redis_server server;
   store s(std::make_shared<redis::client>(*redis::parse_url(server.url())));
   for (int n = 1; n <= 3; ++n) {
-    ASSERT_TRUE(s.log_attempt({.event_id = "evt_1",
+    ASSERT_TRUE(s.log_attempt({.id = "",  // derived from `at`
+                               .event_id = "evt_1",
                                .event_type = "client.created",
                                .endpoint_id = "we_1",
                                .attempt = n,
                                .at = clock::time_point(1776594720s),
                                .status = n == 3 ? 200 : 0,
                                .error = n == 3 ? "" : "connect refused",
-                               .latency = 12ms})
+                               .latency = 12ms,
+                               .response_snippet = ""})
                     .has_value());
   }
   std::string out;
