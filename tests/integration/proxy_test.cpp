@@ -10,6 +10,8 @@
 
 #include "harness.hpp"
 #include "support/connect_proxy.hpp"
+#include "support/local_server.hpp"
+#include "support/test_pki.hpp"
 
 namespace tresse::test {
 namespace {
@@ -94,6 +96,43 @@ TEST_F(EgressProxyTest, ADeadProxyShowsOnReadyzAndLogsNoAttempt) {
   EXPECT_FALSE(d.wait_for_log("circuit opened", {}, 0ms));
   EXPECT_TRUE(d.wait_for_log("egress proxy failed; delivery deferred without an attempt"));
   EXPECT_EQ(sink.count(), 0u);
+}
+
+TEST_F(EgressProxyTest, HttpsGoesThroughATunnelAndTheEndpointIsStillVerified) {
+  // HTTPS endpoints through the proxy, end to end: the dispatcher asks for a CONNECT tunnel and
+  // runs TLS inside it to the endpoint, verified against delivery.ca_file as when direct. An
+  // endpoint whose certificate names another host gets nothing: a TLS failure, logged as the
+  // endpoint's attempt, not the proxy's.
+  test_pki pki;
+  local_server trusted({}, pki.server_context("DNS:localhost"));
+  local_server impostor({}, pki.server_context("DNS:other.example"));
+  connect_proxy proxy;
+  auto ep = create_endpoint("biz_tls", trusted.url("/hook", "localhost"), "*");
+  auto bad = create_endpoint("biz_tls_bad", impostor.url("/hook", "localhost"), "*");
+  auto& d =
+      start_dispatcher({"delivery.proxy=" + proxy.url(), "delivery.ca_file=" + pki.ca_file()});
+  const auto ev = make_event("client.created", "biz_tls");
+  publish({ev, make_event("client.created", "biz_tls_bad")});
+
+  ASSERT_TRUE(eventually_true([&] { return !trusted.requests().empty(); })) << d.log_text();
+  const auto got = trusted.requests()[0];
+  EXPECT_EQ(got.target, "/hook");
+  EXPECT_EQ(got.headers.at("webhook-id"), ev.id);
+  received_request as_seen;
+  as_seen.headers = got.headers;
+  as_seen.body = got.body;
+  EXPECT_TRUE(verify(as_seen, {ep.secret}));
+  EXPECT_EQ(trusted.server_names(), std::vector<std::string>{"localhost"});  // SNI: the endpoint
+  ASSERT_TRUE(eventually_true([&] { return !attempts(bad.id).empty(); })) << d.log_text();
+  const auto failed = attempts(bad.id)[0];
+  EXPECT_FALSE(failed["succeeded"].get<bool>()) << failed.dump();
+  EXPECT_NE(failed["error"].get<std::string>().find("tls"), std::string::npos) << failed.dump();
+  EXPECT_TRUE(impostor.requests().empty());
+  for (const auto& line : proxy.request_lines()) {
+    EXPECT_TRUE(line.starts_with("CONNECT ")) << line;  // never the request itself
+  }
+  EXPECT_GE(proxy.connects(), 2);
+  EXPECT_EQ(metric(d.admin_port(), "tresse_proxy_failures_total"), 0);
 }
 
 }  // namespace

@@ -161,7 +161,8 @@ TEST_F(ResilienceTest, AStopWithAttemptsStillInFlightExitsCleanlyAndLosesNothing
   recording_sink sink([&hang](const received_request&) { return sink_reply{.hang = hang.load()}; });
   create_businesses(2, sink.url());
   auto evs = make_events(20);
-  auto& first = start_dispatcher({"delivery.endpoint_concurrency=2", "delivery.drain_timeout=300ms"});
+  auto& first =
+      start_dispatcher({"delivery.endpoint_concurrency=2", "delivery.drain_timeout=300ms"});
   publish(evs);
   ASSERT_TRUE(sink.wait_for_ids(4)) << sink.count() << " requests in flight";  // 2 per endpoint
   const auto code = first.terminate(15s);
