@@ -63,9 +63,11 @@ credentials read_credentials(std::string_view authorization, std::string_view x_
   } else if (looks_like_business_key(token)) {
     c.type = credentials::kind::business_key;
     c.token = token;
+    c.digest = key_hash(token);
   } else if (portal_sessions::looks_like_token(token)) {
     c.type = credentials::kind::portal_session;
     c.token = token;
+    c.digest = key_hash(token);
   } else {
     c.type = credentials::kind::malformed;
   }
@@ -102,10 +104,9 @@ bool gate::presents_key(const credentials& c) {
 redis::request gate::admit_request(const credentials& c,
                                    std::chrono::system_clock::time_point now) {
   const bool session = c.type == credentials::kind::portal_session;
-  const std::string hash = key_hash(c.token);
   return {&admit_script(),
-          {session ? portal_sessions::record_key(hash) : keys::api_key(hash),
-           key_counter(hash, now)},
+          {session ? portal_sessions::record_key(c.digest) : keys::api_key(c.digest),
+           key_counter(c.digest, now)},
           {std::string(counter_ttl)},
           {}};
 }

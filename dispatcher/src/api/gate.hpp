@@ -39,7 +39,8 @@ struct credentials {
     malformed,     // anything else
   };
   kind type = kind::none;
-  std::string token;  // the bearer token, when business_key or portal_session
+  std::string token;   // the bearer token, when business_key or portal_session
+  std::string digest;  // key_hash(token) with it: what Redis knows the key by, hashed once
 };
 
 credentials read_credentials(std::string_view authorization, std::string_view x_api_key);

@@ -413,7 +413,7 @@ asio::awaitable<http::response> service::handle(const http::request& req) {
       read_credentials(req[boost::beast::http::field::authorization], req["X-API-Key"]);
   const std::string peer(req[opts_.peer_header]);
   const std::string key_digest =
-      creds.type == credentials::kind::business_key ? key_hash(creds.token) : std::string();
+      creds.type == credentials::kind::business_key ? creds.digest : std::string();
 
   // GET /v1/webhooks by a key seen before whose page is cached: the key's count
   // (gate::known_key_commands, plain commands, no script) and the page's check in one round
