@@ -70,10 +70,12 @@ void shard::stop() {
 }
 
 template <class F>
-void shard::post_here(F&& f) const {
+bool shard::post_here(F&& f) const {
   // Under the lock: nothing is posted once halted, while discard_pending() empties the queue.
   std::lock_guard lock(post_mu_);
-  if (!halted_) asio::post(io_, std::forward<F>(f));
+  if (halted_) return false;
+  asio::post(io_, std::forward<F>(f));
+  return true;
 }
 
 void shard::deliver(std::vector<delivery> batch) {
@@ -125,8 +127,8 @@ std::vector<health::endpoint_report> shard::health(std::chrono::milliseconds wai
   // shard and new on another would show one endpoint's attempts and not the other's).
   auto done = std::make_shared<std::promise<std::vector<health::endpoint_report>>>();
   auto fresh = done->get_future();
-  post_here([this, done] { done->set_value(reports()); });  // dropped once halted: at once
-  if (fresh.wait_for(halted() ? 0ms : wait) == std::future_status::ready) return fresh.get();
+  const bool posted = post_here([this, done] { done->set_value(reports()); });
+  if (posted && fresh.wait_for(wait) == std::future_status::ready) return fresh.get();
   std::lock_guard lock(health_mu_);
   return health_;
 }

@@ -2,7 +2,8 @@
 // one shard (shard_map: the least loaded when first seen), and all of that endpoint's state
 // lives there and is touched only by that thread, with no locks (Envoy's worker model,
 // STYLE.md): its lane (slots, breaker, throttle, health window, parsed keys), the HTTP
-// connection pool it uses, and the Redis writer its hand-offs go through. Work reaches a shard in batches, one post each.
+// connection pool it uses, and the Redis writer its hand-offs go through. Work reaches a shard
+// in batches, one post each.
 //
 //   shard s(ctx, 0, permits);
 //   s.start();
@@ -88,11 +89,7 @@ class shard {
   boost::asio::awaitable<void> housekeeping();
   endpoint_lane& lane_of(const std::string& endpoint_id);
   template <class F>
-  void post_here(F&& f) const;  // any thread; dropped once halted
-  bool halted() const {
-    std::lock_guard lock(post_mu_);
-    return halted_;
-  }
+  bool post_here(F&& f) const;  // any thread; false: dropped, the shard is halted
   std::vector<health::endpoint_report> reports() const;  // shard thread
 
   context& ctx_;
